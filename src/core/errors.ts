@@ -1,0 +1,83 @@
+/** Every code a {@link WaymarkError} can carry. Match on `error.code`, not on the message. */
+export type WaymarkErrorCode =
+  | "INVALID_OPTION"
+  | "INVALID_STORE_URL"
+  | "STORE_UNAVAILABLE"
+  | "STORE_INCOMPATIBLE"
+  | "CORRUPT_CHECKPOINT"
+  | "LEASE_HELD"
+  | "FENCED"
+  | "ORDER_VIOLATION"
+  | "VERSION_MISMATCH"
+  | "STATE_NOT_SERIALIZABLE"
+  | "STATE_TOO_LARGE"
+  | "ABORTED";
+
+/** The base class of every error waymark raises on purpose. */
+export class WaymarkError extends Error {
+  readonly code: WaymarkErrorCode;
+
+  constructor(code: WaymarkErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "WaymarkError";
+    this.code = code;
+  }
+}
+
+/** An option or argument has a bad value. The message names the option, the value and the fix. */
+export class InvalidOptionError extends WaymarkError {
+  readonly option: string;
+
+  constructor(option: string, message: string) {
+    super("INVALID_OPTION", message);
+    this.name = "InvalidOptionError";
+    this.option = option;
+  }
+}
+
+/** The store cannot be opened, reached or used (bad URL, server down, incompatible schema). */
+export class StoreError extends WaymarkError {
+  constructor(
+    code: "INVALID_STORE_URL" | "STORE_UNAVAILABLE" | "STORE_INCOMPATIBLE" | "CORRUPT_CHECKPOINT",
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options);
+    this.name = "StoreError";
+  }
+}
+
+/** This runner's lease was taken over by another runner; it must stop without committing. */
+export class FencedError extends WaymarkError {
+  constructor(message: string) {
+    super("FENCED", message);
+    this.name = "FencedError";
+  }
+}
+
+/** An entity arrived with a cursor not greater than the one before it. */
+export class OrderViolationError extends WaymarkError {
+  constructor(message: string) {
+    super("ORDER_VIOLATION", message);
+    this.name = "OrderViolationError";
+  }
+}
+
+/** State that cannot be saved: not serialisable as JSON, or over `maxStateBytes`. */
+export class StateError extends WaymarkError {
+  constructor(code: "STATE_NOT_SERIALIZABLE" | "STATE_TOO_LARGE", message: string) {
+    super(code, message);
+    this.name = "StateError";
+  }
+}
+
+/** Describes a value for an error message: `1.5 (number)`, `"x" (string)`. */
+export function describeValue(value: unknown): string {
+  if (typeof value === "string") return `${JSON.stringify(value)} (string)`;
+  if (typeof value === "bigint") return `${value}n (bigint)`;
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "object") return "an object";
+  if (typeof value === "function") return "a function";
+  return `${String(value)} (${typeof value})`;
+}

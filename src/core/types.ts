@@ -1,0 +1,43 @@
+/**
+ * Terminology (DESIGN.md is the source of truth):
+ *
+ * - processor: a named, versioned unit of work: where its entities come from and how one
+ *   batch is processed.
+ * - partition: the slice one run covers, a string (`2024-01-15`, a tenant, `default`).
+ * - entity: one item of work; its id is its cursor value.
+ * - cursor: the id of the last entity a committed batch finished. Entities arrive in
+ *   ascending cursor order.
+ * - batch: consecutive entities processed together and committed together.
+ * - checkpoint: the committed progress of one (processor, partition): cursor, completed
+ *   count, total, state, lease.
+ * - state: user data saved atomically with the checkpoint.
+ * - run: one invocation of a processor on a partition.
+ * - lease: the right of one runner to advance a checkpoint; it carries a fencing token.
+ * - store: where checkpoints, leases and run history live.
+ */
+
+/** The id of an entity. Numbers compare numerically, strings by UTF-16 code units. */
+export type Cursor = string | number;
+
+/** How a run ended. `running` only appears in history for a run still in flight (or dead). */
+export type RunStatus = "completed" | "suspended" | "failed" | "busy" | "skipped";
+
+/** A run's status as stored in history, including the in-flight `running`. */
+export type RecordedRunStatus = RunStatus | "running";
+
+/** Why a run stopped early with `suspended`. */
+export type SuspendReason = "deadline" | "signal" | "circuit-open" | "fenced";
+
+/** Something that can log: the console, pino, winston, or your own. */
+export interface Logger {
+  debug(message: string, ...args: unknown[]): void;
+  info(message: string, ...args: unknown[]): void;
+  warn(message: string, ...args: unknown[]): void;
+  error(message: string, ...args: unknown[]): void;
+}
+
+/** Identifies one checkpoint: a processor on a partition. */
+export interface CheckpointKey {
+  readonly processor: string;
+  readonly partition: string;
+}

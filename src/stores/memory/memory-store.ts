@@ -1,0 +1,194 @@
+import { FencedError } from "../../core/errors.js";
+import type { CheckpointKey } from "../../core/types.js";
+import type {
+  AcquireRequest,
+  AcquireResult,
+  BatchScope,
+  CheckpointStore,
+  CheckpointWrite,
+  LeaseHandle,
+  RunFilter,
+  RunRecord,
+  StoredCheckpoint,
+} from "../store.js";
+import { fencedMessage } from "../store.js";
+
+/**
+ * `ctx.tx` on a {@link MemoryStore}: effects staged during the batch and applied, in order,
+ * in the same synchronous step as the checkpoint commit. A batch that fails applies none.
+ */
+export interface MemoryTx {
+  /** Stages an effect to run when the batch commits. */
+  run(effect: () => void): void;
+}
+
+/**
+ * A store that lives in this process's memory: for tests, demos and throwaway runs.
+ * Nothing survives the process; use `SqliteStore` for anything that must resume.
+ *
+ * @example
+ * const store = new MemoryStore();
+ * await run(processor, { partition: "default", store });
+ */
+export class MemoryStore implements CheckpointStore<MemoryTx> {
+  readonly kind = "memory";
+  readonly #checkpoints = new Map<string, StoredCheckpoint>();
+  readonly #runs = new Map<string, RunRecord>();
+  readonly #completions = new Map<string, number>();
+
+  async acquire(request: AcquireRequest): Promise<AcquireResult> {
+    const id = keyOf(request);
+    const existing = this.#checkpoints.get(id);
+    if (existing?.leaseOwner && (existing.leaseExpiresAt ?? 0) > request.now) {
+      return {
+        acquired: false,
+        holder: { owner: existing.leaseOwner, expiresAt: existing.leaseExpiresAt ?? 0 },
+      };
+    }
+    const base: StoredCheckpoint = existing ?? {
+      processor: request.processor,
+      partition: request.partition,
+      processorVersion: null,
+      cursor: null,
+      completed: 0,
+      total: null,
+      state: null,
+      fingerprint: null,
+      runId: null,
+      leaseOwner: null,
+      leaseExpiresAt: null,
+      fence: 0,
+      attempt: 0,
+      createdAt: request.now,
+      updatedAt: request.now,
+    };
+    const checkpoint: StoredCheckpoint = {
+      ...base,
+      runId: request.runId,
+      leaseOwner: request.owner,
+      leaseExpiresAt: request.now + request.leaseTtlMs,
+      fence: base.fence + 1,
+      attempt: base.attempt + 1,
+    };
+    this.#checkpoints.set(id, checkpoint);
+    const lease: LeaseHandle = {
+      processor: request.processor,
+      partition: request.partition,
+      owner: request.owner,
+      fence: checkpoint.fence,
+      runId: request.runId,
+    };
+    return { acquired: true, lease, checkpoint };
+  }
+
+  async renew(lease: LeaseHandle, leaseTtlMs: number, now: number): Promise<void> {
+    const held = this.#held(lease);
+    this.#checkpoints.set(keyOf(lease), { ...held, leaseExpiresAt: now + leaseTtlMs });
+  }
+
+  openBatch(lease: LeaseHandle): BatchScope<MemoryTx> {
+    const effects: Array<() => void> = [];
+    return {
+      tx: { run: (effect) => void effects.push(effect) },
+      commit: async (write: CheckpointWrite) => {
+        const held = this.#held(lease);
+        for (const effect of effects) effect();
+        this.#checkpoints.set(keyOf(lease), {
+          ...held,
+          processorVersion: write.processorVersion,
+          cursor: write.cursor,
+          completed: write.completed,
+          total: write.total,
+          state: write.state,
+          fingerprint: write.fingerprint,
+          leaseExpiresAt: write.now + write.leaseTtlMs,
+          updatedAt: write.now,
+        });
+      },
+      rollback: async () => {
+        effects.length = 0;
+      },
+    };
+  }
+
+  async complete(lease: LeaseHandle, now: number): Promise<void> {
+    this.#held(lease);
+    this.#checkpoints.delete(keyOf(lease));
+    this.#completions.set(keyOf(lease), now);
+  }
+
+  async release(lease: LeaseHandle): Promise<void> {
+    const current = this.#checkpoints.get(keyOf(lease));
+    if (!current || current.leaseOwner !== lease.owner || current.fence !== lease.fence) return;
+    this.#checkpoints.set(keyOf(lease), { ...current, leaseOwner: null, leaseExpiresAt: null });
+  }
+
+  async recordRun(run: RunRecord): Promise<void> {
+    this.#runs.set(run.runId, { ...run });
+  }
+
+  async lastCompletedAt(key: CheckpointKey): Promise<number | null> {
+    return this.#completions.get(keyOf(key)) ?? null;
+  }
+
+  async listCheckpoints(filter: { processor?: string } = {}): Promise<StoredCheckpoint[]> {
+    return [...this.#checkpoints.values()]
+      .filter((c) => filter.processor === undefined || c.processor === filter.processor)
+      .sort((a, b) => b.updatedAt - a.updatedAt);
+  }
+
+  async getCheckpoint(key: CheckpointKey): Promise<StoredCheckpoint | null> {
+    return this.#checkpoints.get(keyOf(key)) ?? null;
+  }
+
+  async listRuns(filter: RunFilter = {}): Promise<RunRecord[]> {
+    const runs = [...this.#runs.values()]
+      .filter(
+        (r) =>
+          (filter.processor === undefined || r.processor === filter.processor) &&
+          (filter.partition === undefined || r.partition === filter.partition) &&
+          (filter.status === undefined || r.status === filter.status) &&
+          (filter.since === undefined || r.startedAt >= filter.since),
+      )
+      .sort((a, b) => b.startedAt - a.startedAt);
+    return filter.limit === undefined ? runs : runs.slice(0, filter.limit);
+  }
+
+  async deleteCheckpoint(
+    key: CheckpointKey,
+    options: { unlessLeasedAt?: number } = {},
+  ): Promise<boolean> {
+    const current = this.#checkpoints.get(keyOf(key));
+    if (!current) return false;
+    const { unlessLeasedAt } = options;
+    if (
+      unlessLeasedAt !== undefined &&
+      current.leaseOwner !== null &&
+      (current.leaseExpiresAt ?? 0) > unlessLeasedAt
+    ) {
+      return false;
+    }
+    return this.#checkpoints.delete(keyOf(key));
+  }
+
+  async deleteRuns(runIds: readonly string[]): Promise<number> {
+    let deleted = 0;
+    for (const id of runIds) if (this.#runs.delete(id)) deleted++;
+    return deleted;
+  }
+
+  async close(): Promise<void> {}
+
+  /** The checkpoint, if `lease` still holds it; otherwise the runner has been fenced. */
+  #held(lease: LeaseHandle): StoredCheckpoint {
+    const current = this.#checkpoints.get(keyOf(lease));
+    if (!current || current.leaseOwner !== lease.owner || current.fence !== lease.fence) {
+      throw new FencedError(fencedMessage(lease));
+    }
+    return current;
+  }
+}
+
+function keyOf(key: CheckpointKey): string {
+  return `${key.processor}\u0000${key.partition}`;
+}

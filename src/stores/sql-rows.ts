@@ -1,0 +1,103 @@
+import { StoreError } from "../core/errors.js";
+import type { Cursor, RecordedRunStatus } from "../core/types.js";
+import type { RunRecord, StoredCheckpoint } from "./store.js";
+
+/** A `checkpoints` row as SQL returns it (shared by the SQL stores). */
+export interface CheckpointRow {
+  processor: string;
+  partition: string;
+  processor_version: number | null;
+  cursor: string | null;
+  completed: number | string;
+  total: number | string | null;
+  state: string | null;
+  fingerprint: string | null;
+  run_id: string | null;
+  lease_owner: string | null;
+  lease_expires_at: number | string | null;
+  fence: number | string;
+  attempt: number;
+  created_at: number | string;
+  updated_at: number | string;
+}
+
+/** A `runs` row as SQL returns it. */
+export interface RunRow {
+  run_id: string;
+  processor: string;
+  partition: string;
+  status: string;
+  started_at: number | string;
+  finished_at: number | string | null;
+  resumed_from: number | string | null;
+  processed: number | string;
+  total: number | string | null;
+  batches: number;
+  checkpoint_ms: number;
+  attempt: number;
+  reason: string | null;
+  error: string | null;
+}
+
+/** Maps a row to the store contract's shape, refusing a cursor that is not valid JSON. */
+export function toCheckpoint(row: CheckpointRow): StoredCheckpoint {
+  return {
+    processor: row.processor,
+    partition: row.partition,
+    processorVersion: row.processor_version,
+    cursor: row.cursor === null ? null : parseCursor(row),
+    completed: Number(row.completed),
+    total: nullableNumber(row.total),
+    state: row.state,
+    fingerprint: row.fingerprint,
+    runId: row.run_id,
+    leaseOwner: row.lease_owner,
+    leaseExpiresAt: nullableNumber(row.lease_expires_at),
+    fence: Number(row.fence),
+    attempt: row.attempt,
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+/** Maps a `runs` row to a {@link RunRecord}. */
+export function toRun(row: RunRow): RunRecord {
+  return {
+    runId: row.run_id,
+    processor: row.processor,
+    partition: row.partition,
+    status: row.status as RecordedRunStatus,
+    startedAt: Number(row.started_at),
+    finishedAt: nullableNumber(row.finished_at),
+    resumedFrom: nullableNumber(row.resumed_from),
+    processed: Number(row.processed),
+    total: nullableNumber(row.total),
+    batches: row.batches,
+    checkpointMs: row.checkpoint_ms,
+    attempt: row.attempt,
+    reason: row.reason,
+    error: row.error,
+  };
+}
+
+function parseCursor(row: CheckpointRow): Cursor {
+  let value: unknown;
+  try {
+    value = JSON.parse(row.cursor as string);
+  } catch {
+    value = undefined;
+  }
+  if (typeof value !== "string" && typeof value !== "number") {
+    throw new StoreError(
+      "CORRUPT_CHECKPOINT",
+      `The checkpoint of ${row.processor}/${row.partition} has an unreadable cursor ` +
+        `(${JSON.stringify(row.cursor)}). Reset it with \`waymark reset ${row.processor} ` +
+        `${row.partition}\` to start the partition over.`,
+    );
+  }
+  return value;
+}
+
+function nullableNumber(value: number | string | null): number | null {
+  return value === null ? null : Number(value);
+}

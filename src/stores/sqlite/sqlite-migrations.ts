@@ -1,0 +1,79 @@
+import type BetterSqlite3 from "better-sqlite3";
+import { StoreError } from "../../core/errors.js";
+
+/**
+ * Numbered migrations, applied in order. The schema version lives in `PRAGMA user_version`.
+ * Append new entries; never edit one that has shipped.
+ */
+export const SQLITE_MIGRATIONS: readonly string[] = [
+  // 1: checkpoints, run history, last completion per partition.
+  `CREATE TABLE checkpoints (
+     processor          TEXT    NOT NULL,
+     partition          TEXT    NOT NULL,
+     processor_version  INTEGER,
+     cursor             TEXT,
+     completed          INTEGER NOT NULL DEFAULT 0,
+     total              INTEGER,
+     state              TEXT,
+     fingerprint        TEXT,
+     run_id             TEXT,
+     lease_owner        TEXT,
+     lease_expires_at   INTEGER,
+     fence              INTEGER NOT NULL DEFAULT 0,
+     attempt            INTEGER NOT NULL DEFAULT 0,
+     created_at         INTEGER NOT NULL,
+     updated_at         INTEGER NOT NULL,
+     PRIMARY KEY (processor, partition)
+   ) WITHOUT ROWID;
+   CREATE TABLE runs (
+     run_id         TEXT    PRIMARY KEY,
+     processor      TEXT    NOT NULL,
+     partition      TEXT    NOT NULL,
+     status         TEXT    NOT NULL,
+     started_at     INTEGER NOT NULL,
+     finished_at    INTEGER,
+     resumed_from   INTEGER,
+     processed      INTEGER NOT NULL,
+     total          INTEGER,
+     batches        INTEGER NOT NULL,
+     checkpoint_ms  REAL    NOT NULL,
+     attempt        INTEGER NOT NULL,
+     reason         TEXT,
+     error          TEXT
+   );
+   CREATE INDEX runs_by_started_at ON runs (started_at);
+   CREATE INDEX runs_by_processor ON runs (processor, partition, started_at);
+   CREATE TABLE completions (
+     processor     TEXT    NOT NULL,
+     partition     TEXT    NOT NULL,
+     completed_at  INTEGER NOT NULL,
+     PRIMARY KEY (processor, partition)
+   ) WITHOUT ROWID;`,
+];
+
+/**
+ * Brings the schema up to date. `BEGIN IMMEDIATE` takes the write lock before reading the
+ * version, so that several processes opening one file at once migrate exactly once.
+ */
+export function migrateSqlite(db: BetterSqlite3.Database, file: string): void {
+  const latest = SQLITE_MIGRATIONS.length;
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    const current = db.pragma("user_version", { simple: true }) as number;
+    if (current > latest) {
+      throw new StoreError(
+        "STORE_INCOMPATIBLE",
+        `The SQLite store ${file} has schema version ${current}, newer than this waymark ` +
+          `understands (${latest}). Upgrade waymark, or point --store at another file.`,
+      );
+    }
+    for (let version = current + 1; version <= latest; version++) {
+      db.exec(SQLITE_MIGRATIONS[version - 1] as string);
+      db.pragma(`user_version = ${version}`);
+    }
+    db.exec("COMMIT");
+  } catch (error) {
+    db.exec("ROLLBACK");
+    throw error;
+  }
+}

@@ -1,0 +1,264 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import { FencedError, StoreError } from "../../core/errors.js";
+import type { CheckpointKey } from "../../core/types.js";
+import { type CheckpointRow, type RunRow, toCheckpoint, toRun } from "../sql-rows.js";
+import type {
+  AcquireRequest,
+  AcquireResult,
+  BatchScope,
+  CheckpointStore,
+  CheckpointWrite,
+  LeaseHandle,
+  RunFilter,
+  RunRecord,
+  StoredCheckpoint,
+} from "../store.js";
+import { fencedMessage } from "../store.js";
+import { migrateSqlite } from "./sqlite-migrations.js";
+import { SqliteTx } from "./sqlite-tx.js";
+
+/** Options of {@link SqliteStore}. */
+export interface SqliteStoreOptions {
+  /**
+   * `FULL` makes every checkpoint survive power loss; `NORMAL` (in WAL mode) survives a
+   * process crash but may lose the last commits on power loss, for a faster commit.
+   * @default "FULL"
+   */
+  synchronous?: "FULL" | "NORMAL";
+  /**
+   * How long a write waits for another process holding the file's write lock.
+   * @default 5000
+   */
+  busyTimeoutMs?: number;
+}
+
+/**
+ * The embedded store: one SQLite file (WAL mode) that several processes on one machine can
+ * share. Writes made through `ctx.tx` are staged during the batch and applied inside the
+ * checkpoint's transaction, so the file's write lock is never held across your async work.
+ *
+ * @example
+ * const store = new SqliteStore(".waymark/waymark.db");
+ * store.database.exec("CREATE TABLE IF NOT EXISTS summaries (id INTEGER PRIMARY KEY, n INTEGER)");
+ */
+export class SqliteStore implements CheckpointStore<SqliteTx> {
+  readonly kind = "sqlite";
+  /** The file this store lives in. */
+  readonly path: string;
+  /**
+   * The better-sqlite3 connection, for creating your own tables and reading your results.
+   * Write batch effects through `ctx.tx`, not here, to keep them exactly once.
+   */
+  readonly database: Database.Database;
+  readonly #statements = new Map<string, Database.Statement>();
+
+  constructor(path: string, options: SqliteStoreOptions = {}) {
+    this.path = path;
+    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    try {
+      this.database = new Database(path, { timeout: options.busyTimeoutMs ?? 5000 });
+    } catch (error) {
+      throw new StoreError(
+        "STORE_UNAVAILABLE",
+        `Cannot open the SQLite store at ${path}: ${(error as Error).message}. ` +
+          "Check that the folder is writable, or choose another path with --store sqlite:PATH.",
+        { cause: error },
+      );
+    }
+    this.database.pragma("journal_mode = WAL");
+    this.database.pragma(`synchronous = ${options.synchronous ?? "FULL"}`);
+    migrateSqlite(this.database, path);
+  }
+
+  async acquire(request: AcquireRequest): Promise<AcquireResult> {
+    return this.database
+      .transaction((): AcquireResult => {
+        const existing = this.#get(request);
+        const expiresAt = Number(existing?.lease_expires_at ?? 0);
+        if (existing?.lease_owner && expiresAt > request.now) {
+          return { acquired: false, holder: { owner: existing.lease_owner, expiresAt } };
+        }
+        this.#statement(
+          `INSERT INTO checkpoints (processor, partition, run_id, lease_owner, lease_expires_at,
+                                  fence, attempt, created_at, updated_at)
+         VALUES (@processor, @partition, @runId, @owner, @expiresAt, 1, 1, @now, @now)
+         ON CONFLICT (processor, partition) DO UPDATE SET
+           run_id = excluded.run_id, lease_owner = excluded.lease_owner,
+           lease_expires_at = excluded.lease_expires_at,
+           fence = checkpoints.fence + 1, attempt = checkpoints.attempt + 1`,
+        ).run({
+          processor: request.processor,
+          partition: request.partition,
+          runId: request.runId,
+          owner: request.owner,
+          expiresAt: request.now + request.leaseTtlMs,
+          now: request.now,
+        });
+        const checkpoint = toCheckpoint(this.#get(request) as CheckpointRow);
+        const lease: LeaseHandle = {
+          processor: request.processor,
+          partition: request.partition,
+          owner: request.owner,
+          fence: checkpoint.fence,
+          runId: request.runId,
+        };
+        return { acquired: true, lease, checkpoint };
+      })
+      .immediate();
+  }
+
+  async renew(lease: LeaseHandle, leaseTtlMs: number, now: number): Promise<void> {
+    const { changes } = this.#statement(
+      `UPDATE checkpoints SET lease_expires_at = ?
+       WHERE processor = ? AND partition = ? AND lease_owner = ? AND fence = ?`,
+    ).run(now + leaseTtlMs, lease.processor, lease.partition, lease.owner, lease.fence);
+    if (changes === 0) throw new FencedError(fencedMessage(lease));
+  }
+
+  openBatch(lease: LeaseHandle): BatchScope<SqliteTx> {
+    const tx = new SqliteTx();
+    return {
+      tx,
+      commit: async (write: CheckpointWrite) => {
+        this.database
+          .transaction(() => {
+            const { changes } = this.#statement(
+              `UPDATE checkpoints SET processor_version = ?, cursor = ?, completed = ?, total = ?,
+                 state = ?, fingerprint = ?, lease_expires_at = ?, updated_at = ?
+               WHERE processor = ? AND partition = ? AND lease_owner = ? AND fence = ?`,
+            ).run(
+              write.processorVersion,
+              JSON.stringify(write.cursor),
+              write.completed,
+              write.total,
+              write.state,
+              write.fingerprint,
+              write.now + write.leaseTtlMs,
+              write.now,
+              lease.processor,
+              lease.partition,
+              lease.owner,
+              lease.fence,
+            );
+            if (changes === 0) throw new FencedError(fencedMessage(lease));
+            for (const [sql, params] of tx.staged) this.#statement(sql).run(...params);
+          })
+          .immediate();
+      },
+      rollback: async () => tx.clear(),
+    };
+  }
+
+  async complete(lease: LeaseHandle, now: number): Promise<void> {
+    this.database
+      .transaction(() => {
+        const { changes } = this.#statement(
+          `DELETE FROM checkpoints
+           WHERE processor = ? AND partition = ? AND lease_owner = ? AND fence = ?`,
+        ).run(lease.processor, lease.partition, lease.owner, lease.fence);
+        if (changes === 0) throw new FencedError(fencedMessage(lease));
+        this.#statement(
+          `INSERT INTO completions (processor, partition, completed_at) VALUES (?, ?, ?)
+           ON CONFLICT (processor, partition) DO UPDATE SET completed_at = excluded.completed_at`,
+        ).run(lease.processor, lease.partition, now);
+      })
+      .immediate();
+  }
+
+  async release(lease: LeaseHandle): Promise<void> {
+    this.#statement(
+      `UPDATE checkpoints SET lease_owner = NULL, lease_expires_at = NULL
+       WHERE processor = ? AND partition = ? AND lease_owner = ? AND fence = ?`,
+    ).run(lease.processor, lease.partition, lease.owner, lease.fence);
+  }
+
+  async recordRun(run: RunRecord): Promise<void> {
+    this.#statement(
+      `INSERT OR REPLACE INTO runs (run_id, processor, partition, status, started_at, finished_at,
+         resumed_from, processed, total, batches, checkpoint_ms, attempt, reason, error)
+       VALUES (@runId, @processor, @partition, @status, @startedAt, @finishedAt, @resumedFrom,
+         @processed, @total, @batches, @checkpointMs, @attempt, @reason, @error)`,
+    ).run({ ...run });
+  }
+
+  async lastCompletedAt(key: CheckpointKey): Promise<number | null> {
+    const row = this.#statement(
+      "SELECT completed_at FROM completions WHERE processor = ? AND partition = ?",
+    ).get(key.processor, key.partition) as { completed_at: number } | undefined;
+    return row?.completed_at ?? null;
+  }
+
+  async listCheckpoints(filter: { processor?: string } = {}): Promise<StoredCheckpoint[]> {
+    const rows = this.#statement(
+      `SELECT * FROM checkpoints WHERE (@processor IS NULL OR processor = @processor)
+       ORDER BY updated_at DESC, processor, partition`,
+    ).all({ processor: filter.processor ?? null }) as CheckpointRow[];
+    return rows.map(toCheckpoint);
+  }
+
+  async getCheckpoint(key: CheckpointKey): Promise<StoredCheckpoint | null> {
+    const row = this.#get(key);
+    return row ? toCheckpoint(row) : null;
+  }
+
+  async listRuns(filter: RunFilter = {}): Promise<RunRecord[]> {
+    const rows = this.#statement(
+      `SELECT * FROM runs
+       WHERE (@processor IS NULL OR processor = @processor)
+         AND (@partition IS NULL OR partition = @partition)
+         AND (@status IS NULL OR status = @status)
+         AND (@since IS NULL OR started_at >= @since)
+       ORDER BY started_at DESC, rowid DESC LIMIT @limit`,
+    ).all({
+      processor: filter.processor ?? null,
+      partition: filter.partition ?? null,
+      status: filter.status ?? null,
+      since: filter.since ?? null,
+      limit: filter.limit ?? -1,
+    }) as RunRow[];
+    return rows.map(toRun);
+  }
+
+  async deleteCheckpoint(
+    key: CheckpointKey,
+    options: { unlessLeasedAt?: number } = {},
+  ): Promise<boolean> {
+    const { changes } = this.#statement(
+      `DELETE FROM checkpoints WHERE processor = @processor AND partition = @partition
+         AND (@at IS NULL OR lease_owner IS NULL OR lease_expires_at <= @at)`,
+    ).run({ ...key, at: options.unlessLeasedAt ?? null });
+    return changes > 0;
+  }
+
+  async deleteRuns(runIds: readonly string[]): Promise<number> {
+    const remove = this.#statement("DELETE FROM runs WHERE run_id = ?");
+    return this.database.transaction(() => {
+      let deleted = 0;
+      for (const id of runIds) deleted += remove.run(id).changes;
+      return deleted;
+    })();
+  }
+
+  async close(): Promise<void> {
+    if (this.database.open) this.database.close();
+  }
+
+  #get(key: CheckpointKey): CheckpointRow | undefined {
+    return this.#statement("SELECT * FROM checkpoints WHERE processor = ? AND partition = ?").get(
+      key.processor,
+      key.partition,
+    ) as CheckpointRow | undefined;
+  }
+
+  /** Prepared statements are cached by their text: preparing costs more than running. */
+  #statement(sql: string): Database.Statement {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.database.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+}

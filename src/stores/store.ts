@@ -1,0 +1,168 @@
+import type { CheckpointKey, Cursor, RecordedRunStatus } from "../core/types.js";
+
+/**
+ * The store contract. A store holds persistence only: leases, checkpoints and run history.
+ * Batching, ordering checks, retries and deadlines live in the core and are written once.
+ *
+ * Times are epoch milliseconds supplied by the caller, so that a run's clock (real or a
+ * test's) decides expiry everywhere. Cursors and state cross this seam already validated:
+ * the cursor as a string or number, the state as a JSON string.
+ */
+export interface CheckpointStore<Tx = unknown> {
+  /** `memory`, `sqlite` or `postgres`: what the CLI shows and tests filter on. */
+  readonly kind: string;
+
+  /**
+   * Takes the lease of a checkpoint for `owner`, creating an empty checkpoint row when there
+   * is none. Succeeds when nobody holds the lease or the holder's lease expired before `now`;
+   * each success increments the fencing token. Returns the checkpoint as it was committed.
+   */
+  acquire(request: AcquireRequest): Promise<AcquireResult>;
+
+  /** Extends a held lease. Throws `FencedError` when `owner`/`fence` no longer hold it. */
+  renew(lease: LeaseHandle, leaseTtlMs: number, now: number): Promise<void>;
+
+  /**
+   * Opens the scope of one batch. `tx` is what `processBatch` sees as `ctx.tx`; the writes made
+   * through it commit in the same transaction as the checkpoint, or not at all.
+   */
+  openBatch(lease: LeaseHandle): BatchScope<Tx>;
+
+  /** Clears a finished checkpoint (fenced) and remembers when the partition last completed. */
+  complete(lease: LeaseHandle, now: number): Promise<void>;
+
+  /** Gives up a lease and keeps the checkpoint for the next run. A lost lease is no error. */
+  release(lease: LeaseHandle, now: number): Promise<void>;
+
+  /** Inserts or replaces one run's history row (keyed by `runId`). */
+  recordRun(run: RunRecord): Promise<void>;
+
+  /** When the partition last completed, or null. */
+  lastCompletedAt(key: CheckpointKey): Promise<number | null>;
+
+  /** Checkpoints, newest first, optionally of one processor. */
+  listCheckpoints(filter?: { processor?: string }): Promise<StoredCheckpoint[]>;
+
+  /** One checkpoint, or null. */
+  getCheckpoint(key: CheckpointKey): Promise<StoredCheckpoint | null>;
+
+  /** Run history, newest first. */
+  listRuns(filter?: RunFilter): Promise<RunRecord[]>;
+
+  /**
+   * Deletes a checkpoint. With `unlessLeasedAt`, a checkpoint whose lease is live at that time
+   * is kept, so that garbage collection never pulls progress out from under a runner.
+   * Returns whether a row was deleted.
+   */
+  deleteCheckpoint(key: CheckpointKey, options?: { unlessLeasedAt?: number }): Promise<boolean>;
+
+  /** Deletes run history rows by id; returns how many were deleted. */
+  deleteRuns(runIds: readonly string[]): Promise<number>;
+
+  /** Releases connections and file handles. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** What a runner asks for when it starts. */
+export interface AcquireRequest extends CheckpointKey {
+  readonly owner: string;
+  readonly runId: string;
+  readonly leaseTtlMs: number;
+  readonly now: number;
+}
+
+/** The outcome of {@link CheckpointStore.acquire}. */
+export type AcquireResult =
+  | { readonly acquired: true; readonly lease: LeaseHandle; readonly checkpoint: StoredCheckpoint }
+  | {
+      readonly acquired: false;
+      readonly holder: { readonly owner: string; readonly expiresAt: number };
+    };
+
+/** Proof of a held lease: every fenced write names it. */
+export interface LeaseHandle extends CheckpointKey {
+  readonly owner: string;
+  readonly fence: number;
+  readonly runId: string;
+}
+
+/** A checkpoint as stored. `cursor` is null while no batch has been committed. */
+export interface StoredCheckpoint extends CheckpointKey {
+  readonly processorVersion: number | null;
+  readonly cursor: Cursor | null;
+  readonly completed: number;
+  readonly total: number | null;
+  /** The state as a JSON string, or null. */
+  readonly state: string | null;
+  readonly fingerprint: string | null;
+  readonly runId: string | null;
+  readonly leaseOwner: string | null;
+  readonly leaseExpiresAt: number | null;
+  readonly fence: number;
+  /** How many runs have taken this checkpoint's lease since it was created (1 on the first). */
+  readonly attempt: number;
+  readonly createdAt: number;
+  /** When the last batch committed (or the row was created): expiry counts from here. */
+  readonly updatedAt: number;
+}
+
+/** The progress one batch commits. */
+export interface CheckpointWrite {
+  readonly processorVersion: number;
+  readonly cursor: Cursor;
+  readonly completed: number;
+  readonly total: number | null;
+  readonly state: string | null;
+  readonly fingerprint: string | null;
+  readonly leaseTtlMs: number;
+  readonly now: number;
+}
+
+/** One batch's transaction scope. Exactly one of `commit` or `rollback` is called. */
+export interface BatchScope<Tx> {
+  /** The handle `processBatch` writes through (`ctx.tx`). */
+  readonly tx: Tx;
+  /** Applies the batch's writes and the checkpoint atomically; `FencedError` if the lease is lost. */
+  commit(write: CheckpointWrite): Promise<void>;
+  /** Discards the batch's writes. */
+  rollback(): Promise<void>;
+}
+
+/** One row of run history. */
+export interface RunRecord extends CheckpointKey {
+  readonly runId: string;
+  readonly status: RecordedRunStatus;
+  readonly startedAt: number;
+  readonly finishedAt: number | null;
+  /** Entities already complete when this run started from a checkpoint; null on a fresh start. */
+  readonly resumedFrom: number | null;
+  /** Entities this run processed. */
+  readonly processed: number;
+  readonly total: number | null;
+  readonly batches: number;
+  /** Time spent committing checkpoints, in milliseconds. */
+  readonly checkpointMs: number;
+  readonly attempt: number;
+  /** Why a run was suspended, when it was. */
+  readonly reason: string | null;
+  readonly error: string | null;
+}
+
+/** Filters for {@link CheckpointStore.listRuns}. */
+export interface RunFilter {
+  readonly processor?: string;
+  readonly partition?: string;
+  readonly status?: RecordedRunStatus;
+  /** Runs started at or after this time (epoch ms). */
+  readonly since?: number;
+  readonly limit?: number;
+}
+
+/** The message every store uses when a lease was lost, so that users see one wording. */
+export function fencedMessage(lease: LeaseHandle): string {
+  return (
+    `Lease lost for ${lease.processor}/${lease.partition} (fence ${lease.fence}): another runner ` +
+    "took it over after this one's lease expired. Nothing more was committed by this run; " +
+    "raise leaseTtlMs if batches legitimately run longer than the lease."
+  );
+}
