@@ -70,7 +70,7 @@ for (const factory of STORE_FACTORIES) {
         leaseTtlMs: 30_000,
         now: T0,
       });
-      assert.ok(result.acquired);
+      if (!result.acquired) assert.fail("the first acquire must succeed");
       assert.equal(result.checkpoint.cursor, null);
       assert.equal(result.checkpoint.completed, 0);
       assert.equal(result.checkpoint.leaseOwner, "a");

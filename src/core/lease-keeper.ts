@@ -1,0 +1,40 @@
+import type { CheckpointStore, LeaseHandle } from "../stores/store.js";
+
+/**
+ * Renews a lease every third of its TTL while a run holds it, so that a batch that runs
+ * longer than the lease is not taken over. Commits renew the lease too; this covers the gaps.
+ */
+export class LeaseKeeper {
+  readonly #timer: NodeJS.Timeout;
+  #renewing = false;
+
+  constructor(
+    store: CheckpointStore,
+    lease: LeaseHandle,
+    leaseTtlMs: number,
+    now: () => number,
+    onError: (error: Error) => void,
+  ) {
+    this.#timer = setInterval(
+      () => {
+        if (this.#renewing) return;
+        this.#renewing = true;
+        store
+          .renew(lease, leaseTtlMs, now())
+          .catch((error: unknown) =>
+            onError(error instanceof Error ? error : new Error(String(error))),
+          )
+          .finally(() => {
+            this.#renewing = false;
+          });
+      },
+      Math.max(100, Math.floor(leaseTtlMs / 3)),
+    );
+    // A heartbeat must never keep a finished process alive.
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+}

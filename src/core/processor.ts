@@ -1,0 +1,136 @@
+import { z } from "zod";
+import type { Cursor, Logger } from "./types.js";
+import { fn, integerFrom, parseOptions } from "./validate.js";
+
+/** What `entities` may return: consumed lazily, so a huge partition never sits in memory. */
+export type EntitySource<E> =
+  | readonly E[]
+  | Iterable<E>
+  | AsyncIterable<E>
+  | Promise<readonly E[] | Iterable<E> | AsyncIterable<E>>;
+
+/** What `processBatch` gets besides the batch. */
+export interface BatchContext<S, Tx = unknown> {
+  /** The partition this run covers. */
+  readonly partition: string;
+  /**
+   * The state, committed atomically with the cursor. Mutate it or assign a new value; it
+   * must serialise to JSON. After a failed batch it is restored to the last committed value.
+   */
+  state: S;
+  /** Aborted when the run must stop mid-batch (lease lost, hard deadline, shutdown). */
+  readonly signal: AbortSignal;
+  /** The run's logger. */
+  readonly log: Logger;
+  /**
+   * The store's transaction handle: writes made through it commit together with this
+   * batch's checkpoint, exactly once. `SqliteTx` on SQLite, `PgTx` on PostgreSQL, `MemoryTx`
+   * on memory.
+   */
+  readonly tx: Tx;
+  /** 1 for the first batch of this run. */
+  readonly batchNumber: number;
+  /** A stable key for one entity's effect outside the store (payments, emails, APIs). */
+  idempotencyKey(entity: unknown): string;
+}
+
+/** Arguments of `entities`. */
+export interface EntitiesArgs {
+  readonly partition: string;
+  /** Return only entities whose id is strictly greater than this; null on a fresh start. */
+  readonly after: Cursor | null;
+  readonly signal: AbortSignal;
+}
+
+/**
+ * What you write to define a processor. See `defineProcessor`.
+ * `E` is the entity type, `S` the state type, `Tx` the store's transaction handle.
+ */
+export interface ProcessorDefinition<E, S = undefined, Tx = unknown> {
+  /** A stable id: 1-128 characters, no control characters or surrounding spaces. */
+  name: string;
+  /** Bump when the meaning of the cursor or the state changes. @default 1 */
+  version?: number;
+  /** Entities per batch (one checkpoint commit each). @default 50 */
+  batchSize?: number;
+  /** The partition's entities, ascending by id, strictly after `after`. */
+  entities(args: EntitiesArgs): EntitySource<E>;
+  /** An entity's id: its cursor value. A finite number or a string. */
+  id(entity: E): Cursor;
+  /** How many entities the partition has, for progress. Optional. */
+  count?(args: { readonly partition: string }): number | Promise<number>;
+  /** The state a fresh run starts from. @default undefined */
+  initialState?(args: { readonly partition: string }): S;
+  /** Does the work for one batch. Throwing fails the batch; nothing of it is committed. */
+  processBatch(batch: E[], ctx: BatchContext<S, Tx>): void | Promise<void>;
+  /** A checkpoint older than this is not resumed. @default 86_400_000 (24 h) */
+  expiryMs?: number;
+  /** What to do with a checkpoint written by another `version`. @default "restart" */
+  onVersionMismatch?: "restart" | "fail";
+  /** The largest state, serialised as JSON, that a checkpoint may carry. @default 1_048_576 */
+  maxStateBytes?: number;
+  /** How long a lease lasts without renewal; commits and a heartbeat renew it. @default 30_000 */
+  leaseTtlMs?: number;
+}
+
+/** A validated processor with its defaults filled in. Create one with `defineProcessor`. */
+export interface Processor<E = unknown, S = unknown, Tx = unknown>
+  extends Readonly<
+    Required<Omit<ProcessorDefinition<E, S, Tx>, "count" | "initialState">> &
+      Pick<ProcessorDefinition<E, S, Tx>, "count" | "initialState">
+  > {}
+
+const NAME_RULE = "use 1-128 characters with no control characters and no surrounding spaces";
+
+const definitionSchema = z.strictObject({
+  name: z
+    .string({ error: `expected a string; ${NAME_RULE}` })
+    .min(1, { error: `expected a non-empty name; ${NAME_RULE}` })
+    .max(128, { error: `the name is too long; ${NAME_RULE}` })
+    .refine((s) => s.trim() === s && !/\p{Cc}/u.test(s), { error: NAME_RULE }),
+  version: integerFrom(1, "bump it when the cursor or state changes meaning").optional(),
+  batchSize: integerFrom(1, "pass how many entities to commit at once, e.g. 50").optional(),
+  entities: fn("expected a function ({ partition, after }) => entities after the cursor"),
+  id: fn("expected a function (entity) => its cursor (a number or string)"),
+  count: fn("expected a function ({ partition }) => number of entities").optional(),
+  initialState: fn("expected a function ({ partition }) => the starting state").optional(),
+  processBatch: fn("expected an async function (batch, ctx) that does the work"),
+  expiryMs: integerFrom(1, "pass milliseconds, e.g. 86_400_000 for 24 hours").optional(),
+  onVersionMismatch: z
+    .enum(["restart", "fail"], { error: 'expected "restart" or "fail"' })
+    .optional(),
+  maxStateBytes: integerFrom(1, "pass a size in bytes, e.g. 1_048_576").optional(),
+  leaseTtlMs: integerFrom(1000, "pass milliseconds, e.g. 30_000").optional(),
+});
+
+/**
+ * Defines a processor: where its entities come from and how one batch is processed.
+ * Validates every option at once and throws an `InvalidOptionError` that names the option.
+ *
+ * @example
+ * const summaries = defineProcessor({
+ *   name: "player-game-summary",
+ *   entities: ({ partition, after }) => fetchPlayers(partition, after),
+ *   id: (player) => player.id,
+ *   async processBatch(players, ctx) { await writeSummaries(players) },
+ * });
+ */
+export function defineProcessor<E, S = undefined, Tx = unknown>(
+  definition: ProcessorDefinition<E, S, Tx>,
+): Processor<E, S, Tx> {
+  parseOptions(definitionSchema, definition, "processor");
+  return Object.freeze({
+    version: 1,
+    batchSize: 50,
+    expiryMs: 86_400_000,
+    onVersionMismatch: "restart",
+    maxStateBytes: 1_048_576,
+    leaseTtlMs: 30_000,
+    ...withoutUndefined(definition),
+  }) as Processor<E, S, Tx>;
+}
+
+/** Drops keys set to `undefined`, so that `{ batchSize: undefined }` keeps the default. */
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,103 @@
+import { z } from "zod";
+import type { CheckpointStore } from "../stores/store.js";
+import { consoleLogger, silentLogger } from "./logger.js";
+import type { Cursor, Logger } from "./types.js";
+import { fn, parseOptions } from "./validate.js";
+
+/** Progress after a committed batch, as `onProgress` receives it. */
+export interface RunProgress {
+  readonly processor: string;
+  readonly partition: string;
+  /** Entities complete in the partition, across resumes. */
+  readonly completed: number;
+  readonly total: number | null;
+  /** Entities processed by this run. */
+  readonly processed: number;
+  readonly batches: number;
+  readonly resumedFrom: number | null;
+  readonly cursor: Cursor | null;
+  readonly elapsedMs: number;
+}
+
+/** Options of `run`. */
+export interface RunOptions {
+  /** Where checkpoints, leases and history live. */
+  store: CheckpointStore;
+  /** The slice this run covers. @default "default" */
+  partition?: string;
+  /** Where log lines go; `false` for none. @default the console */
+  logger?: Logger | false;
+  /** Least time between two `Progress:` log lines; 0 logs every batch. @default 1000 */
+  progressEveryMs?: number;
+  /** Called after every committed batch (progress bars, metrics, tests). */
+  onProgress?: (progress: RunProgress) => void;
+  /** Aborting it stops the run at the next batch boundary with `suspended` (`reason: "signal"`). */
+  signal?: AbortSignal;
+  /** The clock, in epoch ms. Tests and simulations replace it. @default Date.now */
+  now?: () => number;
+}
+
+/** {@link RunOptions} with defaults filled in. */
+export interface ResolvedRunOptions {
+  readonly store: CheckpointStore;
+  readonly partition: string;
+  readonly logger: Logger;
+  readonly progressEveryMs: number;
+  readonly onProgress: ((progress: RunProgress) => void) | undefined;
+  readonly signal: AbortSignal | undefined;
+  readonly now: () => number;
+}
+
+const PARTITION_RULE = "use 1-256 characters with no control characters, e.g. 2024-01-15";
+
+const runOptionsSchema = z.strictObject({
+  store: z.custom<CheckpointStore>(
+    (v) => typeof (v as CheckpointStore | null)?.acquire === "function",
+    { error: 'expected a store; open one with await openStore("sqlite:.waymark/waymark.db")' },
+  ),
+  partition: z
+    .string({ error: `expected a string; ${PARTITION_RULE}` })
+    .min(1, { error: `expected a non-empty partition; ${PARTITION_RULE}` })
+    .max(256, { error: `the partition is too long; ${PARTITION_RULE}` })
+    .refine((s) => !/\p{Cc}/u.test(s), { error: PARTITION_RULE })
+    .optional(),
+  logger: z
+    .custom<Logger | false>((v) => v === false || isLogger(v), {
+      error: "expected false or an object with debug, info, warn and error methods",
+    })
+    .optional(),
+  progressEveryMs: z
+    .number({ error: "expected milliseconds from 0 up, e.g. 1000" })
+    .min(0, { error: "expected milliseconds from 0 up, e.g. 1000" })
+    .optional(),
+  onProgress: fn("expected a function (progress) => void").optional(),
+  signal: z
+    .custom<AbortSignal>((v) => v instanceof AbortSignal, {
+      error: "expected an AbortSignal, e.g. new AbortController().signal",
+    })
+    .optional(),
+  now: fn("expected a function returning epoch milliseconds, like Date.now").optional(),
+});
+
+/** Validates `run`'s options, fills defaults and freezes the result. */
+export function resolveRunOptions(input: RunOptions): ResolvedRunOptions {
+  const options = parseOptions(runOptionsSchema, input, "run") as RunOptions;
+  return Object.freeze({
+    store: options.store,
+    partition: options.partition ?? "default",
+    logger: options.logger === false ? silentLogger : (options.logger ?? consoleLogger),
+    progressEveryMs: options.progressEveryMs ?? 1000,
+    onProgress: options.onProgress,
+    signal: options.signal,
+    now: options.now ?? Date.now,
+  });
+}
+
+function isLogger(value: unknown): value is Logger {
+  const candidate = value as Record<string, unknown> | null;
+  return (
+    typeof candidate === "object" &&
+    candidate !== null &&
+    ["debug", "info", "warn", "error"].every((m) => typeof candidate[m] === "function")
+  );
+}

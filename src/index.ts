@@ -1,0 +1,46 @@
+export type { WaymarkErrorCode } from "./core/errors.js";
+export {
+  FencedError,
+  InvalidOptionError,
+  OrderViolationError,
+  StateError,
+  StoreError,
+  WaymarkError,
+} from "./core/errors.js";
+export { consoleLogger, silentLogger } from "./core/logger.js";
+export type {
+  BatchContext,
+  EntitiesArgs,
+  EntitySource,
+  Processor,
+  ProcessorDefinition,
+} from "./core/processor.js";
+export { defineProcessor } from "./core/processor.js";
+export type { RunResult } from "./core/run.js";
+export { run } from "./core/run.js";
+export type { RunOptions, RunProgress } from "./core/run-options.js";
+export type {
+  CheckpointKey,
+  Cursor,
+  Logger,
+  RecordedRunStatus,
+  RunStatus,
+  SuspendReason,
+} from "./core/types.js";
+export type { MemoryTx } from "./stores/memory/memory-store.js";
+export { MemoryStore } from "./stores/memory/memory-store.js";
+export { DEFAULT_STORE_URL, openStore } from "./stores/open-store.js";
+export type { SqliteStoreOptions } from "./stores/sqlite/sqlite-store.js";
+export { SqliteStore } from "./stores/sqlite/sqlite-store.js";
+export { SqliteTx } from "./stores/sqlite/sqlite-tx.js";
+export type {
+  AcquireRequest,
+  AcquireResult,
+  BatchScope,
+  CheckpointStore,
+  CheckpointWrite,
+  LeaseHandle,
+  RunFilter,
+  RunRecord,
+  StoredCheckpoint,
+} from "./stores/store.js";

@@ -1,0 +1,45 @@
+import { InvalidOptionError, StoreError } from "../core/errors.js";
+import { MemoryStore } from "./memory/memory-store.js";
+import { SqliteStore } from "./sqlite/sqlite-store.js";
+import type { CheckpointStore } from "./store.js";
+
+/** The store a CLI command or example uses when none is given. */
+export const DEFAULT_STORE_URL = "sqlite:.waymark/waymark.db";
+
+/**
+ * Opens a store from a URL: `sqlite:PATH` (parent folders are created), `memory:`, or
+ * `postgres://…` / `postgresql://…` (needs the `pg` package).
+ *
+ * @example
+ * const store = await openStore(process.env.WAYMARK_STORE ?? "sqlite:.waymark/waymark.db");
+ */
+export async function openStore(url: string = DEFAULT_STORE_URL): Promise<CheckpointStore> {
+  if (typeof url !== "string" || url.trim() === "") {
+    throw new InvalidOptionError(
+      "url",
+      `openStore(url) needs a store URL such as "${DEFAULT_STORE_URL}", "memory:" or ` +
+        `"postgres://user@host/db", got ${JSON.stringify(url)}.`,
+    );
+  }
+  if (url === "memory:" || url === "memory") return new MemoryStore();
+  if (url.startsWith("sqlite:")) {
+    const path = url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "");
+    if (path === "") {
+      throw new StoreError(
+        "INVALID_STORE_URL",
+        `The store URL "${url}" names no file. Use sqlite:PATH, e.g. "${DEFAULT_STORE_URL}".`,
+      );
+    }
+    return new SqliteStore(path);
+  }
+  throw new StoreError(
+    "INVALID_STORE_URL",
+    `Unknown store URL "${redact(url)}". Use sqlite:PATH (e.g. "${DEFAULT_STORE_URL}"), ` +
+      `memory:, or postgres://user@host:5432/database.`,
+  );
+}
+
+/** Hides a password in a URL before it goes into a message. */
+export function redact(url: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@/]*@/, "//$1:***@");
+}
