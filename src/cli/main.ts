@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+import { readFileSync } from "node:fs";
+import { EXIT } from "./exit-codes.js";
+import { buildProgram } from "./program.js";
+import { exitCodeOf } from "./shared.js";
+
+const { version } = JSON.parse(
+  readFileSync(new URL("../../package.json", import.meta.url), "utf8"),
+) as { version: string };
+
+const program = buildProgram(version);
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  const code = (error as { code?: string }).code ?? "";
+  if (code === "commander.helpDisplayed" || code === "commander.version") process.exit(EXIT.ok);
+  if (code.startsWith("commander.")) process.exit(EXIT.usage);
+  process.stderr.write(`waymark: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(exitCodeOf(error));
+}

@@ -1,0 +1,101 @@
+import { type Command, Option } from "commander";
+import { WaymarkError } from "../core/errors.js";
+import { DEFAULT_STORE_URL, openStore, redact } from "../stores/open-store.js";
+import type { CheckpointStore } from "../stores/store.js";
+import { EXIT } from "./exit-codes.js";
+
+/** Options every store-reading command takes. */
+export interface StoreCommandOptions {
+  store: string;
+  json?: boolean;
+}
+
+/** Adds `--store` (default `WAYMARK_STORE`, then the SQLite default) and `--json`. */
+export function withStoreOptions(command: Command): Command {
+  return command
+    .addOption(
+      new Option("--store <url>", "store URL: sqlite:PATH, postgres://…, memory:")
+        .env("WAYMARK_STORE")
+        .default(DEFAULT_STORE_URL),
+    )
+    .option("--json", "print machine-readable JSON instead of a table");
+}
+
+/** Opens the store, runs `action`, always closes it. A store that cannot open exits 3. */
+export async function usingStore<T>(
+  url: string,
+  action: (store: CheckpointStore) => Promise<T>,
+): Promise<T> {
+  let store: CheckpointStore;
+  try {
+    store = await openStore(url);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new CliError(`Cannot open store ${redact(url)}: ${message}`, EXIT.store);
+  }
+  try {
+    return await action(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** An error that ends the CLI with a message and a specific exit code. */
+export class CliError extends Error {
+  readonly exitCode: number;
+  constructor(message: string, exitCode: number = EXIT.failure) {
+    super(message);
+    this.name = "CliError";
+    this.exitCode = exitCode;
+  }
+}
+
+/** The exit code for an error thrown by a command. */
+export function exitCodeOf(error: unknown): number {
+  if (error instanceof CliError) return error.exitCode;
+  if (error instanceof WaymarkError) {
+    if (error.code === "INVALID_OPTION") return EXIT.usage;
+    if (error.code.startsWith("STORE_") || error.code === "INVALID_STORE_URL") return EXIT.store;
+  }
+  return EXIT.failure;
+}
+
+/** Prints JSON to stdout, one document, for scripts. */
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Prints rows as an aligned text table; `empty` when there are none. */
+export function printTable(
+  rows: ReadonlyArray<Record<string, string>>,
+  columns: ReadonlyArray<readonly [key: string, heading: string]>,
+  empty: string,
+): void {
+  if (rows.length === 0) {
+    process.stdout.write(`${empty}\n`);
+    return;
+  }
+  const widths = columns.map(([key, heading]) =>
+    Math.max(heading.length, ...rows.map((row) => (row[key] ?? "").length)),
+  );
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+      .join("  ")
+      .trimEnd();
+  const out = [line(columns.map(([, heading]) => heading))];
+  for (const row of rows) out.push(line(columns.map(([key]) => row[key] ?? "")));
+  process.stdout.write(`${out.join("\n")}\n`);
+}
+
+/** A duration in ms as a short human string: `850ms`, `12s`, `4m 05s`, `3h 10m`, `2d 4h`. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(s % 60).padStart(2, "0")}s`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h}h ${String(m % 60).padStart(2, "0")}m`;
+  return `${Math.floor(h / 24)}d ${h % 24}h`;
+}
