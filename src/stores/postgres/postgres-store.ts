@@ -160,6 +160,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
           }
         } else {
           // Nothing went through ctx.tx: one autocommit statement, one round trip.
+          transaction.seal();
           committed = (await this.#query(this.#sql.commit, values)).rowCount !== 0;
         }
         if (!committed) throw new FencedError(fencedMessage(lease));

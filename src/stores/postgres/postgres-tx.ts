@@ -35,6 +35,8 @@ export interface PgBatchTransaction {
   finish(text: string, values: unknown[]): Promise<boolean>;
   /** Discards the batch's writes and gives the client back. */
   rollback(): Promise<void>;
+  /** Refuses any later use of `tx`: the batch committed without it. */
+  seal(): void;
 }
 
 /** Opens the lazy transaction of one batch on `pool`. */
@@ -121,6 +123,9 @@ export function openPgTransaction(pool: PgPool): PgBatchTransaction {
       }
       giveBack(checkedOut);
       return true;
+    },
+    seal() {
+      ended = true;
     },
     async rollback() {
       ended = true;
