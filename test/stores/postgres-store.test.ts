@@ -281,6 +281,26 @@ describe("PostgresStore: ctx.tx and exactly once", { timeout: 60_000 }, () => {
     assert.equal((await store.getCheckpoint(key))?.cursor, 60);
   });
 
+  it("a batch idle past idleInTransactionTimeoutMs stops blocking others", {
+    skip: NO_SERVER,
+  }, async () => {
+    const guarded = await PostgresStore.open({
+      pool: test.pool,
+      schema: test.schema,
+      idleInTransactionTimeoutMs: 300,
+    });
+    const lease = await acquire("a");
+    const stalled = guarded.openBatch(lease);
+    await stalled.tx.query(`INSERT INTO ${effects} (key) VALUES ('p1')`);
+    // Waits on the stalled transaction's row lock until the server ends that transaction.
+    await test.pool.query(`INSERT INTO ${effects} (key) VALUES ('p1')`);
+    await rejectsWith(stalled.commit(write()), "STORE_UNAVAILABLE");
+    assert.equal(test.leaked(), 0);
+    assert.deepEqual(await keys(), ["p1"]);
+    assert.equal((await store.getCheckpoint(key))?.cursor, null);
+    await guarded.close();
+  });
+
   it("close() leaves a pool it was given open", async () => {
     await store.close();
     await store.close();

@@ -16,7 +16,7 @@ import { fencedMessage } from "../store.js";
 import { translatePgError } from "./postgres-errors.js";
 import { migratePostgres, quoteIdentifier } from "./postgres-migrations.js";
 import {
-  type PostgresSchemaOptions,
+  type PostgresCommonOptions,
   type PostgresStoreOptions,
   parsePostgresUrl,
   resolvePostgresOptions,
@@ -48,6 +48,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
   readonly schema: string;
   readonly #ownsPool: boolean;
   readonly #where: string;
+  readonly #idleInTransactionTimeoutMs: number | undefined;
   readonly #sql: ReturnType<typeof postgresSql>;
   #migrated: Promise<void> | null = null;
   #ready = false;
@@ -59,6 +60,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     this.schema = resolved.schema;
     this.#ownsPool = resolved.ownsPool;
     this.#where = resolved.where;
+    this.#idleInTransactionTimeoutMs = resolved.idleInTransactionTimeoutMs;
     this.#sql = postgresSql(quoteIdentifier(resolved.schema));
   }
 
@@ -136,7 +138,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
   }
 
   openBatch(lease: LeaseHandle): BatchScope<PgTx> {
-    const transaction = openPgTransaction(this.pool);
+    const transaction = openPgTransaction(this.pool, this.#idleInTransactionTimeoutMs);
     return {
       tx: transaction.tx,
       commit: async (write: CheckpointWrite) => {
@@ -279,7 +281,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
  */
 export async function openPostgresStore(
   url: string,
-  options: PostgresSchemaOptions & { poolSize?: number; connectTimeoutMs?: number } = {},
+  options: PostgresCommonOptions & { poolSize?: number; connectTimeoutMs?: number } = {},
 ): Promise<PostgresStore> {
   const { connectionString, schema } = parsePostgresUrl(url);
   return PostgresStore.open({ ...options, connectionString, schema: options.schema ?? schema });
