@@ -123,10 +123,15 @@ export class PostgresStore implements CheckpointStore<PgTx> {
         [request.processor, request.partition],
       );
       const holder = held.rows[0];
-      if (holder?.lease_owner && (Number(holder.lease_expires_at) > request.now || attempt >= 2)) {
+      const live = holder?.lease_owner && Number(holder.lease_expires_at) > request.now;
+      // Bounded: a lease that keeps changing hands this fast is simply busy.
+      if (live || attempt >= 2) {
         return {
           acquired: false,
-          holder: { owner: holder.lease_owner, expiresAt: Number(holder.lease_expires_at) },
+          holder: {
+            owner: holder?.lease_owner ?? "(released while asking)",
+            expiresAt: Number(holder?.lease_expires_at ?? request.now),
+          },
         };
       }
     }
