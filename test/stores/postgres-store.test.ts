@@ -61,10 +61,14 @@ describe("PostgresStore: opening and errors", { timeout: 60_000 }, () => {
     assert.doesNotMatch(error.message, /s3cret/);
   });
 
-  it("rejects a schema name that is not a plain identifier", async () => {
+  it("rejects a bad schema name or timeout, naming the option", async () => {
     await assert.rejects(openPostgresStore("postgres://127.0.0.1:1/x", { schema: 'a"; DROP' }), {
       code: "INVALID_OPTION",
     });
+    await assert.rejects(
+      openPostgresStore("postgresql://127.0.0.1:1/x", { idleInTransactionTimeoutMs: 0 }),
+      { code: "INVALID_OPTION", message: /idleInTransactionTimeoutMs/ },
+    );
   });
 
   it("says to check the database name when it does not exist", { skip: NO_SERVER }, async () => {
