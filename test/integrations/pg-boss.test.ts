@@ -40,6 +40,62 @@ describe("pg-boss fan-out", { skip: NO_SERVER, timeout: 120_000 }, () => {
     await test.dispose();
   });
 
+  async function startBoss(): Promise<PgBoss> {
+    const boss = new PgBoss({
+      connectionString: PG_TEST_URL as string,
+      schema: `${test.schema}_boss`,
+      expireInSeconds: 2,
+      supervise: false,
+      schedule: false,
+    });
+    boss.on("error", (error) => assert.fail(error));
+    await boss.start();
+    bosses.push(boss);
+    return boss;
+  }
+
+  it("retries a busy partition later and hands a failure to pg-boss", async () => {
+    const boss = await startBoss();
+    let fail = true;
+    const processor = defineProcessor<number>({
+      name: "flaky",
+      entities: () => [1, 2, 3],
+      id: (n) => n,
+      processBatch() {
+        if (fail) throw new Error("quota exceeded");
+      },
+    });
+    const held = await store.acquire({
+      processor: "flaky",
+      partition: "p",
+      owner: "someone-else",
+      runId: "other",
+      leaseTtlMs: 60_000,
+      now: Date.now(),
+    });
+    if (!held.acquired) assert.fail("the test should hold the lease first");
+    await workPartitions(boss, processor, {
+      store,
+      pollingIntervalSeconds: 0.5,
+      busyRetrySeconds: 1,
+      logger: false,
+    });
+    await enqueuePartitions(boss, processor, ["p"]);
+    const history = () => store.listRuns({ processor: "flaky" });
+    await until("a busy run", async () => (await history()).some((r) => r.status === "busy"));
+    await store.release(held.lease, Date.now());
+    await until("a failed run", async () => (await history()).some((r) => r.status === "failed"));
+    const failed = await test.pool.query<{ state: string; output: { message?: string } }>(
+      `SELECT state, output FROM ${test.schema}_boss.job WHERE name = 'waymark-flaky'
+       AND state IN ('retry', 'failed') LIMIT 1`,
+    );
+    assert.match(failed.rows[0]?.output.message ?? "", /quota exceeded/);
+    fail = false;
+    await until("pg-boss's retry to complete the partition", async () => {
+      return (await store.lastCompletedAt({ processor: "flaky", partition: "p" })) !== null;
+    });
+  });
+
   it("runs every partition across two workers, suspending at the job deadline", async () => {
     const effects = `${test.schema}.effects`;
     const processor = defineProcessor<number, undefined, PgTx>({
@@ -62,16 +118,7 @@ describe("pg-boss fan-out", { skip: NO_SERVER, timeout: 120_000 }, () => {
       },
     });
     for (let i = 0; i < 2; i++) {
-      const boss = new PgBoss({
-        connectionString: PG_TEST_URL as string,
-        schema: `${test.schema}_boss`,
-        expireInSeconds: 2,
-        supervise: false,
-        schedule: false,
-      });
-      boss.on("error", (error) => assert.fail(error));
-      await boss.start();
-      bosses.push(boss);
+      const boss = await startBoss();
       // Each job may run 2 s; with 1.5 s kept free, a run suspends after about 0.5 s.
       await workPartitions(boss, processor, {
         store,

@@ -181,7 +181,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     if (result.rowCount === 0) throw new FencedError(fencedMessage(lease));
   }
 
-  async release(lease: LeaseHandle): Promise<void> {
+  async release(lease: LeaseHandle, _now?: number): Promise<void> {
     await this.#query(this.#sql.release, fenceOf(lease));
   }
 
