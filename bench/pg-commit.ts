@@ -1,7 +1,8 @@
 /**
  * PostgreSQL checkpoint commit latency: `PostgresStore` against a raw `pg` UPSERT of the same
  * row, in the same process, on the same server, interleaved so that drift hits both alike.
- * Also a batch that writes one row through `ctx.tx` against raw BEGIN/INSERT/UPSERT/COMMIT.
+ * Also a batch that writes one row through `ctx.tx` against raw BEGIN/INSERT/UPSERT/COMMIT,
+ * and the closest peer on the same server: pg-boss 10 `complete()` of a fetched job.
  *
  * Run: WAYMARK_BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test node --import tsx bench/pg-commit.ts
  * (falls back to WAYMARK_TEST_PG_URL, then DATABASE_URL). Uses and drops a schema of its own.
@@ -10,6 +11,7 @@ import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
 import pg from "pg";
+import PgBoss from "pg-boss";
 import { PostgresStore } from "../src/stores/postgres/postgres-store.js";
 import type { LeaseHandle } from "../src/stores/store.js";
 
@@ -24,7 +26,11 @@ export async function benchPgCommit(url: string, iterations = 2000): Promise<voi
   const schema = `bench_${randomBytes(4).toString("hex")}`;
   const store = await PostgresStore.open({ connectionString: url, schema, poolSize: 1 });
   const raw = new pg.Pool({ connectionString: url, max: 1 });
+  const boss = new PgBoss({ connectionString: url, schema: `${schema}_boss`, max: 1 });
+  boss.on("error", (error) => console.error(error));
   try {
+    await boss.start();
+    await boss.createQueue("bench");
     await raw.query(`CREATE TABLE ${schema}.effects (id INT PRIMARY KEY, n INT NOT NULL)`);
     const key = { processor: "bench", partition: "p" };
     const acquired = await store.acquire({
@@ -99,16 +105,39 @@ export async function benchPgCommit(url: string, iterations = 2000): Promise<voi
         },
       ],
     ];
-    for (let n = 0; n < 200; n++) for (const [, op] of cases) await op(); // warm-up
+    // pg-boss: the job is sent and fetched outside the timing; only complete() is measured.
+    const bossSeries: Series = { name: "pg-boss complete()", samples: [] };
+    const completeOne = async (series?: Series) => {
+      await boss.send("bench", { i });
+      const [job] = await boss.fetch("bench");
+      if (!job) throw new Error("pg-boss fetched no job");
+      const started = performance.now();
+      await boss.complete("bench", job.id);
+      series?.samples.push(performance.now() - started);
+    };
+    for (let n = 0; n < 200; n++) {
+      for (const [, op] of cases) await op(); // warm-up
+      await completeOne();
+    }
     for (let n = 0; n < iterations; n++) {
       for (const [series, op] of cases) {
         const started = performance.now();
         await op();
         series.samples.push(performance.now() - started);
       }
+      await completeOne(bossSeries);
     }
-    report(cases.map(([series]) => series));
+    report(
+      [...cases.map(([series]) => series), bossSeries],
+      [
+        [0, 1],
+        [2, 3],
+        [0, 4],
+      ],
+    );
   } finally {
+    await boss.stop({ graceful: false, wait: true, timeout: 1000 }).catch(() => {});
+    await raw.query(`DROP SCHEMA IF EXISTS ${schema}_boss CASCADE`).catch(() => {});
     await raw.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {});
     await raw.end();
     await store.close();
@@ -119,7 +148,8 @@ function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
 }
 
-function report(series: Series[]): void {
+/** Prints the table, then `ours / theirs` for each pair of row indexes. */
+function report(series: Series[], pairs: Array<[number, number]>): void {
   const rows = series.map((s) => {
     const sorted = [...s.samples].sort((a, b) => a - b);
     return { name: s.name, median: quantile(sorted, 0.5), p99: quantile(sorted, 0.99) };
@@ -130,8 +160,8 @@ function report(series: Series[]): void {
       `${r.name.padEnd(40)} ${r.median.toFixed(3).padStart(10)} ${r.p99.toFixed(3).padStart(10)}`,
     );
   }
-  for (let k = 0; k + 1 < rows.length; k += 2) {
-    const [ours, theirs] = [rows[k], rows[k + 1]] as [(typeof rows)[0], (typeof rows)[0]];
+  for (const [a, b] of pairs) {
+    const [ours, theirs] = [rows[a], rows[b]] as [(typeof rows)[0], (typeof rows)[0]];
     console.log(
       `ratio ${ours.name} / ${theirs.name}: median ${(ours.median / theirs.median).toFixed(2)}x, ` +
         `p99 ${(ours.p99 / theirs.p99).toFixed(2)}x`,
