@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
+import pg from "pg";
 import { FencedError, StoreError } from "../../src/core/errors.js";
 import { POSTGRES_MIGRATIONS } from "../../src/stores/postgres/postgres-migrations.js";
 import type { PgPool } from "../../src/stores/postgres/postgres-pool.js";
@@ -303,6 +304,36 @@ describe("PostgresStore: ctx.tx and exactly once", { timeout: 60_000 }, () => {
     assert.deepEqual(await keys(), ["p1"]);
     assert.equal((await store.getCheckpoint(key))?.cursor, null);
     await guarded.close();
+  });
+
+  it("two stores on one connection keep their prepared statements apart", {
+    skip: NO_SERVER,
+  }, async () => {
+    const shared = new pg.Pool({ connectionString: PG_TEST_URL, max: 1 });
+    const other = openTestPool();
+    try {
+      const stores = [
+        await PostgresStore.open({ pool: shared, schema: test.schema }),
+        await PostgresStore.open({ pool: shared, schema: other.schema }),
+      ];
+      for (const [i, each] of stores.entries()) {
+        const taken = await each.acquire({
+          ...key,
+          owner: `s${i}`,
+          runId: "r",
+          leaseTtlMs: TTL,
+          now: T0,
+        });
+        if (!taken.acquired) assert.fail("each schema has its own checkpoint");
+        await each.openBatch(taken.lease).commit(write({ cursor: i + 1 }));
+        await each.openBatch(taken.lease).commit(write({ cursor: i + 10 }));
+      }
+      assert.equal((await stores[0]?.getCheckpoint(key))?.cursor, 10);
+      assert.equal((await stores[1]?.getCheckpoint(key))?.cursor, 11);
+    } finally {
+      await shared.end();
+      await other.dispose();
+    }
   });
 
   it("close() leaves a pool it was given open", async () => {

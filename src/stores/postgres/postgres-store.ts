@@ -22,7 +22,7 @@ import {
   resolvePostgresOptions,
 } from "./postgres-options.js";
 import type { PgPool, PgResult, PgRow } from "./postgres-pool.js";
-import { postgresSql } from "./postgres-sql.js";
+import { type PgStatement, postgresSql, type StatementName } from "./postgres-sql.js";
 import { openPgTransaction, type PgTx } from "./postgres-tx.js";
 
 /**
@@ -49,7 +49,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
   readonly #ownsPool: boolean;
   readonly #where: string;
   readonly #idleInTransactionTimeoutMs: number | undefined;
-  readonly #sql: ReturnType<typeof postgresSql>;
+  readonly #sql: Record<StatementName, PgStatement>;
   #migrated: Promise<void> | null = null;
   #ready = false;
   #closed = false;
@@ -161,7 +161,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
         let committed: boolean;
         if (transaction.used) {
           try {
-            committed = await transaction.finish(this.#sql.commit, values);
+            committed = await transaction.finish({ ...this.#sql.commit, values });
           } catch (error) {
             throw translatePgError(error, this.#where);
           }
@@ -266,10 +266,10 @@ export class PostgresStore implements CheckpointStore<PgTx> {
   }
 
   /** Every statement goes through here: schema first, connection failures as StoreErrors. */
-  async #query<R extends PgRow>(text: string, values: unknown[]): Promise<PgResult<R>> {
+  async #query<R extends PgRow>(statement: PgStatement, values: unknown[]): Promise<PgResult<R>> {
     if (!this.#ready) await this.migrate();
     try {
-      return await this.pool.query<R>(text, values);
+      return await this.pool.query<R>({ ...statement, values });
     } catch (error) {
       throw translatePgError(error, this.#where);
     }
