@@ -1,11 +1,16 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { afterEach, beforeEach, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import PgBoss from "pg-boss";
 import { defineProcessor } from "../../src/core/processor.js";
 import { enqueuePartitions, workPartitions } from "../../src/integrations/pg-boss.js";
 import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
 import type { PgTx } from "../../src/stores/postgres/postgres-tx.js";
 import { NO_SERVER, openTestPool, PG_TEST_URL, type TestPool } from "../stores/postgres-factory.js";
+import type { BossWorkerConfig } from "../support/pg-boss-worker.js";
+
+const BOSS_WORKER = fileURLToPath(new URL("../support/pg-boss-worker.ts", import.meta.url));
 
 const PARTITIONS = Array.from({ length: 6 }, (_, i) => `2024-01-${String(i + 10)}`);
 const ENTITIES = 60;
@@ -28,7 +33,7 @@ describe("pg-boss fan-out", { skip: NO_SERVER, timeout: 120_000 }, () => {
     store = await PostgresStore.open({ pool: test.pool, schema: test.schema });
     await test.pool.query(
       `CREATE TABLE ${test.schema}.effects (partition TEXT, entity INT, writes INT NOT NULL,
-         PRIMARY KEY (partition, entity))`,
+         owner TEXT, PRIMARY KEY (partition, entity))`,
     );
   });
 
@@ -150,5 +155,65 @@ describe("pg-boss fan-out", { skip: NO_SERVER, timeout: 120_000 }, () => {
       "continuation jobs resumed from checkpoints",
     );
     assert.equal(runs.filter((r) => r.status === "failed").length, 0);
+  });
+
+  it("backfills 20 partitions with 3 worker processes and forced suspensions", async () => {
+    const config: BossWorkerConfig = {
+      url: PG_TEST_URL as string,
+      schema: test.schema,
+      // 12 batches of at least 40 ms against a 300 ms deadline: every partition suspends.
+      entities: 60,
+      batchSize: 5,
+      delayMs: 40,
+      expireInSeconds: 2,
+      deadlineMarginMs: 1700,
+    };
+    const enqueuer = await startBoss();
+    const workers = Array.from({ length: 3 }, () =>
+      spawn(process.execPath, ["--import", "tsx", BOSS_WORKER], {
+        env: { ...process.env, WORKER: JSON.stringify(config) },
+        stdio: ["ignore", "ignore", "inherit"],
+      }),
+    );
+    const exited = workers.map((w) => new Promise((resolve) => w.on("close", resolve)));
+    try {
+      const dates = Array.from(
+        { length: 20 },
+        (_, i) => `2024-02-${String(i + 1).padStart(2, "0")}`,
+      );
+      const processor = defineProcessor<number>({
+        name: "backfill",
+        entities: () => [],
+        id: (n) => n,
+        processBatch() {},
+      });
+      await enqueuePartitions(enqueuer, processor, dates);
+      await until("all 20 partitions to complete", async () => {
+        const done = await Promise.all(
+          dates.map((partition) => store.lastCompletedAt({ processor: "backfill", partition })),
+        );
+        return done.every((at) => at !== null);
+      });
+      const effects = `${test.schema}.effects`;
+      const rows = await test.pool.query<{ n: string; twice: string; owners: string }>(
+        `SELECT count(*) AS n, count(*) FILTER (WHERE writes <> 1) AS twice,
+           count(DISTINCT owner) AS owners FROM ${effects}`,
+      );
+      assert.equal(rows.rows[0]?.n, String(20 * 60), "every entity of every partition");
+      assert.equal(rows.rows[0]?.twice, "0", "exactly once");
+      assert.ok(Number(rows.rows[0]?.owners) >= 2, "more than one worker process did work");
+      const runs = await store.listRuns({ processor: "backfill" });
+      assert.ok(
+        runs.filter((r) => r.status === "suspended").length >= 20,
+        "deadlines suspended runs",
+      );
+      assert.ok(
+        runs.some((r) => (r.resumedFrom ?? 0) > 0),
+        "continuations resumed",
+      );
+    } finally {
+      for (const w of workers) w.kill("SIGTERM");
+      await Promise.all(exited);
+    }
   });
 });
