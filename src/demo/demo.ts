@@ -67,7 +67,8 @@ export interface DemoReport {
 }
 
 const PLAYERS = 450;
-const BATCH_SIZE = 50;
+/** Entities per batch in the scenario. */
+export const DEMO_BATCH_SIZE = 50;
 const FAIL_AT_PLAYER = 301;
 const NAMES: Record<DemoMode, string> = {
   withoutCheckpoints: "player-game-summary-baseline",
@@ -96,7 +97,7 @@ export async function runDemo(
     const summaries = playerSummaries({
       name: processor,
       players: PLAYERS,
-      batchSize: BATCH_SIZE,
+      batchSize: DEMO_BATCH_SIZE,
       batchMs,
       failAtPlayer: FAIL_AT_PLAYER,
       quotaExhausted: () => quotaExhausted,
@@ -130,7 +131,7 @@ export async function runDemo(
     store: store.kind,
     partition: GAME_DATE,
     players: PLAYERS,
-    batchSize: BATCH_SIZE,
+    batchSize: DEMO_BATCH_SIZE,
     batchMs,
     withoutCheckpoints: without,
     withCheckpoints: withCp,

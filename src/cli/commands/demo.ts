@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
-import { runDemo } from "../../demo/demo.js";
+import { DEMO_BATCH_SIZE, runDemo } from "../../demo/demo.js";
 import { describeEvent, describeReport } from "../../demo/report.js";
 import { redact } from "../../stores/open-store.js";
 import { EXIT } from "../exit-codes.js";
@@ -27,10 +27,16 @@ export function registerDemo(program: Command): void {
     .action(async (options: DemoCommandOptions) => {
       const temporary = options.store ? null : mkdtempSync(join(tmpdir(), "waymark-demo-"));
       const url = options.store ?? `sqlite:${join(temporary as string, "waymark.db")}`;
+      // On "exit" too: a closed pipe (`waymark demo | head`) ends the process without finally.
+      const removeTemporary = () => {
+        if (temporary) rmSync(temporary, { recursive: true, force: true });
+      };
+      process.once("exit", removeTemporary);
       try {
         await demo(url, options, temporary !== null);
       } finally {
-        if (temporary) rmSync(temporary, { recursive: true, force: true });
+        removeTemporary();
+        process.off("exit", removeTemporary);
       }
     });
 }
@@ -40,7 +46,7 @@ async function demo(url: string, options: DemoCommandOptions, temporary: boolean
   await usingStore(url, async (store) => {
     if (!options.json) {
       out(
-        `waymark demo: 450 players of one game date, batches of 50 with ${options.batchMs} ms ` +
+        `waymark demo: 450 players of one game date, batches of ${DEMO_BATCH_SIZE} with ${options.batchMs} ms ` +
           "of simulated work each,\nand an API quota error on the batch of players 301-350. " +
           `Store: ${temporary ? "a temporary SQLite file" : redact(url)}.`,
       );
@@ -48,7 +54,7 @@ async function demo(url: string, options: DemoCommandOptions, temporary: boolean
     const report = await runDemo(store, {
       batchMs: options.batchMs,
       onEvent: (event) => {
-        const line = options.json ? null : describeEvent(event, 50);
+        const line = options.json ? null : describeEvent(event, DEMO_BATCH_SIZE);
         if (line !== null) out(line);
       },
     });
