@@ -9,7 +9,7 @@ export type DemoMode = "withoutCheckpoints" | "withCheckpoints";
 
 /** Options of {@link runDemo}. */
 export interface DemoOptions {
-  /** Simulated work per batch, in ms. @default 100 */
+  /** Simulated work per batch, in ms. @default 80 */
   readonly batchMs?: number;
   /** Called as the demo goes, for live output. */
   readonly onEvent?: (event: DemoEvent) => void;
@@ -84,7 +84,7 @@ export async function runDemo(
   store: CheckpointStore,
   options: DemoOptions = {},
 ): Promise<DemoReport> {
-  const batchMs = options.batchMs ?? 100;
+  const batchMs = options.batchMs ?? 80;
   const emit = options.onEvent ?? (() => {});
   const modes: Partial<Record<DemoMode, DemoModeReport>> = {};
   for (const mode of ["withoutCheckpoints", "withCheckpoints"] as const) {

@@ -23,7 +23,7 @@ export function registerDemo(program: Command): void {
     // unless someone asks for it by name.
     .option("--store <url>", "run the demo on this store (default: a temporary SQLite file)")
     .option("--json", "print the figures as JSON instead of the story")
-    .option("--batch-ms <ms>", "simulated work per batch, in ms", parseBatchMs, 100)
+    .option("--batch-ms <ms>", "simulated work per batch, in ms", parseBatchMs, 80)
     .action(async (options: DemoCommandOptions) => {
       const temporary = options.store ? null : mkdtempSync(join(tmpdir(), "waymark-demo-"));
       const url = options.store ?? `sqlite:${join(temporary as string, "waymark.db")}`;
