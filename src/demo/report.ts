@@ -1,6 +1,6 @@
 import type { DemoEvent, DemoMode, DemoModeReport, DemoReport, DemoRun } from "./demo.js";
 
-/** What the demo says as it goes, then its closing figures; text for a terminal. */
+// What the demo says as it goes, then its closing figures: text for a terminal.
 
 const TITLES: Record<DemoMode, string> = {
   withoutCheckpoints: "Without checkpoints: the retry starts over from player 1",
