@@ -1,4 +1,9 @@
 import { Command } from "commander";
+import { registerAdvise } from "./commands/advise.js";
+import { registerGc } from "./commands/gc.js";
+import { registerReset } from "./commands/reset.js";
+import { registerStale } from "./commands/stale.js";
+import { registerStats } from "./commands/stats.js";
 import { registerStatus } from "./commands/status.js";
 
 /** Builds the `waymark` command line. Each command lives in its own file under commands/. */
@@ -9,5 +14,10 @@ export function buildProgram(version: string): Command {
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
   registerStatus(program);
+  registerStats(program);
+  registerStale(program);
+  registerGc(program);
+  registerReset(program);
+  registerAdvise(program);
   return program;
 }

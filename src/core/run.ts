@@ -102,12 +102,13 @@ class Runner<E, S, Tx> {
       }
       this.#lease = acquired.lease;
       this.#attempt = acquired.checkpoint.attempt;
-      await store.recordRun(this.#record("running"));
       keeper = new LeaseKeeper(store, acquired.lease, this.#p.leaseTtlMs, this.#o.now, (error) => {
         if (error instanceof FencedError) this.#abort.abort(error);
         else logger.warn(`Lease renewal for ${this.#where} failed: ${error.message}`);
       });
       reader = await this.#open(acquired.checkpoint);
+      // Recorded once resume point and total are known, so reports can rate the live run.
+      await store.recordRun(this.#record("running"));
       const outcome = await this.#loop(reader);
       keeper.stop();
       if (outcome.status === "completed") {
