@@ -31,6 +31,12 @@ export interface RunOptions {
   progressEveryMs?: number;
   /** Called after every committed batch (progress bars, metrics, tests). */
   onProgress?: (progress: RunProgress) => void;
+  /**
+   * Show progress on stderr: a bar (completed/total, rate, ETA, resumed-from) in a terminal,
+   * plain lines every 10 s otherwise; honours `NO_COLOR`. Replaces the logger's `Progress:`
+   * lines. @default false
+   */
+  progress?: boolean;
   /** Aborting it stops the run at the next batch boundary with `suspended` (`reason: "signal"`). */
   signal?: AbortSignal;
   /** The clock, in epoch ms. Tests and simulations replace it. @default Date.now */
@@ -45,6 +51,7 @@ export interface ResolvedRunOptions {
   readonly progressEveryMs: number;
   readonly onProgress: ((progress: RunProgress) => void) | undefined;
   readonly signal: AbortSignal | undefined;
+  readonly progress: boolean;
   readonly now: () => number;
 }
 
@@ -71,6 +78,7 @@ const runOptionsSchema = z.strictObject({
     .min(0, { error: "expected milliseconds from 0 up, e.g. 1000" })
     .optional(),
   onProgress: fn("expected a function (progress) => void").optional(),
+  progress: z.boolean({ error: "expected true or false" }).optional(),
   signal: z
     .custom<AbortSignal>((v) => v instanceof AbortSignal, {
       error: "expected an AbortSignal, e.g. new AbortController().signal",
@@ -89,6 +97,7 @@ export function resolveRunOptions(input: RunOptions): ResolvedRunOptions {
     progressEveryMs: options.progressEveryMs ?? 1000,
     onProgress: options.onProgress,
     signal: options.signal,
+    progress: options.progress ?? false,
     now: options.now ?? Date.now,
   });
 }

@@ -50,7 +50,14 @@ export async function run<E, S, Tx>(
   options: RunOptions,
 ): Promise<RunResult> {
   const resolved = resolveRunOptions(options);
-  return new Runner(defineProcessor(processor), resolved).execute();
+  const definition = defineProcessor(processor);
+  // Loaded only when asked for: a run without a progress display never loads cli-progress.
+  const progress = resolved.progress
+    ? (await import("./progress.js")).attachProgress(definition.name, resolved)
+    : undefined;
+  const result = await new Runner(definition, progress?.options ?? resolved).execute();
+  progress?.finish(result);
+  return result;
 }
 
 class Runner<E, S, Tx> {
