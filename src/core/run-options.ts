@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { CheckpointStore } from "../stores/store.js";
 import { consoleLogger, silentLogger } from "./logger.js";
+import type { RunMetrics } from "./metrics-hooks.js";
 import type { Cursor, Logger } from "./types.js";
 import { fn, parseOptions } from "./validate.js";
 
@@ -37,6 +38,11 @@ export interface RunOptions {
    * lines. @default false
    */
   progress?: boolean;
+  /**
+   * Metrics and tracing hooks, e.g. `prometheusMetrics(registry)` or
+   * `openTelemetryTracing()`; an array combines several. @default none (nothing is called)
+   */
+  metrics?: RunMetrics | readonly RunMetrics[];
   /** Aborting it stops the run at the next batch boundary with `suspended` (`reason: "signal"`). */
   signal?: AbortSignal;
   /** The clock, in epoch ms. Tests and simulations replace it. @default Date.now */
@@ -52,6 +58,7 @@ export interface ResolvedRunOptions {
   readonly onProgress: ((progress: RunProgress) => void) | undefined;
   readonly signal: AbortSignal | undefined;
   readonly progress: boolean;
+  readonly metrics: readonly RunMetrics[] | undefined;
   readonly now: () => number;
 }
 
@@ -78,6 +85,12 @@ const runOptionsSchema = z.strictObject({
     .min(0, { error: "expected milliseconds from 0 up, e.g. 1000" })
     .optional(),
   onProgress: fn("expected a function (progress) => void").optional(),
+  metrics: z
+    .custom<RunMetrics | readonly RunMetrics[]>(
+      (v) => (Array.isArray(v) ? v.every(isMetrics) : isMetrics(v)),
+      { error: "expected hooks such as prometheusMetrics(registry), or an array of them" },
+    )
+    .optional(),
   progress: z.boolean({ error: "expected true or false" }).optional(),
   signal: z
     .custom<AbortSignal>((v) => v instanceof AbortSignal, {
@@ -98,8 +111,18 @@ export function resolveRunOptions(input: RunOptions): ResolvedRunOptions {
     onProgress: options.onProgress,
     signal: options.signal,
     progress: options.progress ?? false,
+    metrics: options.metrics === undefined ? undefined : [options.metrics].flat(),
     now: options.now ?? Date.now,
   });
+}
+
+function isMetrics(value: unknown): value is RunMetrics {
+  const candidate = value as Record<string, unknown> | null;
+  return (
+    typeof candidate === "object" &&
+    candidate !== null &&
+    ["runStarted", "batchCommitted", "runFinished"].some((m) => typeof candidate[m] === "function")
+  );
 }
 
 function isLogger(value: unknown): value is Logger {

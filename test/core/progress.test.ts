@@ -71,7 +71,7 @@ describe("run(..., { progress: true })", () => {
   it("costs nothing when off: cli-progress is never loaded and nothing is printed", async () => {
     const out = await fixture(["off"], { tty: false });
     assert.equal(out.code, 0, out.stderr);
-    assert.match(out.stdout, /"loaded":false/);
+    assert.match(out.stdout, /"loaded":false,"metricsLoaded":false/);
     assert.equal(out.stderr, "");
   });
 
