@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { registerAdvise } from "./commands/advise.js";
+import { registerDashboard } from "./commands/dashboard.js";
 import { registerGc } from "./commands/gc.js";
 import { registerReset } from "./commands/reset.js";
 import { registerStale } from "./commands/stale.js";
@@ -19,5 +20,6 @@ export function buildProgram(version: string): Command {
   registerGc(program);
   registerReset(program);
   registerAdvise(program);
+  registerDashboard(program);
   return program;
 }

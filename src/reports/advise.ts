@@ -105,8 +105,9 @@ export function advise(
     steps,
     figures: f,
     runsNeeded,
+    // A warning from a handful of runs would be noise: it waits for enough history too.
     overheadWarning:
-      f.overhead !== null && f.overhead > t.maxOverhead
+      verdict !== "insufficient-history" && f.overhead !== null && f.overhead > t.maxOverhead
         ? `Checkpoint overhead is ${pct(f.overhead)} (over ${pct(t.maxOverhead)}): use larger ` +
           `batches${f.recommendedBatchSize ? `, about ${f.recommendedBatchSize} entities` : ""}.`
         : null,
