@@ -6,7 +6,12 @@ import { InvalidOptionError } from "../core/errors.js";
  * `ms` package, or throws an `InvalidOptionError` naming the option, the value and the fix.
  */
 export function parseDuration(value: string, option: string): number {
-  const parsed = /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : ms(value as ms.StringValue);
+  let parsed: number | undefined;
+  try {
+    parsed = /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : ms(value as ms.StringValue);
+  } catch {
+    // ms throws on an empty string; it is reported like any other unreadable duration.
+  }
   if (typeof parsed !== "number" || !Number.isFinite(parsed) || parsed <= 0) {
     throw new InvalidOptionError(
       option,

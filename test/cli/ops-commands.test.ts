@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { buildHistory, type History } from "../reports/history.js";
-import { waymark } from "./cli.js";
+import { waymark, waymarkInTerminal } from "./cli.js";
 
 describe("operator commands on a SQLite store filled by real runs", () => {
   let h: History;
@@ -100,6 +100,18 @@ describe("operator commands on a SQLite store filled by real runs", () => {
     const reset = await waymark(["reset", "alpha", "p3", "--yes", "--store", store]);
     assert.equal(reset.code, 0, reset.stderr);
     assert.equal(await h.store.getCheckpoint({ processor: "alpha", partition: "p3" }), null);
+  });
+
+  it("reset on a terminal asks y/N: no keeps the checkpoint (exit 1), yes resets it", async () => {
+    const key = { processor: "alpha", partition: "p4" };
+    const no = await waymarkInTerminal(["reset", "alpha", "p4", "--store", store], "n\n");
+    assert.match(no.stdout, /Reset alpha\/p4\? The next run starts over\. \[y\/N\]/);
+    assert.match(no.stdout, /Nothing reset\./);
+    assert.equal(no.code, 1);
+    assert.ok(await h.store.getCheckpoint(key));
+    const yes = await waymarkInTerminal(["reset", "alpha", "p4", "--store", store], "y\n");
+    assert.equal(yes.code, 0, yes.stdout);
+    assert.equal(await h.store.getCheckpoint(key), null);
   });
 
   it("an unreachable store exits 3", async () => {
