@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import type * as PromClient from "prom-client";
@@ -45,8 +46,22 @@ export function createDashboardApp(options: DashboardAppOptions): Hono {
   const { store } = options;
   const allowWrites = options.allowWrites ?? false;
   const now = options.now ?? Date.now;
-  const sections = async () =>
-    renderSections(await collectDashboardData(store, now()), allowWrites);
+  const refreshMs = options.refreshMs ?? 1000;
+  // One read of the store per refresh, however many pages are open.
+  let cached: { at: number; sections: Promise<Record<string, string>> } | undefined;
+  const sections = () => {
+    const at = performance.now();
+    if (!cached || at - cached.at >= refreshMs) {
+      const rendered = collectDashboardData(store, now()).then((d) =>
+        renderSections(d, allowWrites),
+      );
+      rendered.catch(() => {
+        cached = undefined;
+      });
+      cached = { at, sections: rendered };
+    }
+    return cached.sections;
+  };
   const app = new Hono();
 
   app.get("/", async (c) => c.html(renderPage(await sections(), allowWrites)));
@@ -55,7 +70,7 @@ export function createDashboardApp(options: DashboardAppOptions): Hono {
     streamSSE(c, async (stream) => {
       while (!stream.aborted && !stream.closed) {
         await stream.writeSSE({ event: "update", data: JSON.stringify(await sections()) });
-        await stream.sleep(options.refreshMs ?? 1000);
+        await stream.sleep(refreshMs);
       }
     }),
   );
@@ -88,6 +103,7 @@ export function createDashboardApp(options: DashboardAppOptions): Hono {
     const partition = String(form.partition ?? "");
     if (!processor || !partition) return c.text("processor and partition are required.", 400);
     const outcome = await resetCheckpoint(store, { processor, partition }, now());
+    cached = undefined;
     const code = outcome === "deleted" ? 200 : outcome === "missing" ? 404 : 409;
     return c.text(`reset ${processor}/${partition}: ${outcome}`, code);
   });
@@ -99,6 +115,7 @@ export function createDashboardApp(options: DashboardAppOptions): Hono {
       return c.text("older-than must be milliseconds above 0.", 400);
     const at = now();
     const result = await collectGarbage(store, await loadStale(store, at, olderThanMs), at);
+    cached = undefined;
     return c.text(
       `gc: ${result.removed.length} checkpoints removed, ${result.markedFailed.length} dead runs marked failed.`,
     );
