@@ -163,6 +163,24 @@ describe("advise: the decision tree on recorded histories", () => {
     assert.deepEqual(a.steps[2]?.outcome, "over 30 min");
   });
 
+  it("failing runs without totals or without any completed run say what is missing", () => {
+    const noTotals = advise(
+      "p",
+      [
+        ...runs(8, { durationMs: 10 * MIN }),
+        ...runs(2, { ...failedAt(0.5, 5 * MIN), total: null }),
+      ],
+      { windowMs: WEEK },
+    );
+    assert.equal(noTotals.figures.avgProgressAtFailure, null);
+    assert.deepEqual(noTotals.steps[1]?.figure, "unknown (no totals)");
+    assert.equal(noTotals.verdict, "checkpoint");
+    assert.equal(noTotals.figures.weeklyReworkMs, null, "no rework figure without a position");
+    const neverCompleted = advise("p", runs(10, failedAt(0.5, 5 * MIN)), { windowMs: WEEK });
+    assert.equal(neverCompleted.verdict, "insufficient-history");
+    assert.match(neverCompleted.summary, /no run has completed yet/);
+  });
+
   it("scales a resumed run's duration to the whole partition and measures runs per week", () => {
     const history = [
       ...runs(9, { durationMs: 10 * MIN }),
