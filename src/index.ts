@@ -9,6 +9,13 @@ export {
 } from "./core/errors.js";
 export { consoleLogger, silentLogger } from "./core/logger.js";
 export type {
+  BatchCommittedEvent,
+  RunEventBase,
+  RunFinishedEvent,
+  RunMetrics,
+  RunStartedEvent,
+} from "./core/metrics-hooks.js";
+export type {
   BatchContext,
   EntitiesArgs,
   EntitySource,
@@ -27,6 +34,9 @@ export type {
   RunStatus,
   SuspendReason,
 } from "./core/types.js";
+export { openTelemetryTracing } from "./metrics/opentelemetry.js";
+export type { PrometheusMetricsOptions } from "./metrics/prometheus.js";
+export { prometheusMetrics } from "./metrics/prometheus.js";
 export type { MemoryTx } from "./stores/memory/memory-store.js";
 export { MemoryStore } from "./stores/memory/memory-store.js";
 export { DEFAULT_STORE_URL, openStore } from "./stores/open-store.js";

@@ -1,6 +1,12 @@
 import { Command } from "commander";
+import { registerAdvise } from "./commands/advise.js";
+import { registerDashboard } from "./commands/dashboard.js";
 import { registerDemo } from "./commands/demo.js";
+import { registerGc } from "./commands/gc.js";
+import { registerReset } from "./commands/reset.js";
 import { registerRuns } from "./commands/runs.js";
+import { registerStale } from "./commands/stale.js";
+import { registerStats } from "./commands/stats.js";
 import { registerStatus } from "./commands/status.js";
 
 /** Builds the `waymark` command line. Each command lives in its own file under commands/. */
@@ -12,6 +18,12 @@ export function buildProgram(version: string): Command {
     .exitOverride();
   registerStatus(program);
   registerRuns(program);
+  registerStats(program);
+  registerStale(program);
+  registerGc(program);
+  registerReset(program);
+  registerAdvise(program);
+  registerDashboard(program);
   registerDemo(program);
   return program;
 }

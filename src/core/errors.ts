@@ -11,7 +11,8 @@ export type WaymarkErrorCode =
   | "VERSION_MISMATCH"
   | "STATE_NOT_SERIALIZABLE"
   | "STATE_TOO_LARGE"
-  | "ABORTED";
+  | "ABORTED"
+  | "MISSING_PEER";
 
 /** The base class of every error waymark raises on purpose. */
 export class WaymarkError extends Error {

@@ -5,6 +5,7 @@ import type { LeaseHandle, RunRecord, StoredCheckpoint } from "../stores/store.j
 import { BatchReader } from "./batch-reader.js";
 import { FencedError, WaymarkError } from "./errors.js";
 import { LeaseKeeper } from "./lease-keeper.js";
+import type { RunMetrics } from "./metrics-hooks.js";
 import { defineProcessor, type Processor } from "./processor.js";
 import { type ResolvedRunOptions, type RunOptions, resolveRunOptions } from "./run-options.js";
 import { parseState, serializeState } from "./state.js";
@@ -50,7 +51,14 @@ export async function run<E, S, Tx>(
   options: RunOptions,
 ): Promise<RunResult> {
   const resolved = resolveRunOptions(options);
-  return new Runner(defineProcessor(processor), resolved).execute();
+  const definition = defineProcessor(processor);
+  // Loaded only when asked for: a run without a progress display never loads cli-progress.
+  const progress = resolved.progress
+    ? (await import("./progress.js")).attachProgress(definition.name, resolved)
+    : undefined;
+  const result = await new Runner(definition, progress?.options ?? resolved).execute();
+  progress?.finish(result);
+  return result;
 }
 
 class Runner<E, S, Tx> {
@@ -102,12 +110,21 @@ class Runner<E, S, Tx> {
       }
       this.#lease = acquired.lease;
       this.#attempt = acquired.checkpoint.attempt;
-      await store.recordRun(this.#record("running"));
       keeper = new LeaseKeeper(store, acquired.lease, this.#p.leaseTtlMs, this.#o.now, (error) => {
         if (error instanceof FencedError) this.#abort.abort(error);
         else logger.warn(`Lease renewal for ${this.#where} failed: ${error.message}`);
       });
       reader = await this.#open(acquired.checkpoint);
+      // Recorded once resume point and total are known, so reports can rate the live run.
+      await store.recordRun(this.#record("running"));
+      this.#emit("runStarted", (m) =>
+        m.runStarted?.({
+          ...this.#event(),
+          resumedFrom: this.#resumedFrom,
+          total: this.#total,
+          attempt: this.#attempt,
+        }),
+      );
       const outcome = await this.#loop(reader);
       keeper.stop();
       if (outcome.status === "completed") {
@@ -235,13 +252,17 @@ class Runner<E, S, Tx> {
       leaseTtlMs: p.leaseTtlMs,
       now: this.#o.now(),
     });
-    this.#checkpointMs += performance.now() - started;
+    const commitMs = performance.now() - started;
+    this.#checkpointMs += commitMs;
     this.#state = ctx.state;
     this.#committedState = stateJson;
     this.#completed = completed;
     this.#processed += batch.length;
     this.#batches++;
     this.#cursor = cursor;
+    this.#emit("batchCommitted", (m) =>
+      m.batchCommitted?.({ ...this.#event(), entities: batch.length, commitMs, completed }),
+    );
     this.#reportProgress();
   }
 
@@ -263,6 +284,21 @@ class Runner<E, S, Tx> {
       cursor: this.#cursor,
       elapsedMs: this.#elapsed(),
     });
+  }
+
+  #event() {
+    return { runId: this.#runId, processor: this.#p.name, partition: this.#o.partition };
+  }
+
+  /** Calls a metrics hook on every configured sink; a failing hook never fails the run. */
+  #emit(hook: string, call: (metrics: RunMetrics) => void): void {
+    for (const metrics of this.#o.metrics ?? []) {
+      try {
+        call(metrics);
+      } catch (error) {
+        this.#o.logger.warn(`Metrics hook ${hook} failed: ${(error as Error).message}`);
+      }
+    }
   }
 
   #throwIfFenced(): void {
@@ -310,6 +346,19 @@ class Runner<E, S, Tx> {
     await this.#o.store.recordRun(this.#record(status, reason, error)).catch((e: Error) => {
       this.#o.logger.warn(`Could not record run ${this.#runId} in history: ${e.message}`);
     });
+    this.#emit("runFinished", (m) =>
+      m.runFinished?.({
+        ...this.#event(),
+        status,
+        reason: reason ?? null,
+        processed: this.#processed,
+        resumedFrom: this.#resumedFrom,
+        batches: this.#batches,
+        durationMs: this.#elapsed(),
+        checkpointMs: this.#checkpointMs,
+        error: error ?? null,
+      }),
+    );
     return {
       runId: this.#runId,
       status,
