@@ -11,6 +11,8 @@ export type WaymarkErrorCode =
   | "VERSION_MISMATCH"
   | "STATE_NOT_SERIALIZABLE"
   | "STATE_TOO_LARGE"
+  | "INPUT_DRIFT"
+  | "ARTIFACT_TOO_LARGE"
   | "ABORTED";
 
 /** The base class of every error waymark raises on purpose. */

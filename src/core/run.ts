@@ -6,6 +6,7 @@ import { BatchReader } from "./batch-reader.js";
 import { FencedError, WaymarkError } from "./errors.js";
 import { LeaseKeeper } from "./lease-keeper.js";
 import { defineProcessor, type Processor } from "./processor.js";
+import { readInput, resumePoint } from "./resume.js";
 import { type ResolvedRunOptions, type RunOptions, resolveRunOptions } from "./run-options.js";
 import { parseState, serializeState } from "./state.js";
 import type { Cursor, RecordedRunStatus, RunStatus, SuspendReason } from "./types.js";
@@ -73,6 +74,7 @@ class Runner<E, S, Tx> {
   #cursor: Cursor | null = null;
   #state: S = undefined as S;
   #committedState: string | null = null;
+  #fingerprint: string | null = null;
   #lastProgressLog = 0;
 
   constructor(processor: Processor<E, S, Tx>, options: ResolvedRunOptions) {
@@ -135,14 +137,26 @@ class Runner<E, S, Tx> {
   async #open(checkpoint: StoredCheckpoint): Promise<BatchReader<E>> {
     const p = this.#p;
     const { partition, logger } = this.#o;
+    const input = await readInput(p as Processor, partition);
+    this.#fingerprint = input.fingerprint;
     let after: Cursor | null = null;
-    if (checkpoint.cursor !== null && this.#resumable(checkpoint)) {
-      after = checkpoint.cursor;
-      this.#resumedFrom = this.#completed = checkpoint.completed;
+    const point =
+      checkpoint.cursor !== null && this.#resumable(checkpoint)
+        ? await resumePoint(
+            p as Processor,
+            { ...checkpoint, cursor: checkpoint.cursor },
+            input,
+            this.#where,
+            logger,
+          )
+        : null;
+    if (point) {
+      after = point.cursor;
+      this.#resumedFrom = this.#completed = point.completed;
       this.#total = checkpoint.total;
-      this.#cursor = checkpoint.cursor;
-      this.#committedState = checkpoint.state;
-      this.#state = parseState(checkpoint.state, p.name, partition) as S;
+      this.#cursor = point.cursor;
+      this.#committedState = point.state;
+      this.#state = parseState(point.state, p.name, partition) as S;
       logger.info(
         `Found checkpoint: ${this.#progressText()} complete (last: ${JSON.stringify(after)})`,
       );
@@ -150,7 +164,7 @@ class Runner<E, S, Tx> {
       this.#state = p.initialState?.({ partition }) as S;
       this.#committedState = serializeState(this.#state, p.maxStateBytes, this.#where);
     }
-    if (p.count) this.#total = await p.count({ partition });
+    if (p.count) this.#total = input.total;
     const source = await p.entities({ partition, after, signal: this.#abort.signal });
     const reader = new BatchReader(source, p.id, after, this.#where);
     const remaining = reader.remainingInArray();
@@ -170,7 +184,8 @@ class Runner<E, S, Tx> {
       );
       return false;
     }
-    if (checkpoint.processorVersion !== p.version) {
+    // With `migrate`, resumePoint carries the checkpoint forward instead.
+    if (checkpoint.processorVersion !== p.version && !p.migrate) {
       const message =
         `Checkpoint of ${this.#where} was written by version ${checkpoint.processorVersion}, ` +
         `this processor is version ${p.version}.`;
@@ -231,7 +246,7 @@ class Runner<E, S, Tx> {
       completed,
       total: this.#total,
       state: stateJson,
-      fingerprint: null,
+      fingerprint: this.#fingerprint,
       leaseTtlMs: p.leaseTtlMs,
       now: this.#o.now(),
     });
