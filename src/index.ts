@@ -1,3 +1,5 @@
+export type { ArtifactSource } from "./core/artifact-codec.js";
+export type { ArtifactInfo, Artifacts } from "./core/artifacts.js";
 export type { WaymarkErrorCode } from "./core/errors.js";
 export {
   FencedError,
@@ -10,12 +12,15 @@ export {
 export { consoleLogger, silentLogger } from "./core/logger.js";
 export type {
   BatchContext,
+  CheckpointMigration,
   EntitiesArgs,
   EntitySource,
+  MigratedCheckpoint,
   Processor,
   ProcessorDefinition,
 } from "./core/processor.js";
 export { defineProcessor } from "./core/processor.js";
+
 export type { RunResult } from "./core/run.js";
 export { run } from "./core/run.js";
 export type { RunOptions, RunProgress } from "./core/run-options.js";
@@ -27,6 +32,7 @@ export type {
   RunStatus,
   SuspendReason,
 } from "./core/types.js";
+export type { ArtifactRef, ArtifactStore } from "./stores/artifact-store.js";
 export type { MemoryTx } from "./stores/memory/memory-store.js";
 export { MemoryStore } from "./stores/memory/memory-store.js";
 export { DEFAULT_STORE_URL, openStore } from "./stores/open-store.js";

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { CheckpointMigration, MigratedCheckpoint } from "./resume.js";
+import type { Artifacts } from "./artifacts.js";
 import type { Cursor, Logger } from "./types.js";
 import { fn, integerFrom, parseOptions } from "./validate.js";
 
@@ -9,6 +9,22 @@ export type EntitySource<E> =
   | Iterable<E>
   | AsyncIterable<E>
   | Promise<readonly E[] | Iterable<E> | AsyncIterable<E>>;
+
+/** What `migrate` receives: the old checkpoint, its state already parsed from JSON. */
+export interface CheckpointMigration {
+  /** The processor version that wrote the checkpoint. */
+  readonly fromVersion: number;
+  readonly state: unknown;
+  readonly cursor: Cursor;
+  /** Entities complete when the checkpoint was written. */
+  readonly completed: number;
+}
+
+/** What `migrate` returns: the state for the current version, and the cursor if it moved. */
+export interface MigratedCheckpoint<S> {
+  readonly state: S;
+  readonly cursor?: Cursor;
+}
 
 /** What `processBatch` gets besides the batch. */
 export interface BatchContext<S, Tx = unknown> {
@@ -29,6 +45,11 @@ export interface BatchContext<S, Tx = unknown> {
    * on memory.
    */
   readonly tx: Tx;
+  /**
+   * Blobs kept beside the checkpoint (model weights, large state): a `put` becomes current
+   * in the same commit as this batch's cursor. Needs a store with artifacts (SQLite, memory).
+   */
+  readonly artifacts: Artifacts;
   /** 1 for the first batch of this run. */
   readonly batchNumber: number;
   /** A stable key for one entity's effect outside the store (payments, emails, APIs). */

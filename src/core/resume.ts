@@ -4,22 +4,6 @@ import type { Processor } from "./processor.js";
 import { parseState, serializeState } from "./state.js";
 import type { Cursor, Logger } from "./types.js";
 
-/** What `migrate` receives: the old checkpoint, its state already parsed from JSON. */
-export interface CheckpointMigration {
-  /** The processor version that wrote the checkpoint. */
-  readonly fromVersion: number;
-  readonly state: unknown;
-  readonly cursor: Cursor;
-  /** Entities complete when the checkpoint was written. */
-  readonly completed: number;
-}
-
-/** What `migrate` returns: the state for the current version, and the cursor if it moved. */
-export interface MigratedCheckpoint<S> {
-  readonly state: S;
-  readonly cursor?: Cursor;
-}
-
 /** The partition's input as it is now, read once at the start of a run. */
 export interface InputSnapshot {
   readonly fingerprint: string | null;

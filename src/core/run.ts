@@ -2,6 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { performance } from "node:perf_hooks";
 import type { LeaseHandle, RunRecord, StoredCheckpoint } from "../stores/store.js";
+import { RunArtifacts } from "./artifacts.js";
 import { BatchReader } from "./batch-reader.js";
 import { FencedError, WaymarkError } from "./errors.js";
 import { LeaseKeeper } from "./lease-keeper.js";
@@ -75,6 +76,7 @@ class Runner<E, S, Tx> {
   #state: S = undefined as S;
   #committedState: string | null = null;
   #fingerprint: string | null = null;
+  readonly #artifacts: RunArtifacts;
   #lastProgressLog = 0;
 
   constructor(processor: Processor<E, S, Tx>, options: ResolvedRunOptions) {
@@ -82,6 +84,12 @@ class Runner<E, S, Tx> {
     this.#o = options;
     this.#where = `${processor.name}/${options.partition}`;
     this.#startedAt = options.now();
+    this.#artifacts = new RunArtifacts(
+      options.store,
+      { processor: processor.name, partition: options.partition },
+      processor.maxArtifactBytes,
+      options.now,
+    );
   }
 
   async execute(): Promise<RunResult> {
@@ -157,12 +165,14 @@ class Runner<E, S, Tx> {
       this.#cursor = point.cursor;
       this.#committedState = point.state;
       this.#state = parseState(point.state, p.name, partition) as S;
+      await this.#artifacts.openForResume();
       logger.info(
         `Found checkpoint: ${this.#progressText()} complete (last: ${JSON.stringify(after)})`,
       );
     } else {
       this.#state = p.initialState?.({ partition }) as S;
       this.#committedState = serializeState(this.#state, p.maxStateBytes, this.#where);
+      await this.#artifacts.openFresh();
     }
     if (p.count) this.#total = input.total;
     const source = await p.entities({ partition, after, signal: this.#abort.signal });
@@ -218,12 +228,14 @@ class Runner<E, S, Tx> {
     const { store, partition, logger } = this.#o;
     const lease = this.#lease as LeaseHandle;
     const scope = store.openBatch(lease);
+    const artifacts = this.#artifacts.forBatch();
     const ctx = {
       partition,
       state: this.#state,
       signal: this.#abort.signal,
       log: logger,
       tx: scope.tx as Tx,
+      artifacts,
       batchNumber: this.#batches + 1,
       idempotencyKey: (entity: unknown) => this.#idempotencyKey(entity as E),
     };
@@ -234,6 +246,7 @@ class Runner<E, S, Tx> {
       stateJson = serializeState(ctx.state, p.maxStateBytes, this.#where);
     } catch (error) {
       await scope.rollback();
+      await artifacts.discard();
       // The in-memory state may hold half a batch; the committed one is the truth.
       this.#state = parseState(this.#committedState, p.name, partition) as S;
       throw error;
@@ -247,10 +260,12 @@ class Runner<E, S, Tx> {
       total: this.#total,
       state: stateJson,
       fingerprint: this.#fingerprint,
+      artifacts: artifacts.staged(),
       leaseTtlMs: p.leaseTtlMs,
       now: this.#o.now(),
     });
     this.#checkpointMs += performance.now() - started;
+    await this.#artifacts.committed(artifacts, logger);
     this.#state = ctx.state;
     this.#committedState = stateJson;
     this.#completed = completed;
