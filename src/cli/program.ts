@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { registerDemoTrain } from "./commands/demo-train.js";
 import { registerStatus } from "./commands/status.js";
 
 /** Builds the `waymark` command line. Each command lives in its own file under commands/. */
@@ -9,5 +10,6 @@ export function buildProgram(version: string): Command {
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
   registerStatus(program);
+  registerDemoTrain(program);
   return program;
 }
