@@ -13,6 +13,7 @@ import type {
   StoredCheckpoint,
 } from "../store.js";
 import { fencedMessage } from "../store.js";
+import { PostgresArtifacts } from "./postgres-artifacts.js";
 import { translatePgError } from "./postgres-errors.js";
 import { migratePostgres, quoteIdentifier } from "./postgres-migrations.js";
 import {
@@ -46,6 +47,8 @@ export class PostgresStore implements CheckpointStore<PgTx> {
   readonly pool: PgPool;
   /** The schema waymark's tables live in. */
   readonly schema: string;
+  /** Blobs beside the checkpoints (`ctx.artifacts`), in this schema. */
+  readonly artifacts: PostgresArtifacts;
   readonly #ownsPool: boolean;
   readonly #where: string;
   readonly #sql: ReturnType<typeof postgresSql>;
@@ -60,6 +63,9 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     this.#ownsPool = resolved.ownsPool;
     this.#where = resolved.where;
     this.#sql = postgresSql(quoteIdentifier(resolved.schema));
+    this.artifacts = new PostgresArtifacts(quoteIdentifier(resolved.schema), (text, values) =>
+      this.#query(text, values),
+    );
   }
 
   /**
@@ -151,16 +157,19 @@ export class PostgresStore implements CheckpointStore<PgTx> {
           write.now,
           ...fenceOf(lease),
         ];
+        const [text, params] = write.artifacts?.length
+          ? this.artifacts.commitStatement(this.#sql.commit, values, write.artifacts, write.now)
+          : [this.#sql.commit, values];
         let committed: boolean;
         if (transaction.used) {
           try {
-            committed = await transaction.finish(this.#sql.commit, values);
+            committed = await transaction.finish(text, params);
           } catch (error) {
             throw translatePgError(error, this.#where);
           }
         } else {
           // Nothing went through ctx.tx: one autocommit statement, one round trip.
-          committed = (await this.#query(this.#sql.commit, values)).rowCount !== 0;
+          committed = (await this.#query(text, params)).rowCount !== 0;
         }
         if (!committed) throw new FencedError(fencedMessage(lease));
       },
@@ -171,6 +180,8 @@ export class PostgresStore implements CheckpointStore<PgTx> {
   async complete(lease: LeaseHandle, now: number): Promise<void> {
     const result = await this.#query(this.#sql.complete, [...fenceOf(lease), now]);
     if (result.rowCount === 0) throw new FencedError(fencedMessage(lease));
+    // A separate statement: if it is lost, a fresh start of the partition clears them anyway.
+    await this.artifacts.clearArtifacts(lease);
   }
 
   async release(lease: LeaseHandle): Promise<void> {
@@ -241,7 +252,9 @@ export class PostgresStore implements CheckpointStore<PgTx> {
       key.partition,
       options.unlessLeasedAt ?? null,
     ]);
-    return (result.rowCount ?? 0) > 0;
+    if ((result.rowCount ?? 0) === 0) return false;
+    await this.artifacts.clearArtifacts(key);
+    return true;
   }
 
   async deleteRuns(runIds: readonly string[]): Promise<number> {
