@@ -56,7 +56,8 @@ export async function writeBlob(target: BlobTarget, source: ArtifactSource): Pro
     await store.sealBlob(blobId, sealed);
     return { name: target.name, blobId, ...sealed };
   } catch (error) {
-    await store.collectGarbage(key).catch(() => {});
+    // Only this blob: another runner of the same key may be writing its own right now.
+    await store.deleteBlob(blobId).catch(() => {});
     throw error;
   }
 }

@@ -125,7 +125,10 @@ export class BatchArtifacts implements Artifacts {
       },
       data as ArtifactSource,
     );
+    const replaced = this.#staged.get(name);
     this.#staged.set(name, ref);
+    // A second put of one name in a batch: the first was never committed, so it can go now.
+    if (replaced) await this.#store.artifacts?.deleteBlob(replaced.blobId);
     return { name, hash: ref.hash, size: ref.size };
   }
 
@@ -155,11 +158,14 @@ export class BatchArtifacts implements Artifacts {
     return [...this.#staged.values()];
   }
 
-  /** The batch failed: its blobs are garbage now. */
+  /**
+   * The batch failed: its blobs are garbage now. Only its own are deleted: this runner may
+   * have been fenced, and the runner that took over may be writing blobs of the same key.
+   */
   async discard(): Promise<void> {
-    if (this.#staged.size === 0) return;
+    const blobs = [...this.#staged.values()].map((r) => r.blobId);
     this.#staged.clear();
-    await this.#store.artifacts?.collectGarbage(this.#key).catch(() => {});
+    for (const blobId of blobs) await this.#store.artifacts?.deleteBlob(blobId).catch(() => {});
   }
 
   #capability(): ArtifactStore {
@@ -167,7 +173,7 @@ export class BatchArtifacts implements Artifacts {
     if (!capability) {
       throw new StoreError(
         "STORE_INCOMPATIBLE",
-        `The ${this.#store.kind} store does not keep artifacts; use a SQLite or memory store ` +
+        `The ${this.#store.kind} store does not keep artifacts; use a SQLite, PostgreSQL or memory store ` +
           "for processors that call ctx.artifacts.",
       );
     }

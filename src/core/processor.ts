@@ -47,7 +47,7 @@ export interface BatchContext<S, Tx = unknown> {
   readonly tx: Tx;
   /**
    * Blobs kept beside the checkpoint (model weights, large state): a `put` becomes current
-   * in the same commit as this batch's cursor. Needs a store with artifacts (SQLite, memory).
+   * in the same commit as this batch's cursor. Needs a store with artifacts (SQLite, PostgreSQL, memory).
    */
   readonly artifacts: Artifacts;
   /** 1 for the first batch of this run. */

@@ -35,6 +35,8 @@ export interface ArtifactStore {
   readChunk(blobId: string, seq: number): Promise<Uint8Array | null>;
   /** The artifacts the checkpoint of `key` currently references. */
   listArtifacts(key: CheckpointKey): Promise<ArtifactRef[]>;
+  /** Deletes one unreferenced blob (a failed put, a failed batch). A referenced one stays. */
+  deleteBlob(blobId: string): Promise<void>;
   /** Deletes the blobs of `key` that no artifact references; returns how many. */
   collectGarbage(key: CheckpointKey): Promise<number>;
   /** Deletes every artifact and blob of `key` (a fresh start). */

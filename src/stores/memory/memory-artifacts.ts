@@ -46,6 +46,13 @@ export class MemoryArtifacts implements ArtifactStore {
     return refs ? [...refs.values()].sort((a, b) => (a.name < b.name ? -1 : 1)) : [];
   }
 
+  async deleteBlob(blobId: string): Promise<void> {
+    for (const refs of this.#refs.values()) {
+      for (const ref of refs.values()) if (ref.blobId === blobId) return;
+    }
+    this.#blobs.delete(blobId);
+  }
+
   async collectGarbage(key: CheckpointKey): Promise<number> {
     const owner = ownerOf(key);
     const referenced = new Set([...(this.#refs.get(owner)?.values() ?? [])].map((r) => r.blobId));

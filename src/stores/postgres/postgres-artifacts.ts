@@ -76,6 +76,14 @@ export class PostgresArtifacts implements ArtifactStore {
     }));
   }
 
+  async deleteBlob(blobId: string): Promise<void> {
+    await this.#query(
+      `DELETE FROM ${this.#s}.artifact_blobs b WHERE blob_id = $1
+         AND NOT EXISTS (SELECT 1 FROM ${this.#s}.artifacts a WHERE a.blob_id = b.blob_id)`,
+      [blobId],
+    );
+  }
+
   async collectGarbage(key: CheckpointKey): Promise<number> {
     const result = await this.#query(
       `DELETE FROM ${this.#s}.artifact_blobs b WHERE b.processor = $1 AND b.partition = $2

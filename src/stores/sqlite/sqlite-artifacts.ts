@@ -69,6 +69,21 @@ export class SqliteArtifacts implements ArtifactStore {
     }));
   }
 
+  async deleteBlob(blobId: string): Promise<void> {
+    this.#db
+      .transaction(() => {
+        const unreferenced = `SELECT blob_id FROM artifact_blobs b WHERE blob_id = ?
+           AND NOT EXISTS (SELECT 1 FROM artifacts a WHERE a.blob_id = b.blob_id)`;
+        this.#statement(`DELETE FROM artifact_chunks WHERE blob_id IN (${unreferenced})`).run(
+          blobId,
+        );
+        this.#statement(`DELETE FROM artifact_blobs WHERE blob_id IN (${unreferenced})`).run(
+          blobId,
+        );
+      })
+      .immediate();
+  }
+
   async collectGarbage(key: CheckpointKey): Promise<number> {
     return this.#db
       .transaction(() => {
