@@ -20,7 +20,6 @@ export type {
   ProcessorDefinition,
 } from "./core/processor.js";
 export { defineProcessor } from "./core/processor.js";
-
 export type { RunResult } from "./core/run.js";
 export { run } from "./core/run.js";
 export type { RunOptions, RunProgress } from "./core/run-options.js";
