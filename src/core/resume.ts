@@ -1,5 +1,5 @@
 import type { StoredCheckpoint } from "../stores/store.js";
-import { WaymarkError } from "./errors.js";
+import { InvalidOptionError, WaymarkError } from "./errors.js";
 import type { Processor } from "./processor.js";
 import { parseState, serializeState } from "./state.js";
 import type { Cursor, Logger } from "./types.js";
@@ -23,8 +23,8 @@ export interface ResumePoint {
 export async function readInput(processor: Processor, partition: string): Promise<InputSnapshot> {
   const fingerprint = processor.fingerprint ? await processor.fingerprint({ partition }) : null;
   if (fingerprint !== null && typeof fingerprint !== "string") {
-    throw new WaymarkError(
-      "INVALID_OPTION",
+    throw new InvalidOptionError(
+      "fingerprint",
       `fingerprint() of ${processor.name} returned ${typeof fingerprint}; return a string, ` +
         "e.g. a data version or a hash of the entity ids.",
     );
@@ -81,8 +81,8 @@ async function carryForward(
   }
   const cursor = migrated.cursor ?? checkpoint.cursor;
   if (typeof cursor !== "string" && !(typeof cursor === "number" && Number.isFinite(cursor))) {
-    throw new WaymarkError(
-      "INVALID_OPTION",
+    throw new InvalidOptionError(
+      "migrate",
       `migrate() of ${where} returned cursor ${JSON.stringify(cursor)}; return a string or a ` +
         "finite number, or leave cursor out to keep the old one.",
     );

@@ -194,6 +194,23 @@ for (const factory of STORE_FACTORIES) {
       assert.equal(restarted.processed, 100);
     });
 
+    it("fails clearly on a fingerprint that is not a string or a migrated cursor that is bad", async () => {
+      const numeric = await go(
+        processor({ id: null }, { fingerprint: () => 7 as unknown as string }),
+      );
+      assert.equal((numeric.error as { option?: string }).option, "fingerprint");
+      assert.match(numeric.error?.message ?? "", /returned number; return a string/);
+      await interruptAt400();
+      const bad = await go(
+        processor(
+          { id: null },
+          { version: 2, migrate: ({ state }) => ({ state: state as never, cursor: Number.NaN }) },
+        ),
+      );
+      assert.equal((bad.error as { option?: string }).option, "migrate");
+      assert.equal((await opened.store.getCheckpoint(KEY))?.cursor, 400, "checkpoint kept");
+    });
+
     it("applies onVersionMismatch when there is no migrate", async () => {
       await interruptAt400();
       const strict = await go(processor({ id: null }, { version: 2, onVersionMismatch: "fail" }));
