@@ -2,6 +2,7 @@ import { Command } from "commander";
 import { registerAdvise } from "./commands/advise.js";
 import { registerDashboard } from "./commands/dashboard.js";
 import { registerDemo } from "./commands/demo.js";
+import { registerDemoTrain } from "./commands/demo-train.js";
 import { registerGc } from "./commands/gc.js";
 import { registerReset } from "./commands/reset.js";
 import { registerRuns } from "./commands/runs.js";
@@ -25,5 +26,6 @@ export function buildProgram(version: string): Command {
   registerAdvise(program);
   registerDashboard(program);
   registerDemo(program);
+  registerDemoTrain(program);
   return program;
 }

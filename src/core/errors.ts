@@ -12,7 +12,9 @@ export type WaymarkErrorCode =
   | "STATE_NOT_SERIALIZABLE"
   | "STATE_TOO_LARGE"
   | "ABORTED"
-  | "MISSING_PEER";
+  | "MISSING_PEER"
+  | "INPUT_DRIFT"
+  | "ARTIFACT_TOO_LARGE";
 
 /** The base class of every error waymark raises on purpose. */
 export class WaymarkError extends Error {

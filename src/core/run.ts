@@ -2,11 +2,13 @@ import { createHash, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { performance } from "node:perf_hooks";
 import type { LeaseHandle, RunRecord, StoredCheckpoint } from "../stores/store.js";
+import { RunArtifacts } from "./artifacts.js";
 import { BatchReader } from "./batch-reader.js";
 import { FencedError, WaymarkError } from "./errors.js";
 import { LeaseKeeper } from "./lease-keeper.js";
 import type { RunMetrics } from "./metrics-hooks.js";
 import { defineProcessor, type Processor } from "./processor.js";
+import { readInput, resumePoint } from "./resume.js";
 import { type ResolvedRunOptions, type RunOptions, resolveRunOptions } from "./run-options.js";
 import { parseState, serializeState } from "./state.js";
 import type { Cursor, RecordedRunStatus, RunStatus, SuspendReason } from "./types.js";
@@ -81,6 +83,8 @@ class Runner<E, S, Tx> {
   #cursor: Cursor | null = null;
   #state: S = undefined as S;
   #committedState: string | null = null;
+  #fingerprint: string | null = null;
+  readonly #artifacts: RunArtifacts;
   #lastProgressLog = 0;
 
   constructor(processor: Processor<E, S, Tx>, options: ResolvedRunOptions) {
@@ -88,6 +92,12 @@ class Runner<E, S, Tx> {
     this.#o = options;
     this.#where = `${processor.name}/${options.partition}`;
     this.#startedAt = options.now();
+    this.#artifacts = new RunArtifacts(
+      options.store,
+      { processor: processor.name, partition: options.partition },
+      processor.maxArtifactBytes,
+      options.now,
+    );
   }
 
   async execute(): Promise<RunResult> {
@@ -152,22 +162,36 @@ class Runner<E, S, Tx> {
   async #open(checkpoint: StoredCheckpoint): Promise<BatchReader<E>> {
     const p = this.#p;
     const { partition, logger } = this.#o;
+    const input = await readInput(p as Processor, partition);
+    this.#fingerprint = input.fingerprint;
     let after: Cursor | null = null;
-    if (checkpoint.cursor !== null && this.#resumable(checkpoint)) {
-      after = checkpoint.cursor;
-      this.#resumedFrom = this.#completed = checkpoint.completed;
+    const point =
+      checkpoint.cursor !== null && this.#resumable(checkpoint)
+        ? await resumePoint(
+            p as Processor,
+            { ...checkpoint, cursor: checkpoint.cursor },
+            input,
+            this.#where,
+            logger,
+          )
+        : null;
+    if (point) {
+      after = point.cursor;
+      this.#resumedFrom = this.#completed = point.completed;
       this.#total = checkpoint.total;
-      this.#cursor = checkpoint.cursor;
-      this.#committedState = checkpoint.state;
-      this.#state = parseState(checkpoint.state, p.name, partition) as S;
+      this.#cursor = point.cursor;
+      this.#committedState = point.state;
+      this.#state = parseState(point.state, p.name, partition) as S;
+      await this.#artifacts.openForResume();
       logger.info(
         `Found checkpoint: ${this.#progressText()} complete (last: ${JSON.stringify(after)})`,
       );
     } else {
       this.#state = p.initialState?.({ partition }) as S;
       this.#committedState = serializeState(this.#state, p.maxStateBytes, this.#where);
+      await this.#artifacts.openFresh();
     }
-    if (p.count) this.#total = await p.count({ partition });
+    if (p.count) this.#total = input.total;
     const source = await p.entities({ partition, after, signal: this.#abort.signal });
     const reader = new BatchReader(source, p.id, after, this.#where);
     const remaining = reader.remainingInArray();
@@ -187,7 +211,8 @@ class Runner<E, S, Tx> {
       );
       return false;
     }
-    if (checkpoint.processorVersion !== p.version) {
+    // With `migrate`, resumePoint carries the checkpoint forward instead.
+    if (checkpoint.processorVersion !== p.version && !p.migrate) {
       const message =
         `Checkpoint of ${this.#where} was written by version ${checkpoint.processorVersion}, ` +
         `this processor is version ${p.version}.`;
@@ -220,12 +245,14 @@ class Runner<E, S, Tx> {
     const { store, partition, logger } = this.#o;
     const lease = this.#lease as LeaseHandle;
     const scope = store.openBatch(lease);
+    const artifacts = this.#artifacts.forBatch();
     const ctx = {
       partition,
       state: this.#state,
       signal: this.#abort.signal,
       log: logger,
       tx: scope.tx as Tx,
+      artifacts,
       batchNumber: this.#batches + 1,
       idempotencyKey: (entity: unknown) => this.#idempotencyKey(entity as E),
     };
@@ -236,6 +263,7 @@ class Runner<E, S, Tx> {
       stateJson = serializeState(ctx.state, p.maxStateBytes, this.#where);
     } catch (error) {
       await scope.rollback();
+      await artifacts.discard();
       // The in-memory state may hold half a batch; the committed one is the truth.
       this.#state = parseState(this.#committedState, p.name, partition) as S;
       throw error;
@@ -248,12 +276,14 @@ class Runner<E, S, Tx> {
       completed,
       total: this.#total,
       state: stateJson,
-      fingerprint: null,
+      fingerprint: this.#fingerprint,
+      artifacts: artifacts.staged(),
       leaseTtlMs: p.leaseTtlMs,
       now: this.#o.now(),
     });
     const commitMs = performance.now() - started;
     this.#checkpointMs += commitMs;
+    await this.#artifacts.committed(artifacts, logger);
     this.#state = ctx.state;
     this.#committedState = stateJson;
     this.#completed = completed;

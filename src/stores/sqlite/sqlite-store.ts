@@ -16,6 +16,7 @@ import type {
   StoredCheckpoint,
 } from "../store.js";
 import { fencedMessage } from "../store.js";
+import { SqliteArtifacts } from "./sqlite-artifacts.js";
 import { migrateSqlite } from "./sqlite-migrations.js";
 import { SqliteTx } from "./sqlite-tx.js";
 
@@ -52,6 +53,8 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
    * Write batch effects through `ctx.tx`, not here, to keep them exactly once.
    */
   readonly database: Database.Database;
+  /** Blobs beside the checkpoints (`ctx.artifacts`), in this same file. */
+  readonly artifacts: SqliteArtifacts;
   readonly #statements = new Map<string, Database.Statement>();
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
@@ -70,6 +73,7 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
     this.database.pragma("journal_mode = WAL");
     this.database.pragma(`synchronous = ${options.synchronous ?? "FULL"}`);
     migrateSqlite(this.database, path);
+    this.artifacts = new SqliteArtifacts(this.database);
   }
 
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
@@ -143,6 +147,9 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
               lease.fence,
             );
             if (changes === 0) throw new FencedError(fencedMessage(lease));
+            if (write.artifacts?.length) {
+              this.artifacts.switchRefs(lease, write.artifacts, write.now);
+            }
             for (const [sql, params] of tx.staged) this.#statement(sql).run(...params);
           })
           .immediate();
@@ -163,6 +170,7 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
           `INSERT INTO completions (processor, partition, completed_at) VALUES (?, ?, ?)
            ON CONFLICT (processor, partition) DO UPDATE SET completed_at = excluded.completed_at`,
         ).run(lease.processor, lease.partition, now);
+        this.artifacts.clearSync(lease);
       })
       .immediate();
   }
@@ -225,11 +233,20 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
     key: CheckpointKey,
     options: { unlessLeasedAt?: number } = {},
   ): Promise<boolean> {
-    const { changes } = this.#statement(
-      `DELETE FROM checkpoints WHERE processor = @processor AND partition = @partition
-         AND (@at IS NULL OR lease_owner IS NULL OR lease_expires_at <= @at)`,
-    ).run({ ...key, at: options.unlessLeasedAt ?? null });
-    return changes > 0;
+    return this.database
+      .transaction(() => {
+        const { changes } = this.#statement(
+          `DELETE FROM checkpoints WHERE processor = @processor AND partition = @partition
+             AND (@at IS NULL OR lease_owner IS NULL OR lease_expires_at <= @at)`,
+        ).run({
+          processor: key.processor,
+          partition: key.partition,
+          at: options.unlessLeasedAt ?? null,
+        });
+        if (changes > 0) this.artifacts.clearSync(key);
+        return changes > 0;
+      })
+      .immediate();
   }
 
   async deleteRuns(runIds: readonly string[]): Promise<number> {
