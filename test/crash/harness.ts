@@ -122,6 +122,8 @@ export function readEffects(path: string): EffectLine[] {
 /** What the store holds for one partition after the children are gone. */
 export interface StoreSnapshot {
   readonly checkpoint: StoredCheckpoint | null;
+  /** When the partition last completed: a run killed after clearing its checkpoint did. */
+  readonly completedAt: number | null;
   readonly runs: RunRecord[];
   /** Rows written through `ctx.tx`: entity → number of writes. */
   readonly txWrites: Map<number, number>;
@@ -142,6 +144,7 @@ export async function snapshot(db: string, partition: string): Promise<StoreSnap
       : [];
     return {
       checkpoint: await store.getCheckpoint(key),
+      completedAt: await store.lastCompletedAt(key),
       runs: await store.listRuns({ processor: CRASH_PROCESSOR, partition }),
       txWrites: new Map(rows.map((r) => [r.entity, r.writes])),
     };

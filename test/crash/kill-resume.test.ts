@@ -132,14 +132,15 @@ describe("kill -9 and resume on SQLite", { timeout: 120_000 }, () => {
       rmSync(`${config.db}-wal`, { force: true });
       rmSync(`${config.db}-shm`, { force: true });
       rmSync(config.effects, { force: true });
-      // Slow batches, so that a kill within 0-150 ms of the first batch lands mid-run.
-      const child = spawnCrashChild({ ...config, workMs: 25 });
+      // Slow batches (9 x 40 ms), so that a kill within 0-150 ms of the first lands mid-run.
+      const child = spawnCrashChild({ ...config, workMs: 40 });
       await child.processing;
       await delay(Math.floor(random() * 150));
       child.process.kill("SIGKILL");
       const killed = await child.exited;
       assertKilled(killed);
-      const { checkpoint } = await snapshot(config.db, config.partition);
+      const { checkpoint, completedAt } = await snapshot(config.db, config.partition);
+      assert.equal(completedAt, null, "the kill came only after the run had completed");
       const cursor = (checkpoint?.cursor as number | null) ?? 0;
       const replayed = readEffects(config.effects)
         .filter((e) => e.entity > cursor)
