@@ -125,6 +125,31 @@ describe("kill -9 and resume on SQLite", { timeout: 120_000 }, () => {
     await killThenResume(killed, { resumedFrom: 400, replayed: range(401, TOTAL) });
   });
 
+  it("kills two processes sharing one SQLite file and resumes both", async () => {
+    const kills = [
+      { partition: "2024-01-15", id: 120, resumedFrom: 100 },
+      { partition: "2024-01-16", id: 333, resumedFrom: 300 },
+    ];
+    const killed = await Promise.all(
+      kills.map((k) => runChild({ partition: k.partition, killAt: { kind: "entity", id: k.id } })),
+    );
+    for (const exit of killed) assertKilled(exit);
+    const resumed = await Promise.all(
+      kills.map((k) => runChild({ partition: k.partition, tag: "second" })),
+    );
+    for (const [i, k] of kills.entries()) {
+      const report = resumed[i]?.report;
+      assert.equal(report?.status, "completed", resumed[i]?.stderr);
+      assert.equal(report?.resumedFrom, k.resumedFrom);
+      const effects = readEffects(config.effects).filter((e) => e.partition === k.partition);
+      const kill = checkKilledAttempt(effects, "first", k.resumedFrom, BATCH);
+      assert.deepEqual(kill.violations, []);
+      assert.equal(kill.replayed, k.id - k.resumedFrom);
+      const { txWrites } = await snapshot(config.db, k.partition);
+      assert.deepEqual(checkCompleted(effects, txWrites, TOTAL, kill.replayed), []);
+    }
+  });
+
   it("survives SIGKILL from outside at random moments (seeded)", async () => {
     const random = seeded(Number(process.env.WAYMARK_CRASH_SEED ?? 20240115));
     for (let repetition = 0; repetition < 3; repetition++) {
