@@ -69,6 +69,8 @@ export interface CrashChild {
   readonly exited: Promise<ChildExit>;
 }
 
+const live = new Set<ChildProcess>();
+
 /** Starts the crash child with `node --import tsx`. */
 export function spawnCrashChild(config: CrashChildConfig): CrashChild {
   const child = spawn(process.execPath, ["--import", "tsx", CHILD], {
@@ -76,6 +78,8 @@ export function spawnCrashChild(config: CrashChildConfig): CrashChild {
     env: { ...process.env, WAYMARK_CRASH: JSON.stringify(config) },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  live.add(child);
+  child.once("exit", () => live.delete(child));
   let stdout = "";
   let stderr = "";
   let announce: () => void = () => {};
@@ -98,6 +102,17 @@ export function spawnCrashChild(config: CrashChildConfig): CrashChild {
     });
   });
   return { process: child, processing, exited };
+}
+
+/**
+ * Kills children a failed test left running, so that they cannot write into the next test's
+ * files or keep the test process alive. Returns how many there were.
+ */
+export function killLeftoverChildren(): number {
+  const leftover = live.size;
+  for (const child of live) child.kill("SIGKILL");
+  live.clear();
+  return leftover;
 }
 
 /** One line of the external effects log. */

@@ -9,6 +9,7 @@ import {
   type CrashChildConfig,
   checkCompleted,
   checkKilledAttempt,
+  killLeftoverChildren,
   readEffects,
   snapshot,
   spawnCrashChild,
@@ -48,7 +49,9 @@ describe("kill -9 and resume on SQLite", { timeout: 120_000 }, () => {
     };
   });
   afterEach(() => {
+    const leftover = killLeftoverChildren();
     rmSync(dir, { recursive: true, force: true });
+    assert.equal(leftover, 0, "the test left child processes running");
   });
 
   /** Runs a child to its end and fails with its output when it did not end as expected. */
