@@ -18,6 +18,7 @@ import {
   checkKilledAttempt,
   type KillPoint,
   readEffects,
+  seeded,
   snapshot,
   spawnCrashChild,
 } from "../test/crash/harness.js";
@@ -45,18 +46,6 @@ function positive(name: string, text: string, min = 1): number {
     process.exit(2);
   }
   return value;
-}
-
-/** mulberry32: small, seedable, good enough to pick kill moments reproducibly. */
-function seeded(start: number): () => number {
-  let a = start >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const random = seeded(seed);

@@ -115,6 +115,18 @@ export function killLeftoverChildren(): number {
   return leftover;
 }
 
+/** A seeded pseudo-random sequence in [0, 1) (mulberry32), so that a failure can be replayed. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /** One line of the external effects log. */
 export interface EffectLine {
   readonly tag: string;
