@@ -21,7 +21,7 @@ rows.push(...(await sqliteCommit("FULL", quick)));
 step("sqlite commit, synchronous=NORMAL");
 rows.push(...(await sqliteCommit("NORMAL", quick)));
 step("peak memory");
-rows.push(...memory(quick));
+rows.push(...(await memory(quick)));
 console.log(formatTable(rows));
 console.log(
   `\nnode ${process.version}, ${quick ? "quick" : "full"} run. Ratios are value / baseline; lower is better.`,

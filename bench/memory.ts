@@ -1,9 +1,11 @@
-import { execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { type BenchRow, mib } from "./stats.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
+const execFileAsync = promisify(execFile);
 
 interface Peak {
   peakRss: number;
@@ -11,15 +13,15 @@ interface Peak {
 }
 
 /** Peak memory of consuming `count` entities, in a fresh process so that nothing is shared. */
-function measure(count: number, mode: "run" | "bare", liveHeap: boolean): Peak {
+async function measure(count: number, mode: "run" | "bare", liveHeap: boolean): Promise<Peak> {
   const flags = liveHeap ? ["--expose-gc"] : [];
   const script = join(HERE, "memory-child.ts");
-  const out = execFileSync(
+  const { stdout } = await execFileAsync(
     process.execPath,
     [...flags, "--import", "tsx", script, String(count), mode],
     { cwd: join(HERE, ".."), encoding: "utf8" },
   );
-  return JSON.parse(out.trim().split("\n").at(-1) ?? "{}") as Peak;
+  return JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}") as Peak;
 }
 
 /**
@@ -27,15 +29,18 @@ function measure(count: number, mode: "run" | "bare", liveHeap: boolean): Peak {
  * heap (after a full GC) shows a leak, peak RSS also shows the GC letting garbage pile up
  * before it collects, which a bare `for await` loop over the same source shows too.
  */
-export function memory(quick: boolean): BenchRow[] {
+export async function memory(quick: boolean): Promise<BenchRow[]> {
   const large = quick ? 200_000 : 1_000_000;
   const small = 10_000;
   const n = (count: number) => count.toLocaleString("en");
-  const bigRun = measure(large, "run", false);
-  const smallRun = measure(small, "run", false);
-  const bigBare = measure(large, "bare", false);
-  const bigHeap = measure(large, "run", true);
-  const smallHeap = measure(small, "run", true);
+  // Separate processes measure their own peaks, so they can run side by side.
+  const [bigRun, smallRun, bigBare, bigHeap, smallHeap] = await Promise.all([
+    measure(large, "run", false),
+    measure(small, "run", false),
+    measure(large, "bare", false),
+    measure(large, "run", true),
+    measure(small, "run", true),
+  ]);
   return [
     {
       name: `peak RSS: run of ${n(large)} vs ${n(small)} entities`,
