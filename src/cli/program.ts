@@ -16,7 +16,9 @@ export function buildProgram(version: string): Command {
     .description("Resumable, checkpointed batch processing: inspect and operate checkpoints.")
     .version(version)
     .showHelpAfterError("(run with --help for usage)")
-    .exitOverride();
+    .exitOverride()
+    // Options after a subcommand belong to it (`demo train --json` is train's --json).
+    .enablePositionalOptions();
   registerStatus(program);
   registerRuns(program);
   registerStats(program);
@@ -25,7 +27,6 @@ export function buildProgram(version: string): Command {
   registerReset(program);
   registerAdvise(program);
   registerDashboard(program);
-  registerDemo(program);
-  registerDemoTrain(program);
+  registerDemoTrain(registerDemo(program));
   return program;
 }

@@ -22,13 +22,13 @@ interface TrainOutput {
 }
 
 /**
- * `waymark demo-train`: trains the example model twice, once straight through and once in a
+ * `waymark demo train`: trains the example model twice, once straight through and once in a
  * child process that SIGKILLs itself mid-run and is resumed, then shows whether the two
  * models are bit-identical.
  */
-export function registerDemoTrain(program: Command): void {
-  program
-    .command("demo-train")
+export function registerDemoTrain(demo: Command): void {
+  demo
+    .command("train")
     .description("train a small model, kill it mid-run, resume, and compare bit for bit")
     .option(
       "--kill-at <batch:phase>",

@@ -14,31 +14,37 @@ interface DemoCommandOptions {
   batchMs: number;
 }
 
-/** `waymark demo`: the 450-player scenario run without and with checkpoints. */
-export function registerDemo(program: Command): void {
-  program
-    .command("demo")
-    .description("watch a failed run resume: 450 players, a quota error at player 301")
-    // No WAYMARK_STORE here on purpose: a demo should not write into a production store
-    // unless someone asks for it by name.
-    .option("--store <url>", "run the demo on this store (default: a temporary SQLite file)")
-    .option("--json", "print the figures as JSON instead of the story")
-    .option("--batch-ms <ms>", "simulated work per batch, in ms", parseBatchMs, 80)
-    .action(async (options: DemoCommandOptions) => {
-      const temporary = options.store ? null : mkdtempSync(join(tmpdir(), "waymark-demo-"));
-      const url = options.store ?? `sqlite:${join(temporary as string, "waymark.db")}`;
-      // On "exit" too: a closed pipe (`waymark demo | head`) ends the process without finally.
-      const removeTemporary = () => {
-        if (temporary) rmSync(temporary, { recursive: true, force: true });
-      };
-      process.once("exit", removeTemporary);
-      try {
-        await demo(url, options, temporary !== null);
-      } finally {
-        removeTemporary();
-        process.off("exit", removeTemporary);
-      }
-    });
+/**
+ * `waymark demo`: the 450-player scenario run without and with checkpoints. Returns the
+ * command so that other demos (`demo train`) can hang under it.
+ */
+export function registerDemo(program: Command): Command {
+  return (
+    program
+      .command("demo")
+      .enablePositionalOptions()
+      .description("watch a failed run resume: 450 players, a quota error at player 301")
+      // No WAYMARK_STORE here on purpose: a demo should not write into a production store
+      // unless someone asks for it by name.
+      .option("--store <url>", "run the demo on this store (default: a temporary SQLite file)")
+      .option("--json", "print the figures as JSON instead of the story")
+      .option("--batch-ms <ms>", "simulated work per batch, in ms", parseBatchMs, 80)
+      .action(async (options: DemoCommandOptions) => {
+        const temporary = options.store ? null : mkdtempSync(join(tmpdir(), "waymark-demo-"));
+        const url = options.store ?? `sqlite:${join(temporary as string, "waymark.db")}`;
+        // On "exit" too: a closed pipe (`waymark demo | head`) ends the process without finally.
+        const removeTemporary = () => {
+          if (temporary) rmSync(temporary, { recursive: true, force: true });
+        };
+        process.once("exit", removeTemporary);
+        try {
+          await demo(url, options, temporary !== null);
+        } finally {
+          removeTemporary();
+          process.off("exit", removeTemporary);
+        }
+      })
+  );
 }
 
 async function demo(url: string, options: DemoCommandOptions, temporary: boolean): Promise<void> {
