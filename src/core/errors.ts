@@ -11,7 +11,10 @@ export type WaymarkErrorCode =
   | "VERSION_MISMATCH"
   | "STATE_NOT_SERIALIZABLE"
   | "STATE_TOO_LARGE"
-  | "ABORTED";
+  | "ABORTED"
+  | "MISSING_PEER"
+  | "INPUT_DRIFT"
+  | "ARTIFACT_TOO_LARGE";
 
 /** The base class of every error waymark raises on purpose. */
 export class WaymarkError extends Error {

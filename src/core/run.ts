@@ -2,10 +2,13 @@ import { createHash, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { performance } from "node:perf_hooks";
 import type { LeaseHandle, RunRecord, StoredCheckpoint } from "../stores/store.js";
+import { RunArtifacts } from "./artifacts.js";
 import { BatchReader } from "./batch-reader.js";
 import { FencedError, WaymarkError } from "./errors.js";
 import { LeaseKeeper } from "./lease-keeper.js";
+import type { RunMetrics } from "./metrics-hooks.js";
 import { defineProcessor, type Processor } from "./processor.js";
+import { readInput, resumePoint } from "./resume.js";
 import { type ResolvedRunOptions, type RunOptions, resolveRunOptions } from "./run-options.js";
 import { parseState, serializeState } from "./state.js";
 import type { Cursor, RecordedRunStatus, RunStatus, SuspendReason } from "./types.js";
@@ -50,7 +53,14 @@ export async function run<E, S, Tx>(
   options: RunOptions,
 ): Promise<RunResult> {
   const resolved = resolveRunOptions(options);
-  return new Runner(defineProcessor(processor), resolved).execute();
+  const definition = defineProcessor(processor);
+  // Loaded only when asked for: a run without a progress display never loads cli-progress.
+  const progress = resolved.progress
+    ? (await import("./progress.js")).attachProgress(definition.name, resolved)
+    : undefined;
+  const result = await new Runner(definition, progress?.options ?? resolved).execute();
+  progress?.finish(result);
+  return result;
 }
 
 class Runner<E, S, Tx> {
@@ -73,6 +83,8 @@ class Runner<E, S, Tx> {
   #cursor: Cursor | null = null;
   #state: S = undefined as S;
   #committedState: string | null = null;
+  #fingerprint: string | null = null;
+  readonly #artifacts: RunArtifacts;
   #lastProgressLog = 0;
 
   constructor(processor: Processor<E, S, Tx>, options: ResolvedRunOptions) {
@@ -80,6 +92,12 @@ class Runner<E, S, Tx> {
     this.#o = options;
     this.#where = `${processor.name}/${options.partition}`;
     this.#startedAt = options.now();
+    this.#artifacts = new RunArtifacts(
+      options.store,
+      { processor: processor.name, partition: options.partition },
+      processor.maxArtifactBytes,
+      options.now,
+    );
   }
 
   async execute(): Promise<RunResult> {
@@ -102,12 +120,21 @@ class Runner<E, S, Tx> {
       }
       this.#lease = acquired.lease;
       this.#attempt = acquired.checkpoint.attempt;
-      await store.recordRun(this.#record("running"));
       keeper = new LeaseKeeper(store, acquired.lease, this.#p.leaseTtlMs, this.#o.now, (error) => {
         if (error instanceof FencedError) this.#abort.abort(error);
         else logger.warn(`Lease renewal for ${this.#where} failed: ${error.message}`);
       });
       reader = await this.#open(acquired.checkpoint);
+      // Recorded once resume point and total are known, so reports can rate the live run.
+      await store.recordRun(this.#record("running"));
+      this.#emit("runStarted", (m) =>
+        m.runStarted?.({
+          ...this.#event(),
+          resumedFrom: this.#resumedFrom,
+          total: this.#total,
+          attempt: this.#attempt,
+        }),
+      );
       const outcome = await this.#loop(reader);
       keeper.stop();
       if (outcome.status === "completed") {
@@ -135,22 +162,36 @@ class Runner<E, S, Tx> {
   async #open(checkpoint: StoredCheckpoint): Promise<BatchReader<E>> {
     const p = this.#p;
     const { partition, logger } = this.#o;
+    const input = await readInput(p as Processor, partition);
+    this.#fingerprint = input.fingerprint;
     let after: Cursor | null = null;
-    if (checkpoint.cursor !== null && this.#resumable(checkpoint)) {
-      after = checkpoint.cursor;
-      this.#resumedFrom = this.#completed = checkpoint.completed;
+    const point =
+      checkpoint.cursor !== null && this.#resumable(checkpoint)
+        ? await resumePoint(
+            p as Processor,
+            { ...checkpoint, cursor: checkpoint.cursor },
+            input,
+            this.#where,
+            logger,
+          )
+        : null;
+    if (point) {
+      after = point.cursor;
+      this.#resumedFrom = this.#completed = point.completed;
       this.#total = checkpoint.total;
-      this.#cursor = checkpoint.cursor;
-      this.#committedState = checkpoint.state;
-      this.#state = parseState(checkpoint.state, p.name, partition) as S;
+      this.#cursor = point.cursor;
+      this.#committedState = point.state;
+      this.#state = parseState(point.state, p.name, partition) as S;
+      await this.#artifacts.openForResume();
       logger.info(
         `Found checkpoint: ${this.#progressText()} complete (last: ${JSON.stringify(after)})`,
       );
     } else {
       this.#state = p.initialState?.({ partition }) as S;
       this.#committedState = serializeState(this.#state, p.maxStateBytes, this.#where);
+      await this.#artifacts.openFresh();
     }
-    if (p.count) this.#total = await p.count({ partition });
+    if (p.count) this.#total = input.total;
     const source = await p.entities({ partition, after, signal: this.#abort.signal });
     const reader = new BatchReader(source, p.id, after, this.#where);
     const remaining = reader.remainingInArray();
@@ -170,7 +211,8 @@ class Runner<E, S, Tx> {
       );
       return false;
     }
-    if (checkpoint.processorVersion !== p.version) {
+    // With `migrate`, resumePoint carries the checkpoint forward instead.
+    if (checkpoint.processorVersion !== p.version && !p.migrate) {
       const message =
         `Checkpoint of ${this.#where} was written by version ${checkpoint.processorVersion}, ` +
         `this processor is version ${p.version}.`;
@@ -203,12 +245,14 @@ class Runner<E, S, Tx> {
     const { store, partition, logger } = this.#o;
     const lease = this.#lease as LeaseHandle;
     const scope = store.openBatch(lease);
+    const artifacts = this.#artifacts.forBatch();
     const ctx = {
       partition,
       state: this.#state,
       signal: this.#abort.signal,
       log: logger,
       tx: scope.tx as Tx,
+      artifacts,
       batchNumber: this.#batches + 1,
       idempotencyKey: (entity: unknown) => this.#idempotencyKey(entity as E),
     };
@@ -219,6 +263,7 @@ class Runner<E, S, Tx> {
       stateJson = serializeState(ctx.state, p.maxStateBytes, this.#where);
     } catch (error) {
       await scope.rollback();
+      await artifacts.discard();
       // The in-memory state may hold half a batch; the committed one is the truth.
       this.#state = parseState(this.#committedState, p.name, partition) as S;
       throw error;
@@ -231,17 +276,23 @@ class Runner<E, S, Tx> {
       completed,
       total: this.#total,
       state: stateJson,
-      fingerprint: null,
+      fingerprint: this.#fingerprint,
+      artifacts: artifacts.staged(),
       leaseTtlMs: p.leaseTtlMs,
       now: this.#o.now(),
     });
-    this.#checkpointMs += performance.now() - started;
+    const commitMs = performance.now() - started;
+    this.#checkpointMs += commitMs;
+    await this.#artifacts.committed(artifacts, logger);
     this.#state = ctx.state;
     this.#committedState = stateJson;
     this.#completed = completed;
     this.#processed += batch.length;
     this.#batches++;
     this.#cursor = cursor;
+    this.#emit("batchCommitted", (m) =>
+      m.batchCommitted?.({ ...this.#event(), entities: batch.length, commitMs, completed }),
+    );
     this.#reportProgress();
   }
 
@@ -263,6 +314,21 @@ class Runner<E, S, Tx> {
       cursor: this.#cursor,
       elapsedMs: this.#elapsed(),
     });
+  }
+
+  #event() {
+    return { runId: this.#runId, processor: this.#p.name, partition: this.#o.partition };
+  }
+
+  /** Calls a metrics hook on every configured sink; a failing hook never fails the run. */
+  #emit(hook: string, call: (metrics: RunMetrics) => void): void {
+    for (const metrics of this.#o.metrics ?? []) {
+      try {
+        call(metrics);
+      } catch (error) {
+        this.#o.logger.warn(`Metrics hook ${hook} failed: ${(error as Error).message}`);
+      }
+    }
   }
 
   #throwIfFenced(): void {
@@ -310,6 +376,19 @@ class Runner<E, S, Tx> {
     await this.#o.store.recordRun(this.#record(status, reason, error)).catch((e: Error) => {
       this.#o.logger.warn(`Could not record run ${this.#runId} in history: ${e.message}`);
     });
+    this.#emit("runFinished", (m) =>
+      m.runFinished?.({
+        ...this.#event(),
+        status,
+        reason: reason ?? null,
+        processed: this.#processed,
+        resumedFrom: this.#resumedFrom,
+        batches: this.#batches,
+        durationMs: this.#elapsed(),
+        checkpointMs: this.#checkpointMs,
+        error: error ?? null,
+      }),
+    );
     return {
       runId: this.#runId,
       status,

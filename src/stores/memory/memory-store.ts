@@ -12,6 +12,7 @@ import type {
   StoredCheckpoint,
 } from "../store.js";
 import { fencedMessage } from "../store.js";
+import { MemoryArtifacts } from "./memory-artifacts.js";
 
 /**
  * `ctx.tx` on a {@link MemoryStore}: effects staged during the batch and applied, in order,
@@ -32,6 +33,8 @@ export interface MemoryTx {
  */
 export class MemoryStore implements CheckpointStore<MemoryTx> {
   readonly kind = "memory";
+  /** Blobs beside the checkpoints (`ctx.artifacts`), in this process. */
+  readonly artifacts = new MemoryArtifacts();
   readonly #checkpoints = new Map<string, StoredCheckpoint>();
   readonly #runs = new Map<string, RunRecord>();
   readonly #completions = new Map<string, number>();
@@ -92,6 +95,7 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
       tx: { run: (effect) => void effects.push(effect) },
       commit: async (write: CheckpointWrite) => {
         const held = this.#held(lease);
+        if (write.artifacts?.length) this.artifacts.switchRefs(lease, write.artifacts);
         for (const effect of effects) effect();
         this.#checkpoints.set(keyOf(lease), {
           ...held,
@@ -114,6 +118,7 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
   async complete(lease: LeaseHandle, now: number): Promise<void> {
     this.#held(lease);
     this.#checkpoints.delete(keyOf(lease));
+    this.artifacts.clearSync(lease);
     this.#completions.set(keyOf(lease), now);
   }
 
@@ -168,6 +173,7 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
     ) {
       return false;
     }
+    this.artifacts.clearSync(key);
     return this.#checkpoints.delete(keyOf(key));
   }
 

@@ -13,6 +13,7 @@ import type {
   StoredCheckpoint,
 } from "../store.js";
 import { fencedMessage } from "../store.js";
+import { PostgresArtifacts } from "./postgres-artifacts.js";
 import { translatePgError } from "./postgres-errors.js";
 import { migratePostgres, quoteIdentifier } from "./postgres-migrations.js";
 import {
@@ -46,6 +47,8 @@ export class PostgresStore implements CheckpointStore<PgTx> {
   readonly pool: PgPool;
   /** The schema waymark's tables live in. */
   readonly schema: string;
+  /** Blobs beside the checkpoints (`ctx.artifacts`), in this schema. */
+  readonly artifacts: PostgresArtifacts;
   readonly #ownsPool: boolean;
   readonly #where: string;
   readonly #idleInTransactionTimeoutMs: number | undefined;
@@ -62,6 +65,9 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     this.#where = resolved.where;
     this.#idleInTransactionTimeoutMs = resolved.idleInTransactionTimeoutMs;
     this.#sql = postgresSql(quoteIdentifier(resolved.schema));
+    this.artifacts = new PostgresArtifacts(quoteIdentifier(resolved.schema), (text, values) =>
+      this.#query({ text }, values),
+    );
   }
 
   /**
@@ -158,17 +164,28 @@ export class PostgresStore implements CheckpointStore<PgTx> {
           write.now,
           ...fenceOf(lease),
         ];
+        // With artifacts the commit grows a CTE whose shape varies, so it is not prepared.
+        const [statement, params]: [PgStatement, unknown[]] = write.artifacts?.length
+          ? withText(
+              this.artifacts.commitStatement(
+                this.#sql.commit.text,
+                values,
+                write.artifacts,
+                write.now,
+              ),
+            )
+          : [this.#sql.commit, values];
         let committed: boolean;
         if (transaction.used) {
           try {
-            committed = await transaction.finish({ ...this.#sql.commit, values });
+            committed = await transaction.finish({ ...statement, values: params });
           } catch (error) {
             throw translatePgError(error, this.#where);
           }
         } else {
           // Nothing went through ctx.tx: one autocommit statement, one round trip.
           transaction.seal();
-          committed = (await this.#query(this.#sql.commit, values)).rowCount !== 0;
+          committed = (await this.#query(statement, params)).rowCount !== 0;
         }
         if (!committed) throw new FencedError(fencedMessage(lease));
       },
@@ -179,6 +196,8 @@ export class PostgresStore implements CheckpointStore<PgTx> {
   async complete(lease: LeaseHandle, now: number): Promise<void> {
     const result = await this.#query(this.#sql.complete, [...fenceOf(lease), now]);
     if (result.rowCount === 0) throw new FencedError(fencedMessage(lease));
+    // A separate statement: if it is lost, a fresh start of the partition clears them anyway.
+    await this.artifacts.clearArtifacts(lease);
   }
 
   async release(lease: LeaseHandle, _now?: number): Promise<void> {
@@ -249,7 +268,9 @@ export class PostgresStore implements CheckpointStore<PgTx> {
       key.partition,
       options.unlessLeasedAt ?? null,
     ]);
-    return (result.rowCount ?? 0) > 0;
+    if ((result.rowCount ?? 0) === 0) return false;
+    await this.artifacts.clearArtifacts(key);
+    return true;
   }
 
   async deleteRuns(runIds: readonly string[]): Promise<number> {
@@ -290,6 +311,10 @@ export async function openPostgresStore(
 ): Promise<PostgresStore> {
   const { connectionString, schema } = parsePostgresUrl(url);
   return PostgresStore.open({ ...options, connectionString, schema: options.schema ?? schema });
+}
+
+function withText([text, values]: [string, unknown[]]): [PgStatement, unknown[]] {
+  return [{ text }, values];
 }
 
 /** The trailing parameters of every fenced statement. */
