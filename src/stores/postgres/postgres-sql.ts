@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import type { CheckpointWrite, LeaseHandle, RunRecord } from "../store.js";
 
 /** A statement's text, and its prepared-statement name when it has one. */
 export interface PgStatement {
@@ -105,4 +106,44 @@ const PREPARED = new Set<StatementName>(["renew", "commit", "complete", "release
 /** Names follow the text (which includes the schema), so two stores on one pool never clash. */
 function preparedName(text: string): string {
   return `waymark_${createHash("sha256").update(text).digest("hex").slice(0, 24)}`;
+}
+
+/** The trailing parameters of every fenced statement: processor, partition, owner, fence. */
+export function fenceOf(lease: LeaseHandle): unknown[] {
+  return [lease.processor, lease.partition, lease.owner, lease.fence];
+}
+
+/** The parameters of `commit`; the cursor goes in as JSON so its type survives. */
+export function commitValues(write: CheckpointWrite, lease: LeaseHandle): unknown[] {
+  return [
+    write.processorVersion,
+    JSON.stringify(write.cursor),
+    write.completed,
+    write.total,
+    write.state,
+    write.fingerprint,
+    write.now + write.leaseTtlMs,
+    write.now,
+    ...fenceOf(lease),
+  ];
+}
+
+/** The parameters of `recordRun`, in its column order. */
+export function runValues(run: RunRecord): unknown[] {
+  return [
+    run.runId,
+    run.processor,
+    run.partition,
+    run.status,
+    run.startedAt,
+    run.finishedAt,
+    run.resumedFrom,
+    run.processed,
+    run.total,
+    run.batches,
+    run.checkpointMs,
+    run.attempt,
+    run.reason,
+    run.error,
+  ];
 }

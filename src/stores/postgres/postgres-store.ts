@@ -23,7 +23,14 @@ import {
   resolvePostgresOptions,
 } from "./postgres-options.js";
 import type { PgPool, PgResult, PgRow } from "./postgres-pool.js";
-import { type PgStatement, postgresSql, type StatementName } from "./postgres-sql.js";
+import {
+  commitValues,
+  fenceOf,
+  type PgStatement,
+  postgresSql,
+  runValues,
+  type StatementName,
+} from "./postgres-sql.js";
 import { openPgTransaction, type PgTx } from "./postgres-tx.js";
 
 /**
@@ -153,17 +160,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     return {
       tx: transaction.tx,
       commit: async (write: CheckpointWrite) => {
-        const values = [
-          write.processorVersion,
-          JSON.stringify(write.cursor),
-          write.completed,
-          write.total,
-          write.state,
-          write.fingerprint,
-          write.now + write.leaseTtlMs,
-          write.now,
-          ...fenceOf(lease),
-        ];
+        const values = commitValues(write, lease);
         // With artifacts the commit grows a CTE whose shape varies, so it is not prepared.
         const [statement, params]: [PgStatement, unknown[]] = write.artifacts?.length
           ? withText(
@@ -205,22 +202,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
   }
 
   async recordRun(run: RunRecord): Promise<void> {
-    await this.#query(this.#sql.recordRun, [
-      run.runId,
-      run.processor,
-      run.partition,
-      run.status,
-      run.startedAt,
-      run.finishedAt,
-      run.resumedFrom,
-      run.processed,
-      run.total,
-      run.batches,
-      run.checkpointMs,
-      run.attempt,
-      run.reason,
-      run.error,
-    ]);
+    await this.#query(this.#sql.recordRun, runValues(run));
   }
 
   async lastCompletedAt(key: CheckpointKey): Promise<number | null> {
@@ -315,9 +297,4 @@ export async function openPostgresStore(
 
 function withText([text, values]: [string, unknown[]]): [PgStatement, unknown[]] {
   return [{ text }, values];
-}
-
-/** The trailing parameters of every fenced statement. */
-function fenceOf(lease: LeaseHandle): unknown[] {
-  return [lease.processor, lease.partition, lease.owner, lease.fence];
 }
