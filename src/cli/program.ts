@@ -3,12 +3,14 @@ import { registerAdvise } from "./commands/advise.js";
 import { registerDashboard } from "./commands/dashboard.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerDemoTrain } from "./commands/demo-train.js";
+import { registerEnqueue } from "./commands/enqueue.js";
 import { registerGc } from "./commands/gc.js";
 import { registerReset } from "./commands/reset.js";
 import { registerRuns } from "./commands/runs.js";
 import { registerStale } from "./commands/stale.js";
 import { registerStats } from "./commands/stats.js";
 import { registerStatus } from "./commands/status.js";
+import { registerWorker } from "./commands/worker.js";
 
 /** Builds the `waymark` command line. Each command lives in its own file under commands/. */
 export function buildProgram(version: string): Command {
@@ -27,6 +29,8 @@ export function buildProgram(version: string): Command {
   registerReset(program);
   registerAdvise(program);
   registerDashboard(program);
+  registerWorker(program);
+  registerEnqueue(program);
   registerDemoTrain(registerDemo(program));
   return program;
 }

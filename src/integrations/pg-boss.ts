@@ -60,10 +60,15 @@ export interface PgBossWorkerOptions {
   pollingIntervalSeconds?: number;
   /** Where log lines go; `false` for none. @default the console */
   logger?: Logger | false;
+  /**
+   * Aborted to shut the worker down: the run in progress stops at its next batch boundary,
+   * suspends (releasing its lease) and its continuation job is sent. @default none
+   */
+  signal?: AbortSignal;
 }
 
 /** The queue a processor's jobs go to unless told otherwise. */
-export function defaultQueueName(processor: Processor<never, never, never>): string {
+export function defaultQueueName(processor: { readonly name: string }): string {
   return `waymark-${processor.name.replace(/[^\w-]/g, "_")}`;
 }
 
@@ -82,7 +87,7 @@ export async function workPartitions<E, S, Tx>(
   processor: Processor<E, S, Tx>,
   options: PgBossWorkerOptions,
 ): Promise<string> {
-  const queue = options.queue ?? defaultQueueName(processor as Processor<never, never, never>);
+  const queue = options.queue ?? defaultQueueName(processor);
   const busyRetrySeconds = options.busyRetrySeconds ?? 5;
   await boss.createQueue(queue);
   return boss.work(
@@ -97,7 +102,7 @@ export async function workPartitions<E, S, Tx>(
         const result = await run(guardCompleted(processor, options.store, data.requestedAt), {
           store: options.store,
           partition: data.partition,
-          signal: AbortSignal.timeout(Math.max(0, expiryMs - margin)),
+          signal: deadline(Math.max(0, expiryMs - margin), options.signal),
           ...(options.logger === undefined ? {} : { logger: options.logger }),
         });
         if (result.status === "failed") throw result.error ?? new Error("the run failed");
@@ -118,13 +123,13 @@ export async function workPartitions<E, S, Tx>(
  * @example
  * await enqueuePartitions(boss, summaries, dates("2024-01-01", "2024-01-31"));
  */
-export async function enqueuePartitions<E, S, Tx>(
+export async function enqueuePartitions(
   boss: PgBossLike,
-  processor: Processor<E, S, Tx>,
+  processor: { readonly name: string },
   partitions: Iterable<string>,
   options: { queue?: string; now?: () => number } = {},
 ): Promise<number> {
-  const queue = options.queue ?? defaultQueueName(processor as Processor<never, never, never>);
+  const queue = options.queue ?? defaultQueueName(processor);
   await boss.createQueue(queue);
   const requestedAt = (options.now ?? Date.now)();
   let sent = 0;
@@ -133,6 +138,12 @@ export async function enqueuePartitions<E, S, Tx>(
     sent++;
   }
   return sent;
+}
+
+/** The job's deadline, or the shutdown signal when that comes first. */
+function deadline(ms: number, shutdown: AbortSignal | undefined): AbortSignal {
+  const timeout = AbortSignal.timeout(ms);
+  return shutdown ? AbortSignal.any([timeout, shutdown]) : timeout;
 }
 
 /**

@@ -1,0 +1,103 @@
+import { type Command, Option } from "commander";
+import { enqueuePartitions } from "../../integrations/pg-boss.js";
+import { startBoss } from "../boss.js";
+import { EXIT } from "../exit-codes.js";
+import { CliError, printJson, type StoreCommandOptions, withStoreOptions } from "../shared.js";
+
+interface EnqueueOptions extends StoreCommandOptions {
+  partitions?: string;
+  from?: string;
+  to?: string;
+  queue?: string;
+  bossSchema: string;
+}
+
+/** Days in a backfill at most, so that a typo in a year cannot enqueue a million jobs. */
+const MAX_DAYS = 36_600;
+
+/**
+ * `waymark enqueue PROCESSOR`: sends one pg-boss job per partition for `waymark worker` to
+ * pick up: a list (`--partitions a,b,c`) or every day of a date range (`--from --to`).
+ */
+export function registerEnqueue(program: Command): void {
+  withStoreOptions(
+    program
+      .command("enqueue")
+      .description("send one pg-boss job per partition, for `waymark worker` to run")
+      .argument("<processor>", "the processor's name")
+      .option("--partitions <list>", "comma-separated partitions, e.g. a,b,c")
+      .option("--from <date>", "first day of a range of partitions, YYYY-MM-DD")
+      .option("--to <date>", "last day of the range (included), YYYY-MM-DD")
+      .option("--queue <name>", "queue to send to; default waymark-PROCESSOR")
+      .addOption(
+        new Option("--boss-schema <name>", "pg-boss's schema")
+          .env("PGBOSS_SCHEMA")
+          .default("pgboss"),
+      ),
+  ).action(async (name: string, options: EnqueueOptions) => {
+    const partitions = partitionsOf(options);
+    const boss = await startBoss(options.store, options.bossSchema);
+    try {
+      const sent = await enqueuePartitions(boss, { name }, partitions, {
+        ...(options.queue ? { queue: options.queue } : {}),
+      });
+      if (options.json) printJson({ processor: name, enqueued: sent, partitions });
+      else process.stdout.write(`Enqueued ${sent} partition(s) of ${name}.\n`);
+    } finally {
+      await boss.stop({ graceful: false, wait: true, timeout: 5000 });
+    }
+  });
+}
+
+function partitionsOf(options: EnqueueOptions): string[] {
+  if (options.partitions !== undefined) {
+    if (options.from !== undefined || options.to !== undefined) {
+      throw new CliError("Pass either --partitions or --from/--to, not both.", EXIT.usage);
+    }
+    const list = options.partitions
+      .split(",")
+      .map((p) => p.trim())
+      .filter((p) => p !== "");
+    if (list.length === 0) {
+      throw new CliError(`--partitions is empty; pass e.g. --partitions a,b,c.`, EXIT.usage);
+    }
+    return [...new Set(list)];
+  }
+  if (options.from === undefined || options.to === undefined) {
+    throw new CliError(
+      "Say which partitions: --partitions a,b,c, or --from 2024-01-01 --to 2024-01-31.",
+      EXIT.usage,
+    );
+  }
+  return days(options.from, options.to);
+}
+
+/** Every day from `from` to `to`, both included, as YYYY-MM-DD. */
+export function days(from: string, to: string): string[] {
+  const start = parseDay(from, "--from");
+  const end = parseDay(to, "--to");
+  if (end < start) {
+    throw new CliError(`--to ${to} is before --from ${from}; swap them.`, EXIT.usage);
+  }
+  const count = (end - start) / 86_400_000 + 1;
+  if (count > MAX_DAYS) {
+    throw new CliError(
+      `--from ${from} --to ${to} spans ${count} days; at most ${MAX_DAYS}.`,
+      EXIT.usage,
+    );
+  }
+  return Array.from({ length: count }, (_, i) =>
+    new Date(start + i * 86_400_000).toISOString().slice(0, 10),
+  );
+}
+
+function parseDay(value: string, option: string): number {
+  const ms = /^\d{4}-\d{2}-\d{2}$/.test(value) ? Date.parse(`${value}T00:00:00Z`) : Number.NaN;
+  if (Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== value) {
+    throw new CliError(
+      `${option} expects a date as YYYY-MM-DD, got ${JSON.stringify(value)}; e.g. 2024-01-31.`,
+      EXIT.usage,
+    );
+  }
+  return ms;
+}

@@ -1,0 +1,98 @@
+import { type Command, Option } from "commander";
+import { defaultQueueName, workPartitions } from "../../integrations/pg-boss.js";
+import { startBoss } from "../boss.js";
+import { EXIT } from "../exit-codes.js";
+import { loadProcessors } from "../load-processors.js";
+import { CliError, type StoreCommandOptions, usingStore, withStoreOptions } from "../shared.js";
+
+interface WorkerOptions extends StoreCommandOptions {
+  processors: string;
+  queue?: string;
+  concurrency: string;
+  bossSchema: string;
+  shutdownTimeoutMs: string;
+}
+
+/**
+ * `waymark worker`: runs the processors a module exports as pg-boss workers until SIGTERM or
+ * SIGINT, then stops each run at its batch boundary (committed, lease released, continuation
+ * job sent), stops pg-boss, closes the store and exits 0. A second signal exits at once.
+ */
+export function registerWorker(program: Command): void {
+  withStoreOptions(
+    program
+      .command("worker")
+      .description("run processors as pg-boss workers until SIGTERM/SIGINT")
+      .requiredOption("--processors <file>", "module exporting processors made by defineProcessor")
+      .option("--queue <name>", "queue to work (one processor only); default waymark-NAME")
+      .option("--concurrency <n>", "partitions run at once per processor", "1")
+      .addOption(
+        new Option("--boss-schema <name>", "pg-boss's schema")
+          .env("PGBOSS_SCHEMA")
+          .default("pgboss"),
+      )
+      .option("--shutdown-timeout-ms <ms>", "how long to wait for runs to stop", "30000"),
+  ).action(async (options: WorkerOptions) => {
+    const concurrency = positive(options.concurrency, "--concurrency", "e.g. 4");
+    const shutdownMs = positive(options.shutdownTimeoutMs, "--shutdown-timeout-ms", "e.g. 30000");
+    const processors = await loadProcessors(options.processors);
+    if (options.queue && processors.length > 1) {
+      throw new CliError(
+        `--queue ${options.queue} names one queue but ${options.processors} exports ` +
+          `${processors.length} processors; leave --queue out so each gets its own.`,
+        EXIT.usage,
+      );
+    }
+    const shutdown = new AbortController();
+    const stopping = new Promise<NodeJS.Signals>((resolve) => {
+      const onSignal = (signal: NodeJS.Signals) => {
+        if (shutdown.signal.aborted) {
+          process.stderr.write(`waymark worker: ${signal} again, exiting without waiting.\n`);
+          process.exit(EXIT.failure);
+        }
+        shutdown.abort(new Error(`worker received ${signal}`));
+        resolve(signal);
+      };
+      process.on("SIGTERM", onSignal);
+      process.on("SIGINT", onSignal);
+    });
+    await usingStore(options.store, async (store) => {
+      const boss = await startBoss(options.store, options.bossSchema);
+      try {
+        const queues: string[] = [];
+        for (const processor of processors) {
+          for (let i = 0; i < concurrency; i++) {
+            await workPartitions(boss, processor, {
+              store,
+              signal: shutdown.signal,
+              ...(options.queue ? { queue: options.queue } : {}),
+            });
+          }
+          queues.push(options.queue ?? defaultQueueName(processor));
+        }
+        process.stdout.write(
+          `waymark worker ready: ${processors.map((p) => p.name).join(", ")} on ` +
+            `${queues.join(", ")} ` +
+            `(concurrency ${concurrency}); SIGTERM or Ctrl-C stops it.\n`,
+        );
+        const signal = await stopping;
+        process.stdout.write(`waymark worker: ${signal}, stopping at the next batch boundary.\n`);
+      } finally {
+        // Waits for the handlers in flight: each run returns suspended at its batch boundary.
+        await boss.stop({ graceful: true, wait: true, timeout: shutdownMs });
+      }
+    });
+    process.stdout.write("waymark worker stopped.\n");
+  });
+}
+
+function positive(value: string, option: string, example: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new CliError(
+      `${option} expects a whole number from 1 up, got ${JSON.stringify(value)}; pass ${example}.`,
+      EXIT.usage,
+    );
+  }
+  return n;
+}

@@ -1,0 +1,175 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { afterEach, beforeEach, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
+import { NO_SERVER, openTestPool, PG_TEST_URL, type TestPool } from "../stores/postgres-factory.js";
+import { ROOT, waymark } from "./cli.js";
+
+const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+const FIXTURE = fileURLToPath(new URL("../fixtures/worker-processors.ts", import.meta.url));
+const NONE = fileURLToPath(new URL("../fixtures/no-processors.ts", import.meta.url));
+const PARTITIONS = ["2024-01-01", "2024-01-02", "2024-01-03"];
+const ENTITIES = 40;
+
+async function until(what: string, condition: () => Promise<boolean> | boolean, ms = 60_000) {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe("waymark worker: loading processors", () => {
+  it("names the file when it cannot be loaded", async () => {
+    const result = await waymark([
+      "worker",
+      "--store",
+      "postgres://x@127.0.0.1:1/db",
+      "--processors",
+      "./missing.js",
+    ]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /Cannot load processors from .*missing\.js/);
+  });
+
+  it("refuses a module without processors made by defineProcessor", async () => {
+    const result = await waymark([
+      "worker",
+      "--store",
+      "postgres://x@127.0.0.1:1/db",
+      "--processors",
+      NONE,
+    ]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /no-processors\.ts exports no processor/);
+    assert.match(result.stderr, /wrap it in defineProcessor/);
+  });
+
+  it("refuses a bad --concurrency and an enqueue without partitions", async () => {
+    const worker = await waymark([
+      "worker",
+      "--store",
+      "postgres://x@h/db",
+      "--processors",
+      FIXTURE,
+      "--concurrency",
+      "0",
+    ]);
+    assert.equal(worker.code, 2);
+    assert.match(worker.stderr, /--concurrency expects a whole number from 1 up, got "0"/);
+    const enqueue = await waymark([
+      "enqueue",
+      "backfill",
+      "--store",
+      "postgres://x@h/db",
+      "--from",
+      "2024-02-30",
+      "--to",
+      "2024-03-01",
+    ]);
+    assert.equal(enqueue.code, 2);
+    assert.match(enqueue.stderr, /--from expects a date as YYYY-MM-DD, got "2024-02-30"/);
+  });
+});
+
+describe("waymark worker on PostgreSQL", { skip: NO_SERVER, timeout: 120_000 }, () => {
+  let test: TestPool;
+  let store: PostgresStore;
+  let storeUrl: string;
+  let children: ChildProcess[] = [];
+
+  beforeEach(async () => {
+    test = openTestPool();
+    store = await PostgresStore.open({ pool: test.pool, schema: test.schema });
+    await test.pool.query(
+      `CREATE TABLE ${test.schema}.effects (partition TEXT, entity INT, writes INT NOT NULL,
+         PRIMARY KEY (partition, entity))`,
+    );
+    const url = new URL(PG_TEST_URL as string);
+    url.searchParams.set("schema", test.schema);
+    storeUrl = url.href;
+  });
+
+  afterEach(async () => {
+    for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+    children = [];
+    await store.close();
+    await test.pool.query(`DROP SCHEMA IF EXISTS ${test.schema}_boss CASCADE`);
+    await test.dispose();
+  });
+
+  const env = () => ({
+    EFFECTS_TABLE: `${test.schema}.effects`,
+    ENTITIES: String(ENTITIES),
+    BATCH_DELAY_MS: "60",
+    PGBOSS_SCHEMA: `${test.schema}_boss`,
+  });
+
+  function startWorker() {
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", MAIN, "worker", "--store", storeUrl, "--processors", FIXTURE],
+      { cwd: ROOT, env: { ...process.env, ...env() }, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    children.push(child);
+    let out = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      out += chunk;
+    });
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      out += chunk;
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    return { child, exited, output: () => out };
+  }
+
+  async function effects(): Promise<Array<{ partition: string; entity: number; writes: number }>> {
+    const result = await test.pool.query<{ partition: string; entity: number; writes: number }>(
+      `SELECT partition, entity, writes FROM ${test.schema}.effects`,
+    );
+    return result.rows;
+  }
+
+  it("stops at a batch boundary on SIGTERM, releases the lease, and a restart finishes", async () => {
+    const enqueued = await waymark(
+      ["enqueue", "backfill", "--store", storeUrl, "--partitions", PARTITIONS.join(",")],
+      { env: env() },
+    );
+    assert.equal(enqueued.code, 0, enqueued.stderr);
+    assert.match(enqueued.stdout, /Enqueued 3 partition\(s\) of backfill/);
+
+    const first = startWorker();
+    await until(
+      "the first worker to commit some batches",
+      async () => (await effects()).length >= 10,
+    );
+    first.child.kill("SIGTERM");
+    assert.equal(await first.exited, 0, first.output());
+    assert.match(first.output(), /SIGTERM, stopping at the next batch boundary/);
+    const done = (await effects()).length;
+    assert.ok(done < PARTITIONS.length * ENTITIES, "the worker was stopped mid-backfill");
+    for (const partition of PARTITIONS) {
+      const checkpoint = await store.getCheckpoint({ processor: "backfill", partition });
+      assert.equal(checkpoint?.leaseOwner ?? null, null, `${partition}'s lease was released`);
+    }
+
+    const second = startWorker();
+    await until("every partition to complete", async () => {
+      for (const partition of PARTITIONS) {
+        if ((await store.lastCompletedAt({ processor: "backfill", partition })) === null)
+          return false;
+      }
+      return true;
+    });
+    second.child.kill("SIGINT");
+    assert.equal(await second.exited, 0, second.output());
+    const rows = await effects();
+    assert.equal(rows.length, PARTITIONS.length * ENTITIES);
+    assert.deepEqual(
+      rows.filter((r) => r.writes !== 1),
+      [],
+      "every entity's ctx.tx effect was written exactly once",
+    );
+  });
+});
