@@ -4,12 +4,16 @@
  * Also a batch that writes one row through `ctx.tx` against raw BEGIN/INSERT/UPSERT/COMMIT,
  * and the closest peer on the same server: pg-boss 10 `complete()` of a fetched job.
  *
+ * With the peers installed (`npm --prefix bench/peers install`), also a DBOS Transact step,
+ * measured by `bench/peers/dbos-step.mjs` against its own interleaved raw UPSERT.
+ *
  * Part of `npm run bench` when WAYMARK_BENCH_PG_URL (or WAYMARK_TEST_PG_URL, DATABASE_URL) is
  * set; alone: `node --import tsx bench/pg-commit.ts [--quick]`. Uses and drops its own schema.
  */
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import { performance } from "node:perf_hooks";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import pg from "pg";
 import PgBoss from "pg-boss";
 import { PostgresStore } from "../src/stores/postgres/postgres-store.js";
@@ -132,7 +136,11 @@ export async function pgCommit(url: string, quick: boolean): Promise<BenchRow[]>
       }
       await completeOne(bossSeries);
     }
-    return report([...cases.map(([series]) => series), bossSeries]);
+    const rows = report([...cases.map(([series]) => series), bossSeries]);
+    return [
+      ...rows,
+      ...(await dbosRows(url, iterations, series((cases[0] as [Series, unknown])[0]))),
+    ];
   } finally {
     await boss.stop({ graceful: false, wait: true, timeout: 1000 }).catch(() => {});
     await raw.query(`DROP SCHEMA IF EXISTS ${schema}_boss CASCADE`).catch(() => {});
@@ -140,6 +148,50 @@ export async function pgCommit(url: string, quick: boolean): Promise<BenchRow[]>
     await raw.end();
     await store.close();
   }
+}
+
+const DBOS_STEP = new URL("./peers/dbos-step.mjs", import.meta.url);
+const DBOS_INSTALLED = fileURLToPath(
+  new URL("./peers/node_modules/@dbos-inc/dbos-sdk", import.meta.url),
+);
+
+/**
+ * The DBOS step row, when bench/peers is installed: DBOS's own loop interleaves a raw UPSERT,
+ * so each side is compared through its ratio to the UPSERT measured beside it.
+ */
+async function dbosRows(url: string, iterations: number, commit: Stat): Promise<BenchRow[]> {
+  if (!existsSync(DBOS_INSTALLED)) {
+    process.stderr.write("  DBOS step skipped: run `npm --prefix bench/peers install` to add it\n");
+    return [];
+  }
+  const { measureDbosStep } = (await import(DBOS_STEP.href)) as {
+    measureDbosStep(
+      url: string,
+      options: { iterations: number },
+    ): Promise<{ step: number[]; upsert: number[] }>;
+  };
+  const { step, upsert } = await measureDbosStep(url, { iterations });
+  const dbos = { name: "DBOS step", median: median(step), p99: percentile(step, 99) };
+  const beside = { name: "raw pg UPSERT", median: median(upsert), p99: percentile(upsert, 99) };
+  for (const r of [dbos, beside]) {
+    process.stderr.write(`  ${r.name} (DBOS loop): median ${ms(r.median)}, p99 ${ms(r.p99)}\n`);
+  }
+  const ratio = (dbos.median / beside.median).toFixed(2);
+  process.stderr.write(`  DBOS step / raw UPSERT beside it: ${ratio}x median\n`);
+  return [
+    // The issue's goal: a waymark commit at least 2.5x faster than a DBOS step.
+    {
+      name: "postgres commit vs DBOS step, median",
+      value: ms(commit.median),
+      baseline: `${ms(dbos.median)} (DBOS step)`,
+      ratio: commit.median / dbos.median,
+      goal: 0.4,
+    },
+  ];
+}
+
+function series(s: Series): Stat {
+  return { name: s.name, median: median(s.samples), p99: percentile(s.samples, 99) };
 }
 
 interface Stat {
