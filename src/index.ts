@@ -30,6 +30,8 @@ export { defineProcessor } from "./core/processor.js";
 export type { RunResult } from "./core/run.js";
 export { run } from "./core/run.js";
 export type { RunOptions, RunProgress } from "./core/run-options.js";
+export type { Shard, ShardsArgs } from "./core/shard-types.js";
+export { shardKey } from "./core/shards.js";
 export type {
   CheckpointKey,
   Cursor,

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { Artifacts } from "./artifacts.js";
+import type { Shard, ShardsArgs } from "./shard-types.js";
 import type { Cursor, Logger } from "./types.js";
 import { fn, integerFrom, parseOptions } from "./validate.js";
 
@@ -62,6 +63,8 @@ export interface EntitiesArgs {
   /** Return only entities whose id is strictly greater than this; null on a fresh start. */
   readonly after: Cursor | null;
   readonly signal: AbortSignal;
+  /** The shard this run covers, when the processor defines `shards`: stop after its `to`. */
+  readonly shard?: Shard;
 }
 
 /**
@@ -113,6 +116,13 @@ export interface ProcessorDefinition<E, S = undefined, Tx = unknown> {
   ): MigratedCheckpoint<S> | null | Promise<MigratedCheckpoint<S> | null>;
   /** The largest artifact, uncompressed, that `ctx.artifacts.put` accepts. @default 268_435_456 (256 MiB) */
   maxArtifactBytes?: number;
+  /**
+   * Splits one partition into ranges of the cursor space, each with a checkpoint of its own
+   * (`partition#id`), run in parallel by `run(p, { partition, shard: id })` or one pg-boss job
+   * per shard. Optional; without it a partition is one checkpoint.
+   * @example shards: () => [{ id: 0, to: 5000 }, { id: 1, from: 5000 }]
+   */
+  shards?(args: ShardsArgs): Shard[] | Promise<Shard[]>;
 }
 
 /** A validated processor with its defaults filled in. Create one with `defineProcessor`. */
@@ -123,7 +133,7 @@ export interface Processor<E = unknown, S = unknown, Tx = unknown>
   > {}
 
 /** The hooks a processor may leave out: they have no default. */
-type OptionalHooks = "count" | "initialState" | "fingerprint" | "migrate";
+type OptionalHooks = "count" | "initialState" | "fingerprint" | "migrate" | "shards";
 
 const NAME_RULE = "use 1-128 characters with no control characters and no surrounding spaces";
 
@@ -154,6 +164,7 @@ const definitionSchema = z.strictObject({
     "expected a function ({ fromVersion, state, cursor, completed }) => { state, cursor? } or null",
   ).optional(),
   maxArtifactBytes: integerFrom(1, "pass a size in bytes, e.g. 268_435_456").optional(),
+  shards: fn("expected a function ({ partition }) => [{ id, from?, to? }, …]").optional(),
 });
 
 /**

@@ -12,6 +12,7 @@
 import { InvalidOptionError } from "../core/errors.js";
 import type { Processor } from "../core/processor.js";
 import { type RunResult, run } from "../core/run.js";
+import { listShards, type Shard, type ShardsArgs, shardTarget } from "../core/shards.js";
 import type { Logger } from "../core/types.js";
 import type { CheckpointStore } from "../stores/store.js";
 
@@ -35,6 +36,8 @@ export interface PgBossLike {
 /** What one job carries. */
 export interface PartitionJobData {
   readonly partition: string;
+  /** The shard of the partition, when its processor defines `shards`. */
+  readonly shard?: string | number;
   /**
    * When the partition was asked for (epoch ms). A job whose partition completed after
    * this is already satisfied: it completes without starting the partition over.
@@ -99,12 +102,19 @@ export async function workPartitions<E, S, Tx>(
         const data = parseJobData(job.data, queue);
         const expiryMs = job.expireInSeconds * 1000;
         const margin = options.deadlineMarginMs ?? Math.max(1000, expiryMs / 10);
-        const result = await run(guardCompleted(processor, options.store, data.requestedAt), {
-          store: options.store,
-          partition: data.partition,
-          signal: deadline(Math.max(0, expiryMs - margin), options.signal),
-          ...(options.logger === undefined ? {} : { logger: options.logger }),
-        });
+        const target =
+          data.shard === undefined
+            ? { processor, partition: data.partition }
+            : await shardTarget(processor, data.partition, data.shard);
+        const result = await run(
+          guardCompleted(target.processor, options.store, data.requestedAt),
+          {
+            store: options.store,
+            partition: target.partition,
+            signal: deadline(Math.max(0, expiryMs - margin), options.signal),
+            ...(options.logger === undefined ? {} : { logger: options.logger }),
+          },
+        );
         if (result.status === "failed") throw result.error ?? new Error("the run failed");
         if (result.status === "suspended") await boss.send(queue, data);
         if (result.status === "busy") {
@@ -118,14 +128,18 @@ export async function workPartitions<E, S, Tx>(
 }
 
 /**
- * Sends one job per partition, e.g. every game date of a backfill.
+ * Sends one job per partition, e.g. every game date of a backfill; for a processor with
+ * `shards`, one job per shard of each partition. Resolves to the number of jobs sent.
  *
  * @example
  * await enqueuePartitions(boss, summaries, dates("2024-01-01", "2024-01-31"));
  */
 export async function enqueuePartitions(
   boss: PgBossLike,
-  processor: { readonly name: string },
+  processor: {
+    readonly name: string;
+    shards?(args: ShardsArgs): Shard[] | Promise<Shard[]>;
+  },
   partitions: Iterable<string>,
   options: { queue?: string; now?: () => number } = {},
 ): Promise<number> {
@@ -134,8 +148,13 @@ export async function enqueuePartitions(
   const requestedAt = (options.now ?? Date.now)();
   let sent = 0;
   for (const partition of partitions) {
-    await boss.send(queue, { partition, requestedAt } satisfies PartitionJobData);
-    sent++;
+    const shards = await listShards(processor, partition);
+    for (const shard of shards.length > 0 ? shards.map((s) => s.id) : [undefined]) {
+      const data: PartitionJobData =
+        shard === undefined ? { partition, requestedAt } : { partition, shard, requestedAt };
+      await boss.send(queue, data);
+      sent++;
+    }
   }
   return sent;
 }
@@ -173,12 +192,19 @@ function guardCompleted<E, S, Tx>(
 
 function parseJobData(data: unknown, queue: string): PartitionJobData {
   const candidate = data as Partial<PartitionJobData> | null;
-  if (typeof candidate?.partition !== "string" || typeof candidate.requestedAt !== "number") {
+  const shard = candidate?.shard;
+  if (
+    typeof candidate?.partition !== "string" ||
+    typeof candidate.requestedAt !== "number" ||
+    (shard !== undefined && typeof shard !== "string" && typeof shard !== "number")
+  ) {
     throw new InvalidOptionError(
       "job.data",
       `A job on queue "${queue}" carries ${JSON.stringify(data)}; expected ` +
-        "{ partition: string, requestedAt: number }. Send jobs with enqueuePartitions().",
+        "{ partition: string, shard?: string | number, requestedAt: number }. Send jobs with " +
+        "enqueuePartitions().",
     );
   }
-  return { partition: candidate.partition, requestedAt: candidate.requestedAt };
+  const { partition, requestedAt } = candidate;
+  return shard === undefined ? { partition, requestedAt } : { partition, shard, requestedAt };
 }

@@ -1,8 +1,9 @@
 import type { CheckpointStore } from "../stores/store.js";
 import { type Advice, type AdviseOptions, advise } from "./advise.js";
+import { type RolledStatusRow, rollUpShards } from "./shard-rollup.js";
 import { type StaleReport, staleReport } from "./stale.js";
 import { type ProcessorStats, statsReport } from "./stats.js";
-import { type StatusRow, statusReport } from "./status.js";
+import { statusReport } from "./status.js";
 
 /**
  * Reads what each report needs through the store API, so that the CLI and the dashboard
@@ -14,7 +15,7 @@ export async function loadStatus(
   store: CheckpointStore,
   now: number,
   processor?: string,
-): Promise<StatusRow[]> {
+): Promise<RolledStatusRow[]> {
   const checkpoints = await store.listCheckpoints({ processor });
   const running = await store.listRuns({ processor, status: "running" });
   // A current attempt that failed or was suspended is no longer `running`: fetch it by key.
@@ -24,7 +25,7 @@ export async function loadStatus(
       .filter((c) => c.runId !== null && !known.has(c.runId))
       .map((c) => store.listRuns({ processor: c.processor, partition: c.partition, limit: 5 })),
   );
-  return statusReport(checkpoints, [...running, ...others.flat()], now);
+  return rollUpShards(statusReport(checkpoints, [...running, ...others.flat()], now));
 }
 
 /** Effectiveness per processor for runs started at or after `since`. */

@@ -1,0 +1,156 @@
+import assert from "node:assert/strict";
+import { afterEach, beforeEach, describe, it } from "node:test";
+import { listShards, type Shard, shardTarget, splitShardKey } from "../../src/core/shards.js";
+import { defineProcessor, run } from "../../src/index.js";
+import { loadStatus } from "../../src/reports/load.js";
+import { type OpenedStore, STORE_FACTORIES } from "../stores/stores.js";
+
+const IDS = Array.from({ length: 100 }, (_, i) => i + 1);
+const SHARDS: Shard[] = [
+  { id: 0, to: 50 },
+  { id: 1, from: 50 },
+];
+
+for (const factory of STORE_FACTORIES) {
+  describe(`shards on ${factory.name}`, () => {
+    let opened: OpenedStore;
+    beforeEach(async () => {
+      opened = await factory.open();
+    });
+    afterEach(async () => {
+      await opened.cleanup();
+    });
+
+    /** Yields every id after `after`, ignoring the shard's end: the runner must stop at `to`. */
+    function sharded(seen: unknown[] = []) {
+      const processor = defineProcessor<number>({
+        name: "sharded",
+        batchSize: 10,
+        entities: (args) => {
+          seen.push(args);
+          return IDS.filter((n) => args.after === null || n > (args.after as number));
+        },
+        id: (n) => n,
+        count: () => 50,
+        async processBatch(batch, ctx) {
+          assert.equal(ctx.partition, "2024-01-15", "processBatch sees the real partition");
+          for (const n of batch) await opened.writeEffect(ctx.tx, `${ctx.partition}/${n}`);
+        },
+      });
+      return { ...processor, shards: () => SHARDS };
+    }
+
+    it("runs each shard on its own checkpoint key and covers the partition exactly once", async () => {
+      const seen: unknown[] = [];
+      const processor = sharded(seen);
+      for (const shard of SHARDS) {
+        const target = await shardTarget(processor, "2024-01-15", shard.id);
+        assert.equal(target.partition, `2024-01-15#${shard.id}`);
+        const result = await run(target.processor, {
+          store: opened.store,
+          partition: target.partition,
+          logger: false,
+        });
+        assert.equal(result.status, "completed");
+        assert.equal(result.processed, 50, `shard ${shard.id} stops at its own range`);
+      }
+      const effects = await opened.effects();
+      assert.equal(effects.size, 100);
+      assert.deepEqual(
+        [...effects.values()].filter((n) => n !== 1),
+        [],
+      );
+      assert.deepEqual(
+        seen.map((a) => {
+          const { partition, after, shard } = a as Record<string, unknown>;
+          return { partition, after, shard };
+        }),
+        [
+          { partition: "2024-01-15", after: null, shard: SHARDS[0] },
+          { partition: "2024-01-15", after: 50, shard: SHARDS[1] },
+        ],
+      );
+      for (const shard of ["0", "1"]) {
+        const completed = await opened.store.lastCompletedAt({
+          processor: "sharded",
+          partition: `2024-01-15#${shard}`,
+        });
+        assert.notEqual(completed, null, `shard ${shard} completed under its own key`);
+      }
+    });
+
+    it("resumes a suspended shard inside its range, and status rolls shards up", async () => {
+      const processor = sharded();
+      for (const shard of SHARDS) {
+        const stop = new AbortController();
+        const target = await shardTarget(processor, "2024-01-15", shard.id);
+        let batches = 0;
+        const result = await run(target.processor, {
+          store: opened.store,
+          partition: target.partition,
+          logger: false,
+          signal: stop.signal,
+          onProgress: () => {
+            if (++batches === 2) stop.abort();
+          },
+        });
+        assert.equal(result.status, "suspended");
+      }
+      const rows = await loadStatus(opened.store, Date.now(), "sharded");
+      assert.equal(rows.length, 1, "one row for the sharded partition");
+      assert.equal(rows[0]?.partition, "2024-01-15");
+      assert.equal(rows[0]?.shards, 2);
+      assert.equal(rows[0]?.completed, 40);
+      assert.equal(rows[0]?.total, 100);
+
+      const target = await shardTarget(processor, "2024-01-15", 1);
+      const resumed = await run(target.processor, {
+        store: opened.store,
+        partition: target.partition,
+        logger: false,
+      });
+      assert.equal(resumed.status, "completed");
+      assert.equal(resumed.processed, 30, "shard 1 resumed after 70 and stopped at 100");
+      const effects = await opened.effects();
+      assert.deepEqual(
+        [...effects.values()].filter((n) => n !== 1),
+        [],
+      );
+    });
+  });
+}
+
+describe("shard definitions", () => {
+  const base = defineProcessor<number>({
+    name: "p",
+    entities: () => [],
+    id: (n) => n,
+    processBatch() {},
+  });
+
+  it("refuses empty, duplicate and malformed shard lists with the option named", async () => {
+    const cases: Array<[unknown, RegExp]> = [
+      [[], /non-empty array/],
+      [[{ id: 0 }, { id: 0 }], /shard id 0 twice/],
+      [[{ id: "a b" }], /shard with id "a b"/],
+    ];
+    for (const [shards, message] of cases) {
+      await assert.rejects(
+        listShards({ ...base, shards: () => shards as Shard[] }, "x"),
+        (error: Error & { option?: string }) =>
+          error.option === "shards" && message.test(error.message),
+      );
+    }
+    await assert.rejects(
+      shardTarget({ ...base, shards: () => SHARDS }, "x", 7),
+      /has no shard 7 for partition "x"; its shards are 0, 1/,
+    );
+    await assert.rejects(shardTarget(base, "x", 0), /defines no shards/);
+  });
+
+  it("splits checkpoint keys back into partition and shard", () => {
+    assert.deepEqual(splitShardKey("2024-01-15#3"), { partition: "2024-01-15", shard: "3" });
+    assert.deepEqual(splitShardKey("2024-01-15"), { partition: "2024-01-15", shard: null });
+    assert.deepEqual(splitShardKey("#3"), { partition: "#3", shard: null });
+  });
+});
