@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import PgBoss from "pg-boss";
 import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
 import { NO_SERVER, openTestPool, PG_TEST_URL, type TestPool } from "../stores/postgres-factory.js";
 import { ROOT, waymark } from "./cli.js";
@@ -106,11 +107,15 @@ describe("waymark worker on PostgreSQL", { skip: NO_SERVER, timeout: 120_000 }, 
     PGBOSS_SCHEMA: `${test.schema}_boss`,
   });
 
-  function startWorker() {
+  function startWorker(extraEnv: NodeJS.ProcessEnv = {}, args: string[] = []) {
     const child = spawn(
       process.execPath,
-      ["--import", "tsx", MAIN, "worker", "--store", storeUrl, "--processors", FIXTURE],
-      { cwd: ROOT, env: { ...process.env, ...env() }, stdio: ["ignore", "pipe", "pipe"] },
+      ["--import", "tsx", MAIN, "worker", "--store", storeUrl, "--processors", FIXTURE, ...args],
+      {
+        cwd: ROOT,
+        env: { ...process.env, ...env(), ...extraEnv },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
     );
     children.push(child);
     let out = "";
@@ -170,6 +175,73 @@ describe("waymark worker on PostgreSQL", { skip: NO_SERVER, timeout: 120_000 }, 
       rows.filter((r) => r.writes !== 1),
       [],
       "every entity's ctx.tx effect was written exactly once",
+    );
+  });
+
+  it("backfills 20 partitions x 2 shards with 3 worker processes and forced suspensions", async () => {
+    // Jobs expire after 2 s and workers keep 1 s free: each shard (10 batches of >= 110 ms)
+    // suspends at least once and resumes from its checkpoint on a continuation job.
+    const boss = new PgBoss({
+      connectionString: PG_TEST_URL as string,
+      schema: `${test.schema}_boss`,
+      supervise: false,
+      schedule: false,
+    });
+    await boss.start();
+    await boss.createQueue("waymark-backfill", { name: "waymark-backfill", expireInSeconds: 2 });
+    await boss.stop({ graceful: false, wait: true, timeout: 1000 });
+    const sharded = { SHARDED: "1", BATCH_SIZE: "2", BATCH_DELAY_MS: "110" };
+    const enqueued = await waymark(
+      ["enqueue", "backfill", "--store", storeUrl, "--processors", FIXTURE].concat([
+        "--from",
+        "2024-02-01",
+        "--to",
+        "2024-02-20",
+      ]),
+      { env: { ...env(), ...sharded } },
+    );
+    assert.equal(enqueued.code, 0, enqueued.stderr);
+    assert.match(enqueued.stdout, /Enqueued 20 partition\(s\) of backfill as 40 shard jobs/);
+
+    const workers = [0, 1, 2].map(() => startWorker(sharded, ["--concurrency", "2"]));
+    const dates = Array.from({ length: 20 }, (_, i) => `2024-02-${String(i + 1).padStart(2, "0")}`);
+    await until(
+      "all 40 shards to complete",
+      async () => {
+        for (const date of dates) {
+          for (const shard of ["0", "1"]) {
+            const partition = `${date}#${shard}`;
+            if ((await store.lastCompletedAt({ processor: "backfill", partition })) === null) {
+              return false;
+            }
+          }
+        }
+        return true;
+      },
+      90_000,
+    );
+    for (const w of workers) w.child.kill("SIGTERM");
+    assert.deepEqual(await Promise.all(workers.map((w) => w.exited)), [0, 0, 0]);
+
+    const rows = await effects();
+    assert.equal(rows.length, 20 * ENTITIES, "every entity of every partition");
+    assert.deepEqual(
+      rows.filter((r) => r.writes !== 1),
+      [],
+      "exactly once across shards",
+    );
+    const runs = await store.listRuns({ processor: "backfill", limit: 1000 });
+    assert.ok(
+      runs.filter((r) => r.status === "suspended").length >= 40,
+      "deadlines suspended runs",
+    );
+    assert.ok(
+      runs.some((r) => (r.resumedFrom ?? 0) > 0),
+      "continuations resumed",
+    );
+    assert.ok(
+      runs.every((r) => /#[01]$/.test(r.partition)),
+      "runs are recorded per shard",
     );
   });
 });

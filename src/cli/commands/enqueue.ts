@@ -1,6 +1,7 @@
 import { type Command, Option } from "commander";
 import { enqueuePartitions } from "../../integrations/pg-boss.js";
 import { startBoss } from "../boss.js";
+import { loadProcessors } from "../load-processors.js";
 import { EXIT } from "../exit-codes.js";
 import { CliError, printJson, type StoreCommandOptions, withStoreOptions } from "../shared.js";
 
@@ -9,6 +10,7 @@ interface EnqueueOptions extends StoreCommandOptions {
   from?: string;
   to?: string;
   queue?: string;
+  processors?: string;
   bossSchema: string;
 }
 
@@ -29,6 +31,7 @@ export function registerEnqueue(program: Command): void {
       .option("--from <date>", "first day of a range of partitions, YYYY-MM-DD")
       .option("--to <date>", "last day of the range (included), YYYY-MM-DD")
       .option("--queue <name>", "queue to send to; default waymark-PROCESSOR")
+      .option("--processors <file>", "module defining the processor: one job per shard if it has shards")
       .addOption(
         new Option("--boss-schema <name>", "pg-boss's schema")
           .env("PGBOSS_SCHEMA")
@@ -36,17 +39,27 @@ export function registerEnqueue(program: Command): void {
       ),
   ).action(async (name: string, options: EnqueueOptions) => {
     const partitions = partitionsOf(options);
+    const processor = options.processors ? await findProcessor(options.processors, name) : { name };
     const boss = await startBoss(options.store, options.bossSchema);
     try {
-      const sent = await enqueuePartitions(boss, { name }, partitions, {
+      const sent = await enqueuePartitions(boss, processor, partitions, {
         ...(options.queue ? { queue: options.queue } : {}),
       });
-      if (options.json) printJson({ processor: name, enqueued: sent, partitions });
-      else process.stdout.write(`Enqueued ${sent} partition(s) of ${name}.\n`);
+      if (options.json) printJson({ processor: name, jobs: sent, partitions });
+      else {
+        const shards = sent === partitions.length ? "" : ` as ${sent} shard jobs`;
+        process.stdout.write(`Enqueued ${partitions.length} partition(s) of ${name}${shards}.\n`);
+      }
     } finally {
       await boss.stop({ graceful: false, wait: true, timeout: 5000 });
     }
   });
+}
+
+async function findProcessor(file: string, name: string) {
+  const found = (await loadProcessors(file)).find((p) => p.name === name);
+  if (!found) throw new CliError(`${file} exports no processor named "${name}".`, EXIT.usage);
+  return found;
 }
 
 function partitionsOf(options: EnqueueOptions): string[] {
