@@ -4,36 +4,55 @@ import type { Processor } from "../core/processor.js";
 import { EXIT } from "./exit-codes.js";
 import { CliError } from "./shared.js";
 
-/** A processor of any entity, state and transaction type. */
-export type AnyProcessor = Processor<unknown, unknown, unknown>;
-
 /**
- * Imports the user's module and returns the processors it exports: the default export (one
- * processor or an array of them) or else every named export that is one. Throws a `CliError`
- * naming the file when it cannot be imported or exports none.
+ * Imports a module and finds the processor called `name` among its exports: the default
+ * export (a processor, an array or an object of them) or any named export.
  */
-export async function loadProcessors(file: string): Promise<AnyProcessor[]> {
-  const path = resolve(file);
+export async function loadProcessor(file: string, name: string): Promise<Processor> {
   let module: Record<string, unknown>;
   try {
-    module = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+    module = (await import(pathToFileURL(resolve(file)).href)) as Record<string, unknown>;
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    throw new CliError(`Cannot load processors from ${path}: ${message}`, EXIT.usage);
-  }
-  const fromDefault = [module.default].flat().filter(isProcessor);
-  const found =
-    fromDefault.length > 0
-      ? fromDefault
-      : Object.entries(module)
-          .filter(([key]) => key !== "default")
-          .map(([, value]) => value)
-          .filter(isProcessor);
-  if (found.length === 0) {
-    const plain = Object.values(module).some(looksLikeDefinition);
     throw new CliError(
-      `${path} exports no processor. Export processors made by defineProcessor(), as the ` +
-        `default export or as named exports${plain ? " (a plain object was found: wrap it in defineProcessor({ … }))" : ""}.`,
+      `Cannot import ${file}: ${(error as Error).message}. Pass a JavaScript module that ` +
+        "exports your processors (build TypeScript first, or run the CLI under tsx).",
+      EXIT.usage,
+    );
+  }
+  const found = candidates(module).filter(isProcessor);
+  const match = found.find((p) => p.name === name);
+  if (!match) {
+    const names = found.map((p) => p.name).join(", ") || "none";
+    throw new CliError(
+      `${file} exports no processor named "${name}" (found: ${names}).`,
+      EXIT.usage,
+    );
+  }
+  return match;
+}
+
+/**
+ * Imports the user's module and returns every processor it exports (the default export, an
+ * array or an object of them, or named exports), for `waymark worker`. Throws a `CliError`
+ * naming the file when it cannot be imported or exports none.
+ */
+export async function loadProcessors(file: string): Promise<Processor[]> {
+  let module: Record<string, unknown>;
+  try {
+    module = (await import(pathToFileURL(resolve(file)).href)) as Record<string, unknown>;
+  } catch (error) {
+    throw new CliError(
+      `Cannot load processors from ${resolve(file)}: ${(error as Error).message}. Pass a ` +
+        "JavaScript module that exports your processors (build TypeScript first, or run the " +
+        "CLI under tsx).",
+      EXIT.usage,
+    );
+  }
+  const found = [...new Set(candidates(module).filter(isProcessor))];
+  if (found.length === 0) {
+    throw new CliError(
+      `${resolve(file)} exports no processor. Export processors made by defineProcessor(), as ` +
+        "the default export or as named exports.",
       EXIT.usage,
     );
   }
@@ -41,7 +60,7 @@ export async function loadProcessors(file: string): Promise<AnyProcessor[]> {
   for (const processor of found) {
     if (names.has(processor.name)) {
       throw new CliError(
-        `${path} exports two processors named "${processor.name}"; each needs its own name.`,
+        `${file} exports two processors named "${processor.name}"; each needs its own name.`,
         EXIT.usage,
       );
     }
@@ -50,18 +69,25 @@ export async function loadProcessors(file: string): Promise<AnyProcessor[]> {
   return found;
 }
 
-// defineProcessor returns a frozen object with its defaults filled in; a plain definition
-// (not frozen, no batchSize default) has not been validated and is refused.
-function isProcessor(value: unknown): value is AnyProcessor {
-  return looksLikeDefinition(value) && Object.isFrozen(value) && "batchSize" in value;
+function candidates(module: Record<string, unknown>): unknown[] {
+  const values: unknown[] = [];
+  for (const value of Object.values(module)) {
+    values.push(value);
+    if (Array.isArray(value)) values.push(...value);
+    else if (value && typeof value === "object" && !isProcessor(value)) {
+      values.push(...Object.values(value));
+    }
+  }
+  return values;
 }
 
-function looksLikeDefinition(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== "object" || value === null) return false;
-  const v = value as Record<string, unknown>;
+function isProcessor(value: unknown): value is Processor {
+  const candidate = value as Partial<Processor> | null;
   return (
-    typeof v.name === "string" &&
-    typeof v.entities === "function" &&
-    typeof v.processBatch === "function"
+    typeof candidate === "object" &&
+    candidate !== null &&
+    typeof candidate.name === "string" &&
+    typeof candidate.processBatch === "function" &&
+    typeof candidate.entities === "function"
   );
 }

@@ -34,7 +34,7 @@ describe("waymark worker: loading processors", () => {
     assert.match(result.stderr, /Cannot load processors from .*missing\.js/);
   });
 
-  it("refuses a module without processors made by defineProcessor", async () => {
+  it("refuses a module that exports no processor", async () => {
     const result = await waymark([
       "worker",
       "--store",
@@ -44,7 +44,6 @@ describe("waymark worker: loading processors", () => {
     ]);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /no-processors\.ts exports no processor/);
-    assert.match(result.stderr, /wrap it in defineProcessor/);
   });
 
   it("refuses a bad --concurrency and an enqueue without partitions", async () => {

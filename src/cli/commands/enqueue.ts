@@ -1,8 +1,8 @@
 import { type Command, Option } from "commander";
 import { enqueuePartitions } from "../../integrations/pg-boss.js";
 import { startBoss } from "../boss.js";
-import { loadProcessors } from "../load-processors.js";
 import { EXIT } from "../exit-codes.js";
+import { loadProcessors } from "../load-processors.js";
 import { CliError, printJson, type StoreCommandOptions, withStoreOptions } from "../shared.js";
 
 interface EnqueueOptions extends StoreCommandOptions {
@@ -31,7 +31,10 @@ export function registerEnqueue(program: Command): void {
       .option("--from <date>", "first day of a range of partitions, YYYY-MM-DD")
       .option("--to <date>", "last day of the range (included), YYYY-MM-DD")
       .option("--queue <name>", "queue to send to; default waymark-PROCESSOR")
-      .option("--processors <file>", "module defining the processor: one job per shard if it has shards")
+      .option(
+        "--processors <file>",
+        "module defining the processor: one job per shard if it has shards",
+      )
       .addOption(
         new Option("--boss-schema <name>", "pg-boss's schema")
           .env("PGBOSS_SCHEMA")
