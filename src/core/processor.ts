@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { breakerSchema, type CircuitBreakerLike } from "./policies/breaker.js";
+import { type RetryOptions, retrySchema } from "./policies/retry.js";
 import type { Cursor, Logger } from "./types.js";
 import { fn, integerFrom, parseOptions } from "./validate.js";
 
@@ -71,14 +73,40 @@ export interface ProcessorDefinition<E, S = undefined, Tx = unknown> {
   maxStateBytes?: number;
   /** How long a lease lasts without renewal; commits and a heartbeat renew it. @default 30_000 */
   leaseTtlMs?: number;
+  /**
+   * How a failed batch is retried before the run fails; `false` for no retries. See
+   * docs/resilience.md. @default { attempts: 3, initialDelayMs: 10_000, factor: 2, jitter: 0.1 }
+   */
+  retry?: RetryOptions | false;
+  /**
+   * A circuit breaker checked before every batch: when open, the run suspends with
+   * `reason: "circuit-open"` instead of burning retries. Any object with `isOpen()`, an
+   * opossum or a cockatiel breaker. A `breaker` run option overrides it.
+   */
+  breaker?: CircuitBreakerLike;
+  /**
+   * Decides, before the lease is taken, whether this run is needed at all; `false` ends it
+   * `skipped` (recorded in history). `lastCompletedAt` is when the partition last completed.
+   * @example shouldRun: async ({ partition, lastCompletedAt }) => (await changedAt(partition)) > (lastCompletedAt ?? 0)
+   */
+  shouldRun?(args: ShouldRunArgs): boolean | Promise<boolean>;
+}
+
+/** Arguments of `shouldRun`. */
+export interface ShouldRunArgs {
+  readonly partition: string;
+  /** When this (processor, partition) last completed, in epoch ms; null if never. */
+  readonly lastCompletedAt: number | null;
 }
 
 /** A validated processor with its defaults filled in. Create one with `defineProcessor`. */
 export interface Processor<E = unknown, S = unknown, Tx = unknown>
   extends Readonly<
-    Required<Omit<ProcessorDefinition<E, S, Tx>, "count" | "initialState">> &
-      Pick<ProcessorDefinition<E, S, Tx>, "count" | "initialState">
+    Required<Omit<ProcessorDefinition<E, S, Tx>, OptionalMembers>> &
+      Pick<ProcessorDefinition<E, S, Tx>, OptionalMembers>
   > {}
+
+type OptionalMembers = "count" | "initialState" | "retry" | "breaker" | "shouldRun";
 
 const NAME_RULE = "use 1-128 characters with no control characters and no surrounding spaces";
 
@@ -101,6 +129,9 @@ const definitionSchema = z.strictObject({
     .optional(),
   maxStateBytes: integerFrom(1, "pass a size in bytes, e.g. 1_048_576").optional(),
   leaseTtlMs: integerFrom(1000, "pass milliseconds, e.g. 30_000").optional(),
+  retry: retrySchema.optional(),
+  breaker: breakerSchema.optional(),
+  shouldRun: fn("expected a function ({ partition, lastCompletedAt }) => boolean").optional(),
 });
 
 /**

@@ -1,10 +1,14 @@
 import { createHash, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { performance } from "node:perf_hooks";
-import type { LeaseHandle, RunRecord, StoredCheckpoint } from "../stores/store.js";
+import type { BatchScope, LeaseHandle, RunRecord, StoredCheckpoint } from "../stores/store.js";
 import { BatchReader } from "./batch-reader.js";
 import { FencedError, WaymarkError } from "./errors.js";
 import { LeaseKeeper } from "./lease-keeper.js";
+import { adaptBreaker, type BreakerAdapter } from "./policies/breaker.js";
+import { DeadlinePlanner, resolveDeadline } from "./policies/deadline.js";
+import { isTransient, type RetryPolicy, resolveRetry, retryDelay } from "./policies/retry.js";
+import { RunStoppedError, RunStopper } from "./policies/stop.js";
 import { defineProcessor, type Processor } from "./processor.js";
 import { type ResolvedRunOptions, type RunOptions, resolveRunOptions } from "./run-options.js";
 import { parseState, serializeState } from "./state.js";
@@ -36,6 +40,13 @@ export interface RunResult {
 
 type Outcome = { status: "completed" } | { status: "suspended"; reason: SuspendReason };
 
+/** A batch that ran without error and waits for its commit. */
+interface Prepared<S> {
+  readonly scope: BatchScope<unknown>;
+  readonly state: S;
+  readonly stateJson: string | null;
+}
+
 /**
  * Runs a processor on one partition: takes the lease, resumes after the last committed
  * cursor, processes and commits batch by batch, clears the checkpoint on success and
@@ -59,11 +70,14 @@ class Runner<E, S, Tx> {
   readonly #where: string;
   readonly #runId = randomUUID();
   readonly #owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-  readonly #abort = new AbortController();
   readonly #startedAt: number;
+  readonly #stopper: RunStopper;
+  readonly #planner: DeadlinePlanner | null;
+  readonly #breaker: BreakerAdapter | null;
+  readonly #retry: RetryPolicy;
   readonly #startedPerf = performance.now();
   #lease: LeaseHandle | undefined;
-  #attempt = 1;
+  #attemptNumber = 1;
   #resumedFrom: number | null = null;
   #completed = 0;
   #total: number | null = null;
@@ -80,6 +94,13 @@ class Runner<E, S, Tx> {
     this.#o = options;
     this.#where = `${processor.name}/${options.partition}`;
     this.#startedAt = options.now();
+    const deadline = resolveDeadline(options, this.#startedAt);
+    this.#planner =
+      deadline === null ? null : new DeadlinePlanner(deadline, options.deadlineMarginMs);
+    this.#stopper = new RunStopper({ ...options, deadline }, this.#where);
+    const breaker = options.breaker ?? processor.breaker;
+    this.#breaker = breaker ? adaptBreaker(breaker) : null;
+    this.#retry = resolveRetry(processor.retry);
   }
 
   async execute(): Promise<RunResult> {
@@ -87,6 +108,16 @@ class Runner<E, S, Tx> {
     let keeper: LeaseKeeper | undefined;
     let reader: BatchReader<E> | undefined;
     try {
+      if (this.#p.shouldRun) {
+        const lastCompletedAt = await store.lastCompletedAt({
+          processor: this.#p.name,
+          partition: this.#o.partition,
+        });
+        if (!(await this.#p.shouldRun({ partition: this.#o.partition, lastCompletedAt }))) {
+          logger.info(`Skipped ${this.#where}: shouldRun returned false.`);
+          return await this.#finish("skipped");
+        }
+      }
       const acquired = await store.acquire({
         processor: this.#p.name,
         partition: this.#o.partition,
@@ -101,10 +132,10 @@ class Runner<E, S, Tx> {
         return await this.#finish("busy");
       }
       this.#lease = acquired.lease;
-      this.#attempt = acquired.checkpoint.attempt;
+      this.#attemptNumber = acquired.checkpoint.attempt;
       await store.recordRun(this.#record("running"));
       keeper = new LeaseKeeper(store, acquired.lease, this.#p.leaseTtlMs, this.#o.now, (error) => {
-        if (error instanceof FencedError) this.#abort.abort(error);
+        if (error instanceof FencedError) this.#stopper.abort(error);
         else logger.warn(`Lease renewal for ${this.#where} failed: ${error.message}`);
       });
       reader = await this.#open(acquired.checkpoint);
@@ -126,6 +157,7 @@ class Runner<E, S, Tx> {
       if (this.#lease) await store.release(this.#lease, this.#o.now()).catch(() => {});
       return await this.#finish("failed", undefined, error);
     } finally {
+      this.#stopper.dispose();
       keeper?.stop();
       await reader?.close().catch(() => {});
     }
@@ -151,7 +183,7 @@ class Runner<E, S, Tx> {
       this.#committedState = serializeState(this.#state, p.maxStateBytes, this.#where);
     }
     if (p.count) this.#total = await p.count({ partition });
-    const source = await p.entities({ partition, after, signal: this.#abort.signal });
+    const source = await p.entities({ partition, after, signal: this.#stopper.signal });
     const reader = new BatchReader(source, p.id, after, this.#where);
     const remaining = reader.remainingInArray();
     if (remaining !== null && !p.count) this.#total = this.#completed + remaining;
@@ -189,41 +221,91 @@ class Runner<E, S, Tx> {
 
   async #loop(reader: BatchReader<E>): Promise<Outcome> {
     const batchSize = this.#p.batchSize;
-    for (;;) {
-      if (this.#o.signal?.aborted) return { status: "suspended", reason: "signal" };
-      this.#throwIfFenced();
-      const batch = await reader.next(batchSize);
-      if (batch.length === 0) return { status: "completed" };
-      await this.#runBatch(batch, reader.lastCursor as Cursor);
+    try {
+      for (;;) {
+        const stop = this.#stopBefore(batchSize);
+        if (stop) return { status: "suspended", reason: stop };
+        const batch = await reader.next(batchSize);
+        if (batch.length === 0) return { status: "completed" };
+        await this.#runBatch(batch, reader.lastCursor as Cursor);
+      }
+    } catch (error) {
+      if (error instanceof RunStoppedError) return { status: "suspended", reason: error.reason };
+      throw error;
     }
   }
 
+  /** Why the next batch (of `size`) must not start, or null. A lost lease throws. */
+  #stopBefore(size: number): SuspendReason | null {
+    this.#throwIfFenced();
+    if (this.#stopper.requested) return this.#stopper.requested;
+    if (this.#breaker?.isOpen()) return "circuit-open";
+    if (this.#planner?.wouldOverrun(this.#o.now(), size)) return "deadline";
+    return null;
+  }
+
   async #runBatch(batch: E[], cursor: Cursor): Promise<void> {
+    const started = this.#o.now();
+    const prepared = await this.#attemptWithRetries(batch);
+    await this.#commit(prepared, batch.length, cursor);
+    this.#planner?.record(batch.length, this.#o.now() - started);
+  }
+
+  /** Runs the batch, retrying transient errors by the retry policy; throws the last error. */
+  async #attemptWithRetries(batch: E[]): Promise<Prepared<S>> {
+    const policy = this.#retry;
+    const { logger, sleep } = this.#o;
+    for (let retry = 1; ; retry++) {
+      try {
+        return await this.#tryBatch(batch);
+      } catch (caught) {
+        const error = caught instanceof Error ? caught : new Error(String(caught));
+        if (retry > policy.attempts || !isTransient(policy, error)) throw error;
+        const delay = retryDelay(policy, retry);
+        logger.warn(
+          `Batch ${this.#batches + 1} of ${this.#where} failed (attempt ${retry} of ` +
+            `${policy.attempts + 1}): ${error.message}. Retrying in ${delay} ms.`,
+        );
+        await sleep(delay, this.#stopper.waitSignal);
+        const stop = this.#stopBefore(batch.length);
+        if (stop) throw new RunStoppedError(stop, `Stopped before retrying (${stop}).`);
+      }
+    }
+  }
+
+  /** One call of processBatch in its own transaction scope; rolls back on any error. */
+  async #tryBatch(batch: E[]): Promise<Prepared<S>> {
     const p = this.#p;
     const { store, partition, logger } = this.#o;
-    const lease = this.#lease as LeaseHandle;
-    const scope = store.openBatch(lease);
+    const scope = store.openBatch(this.#lease as LeaseHandle);
     const ctx = {
       partition,
       state: this.#state,
-      signal: this.#abort.signal,
+      signal: this.#stopper.signal,
       log: logger,
       tx: scope.tx as Tx,
       batchNumber: this.#batches + 1,
       idempotencyKey: (entity: unknown) => this.#idempotencyKey(entity as E),
     };
-    let stateJson: string | null;
     try {
-      await p.processBatch(batch, ctx);
-      this.#throwIfFenced();
-      stateJson = serializeState(ctx.state, p.maxStateBytes, this.#where);
+      const work = async () => p.processBatch(batch, ctx);
+      await (this.#breaker ? this.#breaker.run(work) : work());
+      this.#throwIfAborted();
+      const stateJson = serializeState(ctx.state, p.maxStateBytes, this.#where);
+      return { scope: scope as BatchScope<unknown>, state: ctx.state, stateJson };
     } catch (error) {
       await scope.rollback();
       // The in-memory state may hold half a batch; the committed one is the truth.
       this.#state = parseState(this.#committedState, p.name, partition) as S;
-      throw error;
+      throw this.#stopper.signal.aborted ? this.#stopper.signal.reason : error;
     }
-    const completed = this.#completed + batch.length;
+  }
+
+  /** Commits a prepared batch of `entities` entities ending at `cursor`. */
+  async #commit(prepared: Prepared<S>, entities: number, cursor: Cursor): Promise<void> {
+    const p = this.#p;
+    const { scope, stateJson } = prepared;
+    const completed = this.#completed + entities;
     const started = performance.now();
     await scope.commit({
       processorVersion: p.version,
@@ -236,10 +318,10 @@ class Runner<E, S, Tx> {
       now: this.#o.now(),
     });
     this.#checkpointMs += performance.now() - started;
-    this.#state = ctx.state;
+    this.#state = prepared.state;
     this.#committedState = stateJson;
     this.#completed = completed;
-    this.#processed += batch.length;
+    this.#processed += entities;
     this.#batches++;
     this.#cursor = cursor;
     this.#reportProgress();
@@ -266,8 +348,18 @@ class Runner<E, S, Tx> {
   }
 
   #throwIfFenced(): void {
-    const reason: unknown = this.#abort.signal.reason;
-    if (this.#abort.signal.aborted && reason instanceof Error) throw reason;
+    const reason: unknown = this.#stopper.signal.reason;
+    if (reason instanceof FencedError) throw reason;
+  }
+
+  /** After processBatch: a batch aborted or finished past the hard deadline is not committed. */
+  #throwIfAborted(): void {
+    const signal = this.#stopper.signal;
+    if (signal.aborted) throw signal.reason;
+    const deadline = this.#planner?.deadline;
+    if (deadline !== undefined && this.#o.now() > deadline) {
+      throw new RunStoppedError("deadline", `${this.#where} passed its deadline mid-batch.`);
+    }
   }
 
   #idempotencyKey(entity: E): string {
@@ -300,7 +392,7 @@ class Runner<E, S, Tx> {
       total: this.#total,
       batches: this.#batches,
       checkpointMs: this.#checkpointMs,
-      attempt: this.#attempt,
+      attempt: this.#attemptNumber,
       reason: reason ?? null,
       error: error ? `${error.name}: ${error.message}` : null,
     };
