@@ -8,12 +8,17 @@ export {
   WaymarkError,
 } from "./core/errors.js";
 export { consoleLogger, silentLogger } from "./core/logger.js";
+export type { CircuitBreakerLike } from "./core/policies/breaker.js";
+export { cloudRunDeadline, lambdaDeadline } from "./core/policies/deadline.js";
+export type { RetryOptions } from "./core/policies/retry.js";
+export { RunStoppedError } from "./core/policies/stop.js";
 export type {
   BatchContext,
   EntitiesArgs,
   EntitySource,
   Processor,
   ProcessorDefinition,
+  ShouldRunArgs,
 } from "./core/processor.js";
 export { defineProcessor } from "./core/processor.js";
 export type { RunResult } from "./core/run.js";

@@ -110,9 +110,7 @@ export class RunStopper {
   #timer(action: () => void, ms: number): void {
     // setTimeout fires at once for delays past 2^31-1 ms (~24.8 days): such a deadline is moot.
     if (ms > MAX_TIMER_MS) return;
-    const timer = setTimeout(action, Math.max(0, ms));
-    // Stopping a run must never be what keeps a finished process alive.
-    timer.unref();
-    this.#timers.push(timer);
+    // Not unref'd: a batch stuck on something unref'd must still be stopped. dispose() clears it.
+    this.#timers.push(setTimeout(action, Math.max(0, ms)));
   }
 }
