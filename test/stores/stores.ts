@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { MemoryStore } from "../../src/stores/memory/memory-store.js";
 import { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
 import type { CheckpointStore } from "../../src/stores/store.js";
+import { postgres } from "./postgres-factory.js";
 
 /** An open store for one test, and how to throw it away. */
 export interface OpenedStore {
@@ -69,7 +70,7 @@ const sqlite: StoreFactory = {
   },
 };
 
-const ALL: StoreFactory[] = [memory, sqlite];
+const ALL: StoreFactory[] = [memory, sqlite, postgres];
 
 /** The stores the contract suite runs on; `STORES=sqlite,memory` narrows it. */
 export const STORE_FACTORIES: StoreFactory[] = process.env.STORES

@@ -1,0 +1,144 @@
+import { StoreError } from "../../core/errors.js";
+import type { PgPool, PgPoolClient } from "./postgres-pool.js";
+
+/**
+ * Numbered migrations, applied in order; each is a list of single statements (no
+ * multi-statement strings, so every driver and PGlite can run them). `s` is the quoted schema.
+ * Append new entries; never edit one that has shipped. The tables mirror the SQLite store's,
+ * with BIGINT for epoch milliseconds and counts.
+ */
+export const POSTGRES_MIGRATIONS: ReadonlyArray<(s: string) => readonly string[]> = [
+  // 1: checkpoints, run history, last completion per partition.
+  (s) => [
+    `CREATE TABLE ${s}.checkpoints (
+       processor          TEXT    NOT NULL,
+       partition          TEXT    NOT NULL,
+       processor_version  INTEGER,
+       cursor             TEXT,
+       completed          BIGINT  NOT NULL DEFAULT 0,
+       total              BIGINT,
+       state              TEXT,
+       fingerprint        TEXT,
+       run_id             TEXT,
+       lease_owner        TEXT,
+       lease_expires_at   BIGINT,
+       fence              BIGINT  NOT NULL DEFAULT 0,
+       attempt            INTEGER NOT NULL DEFAULT 0,
+       created_at         BIGINT  NOT NULL,
+       updated_at         BIGINT  NOT NULL,
+       PRIMARY KEY (processor, partition)
+     )`,
+    `CREATE TABLE ${s}.runs (
+       run_id         TEXT    PRIMARY KEY,
+       processor      TEXT    NOT NULL,
+       partition      TEXT    NOT NULL,
+       status         TEXT    NOT NULL,
+       started_at     BIGINT  NOT NULL,
+       finished_at    BIGINT,
+       resumed_from   BIGINT,
+       processed      BIGINT  NOT NULL,
+       total          BIGINT,
+       batches        INTEGER NOT NULL,
+       checkpoint_ms  DOUBLE PRECISION NOT NULL,
+       attempt        INTEGER NOT NULL,
+       reason         TEXT,
+       error          TEXT
+     )`,
+    `CREATE INDEX runs_by_started_at ON ${s}.runs (started_at)`,
+    `CREATE INDEX runs_by_processor ON ${s}.runs (processor, partition, started_at)`,
+    `CREATE TABLE ${s}.completions (
+       processor     TEXT    NOT NULL,
+       partition     TEXT    NOT NULL,
+       completed_at  BIGINT  NOT NULL,
+       PRIMARY KEY (processor, partition)
+     )`,
+  ],
+];
+
+/** Double-quotes an identifier that {@link validateSchemaName} already accepted. */
+export function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/**
+ * Brings the schema up to date. A worker that finds it current reads one row and is done;
+ * otherwise it migrates inside a transaction holding an advisory lock keyed by the schema, so
+ * that twenty workers starting at once on an empty database migrate exactly once (the others
+ * wait on the lock, then find the work done).
+ */
+export async function migratePostgres(pool: PgPool, schema: string, where: string): Promise<void> {
+  const q = quoteIdentifier(schema);
+  const current = await readVersion(pool, q);
+  if (current !== null) {
+    assertKnown(current, schema, where);
+    if (current === POSTGRES_MIGRATIONS.length) return;
+  }
+  const client = await pool.connect();
+  let broken: unknown;
+  try {
+    await client.query("BEGIN");
+    try {
+      await migrateLocked(client, schema, where);
+      await client.query("COMMIT");
+    } catch (error) {
+      await client.query("ROLLBACK").catch((rollbackError: unknown) => {
+        broken = rollbackError;
+      });
+      throw error;
+    }
+  } finally {
+    client.release(broken instanceof Error ? broken : undefined);
+  }
+}
+
+async function migrateLocked(client: PgPoolClient, schema: string, where: string): Promise<void> {
+  const q = quoteIdentifier(schema);
+  await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
+    `waymark migrate ${schema}`,
+  ]);
+  // Checked before creating: CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when
+  // the schema exists, and a role granted only the schema should still start.
+  const exists = await client.query("SELECT 1 FROM pg_namespace WHERE nspname = $1", [schema]);
+  if (exists.rows.length === 0) await client.query(`CREATE SCHEMA ${q}`);
+  await client.query(
+    `CREATE TABLE IF NOT EXISTS ${q}.migrations (
+       version     INTEGER PRIMARY KEY,
+       applied_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+     )`,
+  );
+  const result = await client.query<{ version: number | null }>(
+    `SELECT max(version) AS version FROM ${q}.migrations`,
+  );
+  const current = result.rows[0]?.version ?? 0;
+  assertKnown(current, schema, where);
+  for (let version = current + 1; version <= POSTGRES_MIGRATIONS.length; version++) {
+    const migration = POSTGRES_MIGRATIONS[version - 1] as (s: string) => readonly string[];
+    for (const statement of migration(q)) await client.query(statement);
+    await client.query(`INSERT INTO ${q}.migrations (version) VALUES ($1)`, [version]);
+  }
+}
+
+/** The recorded schema version, or null when the schema or its `migrations` table is missing. */
+async function readVersion(pool: PgPool, q: string): Promise<number | null> {
+  try {
+    const result = await pool.query<{ version: number | null }>(
+      `SELECT max(version) AS version FROM ${q}.migrations`,
+    );
+    return result.rows[0]?.version ?? 0;
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === "42P01" || code === "3F000") return null;
+    throw error;
+  }
+}
+
+function assertKnown(version: number, schema: string, where: string): void {
+  const latest = POSTGRES_MIGRATIONS.length;
+  if (version <= latest) return;
+  throw new StoreError(
+    "STORE_INCOMPATIBLE",
+    `The PostgreSQL store ${where} (schema "${schema}") has schema version ${version}, newer ` +
+      `than this waymark understands (${latest}). Upgrade waymark on this worker, or use ` +
+      "another schema (the `schema` option, or ?schema=NAME in the store URL).",
+  );
+}

@@ -1,0 +1,146 @@
+import { createRequire } from "node:module";
+import { describeValue, InvalidOptionError, StoreError } from "../../core/errors.js";
+import { redactUrl } from "./postgres-errors.js";
+import type { PgPool } from "./postgres-pool.js";
+
+/** Options shared by every way of opening a {@link PostgresStore}. */
+export interface PostgresSchemaOptions {
+  /**
+   * The schema waymark's tables live in; created on first use. A letter or underscore, then
+   * letters, digits or underscores, at most 63 characters.
+   * @default "waymark"
+   */
+  schema?: string;
+}
+
+/** Options for a pool the store creates and owns (and ends on `close()`). */
+export interface PostgresConnectionOptions extends PostgresSchemaOptions {
+  /** A `postgres://user:password@host:port/database` URL. */
+  connectionString: string;
+  /**
+   * The most connections the store's pool opens.
+   * @default 10
+   */
+  poolSize?: number;
+  /**
+   * How long opening a connection may take before the store reports `STORE_UNAVAILABLE`.
+   * @default 10000
+   */
+  connectTimeoutMs?: number;
+}
+
+/** Options for a pool you own: the store uses it and leaves it open on `close()`. */
+export interface PostgresPoolOptions extends PostgresSchemaOptions {
+  /** A `pg.Pool`, or anything with its `query`/`connect`/`end` shape. */
+  pool: PgPool;
+}
+
+/** How to construct a `PostgresStore`: from a connection string, or on your own pool. */
+export type PostgresStoreOptions = PostgresConnectionOptions | PostgresPoolOptions;
+
+/** What the store runs on once its options are resolved. */
+export interface ResolvedPostgresOptions {
+  readonly pool: PgPool;
+  readonly ownsPool: boolean;
+  readonly schema: string;
+  /** The server as messages name it, never with its password. */
+  readonly where: string;
+}
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+/** Accepts a schema name that is a plain identifier, so it can be quoted safely everywhere. */
+export function validateSchemaName(schema: unknown): string {
+  if (typeof schema === "string" && IDENTIFIER.test(schema)) return schema;
+  throw new InvalidOptionError(
+    "schema",
+    "Expected `schema` to be a letter or underscore followed by letters, digits or " +
+      `underscores (at most 63), got ${describeValue(schema)}.`,
+  );
+}
+
+/**
+ * Checks a `postgres://` or `postgresql://` URL and splits off the `schema` query parameter,
+ * which is waymark's and must not reach the driver. Throws `INVALID_STORE_URL` otherwise.
+ */
+export function parsePostgresUrl(url: string): { connectionString: string; schema?: string } {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (error) {
+    throw invalidUrl(url, "it is not a valid URL", error);
+  }
+  if (parsed.protocol !== "postgres:" && parsed.protocol !== "postgresql:") {
+    throw invalidUrl(url, `its scheme is "${parsed.protocol}"`);
+  }
+  const schema = parsed.searchParams.get("schema");
+  if (schema === null) return { connectionString: url };
+  parsed.searchParams.delete("schema");
+  return { connectionString: parsed.toString(), schema };
+}
+
+/** Validates the options and creates the pool when the store is to own one. */
+export function resolvePostgresOptions(options: PostgresStoreOptions): ResolvedPostgresOptions {
+  const schema = validateSchemaName(options.schema ?? "waymark");
+  if ("pool" in options && options.pool) {
+    return { pool: options.pool, ownsPool: false, schema, where: "the given pool" };
+  }
+  const {
+    connectionString,
+    poolSize = 10,
+    connectTimeoutMs = 10_000,
+  } = options as PostgresConnectionOptions;
+  if (typeof connectionString !== "string") {
+    throw new InvalidOptionError(
+      "connectionString",
+      `Expected \`connectionString\` (a postgres:// URL) or \`pool\`, got ${describeValue(connectionString)}.`,
+    );
+  }
+  parsePostgresUrl(connectionString);
+  if (!Number.isInteger(poolSize) || poolSize < 1) {
+    throw new InvalidOptionError(
+      "poolSize",
+      `Expected \`poolSize\` to be an integer from 1 and up, got ${describeValue(poolSize)}.`,
+    );
+  }
+  const pg = loadPg();
+  const pool = new pg.Pool({
+    connectionString,
+    max: poolSize,
+    connectionTimeoutMillis: connectTimeoutMs,
+  });
+  // An idle client whose server went away emits "error" on the pool, which already drops it;
+  // without a listener Node would crash the process instead.
+  pool.on("error", () => {});
+  return { pool, ownsPool: true, schema, where: redactUrl(connectionString) };
+}
+
+interface PgModule {
+  Pool: new (config: {
+    connectionString: string;
+    max: number;
+    connectionTimeoutMillis: number;
+  }) => PgPool & { on(event: "error", listener: (error: Error) => void): unknown };
+}
+
+/** Loads `pg` only when a store is opened from a URL, so it stays an optional dependency. */
+function loadPg(): PgModule {
+  try {
+    return createRequire(import.meta.url)("pg") as PgModule;
+  } catch (error) {
+    throw new StoreError(
+      "STORE_UNAVAILABLE",
+      "The PostgreSQL store needs the `pg` package. Install it with `npm install pg`.",
+      { cause: error },
+    );
+  }
+}
+
+function invalidUrl(url: string, why: string, cause?: unknown): StoreError {
+  return new StoreError(
+    "INVALID_STORE_URL",
+    `Cannot use ${JSON.stringify(redactUrl(url))} as a PostgreSQL store: ${why}. Expected ` +
+      "postgres://USER:PASSWORD@HOST:PORT/DATABASE (percent-encode special characters).",
+    { cause },
+  );
+}

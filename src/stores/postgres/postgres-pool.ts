@@ -1,0 +1,33 @@
+/**
+ * The slice of node-postgres that `PostgresStore` calls, typed structurally (as Kysely types
+ * better-sqlite3) so that `pg` stays an optional peer dependency and any pool with this shape
+ * (a `pg.Pool`, an adapter over PGlite in tests) can stand behind the store.
+ */
+
+/** A result row: column name to value (an interface or a record). */
+export type PgRow = object;
+
+/** What `query` resolves to: the rows, and how many rows the statement touched. */
+export interface PgResult<R extends PgRow = PgRow> {
+  rows: R[];
+  rowCount: number | null;
+}
+
+/** Something that runs one parameterised statement: a pool or a checked-out client. */
+export interface PgQueryable {
+  // biome-ignore lint/suspicious/noExplicitAny: mirrors pg's own `R = any` default.
+  query<R extends PgRow = any>(text: string, values?: unknown[]): Promise<PgResult<R>>;
+}
+
+/** A client checked out of the pool; `release(error)` makes the pool drop a broken one. */
+export interface PgPoolClient extends PgQueryable {
+  release(destroy?: Error | boolean): void;
+  on?(event: "error", listener: (error: Error) => void): unknown;
+  removeListener?(event: "error", listener: (error: Error) => void): unknown;
+}
+
+/** A connection pool (`pg.Pool`). */
+export interface PgPool extends PgQueryable {
+  connect(): Promise<PgPoolClient>;
+  end(): Promise<void>;
+}

@@ -1,0 +1,290 @@
+import { FencedError } from "../../core/errors.js";
+import type { CheckpointKey } from "../../core/types.js";
+import { type CheckpointRow, type RunRow, toCheckpoint, toRun } from "../sql-rows.js";
+import type {
+  AcquireRequest,
+  AcquireResult,
+  BatchScope,
+  CheckpointStore,
+  CheckpointWrite,
+  LeaseHandle,
+  RunFilter,
+  RunRecord,
+  StoredCheckpoint,
+} from "../store.js";
+import { fencedMessage } from "../store.js";
+import { translatePgError } from "./postgres-errors.js";
+import { migratePostgres, quoteIdentifier } from "./postgres-migrations.js";
+import {
+  type PostgresSchemaOptions,
+  type PostgresStoreOptions,
+  parsePostgresUrl,
+  resolvePostgresOptions,
+} from "./postgres-options.js";
+import type { PgPool, PgResult, PgRow } from "./postgres-pool.js";
+import { postgresSql } from "./postgres-sql.js";
+import { openPgTransaction, type PgTx } from "./postgres-tx.js";
+
+/**
+ * The shared store: checkpoints, leases and run history in PostgreSQL, for many workers on
+ * many machines. Leases are fenced in SQL, so a runner whose lease was taken over cannot
+ * commit; `ctx.tx` is a connection inside the batch's transaction (exactly once).
+ *
+ * Open it with {@link PostgresStore.open}, which also creates or migrates its schema. The
+ * constructor does not touch the server; the schema is then migrated on first use.
+ *
+ * @example
+ * const store = await PostgresStore.open({ connectionString: process.env.DATABASE_URL! });
+ * await store.pool.query("CREATE TABLE IF NOT EXISTS summaries (id INT PRIMARY KEY, points INT)");
+ */
+export class PostgresStore implements CheckpointStore<PgTx> {
+  readonly kind = "postgres";
+  /**
+   * The connection pool, for creating your own tables and reading your results. Write batch
+   * effects through `ctx.tx`, not here, to keep them exactly once.
+   */
+  readonly pool: PgPool;
+  /** The schema waymark's tables live in. */
+  readonly schema: string;
+  readonly #ownsPool: boolean;
+  readonly #where: string;
+  readonly #sql: ReturnType<typeof postgresSql>;
+  #migrated: Promise<void> | null = null;
+  #ready = false;
+  #closed = false;
+
+  constructor(options: PostgresStoreOptions) {
+    const resolved = resolvePostgresOptions(options);
+    this.pool = resolved.pool;
+    this.schema = resolved.schema;
+    this.#ownsPool = resolved.ownsPool;
+    this.#where = resolved.where;
+    this.#sql = postgresSql(quoteIdentifier(resolved.schema));
+  }
+
+  /**
+   * Connects, creates or migrates the schema (once, even with many workers starting at once)
+   * and returns the store. Fails with `STORE_UNAVAILABLE` when the server cannot be reached or
+   * refuses the login, `STORE_INCOMPATIBLE` when the schema is newer than this waymark.
+   */
+  static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
+    const store = new PostgresStore(options);
+    try {
+      await store.migrate();
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+    return store;
+  }
+
+  /** Creates or upgrades the schema; later calls return the first call's promise. */
+  migrate(): Promise<void> {
+    this.#migrated ??= migratePostgres(this.pool, this.schema, this.#where).then(
+      () => {
+        this.#ready = true;
+      },
+      (error: unknown) => {
+        this.#migrated = null; // let a later call try again, e.g. once the server is back
+        throw translatePgError(error, this.#where);
+      },
+    );
+    return this.#migrated;
+  }
+
+  async acquire(request: AcquireRequest): Promise<AcquireResult> {
+    const expiresAt = request.now + request.leaseTtlMs;
+    // A holder may release between the refused upsert and the read; then simply try again.
+    for (let attempt = 0; ; attempt++) {
+      const taken = await this.#query<CheckpointRow>(this.#sql.acquire, [
+        request.processor,
+        request.partition,
+        request.runId,
+        request.owner,
+        expiresAt,
+        request.now,
+      ]);
+      const row = taken.rows[0];
+      if (row) {
+        const checkpoint = toCheckpoint(row);
+        const lease: LeaseHandle = {
+          processor: request.processor,
+          partition: request.partition,
+          owner: request.owner,
+          fence: checkpoint.fence,
+          runId: request.runId,
+        };
+        return { acquired: true, lease, checkpoint };
+      }
+      const held = await this.#query<{ lease_owner: string | null; lease_expires_at: string }>(
+        this.#sql.holder,
+        [request.processor, request.partition],
+      );
+      const holder = held.rows[0];
+      if (holder?.lease_owner && (Number(holder.lease_expires_at) > request.now || attempt >= 2)) {
+        return {
+          acquired: false,
+          holder: { owner: holder.lease_owner, expiresAt: Number(holder.lease_expires_at) },
+        };
+      }
+    }
+  }
+
+  async renew(lease: LeaseHandle, leaseTtlMs: number, now: number): Promise<void> {
+    const result = await this.#query(this.#sql.renew, [now + leaseTtlMs, ...fenceOf(lease)]);
+    if (result.rowCount === 0) throw new FencedError(fencedMessage(lease));
+  }
+
+  openBatch(lease: LeaseHandle): BatchScope<PgTx> {
+    const transaction = openPgTransaction(this.pool);
+    return {
+      tx: transaction.tx,
+      commit: async (write: CheckpointWrite) => {
+        const values = [
+          write.processorVersion,
+          JSON.stringify(write.cursor),
+          write.completed,
+          write.total,
+          write.state,
+          write.fingerprint,
+          write.now + write.leaseTtlMs,
+          write.now,
+          ...fenceOf(lease),
+        ];
+        let committed: boolean;
+        if (transaction.used) {
+          try {
+            committed = await transaction.finish(this.#sql.commit, values);
+          } catch (error) {
+            throw translatePgError(error, this.#where);
+          }
+        } else {
+          // Nothing went through ctx.tx: one autocommit statement, one round trip.
+          committed = (await this.#query(this.#sql.commit, values)).rowCount !== 0;
+        }
+        if (!committed) throw new FencedError(fencedMessage(lease));
+      },
+      rollback: () => transaction.rollback(),
+    };
+  }
+
+  async complete(lease: LeaseHandle, now: number): Promise<void> {
+    const result = await this.#query(this.#sql.complete, [...fenceOf(lease), now]);
+    if (result.rowCount === 0) throw new FencedError(fencedMessage(lease));
+  }
+
+  async release(lease: LeaseHandle): Promise<void> {
+    await this.#query(this.#sql.release, fenceOf(lease));
+  }
+
+  async recordRun(run: RunRecord): Promise<void> {
+    await this.#query(this.#sql.recordRun, [
+      run.runId,
+      run.processor,
+      run.partition,
+      run.status,
+      run.startedAt,
+      run.finishedAt,
+      run.resumedFrom,
+      run.processed,
+      run.total,
+      run.batches,
+      run.checkpointMs,
+      run.attempt,
+      run.reason,
+      run.error,
+    ]);
+  }
+
+  async lastCompletedAt(key: CheckpointKey): Promise<number | null> {
+    const result = await this.#query<{ completed_at: string }>(this.#sql.lastCompletedAt, [
+      key.processor,
+      key.partition,
+    ]);
+    const row = result.rows[0];
+    return row ? Number(row.completed_at) : null;
+  }
+
+  async listCheckpoints(filter: { processor?: string } = {}): Promise<StoredCheckpoint[]> {
+    const result = await this.#query<CheckpointRow>(this.#sql.listCheckpoints, [
+      filter.processor ?? null,
+    ]);
+    return result.rows.map(toCheckpoint);
+  }
+
+  async getCheckpoint(key: CheckpointKey): Promise<StoredCheckpoint | null> {
+    const result = await this.#query<CheckpointRow>(this.#sql.getCheckpoint, [
+      key.processor,
+      key.partition,
+    ]);
+    const row = result.rows[0];
+    return row ? toCheckpoint(row) : null;
+  }
+
+  async listRuns(filter: RunFilter = {}): Promise<RunRecord[]> {
+    const result = await this.#query<RunRow>(this.#sql.listRuns, [
+      filter.processor ?? null,
+      filter.partition ?? null,
+      filter.status ?? null,
+      filter.since ?? null,
+      filter.limit ?? null,
+    ]);
+    return result.rows.map(toRun);
+  }
+
+  async deleteCheckpoint(
+    key: CheckpointKey,
+    options: { unlessLeasedAt?: number } = {},
+  ): Promise<boolean> {
+    const result = await this.#query(this.#sql.deleteCheckpoint, [
+      key.processor,
+      key.partition,
+      options.unlessLeasedAt ?? null,
+    ]);
+    return (result.rowCount ?? 0) > 0;
+  }
+
+  async deleteRuns(runIds: readonly string[]): Promise<number> {
+    if (runIds.length === 0) return 0;
+    const result = await this.#query(this.#sql.deleteRuns, [[...runIds]]);
+    return result.rowCount ?? 0;
+  }
+
+  /** Ends the pool when the store created it; a pool you passed in stays yours to end. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#ownsPool) await this.pool.end();
+  }
+
+  /** Every statement goes through here: schema first, connection failures as StoreErrors. */
+  async #query<R extends PgRow>(text: string, values: unknown[]): Promise<PgResult<R>> {
+    if (!this.#ready) await this.migrate();
+    try {
+      return await this.pool.query<R>(text, values);
+    } catch (error) {
+      throw translatePgError(error, this.#where);
+    }
+  }
+}
+
+/**
+ * Opens a `PostgresStore` from a `postgres://` or `postgresql://` URL; a `schema` query
+ * parameter (`?schema=jobs`) picks the schema. This is what `openStore()` calls, through a
+ * dynamic `import()` so that `pg` stays optional.
+ *
+ * @example
+ * const store = await openPostgresStore("postgres://app@db.internal/app?schema=waymark");
+ */
+export async function openPostgresStore(
+  url: string,
+  options: PostgresSchemaOptions & { poolSize?: number; connectTimeoutMs?: number } = {},
+): Promise<PostgresStore> {
+  const { connectionString, schema } = parsePostgresUrl(url);
+  return PostgresStore.open({ ...options, connectionString, schema: options.schema ?? schema });
+}
+
+/** The trailing parameters of every fenced statement. */
+function fenceOf(lease: LeaseHandle): unknown[] {
+  return [lease.processor, lease.partition, lease.owner, lease.fence];
+}

@@ -1,0 +1,136 @@
+import type { PgPool, PgPoolClient, PgResult, PgRow } from "./postgres-pool.js";
+
+/**
+ * `ctx.tx` on a `PostgresStore`: a connection inside the batch's transaction. The first
+ * `query` checks a client out of the pool and opens the transaction, so a batch that never
+ * touches `ctx.tx` costs nothing extra; the checkpoint commits on the same connection, and
+ * the batch's writes land with it or not at all.
+ *
+ * @example
+ * async processBatch(players, ctx) {
+ *   for (const p of players) {
+ *     await ctx.tx.query(
+ *       "INSERT INTO summaries (id, points) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET points = $2",
+ *       [p.id, p.points],
+ *     );
+ *   }
+ * }
+ */
+export interface PgTx {
+  /** Runs one parameterised statement in the batch's transaction (node-postgres's signature). */
+  // biome-ignore lint/suspicious/noExplicitAny: mirrors pg's own `R = any` default.
+  query<R extends PgRow = any>(text: string, values?: unknown[]): Promise<PgResult<R>>;
+}
+
+/** The store's side of one batch's transaction: the `ctx.tx` handle and how to end it. */
+export interface PgBatchTransaction {
+  readonly tx: PgTx;
+  /** Whether `tx` opened a transaction (some statement went through it). */
+  readonly used: boolean;
+  /**
+   * Runs the fenced checkpoint UPDATE as the transaction's last statement, then COMMIT when it
+   * changed a row or ROLLBACK when it did not (the lease was lost). Resolves to whether the
+   * transaction committed. Always gives the client back to the pool.
+   */
+  finish(text: string, values: unknown[]): Promise<boolean>;
+  /** Discards the batch's writes and gives the client back. */
+  rollback(): Promise<void>;
+}
+
+/** Opens the lazy transaction of one batch on `pool`. */
+export function openPgTransaction(pool: PgPool): PgBatchTransaction {
+  let begun: Promise<PgPoolClient> | null = null;
+  let client: PgPoolClient | null = null;
+  let ended = false;
+  // A checked-out client whose connection dies emits "error"; with no listener Node would
+  // crash the process while processBatch is still awaiting something else.
+  let broken: Error | null = null;
+  const onError = (error: Error) => {
+    broken = error;
+  };
+
+  const begin = async (): Promise<PgPoolClient> => {
+    const checkedOut = await pool.connect();
+    checkedOut.on?.("error", onError);
+    try {
+      await checkedOut.query("BEGIN");
+    } catch (error) {
+      giveBack(checkedOut, error);
+      throw error;
+    }
+    client = checkedOut;
+    return checkedOut;
+  };
+
+  const giveBack = (checkedOut: PgPoolClient, error?: unknown) => {
+    checkedOut.removeListener?.("error", onError);
+    const cause = broken ?? (error instanceof Error ? error : undefined);
+    checkedOut.release(cause);
+    client = null;
+  };
+
+  /** Ends the transaction with `ROLLBACK`; a client that cannot even do that is dropped. */
+  const abort = async (checkedOut: PgPoolClient) => {
+    if (broken) return giveBack(checkedOut, broken);
+    try {
+      await checkedOut.query("ROLLBACK");
+      giveBack(checkedOut);
+    } catch (error) {
+      giveBack(checkedOut, error);
+    }
+  };
+
+  const tx: PgTx = {
+    query: async (text, values) => {
+      if (ended) {
+        throw new Error(
+          "ctx.tx was used after its batch ended. Await every ctx.tx.query() inside processBatch.",
+        );
+      }
+      begun ??= begin();
+      const checkedOut = await begun;
+      return checkedOut.query(text, values);
+    },
+  };
+
+  return {
+    tx,
+    get used() {
+      return begun !== null;
+    },
+    async finish(text, values) {
+      ended = true;
+      // A failed BEGIN already gave its client back; its error surfaces here.
+      const checkedOut = await (begun as Promise<PgPoolClient>);
+      let changed: number | null;
+      try {
+        changed = (await checkedOut.query(text, values)).rowCount;
+      } catch (error) {
+        await abort(checkedOut);
+        throw error;
+      }
+      if (changed === 0) {
+        await abort(checkedOut);
+        return false;
+      }
+      try {
+        await checkedOut.query("COMMIT");
+      } catch (error) {
+        giveBack(checkedOut, error);
+        throw error;
+      }
+      giveBack(checkedOut);
+      return true;
+    },
+    async rollback() {
+      ended = true;
+      if (begun === null) return;
+      try {
+        await begun;
+      } catch {
+        return; // BEGIN failed: nothing to roll back, the client is already back.
+      }
+      if (client) await abort(client);
+    },
+  };
+}

@@ -1,0 +1,91 @@
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import type { PgPool } from "../../src/stores/postgres/postgres-pool.js";
+import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
+import type { PgTx } from "../../src/stores/postgres/postgres-tx.js";
+import { PglitePool } from "./pglite-pool.js";
+import type { OpenedStore, StoreFactory } from "./stores.js";
+
+/** The real server the PostgreSQL tests use, when one is configured. */
+export const PG_TEST_URL = process.env.WAYMARK_TEST_PG_URL ?? process.env.DATABASE_URL;
+
+/** Why the tests that need a real server are skipped, or false when they run. */
+export const NO_SERVER: string | false = PG_TEST_URL
+  ? false
+  : "no PostgreSQL server: set WAYMARK_TEST_PG_URL (e.g. postgres://postgres@127.0.0.1:5432/test)";
+
+/** A pool for one test, with a schema of its own, and how to check and throw both away. */
+export interface TestPool {
+  readonly pool: PgPool;
+  readonly schema: string;
+  /** Clients checked out and never released. */
+  leaked(): number;
+  /** Drops the schema and ends the pool. */
+  dispose(): Promise<void>;
+}
+
+let sharedPglite: PglitePool | undefined;
+
+/**
+ * A pool on the real server when `WAYMARK_TEST_PG_URL` (or `DATABASE_URL`) is set, otherwise
+ * on in-process PGlite (one instance per test process, a fresh schema per test).
+ */
+export function openTestPool(): TestPool {
+  const schema = `t_${randomBytes(6).toString("hex")}`;
+  if (PG_TEST_URL) {
+    const pool = new pg.Pool({ connectionString: PG_TEST_URL, max: 4 });
+    return {
+      pool,
+      schema,
+      leaked: () => pool.totalCount - pool.idleCount,
+      async dispose() {
+        await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+        await pool.end();
+      },
+    };
+  }
+  sharedPglite ??= new PglitePool();
+  const pool = sharedPglite;
+  return {
+    pool,
+    schema,
+    leaked: () => pool.checkedOut,
+    async dispose() {
+      await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    },
+  };
+}
+
+/** The contract suite's PostgreSQL leg; effects live in the test's own schema. */
+export const postgres: StoreFactory = {
+  name: "postgres",
+  async open(): Promise<OpenedStore> {
+    const test = openTestPool();
+    const store = await PostgresStore.open({ pool: test.pool, schema: test.schema });
+    const effects = `${test.schema}.effects`;
+    await test.pool.query(`CREATE TABLE ${effects} (key TEXT PRIMARY KEY, writes INT NOT NULL)`);
+    return {
+      store,
+      async writeEffect(tx, key) {
+        await (tx as PgTx).query(
+          `INSERT INTO ${effects} (key, writes) VALUES ($1, 1)
+           ON CONFLICT (key) DO UPDATE SET writes = ${effects}.writes + 1`,
+          [key],
+        );
+      },
+      async effects() {
+        const result = await test.pool.query<{ key: string; writes: number }>(
+          `SELECT key, writes FROM ${effects}`,
+        );
+        return new Map(result.rows.map((r) => [r.key, r.writes]));
+      },
+      async cleanup() {
+        const leaked = test.leaked();
+        await store.close();
+        await test.dispose();
+        if (leaked > 0)
+          throw new Error(`${leaked} PostgreSQL client(s) never went back to the pool`);
+      },
+    };
+  },
+};
