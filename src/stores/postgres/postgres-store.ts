@@ -1,19 +1,30 @@
 import { FencedError } from "../../core/errors.js";
-import type { CheckpointKey } from "../../core/types.js";
-import { type CheckpointRow, type RunRow, toCheckpoint, toRun } from "../sql-rows.js";
+import type { CheckpointKey, Cursor } from "../../core/types.js";
+import {
+  type CheckpointRow,
+  cursorJson,
+  type FailureRow,
+  type RunRow,
+  toCheckpoint,
+  toFailure,
+  toRun,
+} from "../sql-rows.js";
 import type {
   AcquireRequest,
   AcquireResult,
   BatchScope,
   CheckpointStore,
   CheckpointWrite,
+  FailureFilter,
   LeaseHandle,
   RunFilter,
   RunRecord,
   StoredCheckpoint,
+  StoredFailure,
 } from "../store.js";
 import { fencedMessage } from "../store.js";
 import { translatePgError } from "./postgres-errors.js";
+import { clearValues, failureSql, hasLedgerChanges, writeLedger } from "./postgres-failures.js";
 import { migratePostgres, quoteIdentifier } from "./postgres-migrations.js";
 import {
   type PostgresSchemaOptions,
@@ -49,6 +60,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
   readonly #ownsPool: boolean;
   readonly #where: string;
   readonly #sql: ReturnType<typeof postgresSql>;
+  readonly #failureSql: ReturnType<typeof failureSql>;
   #migrated: Promise<void> | null = null;
   #ready = false;
   #closed = false;
@@ -60,6 +72,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     this.#ownsPool = resolved.ownsPool;
     this.#where = resolved.where;
     this.#sql = postgresSql(quoteIdentifier(resolved.schema));
+    this.#failureSql = failureSql(quoteIdentifier(resolved.schema));
   }
 
   /**
@@ -142,7 +155,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
       commit: async (write: CheckpointWrite) => {
         const values = [
           write.processorVersion,
-          JSON.stringify(write.cursor),
+          cursorJson(write.cursor),
           write.completed,
           write.total,
           write.state,
@@ -152,6 +165,14 @@ export class PostgresStore implements CheckpointStore<PgTx> {
           ...fenceOf(lease),
         ];
         let committed: boolean;
+        if (hasLedgerChanges(write)) {
+          try {
+            await writeLedger(transaction.tx, this.#failureSql, lease, write);
+          } catch (error) {
+            await transaction.rollback();
+            throw translatePgError(error, this.#where);
+          }
+        }
         if (transaction.used) {
           try {
             committed = await transaction.finish(this.#sql.commit, values);
@@ -242,6 +263,20 @@ export class PostgresStore implements CheckpointStore<PgTx> {
       options.unlessLeasedAt ?? null,
     ]);
     return (result.rowCount ?? 0) > 0;
+  }
+
+  async listFailures(filter: FailureFilter = {}): Promise<StoredFailure[]> {
+    const result = await this.#query<FailureRow>(this.#failureSql.list, [
+      filter.processor ?? null,
+      filter.partition ?? null,
+    ]);
+    return result.rows.map(toFailure);
+  }
+
+  async clearFailures(key: CheckpointKey, cursors: readonly Cursor[]): Promise<number> {
+    if (cursors.length === 0) return 0;
+    const result = await this.#query(this.#failureSql.clear, clearValues(key, cursors));
+    return result.rowCount ?? 0;
   }
 
   async deleteRuns(runIds: readonly string[]): Promise<number> {
