@@ -11,6 +11,7 @@ export type WaymarkErrorCode =
   | "VERSION_MISMATCH"
   | "STATE_NOT_SERIALIZABLE"
   | "STATE_TOO_LARGE"
+  | "SKIP_LIMIT"
   | "ABORTED";
 
 /** The base class of every error waymark raises on purpose. */

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { breakerSchema, type CircuitBreakerLike } from "./policies/breaker.js";
 import { type RetryOptions, retrySchema } from "./policies/retry.js";
+import { type SkipOptions, skipSchema } from "./policies/skip.js";
 import type { Cursor, Logger } from "./types.js";
 import { fn, integerFrom, parseOptions } from "./validate.js";
 
@@ -90,6 +91,18 @@ export interface ProcessorDefinition<E, S = undefined, Tx = unknown> {
    * @example shouldRun: async ({ partition, lastCompletedAt }) => (await changedAt(partition)) > (lastCompletedAt ?? 0)
    */
   shouldRun?(args: ShouldRunArgs): boolean | Promise<boolean>;
+  /**
+   * Skip entities that still fail after the retries: the batch is bisected to find them,
+   * they are recorded in the failure ledger and the run goes on, up to `limit` per run.
+   * @default undefined (a failing batch fails the run)
+   */
+  skip?: SkipOptions;
+  /**
+   * Fetches entities by id, for `waymark redrive` (which reprocesses only the ledger's
+   * entities). Return the entities found, in any order.
+   * @example lookup: (ids, { partition }) => db.players.findMany({ where: { id: { in: ids } } })
+   */
+  lookup?(ids: Cursor[], args: { readonly partition: string }): Iterable<E> | Promise<Iterable<E>>;
 }
 
 /** Arguments of `shouldRun`. */
@@ -106,7 +119,14 @@ export interface Processor<E = unknown, S = unknown, Tx = unknown>
       Pick<ProcessorDefinition<E, S, Tx>, OptionalMembers>
   > {}
 
-type OptionalMembers = "count" | "initialState" | "retry" | "breaker" | "shouldRun";
+type OptionalMembers =
+  | "count"
+  | "initialState"
+  | "retry"
+  | "breaker"
+  | "shouldRun"
+  | "skip"
+  | "lookup";
 
 const NAME_RULE = "use 1-128 characters with no control characters and no surrounding spaces";
 
@@ -132,6 +152,8 @@ const definitionSchema = z.strictObject({
   retry: retrySchema.optional(),
   breaker: breakerSchema.optional(),
   shouldRun: fn("expected a function ({ partition, lastCompletedAt }) => boolean").optional(),
+  skip: skipSchema.optional(),
+  lookup: fn("expected a function (ids, { partition }) => the entities with those ids").optional(),
 });
 
 /**

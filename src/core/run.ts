@@ -1,13 +1,20 @@
 import { createHash, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { performance } from "node:perf_hooks";
-import type { BatchScope, LeaseHandle, RunRecord, StoredCheckpoint } from "../stores/store.js";
+import type {
+  BatchScope,
+  FailureWrite,
+  LeaseHandle,
+  RunRecord,
+  StoredCheckpoint,
+} from "../stores/store.js";
 import { BatchReader } from "./batch-reader.js";
 import { FencedError, WaymarkError } from "./errors.js";
 import { LeaseKeeper } from "./lease-keeper.js";
 import { adaptBreaker, type BreakerAdapter } from "./policies/breaker.js";
 import { DeadlinePlanner, resolveDeadline } from "./policies/deadline.js";
 import { isTransient, type RetryPolicy, resolveRetry, retryDelay } from "./policies/retry.js";
+import { bisect } from "./policies/skip.js";
 import { RunStoppedError, RunStopper } from "./policies/stop.js";
 import { defineProcessor, type Processor } from "./processor.js";
 import { type ResolvedRunOptions, type RunOptions, resolveRunOptions } from "./run-options.js";
@@ -82,6 +89,7 @@ class Runner<E, S, Tx> {
   #completed = 0;
   #total: number | null = null;
   #processed = 0;
+  #skipped = 0;
   #batches = 0;
   #checkpointMs = 0;
   #cursor: Cursor | null = null;
@@ -246,9 +254,68 @@ class Runner<E, S, Tx> {
 
   async #runBatch(batch: E[], cursor: Cursor): Promise<void> {
     const started = this.#o.now();
-    const prepared = await this.#attemptWithRetries(batch);
+    let prepared: Prepared<S>;
+    try {
+      prepared = await this.#attemptWithRetries(batch);
+    } catch (error) {
+      if (!this.#p.skip || !skippable(error)) throw error;
+      await this.#isolateFailures(batch, cursor, error as Error);
+      return;
+    }
     await this.#commit(prepared, batch.length, cursor);
     this.#planner?.record(batch.length, this.#o.now() - started);
+  }
+
+  /** Bisects a batch that failed every attempt, committing what works, skipping the rest. */
+  async #isolateFailures(batch: E[], cursor: Cursor, batchError: Error): Promise<void> {
+    const skip = this.#p.skip as NonNullable<Processor<E, S, Tx>["skip"]>;
+    const pending: FailureWrite[] = [];
+    this.#o.logger.warn(
+      `Batch ${this.#batches + 1} of ${this.#where} failed every attempt ` +
+        `(${batchError.message}); searching it for the failing entities.`,
+    );
+    await bisect(batch, batchError, this.#retry.attempts + 1, {
+      tryPart: async (part) => {
+        let prepared: Prepared<S>;
+        try {
+          prepared = skip.retryable
+            ? await this.#attemptWithRetries(part)
+            : await this.#tryBatch(part);
+        } catch (error) {
+          if (!skippable(error)) throw error;
+          return error as Error;
+        }
+        const last = this.#p.id(part[part.length - 1] as E);
+        await this.#commit(prepared, part.length, last, pending.splice(0));
+        return null;
+      },
+      failed: (entity, error, failedCalls) => {
+        const id = this.#p.id(entity);
+        this.#skipped++;
+        if (this.#skipped > skip.limit) {
+          throw new WaymarkError(
+            "SKIP_LIMIT",
+            `${this.#where}: entity ${JSON.stringify(id)} failed (${error.message}), the ` +
+              `${this.#skipped}th this run, past skip.limit (${skip.limit}). Fix the cause ` +
+              "or raise skip.limit; entities skipped so far are in `waymark failures`.",
+          );
+        }
+        this.#o.logger.warn(
+          `Skipped entity ${JSON.stringify(id)} of ${this.#where}: ${error.message}`,
+        );
+        pending.push({
+          cursor: id,
+          error: `${error.name}: ${error.message}`,
+          attempts: failedCalls,
+        });
+      },
+    });
+    if (pending.length > 0) {
+      // The batch ended with failures: move the cursor past them, with nothing processed.
+      const scope = this.#o.store.openBatch(this.#lease as LeaseHandle) as BatchScope<unknown>;
+      const unchanged = { scope, state: this.#state, stateJson: this.#committedState };
+      await this.#commit(unchanged, 0, cursor, pending);
+    }
   }
 
   /** Runs the batch, retrying transient errors by the retry policy; throws the last error. */
@@ -302,10 +369,15 @@ class Runner<E, S, Tx> {
   }
 
   /** Commits a prepared batch of `entities` entities ending at `cursor`. */
-  async #commit(prepared: Prepared<S>, entities: number, cursor: Cursor): Promise<void> {
+  async #commit(
+    prepared: Prepared<S>,
+    entities: number,
+    cursor: Cursor,
+    failures: FailureWrite[] = [],
+  ): Promise<void> {
     const p = this.#p;
     const { scope, stateJson } = prepared;
-    const completed = this.#completed + entities;
+    const completed = this.#completed + entities + failures.length;
     const started = performance.now();
     await scope.commit({
       processorVersion: p.version,
@@ -316,6 +388,7 @@ class Runner<E, S, Tx> {
       fingerprint: null,
       leaseTtlMs: p.leaseTtlMs,
       now: this.#o.now(),
+      ...(failures.length > 0 ? { failures } : {}),
     });
     this.#checkpointMs += performance.now() - started;
     this.#state = prepared.state;
@@ -407,7 +480,7 @@ class Runner<E, S, Tx> {
       status,
       ...(reason ? { reason } : {}),
       processed: this.#processed,
-      skipped: 0,
+      skipped: this.#skipped,
       resumedFrom: this.#resumedFrom,
       completed: this.#completed,
       total: this.#total,
@@ -418,4 +491,9 @@ class Runner<E, S, Tx> {
       ...(error ? { error } : {}),
     };
   }
+}
+
+/** Whether a failing entity may be skipped: waymark's own errors (lease, stop, state) never are. */
+function skippable(error: unknown): boolean {
+  return !(error instanceof WaymarkError);
 }
