@@ -11,6 +11,7 @@ export { consoleLogger, silentLogger } from "./core/logger.js";
 export type { CircuitBreakerLike } from "./core/policies/breaker.js";
 export { cloudRunDeadline, lambdaDeadline } from "./core/policies/deadline.js";
 export type { RetryOptions } from "./core/policies/retry.js";
+export type { SkipOptions } from "./core/policies/skip.js";
 export { RunStoppedError } from "./core/policies/stop.js";
 export type {
   BatchContext,
@@ -21,6 +22,8 @@ export type {
   ShouldRunArgs,
 } from "./core/processor.js";
 export { defineProcessor } from "./core/processor.js";
+export type { RedriveOptions, RedriveResult } from "./core/redrive.js";
+export { redrive } from "./core/redrive.js";
 export type { RunResult } from "./core/run.js";
 export { run } from "./core/run.js";
 export type { RunOptions, RunProgress } from "./core/run-options.js";
@@ -44,8 +47,11 @@ export type {
   BatchScope,
   CheckpointStore,
   CheckpointWrite,
+  FailureFilter,
+  FailureWrite,
   LeaseHandle,
   RunFilter,
   RunRecord,
   StoredCheckpoint,
+  StoredFailure,
 } from "./stores/store.js";

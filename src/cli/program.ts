@@ -1,4 +1,6 @@
 import { Command } from "commander";
+import { registerFailures } from "./commands/failures.js";
+import { registerRedrive } from "./commands/redrive.js";
 import { registerStatus } from "./commands/status.js";
 
 /** Builds the `waymark` command line. Each command lives in its own file under commands/. */
@@ -9,5 +11,7 @@ export function buildProgram(version: string): Command {
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
   registerStatus(program);
+  registerFailures(program);
+  registerRedrive(program);
   return program;
 }

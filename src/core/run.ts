@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { performance } from "node:perf_hooks";
 import type {
@@ -10,6 +10,7 @@ import type {
 } from "../stores/store.js";
 import { BatchReader } from "./batch-reader.js";
 import { FencedError, WaymarkError } from "./errors.js";
+import { idempotencyKeyOf } from "./idempotency.js";
 import { LeaseKeeper } from "./lease-keeper.js";
 import { adaptBreaker, type BreakerAdapter } from "./policies/breaker.js";
 import { DeadlinePlanner, resolveDeadline } from "./policies/deadline.js";
@@ -436,10 +437,7 @@ class Runner<E, S, Tx> {
   }
 
   #idempotencyKey(entity: E): string {
-    const id = this.#p.id(entity);
-    return createHash("sha256")
-      .update(JSON.stringify([this.#p.name, this.#p.version, this.#o.partition, id]))
-      .digest("hex");
+    return idempotencyKeyOf(this.#p.name, this.#p.version, this.#o.partition, this.#p.id(entity));
   }
 
   #progressText(): string {
