@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { type BatchSizeOption, batchSizeSchema } from "./policies/adaptive-batch.js";
 import { breakerSchema, type CircuitBreakerLike } from "./policies/breaker.js";
 import { type RetryOptions, retrySchema } from "./policies/retry.js";
 import { type SkipOptions, skipSchema } from "./policies/skip.js";
@@ -54,8 +55,12 @@ export interface ProcessorDefinition<E, S = undefined, Tx = unknown> {
   name: string;
   /** Bump when the meaning of the cursor or the state changes. @default 1 */
   version?: number;
-  /** Entities per batch (one checkpoint commit each). @default 50 */
-  batchSize?: number;
+  /**
+   * Entities per batch (one checkpoint commit each), or adaptive sizing that keeps commit
+   * overhead under a target. @default 50
+   * @example batchSize: { adaptive: { targetOverhead: 0.01, min: 10, max: 5000 } }
+   */
+  batchSize?: BatchSizeOption;
   /** The partition's entities, ascending by id, strictly after `after`. */
   entities(args: EntitiesArgs): EntitySource<E>;
   /** An entity's id: its cursor value. A finite number or a string. */
@@ -137,7 +142,7 @@ const definitionSchema = z.strictObject({
     .max(128, { error: `the name is too long; ${NAME_RULE}` })
     .refine((s) => s.trim() === s && !/\p{Cc}/u.test(s), { error: NAME_RULE }),
   version: integerFrom(1, "bump it when the cursor or state changes meaning").optional(),
-  batchSize: integerFrom(1, "pass how many entities to commit at once, e.g. 50").optional(),
+  batchSize: batchSizeSchema.optional(),
   entities: fn("expected a function ({ partition, after }) => entities after the cursor"),
   id: fn("expected a function (entity) => its cursor (a number or string)"),
   count: fn("expected a function ({ partition }) => number of entities").optional(),

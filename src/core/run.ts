@@ -1,21 +1,15 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { performance } from "node:perf_hooks";
-import type {
-  BatchScope,
-  FailureWrite,
-  LeaseHandle,
-  RunRecord,
-  StoredCheckpoint,
-} from "../stores/store.js";
+import type { LeaseHandle, RunRecord, StoredCheckpoint } from "../stores/store.js";
+import { BatchExecutor, type RunTally } from "./batch-executor.js";
 import { BatchReader } from "./batch-reader.js";
 import { FencedError, WaymarkError } from "./errors.js";
-import { idempotencyKeyOf } from "./idempotency.js";
 import { LeaseKeeper } from "./lease-keeper.js";
+import { batchSizer } from "./policies/adaptive-batch.js";
 import { adaptBreaker, type BreakerAdapter } from "./policies/breaker.js";
 import { DeadlinePlanner, resolveDeadline } from "./policies/deadline.js";
-import { isTransient, type RetryPolicy, resolveRetry, retryDelay } from "./policies/retry.js";
-import { bisect } from "./policies/skip.js";
+import { type RetryPolicy, resolveRetry } from "./policies/retry.js";
 import { RunStoppedError, RunStopper } from "./policies/stop.js";
 import { defineProcessor, type Processor } from "./processor.js";
 import { type ResolvedRunOptions, type RunOptions, resolveRunOptions } from "./run-options.js";
@@ -47,13 +41,6 @@ export interface RunResult {
 }
 
 type Outcome = { status: "completed" } | { status: "suspended"; reason: SuspendReason };
-
-/** A batch that ran without error and waits for its commit. */
-interface Prepared<S> {
-  readonly scope: BatchScope<unknown>;
-  readonly state: S;
-  readonly stateJson: string | null;
-}
 
 /**
  * Runs a processor on one partition: takes the lease, resumes after the last committed
@@ -87,15 +74,17 @@ class Runner<E, S, Tx> {
   #lease: LeaseHandle | undefined;
   #attemptNumber = 1;
   #resumedFrom: number | null = null;
-  #completed = 0;
-  #total: number | null = null;
-  #processed = 0;
-  #skipped = 0;
-  #batches = 0;
-  #checkpointMs = 0;
-  #cursor: Cursor | null = null;
-  #state: S = undefined as S;
-  #committedState: string | null = null;
+  readonly #tally: RunTally<S> = {
+    completed: 0,
+    total: null,
+    processed: 0,
+    skipped: 0,
+    batches: 0,
+    checkpointMs: 0,
+    cursor: null,
+    state: undefined as S,
+    committedState: null,
+  };
   #lastProgressLog = 0;
 
   constructor(processor: Processor<E, S, Tx>, options: ResolvedRunOptions) {
@@ -148,7 +137,7 @@ class Runner<E, S, Tx> {
         else logger.warn(`Lease renewal for ${this.#where} failed: ${error.message}`);
       });
       reader = await this.#open(acquired.checkpoint);
-      const outcome = await this.#loop(reader);
+      const outcome = await this.#loop(reader, this.#executor(acquired.lease));
       keeper.stop();
       if (outcome.status === "completed") {
         await store.complete(acquired.lease, this.#o.now());
@@ -161,7 +150,9 @@ class Runner<E, S, Tx> {
     } catch (caught) {
       const error = caught instanceof Error ? caught : new Error(String(caught));
       const saved =
-        this.#completed > 0 ? "Checkpoint saved - can resume." : "No checkpoint to resume from.";
+        this.#tally.completed > 0
+          ? "Checkpoint saved - can resume."
+          : "No checkpoint to resume from.";
       logger.error(`Failed at ${this.#progressText()}. ${saved} ${error.message}`);
       if (this.#lease) await store.release(this.#lease, this.#o.now()).catch(() => {});
       return await this.#finish("failed", undefined, error);
@@ -172,6 +163,24 @@ class Runner<E, S, Tx> {
     }
   }
 
+  #executor(lease: LeaseHandle): BatchExecutor<E, S, Tx> {
+    const now = this.#o.now;
+    return new BatchExecutor({
+      processor: this.#p,
+      options: this.#o,
+      lease,
+      where: this.#where,
+      tally: this.#tally,
+      stopper: this.#stopper,
+      planner: this.#planner,
+      breaker: this.#breaker,
+      retry: this.#retry,
+      // A simulation's clock measures its simulated batches; real runs use a monotonic clock.
+      clock: now === Date.now ? () => performance.now() : now,
+      onCommitted: () => this.#reportProgress(),
+    });
+  }
+
   /** Decides fresh start or resume, prepares state and total, and opens the entity source. */
   async #open(checkpoint: StoredCheckpoint): Promise<BatchReader<E>> {
     const p = this.#p;
@@ -179,23 +188,23 @@ class Runner<E, S, Tx> {
     let after: Cursor | null = null;
     if (checkpoint.cursor !== null && this.#resumable(checkpoint)) {
       after = checkpoint.cursor;
-      this.#resumedFrom = this.#completed = checkpoint.completed;
-      this.#total = checkpoint.total;
-      this.#cursor = checkpoint.cursor;
-      this.#committedState = checkpoint.state;
-      this.#state = parseState(checkpoint.state, p.name, partition) as S;
+      this.#resumedFrom = this.#tally.completed = checkpoint.completed;
+      this.#tally.total = checkpoint.total;
+      this.#tally.cursor = checkpoint.cursor;
+      this.#tally.committedState = checkpoint.state;
+      this.#tally.state = parseState(checkpoint.state, p.name, partition) as S;
       logger.info(
         `Found checkpoint: ${this.#progressText()} complete (last: ${JSON.stringify(after)})`,
       );
     } else {
-      this.#state = p.initialState?.({ partition }) as S;
-      this.#committedState = serializeState(this.#state, p.maxStateBytes, this.#where);
+      this.#tally.state = p.initialState?.({ partition }) as S;
+      this.#tally.committedState = serializeState(this.#tally.state, p.maxStateBytes, this.#where);
     }
-    if (p.count) this.#total = await p.count({ partition });
+    if (p.count) this.#tally.total = await p.count({ partition });
     const source = await p.entities({ partition, after, signal: this.#stopper.signal });
     const reader = new BatchReader(source, p.id, after, this.#where);
     const remaining = reader.remainingInArray();
-    if (remaining !== null && !p.count) this.#total = this.#completed + remaining;
+    if (remaining !== null && !p.count) this.#tally.total = this.#tally.completed + remaining;
     return reader;
   }
 
@@ -228,177 +237,25 @@ class Runner<E, S, Tx> {
     return true;
   }
 
-  async #loop(reader: BatchReader<E>): Promise<Outcome> {
-    const batchSize = this.#p.batchSize;
+  async #loop(reader: BatchReader<E>, executor: BatchExecutor<E, S, Tx>): Promise<Outcome> {
+    const sizer = batchSizer(this.#p.batchSize);
     try {
       for (;;) {
-        const stop = this.#stopBefore(batchSize);
+        const size = sizer.next();
+        const stop = executor.stopBefore(size);
         if (stop) return { status: "suspended", reason: stop };
-        const batch = await reader.next(batchSize);
+        const batch = await reader.next(size);
         if (batch.length === 0) return { status: "completed" };
-        await this.#runBatch(batch, reader.lastCursor as Cursor);
+        const timing = await executor.run(batch, reader.lastCursor as Cursor);
+        if (timing) {
+          sizer.record(batch.length, timing.workMs, timing.commitMs);
+          this.#planner?.record(batch.length, timing.workMs + timing.commitMs);
+        }
       }
     } catch (error) {
       if (error instanceof RunStoppedError) return { status: "suspended", reason: error.reason };
       throw error;
     }
-  }
-
-  /** Why the next batch (of `size`) must not start, or null. A lost lease throws. */
-  #stopBefore(size: number): SuspendReason | null {
-    this.#throwIfFenced();
-    if (this.#stopper.requested) return this.#stopper.requested;
-    if (this.#breaker?.isOpen()) return "circuit-open";
-    if (this.#planner?.wouldOverrun(this.#o.now(), size)) return "deadline";
-    return null;
-  }
-
-  async #runBatch(batch: E[], cursor: Cursor): Promise<void> {
-    const started = this.#o.now();
-    let prepared: Prepared<S>;
-    try {
-      prepared = await this.#attemptWithRetries(batch);
-    } catch (error) {
-      if (!this.#p.skip || !skippable(error)) throw error;
-      await this.#isolateFailures(batch, cursor, error as Error);
-      return;
-    }
-    await this.#commit(prepared, batch.length, cursor);
-    this.#planner?.record(batch.length, this.#o.now() - started);
-  }
-
-  /** Bisects a batch that failed every attempt, committing what works, skipping the rest. */
-  async #isolateFailures(batch: E[], cursor: Cursor, batchError: Error): Promise<void> {
-    const skip = this.#p.skip as NonNullable<Processor<E, S, Tx>["skip"]>;
-    const pending: FailureWrite[] = [];
-    this.#o.logger.warn(
-      `Batch ${this.#batches + 1} of ${this.#where} failed every attempt ` +
-        `(${batchError.message}); searching it for the failing entities.`,
-    );
-    await bisect(batch, batchError, this.#retry.attempts + 1, {
-      tryPart: async (part) => {
-        let prepared: Prepared<S>;
-        try {
-          prepared = skip.retryable
-            ? await this.#attemptWithRetries(part)
-            : await this.#tryBatch(part);
-        } catch (error) {
-          if (!skippable(error)) throw error;
-          return error as Error;
-        }
-        const last = this.#p.id(part[part.length - 1] as E);
-        await this.#commit(prepared, part.length, last, pending.splice(0));
-        return null;
-      },
-      failed: (entity, error, failedCalls) => {
-        const id = this.#p.id(entity);
-        this.#skipped++;
-        if (this.#skipped > skip.limit) {
-          throw new WaymarkError(
-            "SKIP_LIMIT",
-            `${this.#where}: entity ${JSON.stringify(id)} failed (${error.message}), the ` +
-              `${this.#skipped}th this run, past skip.limit (${skip.limit}). Fix the cause ` +
-              "or raise skip.limit; entities skipped so far are in `waymark failures`.",
-          );
-        }
-        this.#o.logger.warn(
-          `Skipped entity ${JSON.stringify(id)} of ${this.#where}: ${error.message}`,
-        );
-        pending.push({
-          cursor: id,
-          error: `${error.name}: ${error.message}`,
-          attempts: failedCalls,
-        });
-      },
-    });
-    if (pending.length > 0) {
-      // The batch ended with failures: move the cursor past them, with nothing processed.
-      const scope = this.#o.store.openBatch(this.#lease as LeaseHandle) as BatchScope<unknown>;
-      const unchanged = { scope, state: this.#state, stateJson: this.#committedState };
-      await this.#commit(unchanged, 0, cursor, pending);
-    }
-  }
-
-  /** Runs the batch, retrying transient errors by the retry policy; throws the last error. */
-  async #attemptWithRetries(batch: E[]): Promise<Prepared<S>> {
-    const policy = this.#retry;
-    const { logger, sleep } = this.#o;
-    for (let retry = 1; ; retry++) {
-      try {
-        return await this.#tryBatch(batch);
-      } catch (caught) {
-        const error = caught instanceof Error ? caught : new Error(String(caught));
-        if (retry > policy.attempts || !isTransient(policy, error)) throw error;
-        const delay = retryDelay(policy, retry);
-        logger.warn(
-          `Batch ${this.#batches + 1} of ${this.#where} failed (attempt ${retry} of ` +
-            `${policy.attempts + 1}): ${error.message}. Retrying in ${delay} ms.`,
-        );
-        await sleep(delay, this.#stopper.waitSignal);
-        const stop = this.#stopBefore(batch.length);
-        if (stop) throw new RunStoppedError(stop, `Stopped before retrying (${stop}).`);
-      }
-    }
-  }
-
-  /** One call of processBatch in its own transaction scope; rolls back on any error. */
-  async #tryBatch(batch: E[]): Promise<Prepared<S>> {
-    const p = this.#p;
-    const { store, partition, logger } = this.#o;
-    const scope = store.openBatch(this.#lease as LeaseHandle);
-    const ctx = {
-      partition,
-      state: this.#state,
-      signal: this.#stopper.signal,
-      log: logger,
-      tx: scope.tx as Tx,
-      batchNumber: this.#batches + 1,
-      idempotencyKey: (entity: unknown) => this.#idempotencyKey(entity as E),
-    };
-    try {
-      const work = async () => p.processBatch(batch, ctx);
-      await (this.#breaker ? this.#breaker.run(work) : work());
-      this.#throwIfAborted();
-      const stateJson = serializeState(ctx.state, p.maxStateBytes, this.#where);
-      return { scope: scope as BatchScope<unknown>, state: ctx.state, stateJson };
-    } catch (error) {
-      await scope.rollback();
-      // The in-memory state may hold half a batch; the committed one is the truth.
-      this.#state = parseState(this.#committedState, p.name, partition) as S;
-      throw this.#stopper.signal.aborted ? this.#stopper.signal.reason : error;
-    }
-  }
-
-  /** Commits a prepared batch of `entities` entities ending at `cursor`. */
-  async #commit(
-    prepared: Prepared<S>,
-    entities: number,
-    cursor: Cursor,
-    failures: FailureWrite[] = [],
-  ): Promise<void> {
-    const p = this.#p;
-    const { scope, stateJson } = prepared;
-    const completed = this.#completed + entities + failures.length;
-    const started = performance.now();
-    await scope.commit({
-      processorVersion: p.version,
-      cursor,
-      completed,
-      total: this.#total,
-      state: stateJson,
-      fingerprint: null,
-      leaseTtlMs: p.leaseTtlMs,
-      now: this.#o.now(),
-      ...(failures.length > 0 ? { failures } : {}),
-    });
-    this.#checkpointMs += performance.now() - started;
-    this.#state = prepared.state;
-    this.#committedState = stateJson;
-    this.#completed = completed;
-    this.#processed += entities;
-    this.#batches++;
-    this.#cursor = cursor;
-    this.#reportProgress();
   }
 
   #reportProgress(): void {
@@ -411,39 +268,20 @@ class Runner<E, S, Tx> {
     onProgress?.({
       processor: this.#p.name,
       partition: this.#o.partition,
-      completed: this.#completed,
-      total: this.#total,
-      processed: this.#processed,
-      batches: this.#batches,
+      completed: this.#tally.completed,
+      total: this.#tally.total,
+      processed: this.#tally.processed,
+      batches: this.#tally.batches,
       resumedFrom: this.#resumedFrom,
-      cursor: this.#cursor,
+      cursor: this.#tally.cursor,
       elapsedMs: this.#elapsed(),
     });
   }
 
-  #throwIfFenced(): void {
-    const reason: unknown = this.#stopper.signal.reason;
-    if (reason instanceof FencedError) throw reason;
-  }
-
-  /** After processBatch: a batch aborted or finished past the hard deadline is not committed. */
-  #throwIfAborted(): void {
-    const signal = this.#stopper.signal;
-    if (signal.aborted) throw signal.reason;
-    const deadline = this.#planner?.deadline;
-    if (deadline !== undefined && this.#o.now() > deadline) {
-      throw new RunStoppedError("deadline", `${this.#where} passed its deadline mid-batch.`);
-    }
-  }
-
-  #idempotencyKey(entity: E): string {
-    return idempotencyKeyOf(this.#p.name, this.#p.version, this.#o.partition, this.#p.id(entity));
-  }
-
   #progressText(): string {
-    const total = this.#total;
-    if (total === null || total === 0) return `${this.#completed}/${total ?? "?"}`;
-    return `${this.#completed}/${total} (${((this.#completed / total) * 100).toFixed(1)}%)`;
+    const total = this.#tally.total;
+    if (total === null || total === 0) return `${this.#tally.completed}/${total ?? "?"}`;
+    return `${this.#tally.completed}/${total} (${((this.#tally.completed / total) * 100).toFixed(1)}%)`;
   }
 
   #elapsed(): number {
@@ -459,10 +297,10 @@ class Runner<E, S, Tx> {
       startedAt: this.#startedAt,
       finishedAt: status === "running" ? null : this.#o.now(),
       resumedFrom: this.#resumedFrom,
-      processed: this.#processed,
-      total: this.#total,
-      batches: this.#batches,
-      checkpointMs: this.#checkpointMs,
+      processed: this.#tally.processed,
+      total: this.#tally.total,
+      batches: this.#tally.batches,
+      checkpointMs: this.#tally.checkpointMs,
       attempt: this.#attemptNumber,
       reason: reason ?? null,
       error: error ? `${error.name}: ${error.message}` : null,
@@ -477,21 +315,16 @@ class Runner<E, S, Tx> {
       runId: this.#runId,
       status,
       ...(reason ? { reason } : {}),
-      processed: this.#processed,
-      skipped: this.#skipped,
+      processed: this.#tally.processed,
+      skipped: this.#tally.skipped,
       resumedFrom: this.#resumedFrom,
-      completed: this.#completed,
-      total: this.#total,
-      batches: this.#batches,
+      completed: this.#tally.completed,
+      total: this.#tally.total,
+      batches: this.#tally.batches,
       durationMs: this.#elapsed(),
-      checkpointMs: this.#checkpointMs,
-      cursor: this.#cursor,
+      checkpointMs: this.#tally.checkpointMs,
+      cursor: this.#tally.cursor,
       ...(error ? { error } : {}),
     };
   }
-}
-
-/** Whether a failing entity may be skipped: waymark's own errors (lease, stop, state) never are. */
-function skippable(error: unknown): boolean {
-  return !(error instanceof WaymarkError);
 }
