@@ -8,6 +8,7 @@ export {
   WaymarkError,
 } from "./core/errors.js";
 export { consoleLogger, silentLogger } from "./core/logger.js";
+export type { AdaptiveBatchOptions, BatchSizeOption } from "./core/policies/adaptive-batch.js";
 export type { CircuitBreakerLike } from "./core/policies/breaker.js";
 export { cloudRunDeadline, lambdaDeadline } from "./core/policies/deadline.js";
 export type { RetryOptions } from "./core/policies/retry.js";

@@ -66,8 +66,9 @@ export function batchSizer(option: BatchSizeOption): BatchSizer {
 
 // Recent batches weigh half: converges in a few batches and follows a change of speed.
 const SMOOTHING = 0.5;
-// Aim a little beyond the bound so that noise does not push the overhead over the target.
-const HEADROOM = 1.25;
+// Aim at half the target: commit times are noisy (fsync) and the first commits of a run are
+// cold, and the measured overhead should stay under the target, not hover at it.
+const HEADROOM = 2;
 // One noisy measurement must not grow the size by more than this factor (shrinking is free:
 // maxBatchMs must hold at once when entities turn slow).
 const MAX_STEP = 10;
@@ -105,7 +106,9 @@ export class AdaptiveBatchSizer implements BatchSizer {
     const e = this.#perEntityMs;
     const c = this.#commitMs;
     let wanted = e > 0 ? (HEADROOM * c * (1 - this.#target)) / (this.#target * e) : this.#max;
-    if (e > 0) wanted = Math.min(wanted, this.#maxBatchMs / e);
+    // The bound on work time follows a slowdown at once, not after smoothing catches up.
+    const slowest = Math.max(e, perEntity);
+    if (slowest > 0) wanted = Math.min(wanted, this.#maxBatchMs / slowest);
     wanted = Math.min(wanted, size * MAX_STEP);
     this.#size = this.#clamp(Math.floor(wanted));
   }

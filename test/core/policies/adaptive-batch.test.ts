@@ -115,8 +115,13 @@ describe("adaptive batch size", () => {
     t.diagnostic(
       `sizes around the change ${batches.slice(slowFrom - 2, slowFrom + 4).map((b) => b.size)}`,
     );
-    const over = batches.filter((b, i) => i > 0 && b.workMs > 2000);
-    assert.ok(over.length <= 1, `${over.length} batches over maxBatchMs`);
+    // Only the batch that straddles the change, and the one sized from its mixed
+    // measurement, can overrun: no sizer can know the speed of work it has not seen.
+    const over = batches.flatMap((b, i) => (i > 0 && b.workMs > 2000 ? [i] : []));
+    assert.ok(
+      over.every((i) => i === slowFrom || i === slowFrom + 1),
+      `batches ${over} over maxBatchMs (the change is at batch ${slowFrom})`,
+    );
     assert.ok(
       overhead(slowFrom + 3) <= 0.01,
       `overhead after the change ${overhead(slowFrom + 3)}`,
