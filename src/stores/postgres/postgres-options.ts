@@ -3,18 +3,26 @@ import { describeValue, InvalidOptionError, StoreError } from "../../core/errors
 import { redactUrl } from "./postgres-errors.js";
 import type { PgPool } from "./postgres-pool.js";
 
-/** Options shared by every way of opening a {@link PostgresStore}. */
-export interface PostgresSchemaOptions {
+/** Options shared by every way of opening a `PostgresStore`. */
+export interface PostgresCommonOptions {
   /**
    * The schema waymark's tables live in; created on first use. A letter or underscore, then
    * letters, digits or underscores, at most 63 characters.
    * @default "waymark"
    */
   schema?: string;
+  /**
+   * Ends a batch transaction (`ctx.tx`) that sits idle this long between statements, through
+   * PostgreSQL's `idle_in_transaction_session_timeout`. A runner paused or hung mid-batch
+   * otherwise keeps its row locks, and the runner that took its lease over waits on them.
+   * Set it above the longest pause between two `ctx.tx` statements of a healthy batch.
+   * @default undefined (the server's setting, usually no limit)
+   */
+  idleInTransactionTimeoutMs?: number;
 }
 
 /** Options for a pool the store creates and owns (and ends on `close()`). */
-export interface PostgresConnectionOptions extends PostgresSchemaOptions {
+export interface PostgresConnectionOptions extends PostgresCommonOptions {
   /** A `postgres://user:password@host:port/database` URL. */
   connectionString: string;
   /**
@@ -30,7 +38,7 @@ export interface PostgresConnectionOptions extends PostgresSchemaOptions {
 }
 
 /** Options for a pool you own: the store uses it and leaves it open on `close()`. */
-export interface PostgresPoolOptions extends PostgresSchemaOptions {
+export interface PostgresPoolOptions extends PostgresCommonOptions {
   /** A `pg.Pool`, or anything with its `query`/`connect`/`end` shape. */
   pool: PgPool;
 }
@@ -43,6 +51,7 @@ export interface ResolvedPostgresOptions {
   readonly pool: PgPool;
   readonly ownsPool: boolean;
   readonly schema: string;
+  readonly idleInTransactionTimeoutMs: number | undefined;
   /** The server as messages name it, never with its password. */
   readonly where: string;
 }
@@ -82,8 +91,20 @@ export function parsePostgresUrl(url: string): { connectionString: string; schem
 /** Validates the options and creates the pool when the store is to own one. */
 export function resolvePostgresOptions(options: PostgresStoreOptions): ResolvedPostgresOptions {
   const schema = validateSchemaName(options.schema ?? "waymark");
+  const idleInTransactionTimeoutMs = options.idleInTransactionTimeoutMs;
+  if (
+    idleInTransactionTimeoutMs !== undefined &&
+    !(Number.isInteger(idleInTransactionTimeoutMs) && idleInTransactionTimeoutMs >= 1)
+  ) {
+    throw new InvalidOptionError(
+      "idleInTransactionTimeoutMs",
+      "Expected `idleInTransactionTimeoutMs` to be milliseconds from 1 up, e.g. 60_000, got " +
+        `${describeValue(idleInTransactionTimeoutMs)}.`,
+    );
+  }
+  const common = { schema, idleInTransactionTimeoutMs };
   if ("pool" in options && options.pool) {
-    return { pool: options.pool, ownsPool: false, schema, where: "the given pool" };
+    return { ...common, pool: options.pool, ownsPool: false, where: "the given pool" };
   }
   const {
     connectionString,
@@ -112,7 +133,7 @@ export function resolvePostgresOptions(options: PostgresStoreOptions): ResolvedP
   // An idle client whose server went away emits "error" on the pool, which already drops it;
   // without a listener Node would crash the process instead.
   pool.on("error", () => {});
-  return { pool, ownsPool: true, schema, where: redactUrl(connectionString) };
+  return { ...common, pool, ownsPool: true, where: redactUrl(connectionString) };
 }
 
 interface PgModule {

@@ -27,7 +27,7 @@ import { translatePgError } from "./postgres-errors.js";
 import { clearValues, failureSql, hasLedgerChanges, writeLedger } from "./postgres-failures.js";
 import { migratePostgres, quoteIdentifier } from "./postgres-migrations.js";
 import {
-  type PostgresSchemaOptions,
+  type PostgresCommonOptions,
   type PostgresStoreOptions,
   parsePostgresUrl,
   resolvePostgresOptions,
@@ -59,6 +59,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
   readonly schema: string;
   readonly #ownsPool: boolean;
   readonly #where: string;
+  readonly #idleInTransactionTimeoutMs: number | undefined;
   readonly #sql: ReturnType<typeof postgresSql>;
   readonly #failureSql: ReturnType<typeof failureSql>;
   #migrated: Promise<void> | null = null;
@@ -71,6 +72,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     this.schema = resolved.schema;
     this.#ownsPool = resolved.ownsPool;
     this.#where = resolved.where;
+    this.#idleInTransactionTimeoutMs = resolved.idleInTransactionTimeoutMs;
     this.#sql = postgresSql(quoteIdentifier(resolved.schema));
     this.#failureSql = failureSql(quoteIdentifier(resolved.schema));
   }
@@ -134,10 +136,15 @@ export class PostgresStore implements CheckpointStore<PgTx> {
         [request.processor, request.partition],
       );
       const holder = held.rows[0];
-      if (holder?.lease_owner && (Number(holder.lease_expires_at) > request.now || attempt >= 2)) {
+      const live = holder?.lease_owner && Number(holder.lease_expires_at) > request.now;
+      // Bounded: a lease that keeps changing hands this fast is simply busy.
+      if (live || attempt >= 2) {
         return {
           acquired: false,
-          holder: { owner: holder.lease_owner, expiresAt: Number(holder.lease_expires_at) },
+          holder: {
+            owner: holder?.lease_owner ?? "(released while asking)",
+            expiresAt: Number(holder?.lease_expires_at ?? request.now),
+          },
         };
       }
     }
@@ -149,7 +156,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
   }
 
   openBatch(lease: LeaseHandle): BatchScope<PgTx> {
-    const transaction = openPgTransaction(this.pool);
+    const transaction = openPgTransaction(this.pool, this.#idleInTransactionTimeoutMs);
     return {
       tx: transaction.tx,
       commit: async (write: CheckpointWrite) => {
@@ -181,6 +188,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
           }
         } else {
           // Nothing went through ctx.tx: one autocommit statement, one round trip.
+          transaction.seal();
           committed = (await this.#query(this.#sql.commit, values)).rowCount !== 0;
         }
         if (!committed) throw new FencedError(fencedMessage(lease));
@@ -194,7 +202,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     if (result.rowCount === 0) throw new FencedError(fencedMessage(lease));
   }
 
-  async release(lease: LeaseHandle): Promise<void> {
+  async release(lease: LeaseHandle, _now?: number): Promise<void> {
     await this.#query(this.#sql.release, fenceOf(lease));
   }
 
@@ -313,7 +321,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
  */
 export async function openPostgresStore(
   url: string,
-  options: PostgresSchemaOptions & { poolSize?: number; connectTimeoutMs?: number } = {},
+  options: PostgresCommonOptions & { poolSize?: number; connectTimeoutMs?: number } = {},
 ): Promise<PostgresStore> {
   const { connectionString, schema } = parsePostgresUrl(url);
   return PostgresStore.open({ ...options, connectionString, schema: options.schema ?? schema });

@@ -6,6 +6,10 @@ import type { PgPool, PgPoolClient, PgResult, PgRow } from "./postgres-pool.js";
  * touches `ctx.tx` costs nothing extra; the checkpoint commits on the same connection, and
  * the batch's writes land with it or not at all.
  *
+ * The transaction holds its row locks until the batch commits. Do slow work (API calls,
+ * computation) before the first write, so that a runner paused mid-batch blocks no one for
+ * long; `idleInTransactionTimeoutMs` bounds how long one can.
+ *
  * @example
  * async processBatch(players, ctx) {
  *   for (const p of players) {
@@ -35,10 +39,15 @@ export interface PgBatchTransaction {
   finish(text: string, values: unknown[]): Promise<boolean>;
   /** Discards the batch's writes and gives the client back. */
   rollback(): Promise<void>;
+  /** Refuses any later use of `tx`: the batch committed without it. */
+  seal(): void;
 }
 
-/** Opens the lazy transaction of one batch on `pool`. */
-export function openPgTransaction(pool: PgPool): PgBatchTransaction {
+/**
+ * Opens the lazy transaction of one batch on `pool`. With `idleTimeoutMs`, the server ends
+ * the transaction if it sits idle that long, releasing its locks (see the store option).
+ */
+export function openPgTransaction(pool: PgPool, idleTimeoutMs?: number): PgBatchTransaction {
   let begun: Promise<PgPoolClient> | null = null;
   let client: PgPoolClient | null = null;
   let ended = false;
@@ -54,6 +63,12 @@ export function openPgTransaction(pool: PgPool): PgBatchTransaction {
     checkedOut.on?.("error", onError);
     try {
       await checkedOut.query("BEGIN");
+      if (idleTimeoutMs !== undefined) {
+        await checkedOut.query(
+          "SELECT set_config('idle_in_transaction_session_timeout', $1, true)",
+          [`${idleTimeoutMs}ms`],
+        );
+      }
     } catch (error) {
       giveBack(checkedOut, error);
       throw error;
@@ -121,6 +136,9 @@ export function openPgTransaction(pool: PgPool): PgBatchTransaction {
       }
       giveBack(checkedOut);
       return true;
+    },
+    seal() {
+      ended = true;
     },
     async rollback() {
       ended = true;

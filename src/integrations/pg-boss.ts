@@ -1,0 +1,173 @@
+/**
+ * Fan-out through pg-boss (10.x): a job per partition hands the partition to whichever
+ * worker fetches it; waymark builds no queue of its own. `pg-boss` is an optional peer and is
+ * typed structurally here, so importing this module never loads it.
+ *
+ * - `suspended` (the job's deadline came): a continuation job is sent and the run resumes
+ *   from its checkpoint wherever that job lands.
+ * - `busy` (another runner holds the lease): the job is sent again, to start later.
+ * - `failed`: the error is thrown to pg-boss, so its retry and backoff policy applies.
+ * - `completed`: the job completes with the run's result as its output.
+ */
+import { InvalidOptionError } from "../core/errors.js";
+import type { Processor } from "../core/processor.js";
+import { type RunResult, run } from "../core/run.js";
+import type { Logger } from "../core/types.js";
+import type { CheckpointStore } from "../stores/store.js";
+
+/** The slice of a pg-boss 10 instance this module calls. */
+export interface PgBossLike {
+  createQueue(name: string, options?: { expireInSeconds?: number }): Promise<void>;
+  send(
+    name: string,
+    data: object,
+    options?: { startAfter?: number; singletonKey?: string },
+  ): Promise<string | null>;
+  work(
+    name: string,
+    options: { batchSize?: number; pollingIntervalSeconds?: number },
+    handler: (
+      jobs: Array<{ id: string; data: unknown; expireInSeconds: number }>,
+    ) => Promise<unknown>,
+  ): Promise<string>;
+}
+
+/** What one job carries. */
+export interface PartitionJobData {
+  readonly partition: string;
+  /**
+   * When the partition was asked for (epoch ms). A job whose partition completed after
+   * this is already satisfied: it completes without starting the partition over.
+   */
+  readonly requestedAt: number;
+}
+
+/** Options of {@link workPartitions}. */
+export interface PgBossWorkerOptions {
+  /** Where checkpoints live; usually a `PostgresStore` on the same database as pg-boss. */
+  store: CheckpointStore;
+  /** The queue. @default "waymark-" + the processor's name, other characters as "_" */
+  queue?: string;
+  /**
+   * Time kept free before the job's expiry: the run suspends (at a batch boundary) once
+   * `expireInSeconds` minus this has passed, so pg-boss never expires a job still running.
+   * @default 10% of the job's expiry, at least 1000
+   */
+  deadlineMarginMs?: number;
+  /** When a partition is busy, how long before its job is tried again. @default 5 */
+  busyRetrySeconds?: number;
+  /** How often an idle worker polls for jobs. @default 2 (pg-boss's default) */
+  pollingIntervalSeconds?: number;
+  /** Where log lines go; `false` for none. @default the console */
+  logger?: Logger | false;
+}
+
+/** The queue a processor's jobs go to unless told otherwise. */
+export function defaultQueueName(processor: Processor<never, never, never>): string {
+  return `waymark-${processor.name.replace(/[^\w-]/g, "_")}`;
+}
+
+/**
+ * Registers a pg-boss worker that runs `processor` for each job's partition. Resolves to
+ * pg-boss's worker id (for `boss.offWork`).
+ *
+ * @example
+ * const boss = new PgBoss(process.env.DATABASE_URL!);
+ * await boss.start();
+ * await workPartitions(boss, summaries, { store });
+ * await enqueuePartitions(boss, summaries, ["2024-01-15", "2024-01-16"]);
+ */
+export async function workPartitions<E, S, Tx>(
+  boss: PgBossLike,
+  processor: Processor<E, S, Tx>,
+  options: PgBossWorkerOptions,
+): Promise<string> {
+  const queue = options.queue ?? defaultQueueName(processor as Processor<never, never, never>);
+  const busyRetrySeconds = options.busyRetrySeconds ?? 5;
+  await boss.createQueue(queue);
+  return boss.work(
+    queue,
+    { batchSize: 1, pollingIntervalSeconds: options.pollingIntervalSeconds ?? 2 },
+    async (jobs) => {
+      const outputs: RunResult[] = [];
+      for (const job of jobs) {
+        const data = parseJobData(job.data, queue);
+        const expiryMs = job.expireInSeconds * 1000;
+        const margin = options.deadlineMarginMs ?? Math.max(1000, expiryMs / 10);
+        const result = await run(guardCompleted(processor, options.store, data.requestedAt), {
+          store: options.store,
+          partition: data.partition,
+          signal: AbortSignal.timeout(Math.max(0, expiryMs - margin)),
+          ...(options.logger === undefined ? {} : { logger: options.logger }),
+        });
+        if (result.status === "failed") throw result.error ?? new Error("the run failed");
+        if (result.status === "suspended") await boss.send(queue, data);
+        if (result.status === "busy") {
+          await boss.send(queue, data, { startAfter: busyRetrySeconds });
+        }
+        outputs.push(result);
+      }
+      return outputs.map(({ error, ...rest }) => rest);
+    },
+  );
+}
+
+/**
+ * Sends one job per partition, e.g. every game date of a backfill.
+ *
+ * @example
+ * await enqueuePartitions(boss, summaries, dates("2024-01-01", "2024-01-31"));
+ */
+export async function enqueuePartitions<E, S, Tx>(
+  boss: PgBossLike,
+  processor: Processor<E, S, Tx>,
+  partitions: Iterable<string>,
+  options: { queue?: string; now?: () => number } = {},
+): Promise<number> {
+  const queue = options.queue ?? defaultQueueName(processor as Processor<never, never, never>);
+  await boss.createQueue(queue);
+  const requestedAt = (options.now ?? Date.now)();
+  let sent = 0;
+  for (const partition of partitions) {
+    await boss.send(queue, { partition, requestedAt } satisfies PartitionJobData);
+    sent++;
+  }
+  return sent;
+}
+
+/**
+ * The processor, except that a fresh start on a partition completed since `requestedAt`
+ * yields nothing. It is checked inside `entities`, under the lease, so a job that arrives
+ * just after another worker finished the partition cannot start it over.
+ */
+function guardCompleted<E, S, Tx>(
+  processor: Processor<E, S, Tx>,
+  store: CheckpointStore,
+  requestedAt: number,
+): Processor<E, S, Tx> {
+  return {
+    ...processor,
+    entities: async (args) => {
+      if (args.after === null) {
+        const completedAt = await store.lastCompletedAt({
+          processor: processor.name,
+          partition: args.partition,
+        });
+        if (completedAt !== null && completedAt >= requestedAt) return [];
+      }
+      return processor.entities(args);
+    },
+  };
+}
+
+function parseJobData(data: unknown, queue: string): PartitionJobData {
+  const candidate = data as Partial<PartitionJobData> | null;
+  if (typeof candidate?.partition !== "string" || typeof candidate.requestedAt !== "number") {
+    throw new InvalidOptionError(
+      "job.data",
+      `A job on queue "${queue}" carries ${JSON.stringify(data)}; expected ` +
+        "{ partition: string, requestedAt: number }. Send jobs with enqueuePartitions().",
+    );
+  }
+  return { partition: candidate.partition, requestedAt: candidate.requestedAt };
+}

@@ -1,0 +1,155 @@
+import assert from "node:assert/strict";
+import { afterEach, beforeEach, describe, it } from "node:test";
+import PgBoss from "pg-boss";
+import { defineProcessor } from "../../src/core/processor.js";
+import { enqueuePartitions, workPartitions } from "../../src/integrations/pg-boss.js";
+import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
+import type { PgTx } from "../../src/stores/postgres/postgres-tx.js";
+import { NO_SERVER, openTestPool, PG_TEST_URL, type TestPool } from "../stores/postgres-factory.js";
+
+const PARTITIONS = Array.from({ length: 6 }, (_, i) => `2024-01-${String(i + 10)}`);
+const ENTITIES = 60;
+
+async function until(what: string, condition: () => Promise<boolean>, ms = 90_000) {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe("pg-boss fan-out", { skip: NO_SERVER, timeout: 120_000 }, () => {
+  let test: TestPool;
+  let store: PostgresStore;
+  let bosses: PgBoss[] = [];
+
+  beforeEach(async () => {
+    test = openTestPool();
+    store = await PostgresStore.open({ pool: test.pool, schema: test.schema });
+    await test.pool.query(
+      `CREATE TABLE ${test.schema}.effects (partition TEXT, entity INT, writes INT NOT NULL,
+         PRIMARY KEY (partition, entity))`,
+    );
+  });
+
+  afterEach(async () => {
+    await Promise.all(bosses.map((b) => b.stop({ graceful: false, wait: true, timeout: 1000 })));
+    bosses = [];
+    await store.close();
+    await test.pool.query(`DROP SCHEMA IF EXISTS ${test.schema}_boss CASCADE`);
+    await test.dispose();
+  });
+
+  async function startBoss(): Promise<PgBoss> {
+    const boss = new PgBoss({
+      connectionString: PG_TEST_URL as string,
+      schema: `${test.schema}_boss`,
+      expireInSeconds: 2,
+      supervise: false,
+      schedule: false,
+    });
+    boss.on("error", (error) => assert.fail(error));
+    await boss.start();
+    bosses.push(boss);
+    return boss;
+  }
+
+  it("retries a busy partition later and hands a failure to pg-boss", async () => {
+    const boss = await startBoss();
+    let fail = true;
+    const processor = defineProcessor<number>({
+      name: "flaky",
+      retry: false, // pg-boss owns the retries in this test, not the runner's backoff
+      entities: () => [1, 2, 3],
+      id: (n) => n,
+      processBatch() {
+        if (fail) throw new Error("quota exceeded");
+      },
+    });
+    const held = await store.acquire({
+      processor: "flaky",
+      partition: "p",
+      owner: "someone-else",
+      runId: "other",
+      leaseTtlMs: 60_000,
+      now: Date.now(),
+    });
+    if (!held.acquired) assert.fail("the test should hold the lease first");
+    await workPartitions(boss, processor, {
+      store,
+      pollingIntervalSeconds: 0.5,
+      busyRetrySeconds: 1,
+      logger: false,
+    });
+    await enqueuePartitions(boss, processor, ["p"]);
+    const history = () => store.listRuns({ processor: "flaky" });
+    await until("a busy run", async () => (await history()).some((r) => r.status === "busy"));
+    await store.release(held.lease, Date.now());
+    await until("a failed run", async () => (await history()).some((r) => r.status === "failed"));
+    const failed = await test.pool.query<{ state: string; output: { message?: string } }>(
+      `SELECT state, output FROM ${test.schema}_boss.job WHERE name = 'waymark-flaky'
+       AND state IN ('retry', 'failed') LIMIT 1`,
+    );
+    assert.match(failed.rows[0]?.output.message ?? "", /quota exceeded/);
+    fail = false;
+    await until("pg-boss's retry to complete the partition", async () => {
+      return (await store.lastCompletedAt({ processor: "flaky", partition: "p" })) !== null;
+    });
+  });
+
+  it("runs every partition across two workers, suspending at the job deadline", async () => {
+    const effects = `${test.schema}.effects`;
+    const processor = defineProcessor<number, undefined, PgTx>({
+      name: "backfill",
+      batchSize: 5,
+      entities: ({ after }) =>
+        Array.from({ length: ENTITIES }, (_, i) => i + 1).filter(
+          (n) => n > ((after as number) ?? 0),
+        ),
+      id: (n) => n,
+      async processBatch(batch, ctx) {
+        await new Promise((resolve) => setTimeout(resolve, 40));
+        for (const n of batch) {
+          await ctx.tx.query(
+            `INSERT INTO ${effects} (partition, entity, writes) VALUES ($1, $2, 1)
+             ON CONFLICT (partition, entity) DO UPDATE SET writes = ${effects}.writes + 1`,
+            [ctx.partition, n],
+          );
+        }
+      },
+    });
+    for (let i = 0; i < 2; i++) {
+      const boss = await startBoss();
+      // Each job may run 2 s; with 1.5 s kept free, a run suspends after about 0.5 s.
+      await workPartitions(boss, processor, {
+        store,
+        deadlineMarginMs: 1500,
+        pollingIntervalSeconds: 0.5,
+        busyRetrySeconds: 1,
+        logger: false,
+      });
+    }
+    assert.equal(await enqueuePartitions(bosses[0] as PgBoss, processor, PARTITIONS), 6);
+
+    await until("every partition to complete", async () => {
+      const done = await Promise.all(
+        PARTITIONS.map((partition) => store.lastCompletedAt({ processor: "backfill", partition })),
+      );
+      return done.every((at) => at !== null);
+    });
+    const rows = await test.pool.query<{ n: string; twice: string }>(
+      `SELECT count(*) AS n, count(*) FILTER (WHERE writes <> 1) AS twice FROM ${effects}`,
+    );
+    assert.deepEqual(rows.rows[0], { n: String(PARTITIONS.length * ENTITIES), twice: "0" });
+    const runs = await store.listRuns({ processor: "backfill" });
+    assert.ok(
+      runs.some((r) => r.status === "suspended"),
+      "the deadline suspended runs",
+    );
+    assert.ok(
+      runs.some((r) => r.status === "completed" && (r.resumedFrom ?? 0) > 0),
+      "continuation jobs resumed from checkpoints",
+    );
+    assert.equal(runs.filter((r) => r.status === "failed").length, 0);
+  });
+});
