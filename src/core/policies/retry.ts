@@ -59,28 +59,46 @@ export const DEFAULT_RETRY: RetryPolicy = Object.freeze({
 /** No retries at all (`retry: false`). */
 const NO_RETRY: RetryPolicy = Object.freeze({ ...DEFAULT_RETRY, attempts: 0 });
 
-/** The zod schema of the `retry` processor option. */
-export const retrySchema = z.union(
-  [
-    z.literal(false),
-    z.strictObject({
-      attempts: integerFrom(0, "pass how many retries follow a failure, e.g. 3").optional(),
-      initialDelayMs: integerFrom(0, "pass milliseconds, e.g. 10_000").optional(),
-      factor: z
-        .number({ error: "expected a number from 1 up, e.g. 2 to double each delay" })
-        .min(1, { error: "expected a number from 1 up, e.g. 2 to double each delay" })
-        .optional(),
-      maxDelayMs: integerFrom(0, "pass milliseconds, e.g. 300_000").optional(),
-      jitter: z
-        .number({ error: "expected a fraction from 0 to 1, e.g. 0.1 for ±10%" })
-        .min(0, { error: "expected a fraction from 0 to 1, e.g. 0.1 for ±10%" })
-        .max(1, { error: "expected a fraction from 0 to 1, e.g. 0.1 for ±10%" })
-        .optional(),
-      retryable: fn("expected a function (error) => boolean").optional(),
-    }),
-  ],
-  { error: "expected false or { attempts, initialDelayMs, factor, maxDelayMs, jitter }" },
-);
+const retryObjectSchema = z.strictObject({
+  attempts: integerFrom(0, "pass how many retries follow a failure, e.g. 3").optional(),
+  initialDelayMs: integerFrom(0, "pass milliseconds, e.g. 10_000").optional(),
+  factor: z
+    .number({ error: "expected a number from 1 up, e.g. 2 to double each delay" })
+    .min(1, { error: "expected a number from 1 up, e.g. 2 to double each delay" })
+    .optional(),
+  maxDelayMs: integerFrom(0, "pass milliseconds, e.g. 300_000").optional(),
+  jitter: z
+    .number({ error: "expected a fraction from 0 to 1, e.g. 0.1 for ±10%" })
+    .min(0, { error: "expected a fraction from 0 to 1, e.g. 0.1 for ±10%" })
+    .max(1, { error: "expected a fraction from 0 to 1, e.g. 0.1 for ±10%" })
+    .optional(),
+  retryable: fn("expected a function (error) => boolean").optional(),
+});
+
+/**
+ * The zod schema of the `retry` processor option: `false` or the object. Not a z.union: a
+ * union whose object branch fails a custom check reports only "invalid input", and the user
+ * should hear which field is wrong.
+ */
+export const retrySchema = z.any().superRefine((value, ctx) => {
+  if (value === false) return;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    ctx.addIssue({
+      code: "custom",
+      message: "expected false or { attempts, initialDelayMs, factor, maxDelayMs, jitter }",
+    });
+    return;
+  }
+  const result = retryObjectSchema.safeParse(value);
+  for (const issue of result.error?.issues ?? []) {
+    const message =
+      issue.code === "unrecognized_keys"
+        ? `unknown retry option ${issue.keys.map((k) => `\`${k}\``).join(", ")}; expected ` +
+          "attempts, initialDelayMs, factor, maxDelayMs, jitter or retryable"
+        : issue.message;
+    ctx.addIssue({ code: "custom", message, path: issue.path as Array<string | number> });
+  }
+});
 
 /** Fills a `retry` option's defaults; `false` means no retries. */
 export function resolveRetry(option: RetryOptions | false | undefined): RetryPolicy {
