@@ -153,6 +153,10 @@ export class BatchExecutor<E, S, Tx> {
         const error = caught instanceof Error ? caught : new Error(String(caught));
         if (retry > policy.attempts || !isTransient(policy, error)) throw error;
         const delay = retryDelay(policy, retry);
+        // No point waiting for a retry that could not finish before the deadline.
+        if (this.#c.planner?.wouldOverrun(options.now() + delay, batch.length)) {
+          throw new RunStoppedError("deadline", `No time left to retry (${error.message}).`);
+        }
         options.logger.warn(
           `Batch ${tally.batches + 1} of ${where} failed (attempt ${retry} of ` +
             `${policy.attempts + 1}): ${error.message}. Retrying in ${delay} ms.`,

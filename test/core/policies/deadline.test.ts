@@ -135,3 +135,43 @@ describe("deadline", () => {
     );
   });
 });
+
+describe("deadline and retries", () => {
+  it("suspends instead of waiting for a retry that cannot finish in time", async () => {
+    let now = 1_700_000_000_000;
+    const slept: number[] = [];
+    let calls = 0;
+    const processor = defineProcessor<number>({
+      name: "late-retry",
+      batchSize: 10,
+      retry: { attempts: 3, jitter: 0 },
+      entities: () => Array.from({ length: 50 }, (_, i) => i + 1),
+      id: (n) => n,
+      processBatch: (batch) => {
+        calls++;
+        now += 100;
+        if (batch[0] === 21) throw new Error("503");
+      },
+    });
+    const store = new MemoryStore();
+    const result = await run(processor, {
+      store,
+      logger: false,
+      now: () => now,
+      sleep: async (ms) => {
+        slept.push(ms);
+        now += ms;
+      },
+      timeBudgetMs: 15_000,
+      deadlineMarginMs: 0,
+    });
+    assert.equal(result.status, "suspended");
+    assert.equal(result.reason, "deadline");
+    assert.deepEqual(slept, [10_000], "waited for the first retry, not the 20 s second one");
+    assert.equal(calls, 4);
+    assert.equal(
+      (await store.getCheckpoint({ processor: "late-retry", partition: "default" }))?.cursor,
+      20,
+    );
+  });
+});
