@@ -106,6 +106,10 @@ export class BatchExecutor<E, S, Tx> {
     );
     await bisect(batch, batchError, this.#c.retry.attempts + 1, {
       tryPart: async (part) => {
+        // A stop (deadline, signal, open breaker) applies between parts as between batches;
+        // skips found so far are simply found again by the next run.
+        const stop = this.stopBefore(part.length);
+        if (stop) throw new RunStoppedError(stop, `Stopped while searching a batch (${stop}).`);
         let prepared: Prepared<S>;
         try {
           prepared = skip.retryable
