@@ -125,12 +125,13 @@ export class BatchExecutor<E, S, Tx> {
       },
       failed: (entity, error, failedCalls) => {
         const id = p.id(entity);
-        tally.skipped++;
-        if (tally.skipped > skip.limit) {
+        // Skips count once committed; the limit also counts those waiting for the next commit.
+        const skipped = tally.skipped + pending.length + 1;
+        if (skipped > skip.limit) {
           throw new WaymarkError(
             "SKIP_LIMIT",
             `${where}: entity ${JSON.stringify(id)} failed (${error.message}), the ` +
-              `${tally.skipped}th this run, past skip.limit (${skip.limit}). Fix the cause ` +
+              `${skipped}th this run, past skip.limit (${skip.limit}). Fix the cause ` +
               "or raise skip.limit; entities skipped so far are in `waymark failures`.",
           );
         }
@@ -241,6 +242,7 @@ export class BatchExecutor<E, S, Tx> {
     tally.committedState = prepared.stateJson;
     tally.completed = completed;
     tally.processed += entities;
+    tally.skipped += failures.length;
     tally.batches++;
     tally.cursor = cursor;
     this.#c.onCommitted();

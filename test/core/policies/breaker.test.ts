@@ -124,6 +124,34 @@ describe("circuit breaker", () => {
     assert.deepEqual(calls, [1, 11, 21, 21, 21]);
   });
 
+  it("stops a bisection when the breaker opens, committing only what succeeded", async () => {
+    const breaker = {
+      failures: 0,
+      isOpen() {
+        return this.failures >= 3;
+      },
+      recordFailure() {
+        this.failures++;
+      },
+    };
+    const { processor, calls } = counting({
+      retry: false,
+      skip: { limit: 100 },
+      processBatch: (batch) => {
+        calls.push(batch[0] as number);
+        if ((batch.at(-1) as number) >= 24) throw new Error("downstream is down");
+      },
+    });
+    const store = new MemoryStore();
+    const result = await run(processor, { store, logger: false, breaker });
+    assert.equal(result.status, "suspended");
+    assert.equal(result.reason, "circuit-open");
+    assert.equal(result.skipped, 0, "nothing was skipped for an outage");
+    assert.deepEqual(await store.listFailures(), []);
+    const saved = await store.getCheckpoint({ processor: "downstream", partition: "default" });
+    assert.equal(saved?.cursor, 23, "the parts before the outage committed");
+  });
+
   it("rejects something that is not a breaker", () => {
     assert.throws(
       () => counting({ breaker: { state: "open" } }),
