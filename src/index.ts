@@ -1,3 +1,5 @@
+export type { ArtifactSource } from "./core/artifact-codec.js";
+export type { ArtifactInfo, Artifacts } from "./core/artifacts.js";
 export type { WaymarkErrorCode } from "./core/errors.js";
 export {
   FencedError,
@@ -8,6 +10,13 @@ export {
   WaymarkError,
 } from "./core/errors.js";
 export { consoleLogger, silentLogger } from "./core/logger.js";
+export type {
+  BatchCommittedEvent,
+  RunEventBase,
+  RunFinishedEvent,
+  RunMetrics,
+  RunStartedEvent,
+} from "./core/metrics-hooks.js";
 export type { AdaptiveBatchOptions, BatchSizeOption } from "./core/policies/adaptive-batch.js";
 export type { CircuitBreakerLike } from "./core/policies/breaker.js";
 export { cloudRunDeadline, lambdaDeadline } from "./core/policies/deadline.js";
@@ -16,8 +25,10 @@ export type { SkipOptions } from "./core/policies/skip.js";
 export { RunStoppedError } from "./core/policies/stop.js";
 export type {
   BatchContext,
+  CheckpointMigration,
   EntitiesArgs,
   EntitySource,
+  MigratedCheckpoint,
   Processor,
   ProcessorDefinition,
   ShouldRunArgs,
@@ -36,6 +47,10 @@ export type {
   RunStatus,
   SuspendReason,
 } from "./core/types.js";
+export { openTelemetryTracing } from "./metrics/opentelemetry.js";
+export type { PrometheusMetricsOptions } from "./metrics/prometheus.js";
+export { prometheusMetrics } from "./metrics/prometheus.js";
+export type { ArtifactRef, ArtifactStore } from "./stores/artifact-store.js";
 export type { MemoryTx } from "./stores/memory/memory-store.js";
 export { MemoryStore } from "./stores/memory/memory-store.js";
 export { DEFAULT_STORE_URL, openStore } from "./stores/open-store.js";

@@ -1,6 +1,15 @@
 import { Command } from "commander";
+import { registerAdvise } from "./commands/advise.js";
+import { registerDashboard } from "./commands/dashboard.js";
+import { registerDemo } from "./commands/demo.js";
+import { registerDemoTrain } from "./commands/demo-train.js";
 import { registerFailures } from "./commands/failures.js";
+import { registerGc } from "./commands/gc.js";
 import { registerRedrive } from "./commands/redrive.js";
+import { registerReset } from "./commands/reset.js";
+import { registerRuns } from "./commands/runs.js";
+import { registerStale } from "./commands/stale.js";
+import { registerStats } from "./commands/stats.js";
 import { registerStatus } from "./commands/status.js";
 
 /** Builds the `waymark` command line. Each command lives in its own file under commands/. */
@@ -9,9 +18,19 @@ export function buildProgram(version: string): Command {
     .description("Resumable, checkpointed batch processing: inspect and operate checkpoints.")
     .version(version)
     .showHelpAfterError("(run with --help for usage)")
-    .exitOverride();
+    .exitOverride()
+    // Options after a subcommand belong to it (`demo train --json` is train's --json).
+    .enablePositionalOptions();
   registerStatus(program);
   registerFailures(program);
   registerRedrive(program);
+  registerRuns(program);
+  registerStats(program);
+  registerStale(program);
+  registerGc(program);
+  registerReset(program);
+  registerAdvise(program);
+  registerDashboard(program);
+  registerDemoTrain(registerDemo(program));
   return program;
 }

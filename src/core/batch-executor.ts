@@ -1,5 +1,6 @@
 import { performance } from "node:perf_hooks";
 import type { BatchScope, FailureWrite, LeaseHandle } from "../stores/store.js";
+import type { BatchArtifacts, RunArtifacts } from "./artifacts.js";
 import { FencedError, WaymarkError } from "./errors.js";
 import { idempotencyKeyOf } from "./idempotency.js";
 import type { BreakerAdapter } from "./policies/breaker.js";
@@ -46,13 +47,19 @@ export interface ExecutorContext<E, S, Tx> {
   readonly retry: RetryPolicy;
   /** Measures batches: the run's own clock when one was injected, else a monotonic one. */
   readonly clock: () => number;
-  /** Called after every commit. */
-  readonly onCommitted: () => void;
+  /** The run's artifacts: each attempt stages its own, committed with its checkpoint. */
+  readonly artifacts: RunArtifacts;
+  /** The input fingerprint every commit records. */
+  readonly fingerprint: () => string | null;
+  /** Called after every commit with its entity count and commit time. */
+  readonly onCommitted: (entities: number, commitMs: number) => void;
 }
 
 /** A batch that ran without error and waits for its commit. */
 interface Prepared<S> {
   readonly scope: BatchScope<unknown>;
+  /** Null for a commit that only moves the cursor past skipped entities. */
+  readonly artifacts: BatchArtifacts | null;
   readonly state: S;
   readonly stateJson: string | null;
   readonly workMs: number;
@@ -143,7 +150,13 @@ export class BatchExecutor<E, S, Tx> {
     if (pending.length > 0) {
       // The batch ended with failures: move the cursor past them, with nothing processed.
       const scope = options.store.openBatch(this.#c.lease) as BatchScope<unknown>;
-      const unchanged = { scope, state: tally.state, stateJson: tally.committedState, workMs: 0 };
+      const unchanged = {
+        scope,
+        artifacts: null,
+        state: tally.state,
+        stateJson: tally.committedState,
+        workMs: 0,
+      };
       await this.#commit(unchanged, 0, cursor, pending);
     }
   }
@@ -178,12 +191,14 @@ export class BatchExecutor<E, S, Tx> {
     const { processor: p, options, tally, stopper, breaker, where, clock } = this.#c;
     const { partition } = options;
     const scope = options.store.openBatch(this.#c.lease);
+    const artifacts = this.#c.artifacts.forBatch();
     const ctx = {
       partition,
       state: tally.state,
       signal: stopper.signal,
       log: options.logger,
       tx: scope.tx as Tx,
+      artifacts,
       batchNumber: tally.batches + 1,
       idempotencyKey: (entity: unknown) =>
         idempotencyKeyOf(p.name, p.version, partition, p.id(entity as E)),
@@ -195,9 +210,16 @@ export class BatchExecutor<E, S, Tx> {
       this.#throwIfAborted();
       const workMs = clock() - started;
       const stateJson = serializeState(ctx.state, p.maxStateBytes, where);
-      return { scope: scope as BatchScope<unknown>, state: ctx.state, stateJson, workMs };
+      return {
+        scope: scope as BatchScope<unknown>,
+        artifacts,
+        state: ctx.state,
+        stateJson,
+        workMs,
+      };
     } catch (error) {
       await scope.rollback();
+      await artifacts.discard();
       // The in-memory state may hold half a batch; the committed one is the truth.
       tally.state = parseState(tally.committedState, p.name, partition) as S;
       throw stopper.signal.aborted ? stopper.signal.reason : error;
@@ -230,7 +252,8 @@ export class BatchExecutor<E, S, Tx> {
       completed,
       total: tally.total,
       state: prepared.stateJson,
-      fingerprint: null,
+      fingerprint: this.#c.fingerprint(),
+      ...(prepared.artifacts ? { artifacts: prepared.artifacts.staged() } : {}),
       leaseTtlMs: p.leaseTtlMs,
       now: options.now(),
       ...(failures.length > 0 ? { failures } : {}),
@@ -238,6 +261,7 @@ export class BatchExecutor<E, S, Tx> {
     const commitMs = clock() - started;
     // History reports real time even when a simulation drives the run's clock.
     tally.checkpointMs += performance.now() - startedPerf;
+    if (prepared.artifacts) await this.#c.artifacts.committed(prepared.artifacts, options.logger);
     tally.state = prepared.state;
     tally.committedState = prepared.stateJson;
     tally.completed = completed;
@@ -245,7 +269,7 @@ export class BatchExecutor<E, S, Tx> {
     tally.skipped += failures.length;
     tally.batches++;
     tally.cursor = cursor;
-    this.#c.onCommitted();
+    this.#c.onCommitted(entities, commitMs);
     return commitMs;
   }
 }

@@ -12,7 +12,10 @@ export type WaymarkErrorCode =
   | "STATE_NOT_SERIALIZABLE"
   | "STATE_TOO_LARGE"
   | "SKIP_LIMIT"
-  | "ABORTED";
+  | "ABORTED"
+  | "MISSING_PEER"
+  | "INPUT_DRIFT"
+  | "ARTIFACT_TOO_LARGE";
 
 /** The base class of every error waymark raises on purpose. */
 export class WaymarkError extends Error {

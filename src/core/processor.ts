@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { Artifacts } from "./artifacts.js";
 import { type BatchSizeOption, batchSizeSchema } from "./policies/adaptive-batch.js";
 import { breakerSchema, type CircuitBreakerLike } from "./policies/breaker.js";
 import { type RetryOptions, retrySchema } from "./policies/retry.js";
@@ -12,6 +13,22 @@ export type EntitySource<E> =
   | Iterable<E>
   | AsyncIterable<E>
   | Promise<readonly E[] | Iterable<E> | AsyncIterable<E>>;
+
+/** What `migrate` receives: the old checkpoint, its state already parsed from JSON. */
+export interface CheckpointMigration {
+  /** The processor version that wrote the checkpoint. */
+  readonly fromVersion: number;
+  readonly state: unknown;
+  readonly cursor: Cursor;
+  /** Entities complete when the checkpoint was written. */
+  readonly completed: number;
+}
+
+/** What `migrate` returns: the state for the current version, and the cursor if it moved. */
+export interface MigratedCheckpoint<S> {
+  readonly state: S;
+  readonly cursor?: Cursor;
+}
 
 /** What `processBatch` gets besides the batch. */
 export interface BatchContext<S, Tx = unknown> {
@@ -32,6 +49,11 @@ export interface BatchContext<S, Tx = unknown> {
    * on memory.
    */
   readonly tx: Tx;
+  /**
+   * Blobs kept beside the checkpoint (model weights, large state): a `put` becomes current
+   * in the same commit as this batch's cursor. Needs a store with artifacts (SQLite, PostgreSQL, memory).
+   */
+  readonly artifacts: Artifacts;
   /** 1 for the first batch of this run. */
   readonly batchNumber: number;
   /** A stable key for one entity's effect outside the store (payments, emails, APIs). */
@@ -80,6 +102,26 @@ export interface ProcessorDefinition<E, S = undefined, Tx = unknown> {
   /** How long a lease lasts without renewal; commits and a heartbeat renew it. @default 30_000 */
   leaseTtlMs?: number;
   /**
+   * A value that changes when the partition's input changes (a data version, a hash of the
+   * entity ids). Recorded with every commit; a different value on resume is input drift.
+   */
+  fingerprint?(args: { readonly partition: string }): string | Promise<string>;
+  /**
+   * What a resume does when the fingerprint or `count()` differs from the checkpoint's:
+   * `restart` the partition, `continue` after the cursor anyway, or `fail` with `INPUT_DRIFT`.
+   * @default "restart"
+   */
+  onDrift?: "restart" | "continue" | "fail";
+  /**
+   * Carries a checkpoint written by an older `version` forward instead of applying
+   * `onVersionMismatch`. Return the new state (and cursor), or null to start over.
+   */
+  migrate?(
+    checkpoint: CheckpointMigration,
+  ): MigratedCheckpoint<S> | null | Promise<MigratedCheckpoint<S> | null>;
+  /** The largest artifact, uncompressed, that `ctx.artifacts.put` accepts. @default 268_435_456 (256 MiB) */
+  maxArtifactBytes?: number;
+  /**
    * How a failed batch is retried before the run fails; `false` for no retries. See
    * docs/resilience.md. @default { attempts: 3, initialDelayMs: 10_000, factor: 2, jitter: 0.1 }
    */
@@ -120,13 +162,16 @@ export interface ShouldRunArgs {
 /** A validated processor with its defaults filled in. Create one with `defineProcessor`. */
 export interface Processor<E = unknown, S = unknown, Tx = unknown>
   extends Readonly<
-    Required<Omit<ProcessorDefinition<E, S, Tx>, OptionalMembers>> &
-      Pick<ProcessorDefinition<E, S, Tx>, OptionalMembers>
+    Required<Omit<ProcessorDefinition<E, S, Tx>, OptionalHooks>> &
+      Pick<ProcessorDefinition<E, S, Tx>, OptionalHooks>
   > {}
 
-type OptionalMembers =
+/** The hooks a processor may leave out: they have no default. */
+type OptionalHooks =
   | "count"
   | "initialState"
+  | "fingerprint"
+  | "migrate"
   | "retry"
   | "breaker"
   | "shouldRun"
@@ -159,6 +204,14 @@ const definitionSchema = z.strictObject({
   shouldRun: fn("expected a function ({ partition, lastCompletedAt }) => boolean").optional(),
   skip: skipSchema.optional(),
   lookup: fn("expected a function (ids, { partition }) => the entities with those ids").optional(),
+  fingerprint: fn("expected a function ({ partition }) => a string naming the input").optional(),
+  onDrift: z
+    .enum(["restart", "continue", "fail"], { error: 'expected "restart", "continue" or "fail"' })
+    .optional(),
+  migrate: fn(
+    "expected a function ({ fromVersion, state, cursor, completed }) => { state, cursor? } or null",
+  ).optional(),
+  maxArtifactBytes: integerFrom(1, "pass a size in bytes, e.g. 268_435_456").optional(),
 });
 
 /**
@@ -184,6 +237,8 @@ export function defineProcessor<E, S = undefined, Tx = unknown>(
     onVersionMismatch: "restart",
     maxStateBytes: 1_048_576,
     leaseTtlMs: 30_000,
+    onDrift: "restart",
+    maxArtifactBytes: 268_435_456,
     ...withoutUndefined(definition),
   }) as Processor<E, S, Tx>;
 }

@@ -6,6 +6,7 @@ import type {
   LeaseHandle,
   StoredCheckpoint,
 } from "../stores/store.js";
+import { RunArtifacts } from "./artifacts.js";
 import { InvalidOptionError } from "./errors.js";
 import { idempotencyKeyOf } from "./idempotency.js";
 import { consoleLogger, silentLogger } from "./logger.js";
@@ -40,7 +41,8 @@ export interface RedriveResult {
  * Reprocesses only the entities in the failure ledger of one (processor, partition), one at a
  * time, fetched with the processor's `lookup`. An entity that succeeds leaves the ledger in the
  * same transaction as its writes through `ctx.tx`; one that fails again stays, with its new
- * error. The checkpoint (cursor, state) is left as it was; changes to `ctx.state` are discarded.
+ * error. The checkpoint (cursor, state, artifacts) is left as it was; changes to `ctx.state` and
+ * artifacts put during a redrive are discarded.
  *
  * @example
  * const { fixed, stillFailing } = await redrive(summaries, { store, partition: "2024-01-15" });
@@ -141,6 +143,10 @@ async function redriveOne<E, S, Tx>(
     now: now(),
   };
   const scope = store.openBatch(lease);
+  // Reads see the partition's committed artifacts; puts are discarded like state changes.
+  const runArtifacts = new RunArtifacts(store, lease, p.maxArtifactBytes, now);
+  if (checkpoint.cursor !== null) await runArtifacts.openForResume();
+  const artifacts = runArtifacts.forBatch();
   try {
     await p.processBatch([entity], {
       partition: lease.partition,
@@ -148,16 +154,19 @@ async function redriveOne<E, S, Tx>(
       signal: new AbortController().signal,
       log: silentLogger,
       tx: scope.tx as Tx,
+      artifacts,
       batchNumber: 1,
       idempotencyKey: (e) => idempotencyKeyOf(p.name, p.version, lease.partition, p.id(e as E)),
     });
   } catch (caught) {
     await scope.rollback();
+    await artifacts.discard();
     const error = caught instanceof Error ? caught : new Error(String(caught));
     const failure = { cursor: id, error: `${error.name}: ${error.message}`, attempts: 1 };
     await store.openBatch(lease).commit({ ...unchanged, failures: [failure] });
     return error;
   }
   await scope.commit({ ...unchanged, resolvedFailures: [id] });
+  await artifacts.discard();
   return null;
 }

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { CheckpointStore } from "../stores/store.js";
 import { consoleLogger, silentLogger } from "./logger.js";
+import type { RunMetrics } from "./metrics-hooks.js";
 import { breakerSchema, type CircuitBreakerLike } from "./policies/breaker.js";
 import { deadlineSchemas } from "./policies/deadline.js";
 import { sleep } from "./policies/retry.js";
@@ -34,6 +35,17 @@ export interface RunOptions {
   progressEveryMs?: number;
   /** Called after every committed batch (progress bars, metrics, tests). */
   onProgress?: (progress: RunProgress) => void;
+  /**
+   * Show progress on stderr: a bar (completed/total, rate, ETA, resumed-from) in a terminal,
+   * plain lines every 10 s otherwise; honours `NO_COLOR`. Replaces the logger's `Progress:`
+   * lines. @default false
+   */
+  progress?: boolean;
+  /**
+   * Metrics and tracing hooks, e.g. `prometheusMetrics(registry)` or
+   * `openTelemetryTracing()`; an array combines several. @default none (nothing is called)
+   */
+  metrics?: RunMetrics | readonly RunMetrics[];
   /** Aborting it stops the run at the next batch boundary with `suspended` (`reason: "signal"`). */
   signal?: AbortSignal;
   /** The clock, in epoch ms. Tests and simulations replace it. @default Date.now */
@@ -74,6 +86,8 @@ export interface ResolvedRunOptions {
   readonly progressEveryMs: number;
   readonly onProgress: ((progress: RunProgress) => void) | undefined;
   readonly signal: AbortSignal | undefined;
+  readonly progress: boolean;
+  readonly metrics: readonly RunMetrics[] | undefined;
   readonly now: () => number;
   readonly deadline: Date | number | undefined;
   readonly timeBudgetMs: number | undefined;
@@ -107,6 +121,13 @@ const runOptionsSchema = z.strictObject({
     .min(0, { error: "expected milliseconds from 0 up, e.g. 1000" })
     .optional(),
   onProgress: fn("expected a function (progress) => void").optional(),
+  metrics: z
+    .custom<RunMetrics | readonly RunMetrics[]>(
+      (v) => (Array.isArray(v) ? v.every(isMetrics) : isMetrics(v)),
+      { error: "expected hooks such as prometheusMetrics(registry), or an array of them" },
+    )
+    .optional(),
+  progress: z.boolean({ error: "expected true or false" }).optional(),
   signal: z
     .custom<AbortSignal>((v) => v instanceof AbortSignal, {
       error: "expected an AbortSignal, e.g. new AbortController().signal",
@@ -135,6 +156,8 @@ export function resolveRunOptions(input: RunOptions): ResolvedRunOptions {
     progressEveryMs: options.progressEveryMs ?? 1000,
     onProgress: options.onProgress,
     signal: options.signal,
+    progress: options.progress ?? false,
+    metrics: options.metrics === undefined ? undefined : [options.metrics].flat(),
     now: options.now ?? Date.now,
     deadline: options.deadline,
     timeBudgetMs: options.timeBudgetMs,
@@ -144,6 +167,15 @@ export function resolveRunOptions(input: RunOptions): ResolvedRunOptions {
     breaker: options.breaker,
     sleep: options.sleep ?? sleep,
   });
+}
+
+function isMetrics(value: unknown): value is RunMetrics {
+  const candidate = value as Record<string, unknown> | null;
+  return (
+    typeof candidate === "object" &&
+    candidate !== null &&
+    ["runStarted", "batchCommitted", "runFinished"].some((m) => typeof candidate[m] === "function")
+  );
 }
 
 function isLogger(value: unknown): value is Logger {

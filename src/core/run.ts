@@ -2,16 +2,19 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { performance } from "node:perf_hooks";
 import type { LeaseHandle, RunRecord, StoredCheckpoint } from "../stores/store.js";
+import { RunArtifacts } from "./artifacts.js";
 import { BatchExecutor, type RunTally } from "./batch-executor.js";
 import { BatchReader } from "./batch-reader.js";
 import { FencedError, WaymarkError } from "./errors.js";
 import { LeaseKeeper } from "./lease-keeper.js";
+import type { RunMetrics } from "./metrics-hooks.js";
 import { batchSizer } from "./policies/adaptive-batch.js";
 import { adaptBreaker, type BreakerAdapter } from "./policies/breaker.js";
 import { DeadlinePlanner, resolveDeadline } from "./policies/deadline.js";
 import { type RetryPolicy, resolveRetry } from "./policies/retry.js";
 import { RunStoppedError, RunStopper } from "./policies/stop.js";
 import { defineProcessor, type Processor } from "./processor.js";
+import { readInput, resumePoint } from "./resume.js";
 import { type ResolvedRunOptions, type RunOptions, resolveRunOptions } from "./run-options.js";
 import { parseState, serializeState } from "./state.js";
 import type { Cursor, RecordedRunStatus, RunStatus, SuspendReason } from "./types.js";
@@ -56,7 +59,14 @@ export async function run<E, S, Tx>(
   options: RunOptions,
 ): Promise<RunResult> {
   const resolved = resolveRunOptions(options);
-  return new Runner(defineProcessor(processor), resolved).execute();
+  const definition = defineProcessor(processor);
+  // Loaded only when asked for: a run without a progress display never loads cli-progress.
+  const progress = resolved.progress
+    ? (await import("./progress.js")).attachProgress(definition.name, resolved)
+    : undefined;
+  const result = await new Runner(definition, progress?.options ?? resolved).execute();
+  progress?.finish(result);
+  return result;
 }
 
 class Runner<E, S, Tx> {
@@ -85,6 +95,8 @@ class Runner<E, S, Tx> {
     state: undefined as S,
     committedState: null,
   };
+  #fingerprint: string | null = null;
+  readonly #artifacts: RunArtifacts;
   #lastProgressLog = 0;
 
   constructor(processor: Processor<E, S, Tx>, options: ResolvedRunOptions) {
@@ -99,6 +111,12 @@ class Runner<E, S, Tx> {
     const breaker = options.breaker ?? processor.breaker;
     this.#breaker = breaker ? adaptBreaker(breaker) : null;
     this.#retry = resolveRetry(processor.retry);
+    this.#artifacts = new RunArtifacts(
+      options.store,
+      { processor: processor.name, partition: options.partition },
+      processor.maxArtifactBytes,
+      options.now,
+    );
   }
 
   async execute(): Promise<RunResult> {
@@ -131,12 +149,21 @@ class Runner<E, S, Tx> {
       }
       this.#lease = acquired.lease;
       this.#attemptNumber = acquired.checkpoint.attempt;
-      await store.recordRun(this.#record("running"));
       keeper = new LeaseKeeper(store, acquired.lease, this.#p.leaseTtlMs, this.#o.now, (error) => {
         if (error instanceof FencedError) this.#stopper.abort(error);
         else logger.warn(`Lease renewal for ${this.#where} failed: ${error.message}`);
       });
       reader = await this.#open(acquired.checkpoint);
+      // Recorded once resume point and total are known, so reports can rate the live run.
+      await store.recordRun(this.#record("running"));
+      this.#emit("runStarted", (m) =>
+        m.runStarted?.({
+          ...this.#event(),
+          resumedFrom: this.#resumedFrom,
+          total: this.#tally.total,
+          attempt: this.#attemptNumber,
+        }),
+      );
       const outcome = await this.#loop(reader, this.#executor(acquired.lease));
       keeper.stop();
       if (outcome.status === "completed") {
@@ -177,7 +204,19 @@ class Runner<E, S, Tx> {
       retry: this.#retry,
       // A simulation's clock measures its simulated batches; real runs use a monotonic clock.
       clock: now === Date.now ? () => performance.now() : now,
-      onCommitted: () => this.#reportProgress(),
+      artifacts: this.#artifacts,
+      fingerprint: () => this.#fingerprint,
+      onCommitted: (entities, commitMs) => {
+        this.#emit("batchCommitted", (m) =>
+          m.batchCommitted?.({
+            ...this.#event(),
+            entities,
+            commitMs,
+            completed: this.#tally.completed,
+          }),
+        );
+        this.#reportProgress();
+      },
     });
   }
 
@@ -185,22 +224,36 @@ class Runner<E, S, Tx> {
   async #open(checkpoint: StoredCheckpoint): Promise<BatchReader<E>> {
     const p = this.#p;
     const { partition, logger } = this.#o;
+    const input = await readInput(p as Processor, partition);
+    this.#fingerprint = input.fingerprint;
     let after: Cursor | null = null;
-    if (checkpoint.cursor !== null && this.#resumable(checkpoint)) {
-      after = checkpoint.cursor;
-      this.#resumedFrom = this.#tally.completed = checkpoint.completed;
+    const point =
+      checkpoint.cursor !== null && this.#resumable(checkpoint)
+        ? await resumePoint(
+            p as Processor,
+            { ...checkpoint, cursor: checkpoint.cursor },
+            input,
+            this.#where,
+            logger,
+          )
+        : null;
+    if (point) {
+      after = point.cursor;
+      this.#resumedFrom = this.#tally.completed = point.completed;
       this.#tally.total = checkpoint.total;
-      this.#tally.cursor = checkpoint.cursor;
-      this.#tally.committedState = checkpoint.state;
-      this.#tally.state = parseState(checkpoint.state, p.name, partition) as S;
+      this.#tally.cursor = point.cursor;
+      this.#tally.committedState = point.state;
+      this.#tally.state = parseState(point.state, p.name, partition) as S;
+      await this.#artifacts.openForResume();
       logger.info(
         `Found checkpoint: ${this.#progressText()} complete (last: ${JSON.stringify(after)})`,
       );
     } else {
       this.#tally.state = p.initialState?.({ partition }) as S;
       this.#tally.committedState = serializeState(this.#tally.state, p.maxStateBytes, this.#where);
+      await this.#artifacts.openFresh();
     }
-    if (p.count) this.#tally.total = await p.count({ partition });
+    if (p.count) this.#tally.total = input.total;
     const source = await p.entities({ partition, after, signal: this.#stopper.signal });
     const reader = new BatchReader(source, p.id, after, this.#where);
     const remaining = reader.remainingInArray();
@@ -220,7 +273,8 @@ class Runner<E, S, Tx> {
       );
       return false;
     }
-    if (checkpoint.processorVersion !== p.version) {
+    // With `migrate`, resumePoint carries the checkpoint forward instead.
+    if (checkpoint.processorVersion !== p.version && !p.migrate) {
       const message =
         `Checkpoint of ${this.#where} was written by version ${checkpoint.processorVersion}, ` +
         `this processor is version ${p.version}.`;
@@ -278,6 +332,21 @@ class Runner<E, S, Tx> {
     });
   }
 
+  #event() {
+    return { runId: this.#runId, processor: this.#p.name, partition: this.#o.partition };
+  }
+
+  /** Calls a metrics hook on every configured sink; a failing hook never fails the run. */
+  #emit(hook: string, call: (metrics: RunMetrics) => void): void {
+    for (const metrics of this.#o.metrics ?? []) {
+      try {
+        call(metrics);
+      } catch (error) {
+        this.#o.logger.warn(`Metrics hook ${hook} failed: ${(error as Error).message}`);
+      }
+    }
+  }
+
   #progressText(): string {
     const total = this.#tally.total;
     if (total === null || total === 0) return `${this.#tally.completed}/${total ?? "?"}`;
@@ -311,6 +380,19 @@ class Runner<E, S, Tx> {
     await this.#o.store.recordRun(this.#record(status, reason, error)).catch((e: Error) => {
       this.#o.logger.warn(`Could not record run ${this.#runId} in history: ${e.message}`);
     });
+    this.#emit("runFinished", (m) =>
+      m.runFinished?.({
+        ...this.#event(),
+        status,
+        reason: reason ?? null,
+        processed: this.#tally.processed,
+        resumedFrom: this.#resumedFrom,
+        batches: this.#tally.batches,
+        durationMs: this.#elapsed(),
+        checkpointMs: this.#tally.checkpointMs,
+        error: error ?? null,
+      }),
+    );
     return {
       runId: this.#runId,
       status,

@@ -1,4 +1,5 @@
 import type { CheckpointKey, Cursor, RecordedRunStatus } from "../core/types.js";
+import type { ArtifactRef, ArtifactStore } from "./artifact-store.js";
 
 /**
  * The store contract. A store holds persistence only: leases, checkpoints and run history.
@@ -70,6 +71,14 @@ export interface CheckpointStore<Tx = unknown> {
 
   /** Releases connections and file handles. Idempotent. */
   close(): Promise<void>;
+
+  /**
+   * Blobs beside the checkpoint (`ctx.artifacts`). Optional: a store without it still
+   * satisfies the contract, and `ctx.artifacts` then says the store does not keep artifacts.
+   * A store that has it switches `CheckpointWrite.artifacts` in the batch's commit and
+   * clears a partition's artifacts in `complete` and `deleteCheckpoint`.
+   */
+  readonly artifacts?: ArtifactStore;
 }
 
 /** What a runner asks for when it starts. */
@@ -150,6 +159,8 @@ export interface CheckpointWrite {
   readonly total: number | null;
   readonly state: string | null;
   readonly fingerprint: string | null;
+  /** Artifacts this batch put: their references switch in the same transaction. */
+  readonly artifacts?: readonly ArtifactRef[];
   readonly leaseTtlMs: number;
   readonly now: number;
   /** Entities skipped by this batch, recorded in the failure ledger in the same transaction. */

@@ -1,4 +1,6 @@
 import type { Command } from "commander";
+import { loadStatus } from "../../reports/load.js";
+import { formatRate } from "../duration.js";
 import {
   formatDuration,
   printJson,
@@ -8,31 +10,16 @@ import {
   withStoreOptions,
 } from "../shared.js";
 
-/** `waymark status`: the checkpoints in flight, with progress and age. */
+/** `waymark status`: the checkpoints in flight, with progress, rate, ETA and age. */
 export function registerStatus(program: Command): void {
   withStoreOptions(
     program
       .command("status")
-      .description("list active checkpoints: progress, age and lease holder")
+      .description("list active checkpoints: progress, rate, ETA, age, lease holder, resumes")
       .option("--processor <name>", "only this processor"),
   ).action(async (options: StoreCommandOptions & { processor?: string }) => {
     await usingStore(options.store, async (store) => {
-      const now = Date.now();
-      const checkpoints = await store.listCheckpoints({ processor: options.processor });
-      const rows = checkpoints.map((c) => {
-        const leased = c.leaseOwner !== null && (c.leaseExpiresAt ?? 0) > now;
-        return {
-          processor: c.processor,
-          partition: c.partition,
-          completed: c.completed,
-          total: c.total,
-          percent: c.total ? Math.round((c.completed / c.total) * 1000) / 10 : null,
-          cursor: c.cursor,
-          ageMs: now - c.updatedAt,
-          leaseHolder: leased ? c.leaseOwner : null,
-          attempt: c.attempt,
-        };
-      });
+      const rows = await loadStatus(store, Date.now(), options.processor);
       if (options.json) return printJson(rows);
       printTable(
         rows.map((r) => ({
@@ -40,16 +27,22 @@ export function registerStatus(program: Command): void {
           partition: r.partition,
           progress: `${r.completed}/${r.total ?? "?"}`,
           percent: r.percent === null ? "" : `${r.percent.toFixed(1)}%`,
+          rate: formatRate(r.ratePerSecond),
+          eta: r.etaMs === null ? "-" : formatDuration(r.etaMs),
           age: formatDuration(r.ageMs),
           lease: r.leaseHolder ?? "-",
+          resumes: String(r.resumes),
         })),
         [
           ["processor", "PROCESSOR"],
           ["partition", "PARTITION"],
           ["progress", "DONE"],
           ["percent", "%"],
+          ["rate", "RATE"],
+          ["eta", "ETA"],
           ["age", "AGE"],
           ["lease", "LEASE HOLDER"],
+          ["resumes", "RESUMES"],
         ],
         "No active checkpoints.",
       );

@@ -15,6 +15,7 @@ import type {
   StoredFailure,
 } from "../store.js";
 import { fencedMessage } from "../store.js";
+import { MemoryArtifacts } from "./memory-artifacts.js";
 
 /**
  * `ctx.tx` on a {@link MemoryStore}: effects staged during the batch and applied, in order,
@@ -35,6 +36,8 @@ export interface MemoryTx {
  */
 export class MemoryStore implements CheckpointStore<MemoryTx> {
   readonly kind = "memory";
+  /** Blobs beside the checkpoints (`ctx.artifacts`), in this process. */
+  readonly artifacts = new MemoryArtifacts();
   readonly #checkpoints = new Map<string, StoredCheckpoint>();
   readonly #runs = new Map<string, RunRecord>();
   readonly #completions = new Map<string, number>();
@@ -96,6 +99,7 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
       tx: { run: (effect) => void effects.push(effect) },
       commit: async (write: CheckpointWrite) => {
         const held = this.#held(lease);
+        if (write.artifacts?.length) this.artifacts.switchRefs(lease, write.artifacts);
         for (const effect of effects) effect();
         for (const failure of write.failures ?? []) this.#recordFailure(lease, failure, write.now);
         for (const cursor of write.resolvedFailures ?? [])
@@ -121,6 +125,7 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
   async complete(lease: LeaseHandle, now: number): Promise<void> {
     this.#held(lease);
     this.#checkpoints.delete(keyOf(lease));
+    this.artifacts.clearSync(lease);
     this.#completions.set(keyOf(lease), now);
   }
 
@@ -175,6 +180,7 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
     ) {
       return false;
     }
+    this.artifacts.clearSync(key);
     return this.#checkpoints.delete(keyOf(key));
   }
 

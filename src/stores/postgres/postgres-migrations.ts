@@ -67,6 +67,39 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<(s: string) => readonly string[]
        PRIMARY KEY (processor, partition, cursor)
      )`,
   ],
+  // Artifacts, as in the SQLite store. Ordering note: this is migration 3; the failure
+  // ledger's migration is 2 and goes before it. It depends on nothing but migration 1.
+  // Chunks cascade with their blob; a referenced blob cannot be deleted (artifacts FK).
+  (s) => [
+    `CREATE TABLE ${s}.artifact_blobs (
+       blob_id     TEXT    PRIMARY KEY,
+       processor   TEXT    NOT NULL,
+       partition   TEXT    NOT NULL,
+       hash        TEXT,
+       size        BIGINT,
+       chunks      INTEGER,
+       created_at  BIGINT  NOT NULL
+     )`,
+    `CREATE INDEX artifact_blobs_by_key ON ${s}.artifact_blobs (processor, partition)`,
+    `CREATE TABLE ${s}.artifact_chunks (
+       blob_id  TEXT    NOT NULL REFERENCES ${s}.artifact_blobs ON DELETE CASCADE,
+       seq      INTEGER NOT NULL,
+       data     BYTEA   NOT NULL,
+       PRIMARY KEY (blob_id, seq)
+     )`,
+    `CREATE TABLE ${s}.artifacts (
+       processor   TEXT    NOT NULL,
+       partition   TEXT    NOT NULL,
+       name        TEXT    NOT NULL,
+       blob_id     TEXT    NOT NULL REFERENCES ${s}.artifact_blobs,
+       hash        TEXT    NOT NULL,
+       size        BIGINT  NOT NULL,
+       chunks      INTEGER NOT NULL,
+       created_at  BIGINT  NOT NULL,
+       PRIMARY KEY (processor, partition, name)
+     )`,
+    `CREATE INDEX artifacts_by_blob ON ${s}.artifacts (blob_id)`,
+  ],
 ];
 
 /** Double-quotes an identifier that {@link validateSchemaName} already accepted. */

@@ -23,6 +23,7 @@ import type {
   StoredFailure,
 } from "../store.js";
 import { fencedMessage } from "../store.js";
+import { PostgresArtifacts } from "./postgres-artifacts.js";
 import { translatePgError } from "./postgres-errors.js";
 import { clearValues, failureSql, hasLedgerChanges, writeLedger } from "./postgres-failures.js";
 import { migratePostgres, quoteIdentifier } from "./postgres-migrations.js";
@@ -57,6 +58,8 @@ export class PostgresStore implements CheckpointStore<PgTx> {
   readonly pool: PgPool;
   /** The schema waymark's tables live in. */
   readonly schema: string;
+  /** Blobs beside the checkpoints (`ctx.artifacts`), in this schema. */
+  readonly artifacts: PostgresArtifacts;
   readonly #ownsPool: boolean;
   readonly #where: string;
   readonly #idleInTransactionTimeoutMs: number | undefined;
@@ -75,6 +78,9 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     this.#idleInTransactionTimeoutMs = resolved.idleInTransactionTimeoutMs;
     this.#sql = postgresSql(quoteIdentifier(resolved.schema));
     this.#failureSql = failureSql(quoteIdentifier(resolved.schema));
+    this.artifacts = new PostgresArtifacts(quoteIdentifier(resolved.schema), (text, values) =>
+      this.#query(text, values),
+    );
   }
 
   /**
@@ -171,6 +177,9 @@ export class PostgresStore implements CheckpointStore<PgTx> {
           write.now,
           ...fenceOf(lease),
         ];
+        const [text, params] = write.artifacts?.length
+          ? this.artifacts.commitStatement(this.#sql.commit, values, write.artifacts, write.now)
+          : [this.#sql.commit, values];
         let committed: boolean;
         if (hasLedgerChanges(write)) {
           try {
@@ -182,14 +191,14 @@ export class PostgresStore implements CheckpointStore<PgTx> {
         }
         if (transaction.used) {
           try {
-            committed = await transaction.finish(this.#sql.commit, values);
+            committed = await transaction.finish(text, params);
           } catch (error) {
             throw translatePgError(error, this.#where);
           }
         } else {
           // Nothing went through ctx.tx: one autocommit statement, one round trip.
           transaction.seal();
-          committed = (await this.#query(this.#sql.commit, values)).rowCount !== 0;
+          committed = (await this.#query(text, params)).rowCount !== 0;
         }
         if (!committed) throw new FencedError(fencedMessage(lease));
       },
@@ -200,6 +209,8 @@ export class PostgresStore implements CheckpointStore<PgTx> {
   async complete(lease: LeaseHandle, now: number): Promise<void> {
     const result = await this.#query(this.#sql.complete, [...fenceOf(lease), now]);
     if (result.rowCount === 0) throw new FencedError(fencedMessage(lease));
+    // A separate statement: if it is lost, a fresh start of the partition clears them anyway.
+    await this.artifacts.clearArtifacts(lease);
   }
 
   async release(lease: LeaseHandle, _now?: number): Promise<void> {
@@ -270,7 +281,9 @@ export class PostgresStore implements CheckpointStore<PgTx> {
       key.partition,
       options.unlessLeasedAt ?? null,
     ]);
-    return (result.rowCount ?? 0) > 0;
+    if ((result.rowCount ?? 0) === 0) return false;
+    await this.artifacts.clearArtifacts(key);
+    return true;
   }
 
   async listFailures(filter: FailureFilter = {}): Promise<StoredFailure[]> {

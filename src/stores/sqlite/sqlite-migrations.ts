@@ -61,6 +61,39 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
      run_id           TEXT    NOT NULL,
      PRIMARY KEY (processor, partition, cursor)
    ) WITHOUT ROWID;`,
+  // Artifacts. Ordering note: this is migration 3; the failure ledger's migration is 2 and
+  // goes before it. It depends on nothing but migration 1.
+  // Blobs are written chunk by chunk before any commit references them; `artifacts` holds
+  // the references a checkpoint commit switches. Chunks stay in a rowid table because
+  // WITHOUT ROWID tables suit small rows, not 1 MiB blobs.
+  `CREATE TABLE artifact_blobs (
+     blob_id     TEXT    PRIMARY KEY,
+     processor   TEXT    NOT NULL,
+     partition   TEXT    NOT NULL,
+     hash        TEXT,
+     size        INTEGER,
+     chunks      INTEGER,
+     created_at  INTEGER NOT NULL
+   );
+   CREATE INDEX artifact_blobs_by_key ON artifact_blobs (processor, partition);
+   CREATE TABLE artifact_chunks (
+     blob_id  TEXT    NOT NULL,
+     seq      INTEGER NOT NULL,
+     data     BLOB    NOT NULL,
+     PRIMARY KEY (blob_id, seq)
+   );
+   CREATE TABLE artifacts (
+     processor   TEXT    NOT NULL,
+     partition   TEXT    NOT NULL,
+     name        TEXT    NOT NULL,
+     blob_id     TEXT    NOT NULL,
+     hash        TEXT    NOT NULL,
+     size        INTEGER NOT NULL,
+     chunks      INTEGER NOT NULL,
+     created_at  INTEGER NOT NULL,
+     PRIMARY KEY (processor, partition, name)
+   ) WITHOUT ROWID;
+   CREATE INDEX artifacts_by_blob ON artifacts (blob_id);`,
 ];
 
 /**

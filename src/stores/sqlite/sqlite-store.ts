@@ -26,6 +26,7 @@ import type {
   StoredFailure,
 } from "../store.js";
 import { fencedMessage } from "../store.js";
+import { SqliteArtifacts } from "./sqlite-artifacts.js";
 import { migrateSqlite } from "./sqlite-migrations.js";
 import { SqliteTx } from "./sqlite-tx.js";
 
@@ -62,7 +63,14 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
    * Write batch effects through `ctx.tx`, not here, to keep them exactly once.
    */
   readonly database: Database.Database;
+  /** Blobs beside the checkpoints (`ctx.artifacts`), in this same file. */
+  readonly artifacts: SqliteArtifacts;
   readonly #statements = new Map<string, Database.Statement>();
+  // Built once: wrapping a fresh function with `database.transaction` on every commit costs
+  // about as much as the write itself.
+  readonly #commitBatch: Database.Transaction<
+    (lease: LeaseHandle, write: CheckpointWrite, tx: SqliteTx) => void
+  >;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.path = path;
@@ -80,6 +88,10 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
     this.database.pragma("journal_mode = WAL");
     this.database.pragma(`synchronous = ${options.synchronous ?? "FULL"}`);
     migrateSqlite(this.database, path);
+    this.artifacts = new SqliteArtifacts(this.database);
+    this.#commitBatch = this.database.transaction((lease, write, tx) =>
+      this.#writeBatch(lease, write, tx),
+    );
   }
 
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
@@ -132,34 +144,36 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
     return {
       tx,
       commit: async (write: CheckpointWrite) => {
-        this.database
-          .transaction(() => {
-            const { changes } = this.#statement(
-              `UPDATE checkpoints SET processor_version = ?, cursor = ?, completed = ?, total = ?,
-                 state = ?, fingerprint = ?, lease_expires_at = ?, updated_at = ?
-               WHERE processor = ? AND partition = ? AND lease_owner = ? AND fence = ?`,
-            ).run(
-              write.processorVersion,
-              cursorJson(write.cursor),
-              write.completed,
-              write.total,
-              write.state,
-              write.fingerprint,
-              write.now + write.leaseTtlMs,
-              write.now,
-              lease.processor,
-              lease.partition,
-              lease.owner,
-              lease.fence,
-            );
-            if (changes === 0) throw new FencedError(fencedMessage(lease));
-            for (const [sql, params] of tx.staged) this.#statement(sql).run(...params);
-            this.#writeFailures(lease, write);
-          })
-          .immediate();
+        this.#commitBatch.immediate(lease, write, tx);
       },
       rollback: async () => tx.clear(),
     };
+  }
+
+  /** The checkpoint and the batch's staged writes; run inside `#commitBatch`'s transaction. */
+  #writeBatch(lease: LeaseHandle, write: CheckpointWrite, tx: SqliteTx): void {
+    const { changes } = this.#statement(
+      `UPDATE checkpoints SET processor_version = ?, cursor = ?, completed = ?, total = ?,
+         state = ?, fingerprint = ?, lease_expires_at = ?, updated_at = ?
+       WHERE processor = ? AND partition = ? AND lease_owner = ? AND fence = ?`,
+    ).run(
+      write.processorVersion,
+      cursorJson(write.cursor),
+      write.completed,
+      write.total,
+      write.state,
+      write.fingerprint,
+      write.now + write.leaseTtlMs,
+      write.now,
+      lease.processor,
+      lease.partition,
+      lease.owner,
+      lease.fence,
+    );
+    if (changes === 0) throw new FencedError(fencedMessage(lease));
+    if (write.artifacts?.length) this.artifacts.switchRefs(lease, write.artifacts, write.now);
+    for (const [sql, params] of tx.staged) this.#statement(sql).run(...params);
+    this.#writeFailures(lease, write);
   }
 
   async complete(lease: LeaseHandle, now: number): Promise<void> {
@@ -174,6 +188,7 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
           `INSERT INTO completions (processor, partition, completed_at) VALUES (?, ?, ?)
            ON CONFLICT (processor, partition) DO UPDATE SET completed_at = excluded.completed_at`,
         ).run(lease.processor, lease.partition, now);
+        this.artifacts.clearSync(lease);
       })
       .immediate();
   }
@@ -236,11 +251,20 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
     key: CheckpointKey,
     options: { unlessLeasedAt?: number } = {},
   ): Promise<boolean> {
-    const { changes } = this.#statement(
-      `DELETE FROM checkpoints WHERE processor = @processor AND partition = @partition
-         AND (@at IS NULL OR lease_owner IS NULL OR lease_expires_at <= @at)`,
-    ).run({ ...key, at: options.unlessLeasedAt ?? null });
-    return changes > 0;
+    return this.database
+      .transaction(() => {
+        const { changes } = this.#statement(
+          `DELETE FROM checkpoints WHERE processor = @processor AND partition = @partition
+             AND (@at IS NULL OR lease_owner IS NULL OR lease_expires_at <= @at)`,
+        ).run({
+          processor: key.processor,
+          partition: key.partition,
+          at: options.unlessLeasedAt ?? null,
+        });
+        if (changes > 0) this.artifacts.clearSync(key);
+        return changes > 0;
+      })
+      .immediate();
   }
 
   async listFailures(filter: FailureFilter = {}): Promise<StoredFailure[]> {

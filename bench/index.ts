@@ -1,0 +1,28 @@
+/**
+ * `npm run bench` prints a table of what waymark costs against the least the same work could
+ * cost (the baseline), with the ratio and the design's goal. Nothing is asserted: machines
+ * differ, so read the ratios. `npm run bench -- --quick` is a smaller, faster smoke run.
+ */
+import { parseArgs } from "node:util";
+import { memory } from "./memory.js";
+import { overhead } from "./overhead.js";
+import { sqliteCommit } from "./sqlite-commit.js";
+import { type BenchRow, formatTable } from "./stats.js";
+
+const { values } = parseArgs({ options: { quick: { type: "boolean", default: false } } });
+const quick = values.quick;
+
+const rows: BenchRow[] = [];
+const step = (label: string) => process.stderr.write(`bench: ${label}...\n`);
+step("framework overhead");
+rows.push(await overhead(quick));
+step("sqlite commit, synchronous=FULL");
+rows.push(...(await sqliteCommit("FULL", quick)));
+step("sqlite commit, synchronous=NORMAL");
+rows.push(...(await sqliteCommit("NORMAL", quick)));
+step("peak memory");
+rows.push(...(await memory(quick)));
+console.log(formatTable(rows));
+console.log(
+  `\nnode ${process.version}, ${quick ? "quick" : "full"} run. Ratios are value / baseline; lower is better.`,
+);

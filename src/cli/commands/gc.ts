@@ -1,0 +1,49 @@
+import type { Command } from "commander";
+import { collectGarbage } from "../../reports/actions.js";
+import { loadStale } from "../../reports/load.js";
+import { parseDuration } from "../duration.js";
+import { printJson, usingStore, withStoreOptions } from "../shared.js";
+import { printStale, type StaleOptions } from "./stale.js";
+
+/** `waymark gc`: removes what `stale` lists; never a checkpoint with a live lease. */
+export function registerGc(program: Command): void {
+  withStoreOptions(
+    program
+      .command("gc")
+      .description("delete stale checkpoints and mark runs left running by dead processes failed")
+      .option("--older-than <duration>", "silent for longer than this, e.g. 24h, 7d, 90m", "24h")
+      .option("--dry-run", "list what would be removed and change nothing")
+      .option("--processor <name>", "only this processor"),
+  ).action(async (options: StaleOptions & { dryRun?: boolean }) => {
+    const olderThanMs = parseDuration(options.olderThan, "--older-than");
+    await usingStore(options.store, async (store) => {
+      const now = Date.now();
+      const report = await loadStale(store, now, olderThanMs, options.processor);
+      if (options.dryRun) {
+        if (options.json) return printJson({ dryRun: true, ...report });
+        process.stdout.write("Dry run: nothing is changed. gc would remove:\n\n");
+        return printStale(report);
+      }
+      const result = await collectGarbage(store, report, now);
+      if (options.json) return printJson({ dryRun: false, ...result });
+      for (const c of result.removed) {
+        process.stdout.write(
+          `removed checkpoint ${c.processor}/${c.partition} (${c.completed}/${c.total ?? "?"})\n`,
+        );
+      }
+      for (const c of result.kept) {
+        process.stdout.write(
+          `kept checkpoint ${c.processor}/${c.partition}: a runner leased it meanwhile\n`,
+        );
+      }
+      for (const d of result.markedFailed) {
+        process.stdout.write(
+          `marked run ${d.run.runId} (${d.run.processor}/${d.run.partition}) failed: ${d.cause}\n`,
+        );
+      }
+      process.stdout.write(
+        `gc: ${result.removed.length} checkpoints removed, ${result.markedFailed.length} dead runs marked failed.\n`,
+      );
+    });
+  });
+}

@@ -1,0 +1,68 @@
+import { createInterface } from "node:readline/promises";
+import type { Command } from "commander";
+import { resetCheckpoint } from "../../reports/actions.js";
+import { EXIT } from "../exit-codes.js";
+import {
+  CliError,
+  printJson,
+  type StoreCommandOptions,
+  usingStore,
+  withStoreOptions,
+} from "../shared.js";
+
+/** `waymark reset PROCESSOR PARTITION`: forget a checkpoint so the next run starts over. */
+export function registerReset(program: Command): void {
+  withStoreOptions(
+    program
+      .command("reset")
+      .description("forget a checkpoint so that the next run starts over")
+      .argument("<processor>", "processor name")
+      .argument("<partition>", "partition")
+      .option("-y, --yes", "do not ask for confirmation"),
+  ).action(
+    async (
+      processor: string,
+      partition: string,
+      options: StoreCommandOptions & { yes?: boolean },
+    ) => {
+      const key = { processor, partition };
+      if (!options.yes) {
+        if (!process.stdin.isTTY) {
+          throw new CliError(
+            `Refusing to reset ${processor}/${partition} without confirmation: no terminal to ask ` +
+              "on. Pass --yes to reset non-interactively.",
+            EXIT.usage,
+          );
+        }
+        if (!(await confirm(`Reset ${processor}/${partition}? The next run starts over. [y/N] `))) {
+          throw new CliError("Nothing reset.", EXIT.failure);
+        }
+      }
+      await usingStore(options.store, async (store) => {
+        const outcome = await resetCheckpoint(store, key, Date.now());
+        if (options.json) printJson({ ...key, outcome });
+        if (outcome === "missing") {
+          throw new CliError(`No checkpoint for ${processor}/${partition}: nothing to reset.`);
+        }
+        if (outcome === "leased") {
+          throw new CliError(
+            `${processor}/${partition} is leased by a running runner; stop it or wait for its ` +
+              "lease to expire, then reset.",
+            EXIT.tempfail,
+          );
+        }
+        if (!options.json)
+          process.stdout.write(`Reset ${processor}/${partition}: the next run starts over.\n`);
+      });
+    },
+  );
+}
+
+async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
+}

@@ -1,0 +1,96 @@
+import { type Command, InvalidArgumentError, Option } from "commander";
+import type { RecordedRunStatus } from "../../core/types.js";
+import type { RunRecord } from "../../stores/store.js";
+import {
+  formatDuration,
+  printJson,
+  printTable,
+  type StoreCommandOptions,
+  usingStore,
+  withStoreOptions,
+} from "../shared.js";
+
+const STATUSES: readonly RecordedRunStatus[] = [
+  "running",
+  "completed",
+  "suspended",
+  "failed",
+  "busy",
+  "skipped",
+];
+
+interface RunsOptions extends StoreCommandOptions {
+  processor?: string;
+  partition?: string;
+  status?: RecordedRunStatus;
+  limit: number;
+}
+
+/** `waymark runs`: recent run history, newest first. */
+export function registerRuns(program: Command): void {
+  withStoreOptions(
+    program
+      .command("runs")
+      .description("show recent run history: outcome, work done, resumes and checkpoint cost")
+      .option("--processor <name>", "only this processor")
+      .option("--partition <partition>", "only this partition")
+      .addOption(new Option("--status <status>", "only runs that ended so").choices(STATUSES))
+      .option("--limit <n>", "how many runs to show, newest first", parseLimit, 20),
+  ).action(async (options: RunsOptions) => {
+    await usingStore(options.store, async (store) => {
+      const runs = await store.listRuns({
+        processor: options.processor,
+        partition: options.partition,
+        status: options.status,
+        limit: options.limit,
+      });
+      if (options.json) return printJson(runs.map((r) => ({ ...r, durationMs: durationOf(r) })));
+      printTable(runs.map(toRow), COLUMNS, "No runs recorded.");
+    });
+  });
+}
+
+const COLUMNS = [
+  ["started", "STARTED (UTC)"],
+  ["processor", "PROCESSOR"],
+  ["partition", "PARTITION"],
+  ["status", "STATUS"],
+  ["processed", "PROCESSED"],
+  ["resumedFrom", "RESUMED FROM"],
+  ["duration", "DURATION"],
+  ["checkpointMs", "CHECKPOINT MS"],
+  ["error", "ERROR"],
+] as const;
+
+function toRow(run: RunRecord): Record<string, string> {
+  const duration = durationOf(run);
+  return {
+    started: new Date(run.startedAt).toISOString().slice(0, 19).replace("T", " "),
+    processor: run.processor,
+    partition: run.partition,
+    status: run.reason ? `${run.status} (${run.reason})` : run.status,
+    processed: run.total === null ? `${run.processed}` : `${run.processed} of ${run.total}`,
+    resumedFrom: run.resumedFrom === null ? "-" : String(run.resumedFrom),
+    duration: duration === null ? "-" : formatDuration(duration),
+    checkpointMs: run.checkpointMs.toFixed(1),
+    error: shorten(run.error ?? "", 60),
+  };
+}
+
+function durationOf(run: RunRecord): number | null {
+  return run.finishedAt === null ? null : run.finishedAt - run.startedAt;
+}
+
+/** The first line of an error, cut to `max` characters so the table stays readable. */
+function shorten(text: string, max: number): string {
+  const line = text.split("\n")[0] ?? "";
+  return line.length <= max ? line : `${line.slice(0, max - 1)}…`;
+}
+
+function parseLimit(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new InvalidArgumentError(`expected a whole number from 1 up, e.g. 20; got "${value}".`);
+  }
+  return n;
+}

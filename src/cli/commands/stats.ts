@@ -1,0 +1,56 @@
+import type { Command } from "commander";
+import { loadStats } from "../../reports/load.js";
+import { parseDuration } from "../duration.js";
+import {
+  formatDuration,
+  printJson,
+  printTable,
+  type StoreCommandOptions,
+  usingStore,
+  withStoreOptions,
+} from "../shared.js";
+
+/** `waymark stats`: what checkpoints saved per processor over a window. */
+export function registerStats(program: Command): void {
+  withStoreOptions(
+    program
+      .command("stats")
+      .description("work saved by resumes per processor: entities, time, overhead, net saving")
+      .option("--since <duration>", "window of run history, e.g. 7d, 24h, 90m", "7d")
+      .option("--processor <name>", "only this processor"),
+  ).action(async (options: StoreCommandOptions & { since: string; processor?: string }) => {
+    const windowMs = parseDuration(options.since, "--since");
+    await usingStore(options.store, async (store) => {
+      const since = Date.now() - windowMs;
+      const rows = await loadStats(store, since, options.processor);
+      if (options.json) return printJson({ since, processors: rows });
+      const time = (ms: number | null) => (ms === null ? "-" : formatDuration(ms));
+      printTable(
+        rows.map((r) => ({
+          processor: r.processor,
+          runs: String(r.runs),
+          failed: String(r.failedRuns),
+          resumed: String(r.resumedRuns),
+          saved: String(r.entitiesSaved),
+          time: time(r.timeSavedMs),
+          overhead: time(r.checkpointOverheadMs),
+          net:
+            r.netSavingMs === null
+              ? "-"
+              : `${r.netSavingMs < 0 ? "-" : ""}${time(Math.abs(r.netSavingMs))}`,
+        })),
+        [
+          ["processor", "PROCESSOR"],
+          ["runs", "RUNS"],
+          ["failed", "FAILED"],
+          ["resumed", "RESUMED"],
+          ["saved", "ENTITIES SAVED"],
+          ["time", "TIME SAVED"],
+          ["overhead", "CHECKPOINT OVERHEAD"],
+          ["net", "NET SAVING"],
+        ],
+        `No runs since ${new Date(since).toISOString()}.`,
+      );
+    });
+  });
+}

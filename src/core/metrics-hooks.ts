@@ -1,0 +1,51 @@
+import type { RunStatus, SuspendReason } from "./types.js";
+
+/**
+ * Hooks a run calls for metrics and tracing (`prometheusMetrics`, `openTelemetryTracing`,
+ * or your own). Every member is optional; a run without `metrics` calls nothing. A hook
+ * that throws is logged and ignored: metrics never fail a run. Runs may share one object,
+ * so events carry the `runId`.
+ */
+export interface RunMetrics {
+  /** The run holds its lease and opened its checkpoint (fresh or resumed). */
+  runStarted?(event: RunStartedEvent): void;
+  /** A batch and its checkpoint committed. */
+  batchCommitted?(event: BatchCommittedEvent): void;
+  /** The run ended, whatever its status (also `busy`, which never starts). */
+  runFinished?(event: RunFinishedEvent): void;
+}
+
+/** Identifies the run an event belongs to. */
+export interface RunEventBase {
+  readonly runId: string;
+  readonly processor: string;
+  readonly partition: string;
+}
+
+/** See {@link RunMetrics.runStarted}. */
+export interface RunStartedEvent extends RunEventBase {
+  /** Entities already complete when the run resumed; null on a fresh start. */
+  readonly resumedFrom: number | null;
+  readonly total: number | null;
+  readonly attempt: number;
+}
+
+/** See {@link RunMetrics.batchCommitted}. */
+export interface BatchCommittedEvent extends RunEventBase {
+  readonly entities: number;
+  /** How long the checkpoint commit took. */
+  readonly commitMs: number;
+  readonly completed: number;
+}
+
+/** See {@link RunMetrics.runFinished}. */
+export interface RunFinishedEvent extends RunEventBase {
+  readonly status: RunStatus;
+  readonly reason: SuspendReason | null;
+  readonly processed: number;
+  readonly resumedFrom: number | null;
+  readonly batches: number;
+  readonly durationMs: number;
+  readonly checkpointMs: number;
+  readonly error: Error | null;
+}

@@ -1,0 +1,142 @@
+import type { StoredCheckpoint } from "../stores/store.js";
+import { InvalidOptionError, WaymarkError } from "./errors.js";
+import type { Processor } from "./processor.js";
+import { parseState, serializeState } from "./state.js";
+import type { Cursor, Logger } from "./types.js";
+
+/** The partition's input as it is now, read once at the start of a run. */
+export interface InputSnapshot {
+  readonly fingerprint: string | null;
+  /** From `count()`, or null when the processor has none. */
+  readonly total: number | null;
+}
+
+/** Where a resume starts: the committed (or migrated) cursor, count and state. */
+export interface ResumePoint {
+  readonly cursor: Cursor;
+  readonly completed: number;
+  /** The state as JSON, ready to commit again. */
+  readonly state: string | null;
+}
+
+/** Reads the fingerprint and the count, each once per run. */
+export async function readInput(processor: Processor, partition: string): Promise<InputSnapshot> {
+  const fingerprint = processor.fingerprint ? await processor.fingerprint({ partition }) : null;
+  if (fingerprint !== null && typeof fingerprint !== "string") {
+    throw new InvalidOptionError(
+      "fingerprint",
+      `fingerprint() of ${processor.name} returned ${typeof fingerprint}; return a string, ` +
+        "e.g. a data version or a hash of the entity ids.",
+    );
+  }
+  const total = processor.count ? await processor.count({ partition }) : null;
+  return { fingerprint, total };
+}
+
+/**
+ * Decides how a committed checkpoint is resumed: carried forward by `migrate` when it was
+ * written by another version, then checked for input drift. Null means start over.
+ * Expiry and `onVersionMismatch` (without `migrate`) are decided before this.
+ */
+export async function resumePoint(
+  processor: Processor,
+  checkpoint: StoredCheckpoint & { cursor: Cursor },
+  input: InputSnapshot,
+  where: string,
+  logger: Logger,
+): Promise<ResumePoint | null> {
+  const point = await carryForward(processor, checkpoint, where, logger);
+  if (point === null) return null;
+  return driftAllowsResume(processor, checkpoint, input, where, logger) ? point : null;
+}
+
+async function carryForward(
+  processor: Processor,
+  checkpoint: StoredCheckpoint & { cursor: Cursor },
+  where: string,
+  logger: Logger,
+): Promise<ResumePoint | null> {
+  const committed = {
+    cursor: checkpoint.cursor,
+    completed: checkpoint.completed,
+    state: checkpoint.state,
+  };
+  const fromVersion = checkpoint.processorVersion;
+  if (fromVersion === null || fromVersion === processor.version || !processor.migrate) {
+    return committed;
+  }
+  const state = parseState(checkpoint.state, processor.name, checkpoint.partition);
+  const migrated = await processor.migrate({
+    fromVersion,
+    state,
+    cursor: checkpoint.cursor,
+    completed: checkpoint.completed,
+  });
+  if (migrated === null) {
+    logger.warn(
+      `migrate() of ${where} returned null for the version ${fromVersion} checkpoint; ` +
+        "starting over.",
+    );
+    return null;
+  }
+  const cursor = migrated.cursor ?? checkpoint.cursor;
+  if (typeof cursor !== "string" && !(typeof cursor === "number" && Number.isFinite(cursor))) {
+    throw new InvalidOptionError(
+      "migrate",
+      `migrate() of ${where} returned cursor ${JSON.stringify(cursor)}; return a string or a ` +
+        "finite number, or leave cursor out to keep the old one.",
+    );
+  }
+  logger.info(
+    `Migrated checkpoint of ${where} from version ${fromVersion} to ${processor.version}.`,
+  );
+  return {
+    cursor,
+    completed: checkpoint.completed,
+    state: serializeState(migrated.state, processor.maxStateBytes, where),
+  };
+}
+
+/**
+ * Input drift: the fingerprint or the count differs from what the checkpoint recorded. A
+ * plain resume would then skip entities inserted before the cursor, so by default the
+ * partition starts over. A side that did not record a value is not compared.
+ */
+function driftAllowsResume(
+  processor: Processor,
+  checkpoint: StoredCheckpoint,
+  input: InputSnapshot,
+  where: string,
+  logger: Logger,
+): boolean {
+  const changes: string[] = [];
+  if (
+    checkpoint.fingerprint !== null &&
+    input.fingerprint !== null &&
+    checkpoint.fingerprint !== input.fingerprint
+  ) {
+    changes.push(
+      `fingerprint ${JSON.stringify(checkpoint.fingerprint)} -> ${JSON.stringify(input.fingerprint)}`,
+    );
+  }
+  if (checkpoint.total !== null && input.total !== null && checkpoint.total !== input.total) {
+    changes.push(`total ${checkpoint.total} -> ${input.total}`);
+  }
+  if (changes.length === 0) return true;
+  const message = `The input of ${where} changed since its checkpoint (${changes.join(", ")}).`;
+  switch (processor.onDrift) {
+    case "fail":
+      throw new WaymarkError(
+        "INPUT_DRIFT",
+        `${message} Entities added before the cursor would be skipped by a resume. Reset it ` +
+          `with \`waymark reset ${processor.name} ${checkpoint.partition}\`, or set onDrift: ` +
+          '"restart" or "continue".',
+      );
+    case "continue":
+      logger.warn(`${message} Resuming after the cursor anyway (onDrift: "continue").`);
+      return true;
+    default:
+      logger.warn(`${message} Starting over (onDrift: "restart").`);
+      return false;
+  }
+}

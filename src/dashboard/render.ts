@@ -1,0 +1,134 @@
+import { html, raw } from "hono/html";
+import type { HtmlEscapedString } from "hono/utils/html";
+import type { Advice } from "../reports/advise.js";
+import type { StaleReport } from "../reports/stale.js";
+import type { ProcessorStats } from "../reports/stats.js";
+import type { StatusRow } from "../reports/status.js";
+import type { RunRecord } from "../stores/store.js";
+import { type SavedPerDay, savedChartSvg } from "./chart.js";
+
+/**
+ * Server-side rendering of the dashboard. Every value goes through hono's `html` tag, which
+ * escapes it; only our own fixed markup (and the numeric SVG chart) is inserted raw.
+ */
+
+type Html = HtmlEscapedString;
+const h = (strings: TemplateStringsArray, ...values: unknown[]): Html =>
+  html(strings, ...values) as Html;
+
+/** Everything one refresh shows. */
+export interface DashboardData {
+  readonly status: readonly StatusRow[];
+  readonly runs: readonly RunRecord[];
+  readonly stats: readonly ProcessorStats[];
+  readonly stale: StaleReport;
+  readonly advice: readonly Advice[];
+  readonly saved: readonly SavedPerDay[];
+}
+
+/** The sections that live updates replace, by element id. */
+export function renderSections(data: DashboardData, allowWrites: boolean): Record<string, string> {
+  return {
+    status: String(statusSection(data.status, allowWrites)),
+    runs: String(runsSection(data.runs)),
+    stats: String(statsSection(data.stats, data.saved)),
+    stale: String(staleSection(data.stale, allowWrites)),
+    advice: String(adviceSection(data.advice)),
+  };
+}
+
+function duration(ms: number | null): string {
+  if (ms === null) return "-";
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  if (ms < 3_600_000) return `${(ms / 60_000).toFixed(1)} min`;
+  if (ms < 86_400_000) return `${(ms / 3_600_000).toFixed(1)} h`;
+  return `${(ms / 86_400_000).toFixed(1)} d`;
+}
+
+function writeButton(
+  allowWrites: boolean,
+  action: string,
+  label: string,
+  fields: Record<string, string>,
+): Html {
+  const data = Object.entries(fields).map(([k, v]) => h` data-${k}="${v}"`);
+  return h`<button type="button" class="write" data-action="${action}"${data}${
+    allowWrites ? "" : raw(' title="start the dashboard with --allow-writes to enable"')
+  }>${label}</button>`;
+}
+
+function statusSection(rows: readonly StatusRow[], allowWrites: boolean): Html {
+  if (rows.length === 0) return h`<p class="empty">No active checkpoints.</p>`;
+  return h`<table><thead><tr><th>Processor</th><th>Partition</th><th>Progress</th><th>Done</th>
+<th>Rate</th><th>ETA</th><th>Age</th><th>Lease holder</th><th>Resumes</th><th></th></tr></thead><tbody>
+${rows.map(
+  (r) => h`<tr data-processor="${r.processor}" data-partition="${r.partition}">
+<td class="processor">${r.processor}</td><td>${r.partition}</td>
+<td><div class="bar"><div style="width:${r.percent ?? 0}%"></div></div></td>
+<td class="done">${r.completed}/${r.total ?? "?"}${r.percent === null ? "" : ` (${r.percent.toFixed(1)}%)`}</td>
+<td>${r.ratePerSecond === null ? "-" : `${r.ratePerSecond.toFixed(1)}/s`}</td><td>${duration(r.etaMs)}</td>
+<td>${duration(r.ageMs)}</td><td>${r.leaseHolder ?? "-"}</td><td>${r.resumes}</td>
+<td>${writeButton(allowWrites, "reset", "Reset", { processor: r.processor, partition: r.partition })}</td></tr>`,
+)}</tbody></table>`;
+}
+
+function runsSection(runs: readonly RunRecord[]): Html {
+  if (runs.length === 0) return h`<p class="empty">No runs recorded.</p>`;
+  return h`<table><thead><tr><th>Started</th><th>Processor</th><th>Partition</th><th>Status</th>
+<th>Processed</th><th>Resumed from</th><th>Duration</th><th>Error</th></tr></thead><tbody>
+${runs.map(
+  (
+    r,
+  ) => h`<tr class="run ${r.status}"><td>${new Date(r.startedAt).toISOString().replace("T", " ").slice(0, 19)}</td>
+<td>${r.processor}</td><td>${r.partition}</td><td>${r.status}${r.reason ? ` (${r.reason})` : ""}</td>
+<td>${r.processed}</td><td>${r.resumedFrom ?? "-"}</td>
+<td>${duration(r.finishedAt === null ? null : r.finishedAt - r.startedAt)}</td><td>${r.error ?? ""}</td></tr>`,
+)}</tbody></table>`;
+}
+
+function statsSection(stats: readonly ProcessorStats[], saved: readonly SavedPerDay[]): Html {
+  const table =
+    stats.length === 0
+      ? h`<p class="empty">No runs in the window.</p>`
+      : h`<table><thead><tr><th>Processor</th><th>Runs</th><th>Failed</th><th>Resumed</th>
+<th>Entities saved</th><th>Time saved</th><th>Checkpoint overhead</th><th>Net saving</th></tr></thead><tbody>
+${stats.map(
+  (
+    s,
+  ) => h`<tr><td>${s.processor}</td><td>${s.runs}</td><td>${s.failedRuns}</td><td>${s.resumedRuns}</td>
+<td>${s.entitiesSaved}</td><td>${duration(s.timeSavedMs)}</td><td>${duration(s.checkpointOverheadMs)}</td>
+<td>${s.netSavingMs === null ? "-" : `${s.netSavingMs < 0 ? "-" : ""}${duration(Math.abs(s.netSavingMs))}`}</td></tr>`,
+)}</tbody></table>`;
+  return h`${table}<h3>Entities saved by resumes per day</h3>${raw(savedChartSvg(saved))}`;
+}
+
+function staleSection(stale: StaleReport, allowWrites: boolean): Html {
+  const checkpoints =
+    stale.checkpoints.length === 0
+      ? h`<p class="empty">No stale checkpoints.</p>`
+      : h`<ul>${stale.checkpoints.map(
+          (c) =>
+            h`<li>${c.processor} / ${c.partition}: ${c.completed}/${c.total ?? "?"}, last commit ${duration(c.ageMs)} ago</li>`,
+        )}</ul>`;
+  const runs =
+    stale.runs.length === 0
+      ? h`<p class="empty">No runs left running by a dead process.</p>`
+      : h`<ul>${stale.runs.map(
+          (d) =>
+            h`<li>run ${d.run.runId} of ${d.run.processor} / ${d.run.partition}: ${d.cause}, silent ${duration(d.ageMs)}</li>`,
+        )}</ul>`;
+  return h`<p>Older than ${duration(stale.olderThanMs)}.</p>${checkpoints}${runs}
+${writeButton(allowWrites, "gc", "Run gc", { "older-than": String(stale.olderThanMs) })}`;
+}
+
+function adviceSection(advice: readonly Advice[]): Html {
+  if (advice.length === 0) return h`<p class="empty">No runs recorded.</p>`;
+  return h`${advice.map(
+    (a) => h`<div class="advice ${a.verdict}"><strong>${a.processor}</strong>: ${a.summary}
+<ul>${a.steps.map((s) => h`<li>${s.check}: ${s.figure} &rarr; ${s.outcome}</li>`)}</ul>
+${a.figures.weeklyReworkMs === null ? "" : h`<p>Weekly rework without checkpoints ${duration(a.figures.weeklyReworkMs)}, overhead with them ${duration(a.figures.weeklyOverheadMs)}.</p>`}
+${a.figures.recommendedBatchSize === null ? "" : h`<p>Recommended batch size: ${a.figures.recommendedBatchSize}.</p>`}
+${a.overheadWarning ? h`<p class="warn">${a.overheadWarning}</p>` : ""}</div>`,
+  )}`;
+}

@@ -1,0 +1,56 @@
+import type * as PromClient from "prom-client";
+import { loadStale, loadStatus } from "../reports/load.js";
+import type { CheckpointStore } from "../stores/store.js";
+
+const DAY = 86_400_000;
+
+/**
+ * The `/metrics` text: gauges read from the store (progress of every checkpoint, stale
+ * checkpoints, dead runs) followed by `registry`'s metrics. Null when prom-client, an
+ * optional peer, is not installed.
+ */
+export async function storeMetrics(
+  store: CheckpointStore,
+  now: number,
+  registry?: PromClient.Registry,
+): Promise<string | null> {
+  let client: typeof PromClient;
+  try {
+    client = await import("prom-client");
+  } catch {
+    return null;
+  }
+  const own = new client.Registry();
+  const labelNames = ["processor", "partition"];
+  const completed = new client.Gauge({
+    name: "waymark_checkpoint_completed_entities",
+    help: "Entities complete in each active checkpoint.",
+    labelNames,
+    registers: [own],
+  });
+  const total = new client.Gauge({
+    name: "waymark_checkpoint_total_entities",
+    help: "Entities in each active checkpoint's partition, when known.",
+    labelNames,
+    registers: [own],
+  });
+  const stale = new client.Gauge({
+    name: "waymark_stale_checkpoints",
+    help: "Checkpoints without a live lease and no commit for 24 hours.",
+    registers: [own],
+  });
+  const dead = new client.Gauge({
+    name: "waymark_dead_runs",
+    help: "Runs left running by a process that stopped, silent for 24 hours.",
+    registers: [own],
+  });
+  for (const row of await loadStatus(store, now)) {
+    const labels = { processor: row.processor, partition: row.partition };
+    completed.set(labels, row.completed);
+    if (row.total !== null) total.set(labels, row.total);
+  }
+  const report = await loadStale(store, now, DAY);
+  stale.set(report.checkpoints.length);
+  dead.set(report.runs.length);
+  return `${await own.metrics()}\n${registry ? await registry.metrics() : ""}`;
+}

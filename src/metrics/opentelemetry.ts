@@ -1,0 +1,56 @@
+import type * as Otel from "@opentelemetry/api";
+import type { RunMetrics } from "../core/metrics-hooks.js";
+import { loadPeer } from "./load-peer.js";
+
+/**
+ * Run hooks that trace each run as an OpenTelemetry span `waymark.run` (with
+ * `@opentelemetry/api`, an optional peer dependency): attributes for processor, partition,
+ * resume point, processed entities and status, one `batch` event per committed batch, and
+ * an error status when the run fails. Without an SDK registered the API is a no-op.
+ *
+ * @example
+ * await run(summaries, { store, metrics: openTelemetryTracing() });
+ */
+export function openTelemetryTracing(tracer?: Otel.Tracer): RunMetrics {
+  const api = loadPeer<typeof Otel>("@opentelemetry/api", "openTelemetryTracing");
+  const using = tracer ?? api.trace.getTracer("waymark");
+  const spans = new Map<string, Otel.Span>();
+  const start = (runId: string, processor: string, partition: string) => {
+    const span = using.startSpan("waymark.run", {
+      attributes: {
+        "waymark.processor": processor,
+        "waymark.partition": partition,
+        "waymark.run_id": runId,
+      },
+    });
+    spans.set(runId, span);
+    return span;
+  };
+  return {
+    runStarted({ runId, processor, partition, resumedFrom, total, attempt }) {
+      const span = start(runId, processor, partition);
+      span.setAttribute("waymark.attempt", attempt);
+      if (resumedFrom !== null) span.setAttribute("waymark.resumed_from", resumedFrom);
+      if (total !== null) span.setAttribute("waymark.total", total);
+    },
+    batchCommitted({ runId, entities, commitMs, completed }) {
+      spans.get(runId)?.addEvent("batch", {
+        "waymark.entities": entities,
+        "waymark.commit_ms": commitMs,
+        "waymark.completed": completed,
+      });
+    },
+    runFinished({ runId, processor, partition, status, reason, processed, error }) {
+      const span = spans.get(runId) ?? start(runId, processor, partition);
+      spans.delete(runId);
+      span.setAttribute("waymark.status", status);
+      span.setAttribute("waymark.processed", processed);
+      if (reason) span.setAttribute("waymark.suspend_reason", reason);
+      if (error) {
+        span.recordException(error);
+        span.setStatus({ code: api.SpanStatusCode.ERROR, message: error.message });
+      }
+      span.end();
+    },
+  };
+}

@@ -1,0 +1,82 @@
+import type { RunRecord, StoredCheckpoint } from "../stores/store.js";
+import { leaseIsLive } from "./lease.js";
+
+/** A checkpoint nobody works on that has not advanced for longer than the threshold. */
+export interface StaleCheckpoint {
+  readonly processor: string;
+  readonly partition: string;
+  readonly completed: number;
+  readonly total: number | null;
+  readonly runId: string | null;
+  readonly updatedAt: number;
+  readonly ageMs: number;
+}
+
+/** Why a run still marked `running` is taken for dead. */
+export type DeadRunCause = "lease-expired" | "taken-over" | "checkpoint-gone";
+
+/** A run left `running` by a process that stopped without recording an outcome. */
+export interface DeadRun {
+  readonly run: RunRecord;
+  readonly cause: DeadRunCause;
+  /** Its last sign of life: its checkpoint's last commit, or its start. */
+  readonly lastSeenAt: number;
+  readonly ageMs: number;
+  /** Entities it committed, read from its checkpoint when that is still its own. */
+  readonly processed: number;
+}
+
+/** What `waymark stale` lists and `waymark gc` removes. */
+export interface StaleReport {
+  readonly now: number;
+  readonly olderThanMs: number;
+  readonly checkpoints: readonly StaleCheckpoint[];
+  readonly runs: readonly DeadRun[];
+}
+
+/**
+ * Finds stale checkpoints (no live lease, no commit for more than `olderThanMs`) and dead
+ * runs (marked `running`, but their lease expired, another run took the checkpoint over,
+ * or the checkpoint is gone; silent for more than `olderThanMs`). A checkpoint with a live
+ * lease is never stale, however old its last commit.
+ */
+export function staleReport(
+  checkpoints: readonly StoredCheckpoint[],
+  runs: readonly RunRecord[],
+  now: number,
+  olderThanMs: number,
+): StaleReport {
+  const byKey = new Map(checkpoints.map((c) => [keyOf(c), c]));
+  const stale = checkpoints
+    .filter((c) => !leaseIsLive(c, now) && now - c.updatedAt > olderThanMs)
+    .map((c) => ({
+      processor: c.processor,
+      partition: c.partition,
+      completed: c.completed,
+      total: c.total,
+      runId: c.runId,
+      updatedAt: c.updatedAt,
+      ageMs: now - c.updatedAt,
+    }));
+  const dead: DeadRun[] = [];
+  for (const run of runs) {
+    if (run.status !== "running") continue;
+    const checkpoint = byKey.get(keyOf(run));
+    const own = checkpoint !== undefined && checkpoint.runId === run.runId;
+    if (own && leaseIsLive(checkpoint, now)) continue;
+    const lastSeenAt = own ? Math.max(checkpoint.updatedAt, run.startedAt) : run.startedAt;
+    if (now - lastSeenAt <= olderThanMs) continue;
+    dead.push({
+      run,
+      cause: checkpoint === undefined ? "checkpoint-gone" : own ? "lease-expired" : "taken-over",
+      lastSeenAt,
+      ageMs: now - lastSeenAt,
+      processed: own ? Math.max(0, checkpoint.completed - (run.resumedFrom ?? 0)) : run.processed,
+    });
+  }
+  return { now, olderThanMs, checkpoints: stale, runs: dead };
+}
+
+function keyOf(key: { processor: string; partition: string }): string {
+  return JSON.stringify([key.processor, key.partition]);
+}

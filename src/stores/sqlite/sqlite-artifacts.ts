@@ -1,0 +1,162 @@
+import { randomUUID } from "node:crypto";
+import type Database from "better-sqlite3";
+import { StoreError } from "../../core/errors.js";
+import type { CheckpointKey } from "../../core/types.js";
+import type { ArtifactRef, ArtifactStore } from "../artifact-store.js";
+
+/**
+ * Artifacts in a SQLite store's file (tables from migration `artifacts`). The async methods
+ * are the {@link ArtifactStore} capability; `switchRefs` and `clearSync` run inside the
+ * store's own commit and completion transactions.
+ */
+export class SqliteArtifacts implements ArtifactStore {
+  readonly #db: Database.Database;
+  readonly #statements = new Map<string, Database.Statement>();
+
+  constructor(database: Database.Database) {
+    this.#db = database;
+  }
+
+  async createBlob(key: CheckpointKey, now: number): Promise<string> {
+    const blobId = randomUUID();
+    this.#statement(
+      "INSERT INTO artifact_blobs (blob_id, processor, partition, created_at) VALUES (?, ?, ?, ?)",
+    ).run(blobId, key.processor, key.partition, now);
+    return blobId;
+  }
+
+  async writeChunk(blobId: string, seq: number, data: Uint8Array): Promise<void> {
+    this.#statement("INSERT INTO artifact_chunks (blob_id, seq, data) VALUES (?, ?, ?)").run(
+      blobId,
+      seq,
+      data,
+    );
+  }
+
+  async sealBlob(
+    blobId: string,
+    sealed: { hash: string; size: number; chunks: number },
+  ): Promise<void> {
+    this.#statement(
+      "UPDATE artifact_blobs SET hash = ?, size = ?, chunks = ? WHERE blob_id = ?",
+    ).run(sealed.hash, sealed.size, sealed.chunks, blobId);
+  }
+
+  async readChunk(blobId: string, seq: number): Promise<Uint8Array | null> {
+    const row = this.#statement(
+      "SELECT data FROM artifact_chunks WHERE blob_id = ? AND seq = ?",
+    ).get(blobId, seq) as { data: Uint8Array } | undefined;
+    return row?.data ?? null;
+  }
+
+  async listArtifacts(key: CheckpointKey): Promise<ArtifactRef[]> {
+    const rows = this.#statement(
+      `SELECT name, blob_id, hash, size, chunks FROM artifacts
+       WHERE processor = ? AND partition = ? ORDER BY name`,
+    ).all(key.processor, key.partition) as Array<{
+      name: string;
+      blob_id: string;
+      hash: string;
+      size: number;
+      chunks: number;
+    }>;
+    return rows.map((r) => ({
+      name: r.name,
+      blobId: r.blob_id,
+      hash: r.hash,
+      size: r.size,
+      chunks: r.chunks,
+    }));
+  }
+
+  async deleteBlob(blobId: string): Promise<void> {
+    this.#db
+      .transaction(() => {
+        const unreferenced = `SELECT blob_id FROM artifact_blobs b WHERE blob_id = ?
+           AND NOT EXISTS (SELECT 1 FROM artifacts a WHERE a.blob_id = b.blob_id)`;
+        this.#statement(`DELETE FROM artifact_chunks WHERE blob_id IN (${unreferenced})`).run(
+          blobId,
+        );
+        this.#statement(`DELETE FROM artifact_blobs WHERE blob_id IN (${unreferenced})`).run(
+          blobId,
+        );
+      })
+      .immediate();
+  }
+
+  async collectGarbage(key: CheckpointKey): Promise<number> {
+    return this.#db
+      .transaction(() => {
+        const unreferenced = `SELECT b.blob_id FROM artifact_blobs b
+           WHERE b.processor = ? AND b.partition = ?
+             AND NOT EXISTS (SELECT 1 FROM artifacts a WHERE a.blob_id = b.blob_id)`;
+        this.#statement(`DELETE FROM artifact_chunks WHERE blob_id IN (${unreferenced})`).run(
+          key.processor,
+          key.partition,
+        );
+        return this.#statement(`DELETE FROM artifact_blobs WHERE blob_id IN (${unreferenced})`).run(
+          key.processor,
+          key.partition,
+        ).changes;
+      })
+      .immediate();
+  }
+
+  async clearArtifacts(key: CheckpointKey): Promise<void> {
+    this.#db.transaction(() => this.clearSync(key)).immediate();
+  }
+
+  /**
+   * Points each name at its new blob, inside the caller's commit transaction. A blob that is
+   * missing or unsealed (a garbage collection raced it) fails the whole commit.
+   */
+  switchRefs(key: CheckpointKey, refs: readonly ArtifactRef[], now: number): void {
+    const upsert = this.#statement(
+      `INSERT INTO artifacts (processor, partition, name, blob_id, hash, size, chunks, created_at)
+       SELECT processor, partition, ?, blob_id, hash, size, chunks, ? FROM artifact_blobs
+       WHERE blob_id = ? AND processor = ? AND partition = ? AND hash = ?
+       ON CONFLICT (processor, partition, name) DO UPDATE SET
+         blob_id = excluded.blob_id, hash = excluded.hash, size = excluded.size,
+         chunks = excluded.chunks, created_at = excluded.created_at`,
+    );
+    for (const ref of refs) {
+      const { changes } = upsert.run(
+        ref.name,
+        now,
+        ref.blobId,
+        key.processor,
+        key.partition,
+        ref.hash,
+      );
+      if (changes === 0) {
+        throw new StoreError(
+          "CORRUPT_CHECKPOINT",
+          `The artifact "${ref.name}" of ${key.processor}/${key.partition} lost its blob before ` +
+            "the commit; nothing of this batch was committed. Run the partition again.",
+        );
+      }
+    }
+  }
+
+  /** Deletes every artifact and blob of `key`, inside the caller's transaction. */
+  clearSync(key: CheckpointKey): void {
+    const args = [key.processor, key.partition];
+    this.#statement("DELETE FROM artifacts WHERE processor = ? AND partition = ?").run(...args);
+    this.#statement(
+      `DELETE FROM artifact_chunks WHERE blob_id IN
+         (SELECT blob_id FROM artifact_blobs WHERE processor = ? AND partition = ?)`,
+    ).run(...args);
+    this.#statement("DELETE FROM artifact_blobs WHERE processor = ? AND partition = ?").run(
+      ...args,
+    );
+  }
+
+  #statement(sql: string): Database.Statement {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+}

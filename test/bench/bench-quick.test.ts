@@ -1,0 +1,48 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { dirname, join } from "node:path";
+import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+describe("npm run bench -- --quick", () => {
+  it("prints the table with every benchmark, its baseline, ratio and goal", {
+    timeout: 60_000,
+  }, async () => {
+    const child = spawn(process.execPath, ["--import", "tsx", "bench/index.ts", "--quick"], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr += chunk;
+    });
+    const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+    assert.equal(code, 0, stderr);
+    const lines = stdout.split("\n");
+    assert.match(lines[0] ?? "", /^benchmark\s+value\s+baseline\s+ratio\s+goal\s+status$/);
+    for (const name of [
+      /^overhead: 100,000 no-op entities/,
+      /^sqlite commit, synchronous=FULL, median/,
+      /^sqlite commit, synchronous=FULL, p99/,
+      /^sqlite commit, synchronous=NORMAL, median/,
+      /^sqlite commit, synchronous=NORMAL, p99/,
+      /^peak RSS: run of 200,000 vs 10,000 entities/,
+      /^peak RSS: run vs bare for-await loop/,
+      /^peak live heap after GC/,
+    ]) {
+      const row = lines.find((line) => name.test(line));
+      assert.ok(row, `no row ${name} in:\n${stdout}`);
+      // value, baseline, ratio, goal and whether it was met, each a real figure.
+      assert.match(
+        row,
+        /\d+(\.\d+)? (ms|MiB)\s+\d+(\.\d+)? (ms|MiB)\s+\d+\.\d\dx\s+<= 1\.[125]x\s+(met|MISSED)$/,
+      );
+    }
+  });
+});
