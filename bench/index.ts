@@ -6,6 +6,7 @@
 import { parseArgs } from "node:util";
 import { memory } from "./memory.js";
 import { overhead } from "./overhead.js";
+import { pgCommit } from "./pg-commit.js";
 import { sqliteCommit } from "./sqlite-commit.js";
 import { type BenchRow, formatTable } from "./stats.js";
 
@@ -20,6 +21,14 @@ step("sqlite commit, synchronous=FULL");
 rows.push(...(await sqliteCommit("FULL", quick)));
 step("sqlite commit, synchronous=NORMAL");
 rows.push(...(await sqliteCommit("NORMAL", quick)));
+const pgUrl =
+  process.env.WAYMARK_BENCH_PG_URL ?? process.env.WAYMARK_TEST_PG_URL ?? process.env.DATABASE_URL;
+if (pgUrl) {
+  step("postgres commit against raw pg and pg-boss");
+  rows.push(...(await pgCommit(pgUrl, quick)));
+} else {
+  step("postgres commit skipped: set WAYMARK_BENCH_PG_URL to a server");
+}
 step("peak memory");
 rows.push(...(await memory(quick)));
 console.log(formatTable(rows));

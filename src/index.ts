@@ -54,6 +54,12 @@ export type { ArtifactRef, ArtifactStore } from "./stores/artifact-store.js";
 export type { MemoryTx } from "./stores/memory/memory-store.js";
 export { MemoryStore } from "./stores/memory/memory-store.js";
 export { DEFAULT_STORE_URL, openStore } from "./stores/open-store.js";
+export type {
+  PostgresCommonOptions,
+  PostgresStoreOptions,
+} from "./stores/postgres/postgres-options.js";
+export { openPostgresStore, PostgresStore } from "./stores/postgres/postgres-store.js";
+export type { PgTx } from "./stores/postgres/postgres-tx.js";
 export type { SqliteStoreOptions } from "./stores/sqlite/sqlite-store.js";
 export { SqliteStore } from "./stores/sqlite/sqlite-store.js";
 export { SqliteTx } from "./stores/sqlite/sqlite-tx.js";

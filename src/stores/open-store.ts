@@ -1,5 +1,6 @@
 import { InvalidOptionError, StoreError } from "../core/errors.js";
 import { MemoryStore } from "./memory/memory-store.js";
+import { openPostgresStore } from "./postgres/postgres-store.js";
 import { SqliteStore } from "./sqlite/sqlite-store.js";
 import type { CheckpointStore } from "./store.js";
 
@@ -32,6 +33,8 @@ export async function openStore(url: string = DEFAULT_STORE_URL): Promise<Checkp
     }
     return new SqliteStore(path);
   }
+  // The pg driver itself is loaded only here, when a PostgreSQL URL is opened.
+  if (/^postgres(ql)?:\/\//.test(url)) return openPostgresStore(url);
   throw new StoreError(
     "INVALID_STORE_URL",
     `Unknown store URL "${redact(url)}". Use sqlite:PATH (e.g. "${DEFAULT_STORE_URL}"), ` +

@@ -1,11 +1,16 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { afterEach, beforeEach, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import PgBoss from "pg-boss";
 import { defineProcessor } from "../../src/core/processor.js";
 import { enqueuePartitions, workPartitions } from "../../src/integrations/pg-boss.js";
 import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
 import type { PgTx } from "../../src/stores/postgres/postgres-tx.js";
 import { NO_SERVER, openTestPool, PG_TEST_URL, type TestPool } from "../stores/postgres-factory.js";
+import type { BossWorkerConfig } from "../support/pg-boss-worker.js";
+
+const BOSS_WORKER = fileURLToPath(new URL("../support/pg-boss-worker.ts", import.meta.url));
 
 const PARTITIONS = Array.from({ length: 6 }, (_, i) => `2024-01-${String(i + 10)}`);
 const ENTITIES = 60;
@@ -28,7 +33,7 @@ describe("pg-boss fan-out", { skip: NO_SERVER, timeout: 120_000 }, () => {
     store = await PostgresStore.open({ pool: test.pool, schema: test.schema });
     await test.pool.query(
       `CREATE TABLE ${test.schema}.effects (partition TEXT, entity INT, writes INT NOT NULL,
-         PRIMARY KEY (partition, entity))`,
+         owner TEXT, PRIMARY KEY (partition, entity))`,
     );
   });
 
@@ -75,6 +80,12 @@ describe("pg-boss fan-out", { skip: NO_SERVER, timeout: 120_000 }, () => {
       now: Date.now(),
     });
     if (!held.acquired) assert.fail("the test should hold the lease first");
+    // Created first, so these retry settings win over workPartitions' plain createQueue.
+    await boss.createQueue("waymark-flaky", {
+      name: "waymark-flaky",
+      retryLimit: 5,
+      retryDelay: 1,
+    });
     await workPartitions(boss, processor, {
       store,
       pollingIntervalSeconds: 0.5,
@@ -86,11 +97,14 @@ describe("pg-boss fan-out", { skip: NO_SERVER, timeout: 120_000 }, () => {
     await until("a busy run", async () => (await history()).some((r) => r.status === "busy"));
     await store.release(held.lease, Date.now());
     await until("a failed run", async () => (await history()).some((r) => r.status === "failed"));
-    const failed = await test.pool.query<{ state: string; output: { message?: string } }>(
-      `SELECT state, output FROM ${test.schema}_boss.job WHERE name = 'waymark-flaky'
-       AND state IN ('retry', 'failed') LIMIT 1`,
-    );
-    assert.match(failed.rows[0]?.output.message ?? "", /quota exceeded/);
+    // pg-boss records the thrown error on the job, which waits 1 s before its retry.
+    await until("pg-boss to hold the error for a retry", async () => {
+      const job = await test.pool.query<{ output: { message?: string } | null }>(
+        `SELECT output FROM ${test.schema}_boss.job WHERE name = 'waymark-flaky'
+         AND state = 'retry'`,
+      );
+      return /quota exceeded/.test(job.rows[0]?.output?.message ?? "");
+    });
     fail = false;
     await until("pg-boss's retry to complete the partition", async () => {
       return (await store.lastCompletedAt({ processor: "flaky", partition: "p" })) !== null;
@@ -151,5 +165,65 @@ describe("pg-boss fan-out", { skip: NO_SERVER, timeout: 120_000 }, () => {
       "continuation jobs resumed from checkpoints",
     );
     assert.equal(runs.filter((r) => r.status === "failed").length, 0);
+  });
+
+  it("backfills 20 partitions with 3 worker processes and forced suspensions", async () => {
+    const config: BossWorkerConfig = {
+      url: PG_TEST_URL as string,
+      schema: test.schema,
+      // 12 batches of at least 40 ms against a 300 ms deadline: every partition suspends.
+      entities: 60,
+      batchSize: 5,
+      delayMs: 40,
+      expireInSeconds: 2,
+      deadlineMarginMs: 1700,
+    };
+    const enqueuer = await startBoss();
+    const workers = Array.from({ length: 3 }, () =>
+      spawn(process.execPath, ["--import", "tsx", BOSS_WORKER], {
+        env: { ...process.env, WORKER: JSON.stringify(config) },
+        stdio: ["ignore", "ignore", "inherit"],
+      }),
+    );
+    const exited = workers.map((w) => new Promise((resolve) => w.on("close", resolve)));
+    try {
+      const dates = Array.from(
+        { length: 20 },
+        (_, i) => `2024-02-${String(i + 1).padStart(2, "0")}`,
+      );
+      const processor = defineProcessor<number>({
+        name: "backfill",
+        entities: () => [],
+        id: (n) => n,
+        processBatch() {},
+      });
+      await enqueuePartitions(enqueuer, processor, dates);
+      await until("all 20 partitions to complete", async () => {
+        const done = await Promise.all(
+          dates.map((partition) => store.lastCompletedAt({ processor: "backfill", partition })),
+        );
+        return done.every((at) => at !== null);
+      });
+      const effects = `${test.schema}.effects`;
+      const rows = await test.pool.query<{ n: string; twice: string; owners: string }>(
+        `SELECT count(*) AS n, count(*) FILTER (WHERE writes <> 1) AS twice,
+           count(DISTINCT owner) AS owners FROM ${effects}`,
+      );
+      assert.equal(rows.rows[0]?.n, String(20 * 60), "every entity of every partition");
+      assert.equal(rows.rows[0]?.twice, "0", "exactly once");
+      assert.ok(Number(rows.rows[0]?.owners) >= 2, "more than one worker process did work");
+      const runs = await store.listRuns({ processor: "backfill" });
+      assert.ok(
+        runs.filter((r) => r.status === "suspended").length >= 20,
+        "deadlines suspended runs",
+      );
+      assert.ok(
+        runs.some((r) => (r.resumedFrom ?? 0) > 0),
+        "continuations resumed",
+      );
+    } finally {
+      for (const w of workers) w.kill("SIGTERM");
+      await Promise.all(exited);
+    }
   });
 });

@@ -1,5 +1,10 @@
 import { PGlite } from "@electric-sql/pglite";
-import type { PgPool, PgPoolClient, PgResult } from "../../src/stores/postgres/postgres-pool.js";
+import type {
+  PgPool,
+  PgPoolClient,
+  PgQueryConfig,
+  PgResult,
+} from "../../src/stores/postgres/postgres-pool.js";
 
 /**
  * The `pg.Pool` slice `PostgresStore` uses, over in-process PGlite, so that the PostgreSQL
@@ -17,7 +22,10 @@ export class PglitePool implements PgPool {
     this.#db = PGlite.create();
   }
 
-  async query<R extends object>(text: string, values?: unknown[]): Promise<PgResult<R>> {
+  async query<R extends object>(
+    text: string | PgQueryConfig,
+    values?: unknown[],
+  ): Promise<PgResult<R>> {
     const unlock = await this.#lock();
     try {
       return await this.#run<R>(text, values);
@@ -31,7 +39,7 @@ export class PglitePool implements PgPool {
     this.checkedOut++;
     let released = false;
     return {
-      query: <R extends object>(text: string, values?: unknown[]) => {
+      query: <R extends object>(text: string | PgQueryConfig, values?: unknown[]) => {
         if (released) return Promise.reject(new Error("query on a released PGlite client"));
         return this.#run<R>(text, values);
       },
@@ -48,8 +56,13 @@ export class PglitePool implements PgPool {
     await (await this.#db).close();
   }
 
-  async #run<R extends object>(text: string, values?: unknown[]): Promise<PgResult<R>> {
-    const result = await (await this.#db).query<R>(text, values);
+  /** PGlite prepares nothing by name; a config's name is simply ignored. */
+  async #run<R extends object>(
+    textOrConfig: string | PgQueryConfig,
+    values?: unknown[],
+  ): Promise<PgResult<R>> {
+    const config = typeof textOrConfig === "string" ? { text: textOrConfig, values } : textOrConfig;
+    const result = await (await this.#db).query<R>(config.text, config.values);
     return { rows: result.rows, rowCount: result.rows.length || (result.affectedRows ?? 0) };
   }
 

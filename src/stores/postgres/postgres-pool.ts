@@ -13,10 +13,23 @@ export interface PgResult<R extends PgRow = PgRow> {
   rowCount: number | null;
 }
 
+/**
+ * A statement with its parameters. A `name` makes node-postgres prepare it once per
+ * connection and then skip parsing and planning: the store names its hot write statements.
+ */
+export interface PgQueryConfig {
+  name?: string;
+  text: string;
+  values?: unknown[];
+}
+
 /** Something that runs one parameterised statement: a pool or a checked-out client. */
 export interface PgQueryable {
   // biome-ignore lint/suspicious/noExplicitAny: mirrors pg's own `R = any` default.
-  query<R extends PgRow = any>(text: string, values?: unknown[]): Promise<PgResult<R>>;
+  query<R extends PgRow = any>(
+    textOrConfig: string | PgQueryConfig,
+    values?: unknown[],
+  ): Promise<PgResult<R>>;
 }
 
 /** A client checked out of the pool; `release(error)` makes the pool drop a broken one. */

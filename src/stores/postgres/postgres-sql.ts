@@ -1,13 +1,23 @@
+import { createHash } from "node:crypto";
+import { cursorJson } from "../sql-rows.js";
+import type { CheckpointWrite, LeaseHandle, RunRecord } from "../store.js";
+
+/** A statement's text, and its prepared-statement name when it has one. */
+export interface PgStatement {
+  readonly text: string;
+  readonly name?: string;
+}
+
 /**
  * Every statement `PostgresStore` runs, built once per store for its quoted schema `s`.
  * Values are always parameters. Fenced statements end with `$n..$n+3` = processor, partition,
  * lease owner, fence, so a runner whose lease was taken over changes nothing.
  */
-export function postgresSql(s: string) {
+export function postgresSql(s: string): Record<StatementName, PgStatement> {
   const fenced = (first: number) =>
     `processor = $${first} AND partition = $${first + 1} ` +
     `AND lease_owner = $${first + 2} AND fence = $${first + 3}`;
-  return {
+  const texts: Record<StatementName, string> = {
     // One statement: create the row, or take a free or expired lease with a higher fence.
     // A live lease makes the WHERE false, so nothing is returned and nothing changes.
     acquire: `INSERT INTO ${s}.checkpoints AS c (processor, partition, run_id, lease_owner,
@@ -65,4 +75,76 @@ export function postgresSql(s: string) {
                               OR lease_expires_at <= $3)`,
     deleteRuns: `DELETE FROM ${s}.runs WHERE run_id = ANY($1::text[])`,
   };
+  const statements = {} as Record<StatementName, PgStatement>;
+  for (const [key, text] of Object.entries(texts) as Array<[StatementName, string]>) {
+    statements[key] = PREPARED.has(key) ? { text, name: preparedName(text) } : { text };
+  }
+  return statements;
+}
+
+/** The statements by name. */
+export type StatementName =
+  | "acquire"
+  | "holder"
+  | "renew"
+  | "commit"
+  | "complete"
+  | "release"
+  | "recordRun"
+  | "lastCompletedAt"
+  | "listCheckpoints"
+  | "getCheckpoint"
+  | "listRuns"
+  | "deleteCheckpoint"
+  | "deleteRuns";
+
+/**
+ * The statements run for every batch or run, prepared once per connection. Only ones that
+ * return no `*` columns: a prepared `SELECT *` fails after a migration adds a column.
+ */
+const PREPARED = new Set<StatementName>(["renew", "commit", "complete", "release", "recordRun"]);
+
+/** Names follow the text (which includes the schema), so two stores on one pool never clash. */
+function preparedName(text: string): string {
+  return `waymark_${createHash("sha256").update(text).digest("hex").slice(0, 24)}`;
+}
+
+/** The trailing parameters of every fenced statement: processor, partition, owner, fence. */
+export function fenceOf(lease: LeaseHandle): unknown[] {
+  return [lease.processor, lease.partition, lease.owner, lease.fence];
+}
+
+/** The parameters of `commit`; the cursor goes in as JSON so its type survives. */
+export function commitValues(write: CheckpointWrite, lease: LeaseHandle): unknown[] {
+  return [
+    write.processorVersion,
+    cursorJson(write.cursor),
+    write.completed,
+    write.total,
+    write.state,
+    write.fingerprint,
+    write.now + write.leaseTtlMs,
+    write.now,
+    ...fenceOf(lease),
+  ];
+}
+
+/** The parameters of `recordRun`, in its column order. */
+export function runValues(run: RunRecord): unknown[] {
+  return [
+    run.runId,
+    run.processor,
+    run.partition,
+    run.status,
+    run.startedAt,
+    run.finishedAt,
+    run.resumedFrom,
+    run.processed,
+    run.total,
+    run.batches,
+    run.checkpointMs,
+    run.attempt,
+    run.reason,
+    run.error,
+  ];
 }

@@ -2,7 +2,6 @@ import { FencedError } from "../../core/errors.js";
 import type { CheckpointKey, Cursor } from "../../core/types.js";
 import {
   type CheckpointRow,
-  cursorJson,
   type FailureRow,
   type RunRow,
   toCheckpoint,
@@ -34,7 +33,14 @@ import {
   resolvePostgresOptions,
 } from "./postgres-options.js";
 import type { PgPool, PgResult, PgRow } from "./postgres-pool.js";
-import { postgresSql } from "./postgres-sql.js";
+import {
+  commitValues,
+  fenceOf,
+  type PgStatement,
+  postgresSql,
+  runValues,
+  type StatementName,
+} from "./postgres-sql.js";
 import { openPgTransaction, type PgTx } from "./postgres-tx.js";
 
 /**
@@ -63,7 +69,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
   readonly #ownsPool: boolean;
   readonly #where: string;
   readonly #idleInTransactionTimeoutMs: number | undefined;
-  readonly #sql: ReturnType<typeof postgresSql>;
+  readonly #sql: Record<StatementName, PgStatement>;
   readonly #failureSql: ReturnType<typeof failureSql>;
   #migrated: Promise<void> | null = null;
   #ready = false;
@@ -79,7 +85,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     this.#sql = postgresSql(quoteIdentifier(resolved.schema));
     this.#failureSql = failureSql(quoteIdentifier(resolved.schema));
     this.artifacts = new PostgresArtifacts(quoteIdentifier(resolved.schema), (text, values) =>
-      this.#query(text, values),
+      this.#query({ text }, values),
     );
   }
 
@@ -166,19 +172,17 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     return {
       tx: transaction.tx,
       commit: async (write: CheckpointWrite) => {
-        const values = [
-          write.processorVersion,
-          cursorJson(write.cursor),
-          write.completed,
-          write.total,
-          write.state,
-          write.fingerprint,
-          write.now + write.leaseTtlMs,
-          write.now,
-          ...fenceOf(lease),
-        ];
-        const [text, params] = write.artifacts?.length
-          ? this.artifacts.commitStatement(this.#sql.commit, values, write.artifacts, write.now)
+        const values = commitValues(write, lease);
+        // With artifacts the commit grows a CTE whose shape varies, so it is not prepared.
+        const [statement, params]: [PgStatement, unknown[]] = write.artifacts?.length
+          ? withText(
+              this.artifacts.commitStatement(
+                this.#sql.commit.text,
+                values,
+                write.artifacts,
+                write.now,
+              ),
+            )
           : [this.#sql.commit, values];
         let committed: boolean;
         if (hasLedgerChanges(write)) {
@@ -191,14 +195,14 @@ export class PostgresStore implements CheckpointStore<PgTx> {
         }
         if (transaction.used) {
           try {
-            committed = await transaction.finish(text, params);
+            committed = await transaction.finish({ ...statement, values: params });
           } catch (error) {
             throw translatePgError(error, this.#where);
           }
         } else {
           // Nothing went through ctx.tx: one autocommit statement, one round trip.
           transaction.seal();
-          committed = (await this.#query(text, params)).rowCount !== 0;
+          committed = (await this.#query(statement, params)).rowCount !== 0;
         }
         if (!committed) throw new FencedError(fencedMessage(lease));
       },
@@ -218,22 +222,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
   }
 
   async recordRun(run: RunRecord): Promise<void> {
-    await this.#query(this.#sql.recordRun, [
-      run.runId,
-      run.processor,
-      run.partition,
-      run.status,
-      run.startedAt,
-      run.finishedAt,
-      run.resumedFrom,
-      run.processed,
-      run.total,
-      run.batches,
-      run.checkpointMs,
-      run.attempt,
-      run.reason,
-      run.error,
-    ]);
+    await this.#query(this.#sql.recordRun, runValues(run));
   }
 
   async lastCompletedAt(key: CheckpointKey): Promise<number | null> {
@@ -287,7 +276,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
   }
 
   async listFailures(filter: FailureFilter = {}): Promise<StoredFailure[]> {
-    const result = await this.#query<FailureRow>(this.#failureSql.list, [
+    const result = await this.#query<FailureRow>({ text: this.#failureSql.list }, [
       filter.processor ?? null,
       filter.partition ?? null,
     ]);
@@ -296,7 +285,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
 
   async clearFailures(key: CheckpointKey, cursors: readonly Cursor[]): Promise<number> {
     if (cursors.length === 0) return 0;
-    const result = await this.#query(this.#failureSql.clear, clearValues(key, cursors));
+    const result = await this.#query({ text: this.#failureSql.clear }, clearValues(key, cursors));
     return result.rowCount ?? 0;
   }
 
@@ -314,10 +303,10 @@ export class PostgresStore implements CheckpointStore<PgTx> {
   }
 
   /** Every statement goes through here: schema first, connection failures as StoreErrors. */
-  async #query<R extends PgRow>(text: string, values: unknown[]): Promise<PgResult<R>> {
+  async #query<R extends PgRow>(statement: PgStatement, values: unknown[]): Promise<PgResult<R>> {
     if (!this.#ready) await this.migrate();
     try {
-      return await this.pool.query<R>(text, values);
+      return await this.pool.query<R>({ ...statement, values });
     } catch (error) {
       throw translatePgError(error, this.#where);
     }
@@ -340,7 +329,6 @@ export async function openPostgresStore(
   return PostgresStore.open({ ...options, connectionString, schema: options.schema ?? schema });
 }
 
-/** The trailing parameters of every fenced statement. */
-function fenceOf(lease: LeaseHandle): unknown[] {
-  return [lease.processor, lease.partition, lease.owner, lease.fence];
+function withText([text, values]: [string, unknown[]]): [PgStatement, unknown[]] {
+  return [{ text }, values];
 }

@@ -1,4 +1,4 @@
-import type { PgPool, PgPoolClient, PgResult, PgRow } from "./postgres-pool.js";
+import type { PgPool, PgPoolClient, PgQueryConfig, PgResult, PgRow } from "./postgres-pool.js";
 
 /**
  * `ctx.tx` on a `PostgresStore`: a connection inside the batch's transaction. The first
@@ -36,7 +36,7 @@ export interface PgBatchTransaction {
    * changed a row or ROLLBACK when it did not (the lease was lost). Resolves to whether the
    * transaction committed. Always gives the client back to the pool.
    */
-  finish(text: string, values: unknown[]): Promise<boolean>;
+  finish(statement: PgQueryConfig): Promise<boolean>;
   /** Discards the batch's writes and gives the client back. */
   rollback(): Promise<void>;
   /** Refuses any later use of `tx`: the batch committed without it. */
@@ -113,13 +113,13 @@ export function openPgTransaction(pool: PgPool, idleTimeoutMs?: number): PgBatch
     get used() {
       return begun !== null;
     },
-    async finish(text, values) {
+    async finish(statement) {
       ended = true;
       // A failed BEGIN already gave its client back; its error surfaces here.
       const checkedOut = await (begun as Promise<PgPoolClient>);
       let changed: number | null;
       try {
-        changed = (await checkedOut.query(text, values)).rowCount;
+        changed = (await checkedOut.query(statement)).rowCount;
       } catch (error) {
         await abort(checkedOut);
         throw error;
