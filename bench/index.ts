@@ -4,6 +4,7 @@
  * differ, so read the ratios. `npm run bench -- --quick` is a smaller, faster smoke run.
  */
 import { parseArgs } from "node:util";
+import { adaptiveRows } from "./adaptive.js";
 import { memory } from "./memory.js";
 import { overhead } from "./overhead.js";
 import { pgCommit } from "./pg-commit.js";
@@ -29,6 +30,8 @@ if (pgUrl) {
 } else {
   step("postgres commit skipped: set WAYMARK_BENCH_PG_URL to a server");
 }
+step("checkpoint overhead: fixed and adaptive batch sizes");
+rows.push(...(await adaptiveRows(quick)));
 step("peak memory");
 rows.push(...(await memory(quick)));
 console.log(formatTable(rows));

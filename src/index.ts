@@ -17,6 +17,12 @@ export type {
   RunMetrics,
   RunStartedEvent,
 } from "./core/metrics-hooks.js";
+export type { AdaptiveBatchOptions, BatchSizeOption } from "./core/policies/adaptive-batch.js";
+export type { CircuitBreakerLike } from "./core/policies/breaker.js";
+export { cloudRunDeadline, lambdaDeadline } from "./core/policies/deadline.js";
+export type { RetryOptions } from "./core/policies/retry.js";
+export type { SkipOptions } from "./core/policies/skip.js";
+export { RunStoppedError } from "./core/policies/stop.js";
 export type {
   BatchContext,
   CheckpointMigration,
@@ -25,8 +31,11 @@ export type {
   MigratedCheckpoint,
   Processor,
   ProcessorDefinition,
+  ShouldRunArgs,
 } from "./core/processor.js";
 export { defineProcessor } from "./core/processor.js";
+export type { RedriveOptions, RedriveResult } from "./core/redrive.js";
+export { redrive } from "./core/redrive.js";
 export type { RunResult } from "./core/run.js";
 export { run } from "./core/run.js";
 export type { RunOptions, RunProgress } from "./core/run-options.js";
@@ -62,8 +71,11 @@ export type {
   BatchScope,
   CheckpointStore,
   CheckpointWrite,
+  FailureFilter,
+  FailureWrite,
   LeaseHandle,
   RunFilter,
   RunRecord,
   StoredCheckpoint,
+  StoredFailure,
 } from "./stores/store.js";

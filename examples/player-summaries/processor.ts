@@ -31,6 +31,8 @@ export function summariesProcessor(options: { failOnce?: number } = {}) {
   return defineProcessor<PlayerLine, undefined, SqliteTx>({
     name: "player-game-summary",
     batchSize: 50,
+    // The example fails a run on purpose to show the resume; no backoff in between.
+    retry: false,
     entities: ({ partition, after }) =>
       playersOn(partition).filter((p) => after === null || p.id > (after as number)),
     id: (player) => player.id,

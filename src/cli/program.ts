@@ -4,7 +4,9 @@ import { registerDashboard } from "./commands/dashboard.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerDemoTrain } from "./commands/demo-train.js";
 import { registerEnqueue } from "./commands/enqueue.js";
+import { registerFailures } from "./commands/failures.js";
 import { registerGc } from "./commands/gc.js";
+import { registerRedrive } from "./commands/redrive.js";
 import { registerReset } from "./commands/reset.js";
 import { registerRuns } from "./commands/runs.js";
 import { registerStale } from "./commands/stale.js";
@@ -22,6 +24,8 @@ export function buildProgram(version: string): Command {
     // Options after a subcommand belong to it (`demo train --json` is train's --json).
     .enablePositionalOptions();
   registerStatus(program);
+  registerFailures(program);
+  registerRedrive(program);
   registerRuns(program);
   registerStats(program);
   registerStale(program);

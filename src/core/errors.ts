@@ -11,6 +11,7 @@ export type WaymarkErrorCode =
   | "VERSION_MISMATCH"
   | "STATE_NOT_SERIALIZABLE"
   | "STATE_TOO_LARGE"
+  | "SKIP_LIMIT"
   | "ABORTED"
   | "MISSING_PEER"
   | "INPUT_DRIFT"

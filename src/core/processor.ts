@@ -1,5 +1,9 @@
 import { z } from "zod";
 import type { Artifacts } from "./artifacts.js";
+import { type BatchSizeOption, batchSizeSchema } from "./policies/adaptive-batch.js";
+import { breakerSchema, type CircuitBreakerLike } from "./policies/breaker.js";
+import { type RetryOptions, retrySchema } from "./policies/retry.js";
+import { type SkipOptions, skipSchema } from "./policies/skip.js";
 import type { Shard, ShardsArgs } from "./shard-types.js";
 import type { Cursor, Logger } from "./types.js";
 import { fn, integerFrom, parseOptions } from "./validate.js";
@@ -76,8 +80,12 @@ export interface ProcessorDefinition<E, S = undefined, Tx = unknown> {
   name: string;
   /** Bump when the meaning of the cursor or the state changes. @default 1 */
   version?: number;
-  /** Entities per batch (one checkpoint commit each). @default 50 */
-  batchSize?: number;
+  /**
+   * Entities per batch (one checkpoint commit each), or adaptive sizing that keeps commit
+   * overhead under a target. @default 50
+   * @example batchSize: { adaptive: { targetOverhead: 0.01, min: 10, max: 5000 } }
+   */
+  batchSize?: BatchSizeOption;
   /** The partition's entities, ascending by id, strictly after `after`. */
   entities(args: EntitiesArgs): EntitySource<E>;
   /** An entity's id: its cursor value. A finite number or a string. */
@@ -123,6 +131,42 @@ export interface ProcessorDefinition<E, S = undefined, Tx = unknown> {
    * @example shards: () => [{ id: 0, to: 5000 }, { id: 1, from: 5000 }]
    */
   shards?(args: ShardsArgs): Shard[] | Promise<Shard[]>;
+  /**
+   * How a failed batch is retried before the run fails; `false` for no retries. See
+   * docs/resilience.md. @default { attempts: 3, initialDelayMs: 10_000, factor: 2, jitter: 0.1 }
+   */
+  retry?: RetryOptions | false;
+  /**
+   * A circuit breaker checked before every batch: when open, the run suspends with
+   * `reason: "circuit-open"` instead of burning retries. Any object with `isOpen()`, an
+   * opossum or a cockatiel breaker. A `breaker` run option overrides it.
+   */
+  breaker?: CircuitBreakerLike;
+  /**
+   * Decides, before the lease is taken, whether this run is needed at all; `false` ends it
+   * `skipped` (recorded in history). `lastCompletedAt` is when the partition last completed.
+   * @example shouldRun: async ({ partition, lastCompletedAt }) => (await changedAt(partition)) > (lastCompletedAt ?? 0)
+   */
+  shouldRun?(args: ShouldRunArgs): boolean | Promise<boolean>;
+  /**
+   * Skip entities that still fail after the retries: the batch is bisected to find them,
+   * they are recorded in the failure ledger and the run goes on, up to `limit` per run.
+   * @default undefined (a failing batch fails the run)
+   */
+  skip?: SkipOptions;
+  /**
+   * Fetches entities by id, for `waymark redrive` (which reprocesses only the ledger's
+   * entities). Return the entities found, in any order.
+   * @example lookup: (ids, { partition }) => db.players.findMany({ where: { id: { in: ids } } })
+   */
+  lookup?(ids: Cursor[], args: { readonly partition: string }): Iterable<E> | Promise<Iterable<E>>;
+}
+
+/** Arguments of `shouldRun`. */
+export interface ShouldRunArgs {
+  readonly partition: string;
+  /** When this (processor, partition) last completed, in epoch ms; null if never. */
+  readonly lastCompletedAt: number | null;
 }
 
 /** A validated processor with its defaults filled in. Create one with `defineProcessor`. */
@@ -133,7 +177,17 @@ export interface Processor<E = unknown, S = unknown, Tx = unknown>
   > {}
 
 /** The hooks a processor may leave out: they have no default. */
-type OptionalHooks = "count" | "initialState" | "fingerprint" | "migrate" | "shards";
+type OptionalHooks =
+  | "count"
+  | "initialState"
+  | "fingerprint"
+  | "migrate"
+  | "retry"
+  | "breaker"
+  | "shouldRun"
+  | "skip"
+  | "lookup"
+  | "shards";
 
 const NAME_RULE = "use 1-128 characters with no control characters and no surrounding spaces";
 
@@ -144,7 +198,7 @@ const definitionSchema = z.strictObject({
     .max(128, { error: `the name is too long; ${NAME_RULE}` })
     .refine((s) => s.trim() === s && !/\p{Cc}/u.test(s), { error: NAME_RULE }),
   version: integerFrom(1, "bump it when the cursor or state changes meaning").optional(),
-  batchSize: integerFrom(1, "pass how many entities to commit at once, e.g. 50").optional(),
+  batchSize: batchSizeSchema.optional(),
   entities: fn("expected a function ({ partition, after }) => entities after the cursor"),
   id: fn("expected a function (entity) => its cursor (a number or string)"),
   count: fn("expected a function ({ partition }) => number of entities").optional(),
@@ -156,6 +210,11 @@ const definitionSchema = z.strictObject({
     .optional(),
   maxStateBytes: integerFrom(1, "pass a size in bytes, e.g. 1_048_576").optional(),
   leaseTtlMs: integerFrom(1000, "pass milliseconds, e.g. 30_000").optional(),
+  retry: retrySchema.optional(),
+  breaker: breakerSchema.optional(),
+  shouldRun: fn("expected a function ({ partition, lastCompletedAt }) => boolean").optional(),
+  skip: skipSchema.optional(),
+  lookup: fn("expected a function (ids, { partition }) => the entities with those ids").optional(),
   fingerprint: fn("expected a function ({ partition }) => a string naming the input").optional(),
   onDrift: z
     .enum(["restart", "continue", "fail"], { error: 'expected "restart", "continue" or "fail"' })

@@ -2,6 +2,9 @@ import { z } from "zod";
 import type { CheckpointStore } from "../stores/store.js";
 import { consoleLogger, silentLogger } from "./logger.js";
 import type { RunMetrics } from "./metrics-hooks.js";
+import { breakerSchema, type CircuitBreakerLike } from "./policies/breaker.js";
+import { deadlineSchemas } from "./policies/deadline.js";
+import { sleep } from "./policies/retry.js";
 import type { Cursor, Logger } from "./types.js";
 import { fn, parseOptions } from "./validate.js";
 
@@ -47,6 +50,32 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** The clock, in epoch ms. Tests and simulations replace it. @default Date.now */
   now?: () => number;
+  /**
+   * When the run must be done (a Date or epoch ms). A batch that would likely end past
+   * `deadline - deadlineMarginMs` is not started: the run returns `suspended` with
+   * `reason: "deadline"`; at the deadline itself `ctx.signal` aborts and that batch is not
+   * committed. See `cloudRunDeadline` and `lambdaDeadline`.
+   */
+  deadline?: Date | number;
+  /** A deadline relative to the start of the run, in ms (the earlier of the two wins). */
+  timeBudgetMs?: number;
+  /** Time kept free before the deadline for the commit, release and exit. @default 1000 */
+  deadlineMarginMs?: number;
+  /**
+   * Stop on SIGTERM/SIGINT: the run finishes the batch in flight (up to `shutdownGraceMs`,
+   * then aborts it), commits, releases the lease and returns `suspended` with
+   * `reason: "signal"`. Listeners are removed when the run ends. @default false
+   */
+  handleSignals?: boolean;
+  /** How long the batch in flight may go on after SIGTERM/SIGINT. @default 5000 */
+  shutdownGraceMs?: number;
+  /** A circuit breaker for this run; overrides the processor's `breaker`. */
+  breaker?: CircuitBreakerLike;
+  /**
+   * Waits between retries; rejects with `signal.reason` when the signal aborts. Tests and
+   * simulations replace it. @default a setTimeout-based wait
+   */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
 /** {@link RunOptions} with defaults filled in. */
@@ -60,6 +89,13 @@ export interface ResolvedRunOptions {
   readonly progress: boolean;
   readonly metrics: readonly RunMetrics[] | undefined;
   readonly now: () => number;
+  readonly deadline: Date | number | undefined;
+  readonly timeBudgetMs: number | undefined;
+  readonly deadlineMarginMs: number;
+  readonly handleSignals: boolean;
+  readonly shutdownGraceMs: number;
+  readonly breaker: CircuitBreakerLike | undefined;
+  readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
 const PARTITION_RULE = "use 1-256 characters with no control characters, e.g. 2024-01-15";
@@ -98,6 +134,16 @@ const runOptionsSchema = z.strictObject({
     })
     .optional(),
   now: fn("expected a function returning epoch milliseconds, like Date.now").optional(),
+  deadline: deadlineSchemas.deadline.optional(),
+  timeBudgetMs: deadlineSchemas.timeBudgetMs.optional(),
+  deadlineMarginMs: deadlineSchemas.deadlineMarginMs.optional(),
+  handleSignals: z.boolean({ error: "expected true or false" }).optional(),
+  shutdownGraceMs: z
+    .number({ error: "expected milliseconds from 0 up, e.g. 5000" })
+    .min(0, { error: "expected milliseconds from 0 up, e.g. 5000" })
+    .optional(),
+  breaker: breakerSchema.optional(),
+  sleep: fn("expected a function (ms, signal) => Promise<void>").optional(),
 });
 
 /** Validates `run`'s options, fills defaults and freezes the result. */
@@ -113,6 +159,13 @@ export function resolveRunOptions(input: RunOptions): ResolvedRunOptions {
     progress: options.progress ?? false,
     metrics: options.metrics === undefined ? undefined : [options.metrics].flat(),
     now: options.now ?? Date.now,
+    deadline: options.deadline,
+    timeBudgetMs: options.timeBudgetMs,
+    deadlineMarginMs: options.deadlineMarginMs ?? 1000,
+    handleSignals: options.handleSignals ?? false,
+    shutdownGraceMs: options.shutdownGraceMs ?? 5000,
+    breaker: options.breaker,
+    sleep: options.sleep ?? sleep,
   });
 }
 

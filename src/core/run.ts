@@ -1,12 +1,18 @@
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { performance } from "node:perf_hooks";
 import type { LeaseHandle, RunRecord, StoredCheckpoint } from "../stores/store.js";
 import { RunArtifacts } from "./artifacts.js";
+import { BatchExecutor, type RunTally } from "./batch-executor.js";
 import { BatchReader } from "./batch-reader.js";
 import { FencedError, WaymarkError } from "./errors.js";
 import { LeaseKeeper } from "./lease-keeper.js";
 import type { RunMetrics } from "./metrics-hooks.js";
+import { batchSizer } from "./policies/adaptive-batch.js";
+import { adaptBreaker, type BreakerAdapter } from "./policies/breaker.js";
+import { DeadlinePlanner, resolveDeadline } from "./policies/deadline.js";
+import { type RetryPolicy, resolveRetry } from "./policies/retry.js";
+import { RunStoppedError, RunStopper } from "./policies/stop.js";
 import { defineProcessor, type Processor } from "./processor.js";
 import { readInput, resumePoint } from "./resume.js";
 import { type ResolvedRunOptions, type RunOptions, resolveRunOptions } from "./run-options.js";
@@ -69,20 +75,26 @@ class Runner<E, S, Tx> {
   readonly #where: string;
   readonly #runId = randomUUID();
   readonly #owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-  readonly #abort = new AbortController();
   readonly #startedAt: number;
+  readonly #stopper: RunStopper;
+  readonly #planner: DeadlinePlanner | null;
+  readonly #breaker: BreakerAdapter | null;
+  readonly #retry: RetryPolicy;
   readonly #startedPerf = performance.now();
   #lease: LeaseHandle | undefined;
-  #attempt = 1;
+  #attemptNumber = 1;
   #resumedFrom: number | null = null;
-  #completed = 0;
-  #total: number | null = null;
-  #processed = 0;
-  #batches = 0;
-  #checkpointMs = 0;
-  #cursor: Cursor | null = null;
-  #state: S = undefined as S;
-  #committedState: string | null = null;
+  readonly #tally: RunTally<S> = {
+    completed: 0,
+    total: null,
+    processed: 0,
+    skipped: 0,
+    batches: 0,
+    checkpointMs: 0,
+    cursor: null,
+    state: undefined as S,
+    committedState: null,
+  };
   #fingerprint: string | null = null;
   readonly #artifacts: RunArtifacts;
   #lastProgressLog = 0;
@@ -92,6 +104,13 @@ class Runner<E, S, Tx> {
     this.#o = options;
     this.#where = `${processor.name}/${options.partition}`;
     this.#startedAt = options.now();
+    const deadline = resolveDeadline(options, this.#startedAt);
+    this.#planner =
+      deadline === null ? null : new DeadlinePlanner(deadline, options.deadlineMarginMs);
+    this.#stopper = new RunStopper({ ...options, deadline }, this.#where);
+    const breaker = options.breaker ?? processor.breaker;
+    this.#breaker = breaker ? adaptBreaker(breaker) : null;
+    this.#retry = resolveRetry(processor.retry);
     this.#artifacts = new RunArtifacts(
       options.store,
       { processor: processor.name, partition: options.partition },
@@ -105,6 +124,16 @@ class Runner<E, S, Tx> {
     let keeper: LeaseKeeper | undefined;
     let reader: BatchReader<E> | undefined;
     try {
+      if (this.#p.shouldRun) {
+        const lastCompletedAt = await store.lastCompletedAt({
+          processor: this.#p.name,
+          partition: this.#o.partition,
+        });
+        if (!(await this.#p.shouldRun({ partition: this.#o.partition, lastCompletedAt }))) {
+          logger.info(`Skipped ${this.#where}: shouldRun returned false.`);
+          return await this.#finish("skipped");
+        }
+      }
       const acquired = await store.acquire({
         processor: this.#p.name,
         partition: this.#o.partition,
@@ -119,9 +148,9 @@ class Runner<E, S, Tx> {
         return await this.#finish("busy");
       }
       this.#lease = acquired.lease;
-      this.#attempt = acquired.checkpoint.attempt;
+      this.#attemptNumber = acquired.checkpoint.attempt;
       keeper = new LeaseKeeper(store, acquired.lease, this.#p.leaseTtlMs, this.#o.now, (error) => {
-        if (error instanceof FencedError) this.#abort.abort(error);
+        if (error instanceof FencedError) this.#stopper.abort(error);
         else logger.warn(`Lease renewal for ${this.#where} failed: ${error.message}`);
       });
       reader = await this.#open(acquired.checkpoint);
@@ -131,11 +160,11 @@ class Runner<E, S, Tx> {
         m.runStarted?.({
           ...this.#event(),
           resumedFrom: this.#resumedFrom,
-          total: this.#total,
-          attempt: this.#attempt,
+          total: this.#tally.total,
+          attempt: this.#attemptNumber,
         }),
       );
-      const outcome = await this.#loop(reader);
+      const outcome = await this.#loop(reader, this.#executor(acquired.lease));
       keeper.stop();
       if (outcome.status === "completed") {
         await store.complete(acquired.lease, this.#o.now());
@@ -148,14 +177,47 @@ class Runner<E, S, Tx> {
     } catch (caught) {
       const error = caught instanceof Error ? caught : new Error(String(caught));
       const saved =
-        this.#completed > 0 ? "Checkpoint saved - can resume." : "No checkpoint to resume from.";
+        this.#tally.completed > 0
+          ? "Checkpoint saved - can resume."
+          : "No checkpoint to resume from.";
       logger.error(`Failed at ${this.#progressText()}. ${saved} ${error.message}`);
       if (this.#lease) await store.release(this.#lease, this.#o.now()).catch(() => {});
       return await this.#finish("failed", undefined, error);
     } finally {
+      this.#stopper.dispose();
       keeper?.stop();
       await reader?.close().catch(() => {});
     }
+  }
+
+  #executor(lease: LeaseHandle): BatchExecutor<E, S, Tx> {
+    const now = this.#o.now;
+    return new BatchExecutor({
+      processor: this.#p,
+      options: this.#o,
+      lease,
+      where: this.#where,
+      tally: this.#tally,
+      stopper: this.#stopper,
+      planner: this.#planner,
+      breaker: this.#breaker,
+      retry: this.#retry,
+      // A simulation's clock measures its simulated batches; real runs use a monotonic clock.
+      clock: now === Date.now ? () => performance.now() : now,
+      artifacts: this.#artifacts,
+      fingerprint: () => this.#fingerprint,
+      onCommitted: (entities, commitMs) => {
+        this.#emit("batchCommitted", (m) =>
+          m.batchCommitted?.({
+            ...this.#event(),
+            entities,
+            commitMs,
+            completed: this.#tally.completed,
+          }),
+        );
+        this.#reportProgress();
+      },
+    });
   }
 
   /** Decides fresh start or resume, prepares state and total, and opens the entity source. */
@@ -177,25 +239,25 @@ class Runner<E, S, Tx> {
         : null;
     if (point) {
       after = point.cursor;
-      this.#resumedFrom = this.#completed = point.completed;
-      this.#total = checkpoint.total;
-      this.#cursor = point.cursor;
-      this.#committedState = point.state;
-      this.#state = parseState(point.state, p.name, partition) as S;
+      this.#resumedFrom = this.#tally.completed = point.completed;
+      this.#tally.total = checkpoint.total;
+      this.#tally.cursor = point.cursor;
+      this.#tally.committedState = point.state;
+      this.#tally.state = parseState(point.state, p.name, partition) as S;
       await this.#artifacts.openForResume();
       logger.info(
         `Found checkpoint: ${this.#progressText()} complete (last: ${JSON.stringify(after)})`,
       );
     } else {
-      this.#state = p.initialState?.({ partition }) as S;
-      this.#committedState = serializeState(this.#state, p.maxStateBytes, this.#where);
+      this.#tally.state = p.initialState?.({ partition }) as S;
+      this.#tally.committedState = serializeState(this.#tally.state, p.maxStateBytes, this.#where);
       await this.#artifacts.openFresh();
     }
-    if (p.count) this.#total = input.total;
-    const source = await p.entities({ partition, after, signal: this.#abort.signal });
+    if (p.count) this.#tally.total = input.total;
+    const source = await p.entities({ partition, after, signal: this.#stopper.signal });
     const reader = new BatchReader(source, p.id, after, this.#where);
     const remaining = reader.remainingInArray();
-    if (remaining !== null && !p.count) this.#total = this.#completed + remaining;
+    if (remaining !== null && !p.count) this.#tally.total = this.#tally.completed + remaining;
     return reader;
   }
 
@@ -229,71 +291,25 @@ class Runner<E, S, Tx> {
     return true;
   }
 
-  async #loop(reader: BatchReader<E>): Promise<Outcome> {
-    const batchSize = this.#p.batchSize;
-    for (;;) {
-      if (this.#o.signal?.aborted) return { status: "suspended", reason: "signal" };
-      this.#throwIfFenced();
-      const batch = await reader.next(batchSize);
-      if (batch.length === 0) return { status: "completed" };
-      await this.#runBatch(batch, reader.lastCursor as Cursor);
-    }
-  }
-
-  async #runBatch(batch: E[], cursor: Cursor): Promise<void> {
-    const p = this.#p;
-    const { store, partition, logger } = this.#o;
-    const lease = this.#lease as LeaseHandle;
-    const scope = store.openBatch(lease);
-    const artifacts = this.#artifacts.forBatch();
-    const ctx = {
-      partition,
-      state: this.#state,
-      signal: this.#abort.signal,
-      log: logger,
-      tx: scope.tx as Tx,
-      artifacts,
-      batchNumber: this.#batches + 1,
-      idempotencyKey: (entity: unknown) => this.#idempotencyKey(entity as E),
-    };
-    let stateJson: string | null;
+  async #loop(reader: BatchReader<E>, executor: BatchExecutor<E, S, Tx>): Promise<Outcome> {
+    const sizer = batchSizer(this.#p.batchSize);
     try {
-      await p.processBatch(batch, ctx);
-      this.#throwIfFenced();
-      stateJson = serializeState(ctx.state, p.maxStateBytes, this.#where);
+      for (;;) {
+        const size = sizer.next();
+        const stop = executor.stopBefore(size);
+        if (stop) return { status: "suspended", reason: stop };
+        const batch = await reader.next(size);
+        if (batch.length === 0) return { status: "completed" };
+        const timing = await executor.run(batch, reader.lastCursor as Cursor);
+        if (timing) {
+          sizer.record(batch.length, timing.workMs, timing.commitMs);
+          this.#planner?.record(batch.length, timing.workMs + timing.commitMs);
+        }
+      }
     } catch (error) {
-      await scope.rollback();
-      await artifacts.discard();
-      // The in-memory state may hold half a batch; the committed one is the truth.
-      this.#state = parseState(this.#committedState, p.name, partition) as S;
+      if (error instanceof RunStoppedError) return { status: "suspended", reason: error.reason };
       throw error;
     }
-    const completed = this.#completed + batch.length;
-    const started = performance.now();
-    await scope.commit({
-      processorVersion: p.version,
-      cursor,
-      completed,
-      total: this.#total,
-      state: stateJson,
-      fingerprint: this.#fingerprint,
-      artifacts: artifacts.staged(),
-      leaseTtlMs: p.leaseTtlMs,
-      now: this.#o.now(),
-    });
-    const commitMs = performance.now() - started;
-    this.#checkpointMs += commitMs;
-    await this.#artifacts.committed(artifacts, logger);
-    this.#state = ctx.state;
-    this.#committedState = stateJson;
-    this.#completed = completed;
-    this.#processed += batch.length;
-    this.#batches++;
-    this.#cursor = cursor;
-    this.#emit("batchCommitted", (m) =>
-      m.batchCommitted?.({ ...this.#event(), entities: batch.length, commitMs, completed }),
-    );
-    this.#reportProgress();
   }
 
   #reportProgress(): void {
@@ -306,12 +322,12 @@ class Runner<E, S, Tx> {
     onProgress?.({
       processor: this.#p.name,
       partition: this.#o.partition,
-      completed: this.#completed,
-      total: this.#total,
-      processed: this.#processed,
-      batches: this.#batches,
+      completed: this.#tally.completed,
+      total: this.#tally.total,
+      processed: this.#tally.processed,
+      batches: this.#tally.batches,
       resumedFrom: this.#resumedFrom,
-      cursor: this.#cursor,
+      cursor: this.#tally.cursor,
       elapsedMs: this.#elapsed(),
     });
   }
@@ -331,22 +347,10 @@ class Runner<E, S, Tx> {
     }
   }
 
-  #throwIfFenced(): void {
-    const reason: unknown = this.#abort.signal.reason;
-    if (this.#abort.signal.aborted && reason instanceof Error) throw reason;
-  }
-
-  #idempotencyKey(entity: E): string {
-    const id = this.#p.id(entity);
-    return createHash("sha256")
-      .update(JSON.stringify([this.#p.name, this.#p.version, this.#o.partition, id]))
-      .digest("hex");
-  }
-
   #progressText(): string {
-    const total = this.#total;
-    if (total === null || total === 0) return `${this.#completed}/${total ?? "?"}`;
-    return `${this.#completed}/${total} (${((this.#completed / total) * 100).toFixed(1)}%)`;
+    const total = this.#tally.total;
+    if (total === null || total === 0) return `${this.#tally.completed}/${total ?? "?"}`;
+    return `${this.#tally.completed}/${total} (${((this.#tally.completed / total) * 100).toFixed(1)}%)`;
   }
 
   #elapsed(): number {
@@ -362,11 +366,11 @@ class Runner<E, S, Tx> {
       startedAt: this.#startedAt,
       finishedAt: status === "running" ? null : this.#o.now(),
       resumedFrom: this.#resumedFrom,
-      processed: this.#processed,
-      total: this.#total,
-      batches: this.#batches,
-      checkpointMs: this.#checkpointMs,
-      attempt: this.#attempt,
+      processed: this.#tally.processed,
+      total: this.#tally.total,
+      batches: this.#tally.batches,
+      checkpointMs: this.#tally.checkpointMs,
+      attempt: this.#attemptNumber,
       reason: reason ?? null,
       error: error ? `${error.name}: ${error.message}` : null,
     };
@@ -381,11 +385,11 @@ class Runner<E, S, Tx> {
         ...this.#event(),
         status,
         reason: reason ?? null,
-        processed: this.#processed,
+        processed: this.#tally.processed,
         resumedFrom: this.#resumedFrom,
-        batches: this.#batches,
+        batches: this.#tally.batches,
         durationMs: this.#elapsed(),
-        checkpointMs: this.#checkpointMs,
+        checkpointMs: this.#tally.checkpointMs,
         error: error ?? null,
       }),
     );
@@ -393,15 +397,15 @@ class Runner<E, S, Tx> {
       runId: this.#runId,
       status,
       ...(reason ? { reason } : {}),
-      processed: this.#processed,
-      skipped: 0,
+      processed: this.#tally.processed,
+      skipped: this.#tally.skipped,
       resumedFrom: this.#resumedFrom,
-      completed: this.#completed,
-      total: this.#total,
-      batches: this.#batches,
+      completed: this.#tally.completed,
+      total: this.#tally.total,
+      batches: this.#tally.batches,
       durationMs: this.#elapsed(),
-      checkpointMs: this.#checkpointMs,
-      cursor: this.#cursor,
+      checkpointMs: this.#tally.checkpointMs,
+      cursor: this.#tally.cursor,
       ...(error ? { error } : {}),
     };
   }

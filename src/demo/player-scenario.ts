@@ -54,6 +54,8 @@ export function playerSummaries(options: ScenarioOptions): Processor<Player, Sum
   return defineProcessor<Player, SummaryState>({
     name: options.name,
     batchSize: options.batchSize,
+    // The scenario is about what a failed run leaves behind: the quota error ends the run.
+    retry: false,
     entities: ({ after }) => playersAfter(options.players, after as number | null),
     id: (player) => player.id,
     count: () => options.players,

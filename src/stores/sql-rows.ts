@@ -1,6 +1,6 @@
 import { StoreError } from "../core/errors.js";
 import type { Cursor, RecordedRunStatus } from "../core/types.js";
-import type { RunRecord, StoredCheckpoint } from "./store.js";
+import type { RunRecord, StoredCheckpoint, StoredFailure } from "./store.js";
 
 /** A `checkpoints` row as SQL returns it (shared by the SQL stores). */
 export interface CheckpointRow {
@@ -37,6 +37,37 @@ export interface RunRow {
   attempt: number;
   reason: string | null;
   error: string | null;
+}
+
+/** A `failures` row as SQL returns it. */
+export interface FailureRow {
+  processor: string;
+  partition: string;
+  cursor: string;
+  error: string;
+  attempts: number | string;
+  first_failed_at: number | string;
+  last_failed_at: number | string;
+  run_id: string;
+}
+
+/** Maps a `failures` row to a {@link StoredFailure}. */
+export function toFailure(row: FailureRow): StoredFailure {
+  return {
+    processor: row.processor,
+    partition: row.partition,
+    cursor: parseCursor(row),
+    error: row.error,
+    attempts: Number(row.attempts),
+    firstFailedAt: Number(row.first_failed_at),
+    lastFailedAt: Number(row.last_failed_at),
+    runId: row.run_id,
+  };
+}
+
+/** A cursor as the SQL stores keep it: JSON text, or NULL for none. */
+export function cursorJson(cursor: Cursor | null): string | null {
+  return cursor === null ? null : JSON.stringify(cursor);
 }
 
 /** Maps a row to the store contract's shape, refusing a cursor that is not valid JSON. */
@@ -80,7 +111,7 @@ export function toRun(row: RunRow): RunRecord {
   };
 }
 
-function parseCursor(row: CheckpointRow): Cursor {
+function parseCursor(row: { processor: string; partition: string; cursor: string | null }): Cursor {
   let value: unknown;
   try {
     value = JSON.parse(row.cursor as string);

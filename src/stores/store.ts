@@ -57,6 +57,15 @@ export interface CheckpointStore<Tx = unknown> {
    */
   deleteCheckpoint(key: CheckpointKey, options?: { unlessLeasedAt?: number }): Promise<boolean>;
 
+  /**
+   * Entities that failed every attempt and were skipped (the failure ledger), ordered by
+   * processor, partition and first failure.
+   */
+  listFailures(filter?: FailureFilter): Promise<StoredFailure[]>;
+
+  /** Removes ledger entries of one checkpoint key by cursor; returns how many were removed. */
+  clearFailures(key: CheckpointKey, cursors: readonly Cursor[]): Promise<number>;
+
   /** Deletes run history rows by id; returns how many were deleted. */
   deleteRuns(runIds: readonly string[]): Promise<number>;
 
@@ -78,6 +87,32 @@ export interface AcquireRequest extends CheckpointKey {
   readonly runId: string;
   readonly leaseTtlMs: number;
   readonly now: number;
+}
+
+/** One skipped entity as a batch commits it. */
+export interface FailureWrite {
+  readonly cursor: Cursor;
+  /** The last error, as `Name: message`. */
+  readonly error: string;
+  /** Calls that failed for it in this run; added to what the ledger already holds. */
+  readonly attempts: number;
+}
+
+/** One entry of the failure ledger. */
+export interface StoredFailure extends CheckpointKey {
+  readonly cursor: Cursor;
+  readonly error: string;
+  readonly attempts: number;
+  readonly firstFailedAt: number;
+  readonly lastFailedAt: number;
+  /** The run that last failed on it. */
+  readonly runId: string;
+}
+
+/** Filters for {@link CheckpointStore.listFailures}. */
+export interface FailureFilter {
+  readonly processor?: string;
+  readonly partition?: string;
 }
 
 /** The outcome of {@link CheckpointStore.acquire}. */
@@ -118,7 +153,8 @@ export interface StoredCheckpoint extends CheckpointKey {
 /** The progress one batch commits. */
 export interface CheckpointWrite {
   readonly processorVersion: number;
-  readonly cursor: Cursor;
+  /** Null only when a redrive commits on a checkpoint that has no progress yet. */
+  readonly cursor: Cursor | null;
   readonly completed: number;
   readonly total: number | null;
   readonly state: string | null;
@@ -127,6 +163,10 @@ export interface CheckpointWrite {
   readonly artifacts?: readonly ArtifactRef[];
   readonly leaseTtlMs: number;
   readonly now: number;
+  /** Entities skipped by this batch, recorded in the failure ledger in the same transaction. */
+  readonly failures?: readonly FailureWrite[];
+  /** Ledger entries (by cursor) a redrive fixed, removed in the same transaction. */
+  readonly resolvedFailures?: readonly Cursor[];
 }
 
 /** One batch's transaction scope. Exactly one of `commit` or `rollback` is called. */

@@ -23,6 +23,7 @@ for (const factory of STORE_FACTORIES) {
       return defineProcessor<number, undefined>({
         name: KEY.processor,
         batchSize: 1,
+        retry: false,
         entities: ({ after }) =>
           [1, 2, 3, 4].filter((n) => after === null || n > (after as number)),
         id: (n) => n,

@@ -30,6 +30,7 @@ for (const factory of STORE_FACTORIES) {
       return defineProcessor<Item, { sum: number; seen: number }>({
         name: KEY.processor,
         batchSize: 20,
+        retry: false,
         entities: ({ after }) =>
           ids.filter((id) => after === null || id > (after as number)).map((id) => ({ id })),
         id: (item) => item.id,

@@ -23,6 +23,7 @@ for (const factory of STORE_FACTORIES) {
     ) {
       return defineProcessor<Player, { points: number }>({
         name: "player-game-summary",
+        retry: false,
         entities: ({ after }) => PLAYERS.filter((p) => after === null || p.id > (after as number)),
         id: (p) => p.id,
         initialState: () => ({ points: 0 }),
@@ -274,6 +275,7 @@ for (const factory of STORE_FACTORIES) {
       const processor = defineProcessor({
         name: "lazy",
         batchSize: 10,
+        retry: false,
         async *entities({ after }) {
           asked.push(after);
           for (let id = ((after as number | null) ?? 0) + 1; id <= 1000; id++) {

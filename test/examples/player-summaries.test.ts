@@ -49,6 +49,7 @@ describe("examples/player-summaries", () => {
     let fail = true;
     const deleteThenInsert = defineProcessor<{ id: number; points: number }, undefined, SqliteTx>({
       name: "delete-then-insert",
+      retry: false,
       entities: ({ after }) =>
         playersOn(DATE).filter((p) => after === null || p.id > (after as number)),
       id: (p) => p.id,

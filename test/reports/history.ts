@@ -55,6 +55,7 @@ export async function buildHistory(t0 = Date.now() - 60_000): Promise<History> {
   const suspend = new AbortController();
   const alpha = defineProcessor<{ id: number }>({
     name: "alpha",
+    retry: false,
     batchSize: 10,
     entities: entities(100),
     id: (e) => e.id,
@@ -86,6 +87,7 @@ export async function buildHistory(t0 = Date.now() - 60_000): Promise<History> {
 
   clock = t0 - 2 * DAY;
   const beta = defineProcessor<{ id: number }>({
+    retry: false,
     name: "beta",
     batchSize: 10,
     entities: entities(50),
@@ -120,6 +122,7 @@ export async function buildHistory(t0 = Date.now() - 60_000): Promise<History> {
     holding = resolve;
   });
   const gamma = defineProcessor<{ id: number }>({
+    retry: false,
     name: "gamma",
     batchSize: 10,
     leaseTtlMs: 3 * DAY,

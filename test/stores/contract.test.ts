@@ -139,6 +139,85 @@ for (const factory of STORE_FACTORIES) {
       assert.deepEqual([...(await opened.effects())], [["y", 1]]);
     });
 
+    it("records the failure ledger with the commit, accumulates attempts, clears by cursor", async () => {
+      const lease = await acquire("a");
+      await opened.store.openBatch(lease).commit(
+        write({
+          cursor: 50,
+          failures: [
+            { cursor: 7, error: "Error: poison", attempts: 2 },
+            { cursor: "7", error: "Error: string id", attempts: 1 },
+          ],
+        }),
+      );
+      await opened.store.openBatch(lease).commit(
+        write({
+          cursor: 60,
+          now: T0 + 2000,
+          failures: [{ cursor: 7, error: "Error: still poison", attempts: 3 }],
+        }),
+      );
+      const other = { processor: "players", partition: "2024-01-16" };
+      const otherLease = (await opened.store.acquire({
+        ...other,
+        owner: "b",
+        runId: "run-b",
+        leaseTtlMs: 30_000,
+        now: T0,
+      })) as { lease: LeaseHandle };
+      await opened.store
+        .openBatch(otherLease.lease)
+        .commit(write({ failures: [{ cursor: 1, error: "x", attempts: 1 }] }));
+      const ledger = await opened.store.listFailures({
+        processor: "players",
+        partition: key.partition,
+      });
+      assert.deepEqual(
+        ledger.map((f) => [
+          f.cursor,
+          f.error,
+          f.attempts,
+          f.firstFailedAt,
+          f.lastFailedAt,
+          f.runId,
+        ]),
+        [
+          ["7", "Error: string id", 1, T0 + 1000, T0 + 1000, "run-a"],
+          [7, "Error: still poison", 5, T0 + 1000, T0 + 2000, "run-a"],
+        ],
+      );
+      assert.equal((await opened.store.listFailures()).length, 3);
+      assert.equal(await opened.store.clearFailures(key, [7, 8]), 1);
+      assert.deepEqual(
+        (await opened.store.listFailures({ partition: key.partition })).map((f) => f.cursor),
+        ["7"],
+      );
+      await opened.store.openBatch(lease).commit(write({ cursor: 60, resolvedFailures: ["7"] }));
+      assert.deepEqual(await opened.store.listFailures({ partition: key.partition }), []);
+    });
+
+    it("writes no ledger entries from a fenced commit", async () => {
+      const old = await acquire("a");
+      await acquire("b", T0 + 31_001);
+      await assert.rejects(
+        opened.store
+          .openBatch(old)
+          .commit(write({ failures: [{ cursor: 9, error: "x", attempts: 1 }] })),
+        FencedError,
+      );
+      assert.deepEqual(await opened.store.listFailures(), []);
+    });
+
+    it("commits a null cursor for a checkpoint with no progress yet", async () => {
+      const lease = await acquire("a");
+      await opened.store
+        .openBatch(lease)
+        .commit(write({ cursor: null, completed: 0, state: null }));
+      const stored = await opened.store.getCheckpoint(key);
+      assert.equal(stored?.cursor, null);
+      assert.equal(stored?.completed, 0);
+    });
+
     it("takes over an expired lease with a higher fence and fences the old owner", async () => {
       const old = await acquire("a");
       await opened.store.openBatch(old).commit(write());

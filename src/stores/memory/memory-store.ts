@@ -1,15 +1,18 @@
 import { FencedError } from "../../core/errors.js";
-import type { CheckpointKey } from "../../core/types.js";
+import type { CheckpointKey, Cursor } from "../../core/types.js";
 import type {
   AcquireRequest,
   AcquireResult,
   BatchScope,
   CheckpointStore,
   CheckpointWrite,
+  FailureFilter,
+  FailureWrite,
   LeaseHandle,
   RunFilter,
   RunRecord,
   StoredCheckpoint,
+  StoredFailure,
 } from "../store.js";
 import { fencedMessage } from "../store.js";
 import { MemoryArtifacts } from "./memory-artifacts.js";
@@ -38,6 +41,7 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
   readonly #checkpoints = new Map<string, StoredCheckpoint>();
   readonly #runs = new Map<string, RunRecord>();
   readonly #completions = new Map<string, number>();
+  readonly #failures = new Map<string, StoredFailure>();
 
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
     const id = keyOf(request);
@@ -97,6 +101,9 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
         const held = this.#held(lease);
         if (write.artifacts?.length) this.artifacts.switchRefs(lease, write.artifacts);
         for (const effect of effects) effect();
+        for (const failure of write.failures ?? []) this.#recordFailure(lease, failure, write.now);
+        for (const cursor of write.resolvedFailures ?? [])
+          this.#failures.delete(failureKey(lease, cursor));
         this.#checkpoints.set(keyOf(lease), {
           ...held,
           processorVersion: write.processorVersion,
@@ -177,6 +184,43 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
     return this.#checkpoints.delete(keyOf(key));
   }
 
+  async listFailures(filter: FailureFilter = {}): Promise<StoredFailure[]> {
+    return [...this.#failures.values()]
+      .filter(
+        (f) =>
+          (filter.processor === undefined || f.processor === filter.processor) &&
+          (filter.partition === undefined || f.partition === filter.partition),
+      )
+      .sort(
+        (a, b) =>
+          byCodeUnits(a.processor, b.processor) ||
+          byCodeUnits(a.partition, b.partition) ||
+          a.firstFailedAt - b.firstFailedAt ||
+          byCodeUnits(JSON.stringify(a.cursor), JSON.stringify(b.cursor)),
+      );
+  }
+
+  async clearFailures(key: CheckpointKey, cursors: readonly Cursor[]): Promise<number> {
+    let cleared = 0;
+    for (const cursor of cursors) if (this.#failures.delete(failureKey(key, cursor))) cleared++;
+    return cleared;
+  }
+
+  #recordFailure(lease: LeaseHandle, failure: FailureWrite, now: number): void {
+    const id = failureKey(lease, failure.cursor);
+    const previous = this.#failures.get(id);
+    this.#failures.set(id, {
+      processor: lease.processor,
+      partition: lease.partition,
+      cursor: failure.cursor,
+      error: failure.error,
+      attempts: (previous?.attempts ?? 0) + failure.attempts,
+      firstFailedAt: previous?.firstFailedAt ?? now,
+      lastFailedAt: now,
+      runId: lease.runId,
+    });
+  }
+
   async deleteRuns(runIds: readonly string[]): Promise<number> {
     let deleted = 0;
     for (const id of runIds) if (this.#runs.delete(id)) deleted++;
@@ -193,6 +237,15 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
     }
     return current;
   }
+}
+
+/** Orders strings as SQL's binary collation does. */
+function byCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function failureKey(key: CheckpointKey, cursor: Cursor): string {
+  return `${keyOf(key)}\u0000${JSON.stringify(cursor)}`;
 }
 
 function keyOf(key: CheckpointKey): string {

@@ -53,6 +53,20 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<(s: string) => readonly string[]
        PRIMARY KEY (processor, partition)
      )`,
   ],
+  // 2: the failure ledger: entities skipped after every attempt failed, for redrive.
+  (s) => [
+    `CREATE TABLE ${s}.failures (
+       processor        TEXT    NOT NULL,
+       partition        TEXT    NOT NULL,
+       cursor           TEXT    NOT NULL,
+       error            TEXT    NOT NULL,
+       attempts         INTEGER NOT NULL,
+       first_failed_at  BIGINT  NOT NULL,
+       last_failed_at   BIGINT  NOT NULL,
+       run_id           TEXT    NOT NULL,
+       PRIMARY KEY (processor, partition, cursor)
+     )`,
+  ],
   // Artifacts, as in the SQLite store. Ordering note: this is migration 3; the failure
   // ledger's migration is 2 and goes before it. It depends on nothing but migration 1.
   // Chunks cascade with their blob; a referenced blob cannot be deleted (artifacts FK).

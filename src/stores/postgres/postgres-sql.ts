@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { cursorJson } from "../sql-rows.js";
 import type { CheckpointWrite, LeaseHandle, RunRecord } from "../store.js";
 
 /** A statement's text, and its prepared-statement name when it has one. */
@@ -117,7 +118,7 @@ export function fenceOf(lease: LeaseHandle): unknown[] {
 export function commitValues(write: CheckpointWrite, lease: LeaseHandle): unknown[] {
   return [
     write.processorVersion,
-    JSON.stringify(write.cursor),
+    cursorJson(write.cursor),
     write.completed,
     write.total,
     write.state,

@@ -1,20 +1,30 @@
 import { FencedError } from "../../core/errors.js";
-import type { CheckpointKey } from "../../core/types.js";
-import { type CheckpointRow, type RunRow, toCheckpoint, toRun } from "../sql-rows.js";
+import type { CheckpointKey, Cursor } from "../../core/types.js";
+import {
+  type CheckpointRow,
+  type FailureRow,
+  type RunRow,
+  toCheckpoint,
+  toFailure,
+  toRun,
+} from "../sql-rows.js";
 import type {
   AcquireRequest,
   AcquireResult,
   BatchScope,
   CheckpointStore,
   CheckpointWrite,
+  FailureFilter,
   LeaseHandle,
   RunFilter,
   RunRecord,
   StoredCheckpoint,
+  StoredFailure,
 } from "../store.js";
 import { fencedMessage } from "../store.js";
 import { PostgresArtifacts } from "./postgres-artifacts.js";
 import { translatePgError } from "./postgres-errors.js";
+import { clearValues, failureSql, hasLedgerChanges, writeLedger } from "./postgres-failures.js";
 import { migratePostgres, quoteIdentifier } from "./postgres-migrations.js";
 import {
   type PostgresCommonOptions,
@@ -60,6 +70,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
   readonly #where: string;
   readonly #idleInTransactionTimeoutMs: number | undefined;
   readonly #sql: Record<StatementName, PgStatement>;
+  readonly #failureSql: ReturnType<typeof failureSql>;
   #migrated: Promise<void> | null = null;
   #ready = false;
   #closed = false;
@@ -72,6 +83,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     this.#where = resolved.where;
     this.#idleInTransactionTimeoutMs = resolved.idleInTransactionTimeoutMs;
     this.#sql = postgresSql(quoteIdentifier(resolved.schema));
+    this.#failureSql = failureSql(quoteIdentifier(resolved.schema));
     this.artifacts = new PostgresArtifacts(quoteIdentifier(resolved.schema), (text, values) =>
       this.#query({ text }, values),
     );
@@ -173,6 +185,14 @@ export class PostgresStore implements CheckpointStore<PgTx> {
             )
           : [this.#sql.commit, values];
         let committed: boolean;
+        if (hasLedgerChanges(write)) {
+          try {
+            await writeLedger(transaction.tx, this.#failureSql, lease, write);
+          } catch (error) {
+            await transaction.rollback();
+            throw translatePgError(error, this.#where);
+          }
+        }
         if (transaction.used) {
           try {
             committed = await transaction.finish({ ...statement, values: params });
@@ -253,6 +273,20 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     if ((result.rowCount ?? 0) === 0) return false;
     await this.artifacts.clearArtifacts(key);
     return true;
+  }
+
+  async listFailures(filter: FailureFilter = {}): Promise<StoredFailure[]> {
+    const result = await this.#query<FailureRow>({ text: this.#failureSql.list }, [
+      filter.processor ?? null,
+      filter.partition ?? null,
+    ]);
+    return result.rows.map(toFailure);
+  }
+
+  async clearFailures(key: CheckpointKey, cursors: readonly Cursor[]): Promise<number> {
+    if (cursors.length === 0) return 0;
+    const result = await this.#query({ text: this.#failureSql.clear }, clearValues(key, cursors));
+    return result.rowCount ?? 0;
   }
 
   async deleteRuns(runIds: readonly string[]): Promise<number> {

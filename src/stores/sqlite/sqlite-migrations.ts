@@ -49,6 +49,18 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
      completed_at  INTEGER NOT NULL,
      PRIMARY KEY (processor, partition)
    ) WITHOUT ROWID;`,
+  // 2: the failure ledger: entities skipped after every attempt failed, for redrive.
+  `CREATE TABLE failures (
+     processor        TEXT    NOT NULL,
+     partition        TEXT    NOT NULL,
+     cursor           TEXT    NOT NULL,
+     error            TEXT    NOT NULL,
+     attempts         INTEGER NOT NULL,
+     first_failed_at  INTEGER NOT NULL,
+     last_failed_at   INTEGER NOT NULL,
+     run_id           TEXT    NOT NULL,
+     PRIMARY KEY (processor, partition, cursor)
+   ) WITHOUT ROWID;`,
   // Artifacts. Ordering note: this is migration 3; the failure ledger's migration is 2 and
   // goes before it. It depends on nothing but migration 1.
   // Blobs are written chunk by chunk before any commit references them; `artifacts` holds

@@ -2,18 +2,28 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { FencedError, StoreError } from "../../core/errors.js";
-import type { CheckpointKey } from "../../core/types.js";
-import { type CheckpointRow, type RunRow, toCheckpoint, toRun } from "../sql-rows.js";
+import type { CheckpointKey, Cursor } from "../../core/types.js";
+import {
+  type CheckpointRow,
+  cursorJson,
+  type FailureRow,
+  type RunRow,
+  toCheckpoint,
+  toFailure,
+  toRun,
+} from "../sql-rows.js";
 import type {
   AcquireRequest,
   AcquireResult,
   BatchScope,
   CheckpointStore,
   CheckpointWrite,
+  FailureFilter,
   LeaseHandle,
   RunFilter,
   RunRecord,
   StoredCheckpoint,
+  StoredFailure,
 } from "../store.js";
 import { fencedMessage } from "../store.js";
 import { SqliteArtifacts } from "./sqlite-artifacts.js";
@@ -148,7 +158,7 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
        WHERE processor = ? AND partition = ? AND lease_owner = ? AND fence = ?`,
     ).run(
       write.processorVersion,
-      JSON.stringify(write.cursor),
+      cursorJson(write.cursor),
       write.completed,
       write.total,
       write.state,
@@ -163,6 +173,7 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
     if (changes === 0) throw new FencedError(fencedMessage(lease));
     if (write.artifacts?.length) this.artifacts.switchRefs(lease, write.artifacts, write.now);
     for (const [sql, params] of tx.staged) this.#statement(sql).run(...params);
+    this.#writeFailures(lease, write);
   }
 
   async complete(lease: LeaseHandle, now: number): Promise<void> {
@@ -254,6 +265,57 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
         return changes > 0;
       })
       .immediate();
+  }
+
+  async listFailures(filter: FailureFilter = {}): Promise<StoredFailure[]> {
+    const rows = this.#statement(
+      `SELECT * FROM failures
+       WHERE (@processor IS NULL OR processor = @processor)
+         AND (@partition IS NULL OR partition = @partition)
+       ORDER BY processor, partition, first_failed_at, cursor`,
+    ).all({
+      processor: filter.processor ?? null,
+      partition: filter.partition ?? null,
+    }) as FailureRow[];
+    return rows.map(toFailure);
+  }
+
+  async clearFailures(key: CheckpointKey, cursors: readonly Cursor[]): Promise<number> {
+    return this.database.transaction(() => this.#clear(key, cursors))();
+  }
+
+  /** Ledger writes of one commit; runs inside the commit's transaction. */
+  #writeFailures(lease: LeaseHandle, write: CheckpointWrite): void {
+    for (const failure of write.failures ?? []) {
+      this.#statement(
+        `INSERT INTO failures (processor, partition, cursor, error, attempts, first_failed_at,
+           last_failed_at, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (processor, partition, cursor) DO UPDATE SET error = excluded.error,
+           attempts = failures.attempts + excluded.attempts,
+           last_failed_at = excluded.last_failed_at, run_id = excluded.run_id`,
+      ).run(
+        lease.processor,
+        lease.partition,
+        cursorJson(failure.cursor),
+        failure.error,
+        failure.attempts,
+        write.now,
+        write.now,
+        lease.runId,
+      );
+    }
+    const resolved = write.resolvedFailures ?? [];
+    if (resolved.length > 0) this.#clear(lease, resolved);
+  }
+
+  #clear(key: CheckpointKey, cursors: readonly Cursor[]): number {
+    const remove = this.#statement(
+      "DELETE FROM failures WHERE processor = ? AND partition = ? AND cursor = ?",
+    );
+    let cleared = 0;
+    for (const c of cursors)
+      cleared += remove.run(key.processor, key.partition, cursorJson(c)).changes;
+    return cleared;
   }
 
   async deleteRuns(runIds: readonly string[]): Promise<number> {

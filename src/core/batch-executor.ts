@@ -1,0 +1,280 @@
+import { performance } from "node:perf_hooks";
+import type { BatchScope, FailureWrite, LeaseHandle } from "../stores/store.js";
+import type { BatchArtifacts, RunArtifacts } from "./artifacts.js";
+import { FencedError, WaymarkError } from "./errors.js";
+import { idempotencyKeyOf } from "./idempotency.js";
+import type { BreakerAdapter } from "./policies/breaker.js";
+import type { DeadlinePlanner } from "./policies/deadline.js";
+import { isTransient, type RetryPolicy, retryDelay } from "./policies/retry.js";
+import { bisect } from "./policies/skip.js";
+import { RunStoppedError, type RunStopper } from "./policies/stop.js";
+import type { Processor } from "./processor.js";
+import type { ResolvedRunOptions } from "./run-options.js";
+import { parseState, serializeState } from "./state.js";
+import type { Cursor, SuspendReason } from "./types.js";
+
+/** A run's progress, shared by the runner (which reports it) and the executor (which moves it). */
+export interface RunTally<S> {
+  completed: number;
+  total: number | null;
+  processed: number;
+  skipped: number;
+  batches: number;
+  checkpointMs: number;
+  cursor: Cursor | null;
+  /** The live state `processBatch` sees. */
+  state: S;
+  /** The last committed state as JSON: what a failed batch restores. */
+  committedState: string | null;
+}
+
+/** What one committed batch cost, for adaptive sizing and deadline planning. */
+export interface BatchTiming {
+  readonly workMs: number;
+  readonly commitMs: number;
+}
+
+/** What the executor works with; all of it belongs to one run. */
+export interface ExecutorContext<E, S, Tx> {
+  readonly processor: Processor<E, S, Tx>;
+  readonly options: ResolvedRunOptions;
+  readonly lease: LeaseHandle;
+  readonly where: string;
+  readonly tally: RunTally<S>;
+  readonly stopper: RunStopper;
+  readonly planner: DeadlinePlanner | null;
+  readonly breaker: BreakerAdapter | null;
+  readonly retry: RetryPolicy;
+  /** Measures batches: the run's own clock when one was injected, else a monotonic one. */
+  readonly clock: () => number;
+  /** The run's artifacts: each attempt stages its own, committed with its checkpoint. */
+  readonly artifacts: RunArtifacts;
+  /** The input fingerprint every commit records. */
+  readonly fingerprint: () => string | null;
+  /** Called after every commit with its entity count and commit time. */
+  readonly onCommitted: (entities: number, commitMs: number) => void;
+}
+
+/** A batch that ran without error and waits for its commit. */
+interface Prepared<S> {
+  readonly scope: BatchScope<unknown>;
+  /** Null for a commit that only moves the cursor past skipped entities. */
+  readonly artifacts: BatchArtifacts | null;
+  readonly state: S;
+  readonly stateJson: string | null;
+  readonly workMs: number;
+}
+
+/**
+ * Runs one batch under the run's policies: processBatch in its transaction scope, retries
+ * with backoff, the circuit breaker, stops (signal, deadline, lost lease), skipping by
+ * bisection, and the commit of checkpoint, state and ledger.
+ */
+export class BatchExecutor<E, S, Tx> {
+  readonly #c: ExecutorContext<E, S, Tx>;
+
+  constructor(context: ExecutorContext<E, S, Tx>) {
+    this.#c = context;
+  }
+
+  /** Why the next batch (of `size`) must not start, or null. A lost lease throws. */
+  stopBefore(size: number): SuspendReason | null {
+    const { stopper, breaker, planner, options } = this.#c;
+    const reason: unknown = stopper.signal.reason;
+    if (reason instanceof FencedError) throw reason;
+    if (stopper.requested) return stopper.requested;
+    if (breaker?.isOpen()) return "circuit-open";
+    if (planner?.wouldOverrun(options.now(), size)) return "deadline";
+    return null;
+  }
+
+  /** Processes and commits `batch`; null when it was searched for failures and partly skipped. */
+  async run(batch: E[], cursor: Cursor): Promise<BatchTiming | null> {
+    let prepared: Prepared<S>;
+    try {
+      prepared = await this.#attemptWithRetries(batch);
+    } catch (error) {
+      if (!this.#c.processor.skip || !skippable(error)) throw error;
+      await this.#isolateFailures(batch, cursor, error as Error);
+      return null;
+    }
+    const commitMs = await this.#commit(prepared, batch.length, cursor);
+    return { workMs: prepared.workMs, commitMs };
+  }
+
+  /** Bisects a batch that failed every attempt, committing what works, skipping the rest. */
+  async #isolateFailures(batch: E[], cursor: Cursor, batchError: Error): Promise<void> {
+    const { processor: p, tally, where, options } = this.#c;
+    const skip = p.skip as NonNullable<Processor<E, S, Tx>["skip"]>;
+    const pending: FailureWrite[] = [];
+    options.logger.warn(
+      `Batch ${tally.batches + 1} of ${where} failed every attempt (${batchError.message}); ` +
+        "searching it for the failing entities.",
+    );
+    await bisect(batch, batchError, this.#c.retry.attempts + 1, {
+      tryPart: async (part) => {
+        // A stop (deadline, signal, open breaker) applies between parts as between batches;
+        // skips found so far are simply found again by the next run.
+        const stop = this.stopBefore(part.length);
+        if (stop) throw new RunStoppedError(stop, `Stopped while searching a batch (${stop}).`);
+        let prepared: Prepared<S>;
+        try {
+          prepared = skip.retryable
+            ? await this.#attemptWithRetries(part)
+            : await this.#tryBatch(part);
+        } catch (error) {
+          if (!skippable(error)) throw error;
+          return error as Error;
+        }
+        const last = p.id(part[part.length - 1] as E);
+        await this.#commit(prepared, part.length, last, pending.splice(0));
+        return null;
+      },
+      failed: (entity, error, failedCalls) => {
+        const id = p.id(entity);
+        // Skips count once committed; the limit also counts those waiting for the next commit.
+        const skipped = tally.skipped + pending.length + 1;
+        if (skipped > skip.limit) {
+          throw new WaymarkError(
+            "SKIP_LIMIT",
+            `${where}: entity ${JSON.stringify(id)} failed (${error.message}), the ` +
+              `${skipped}th this run, past skip.limit (${skip.limit}). Fix the cause ` +
+              "or raise skip.limit; entities skipped so far are in `waymark failures`.",
+          );
+        }
+        options.logger.warn(`Skipped entity ${JSON.stringify(id)} of ${where}: ${error.message}`);
+        const message = `${error.name}: ${error.message}`;
+        pending.push({ cursor: id, error: message, attempts: failedCalls });
+      },
+    });
+    if (pending.length > 0) {
+      // The batch ended with failures: move the cursor past them, with nothing processed.
+      const scope = options.store.openBatch(this.#c.lease) as BatchScope<unknown>;
+      const unchanged = {
+        scope,
+        artifacts: null,
+        state: tally.state,
+        stateJson: tally.committedState,
+        workMs: 0,
+      };
+      await this.#commit(unchanged, 0, cursor, pending);
+    }
+  }
+
+  /** Runs the batch, retrying transient errors by the retry policy; throws the last error. */
+  async #attemptWithRetries(batch: E[]): Promise<Prepared<S>> {
+    const { retry: policy, options, where, tally, stopper } = this.#c;
+    for (let retry = 1; ; retry++) {
+      try {
+        return await this.#tryBatch(batch);
+      } catch (caught) {
+        const error = caught instanceof Error ? caught : new Error(String(caught));
+        if (retry > policy.attempts || !isTransient(policy, error)) throw error;
+        const delay = retryDelay(policy, retry);
+        // No point waiting for a retry that could not finish before the deadline.
+        if (this.#c.planner?.wouldOverrun(options.now() + delay, batch.length)) {
+          throw new RunStoppedError("deadline", `No time left to retry (${error.message}).`);
+        }
+        options.logger.warn(
+          `Batch ${tally.batches + 1} of ${where} failed (attempt ${retry} of ` +
+            `${policy.attempts + 1}): ${error.message}. Retrying in ${delay} ms.`,
+        );
+        await options.sleep(delay, stopper.waitSignal);
+        const stop = this.stopBefore(batch.length);
+        if (stop) throw new RunStoppedError(stop, `Stopped before retrying (${stop}).`);
+      }
+    }
+  }
+
+  /** One call of processBatch in its own transaction scope; rolls back on any error. */
+  async #tryBatch(batch: E[]): Promise<Prepared<S>> {
+    const { processor: p, options, tally, stopper, breaker, where, clock } = this.#c;
+    const { partition } = options;
+    const scope = options.store.openBatch(this.#c.lease);
+    const artifacts = this.#c.artifacts.forBatch();
+    const ctx = {
+      partition,
+      state: tally.state,
+      signal: stopper.signal,
+      log: options.logger,
+      tx: scope.tx as Tx,
+      artifacts,
+      batchNumber: tally.batches + 1,
+      idempotencyKey: (entity: unknown) =>
+        idempotencyKeyOf(p.name, p.version, partition, p.id(entity as E)),
+    };
+    const started = clock();
+    try {
+      const work = async () => p.processBatch(batch, ctx);
+      await (breaker ? breaker.run(work) : work());
+      this.#throwIfAborted();
+      const workMs = clock() - started;
+      const stateJson = serializeState(ctx.state, p.maxStateBytes, where);
+      return {
+        scope: scope as BatchScope<unknown>,
+        artifacts,
+        state: ctx.state,
+        stateJson,
+        workMs,
+      };
+    } catch (error) {
+      await scope.rollback();
+      await artifacts.discard();
+      // The in-memory state may hold half a batch; the committed one is the truth.
+      tally.state = parseState(tally.committedState, p.name, partition) as S;
+      throw stopper.signal.aborted ? stopper.signal.reason : error;
+    }
+  }
+
+  /** After processBatch: a batch aborted or finished past the hard deadline is not committed. */
+  #throwIfAborted(): void {
+    const { stopper, planner, options, where } = this.#c;
+    if (stopper.signal.aborted) throw stopper.signal.reason;
+    if (planner && options.now() > planner.deadline) {
+      throw new RunStoppedError("deadline", `${where} passed its deadline mid-batch.`);
+    }
+  }
+
+  /** Commits a prepared batch of `entities` entities ending at `cursor`; returns its time. */
+  async #commit(
+    prepared: Prepared<S>,
+    entities: number,
+    cursor: Cursor,
+    failures: FailureWrite[] = [],
+  ): Promise<number> {
+    const { processor: p, options, tally, clock } = this.#c;
+    const completed = tally.completed + entities + failures.length;
+    const started = clock();
+    const startedPerf = performance.now();
+    await prepared.scope.commit({
+      processorVersion: p.version,
+      cursor,
+      completed,
+      total: tally.total,
+      state: prepared.stateJson,
+      fingerprint: this.#c.fingerprint(),
+      ...(prepared.artifacts ? { artifacts: prepared.artifacts.staged() } : {}),
+      leaseTtlMs: p.leaseTtlMs,
+      now: options.now(),
+      ...(failures.length > 0 ? { failures } : {}),
+    });
+    const commitMs = clock() - started;
+    // History reports real time even when a simulation drives the run's clock.
+    tally.checkpointMs += performance.now() - startedPerf;
+    if (prepared.artifacts) await this.#c.artifacts.committed(prepared.artifacts, options.logger);
+    tally.state = prepared.state;
+    tally.committedState = prepared.stateJson;
+    tally.completed = completed;
+    tally.processed += entities;
+    tally.skipped += failures.length;
+    tally.batches++;
+    tally.cursor = cursor;
+    this.#c.onCommitted(entities, commitMs);
+    return commitMs;
+  }
+}
+
+/** Whether a failing entity may be skipped: waymark's own errors (lease, stop, state) never are. */
+function skippable(error: unknown): boolean {
+  return !(error instanceof WaymarkError);
+}

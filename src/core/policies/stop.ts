@@ -1,0 +1,116 @@
+import { WaymarkError } from "../errors.js";
+import type { SuspendReason } from "../types.js";
+
+/** Thrown inside a run when it must stop without committing the batch in flight. */
+export class RunStoppedError extends WaymarkError {
+  /** Why the run stops; it ends `suspended` with this reason. */
+  readonly reason: SuspendReason;
+
+  constructor(reason: SuspendReason, message: string) {
+    super("ABORTED", message);
+    this.name = "RunStoppedError";
+    this.reason = reason;
+  }
+}
+
+/** What decides when a run stops, besides running out of entities. */
+export interface StopSources {
+  /** The caller's signal: stops at the next batch boundary. */
+  readonly signal: AbortSignal | undefined;
+  /** Listen for SIGTERM/SIGINT: stop at the next boundary, abort the batch after the grace. */
+  readonly handleSignals: boolean;
+  readonly shutdownGraceMs: number;
+  /** The hard deadline in epoch ms (by `now`), or null. */
+  readonly deadline: number | null;
+  readonly now: () => number;
+}
+
+const MAX_TIMER_MS = 2_147_483_647;
+
+const SIGNALS = ["SIGTERM", "SIGINT"] as const;
+
+/**
+ * Collects every reason a run may stop (caller's signal, process signals, hard deadline, lost
+ * lease) into two things the runner reads: `requested`, checked at each batch boundary, and
+ * `signal`, which `processBatch` sees as `ctx.signal` and which aborts the batch in flight.
+ */
+export class RunStopper {
+  readonly #abort = new AbortController();
+  readonly #wake = new AbortController();
+  readonly #timers: NodeJS.Timeout[] = [];
+  readonly #cleanups: Array<() => void> = [];
+  #requested: SuspendReason | null = null;
+
+  constructor(sources: StopSources, where: string) {
+    const { signal, deadline, now } = sources;
+    if (signal) {
+      const onAbort = () => this.request("signal");
+      if (signal.aborted) onAbort();
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.#cleanups.push(() => signal.removeEventListener("abort", onAbort));
+    }
+    if (sources.handleSignals) {
+      const onSignal = (name: NodeJS.Signals) => {
+        const already = this.#requested === "signal";
+        this.request("signal");
+        const stop = () =>
+          this.abort(new RunStoppedError("signal", `${where} was stopped by ${name}.`));
+        // A second signal means "now"; otherwise the batch in flight gets the grace period.
+        if (already) stop();
+        else this.#timer(stop, sources.shutdownGraceMs);
+      };
+      for (const name of SIGNALS) process.on(name, onSignal);
+      this.#cleanups.push(() => {
+        for (const name of SIGNALS) process.off(name, onSignal);
+      });
+    }
+    if (deadline !== null) {
+      this.#timer(() => {
+        this.request("deadline");
+        this.abort(new RunStoppedError("deadline", `${where} reached its deadline.`));
+      }, deadline - now());
+    }
+  }
+
+  /** Aborted when the batch in flight must stop; `processBatch` sees it as `ctx.signal`. */
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  /** Why the run should stop at the next batch boundary, or null. */
+  get requested(): SuspendReason | null {
+    return this.#requested;
+  }
+
+  /** Asks the run to stop at the next batch boundary. The first reason wins. */
+  request(reason: SuspendReason): void {
+    this.#requested ??= reason;
+    if (!this.#wake.signal.aborted) {
+      this.#wake.abort(new RunStoppedError(reason, `Stop requested (${reason}).`));
+    }
+  }
+
+  /** Aborted as soon as a stop is requested: cuts a retry's backoff wait short. */
+  get waitSignal(): AbortSignal {
+    return this.#wake.signal;
+  }
+
+  /** Aborts the batch in flight with `reason` (a {@link RunStoppedError} or `FencedError`). */
+  abort(reason: Error): void {
+    if (!this.#abort.signal.aborted) this.#abort.abort(reason);
+    if (!this.#wake.signal.aborted) this.#wake.abort(reason);
+  }
+
+  /** Removes process listeners and timers; the run is over. */
+  dispose(): void {
+    for (const timer of this.#timers) clearTimeout(timer);
+    for (const cleanup of this.#cleanups) cleanup();
+  }
+
+  #timer(action: () => void, ms: number): void {
+    // setTimeout fires at once for delays past 2^31-1 ms (~24.8 days): such a deadline is moot.
+    if (ms > MAX_TIMER_MS) return;
+    // Not unref'd: a batch stuck on something unref'd must still be stopped. dispose() clears it.
+    this.#timers.push(setTimeout(action, Math.max(0, ms)));
+  }
+}
