@@ -48,6 +48,12 @@ export interface RunOptions {
   metrics?: RunMetrics | readonly RunMetrics[];
   /** Aborting it stops the run at the next batch boundary with `suspended` (`reason: "signal"`). */
   signal?: AbortSignal;
+  /**
+   * Which shard of the partition to run, by the id the processor's `shards` gave it; its
+   * checkpoint key is `partition#id`. Required when the processor defines `shards`.
+   * @default none (the whole partition)
+   */
+  shard?: string | number;
   /** The clock, in epoch ms. Tests and simulations replace it. @default Date.now */
   now?: () => number;
   /**
@@ -86,6 +92,7 @@ export interface ResolvedRunOptions {
   readonly progressEveryMs: number;
   readonly onProgress: ((progress: RunProgress) => void) | undefined;
   readonly signal: AbortSignal | undefined;
+  readonly shard: string | number | undefined;
   readonly progress: boolean;
   readonly metrics: readonly RunMetrics[] | undefined;
   readonly now: () => number;
@@ -134,6 +141,12 @@ const runOptionsSchema = z.strictObject({
     })
     .optional(),
   now: fn("expected a function returning epoch milliseconds, like Date.now").optional(),
+  shard: z
+    .custom<string | number>(
+      (v) => typeof v === "string" || (typeof v === "number" && Number.isFinite(v)),
+      { error: "expected a shard id (a string or number) that the processor's shards() returns" },
+    )
+    .optional(),
   deadline: deadlineSchemas.deadline.optional(),
   timeBudgetMs: deadlineSchemas.timeBudgetMs.optional(),
   deadlineMarginMs: deadlineSchemas.deadlineMarginMs.optional(),
@@ -156,6 +169,7 @@ export function resolveRunOptions(input: RunOptions): ResolvedRunOptions {
     progressEveryMs: options.progressEveryMs ?? 1000,
     onProgress: options.onProgress,
     signal: options.signal,
+    shard: options.shard,
     progress: options.progress ?? false,
     metrics: options.metrics === undefined ? undefined : [options.metrics].flat(),
     now: options.now ?? Date.now,

@@ -16,6 +16,7 @@ import { RunStoppedError, RunStopper } from "./policies/stop.js";
 import { defineProcessor, type Processor } from "./processor.js";
 import { readInput, resumePoint } from "./resume.js";
 import { type ResolvedRunOptions, type RunOptions, resolveRunOptions } from "./run-options.js";
+import { forShard } from "./shard-run.js";
 import { parseState, serializeState } from "./state.js";
 import type { Cursor, RecordedRunStatus, RunStatus, SuspendReason } from "./types.js";
 
@@ -58,8 +59,10 @@ export async function run<E, S, Tx>(
   processor: Processor<E, S, Tx>,
   options: RunOptions,
 ): Promise<RunResult> {
-  const resolved = resolveRunOptions(options);
-  const definition = defineProcessor(processor);
+  const { processor: definition, options: resolved } = await forShard(
+    defineProcessor(processor),
+    resolveRunOptions(options),
+  );
   // Loaded only when asked for: a run without a progress display never loads cli-progress.
   const progress = resolved.progress
     ? (await import("./progress.js")).attachProgress(definition.name, resolved)

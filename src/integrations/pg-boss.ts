@@ -106,15 +106,16 @@ export async function workPartitions<E, S, Tx>(
           data.shard === undefined
             ? { processor, partition: data.partition }
             : await shardTarget(processor, data.partition, data.shard);
+        const stop = jobSignal(Math.max(0, expiryMs - margin), options.signal);
         const result = await run(
           guardCompleted(target.processor, options.store, data.requestedAt),
           {
             store: options.store,
             partition: target.partition,
-            signal: deadline(Math.max(0, expiryMs - margin), options.signal),
+            signal: stop.signal,
             ...(options.logger === undefined ? {} : { logger: options.logger }),
           },
-        );
+        ).finally(() => stop.dispose());
         if (result.status === "failed") throw result.error ?? new Error("the run failed");
         if (result.status === "suspended") await boss.send(queue, data);
         if (result.status === "busy") {
@@ -159,10 +160,24 @@ export async function enqueuePartitions(
   return sent;
 }
 
-/** The job's deadline, or the shutdown signal when that comes first. */
-function deadline(ms: number, shutdown: AbortSignal | undefined): AbortSignal {
-  const timeout = AbortSignal.timeout(ms);
-  return shutdown ? AbortSignal.any([timeout, shutdown]) : timeout;
+/**
+ * Aborts at the job's deadline or on shutdown, whichever comes first. A plain timer rather
+ * than `AbortSignal.any([AbortSignal.timeout(…), …])`: the composite holds its sources
+ * weakly, and a timeout signal collected by the GC never fires.
+ */
+function jobSignal(ms: number, shutdown: AbortSignal | undefined) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new Error(`the job's deadline (${ms} ms)`)), ms);
+  const onShutdown = () => controller.abort(shutdown?.reason);
+  if (shutdown?.aborted) onShutdown();
+  else shutdown?.addEventListener("abort", onShutdown, { once: true });
+  return {
+    signal: controller.signal,
+    dispose() {
+      clearTimeout(timer);
+      shutdown?.removeEventListener("abort", onShutdown);
+    },
+  };
 }
 
 /**

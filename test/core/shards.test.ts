@@ -23,8 +23,9 @@ for (const factory of STORE_FACTORIES) {
 
     /** Yields every id after `after`, ignoring the shard's end: the runner must stop at `to`. */
     function sharded(seen: unknown[] = []) {
-      const processor = defineProcessor<number>({
+      return defineProcessor<number>({
         name: "sharded",
+        shards: () => SHARDS,
         batchSize: 10,
         entities: (args) => {
           seen.push(args);
@@ -37,18 +38,16 @@ for (const factory of STORE_FACTORIES) {
           for (const n of batch) await opened.writeEffect(ctx.tx, `${ctx.partition}/${n}`);
         },
       });
-      return { ...processor, shards: () => SHARDS };
     }
 
     it("runs each shard on its own checkpoint key and covers the partition exactly once", async () => {
       const seen: unknown[] = [];
       const processor = sharded(seen);
       for (const shard of SHARDS) {
-        const target = await shardTarget(processor, "2024-01-15", shard.id);
-        assert.equal(target.partition, `2024-01-15#${shard.id}`);
-        const result = await run(target.processor, {
+        const result = await run(processor, {
           store: opened.store,
-          partition: target.partition,
+          partition: "2024-01-15",
+          shard: shard.id,
           logger: false,
         });
         assert.equal(result.status, "completed");
@@ -77,6 +76,18 @@ for (const factory of STORE_FACTORIES) {
         });
         assert.notEqual(completed, null, `shard ${shard} completed under its own key`);
       }
+    });
+
+    it("refuses to run a sharded processor on the whole partition", async () => {
+      await assert.rejects(
+        run(sharded(), { store: opened.store, partition: "2024-01-15", logger: false }),
+        (error: Error & { option?: string }) =>
+          error.option === "shard" && /into shards 0, 1: pass shard/.test(error.message),
+      );
+      await assert.rejects(
+        run(sharded(), { store: opened.store, partition: "2024-01-15", shard: 9, logger: false }),
+        /has no shard 9 for partition "2024-01-15"/,
+      );
     });
 
     it("resumes a suspended shard inside its range, and status rolls shards up", async () => {

@@ -24,6 +24,10 @@ export interface WorkerConfig {
   batchesPerRun?: number;
   /** Give up after this long (the test fails on a worker that did not finish). */
   deadlineMs: number;
+  /** Retry a failed batch every this many ms (up to 20 times); default: the processor default. */
+  retryDelayMs?: number;
+  /** Print the runner's warnings (e.g. batch retries) as `warn` events. */
+  warnings?: boolean;
 }
 
 const config = JSON.parse(process.env.WORKER as string) as WorkerConfig;
@@ -43,6 +47,9 @@ function emit(event: Record<string, unknown>): void {
 const processor = defineProcessor<number, undefined, PgTx>({
   name: "race",
   batchSize: config.batchSize,
+  ...(config.retryDelayMs === undefined
+    ? {}
+    : { retry: { attempts: 20, initialDelayMs: config.retryDelayMs, factor: 1, jitter: 0 } }),
   leaseTtlMs: config.leaseTtlMs,
   // Under the lease: a partition someone already completed is not started over.
   entities: async ({ partition, after }) => {
@@ -66,6 +73,14 @@ const processor = defineProcessor<number, undefined, PgTx>({
   },
 });
 
+const quiet = () => {};
+const warningsAsEvents = {
+  debug: quiet,
+  info: quiet,
+  warn: (message: string) => emit({ event: "warn", message }),
+  error: (message: string) => emit({ event: "error", message }),
+};
+
 const deadline = Date.now() + config.deadlineMs;
 const pending = new Set(config.partitions);
 while (pending.size > 0 && Date.now() < deadline) {
@@ -77,7 +92,7 @@ while (pending.size > 0 && Date.now() < deadline) {
     const result = await run(processor, {
       store,
       partition,
-      logger: false,
+      logger: config.warnings ? warningsAsEvents : false,
       signal: stop.signal,
       onProgress: () => {
         if (config.batchesPerRun && ++batches >= config.batchesPerRun) stop.abort();
