@@ -183,7 +183,7 @@ class Runner<E, S, Tx> {
         this.#tally.completed > 0
           ? "Checkpoint saved - can resume."
           : "No checkpoint to resume from.";
-      logger.error(`Failed at ${this.#progressText()}. ${saved} ${error.message}`);
+      logger.error(`Failed at ${this.#countText()}. ${saved} ${error.message}`);
       if (this.#lease) await store.release(this.#lease, this.#o.now()).catch(() => {});
       return await this.#finish("failed", undefined, error);
     } finally {
@@ -249,7 +249,7 @@ class Runner<E, S, Tx> {
       this.#tally.state = parseState(point.state, p.name, partition) as S;
       await this.#artifacts.openForResume();
       logger.info(
-        `Found checkpoint: ${this.#progressText()} complete (last: ${JSON.stringify(after)})`,
+        `Found checkpoint: ${this.#countText()} complete (last: ${JSON.stringify(after)})`,
       );
     } else {
       this.#tally.state = p.initialState?.({ partition }) as S;
@@ -350,10 +350,16 @@ class Runner<E, S, Tx> {
     }
   }
 
+  /** `300/450`, or `300/?` while the total is unknown. */
+  #countText(): string {
+    return `${this.#tally.completed}/${this.#tally.total ?? "?"}`;
+  }
+
+  /** `350/450 (77.8%)`. */
   #progressText(): string {
     const total = this.#tally.total;
-    if (total === null || total === 0) return `${this.#tally.completed}/${total ?? "?"}`;
-    return `${this.#tally.completed}/${total} (${((this.#tally.completed / total) * 100).toFixed(1)}%)`;
+    if (total === null || total === 0) return this.#countText();
+    return `${this.#countText()} (${((this.#tally.completed / total) * 100).toFixed(1)}%)`;
   }
 
   #elapsed(): number {
