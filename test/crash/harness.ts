@@ -4,6 +4,8 @@
  * Checks return violations as sentences instead of throwing, so that the torture script can
  * count them and a test can assert there are none.
  */
+export { seeded } from "../support/random.js";
+
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -113,18 +115,6 @@ export function killLeftoverChildren(): number {
   for (const child of live) child.kill("SIGKILL");
   live.clear();
   return leftover;
-}
-
-/** A seeded pseudo-random sequence in [0, 1) (mulberry32), so that a failure can be replayed. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** One line of the external effects log. */
