@@ -36,9 +36,9 @@ export type {
 export { defineProcessor } from "./core/processor.js";
 export type { RedriveOptions, RedriveResult } from "./core/redrive.js";
 export { redrive } from "./core/redrive.js";
-export type { RunResult } from "./core/run.js";
 export { run } from "./core/run.js";
 export type { RunOptions, RunProgress } from "./core/run-options.js";
+export type { RunResult } from "./core/run-result.js";
 export type { Shard, ShardsArgs } from "./core/shard-types.js";
 export { shardKey } from "./core/shards.js";
 export type {

@@ -140,3 +140,42 @@ function driftAllowsResume(
       return false;
   }
 }
+
+/**
+ * Whether a committed checkpoint may be resumed at all: not older than `expiryMs`, and written
+ * by this `version` (unless `migrate` will carry it forward). A mismatch under
+ * `onVersionMismatch: "fail"` throws; every "no" is logged with the reason.
+ */
+export function isResumable(
+  checkpoint: StoredCheckpoint,
+  p: Processor,
+  partition: string,
+  now: number,
+  logger: Logger,
+): boolean {
+  const where = `${p.name}/${partition}`;
+  const age = now - checkpoint.updatedAt;
+  if (age > p.expiryMs) {
+    logger.warn(
+      `Checkpoint of ${where} at ${checkpoint.completed} entities is ${age} ms old, ` +
+        `past expiryMs (${p.expiryMs}); starting over.`,
+    );
+    return false;
+  }
+  // With `migrate`, resumePoint carries the checkpoint forward instead.
+  if (checkpoint.processorVersion !== p.version && !p.migrate) {
+    const message =
+      `Checkpoint of ${where} was written by version ${checkpoint.processorVersion}, ` +
+      `this processor is version ${p.version}.`;
+    if (p.onVersionMismatch === "fail") {
+      throw new WaymarkError(
+        "VERSION_MISMATCH",
+        `${message} Reset it with \`waymark reset ${p.name} ${partition}\`, or set ` +
+          `onVersionMismatch: "restart" to start over automatically.`,
+      );
+    }
+    logger.warn(`${message} Starting over (onVersionMismatch: "restart").`);
+    return false;
+  }
+  return true;
+}

@@ -5,7 +5,7 @@ import type { LeaseHandle, RunRecord, StoredCheckpoint } from "../stores/store.j
 import { RunArtifacts } from "./artifacts.js";
 import { BatchExecutor, type RunTally } from "./batch-executor.js";
 import { BatchReader } from "./batch-reader.js";
-import { FencedError, WaymarkError } from "./errors.js";
+import { FencedError } from "./errors.js";
 import { LeaseKeeper } from "./lease-keeper.js";
 import type { RunMetrics } from "./metrics-hooks.js";
 import { batchSizer } from "./policies/adaptive-batch.js";
@@ -14,35 +14,12 @@ import { DeadlinePlanner, resolveDeadline } from "./policies/deadline.js";
 import { type RetryPolicy, resolveRetry } from "./policies/retry.js";
 import { RunStoppedError, RunStopper } from "./policies/stop.js";
 import { defineProcessor, type Processor } from "./processor.js";
-import { readInput, resumePoint } from "./resume.js";
+import { isResumable, readInput, resumePoint } from "./resume.js";
 import { type ResolvedRunOptions, type RunOptions, resolveRunOptions } from "./run-options.js";
+import type { RunResult } from "./run-result.js";
 import { forShard } from "./shard-run.js";
 import { parseState, serializeState } from "./state.js";
 import type { Cursor, RecordedRunStatus, RunStatus, SuspendReason } from "./types.js";
-
-/** What `run` resolves to. A run never rejects for a failed batch: look at `status`. */
-export interface RunResult {
-  readonly runId: string;
-  readonly status: RunStatus;
-  /** Why the run stopped early, when `status` is `suspended`. */
-  readonly reason?: SuspendReason;
-  /** Entities this run processed. */
-  readonly processed: number;
-  /** Entities this run skipped as failed (see the failure ledger). */
-  readonly skipped: number;
-  /** Entities already complete when this run resumed from a checkpoint; null on a fresh start. */
-  readonly resumedFrom: number | null;
-  /** Entities complete in the partition, across resumes. */
-  readonly completed: number;
-  readonly total: number | null;
-  readonly batches: number;
-  readonly durationMs: number;
-  /** Time spent committing checkpoints. */
-  readonly checkpointMs: number;
-  /** The last committed cursor. */
-  readonly cursor: Cursor | null;
-  readonly error?: Error;
-}
 
 type Outcome = { status: "completed" } | { status: "suspended"; reason: SuspendReason };
 
@@ -231,7 +208,8 @@ class Runner<E, S, Tx> {
     this.#fingerprint = input.fingerprint;
     let after: Cursor | null = null;
     const point =
-      checkpoint.cursor !== null && this.#resumable(checkpoint)
+      checkpoint.cursor !== null &&
+      isResumable(checkpoint, p as Processor, partition, this.#o.now(), logger)
         ? await resumePoint(
             p as Processor,
             { ...checkpoint, cursor: checkpoint.cursor },
@@ -262,36 +240,6 @@ class Runner<E, S, Tx> {
     const remaining = reader.remainingInArray();
     if (remaining !== null && !p.count) this.#tally.total = this.#tally.completed + remaining;
     return reader;
-  }
-
-  /** Whether a committed checkpoint may be resumed: not expired, same version. */
-  #resumable(checkpoint: StoredCheckpoint): boolean {
-    const p = this.#p;
-    const { logger } = this.#o;
-    const age = this.#o.now() - checkpoint.updatedAt;
-    if (age > p.expiryMs) {
-      logger.warn(
-        `Checkpoint of ${this.#where} at ${checkpoint.completed} entities is ${age} ms old, ` +
-          `past expiryMs (${p.expiryMs}); starting over.`,
-      );
-      return false;
-    }
-    // With `migrate`, resumePoint carries the checkpoint forward instead.
-    if (checkpoint.processorVersion !== p.version && !p.migrate) {
-      const message =
-        `Checkpoint of ${this.#where} was written by version ${checkpoint.processorVersion}, ` +
-        `this processor is version ${p.version}.`;
-      if (p.onVersionMismatch === "fail") {
-        throw new WaymarkError(
-          "VERSION_MISMATCH",
-          `${message} Reset it with \`waymark reset ${p.name} ${this.#o.partition}\`, or set ` +
-            `onVersionMismatch: "restart" to start over automatically.`,
-        );
-      }
-      logger.warn(`${message} Starting over (onVersionMismatch: "restart").`);
-      return false;
-    }
-    return true;
   }
 
   async #loop(reader: BatchReader<E>, executor: BatchExecutor<E, S, Tx>): Promise<Outcome> {

@@ -1,5 +1,5 @@
-import type { RunResult } from "../core/run.js";
 import { run } from "../core/run.js";
+import type { RunResult } from "../core/run-result.js";
 import type { Logger } from "../core/types.js";
 import type { CheckpointStore, RunRecord } from "../stores/store.js";
 import { GAME_DATE, playerSummaries } from "./player-scenario.js";

@@ -11,7 +11,8 @@
  */
 import { InvalidOptionError } from "../core/errors.js";
 import type { Processor } from "../core/processor.js";
-import { type RunResult, run } from "../core/run.js";
+import { run } from "../core/run.js";
+import type { RunResult } from "../core/run-result.js";
 import { listShards, type Shard, type ShardsArgs, shardTarget } from "../core/shards.js";
 import type { Logger } from "../core/types.js";
 import type { CheckpointStore } from "../stores/store.js";

@@ -1,0 +1,25 @@
+import type { Cursor, RunStatus, SuspendReason } from "./types.js";
+
+/** What `run` resolves to. A run never rejects for a failed batch: look at `status`. */
+export interface RunResult {
+  readonly runId: string;
+  readonly status: RunStatus;
+  /** Why the run stopped early, when `status` is `suspended`. */
+  readonly reason?: SuspendReason;
+  /** Entities this run processed. */
+  readonly processed: number;
+  /** Entities this run skipped as failed (see the failure ledger). */
+  readonly skipped: number;
+  /** Entities already complete when this run resumed from a checkpoint; null on a fresh start. */
+  readonly resumedFrom: number | null;
+  /** Entities complete in the partition, across resumes. */
+  readonly completed: number;
+  readonly total: number | null;
+  readonly batches: number;
+  readonly durationMs: number;
+  /** Time spent committing checkpoints. */
+  readonly checkpointMs: number;
+  /** The last committed cursor. */
+  readonly cursor: Cursor | null;
+  readonly error?: Error;
+}
