@@ -1,6 +1,12 @@
 import { StoreError } from "../core/errors.js";
 import type { Cursor, RecordedRunStatus } from "../core/types.js";
-import type { RunRecord, StoredCheckpoint, StoredFailure } from "./store.js";
+import type {
+  CheckpointWrite,
+  LeaseHandle,
+  RunRecord,
+  StoredCheckpoint,
+  StoredFailure,
+} from "./store.js";
 
 /** A `checkpoints` row as SQL returns it (shared by the SQL stores). */
 export interface CheckpointRow {
@@ -131,4 +137,24 @@ function parseCursor(row: { processor: string; partition: string; cursor: string
 
 function nullableNumber(value: number | string | null): number | null {
   return value === null ? null : Number(value);
+}
+
+/** The trailing parameters of every fenced statement: processor, partition, owner, fence. */
+export function fenceOf(lease: LeaseHandle): unknown[] {
+  return [lease.processor, lease.partition, lease.owner, lease.fence];
+}
+
+/** The parameters of `commit`; the cursor goes in as JSON so its type survives. */
+export function commitValues(write: CheckpointWrite, lease: LeaseHandle): unknown[] {
+  return [
+    write.processorVersion,
+    cursorJson(write.cursor),
+    write.completed,
+    write.total,
+    write.state,
+    write.fingerprint,
+    write.now + write.leaseTtlMs,
+    write.now,
+    ...fenceOf(lease),
+  ];
 }

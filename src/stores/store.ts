@@ -217,3 +217,18 @@ export function fencedMessage(lease: LeaseHandle): string {
     "raise leaseTtlMs if batches legitimately run longer than the lease."
   );
 }
+
+/** The successful outcome of `acquire`: the lease carries the checkpoint's new fence. */
+export function acquiredLease(
+  request: AcquireRequest,
+  checkpoint: StoredCheckpoint,
+): AcquireResult {
+  const lease: LeaseHandle = {
+    processor: request.processor,
+    partition: request.partition,
+    owner: request.owner,
+    fence: checkpoint.fence,
+    runId: request.runId,
+  };
+  return { acquired: true, lease, checkpoint };
+}

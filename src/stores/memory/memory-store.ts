@@ -14,7 +14,7 @@ import type {
   StoredCheckpoint,
   StoredFailure,
 } from "../store.js";
-import { fencedMessage } from "../store.js";
+import { acquiredLease, fencedMessage } from "../store.js";
 import { MemoryArtifacts } from "./memory-artifacts.js";
 
 /**
@@ -78,14 +78,7 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
       attempt: base.attempt + 1,
     };
     this.#checkpoints.set(id, checkpoint);
-    const lease: LeaseHandle = {
-      processor: request.processor,
-      partition: request.partition,
-      owner: request.owner,
-      fence: checkpoint.fence,
-      runId: request.runId,
-    };
-    return { acquired: true, lease, checkpoint };
+    return acquiredLease(request, checkpoint);
   }
 
   async renew(lease: LeaseHandle, leaseTtlMs: number, now: number): Promise<void> {

@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
-import { cursorJson } from "../sql-rows.js";
-import type { CheckpointWrite, LeaseHandle, RunRecord } from "../store.js";
+import type { RunRecord } from "../store.js";
 
 /** A statement's text, and its prepared-statement name when it has one. */
 export interface PgStatement {
@@ -107,26 +106,6 @@ const PREPARED = new Set<StatementName>(["renew", "commit", "complete", "release
 /** Names follow the text (which includes the schema), so two stores on one pool never clash. */
 function preparedName(text: string): string {
   return `waymark_${createHash("sha256").update(text).digest("hex").slice(0, 24)}`;
-}
-
-/** The trailing parameters of every fenced statement: processor, partition, owner, fence. */
-export function fenceOf(lease: LeaseHandle): unknown[] {
-  return [lease.processor, lease.partition, lease.owner, lease.fence];
-}
-
-/** The parameters of `commit`; the cursor goes in as JSON so its type survives. */
-export function commitValues(write: CheckpointWrite, lease: LeaseHandle): unknown[] {
-  return [
-    write.processorVersion,
-    cursorJson(write.cursor),
-    write.completed,
-    write.total,
-    write.state,
-    write.fingerprint,
-    write.now + write.leaseTtlMs,
-    write.now,
-    ...fenceOf(lease),
-  ];
 }
 
 /** The parameters of `recordRun`, in its column order. */

@@ -2,7 +2,9 @@ import { FencedError } from "../../core/errors.js";
 import type { CheckpointKey, Cursor } from "../../core/types.js";
 import {
   type CheckpointRow,
+  commitValues,
   type FailureRow,
+  fenceOf,
   type RunRow,
   toCheckpoint,
   toFailure,
@@ -21,7 +23,7 @@ import type {
   StoredCheckpoint,
   StoredFailure,
 } from "../store.js";
-import { fencedMessage } from "../store.js";
+import { acquiredLease, fencedMessage } from "../store.js";
 import { PostgresArtifacts } from "./postgres-artifacts.js";
 import { translatePgError } from "./postgres-errors.js";
 import { clearValues, failureSql, hasLedgerChanges, writeLedger } from "./postgres-failures.js";
@@ -33,14 +35,7 @@ import {
   resolvePostgresOptions,
 } from "./postgres-options.js";
 import type { PgPool, PgResult, PgRow } from "./postgres-pool.js";
-import {
-  commitValues,
-  fenceOf,
-  type PgStatement,
-  postgresSql,
-  runValues,
-  type StatementName,
-} from "./postgres-sql.js";
+import { type PgStatement, postgresSql, runValues, type StatementName } from "./postgres-sql.js";
 import { openPgTransaction, type PgTx } from "./postgres-tx.js";
 
 /**
@@ -134,14 +129,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
       const row = taken.rows[0];
       if (row) {
         const checkpoint = toCheckpoint(row);
-        const lease: LeaseHandle = {
-          processor: request.processor,
-          partition: request.partition,
-          owner: request.owner,
-          fence: checkpoint.fence,
-          runId: request.runId,
-        };
-        return { acquired: true, lease, checkpoint };
+        return acquiredLease(request, checkpoint);
       }
       const held = await this.#query<{ lease_owner: string | null; lease_expires_at: string }>(
         this.#sql.holder,

@@ -5,8 +5,10 @@ import { FencedError, StoreError } from "../../core/errors.js";
 import type { CheckpointKey, Cursor } from "../../core/types.js";
 import {
   type CheckpointRow,
+  commitValues,
   cursorJson,
   type FailureRow,
+  fenceOf,
   type RunRow,
   toCheckpoint,
   toFailure,
@@ -25,7 +27,7 @@ import type {
   StoredCheckpoint,
   StoredFailure,
 } from "../store.js";
-import { fencedMessage } from "../store.js";
+import { acquiredLease, fencedMessage } from "../store.js";
 import { SqliteArtifacts } from "./sqlite-artifacts.js";
 import { migrateSqlite } from "./sqlite-migrations.js";
 import { SqliteTx } from "./sqlite-tx.js";
@@ -119,14 +121,7 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
           now: request.now,
         });
         const checkpoint = toCheckpoint(this.#get(request) as CheckpointRow);
-        const lease: LeaseHandle = {
-          processor: request.processor,
-          partition: request.partition,
-          owner: request.owner,
-          fence: checkpoint.fence,
-          runId: request.runId,
-        };
-        return { acquired: true, lease, checkpoint };
+        return acquiredLease(request, checkpoint);
       })
       .immediate();
   }
@@ -135,7 +130,7 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
     const { changes } = this.#statement(
       `UPDATE checkpoints SET lease_expires_at = ?
        WHERE processor = ? AND partition = ? AND lease_owner = ? AND fence = ?`,
-    ).run(now + leaseTtlMs, lease.processor, lease.partition, lease.owner, lease.fence);
+    ).run(now + leaseTtlMs, ...fenceOf(lease));
     if (changes === 0) throw new FencedError(fencedMessage(lease));
   }
 
@@ -156,20 +151,7 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
       `UPDATE checkpoints SET processor_version = ?, cursor = ?, completed = ?, total = ?,
          state = ?, fingerprint = ?, lease_expires_at = ?, updated_at = ?
        WHERE processor = ? AND partition = ? AND lease_owner = ? AND fence = ?`,
-    ).run(
-      write.processorVersion,
-      cursorJson(write.cursor),
-      write.completed,
-      write.total,
-      write.state,
-      write.fingerprint,
-      write.now + write.leaseTtlMs,
-      write.now,
-      lease.processor,
-      lease.partition,
-      lease.owner,
-      lease.fence,
-    );
+    ).run(...commitValues(write, lease));
     if (changes === 0) throw new FencedError(fencedMessage(lease));
     if (write.artifacts?.length) this.artifacts.switchRefs(lease, write.artifacts, write.now);
     for (const [sql, params] of tx.staged) this.#statement(sql).run(...params);
@@ -182,7 +164,7 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
         const { changes } = this.#statement(
           `DELETE FROM checkpoints
            WHERE processor = ? AND partition = ? AND lease_owner = ? AND fence = ?`,
-        ).run(lease.processor, lease.partition, lease.owner, lease.fence);
+        ).run(...fenceOf(lease));
         if (changes === 0) throw new FencedError(fencedMessage(lease));
         this.#statement(
           `INSERT INTO completions (processor, partition, completed_at) VALUES (?, ?, ?)
@@ -197,7 +179,7 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
     this.#statement(
       `UPDATE checkpoints SET lease_owner = NULL, lease_expires_at = NULL
        WHERE processor = ? AND partition = ? AND lease_owner = ? AND fence = ?`,
-    ).run(lease.processor, lease.partition, lease.owner, lease.fence);
+    ).run(...fenceOf(lease));
   }
 
   async recordRun(run: RunRecord): Promise<void> {
