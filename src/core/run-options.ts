@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { CheckpointStore } from "../stores/store.js";
+import type { RunStore } from "../stores/store.js";
 import { consoleLogger, silentLogger } from "./logger.js";
 import type { RunMetrics } from "./metrics-hooks.js";
 import { breakerSchema, type CircuitBreakerLike } from "./policies/breaker.js";
@@ -26,7 +26,7 @@ export interface RunProgress {
 /** Options of `run`. */
 export interface RunOptions {
   /** Where checkpoints, leases and history live. */
-  store: CheckpointStore;
+  store: RunStore;
   /** The slice this run covers. @default "default" */
   partition?: string;
   /** Where log lines go; `false` for none. @default the console */
@@ -49,8 +49,8 @@ export interface RunOptions {
   /** Aborting it stops the run at the next batch boundary with `suspended` (`reason: "signal"`). */
   signal?: AbortSignal;
   /**
-   * Which shard of the partition to run, by the id the processor's `shards` gave it; its
-   * checkpoint key is `partition#id`. Required when the processor defines `shards`.
+   * Which shard of the partition to run, by the id the processor's `shards` gave it; the
+   * shard has a checkpoint of its own. Required when the processor defines `shards`.
    * @default none (the whole partition)
    */
   shard?: string | number;
@@ -86,7 +86,7 @@ export interface RunOptions {
 
 /** {@link RunOptions} with defaults filled in. */
 export interface ResolvedRunOptions {
-  readonly store: CheckpointStore;
+  readonly store: RunStore;
   readonly partition: string;
   readonly logger: Logger;
   readonly progressEveryMs: number;
@@ -108,10 +108,9 @@ export interface ResolvedRunOptions {
 const PARTITION_RULE = "use 1-256 characters with no control characters, e.g. 2024-01-15";
 
 const runOptionsSchema = z.strictObject({
-  store: z.custom<CheckpointStore>(
-    (v) => typeof (v as CheckpointStore | null)?.acquire === "function",
-    { error: 'expected a store; open one with await openStore("sqlite:.waymark/waymark.db")' },
-  ),
+  store: z.custom<RunStore>((v) => typeof (v as RunStore | null)?.acquire === "function", {
+    error: 'expected a store; open one with await openStore("sqlite:.waymark/waymark.db")',
+  }),
   partition: z
     .string({ error: `expected a string; ${PARTITION_RULE}` })
     .min(1, { error: `expected a non-empty partition; ${PARTITION_RULE}` })

@@ -1,6 +1,6 @@
 import type * as PromClient from "prom-client";
 import { loadStale, loadStatus } from "../reports/load.js";
-import type { CheckpointStore } from "../stores/store.js";
+import type { ReportStore } from "../stores/report-store.js";
 
 const DAY = 86_400_000;
 
@@ -10,7 +10,7 @@ const DAY = 86_400_000;
  * optional peer, is not installed.
  */
 export async function storeMetrics(
-  store: CheckpointStore,
+  store: ReportStore,
   now: number,
   registry?: PromClient.Registry,
 ): Promise<string | null> {
