@@ -139,6 +139,7 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
     return {
       tx,
       commit: async (write: CheckpointWrite) => {
+        tx.end();
         this.#commitBatch.immediate(lease, write, tx);
       },
       rollback: async () => tx.clear(),
