@@ -5,7 +5,7 @@ import type { LeaseHandle, RunRecord, StoredCheckpoint } from "../stores/store.j
 import { RunArtifacts } from "./artifacts.js";
 import { BatchExecutor, type RunTally } from "./batch-executor.js";
 import { BatchReader } from "./batch-reader.js";
-import { FencedError } from "./errors.js";
+import { FencedError, InvalidOptionError } from "./errors.js";
 import { LeaseKeeper } from "./lease-keeper.js";
 import type { RunMetrics } from "./metrics-hooks.js";
 import { batchSizer } from "./policies/adaptive-batch.js";
@@ -85,6 +85,7 @@ class Runner<E, S, Tx> {
     this.#where = `${processor.name}/${options.partition}`;
     this.#startedAt = options.now();
     const deadline = resolveDeadline(options, this.#startedAt);
+    refuseDeadlineInsideMargin(deadline, this.#startedAt, options.deadlineMarginMs);
     this.#planner =
       deadline === null ? null : new DeadlinePlanner(deadline, options.deadlineMarginMs);
     this.#stopper = new RunStopper({ ...options, deadline }, this.#where);
@@ -178,7 +179,12 @@ class Runner<E, S, Tx> {
 
   async #suspend(lease: LeaseHandle, reason: SuspendReason): Promise<RunResult> {
     await this.#o.store.release(lease, this.#o.now());
-    this.#o.logger.info(`Suspended ${this.#where} at ${this.#progressText()} (${reason}).`);
+    const idle = this.#tally.batches === 0;
+    // A run that keeps suspending before its first batch would otherwise loop unnoticed.
+    const note = idle
+      ? " without processing anything; a run started again now would likely do the same"
+      : "";
+    this.#o.logger.info(`Suspended ${this.#where} at ${this.#progressText()} (${reason})${note}.`);
     return await this.#finish("suspended", reason);
   }
 
@@ -375,7 +381,27 @@ class Runner<E, S, Tx> {
       durationMs: this.#elapsed(),
       checkpointMs: this.#tally.checkpointMs,
       cursor: this.#tally.cursor,
+      ...(status === "suspended" && this.#tally.batches === 0 ? { noProgress: true } : {}),
       ...(error ? { error } : {}),
     };
   }
+}
+
+/**
+ * Refuses a deadline that leaves no more than the margin when the run starts: such a run would
+ * suspend before its first batch, and so would every re-invocation (a silent livelock).
+ */
+function refuseDeadlineInsideMargin(
+  deadline: number | null,
+  startedAt: number,
+  marginMs: number,
+): void {
+  if (deadline === null || deadline - startedAt > marginMs) return;
+  const left = deadline - startedAt;
+  throw new InvalidOptionError(
+    "deadline",
+    `The deadline leaves ${left} ms when the run starts, no more than \`deadlineMarginMs\` ` +
+      `(${marginMs} ms): the run would suspend before its first batch, and so would every ` +
+      `run started with it. Pass a later deadline, or lower deadlineMarginMs below ${Math.max(0, left)}.`,
+  );
 }
