@@ -15,7 +15,7 @@ import type {
   StoredFailure,
 } from "../store.js";
 import { acquiredLease, fencedMessage } from "../store.js";
-import { txEndedError } from "../tx-ended.js";
+import { txEndedError } from "../store-errors.js";
 import { MemoryArtifacts } from "./memory-artifacts.js";
 
 /**

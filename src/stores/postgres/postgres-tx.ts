@@ -1,4 +1,4 @@
-import { txEndedError } from "../tx-ended.js";
+import { txEndedError } from "../store-errors.js";
 import type { PgPool, PgPoolClient, PgQueryConfig, PgResult, PgRow } from "./postgres-pool.js";
 
 /**

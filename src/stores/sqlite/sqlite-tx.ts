@@ -1,4 +1,4 @@
-import { txEndedError } from "../tx-ended.js";
+import { txEndedError } from "../store-errors.js";
 
 /**
  * `ctx.tx` on a `SqliteStore`. Statements are staged while `processBatch` runs and executed
