@@ -13,6 +13,7 @@ import {
   run,
   SqliteStore,
 } from "../../src/index.js";
+import { noBackoff } from "../support/time.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const XSS = "<script>alert(1)</script>";
@@ -61,7 +62,8 @@ describe("dashboard in headless Chromium", () => {
       },
     });
     assert.equal(
-      (await run(hostile, { store, partition: "<b>p</b>", logger: false })).status,
+      (await run(hostile, { store, partition: "<b>p</b>", logger: false, sleep: noBackoff }))
+        .status,
       "failed",
     );
     readOnly = await startDashboard({ store, port: 0, refreshMs: 100, registry });
