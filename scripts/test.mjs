@@ -11,7 +11,8 @@ import { performance } from "node:perf_hooks";
 
 /** A file that runs longer than this is killed and counts as failed. */
 const FILE_TIMEOUT_MS = 240_000;
-const CONCURRENCY = Number(process.env.WAYMARK_TEST_CONCURRENCY) || Math.min(2, availableParallelism());
+const CONCURRENCY =
+  Number(process.env.WAYMARK_TEST_CONCURRENCY) || Math.min(2, availableParallelism());
 const SLOWEST = 10;
 
 function collect(path) {
@@ -37,7 +38,10 @@ function runFile(file) {
     const child = spawn(
       process.execPath,
       ["--import", "tsx", "--test-reporter=spec", "--test-timeout=120000", ...flags, file],
-      { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, FORCE_COLOR: process.stdout.isTTY ? "1" : "0" } },
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, FORCE_COLOR: process.stdout.isTTY ? "1" : "0" },
+      },
     );
     const chunks = [];
     child.stdout.on("data", (chunk) => chunks.push(chunk));
