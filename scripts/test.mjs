@@ -14,6 +14,8 @@ const FILE_TIMEOUT_MS = 240_000;
 const CONCURRENCY =
   Number(process.env.WAYMARK_TEST_CONCURRENCY) || Math.min(2, availableParallelism());
 const SLOWEST = 10;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI colour codes start with ESC
+const ANSI = /\x1b\[[0-9;]*m/g;
 
 function collect(path) {
   if (statSync(path).isFile()) return path.endsWith(".test.ts") ? [path] : [];
@@ -75,9 +77,19 @@ await Promise.all(Array.from({ length: Math.min(CONCURRENCY, files.length) }, wo
 const wall = performance.now() - started;
 
 const failed = results.filter((r) => !r.ok);
+// What was skipped and why, once per reason: a missing server or browser must be visible.
+const skipped = new Map();
+for (const r of results) {
+  for (const line of r.output.replace(ANSI, "").split("\n")) {
+    const reason = /^\s*﹣ .* # (.+)$/.exec(line)?.[1];
+    if (reason && reason !== "SKIP") skipped.set(reason, (skipped.get(reason) ?? 0) + 1);
+  }
+}
 const slowest = [...results].sort((a, b) => b.ms - a.ms).slice(0, SLOWEST);
 const lines = [
   "",
+  ...(skipped.size ? ["Skipped:"] : []),
+  ...[...skipped].map(([reason, n]) => `  ${n} × ${reason}`),
   `Slowest test files (${CONCURRENCY} at a time):`,
   ...slowest.map((r) => `  ${seconds(r.ms).padStart(7)}  ${relative(".", r.file)}`),
   `${results.length} files in ${seconds(wall)}; ${failed.length} failed.`,

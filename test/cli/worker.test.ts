@@ -210,7 +210,7 @@ describe("waymark worker on PostgreSQL", { skip: NO_SERVER, timeout: 120_000 }, 
         }
         return true;
       },
-      90_000,
+      { timeoutMs: 90_000 },
     );
     for (const w of workers) w.child.kill("SIGTERM");
     assert.deepEqual(await Promise.all(workers.map((w) => w.exited)), [0, 0, 0]);
