@@ -52,6 +52,11 @@ export type {
 export { openTelemetryTracing } from "./metrics/opentelemetry.js";
 export type { PrometheusMetricsOptions } from "./metrics/prometheus.js";
 export { prometheusMetrics } from "./metrics/prometheus.js";
+export type { DaysOptions } from "./sources/days.js";
+export { days } from "./sources/days.js";
+export type { RangeOptions } from "./sources/range.js";
+export { fromRange } from "./sources/range.js";
+export type { PerPartition, Source, SourceArgs } from "./sources/source.js";
 export type { ArtifactRef, ArtifactStore } from "./stores/artifact-store.js";
 export type { MemoryTx } from "./stores/memory/memory-store.js";
 export { MemoryStore } from "./stores/memory/memory-store.js";
