@@ -5,7 +5,7 @@ import pg from "pg";
 import { PostgresStore, StoreError } from "../../src/index.js";
 import { redactUrl } from "../../src/stores/postgres/postgres-errors.js";
 import { type FaultProxy, startFaultProxy } from "../support/fault-proxy.js";
-import { until } from "../support/until.js";
+import { until } from "../support/time.js";
 import { NO_SERVER, PG_TEST_URL } from "./postgres-factory.js";
 
 const schemas: string[] = [];
