@@ -9,12 +9,16 @@ import {
   keyCursor,
   type Logger,
   type Processor,
+  type QueryDatabase,
   run,
   type Source,
   sql,
   WaymarkError,
 } from "../../src/index.js";
+import type { PgQueryable } from "../../src/sources/query-postgres.js";
+import type { SqliteDatabase } from "../../src/sources/query-sqlite.js";
 import { seeded } from "../support/random.js";
+import { until } from "../support/time.js";
 import { SOURCE_DATABASES, type SourceDatabase } from "./databases.js";
 
 /** Collects warnings, to check what a source reported. */
@@ -343,8 +347,32 @@ for (const { name, open } of SOURCE_DATABASES) {
              INSERT INTO ${facts} SELECT n, n FROM g`,
       );
       await database.exec(`ANALYZE ${facts}`);
+      // Counts the plans read, so the test can wait for both checks (they run in the background).
+      let explained = 0;
+      const counted = (text: string) => {
+        if (text.startsWith("EXPLAIN")) explained++;
+      };
+      const db = pg()
+        ? {
+            query: (text: string, values?: unknown[]) =>
+              (database.db as PgQueryable).query(text, values).finally(() => counted(text)),
+          }
+        : {
+            prepare(text: string) {
+              const statement = (database.db as SqliteDatabase).prepare(text);
+              return {
+                all: (...params: unknown[]) => [statement.all(...params), counted(text)][0],
+              };
+            },
+          };
       const drain = async (key: "n" | "m", logger: Logger) => {
-        const source = fromQuery({ db: database.db, table: facts, key, pageSize: 1000, logger });
+        const source = fromQuery({
+          db: db as QueryDatabase,
+          table: facts,
+          key,
+          pageSize: 1000,
+          logger,
+        });
         for (const after of [null, 100]) {
           const rows = (await source.entities({ partition: "p", after })) as AsyncIterable<unknown>;
           for await (const _ of rows) break;
@@ -355,11 +383,7 @@ for (const { name, open } of SOURCE_DATABASES) {
       await drain("m", indexed);
       const missing = recordingLogger();
       await drain("n", missing);
-      // The check runs beside the first page; give it the time a query takes.
-      const deadline = Date.now() + 10_000;
-      while (missing.warnings.length === 0 && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      await until("both index checks", () => explained === 2, { timeoutMs: 20_000 });
       assert.equal(missing.warnings.length, 1, "one warning, however many reads");
       assert.match(missing.warnings[0] ?? "", /no index serves ORDER BY "n"/);
       assert.match(missing.warnings[0] ?? "", /CREATE INDEX ON .*\("n"\)/);
