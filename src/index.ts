@@ -59,6 +59,24 @@ export type {
 export { openTelemetryTracing } from "./metrics/opentelemetry.js";
 export type { PrometheusMetricsOptions } from "./metrics/prometheus.js";
 export { prometheusMetrics } from "./metrics/prometheus.js";
+export type { DaysOptions } from "./sources/days.js";
+export { days } from "./sources/days.js";
+export type { Decoder } from "./sources/decode.js";
+export type { KeyValue } from "./sources/key-cursor.js";
+export { keyCursor, parseKeyCursor } from "./sources/key-cursor.js";
+export { fromQuery } from "./sources/query.js";
+export type {
+  CursorOfKey,
+  KeyOption,
+  QueryDatabase,
+  QueryOptions,
+  WhereOption,
+} from "./sources/query-options.js";
+export type { RangeOptions } from "./sources/range.js";
+export { fromRange } from "./sources/range.js";
+export type { PerPartition, Source, SourceArgs } from "./sources/source.js";
+export type { PartitionPlaceholder, RawSql, SqlTag } from "./sources/sql.js";
+export { SqlFragment, sql } from "./sources/sql.js";
 export type { ArtifactRef, ArtifactStore } from "./stores/artifact-store.js";
 export type { MemoryTx } from "./stores/memory/memory-store.js";
 export { MemoryStore } from "./stores/memory/memory-store.js";

@@ -1,6 +1,7 @@
 import { type Command, Option } from "commander";
 import { enqueuePartitions } from "../../integrations/pg-boss.js";
 import { startBoss } from "../boss.js";
+import { dayRange } from "../day-range.js";
 import { EXIT } from "../exit-codes.js";
 import { loadProcessors } from "../load-processors.js";
 import { CliError, printJson, type StoreCommandOptions, withStoreOptions } from "../shared.js";
@@ -13,9 +14,6 @@ interface EnqueueOptions extends StoreCommandOptions {
   processors?: string;
   bossSchema: string;
 }
-
-/** Days in a backfill at most, so that a typo in a year cannot enqueue a million jobs. */
-const MAX_DAYS = 36_600;
 
 /**
  * `waymark enqueue PROCESSOR`: sends one pg-boss job per partition for `waymark worker` to
@@ -85,35 +83,5 @@ function partitionsOf(options: EnqueueOptions): string[] {
       EXIT.usage,
     );
   }
-  return days(options.from, options.to);
-}
-
-/** Every day from `from` to `to`, both included, as YYYY-MM-DD. */
-export function days(from: string, to: string): string[] {
-  const start = parseDay(from, "--from");
-  const end = parseDay(to, "--to");
-  if (end < start) {
-    throw new CliError(`--to ${to} is before --from ${from}; swap them.`, EXIT.usage);
-  }
-  const count = (end - start) / 86_400_000 + 1;
-  if (count > MAX_DAYS) {
-    throw new CliError(
-      `--from ${from} --to ${to} spans ${count} days; at most ${MAX_DAYS}.`,
-      EXIT.usage,
-    );
-  }
-  return Array.from({ length: count }, (_, i) =>
-    new Date(start + i * 86_400_000).toISOString().slice(0, 10),
-  );
-}
-
-function parseDay(value: string, option: string): number {
-  const ms = /^\d{4}-\d{2}-\d{2}$/.test(value) ? Date.parse(`${value}T00:00:00Z`) : Number.NaN;
-  if (Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== value) {
-    throw new CliError(
-      `${option} expects a date as YYYY-MM-DD, got ${JSON.stringify(value)}; e.g. 2024-01-31.`,
-      EXIT.usage,
-    );
-  }
-  return ms;
+  return dayRange(options.from, options.to);
 }
