@@ -90,6 +90,7 @@ class Backfill<E, S, Tx> {
   readonly #outcomes: PartitionOutcome[] = [];
   readonly #startedPerf = performance.now();
   #next = 0;
+  #outOfTime = false;
 
   constructor(
     processor: Processor<E, S, Tx>,
@@ -136,6 +137,8 @@ class Backfill<E, S, Tx> {
       const outcome = this.#mayStart()
         ? await this.#runOne(unit)
         : { ...unit, status: "not-started" as const, result: null };
+      // One partition that could not fit its next batch says the same of every other one.
+      if (outcome.result?.reason === "deadline") this.#outOfTime = true;
       this.#outcomes[index] = outcome;
       this.#display?.runFinished(outcome);
       try {
@@ -146,9 +149,12 @@ class Backfill<E, S, Tx> {
     }
   }
 
-  /** No new partition starts once the backfill is stopping or its deadline is in reach. */
+  /**
+   * No new partition starts once the backfill is stopping, or its deadline is in reach: past
+   * the margin, or a partition was suspended because its next batch would not have fit.
+   */
   #mayStart(): boolean {
-    if (this.#stop.signal.aborted) return false;
+    if (this.#stop.signal.aborted || this.#outOfTime) return false;
     return (
       this.#deadline === null || this.#base.now() < this.#deadline - this.#base.deadlineMarginMs
     );
