@@ -1,6 +1,7 @@
 import { constants } from "node:os";
 import { WaymarkError } from "../errors.js";
 import type { SuspendReason } from "../types.js";
+import { onStopSignal } from "./process-signals.js";
 
 /** Thrown inside a run when it must stop without committing the batch in flight. */
 export class RunStoppedError extends WaymarkError {
@@ -57,8 +58,6 @@ export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<
   });
 }
 
-const SIGNALS = ["SIGTERM", "SIGINT"] as const;
-
 /**
  * Collects every reason a run may stop (caller's signal, process signals, hard deadline, lost
  * lease) into two things the runner reads: `requested`, checked at each batch boundary, and
@@ -93,10 +92,7 @@ export class RunStopper {
           sources.shutdownGraceMs,
         );
       };
-      for (const name of SIGNALS) process.on(name, onSignal);
-      this.#cleanups.push(() => {
-        for (const name of SIGNALS) process.off(name, onSignal);
-      });
+      this.#cleanups.push(onStopSignal(onSignal));
     }
     if (deadline !== null) {
       this.#timer(() => {
