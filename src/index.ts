@@ -38,6 +38,13 @@ export type { RedriveOptions, RedriveResult } from "./core/redrive.js";
 export { redrive } from "./core/redrive.js";
 export { run } from "./core/run.js";
 export type { RunOptions, RunProgress } from "./core/run-options.js";
+export { runPartitions } from "./core/run-partitions.js";
+export type {
+  PartitionOutcome,
+  PartitionStatus,
+  PartitionsResult,
+  RunPartitionsOptions,
+} from "./core/run-partitions-options.js";
 export type { RunResult } from "./core/run-result.js";
 export type { Shard, ShardsArgs } from "./core/shard-types.js";
 export { shardKey } from "./core/shards.js";
