@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { RunStore } from "../stores/store.js";
+import { InvalidOptionError } from "./errors.js";
 import { consoleLogger, silentLogger } from "./logger.js";
 import type { RunMetrics } from "./metrics-hooks.js";
 import { breakerSchema, type CircuitBreakerLike } from "./policies/breaker.js";
@@ -107,16 +108,18 @@ export interface ResolvedRunOptions {
 
 const PARTITION_RULE = "use 1-256 characters with no control characters, e.g. 2024-01-15";
 
+/** A partition name: 1-256 characters, no control characters. */
+export const partitionSchema = z
+  .string({ error: `expected a string; ${PARTITION_RULE}` })
+  .min(1, { error: `expected a non-empty partition; ${PARTITION_RULE}` })
+  .max(256, { error: `the partition is too long; ${PARTITION_RULE}` })
+  .refine((s) => !/\p{Cc}/u.test(s), { error: PARTITION_RULE });
+
 const runOptionsSchema = z.strictObject({
   store: z.custom<RunStore>((v) => typeof (v as RunStore | null)?.acquire === "function", {
     error: 'expected a store; open one with await openStore("sqlite:.waymark/waymark.db")',
   }),
-  partition: z
-    .string({ error: `expected a string; ${PARTITION_RULE}` })
-    .min(1, { error: `expected a non-empty partition; ${PARTITION_RULE}` })
-    .max(256, { error: `the partition is too long; ${PARTITION_RULE}` })
-    .refine((s) => !/\p{Cc}/u.test(s), { error: PARTITION_RULE })
-    .optional(),
+  partition: partitionSchema.optional(),
   logger: z
     .custom<Logger | false>((v) => v === false || isLogger(v), {
       error: "expected false or an object with debug, info, warn and error methods",
@@ -161,6 +164,16 @@ const runOptionsSchema = z.strictObject({
 /** Validates `run`'s options, fills defaults and freezes the result. */
 export function resolveRunOptions(input: RunOptions): ResolvedRunOptions {
   const options = parseOptions(runOptionsSchema, input, "run") as RunOptions;
+  const deadlineMarginMs = options.deadlineMarginMs ?? 1000;
+  if (options.timeBudgetMs !== undefined && options.timeBudgetMs <= deadlineMarginMs) {
+    throw new InvalidOptionError(
+      "timeBudgetMs",
+      `Expected \`timeBudgetMs\` (${options.timeBudgetMs} ms) to be longer than ` +
+        `\`deadlineMarginMs\` (${deadlineMarginMs} ms${options.deadlineMarginMs === undefined ? ", the default" : ""}): ` +
+        "every run would suspend before its first batch, forever. Raise timeBudgetMs above " +
+        `${deadlineMarginMs}, or lower deadlineMarginMs below ${options.timeBudgetMs}.`,
+    );
+  }
   return Object.freeze({
     store: options.store,
     partition: options.partition ?? "default",
@@ -174,7 +187,7 @@ export function resolveRunOptions(input: RunOptions): ResolvedRunOptions {
     now: options.now ?? Date.now,
     deadline: options.deadline,
     timeBudgetMs: options.timeBudgetMs,
-    deadlineMarginMs: options.deadlineMarginMs ?? 1000,
+    deadlineMarginMs,
     handleSignals: options.handleSignals ?? false,
     shutdownGraceMs: options.shutdownGraceMs ?? 5000,
     breaker: options.breaker,

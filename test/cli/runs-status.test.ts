@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { defineProcessor, openStore, type RunRecord, run } from "../../src/index.js";
+import { noBackoff } from "../support/time.js";
 import { waymark } from "./cli.js";
 
 const PLAYERS = Array.from({ length: 450 }, (_, i) => ({ id: i + 1 }));
@@ -23,7 +24,12 @@ async function fill(url: string): Promise<void> {
   });
   try {
     const done = await run(players, { store, partition: "2024-01-14", logger: false });
-    const failed = await run(players, { store, partition: "2024-01-15", logger: false });
+    const failed = await run(players, {
+      store,
+      partition: "2024-01-15",
+      logger: false,
+      sleep: noBackoff,
+    });
     assert.deepEqual([done.status, failed.status], ["completed", "failed"]);
   } finally {
     await store.close();

@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import PgBoss from "pg-boss";
 import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
 import { NO_SERVER, openTestPool, PG_TEST_URL, type TestPool } from "../stores/postgres-factory.js";
+import { until } from "../support/time.js";
 import { ROOT, waymark } from "./cli.js";
 
 const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
@@ -12,14 +13,6 @@ const FIXTURE = fileURLToPath(new URL("../fixtures/worker-processors.ts", import
 const NONE = fileURLToPath(new URL("../fixtures/no-processors.ts", import.meta.url));
 const PARTITIONS = ["2024-01-01", "2024-01-02", "2024-01-03"];
 const ENTITIES = 40;
-
-async function until(what: string, condition: () => Promise<boolean> | boolean, ms = 60_000) {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe("waymark worker: loading processors", () => {
   it("names the file when it cannot be loaded", async () => {
@@ -31,7 +24,7 @@ describe("waymark worker: loading processors", () => {
       "./missing.js",
     ]);
     assert.equal(result.code, 2);
-    assert.match(result.stderr, /Cannot load processors from .*missing\.js/);
+    assert.match(result.stderr, /Cannot find .*missing\.js/);
   });
 
   it("refuses a module that exports no processor", async () => {
@@ -219,7 +212,7 @@ describe("waymark worker on PostgreSQL", { skip: NO_SERVER, timeout: 120_000 }, 
         }
         return true;
       },
-      90_000,
+      { timeoutMs: 90_000 },
     );
     for (const w of workers) w.child.kill("SIGTERM");
     assert.deepEqual(await Promise.all(workers.map((w) => w.exited)), [0, 0, 0]);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -13,8 +13,9 @@ import {
   run,
   SqliteStore,
 } from "../../src/index.js";
+import { chromiumPath, NO_BROWSER } from "../support/chromium.js";
+import { noBackoff } from "../support/time.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const XSS = "<script>alert(1)</script>";
 
 /** A counting semaphore: each batch of the live run waits for one permit. */
@@ -33,7 +34,7 @@ function permits() {
   };
 }
 
-describe("dashboard in headless Chromium", () => {
+describe("dashboard in headless Chromium", { skip: NO_BROWSER }, () => {
   let dir: string;
   let store: SqliteStore;
   let browser: Browser;
@@ -43,11 +44,6 @@ describe("dashboard in headless Chromium", () => {
   const dialogs: string[] = [];
 
   before(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `Chromium is not installed at ${CHROMIUM}: install it with \`apt-get update && apt-get install -y chromium\`.`,
-      );
-    }
     dir = mkdtempSync(join(tmpdir(), "waymark-dashboard-"));
     store = new SqliteStore(join(dir, "waymark.db"));
     // A processor whose name is markup: it must show as text. It fails at 15 with 10 committed.
@@ -61,12 +57,13 @@ describe("dashboard in headless Chromium", () => {
       },
     });
     assert.equal(
-      (await run(hostile, { store, partition: "<b>p</b>", logger: false })).status,
+      (await run(hostile, { store, partition: "<b>p</b>", logger: false, sleep: noBackoff }))
+        .status,
       "failed",
     );
     readOnly = await startDashboard({ store, port: 0, refreshMs: 100, registry });
     browser = await chromium.launch({
-      executablePath: CHROMIUM,
+      executablePath: chromiumPath(),
       args: [
         "--headless",
         "--no-sandbox",

@@ -9,19 +9,12 @@ import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
 import type { PgTx } from "../../src/stores/postgres/postgres-tx.js";
 import { NO_SERVER, openTestPool, PG_TEST_URL, type TestPool } from "../stores/postgres-factory.js";
 import type { BossWorkerConfig } from "../support/pg-boss-worker.js";
+import { until } from "../support/time.js";
 
 const BOSS_WORKER = fileURLToPath(new URL("../support/pg-boss-worker.ts", import.meta.url));
 
 const PARTITIONS = Array.from({ length: 6 }, (_, i) => `2024-01-${String(i + 10)}`);
 const ENTITIES = 60;
-
-async function until(what: string, condition: () => Promise<boolean>, ms = 90_000) {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe("pg-boss fan-out", { skip: NO_SERVER, timeout: 120_000 }, () => {
   let test: TestPool;

@@ -18,6 +18,7 @@ import {
   run,
   SqliteStore,
 } from "../../src/index.js";
+import { noBackoff } from "../support/time.js";
 
 describe("metrics from real runs", () => {
   let dir: string;
@@ -46,7 +47,14 @@ describe("metrics from real runs", () => {
     });
     const metrics = [prometheusMetrics(registry), openTelemetryTracing(provider.getTracer("test"))];
     const go = (partition: string, signal?: AbortSignal) =>
-      run(alpha, { store, partition, logger: false, metrics, ...(signal ? { signal } : {}) });
+      run(alpha, {
+        store,
+        partition,
+        logger: false,
+        metrics,
+        sleep: noBackoff,
+        ...(signal ? { signal } : {}),
+      });
     assert.equal((await go("p1")).status, "completed");
     failAt = 45;
     assert.equal((await go("p2")).status, "failed");

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
 import type { WorkerConfig } from "../support/pg-worker.js";
+import { until } from "../support/time.js";
 import { NO_SERVER, openTestPool, PG_TEST_URL, type TestPool } from "./postgres-factory.js";
 
 const WORKER = fileURLToPath(new URL("../support/pg-worker.ts", import.meta.url));
@@ -27,14 +28,6 @@ interface Worker {
 }
 
 /** Polls `condition` until it holds, failing with `what` at the deadline (never a fixed sleep). */
-async function until(what: string, condition: () => boolean | Promise<boolean>, ms = 30_000) {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 // Several node processes on two cores with a real server: only with WAYMARK_TEST_PG_URL.
 describe("PostgresStore across processes", { skip: NO_SERVER, timeout: 120_000 }, () => {
   let test: TestPool;

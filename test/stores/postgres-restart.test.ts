@@ -9,6 +9,7 @@ import {
   type PrivateCluster,
   startPrivateCluster,
 } from "../support/private-cluster.js";
+import { until } from "../support/time.js";
 
 const WORKER = fileURLToPath(new URL("../support/pg-worker.ts", import.meta.url));
 const PARTITIONS = ["a", "b", "c", "d"];
@@ -21,14 +22,6 @@ interface RunEvent {
   status?: string;
   code?: string;
   pending?: string[];
-}
-
-async function until(what: string, condition: () => boolean | Promise<boolean>, ms = 20_000) {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 // The server is restarted under the runs, so it is a private cluster and never the shared one.

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { defineProcessor, run, SqliteStore } from "../../src/index.js";
+import { noBackoff } from "../support/time.js";
 
 const CHILD = fileURLToPath(new URL("../fixtures/artifact-child.ts", import.meta.url));
 
@@ -86,7 +87,7 @@ describe("artifacts in a SQLite file", () => {
             if (n === 2 && fail) throw new Error("interrupted");
           },
         });
-      await run(processor(true), { store, logger: false });
+      await run(processor(true), { store, logger: false, sleep: noBackoff });
       // Swap one byte of a chunk's stored (compressed) data for another value.
       const changes = store.database
         .prepare(

@@ -3,6 +3,7 @@ import { enqueuePartitions } from "../../integrations/pg-boss.js";
 import { startBoss } from "../boss.js";
 import { EXIT } from "../exit-codes.js";
 import { loadProcessors } from "../load-processors.js";
+import { partitionsOf } from "../partitions.js";
 import { CliError, printJson, type StoreCommandOptions, withStoreOptions } from "../shared.js";
 
 interface EnqueueOptions extends StoreCommandOptions {
@@ -13,9 +14,6 @@ interface EnqueueOptions extends StoreCommandOptions {
   processors?: string;
   bossSchema: string;
 }
-
-/** Days in a backfill at most, so that a typo in a year cannot enqueue a million jobs. */
-const MAX_DAYS = 36_600;
 
 /**
  * `waymark enqueue PROCESSOR`: sends one pg-boss job per partition for `waymark worker` to
@@ -41,7 +39,7 @@ export function registerEnqueue(program: Command): void {
           .default("pgboss"),
       ),
   ).action(async (name: string, options: EnqueueOptions) => {
-    const partitions = partitionsOf(options);
+    const partitions = partitionsOf(options, { single: false });
     const processor = options.processors ? await findProcessor(options.processors, name) : { name };
     const boss = await startBoss(options.store, options.bossSchema);
     try {
@@ -63,57 +61,4 @@ async function findProcessor(file: string, name: string) {
   const found = (await loadProcessors(file)).find((p) => p.name === name);
   if (!found) throw new CliError(`${file} exports no processor named "${name}".`, EXIT.usage);
   return found;
-}
-
-function partitionsOf(options: EnqueueOptions): string[] {
-  if (options.partitions !== undefined) {
-    if (options.from !== undefined || options.to !== undefined) {
-      throw new CliError("Pass either --partitions or --from/--to, not both.", EXIT.usage);
-    }
-    const list = options.partitions
-      .split(",")
-      .map((p) => p.trim())
-      .filter((p) => p !== "");
-    if (list.length === 0) {
-      throw new CliError(`--partitions is empty; pass e.g. --partitions a,b,c.`, EXIT.usage);
-    }
-    return [...new Set(list)];
-  }
-  if (options.from === undefined || options.to === undefined) {
-    throw new CliError(
-      "Say which partitions: --partitions a,b,c, or --from 2024-01-01 --to 2024-01-31.",
-      EXIT.usage,
-    );
-  }
-  return days(options.from, options.to);
-}
-
-/** Every day from `from` to `to`, both included, as YYYY-MM-DD. */
-export function days(from: string, to: string): string[] {
-  const start = parseDay(from, "--from");
-  const end = parseDay(to, "--to");
-  if (end < start) {
-    throw new CliError(`--to ${to} is before --from ${from}; swap them.`, EXIT.usage);
-  }
-  const count = (end - start) / 86_400_000 + 1;
-  if (count > MAX_DAYS) {
-    throw new CliError(
-      `--from ${from} --to ${to} spans ${count} days; at most ${MAX_DAYS}.`,
-      EXIT.usage,
-    );
-  }
-  return Array.from({ length: count }, (_, i) =>
-    new Date(start + i * 86_400_000).toISOString().slice(0, 10),
-  );
-}
-
-function parseDay(value: string, option: string): number {
-  const ms = /^\d{4}-\d{2}-\d{2}$/.test(value) ? Date.parse(`${value}T00:00:00Z`) : Number.NaN;
-  if (Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== value) {
-    throw new CliError(
-      `${option} expects a date as YYYY-MM-DD, got ${JSON.stringify(value)}; e.g. 2024-01-31.`,
-      EXIT.usage,
-    );
-  }
-  return ms;
 }

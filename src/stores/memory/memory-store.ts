@@ -19,6 +19,7 @@ import type {
 } from "../run-store.js";
 import { acquiredLease, fencedMessage } from "../run-store.js";
 import type { CheckpointStore } from "../store.js";
+import { txEndedError } from "../store-errors.js";
 import { MemoryArtifacts } from "./memory-artifacts.js";
 import { selectCheckpoints, selectFailures, selectRuns } from "./memory-reads.js";
 
@@ -94,9 +95,16 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
 
   openBatch(lease: LeaseHandle): BatchScope<MemoryTx> {
     const effects: Array<() => void> = [];
+    let ended = false;
     return {
-      tx: { run: (effect) => void effects.push(effect) },
+      tx: {
+        run: (effect) => {
+          if (ended) throw txEndedError();
+          effects.push(effect);
+        },
+      },
       commit: async (write: CheckpointWrite) => {
+        ended = true;
         const held = this.#held(lease);
         if (write.artifacts?.length) this.artifacts.switchRefs(lease, write.artifacts);
         for (const effect of effects) effect();
@@ -116,6 +124,7 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
         });
       },
       rollback: async () => {
+        ended = true;
         effects.length = 0;
       },
     };

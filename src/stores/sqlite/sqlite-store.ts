@@ -1,7 +1,5 @@
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
-import Database from "better-sqlite3";
-import { FencedError, StoreError } from "../../core/errors.js";
+import type Database from "better-sqlite3";
+import { FencedError } from "../../core/errors.js";
 import type { CheckpointKey } from "../../core/types.js";
 import type {
   CheckpointFilter,
@@ -23,7 +21,7 @@ import { type CheckpointRow, commitValues, fenceOf, keyOf, toCheckpoint } from "
 import type { CheckpointStore } from "../store.js";
 import { SqliteArtifacts } from "./sqlite-artifacts.js";
 import { writeFailures } from "./sqlite-ledger.js";
-import { migrateSqlite } from "./sqlite-migrations.js";
+import { openSqliteDatabase } from "./sqlite-open.js";
 import { SqliteReports } from "./sqlite-reports.js";
 import { SqliteStatements } from "./sqlite-statements.js";
 import { SqliteTx } from "./sqlite-tx.js";
@@ -73,20 +71,10 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.path = path;
-    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-    try {
-      this.database = new Database(path, { timeout: options.busyTimeoutMs ?? 5000 });
-    } catch (error) {
-      throw new StoreError(
-        "STORE_UNAVAILABLE",
-        `Cannot open the SQLite store at ${path}: ${(error as Error).message}. ` +
-          "Check that the folder is writable, or choose another path with --store sqlite:PATH.",
-        { cause: error },
-      );
-    }
-    this.database.pragma("journal_mode = WAL");
-    this.database.pragma(`synchronous = ${options.synchronous ?? "FULL"}`);
-    migrateSqlite(this.database, path);
+    this.database = openSqliteDatabase(path, {
+      synchronous: options.synchronous ?? "FULL",
+      busyTimeoutMs: options.busyTimeoutMs ?? 5000,
+    });
     this.#statements = new SqliteStatements(this.database);
     this.#reports = new SqliteReports(this.#statements);
     this.artifacts = new SqliteArtifacts(this.database, this.#statements);
@@ -138,6 +126,7 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
     return {
       tx,
       commit: async (write: CheckpointWrite) => {
+        tx.end();
         this.#commitBatch.immediate(lease, write, tx);
       },
       rollback: async () => tx.clear(),
