@@ -1,6 +1,5 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import Database from "better-sqlite3";
 import { FencedError, StoreError } from "../../core/errors.js";
 import type { CheckpointKey, Cursor } from "../../core/types.js";
 import {
@@ -29,6 +28,12 @@ import type {
 } from "../store.js";
 import { acquiredLease, fencedMessage } from "../store.js";
 import { SqliteArtifacts } from "./sqlite-artifacts.js";
+import {
+  openSqliteDatabase,
+  type SqliteDatabase,
+  type SqliteStatement,
+  type SqliteTransaction,
+} from "./sqlite-driver.js";
 import { migrateSqlite } from "./sqlite-migrations.js";
 import { SqliteTx } from "./sqlite-tx.js";
 
@@ -64,13 +69,13 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
    * The better-sqlite3 connection, for creating your own tables and reading your results.
    * Write batch effects through `ctx.tx`, not here, to keep them exactly once.
    */
-  readonly database: Database.Database;
+  readonly database: SqliteDatabase;
   /** Blobs beside the checkpoints (`ctx.artifacts`), in this same file. */
   readonly artifacts: SqliteArtifacts;
-  readonly #statements = new Map<string, Database.Statement>();
+  readonly #statements = new Map<string, SqliteStatement>();
   // Built once: wrapping a fresh function with `database.transaction` on every commit costs
   // about as much as the write itself.
-  readonly #commitBatch: Database.Transaction<
+  readonly #commitBatch: SqliteTransaction<
     (lease: LeaseHandle, write: CheckpointWrite, tx: SqliteTx) => void
   >;
 
@@ -78,7 +83,7 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
     this.path = path;
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
     try {
-      this.database = new Database(path, { timeout: options.busyTimeoutMs ?? 5000 });
+      this.database = openSqliteDatabase(path, { timeout: options.busyTimeoutMs ?? 5000 });
     } catch (error) {
       throw new StoreError(
         "STORE_UNAVAILABLE",
@@ -321,7 +326,7 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
   }
 
   /** Prepared statements are cached by their text: preparing costs more than running. */
-  #statement(sql: string): Database.Statement {
+  #statement(sql: string): SqliteStatement {
     let statement = this.#statements.get(sql);
     if (!statement) {
       statement = this.database.prepare(sql);
