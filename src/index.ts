@@ -38,6 +38,13 @@ export type { RedriveOptions, RedriveResult } from "./core/redrive.js";
 export { redrive } from "./core/redrive.js";
 export { run } from "./core/run.js";
 export type { RunOptions, RunProgress } from "./core/run-options.js";
+export { runPartitions } from "./core/run-partitions.js";
+export type {
+  PartitionOutcome,
+  PartitionStatus,
+  PartitionsResult,
+  RunPartitionsOptions,
+} from "./core/run-partitions-options.js";
 export type { RunResult } from "./core/run-result.js";
 export type { Shard, ShardsArgs } from "./core/shard-types.js";
 export { shardKey } from "./core/shards.js";
@@ -54,9 +61,25 @@ export type { PrometheusMetricsOptions } from "./metrics/prometheus.js";
 export { prometheusMetrics } from "./metrics/prometheus.js";
 export type { DaysOptions } from "./sources/days.js";
 export { days } from "./sources/days.js";
+export type { Decoder } from "./sources/decode.js";
+export type { FileOptions, FileRecord } from "./sources/file.js";
+export { fromFile } from "./sources/file.js";
+export type { CsvOptions } from "./sources/file-csv.js";
+export type { KeyValue } from "./sources/key-cursor.js";
+export { keyCursor, parseKeyCursor } from "./sources/key-cursor.js";
+export { fromQuery } from "./sources/query.js";
+export type {
+  CursorOfKey,
+  KeyOption,
+  QueryDatabase,
+  QueryOptions,
+  WhereOption,
+} from "./sources/query-options.js";
 export type { RangeOptions } from "./sources/range.js";
 export { fromRange } from "./sources/range.js";
 export type { PerPartition, Source, SourceArgs } from "./sources/source.js";
+export type { PartitionPlaceholder, RawSql, SqlTag } from "./sources/sql.js";
+export { SqlFragment, sql } from "./sources/sql.js";
 export type { ArtifactRef, ArtifactStore } from "./stores/artifact-store.js";
 export type { MemoryTx } from "./stores/memory/memory-store.js";
 export { MemoryStore } from "./stores/memory/memory-store.js";

@@ -1,26 +1,17 @@
-import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import type { Processor } from "../core/processor.js";
 import { EXIT } from "./exit-codes.js";
+import { importModule } from "./import-module.js";
 import { CliError } from "./shared.js";
 
 /**
- * Imports a module and finds the processor called `name` among its exports: the default
- * export (a processor, an array or an object of them) or any named export.
+ * Imports a module (JavaScript, or TypeScript through tsx) and finds the processor `name`
+ * among its exports: by the processor's name or by the name it is exported under.
  */
 export async function loadProcessor(file: string, name: string): Promise<Processor> {
-  let module: Record<string, unknown>;
-  try {
-    module = (await import(pathToFileURL(resolve(file)).href)) as Record<string, unknown>;
-  } catch (error) {
-    throw new CliError(
-      `Cannot import ${file}: ${(error as Error).message}. Pass a JavaScript module that ` +
-        "exports your processors (build TypeScript first, or run the CLI under tsx).",
-      EXIT.usage,
-    );
-  }
-  const found = candidates(module).filter(isProcessor);
-  const match = found.find((p) => p.name === name);
+  const module = await importModule(file);
+  const found = processorsOf(module);
+  const exported = module[name];
+  const match = found.find((p) => p.name === name) ?? (isProcessor(exported) ? exported : null);
   if (!match) {
     const names = found.map((p) => p.name).join(", ") || "none";
     throw new CliError(
@@ -37,21 +28,10 @@ export async function loadProcessor(file: string, name: string): Promise<Process
  * naming the file when it cannot be imported or exports none.
  */
 export async function loadProcessors(file: string): Promise<Processor[]> {
-  let module: Record<string, unknown>;
-  try {
-    module = (await import(pathToFileURL(resolve(file)).href)) as Record<string, unknown>;
-  } catch (error) {
-    throw new CliError(
-      `Cannot load processors from ${resolve(file)}: ${(error as Error).message}. Pass a ` +
-        "JavaScript module that exports your processors (build TypeScript first, or run the " +
-        "CLI under tsx).",
-      EXIT.usage,
-    );
-  }
-  const found = [...new Set(candidates(module).filter(isProcessor))];
+  const found = processorsOf(await importModule(file));
   if (found.length === 0) {
     throw new CliError(
-      `${resolve(file)} exports no processor. Export processors made by defineProcessor(), as ` +
+      `${file} exports no processor. Export processors made by defineProcessor(), as ` +
         "the default export or as named exports.",
       EXIT.usage,
     );
@@ -67,6 +47,28 @@ export async function loadProcessors(file: string): Promise<Processor[]> {
     names.add(processor.name);
   }
   return found;
+}
+
+/**
+ * The processor `name` of the module, or its only processor when `name` is left out; a
+ * module with several needs the name, and the error lists them.
+ */
+export async function pickProcessor(file: string, name: string | undefined): Promise<Processor> {
+  if (name !== undefined) return loadProcessor(file, name);
+  const found = await loadProcessors(file);
+  if (found.length > 1) {
+    throw new CliError(
+      `${file} exports ${found.length} processors (${found.map((p) => p.name).join(", ")}); ` +
+        "name the one to run after the module, e.g. `waymark run " +
+        `${file} ${found[0]?.name}\`.`,
+      EXIT.usage,
+    );
+  }
+  return found[0] as Processor;
+}
+
+function processorsOf(module: Record<string, unknown>): Processor[] {
+  return [...new Set(candidates(module).filter(isProcessor))];
 }
 
 function candidates(module: Record<string, unknown>): unknown[] {

@@ -10,15 +10,33 @@ export interface StoreCommandOptions {
   json?: boolean;
 }
 
-/** Adds `--store` (default `WAYMARK_STORE`, then the SQLite default) and `--json`. */
-export function withStoreOptions(command: Command): Command {
+/**
+ * Adds `--store` (default `WAYMARK_STORE`, then the SQLite default) and `--json`, described
+ * as `jsonHelp` says.
+ */
+export function withStoreOptions(
+  command: Command,
+  jsonHelp = "print machine-readable JSON instead of a table",
+): Command {
   return command
     .addOption(
       new Option("--store <url>", "store URL: sqlite:PATH, postgres://…, memory:")
         .env("WAYMARK_STORE")
         .default(DEFAULT_STORE_URL),
     )
-    .option("--json", "print machine-readable JSON instead of a table");
+    .option("--json", jsonHelp);
+}
+
+/** A flag's whole number from 1 up, or a usage error naming the flag and an example. */
+export function positiveInteger(value: string, option: string, example: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new CliError(
+      `${option} expects a whole number from 1 up, got ${JSON.stringify(value)}; pass ${example}.`,
+      EXIT.usage,
+    );
+  }
+  return n;
 }
 
 /** Opens the store, runs `action`, always closes it. A store that cannot open exits 3. */

@@ -15,7 +15,9 @@ export type WaymarkErrorCode =
   | "ABORTED"
   | "MISSING_PEER"
   | "INPUT_DRIFT"
-  | "ARTIFACT_TOO_LARGE";
+  | "ARTIFACT_TOO_LARGE"
+  | "INVALID_ENTITY"
+  | "SOURCE_FAILED";
 
 /** The base class of every error waymark raises on purpose. */
 export class WaymarkError extends Error {

@@ -107,17 +107,19 @@ export interface ResolvedRunOptions {
 
 const PARTITION_RULE = "use 1-256 characters with no control characters, e.g. 2024-01-15";
 
+/** A partition name: 1-256 characters, no control characters. */
+export const partitionSchema = z
+  .string({ error: `expected a string; ${PARTITION_RULE}` })
+  .min(1, { error: `expected a non-empty partition; ${PARTITION_RULE}` })
+  .max(256, { error: `the partition is too long; ${PARTITION_RULE}` })
+  .refine((s) => !/\p{Cc}/u.test(s), { error: PARTITION_RULE });
+
 const runOptionsSchema = z.strictObject({
   store: z.custom<CheckpointStore>(
     (v) => typeof (v as CheckpointStore | null)?.acquire === "function",
     { error: 'expected a store; open one with await openStore("sqlite:.waymark/waymark.db")' },
   ),
-  partition: z
-    .string({ error: `expected a string; ${PARTITION_RULE}` })
-    .min(1, { error: `expected a non-empty partition; ${PARTITION_RULE}` })
-    .max(256, { error: `the partition is too long; ${PARTITION_RULE}` })
-    .refine((s) => !/\p{Cc}/u.test(s), { error: PARTITION_RULE })
-    .optional(),
+  partition: partitionSchema.optional(),
   logger: z
     .custom<Logger | false>((v) => v === false || isLogger(v), {
       error: "expected false or an object with debug, info, warn and error methods",

@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 /** The repository root, where `src/cli/main.ts` lives. */
@@ -34,6 +34,61 @@ export function waymark(
   return collect(child, started);
 }
 
+/** A `waymark` child still running: its output so far, a way to wait for a line, its end. */
+export interface LiveCli {
+  readonly child: ChildProcess;
+  readonly output: { stdout: string; stderr: string };
+  /** Resolves once stdout or stderr matches `pattern`; fails after `timeoutMs`. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  readonly exited: Promise<CliResult>;
+}
+
+/** Starts `waymark ARGS` like {@link waymark}, for tests that signal or kill it mid-run. */
+export function startWaymark(
+  args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv } = {},
+): LiveCli {
+  const started = performance.now();
+  const env = { ...process.env, ...options.env };
+  if (!options.env?.WAYMARK_STORE) delete env.WAYMARK_STORE;
+  const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
+    cwd: ROOT,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const output = { stdout: "", stderr: "" };
+  const waiters: Array<() => void> = [];
+  const exited = collect(child, started, (stream, chunk) => {
+    output[stream] += chunk;
+    for (const check of [...waiters]) check();
+  });
+  return {
+    child,
+    output,
+    exited,
+    waitFor(pattern, timeoutMs = 60_000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          reject(new Error(`no ${pattern} within ${timeoutMs} ms:\n${output.stderr}`));
+        }, timeoutMs);
+        const check = () => {
+          if (!pattern.test(output.stdout) && !pattern.test(output.stderr)) return;
+          clearTimeout(timer);
+          waiters.splice(waiters.indexOf(check), 1);
+          resolve();
+        };
+        waiters.push(check);
+        check();
+        void exited.then(() => {
+          if (!waiters.includes(check)) return;
+          clearTimeout(timer);
+          reject(new Error(`exited before ${pattern}:\n${output.stdout}\n${output.stderr}`));
+        });
+      });
+    },
+  };
+}
+
 /**
  * Runs `waymark ARGS` in a real pseudo-terminal (util-linux `script`), typing `input` once the
  * `[y/N]` question is on the screen. The terminal echoes what was typed, and stderr and stdout
@@ -59,14 +114,20 @@ export function waymarkInTerminal(args: readonly string[], input: string): Promi
   return collect(child, started);
 }
 
-function collect(child: ReturnType<typeof spawn>, started: number): Promise<CliResult> {
+function collect(
+  child: ChildProcess,
+  started: number,
+  onData?: (stream: "stdout" | "stderr", chunk: string) => void,
+): Promise<CliResult> {
   let stdout = "";
   let stderr = "";
   child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
     stdout += chunk;
+    onData?.("stdout", chunk);
   });
   child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
     stderr += chunk;
+    onData?.("stderr", chunk);
   });
   return new Promise((resolve, reject) => {
     child.on("error", reject);

@@ -24,7 +24,7 @@ describe("waymark worker: loading processors", () => {
       "./missing.js",
     ]);
     assert.equal(result.code, 2);
-    assert.match(result.stderr, /Cannot load processors from .*missing\.js/);
+    assert.match(result.stderr, /Cannot find .*missing\.js/);
   });
 
   it("refuses a module that exports no processor", async () => {

@@ -1,9 +1,9 @@
 import { type Command, Option } from "commander";
 import { enqueuePartitions } from "../../integrations/pg-boss.js";
 import { startBoss } from "../boss.js";
-import { dayRange } from "../day-range.js";
 import { EXIT } from "../exit-codes.js";
 import { loadProcessors } from "../load-processors.js";
+import { partitionsOf } from "../partitions.js";
 import { CliError, printJson, type StoreCommandOptions, withStoreOptions } from "../shared.js";
 
 interface EnqueueOptions extends StoreCommandOptions {
@@ -39,7 +39,7 @@ export function registerEnqueue(program: Command): void {
           .default("pgboss"),
       ),
   ).action(async (name: string, options: EnqueueOptions) => {
-    const partitions = partitionsOf(options);
+    const partitions = partitionsOf(options, { single: false });
     const processor = options.processors ? await findProcessor(options.processors, name) : { name };
     const boss = await startBoss(options.store, options.bossSchema);
     try {
@@ -61,27 +61,4 @@ async function findProcessor(file: string, name: string) {
   const found = (await loadProcessors(file)).find((p) => p.name === name);
   if (!found) throw new CliError(`${file} exports no processor named "${name}".`, EXIT.usage);
   return found;
-}
-
-function partitionsOf(options: EnqueueOptions): string[] {
-  if (options.partitions !== undefined) {
-    if (options.from !== undefined || options.to !== undefined) {
-      throw new CliError("Pass either --partitions or --from/--to, not both.", EXIT.usage);
-    }
-    const list = options.partitions
-      .split(",")
-      .map((p) => p.trim())
-      .filter((p) => p !== "");
-    if (list.length === 0) {
-      throw new CliError(`--partitions is empty; pass e.g. --partitions a,b,c.`, EXIT.usage);
-    }
-    return [...new Set(list)];
-  }
-  if (options.from === undefined || options.to === undefined) {
-    throw new CliError(
-      "Say which partitions: --partitions a,b,c, or --from 2024-01-01 --to 2024-01-31.",
-      EXIT.usage,
-    );
-  }
-  return dayRange(options.from, options.to);
 }

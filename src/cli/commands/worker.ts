@@ -3,7 +3,13 @@ import { defaultQueueName, workPartitions } from "../../integrations/pg-boss.js"
 import { startBoss } from "../boss.js";
 import { EXIT } from "../exit-codes.js";
 import { loadProcessors } from "../load-processors.js";
-import { CliError, type StoreCommandOptions, usingStore, withStoreOptions } from "../shared.js";
+import {
+  CliError,
+  positiveInteger,
+  type StoreCommandOptions,
+  usingStore,
+  withStoreOptions,
+} from "../shared.js";
 
 interface WorkerOptions extends StoreCommandOptions {
   processors: string;
@@ -33,8 +39,12 @@ export function registerWorker(program: Command): void {
       )
       .option("--shutdown-timeout-ms <ms>", "how long to wait for runs to stop", "30000"),
   ).action(async (options: WorkerOptions) => {
-    const concurrency = positive(options.concurrency, "--concurrency", "e.g. 4");
-    const shutdownMs = positive(options.shutdownTimeoutMs, "--shutdown-timeout-ms", "e.g. 30000");
+    const concurrency = positiveInteger(options.concurrency, "--concurrency", "e.g. 4");
+    const shutdownMs = positiveInteger(
+      options.shutdownTimeoutMs,
+      "--shutdown-timeout-ms",
+      "e.g. 30000",
+    );
     const processors = await loadProcessors(options.processors);
     if (options.queue && processors.length > 1) {
       throw new CliError(
@@ -84,15 +94,4 @@ export function registerWorker(program: Command): void {
     });
     process.stdout.write("waymark worker stopped.\n");
   });
-}
-
-function positive(value: string, option: string, example: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) {
-    throw new CliError(
-      `${option} expects a whole number from 1 up, got ${JSON.stringify(value)}; pass ${example}.`,
-      EXIT.usage,
-    );
-  }
-  return n;
 }

@@ -1,5 +1,6 @@
 import { WaymarkError } from "../errors.js";
 import type { SuspendReason } from "../types.js";
+import { onStopSignal } from "./process-signals.js";
 
 /** Thrown inside a run when it must stop without committing the batch in flight. */
 export class RunStoppedError extends WaymarkError {
@@ -26,8 +27,6 @@ export interface StopSources {
 }
 
 const MAX_TIMER_MS = 2_147_483_647;
-
-const SIGNALS = ["SIGTERM", "SIGINT"] as const;
 
 /**
  * Collects every reason a run may stop (caller's signal, process signals, hard deadline, lost
@@ -59,10 +58,7 @@ export class RunStopper {
         if (already) stop();
         else this.#timer(stop, sources.shutdownGraceMs);
       };
-      for (const name of SIGNALS) process.on(name, onSignal);
-      this.#cleanups.push(() => {
-        for (const name of SIGNALS) process.off(name, onSignal);
-      });
+      this.#cleanups.push(onStopSignal(onSignal));
     }
     if (deadline !== null) {
       this.#timer(() => {

@@ -1,0 +1,85 @@
+import { existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, extname, join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { EXIT } from "./exit-codes.js";
+import { CliError } from "./shared.js";
+
+const TYPESCRIPT = new Set([".ts", ".mts", ".cts", ".tsx"]);
+
+/** Flags with which the user may already have given node a loader (tsx, ts-node, swc). */
+const LOADER_FLAGS = /^(--import|--loader|--experimental-loader|--require|-r)(=|$)/;
+
+let tsxRegistered = false;
+
+/**
+ * Imports the user's module: JavaScript as is; TypeScript through `tsx` when it is installed
+ * in the user's project (next to the module or in the working directory), or through the
+ * loader node was already started with (`node --import tsx`, `npx tsx`). Anything else is a
+ * `CliError` (exit 2) that says what to install or pass instead.
+ */
+export async function importModule(file: string): Promise<Record<string, unknown>> {
+  const path = resolve(file);
+  if (!existsSync(path)) {
+    throw new CliError(`Cannot find ${file} (looked at ${path}).`, EXIT.usage);
+  }
+  if (TYPESCRIPT.has(extname(path)) && !hasOwnLoader()) await registerTsx(path, file);
+  try {
+    return (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === "ERR_UNKNOWN_FILE_EXTENSION" && TYPESCRIPT.has(extname(path))) {
+      throw new CliError(tsxMissing(file), EXIT.usage);
+    }
+    throw new CliError(
+      `Cannot import ${file}: ${(error as Error).message}. Pass a module that exports ` +
+        "processors made by defineProcessor().",
+      EXIT.usage,
+    );
+  }
+}
+
+/** Whether node runs with a loader or type stripping of its own: then it imports TypeScript. */
+function hasOwnLoader(): boolean {
+  const features = process.features as { typescript?: unknown };
+  return Boolean(features.typescript) || process.execArgv.some((arg) => LOADER_FLAGS.test(arg));
+}
+
+/** Registers tsx's ESM hooks, found from the module's folder or the working directory. */
+async function registerTsx(path: string, file: string): Promise<void> {
+  if (tsxRegistered) return;
+  const api = findTsxApi([dirname(path), process.cwd()]);
+  if (!api) throw new CliError(tsxMissing(file), EXIT.usage);
+  const { register } = (await import(pathToFileURL(api).href)) as { register(): unknown };
+  register();
+  tsxRegistered = true;
+}
+
+/** The file of `tsx/esm/api` (its ESM build) as the first of `folders` resolves it, or null. */
+function findTsxApi(folders: readonly string[]): string | null {
+  for (const folder of folders) {
+    let manifest: string;
+    try {
+      manifest = createRequire(join(folder, "noop.js")).resolve("tsx/package.json");
+    } catch {
+      continue;
+    }
+    // The CommonJS build of tsx/esm/api cannot register from here; read the ESM one's path
+    // from tsx's own exports map rather than guessing its layout.
+    const pkg = JSON.parse(readFileSync(manifest, "utf8")) as {
+      exports?: Record<string, { import?: { default?: string } } | string>;
+    };
+    const entry = pkg.exports?.["./esm/api"];
+    const target = typeof entry === "object" ? entry.import?.default : undefined;
+    if (target) return join(dirname(manifest), target);
+  }
+  return null;
+}
+
+function tsxMissing(file: string): string {
+  return (
+    `Cannot load ${file}: TypeScript modules are loaded through tsx, which is not installed ` +
+    "in this project. Install it with `npm install --save-dev tsx`, or compile the module " +
+    "and pass the .js file."
+  );
+}

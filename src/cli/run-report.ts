@@ -1,0 +1,144 @@
+import type { RunMetrics } from "../core/metrics-hooks.js";
+import type { RunProgress } from "../core/run-options.js";
+import {
+  describeCounts,
+  type PartitionOutcome,
+  type PartitionsResult,
+  unitLabel,
+} from "../core/run-partitions-options.js";
+import { EXIT } from "./exit-codes.js";
+import { formatDuration } from "./shared.js";
+
+/** The exit code of a backfill: 0 all completed or skipped, 1 any failed, 75 any left to do. */
+export function exitCodeFor(result: PartitionsResult): number {
+  if (result.status === "failed") return EXIT.failure;
+  return result.status === "suspended" ? EXIT.tempfail : EXIT.ok;
+}
+
+/**
+ * `waymark run --json`: one JSON object per line on stdout, each with an `event`
+ * (`run-started`, `progress`, `run-finished`, `summary`) and the time it happened.
+ */
+export class JsonLines {
+  readonly #write: (line: string) => void;
+  readonly #everyMs: number;
+  readonly #lastProgress = new Map<string, number>();
+
+  constructor(write: (line: string) => void, progressEveryMs = 1000) {
+    this.#write = write;
+    this.#everyMs = progressEveryMs;
+  }
+
+  /** The metrics hook that reports each run's start (fresh or resumed). */
+  readonly metrics: RunMetrics = {
+    runStarted: (event) =>
+      this.#emit("run-started", {
+        processor: event.processor,
+        partition: event.partition,
+        runId: event.runId,
+        resumedFrom: event.resumedFrom,
+        total: event.total,
+        attempt: event.attempt,
+      }),
+  };
+
+  /** At most one progress line per partition per `progressEveryMs`. */
+  progress = (p: RunProgress): void => {
+    const now = Date.now();
+    if (now - (this.#lastProgress.get(p.partition) ?? 0) < this.#everyMs) return;
+    this.#lastProgress.set(p.partition, now);
+    this.#emit("progress", {
+      processor: p.processor,
+      partition: p.partition,
+      completed: p.completed,
+      total: p.total,
+      processed: p.processed,
+      batches: p.batches,
+      elapsedMs: Math.round(p.elapsedMs),
+    });
+  };
+
+  runFinished(processor: string, outcome: PartitionOutcome): void {
+    const r = outcome.result;
+    if (!r) return; // not a run: it is in the summary
+    this.#lastProgress.delete(unitLabel(outcome));
+    this.#emit("run-finished", {
+      processor,
+      partition: outcome.partition,
+      ...(outcome.shard === undefined ? {} : { shard: outcome.shard }),
+      runId: r.runId,
+      status: r.status,
+      reason: r.reason ?? null,
+      processed: r.processed,
+      completed: r.completed,
+      total: r.total,
+      resumedFrom: r.resumedFrom,
+      durationMs: r.durationMs,
+      error: r.error ? `${r.error.name}: ${r.error.message}` : null,
+    });
+  }
+
+  summary(processor: string, result: PartitionsResult): void {
+    this.#emit("summary", {
+      processor,
+      status: result.status,
+      exitCode: exitCodeFor(result),
+      counts: result.counts,
+      processed: result.processed,
+      durationMs: result.durationMs,
+      partitions: result.partitions.map((o) => ({
+        partition: o.partition,
+        ...(o.shard === undefined ? {} : { shard: o.shard }),
+        status: o.status,
+        ...(o.result?.error ? { error: `${o.result.error.name}: ${o.result.error.message}` } : {}),
+      })),
+    });
+  }
+
+  #emit(event: string, fields: Record<string, unknown>): void {
+    this.#write(`${JSON.stringify({ event, time: new Date().toISOString(), ...fields })}\n`);
+  }
+}
+
+/**
+ * The summary a person reads: one line of counts, then a line for each partition that did
+ * not complete (not-started ones folded into one line), then what to do next.
+ */
+export function describeSummary(processor: string, result: PartitionsResult): string {
+  const total = result.partitions.length;
+  const lines = [
+    `${processor}: ${total} ${total === 1 ? "partition" : "partitions"}: ` +
+      `${describeCounts(result, { failures: false })} in ${formatDuration(result.durationMs)}; ` +
+      `${result.processed.toLocaleString("en")} entities processed.`,
+  ];
+  const notStarted: string[] = [];
+  for (const outcome of result.partitions) {
+    if (outcome.status === "not-started") notStarted.push(unitLabel(outcome));
+    else if (!["completed", "already-completed", "skipped"].includes(outcome.status)) {
+      lines.push(`  ${outcome.status.padEnd(9)}  ${unitLabel(outcome)}  ${detail(outcome)}`);
+    }
+  }
+  if (notStarted.length > 0) {
+    const shown =
+      notStarted.length <= 3
+        ? notStarted.join(", ")
+        : `${notStarted[0]} … ${notStarted.at(-1)} (${notStarted.length})`;
+    lines.push(`  not started  ${shown}`);
+  }
+  if (result.status !== "completed") {
+    lines.push(
+      "Run the same command again to resume: partitions with checkpoints resume, and those " +
+        "completed since this backfill began are not redone.",
+    );
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+function detail(outcome: PartitionOutcome): string {
+  const r = outcome.result;
+  if (!r) return "";
+  const at = `at ${r.completed}/${r.total ?? "?"}`;
+  if (r.status === "failed") return `${at}: ${r.error?.message ?? "failed"}`;
+  if (r.status === "busy") return "leased by another runner";
+  return r.reason ? `${r.reason} ${at}` : at;
+}

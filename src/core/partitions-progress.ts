@@ -1,0 +1,216 @@
+import { format } from "node:util";
+import cliProgress from "cli-progress";
+import ms from "ms";
+import type { ProgressDisplayOptions } from "./progress.js";
+import type { RunProgress } from "./run-options.js";
+import {
+  type PartitionOutcome,
+  type PartitionsDisplay,
+  unitLabel,
+} from "./run-partitions-options.js";
+import type { Logger } from "./types.js";
+
+/**
+ * The progress of `runPartitions(..., { progress: true })`: in a terminal, an overall bar
+ * (partitions done, entities/s, ETA) above one bar per running partition (cli-progress's
+ * multibar); otherwise a plain `Progress:` line at most every `plainEveryMs`. Loaded with
+ * `import()` only when asked for.
+ */
+export function createPartitionsDisplay(
+  processor: string,
+  units: number,
+  options: ProgressDisplayOptions = {},
+): PartitionsDisplay {
+  const stream = options.stream ?? process.stderr;
+  const tally = new Tally(units, options.clock ?? Date.now);
+  return stream.isTTY
+    ? barsDisplay(processor, tally, stream, options)
+    : plainDisplay(processor, tally, stream, options);
+}
+
+/** What the overall line shows: counts of the whole backfill and of its running partitions. */
+class Tally {
+  readonly #units: number;
+  readonly #clock: () => number;
+  readonly #started: number;
+  readonly #running = new Map<string, RunProgress | null>();
+  #finished = 0;
+  #finishedProcessed = 0;
+
+  constructor(units: number, clock: () => number) {
+    this.#units = units;
+    this.#clock = clock;
+    this.#started = clock();
+  }
+
+  started(label: string): void {
+    this.#running.set(label, null);
+  }
+
+  progressed(label: string, progress: RunProgress): void {
+    this.#running.set(label, progress);
+  }
+
+  finished(label: string, outcome: PartitionOutcome): void {
+    this.#running.delete(label);
+    this.#finished++;
+    this.#finishedProcessed += outcome.result?.processed ?? 0;
+  }
+
+  get finishedCount(): number {
+    return this.#finished;
+  }
+
+  get runningCount(): number {
+    return this.#running.size;
+  }
+
+  /** Entities processed so far, finished partitions and running ones. */
+  processed(): number {
+    let sum = this.#finishedProcessed;
+    for (const p of this.#running.values()) sum += p?.processed ?? 0;
+    return sum;
+  }
+
+  figures() {
+    const elapsed = Math.max(1, this.#clock() - this.#started);
+    const rate = (this.processed() / elapsed) * 1000;
+    // Running partitions count by their share done, when their total is known.
+    let done = this.#finished;
+    for (const p of this.#running.values()) {
+      if (p?.total) done += Math.min(1, p.completed / p.total);
+    }
+    const fraction = done / this.#units;
+    const eta =
+      fraction <= 0 ? "?" : ms(Math.max(0, Math.round((elapsed * (1 - fraction)) / fraction)));
+    return {
+      done: this.#finished,
+      units: this.#units,
+      running: this.#running.size,
+      entities: this.processed().toLocaleString("en"),
+      rate: rate >= 100 ? `${Math.round(rate)}/s` : `${rate.toFixed(1)}/s`,
+      timeLeft: eta,
+    };
+  }
+}
+
+function barsDisplay(
+  processor: string,
+  tally: Tally,
+  stream: NodeJS.WritableStream,
+  options: ProgressDisplayOptions,
+): PartitionsDisplay {
+  const colour = !(options.env ?? process.env).NO_COLOR;
+  const shown = colour ? "\u001b[36m{bar}\u001b[0m" : "{bar}";
+  const multibar = new cliProgress.MultiBar({
+    stream,
+    format: `{label} ${shown} {value}/{total} {percentage}% | {rate} | ETA {timeLeft}`,
+    barCompleteChar: "\u2588",
+    barIncompleteChar: "\u2591",
+    hideCursor: true,
+    clearOnComplete: false,
+    autopadding: true,
+    fps: 10,
+  });
+  const overall = multibar.create(tally.figures().units, 0, payload(processor), {
+    format:
+      `{label} ${shown} {value}/{total} partitions | {running} running | ` +
+      "{entities} entities | {rate} | ETA {timeLeft}",
+  });
+  const bars = new Map<string, cliProgress.SingleBar>();
+  const refresh = () => overall.update(tally.finishedCount, payload(processor));
+  function payload(label: string) {
+    return { label, ...tally.figures() };
+  }
+  const line =
+    (level: keyof Logger) =>
+    (message: string, ...args: unknown[]): void => {
+      if (level === "debug" && !(options.env ?? process.env).WAYMARK_DEBUG) return;
+      multibar.log(`[waymark] ${format(message, ...args)}\n`);
+    };
+  return {
+    logger: { debug: line("debug"), info: line("info"), warn: line("warn"), error: line("error") },
+    runStarted(unit) {
+      const label = unitLabel(unit);
+      tally.started(label);
+      bars.set(label, multibar.create(1, 0, { label, rate: "-", timeLeft: "?" }));
+      refresh();
+    },
+    onProgress(unit, p) {
+      const label = unitLabel(unit);
+      tally.progressed(label, p);
+      const bar = bars.get(label);
+      if (bar) {
+        bar.setTotal(Math.max(p.total ?? p.completed, 1));
+        bar.update(p.completed, { label, ...runFigures(p) });
+      }
+      refresh();
+    },
+    runFinished(outcome) {
+      const label = unitLabel(outcome);
+      tally.finished(label, outcome);
+      const bar = bars.get(label);
+      if (bar) multibar.remove(bar);
+      bars.delete(label);
+      if (outcome.status !== "completed") multibar.log(`${label}: ${describeOutcome(outcome)}\n`);
+      refresh();
+    },
+    finish() {
+      refresh();
+      multibar.update(); // writes the log lines still waiting for a redraw
+      multibar.stop();
+    },
+  };
+}
+
+function plainDisplay(
+  processor: string,
+  tally: Tally,
+  stream: NodeJS.WritableStream,
+  options: ProgressDisplayOptions,
+): PartitionsDisplay {
+  const clock = options.clock ?? Date.now;
+  const everyMs = options.plainEveryMs ?? 10_000;
+  let last = clock();
+  const maybeLine = () => {
+    const now = clock();
+    if (now - last < everyMs) return;
+    last = now;
+    const f = tally.figures();
+    stream.write(
+      `Progress: ${processor} ${f.done}/${f.units} partitions done, ${f.running} running, ` +
+        `${f.entities} entities, ${f.rate}, ETA ${f.timeLeft}\n`,
+    );
+  };
+  return {
+    runStarted: (unit) => tally.started(unitLabel(unit)),
+    onProgress(unit, p) {
+      tally.progressed(unitLabel(unit), p);
+      maybeLine();
+    },
+    runFinished(outcome) {
+      tally.finished(unitLabel(outcome), outcome);
+      maybeLine();
+    },
+    finish() {},
+  };
+}
+
+function runFigures(p: RunProgress) {
+  const rate = p.elapsedMs > 0 ? (p.processed / p.elapsedMs) * 1000 : 0;
+  const left = p.total === null ? null : Math.max(0, p.total - p.completed);
+  return {
+    rate: `${rate >= 100 ? Math.round(rate) : rate.toFixed(1)}/s`,
+    timeLeft: left === null || rate === 0 ? "?" : ms(Math.round((left / rate) * 1000)),
+  };
+}
+
+/** `failed: Error: quota` or `suspended (deadline) at 300/2000`. */
+export function describeOutcome(outcome: PartitionOutcome): string {
+  const r = outcome.result;
+  if (!r) return outcome.status.replace("-", " ");
+  const reason = r.reason ? ` (${r.reason})` : "";
+  const at = `${r.completed}/${r.total ?? "?"}`;
+  if (r.error) return `${r.status} at ${at}: ${r.error.message}`;
+  return `${r.status}${reason} at ${at}`;
+}

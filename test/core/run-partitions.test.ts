@@ -1,0 +1,234 @@
+import assert from "node:assert/strict";
+import { afterEach, beforeEach, describe, it } from "node:test";
+import {
+  defineProcessor,
+  InvalidOptionError,
+  type PartitionOutcome,
+  type ProcessorDefinition,
+  type RunPartitionsOptions,
+  runPartitions,
+} from "../../src/index.js";
+import { type OpenedStore, STORE_FACTORIES } from "../stores/stores.js";
+
+const DAYS = ["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"];
+const PER_DAY = 30;
+
+for (const factory of STORE_FACTORIES) {
+  describe(`runPartitions on ${factory.name}`, () => {
+    let opened: OpenedStore;
+    beforeEach(async () => {
+      opened = await factory.open();
+    });
+    afterEach(async () => {
+      await opened.cleanup();
+    });
+
+    /** 30 entities a day, each written through ctx.tx as `day:id`. */
+    function daily(overrides: Partial<ProcessorDefinition<number>> = {}) {
+      return defineProcessor<number>({
+        name: "daily",
+        batchSize: 10,
+        retry: false,
+        entities: ({ after }) =>
+          Array.from({ length: PER_DAY }, (_, i) => i + 1).filter(
+            (n) => after === null || n > (after as number),
+          ),
+        id: (n) => n,
+        async processBatch(batch, ctx) {
+          for (const n of batch) await opened.writeEffect(ctx.tx, `${ctx.partition}:${n}`);
+        },
+        ...overrides,
+      });
+    }
+
+    function go(processor = daily(), options: Partial<RunPartitionsOptions> = {}) {
+      return runPartitions(processor, {
+        store: opened.store,
+        partitions: DAYS,
+        logger: false,
+        ...options,
+      });
+    }
+
+    async function assertEffects(days: readonly string[]) {
+      const effects = await opened.effects();
+      assert.equal(effects.size, days.length * PER_DAY);
+      for (const day of days) {
+        for (let n = 1; n <= PER_DAY; n++) {
+          assert.equal(effects.get(`${day}:${n}`), 1, `${day}:${n} written once`);
+        }
+      }
+    }
+
+    it("runs every partition, at most `concurrency` at once, and sums them up", async () => {
+      let running = 0;
+      let most = 0;
+      const finished: string[] = [];
+      const processor = daily({
+        async processBatch(batch, ctx) {
+          running++;
+          most = Math.max(most, running);
+          // Yield so that the other runs get their turn while this batch is open.
+          await new Promise((resolve) => setImmediate(resolve));
+          for (const n of batch) await opened.writeEffect(ctx.tx, `${ctx.partition}:${n}`);
+          running--;
+        },
+      });
+      const result = await go(processor, {
+        concurrency: 3,
+        onRunFinished: (o: PartitionOutcome) => finished.push(o.partition),
+      });
+      assert.equal(result.status, "completed");
+      assert.deepEqual(
+        result.partitions.map((o) => [o.partition, o.status]),
+        DAYS.map((d) => [d, "completed"]),
+      );
+      assert.equal(result.counts.completed, 5);
+      assert.equal(result.processed, 5 * PER_DAY);
+      assert.equal(most, 3, "three runs overlapped, never more");
+      assert.deepEqual([...finished].sort(), DAYS);
+      await assertEffects(DAYS);
+      const runs = await opened.store.listRuns({ processor: "daily" });
+      assert.equal(runs.filter((r) => r.status === "completed").length, 5);
+    });
+
+    it("goes on past a failed partition and lists it with its error", async () => {
+      const processor = daily({
+        async processBatch(batch, ctx) {
+          if (ctx.partition === "2024-01-03" && batch[0] === 11) throw new Error("quota exceeded");
+          for (const n of batch) await opened.writeEffect(ctx.tx, `${ctx.partition}:${n}`);
+        },
+      });
+      const result = await go(processor, { concurrency: 2 });
+      assert.equal(result.status, "failed");
+      assert.equal(result.counts.completed, 4);
+      assert.equal(result.counts.failed, 1);
+      const failed = result.partitions.find((o) => o.status === "failed");
+      assert.equal(failed?.partition, "2024-01-03");
+      assert.match(failed?.result?.error?.message ?? "", /quota exceeded/);
+      assert.equal(failed?.result?.completed, 10, "the failed partition kept its checkpoint");
+      const checkpoint = await opened.store.getCheckpoint({
+        processor: "daily",
+        partition: "2024-01-03",
+      });
+      assert.equal(checkpoint?.completed, 10);
+    });
+
+    it("one signal stops every run at its batch boundary and starts no other", async () => {
+      const stop = new AbortController();
+      // Both first batches are in flight together when the second one asks everything to stop.
+      let bothStarted: () => void = () => {};
+      const started = new Promise<void>((resolve) => {
+        bothStarted = resolve;
+      });
+      let firstBatches = 0;
+      const processor = daily({
+        async processBatch(batch, ctx) {
+          if (batch[0] === 1 && ++firstBatches === 2) bothStarted();
+          await started;
+          for (const n of batch) await opened.writeEffect(ctx.tx, `${ctx.partition}:${n}`);
+          if (ctx.partition === "2024-01-02" && batch[0] === 1) stop.abort();
+        },
+      });
+      const result = await go(processor, { concurrency: 2, signal: stop.signal });
+      assert.equal(result.status, "suspended");
+      assert.deepEqual(
+        result.partitions.map((o) => o.status),
+        ["suspended", "suspended", "not-started", "not-started", "not-started"],
+      );
+      for (const outcome of result.partitions.slice(0, 2)) {
+        assert.equal(outcome.result?.reason, "signal");
+        assert.equal(outcome.result?.completed, 10, "the batch in flight committed");
+      }
+      const effects = await opened.effects();
+      assert.equal(effects.size, 20);
+    });
+
+    it("counts the time budget for the whole call, not per partition", async () => {
+      let clock = 1_000_000;
+      const processor = daily({
+        async processBatch(batch, ctx) {
+          clock += 1000; // each batch takes a simulated second
+          for (const n of batch) await opened.writeEffect(ctx.tx, `${ctx.partition}:${n}`);
+        },
+      });
+      // Three batches of a simulated second each: per partition, a 7 s budget would let all
+      // five complete. For the whole call it ends the second partition (its planner will
+      // not start a batch that would likely end past +7 s), and once one partition could not
+      // fit its next batch, no other starts.
+      const result = await go(processor, {
+        now: () => clock,
+        timeBudgetMs: 7000,
+        deadlineMarginMs: 0,
+      });
+      assert.equal(result.status, "suspended");
+      assert.deepEqual(
+        result.partitions.map((o) => o.status),
+        ["completed", "suspended", "not-started", "not-started", "not-started"],
+      );
+      assert.equal(result.partitions[1]?.result?.reason, "deadline");
+      assert.equal(clock, 1_000_000 + 6000, "no batch ran past the budget");
+    });
+
+    it("runs every shard of every partition of a sharded processor", async () => {
+      const processor = daily({
+        shards: () => [
+          { id: 0, to: 15 },
+          { id: 1, from: 15 },
+        ],
+      });
+      const result = await go(processor, { partitions: DAYS.slice(0, 2), concurrency: 4 });
+      assert.equal(result.status, "completed");
+      assert.deepEqual(
+        result.partitions.map((o) => `${o.partition}#${o.shard}`),
+        ["2024-01-01#0", "2024-01-01#1", "2024-01-02#0", "2024-01-02#1"],
+      );
+      await assertEffects(DAYS.slice(0, 2));
+    });
+
+    it("reports a partition leased by another runner as busy", async () => {
+      const held = await opened.store.acquire({
+        processor: "daily",
+        partition: "2024-01-02",
+        owner: "someone-else",
+        runId: "other-run",
+        leaseTtlMs: 60_000,
+        now: Date.now(),
+      });
+      assert.ok(held.acquired);
+      const result = await go();
+      assert.equal(result.status, "suspended");
+      assert.equal(result.partitions[1]?.status, "busy");
+      assert.equal(result.counts.completed, 4);
+    });
+  });
+}
+
+describe("runPartitions options", () => {
+  const processor = defineProcessor<number>({
+    name: "daily",
+    entities: () => [],
+    id: (n) => n,
+    processBatch() {},
+  });
+  const store = { acquire() {} } as unknown as RunPartitionsOptions["store"];
+  const cases: Array<[Partial<RunPartitionsOptions>, string, RegExp]> = [
+    [{ partitions: [] }, "partitions", /at least one partition/],
+    [{ partitions: ["a", "b", "a"] }, "partitions", /each partition once/],
+    [{ partitions: ["a"], concurrency: 0 }, "concurrency", /from 1 and up.*got 0/],
+    [{ partitions: ["a"], concurrency: 1.5 }, "concurrency", /integer/],
+    [{ partitions: ["a\u0000"] }, "partitions.0", /control characters/],
+    [{ partitions: ["a"], partition: "b" } as never, "partition", /takes `partitions`/],
+  ];
+  for (const [options, option, message] of cases) {
+    it(`refuses ${JSON.stringify(options)}`, async () => {
+      await assert.rejects(
+        runPartitions(processor, { store, logger: false, ...options } as RunPartitionsOptions),
+        (error: unknown) =>
+          error instanceof InvalidOptionError &&
+          error.option === option &&
+          message.test(error.message),
+      );
+    });
+  }
+});
