@@ -49,7 +49,7 @@ type DatabaseConstructor = new (path: string, options: SqliteOpenOptions) => Sql
 let driver: DatabaseConstructor | undefined;
 
 /** Opens a connection, loading better-sqlite3 on first use. */
-export function openSqliteDatabase(path: string, options: SqliteOpenOptions): SqliteDatabase {
+export function connectSqlite(path: string, options: SqliteOpenOptions): SqliteDatabase {
   driver ??= createRequire(import.meta.url)("better-sqlite3") as DatabaseConstructor;
   return new driver(path, options);
 }
