@@ -1,6 +1,6 @@
 export type { ArtifactSource } from "./core/artifact-codec.js";
 export type { ArtifactInfo, Artifacts } from "./core/artifacts.js";
-export type { WaymarkErrorCode } from "./core/errors.js";
+export type { StoreErrorCode, WaymarkErrorCode } from "./core/errors.js";
 export {
   FencedError,
   InvalidOptionError,
