@@ -1,8 +1,8 @@
 import { performance } from "node:perf_hooks";
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
-import type * as PromClient from "prom-client";
 import { checkpointKey, describeKey } from "../core/checkpoint-key.js";
+import type { PromRegistryLike } from "../metrics/peer-types.js";
 import { collectGarbage, resetCheckpoint } from "../reports/actions.js";
 import { adviceFrom, loadStale } from "../reports/load.js";
 import { rollUpShards } from "../reports/shard-rollup.js";
@@ -26,7 +26,7 @@ export interface DashboardAppOptions {
   /** How often live updates are pushed. @default 1000 */
   readonly refreshMs?: number;
   /** A prom-client registry whose metrics `/metrics` shows too (e.g. your runners'). */
-  readonly registry?: PromClient.Registry;
+  readonly registry?: PromRegistryLike;
   /** @default Date.now */
   readonly now?: () => number;
 }

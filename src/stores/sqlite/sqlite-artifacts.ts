@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
-import type Database from "better-sqlite3";
 import { describeKey } from "../../core/checkpoint-key.js";
 import { StoreError } from "../../core/errors.js";
 import type { CheckpointKey } from "../../core/types.js";
 import type { ArtifactRef, ArtifactStore } from "../artifact-store.js";
 import { keyOf } from "../sql-rows.js";
+import type { SqliteDatabase, SqliteStatement } from "./sqlite-driver.js";
 import type { SqliteStatements } from "./sqlite-statements.js";
 
 /**
@@ -13,10 +13,10 @@ import type { SqliteStatements } from "./sqlite-statements.js";
  * store's own commit and completion transactions.
  */
 export class SqliteArtifacts implements ArtifactStore {
-  readonly #db: Database.Database;
+  readonly #db: SqliteDatabase;
   readonly #statements: SqliteStatements;
 
-  constructor(database: Database.Database, statements: SqliteStatements) {
+  constructor(database: SqliteDatabase, statements: SqliteStatements) {
     this.#db = database;
     this.#statements = statements;
   }
@@ -146,7 +146,7 @@ export class SqliteArtifacts implements ArtifactStore {
     this.#statement(`DELETE FROM artifact_blobs WHERE ${where}`).run(...args);
   }
 
-  #statement(sql: string): Database.Statement {
+  #statement(sql: string): SqliteStatement {
     return this.#statements.get(sql);
   }
 }

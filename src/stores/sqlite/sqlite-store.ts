@@ -1,4 +1,3 @@
-import type Database from "better-sqlite3";
 import { FencedError } from "../../core/errors.js";
 import type { CheckpointKey } from "../../core/types.js";
 import type {
@@ -20,6 +19,7 @@ import { acquiredLease, fencedMessage } from "../run-store.js";
 import { type CheckpointRow, commitValues, fenceOf, keyOf, toCheckpoint } from "../sql-rows.js";
 import type { CheckpointStore } from "../store.js";
 import { SqliteArtifacts } from "./sqlite-artifacts.js";
+import type { SqliteDatabase, SqliteStatement, SqliteTransaction } from "./sqlite-driver.js";
 import { writeFailures } from "./sqlite-ledger.js";
 import { openSqliteDatabase } from "./sqlite-open.js";
 import { SqliteReports } from "./sqlite-reports.js";
@@ -58,14 +58,14 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
    * The better-sqlite3 connection, for creating your own tables and reading your results.
    * Write batch effects through `ctx.tx`, not here, to keep them exactly once.
    */
-  readonly database: Database.Database;
+  readonly database: SqliteDatabase;
   /** Blobs beside the checkpoints (`ctx.artifacts`), in this same file. */
   readonly artifacts: SqliteArtifacts;
   readonly #statements: SqliteStatements;
   readonly #reports: SqliteReports;
   // Built once: wrapping a fresh function with `database.transaction` on every commit costs
   // about as much as the write itself.
-  readonly #commitBatch: Database.Transaction<
+  readonly #commitBatch: SqliteTransaction<
     (lease: LeaseHandle, write: CheckpointWrite, tx: SqliteTx) => void
   >;
 
@@ -252,7 +252,7 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
     ).get(...keyOf(key)) as CheckpointRow | undefined;
   }
 
-  #sql(sql: string): Database.Statement {
+  #sql(sql: string): SqliteStatement {
     return this.#statements.get(sql);
   }
 }
