@@ -19,6 +19,7 @@ import { acquiredLease, fencedMessage } from "../run-store.js";
 import { type CheckpointRow, commitValues, fenceOf, keyOf, toCheckpoint } from "../sql-rows.js";
 import type { CheckpointStore } from "../store.js";
 import { SqliteArtifacts } from "./sqlite-artifacts.js";
+import { translateSqliteError } from "./sqlite-errors.js";
 import type { SqliteDatabase, SqliteStatement, SqliteTransaction } from "./sqlite-driver.js";
 import { writeFailures } from "./sqlite-ledger.js";
 import { openSqliteDatabase } from "./sqlite-open.js";
@@ -127,7 +128,12 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
       tx,
       commit: async (write: CheckpointWrite) => {
         tx.end();
-        this.#commitBatch.immediate(lease, write, tx);
+        try {
+          this.#commitBatch.immediate(lease, write, tx);
+        } catch (error) {
+          // A staged statement's own error (a constraint) stays as it is: it is the batch's.
+          throw translateSqliteError(error, this.path);
+        }
       },
       rollback: async () => tx.clear(),
     };
