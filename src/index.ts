@@ -1,6 +1,6 @@
 export type { ArtifactSource } from "./core/artifact-codec.js";
 export type { ArtifactInfo, Artifacts } from "./core/artifacts.js";
-export type { WaymarkErrorCode } from "./core/errors.js";
+export type { StoreErrorCode, WaymarkErrorCode } from "./core/errors.js";
 export {
   FencedError,
   InvalidOptionError,
@@ -62,6 +62,9 @@ export { prometheusMetrics } from "./metrics/prometheus.js";
 export type { DaysOptions } from "./sources/days.js";
 export { days } from "./sources/days.js";
 export type { Decoder } from "./sources/decode.js";
+export type { FileOptions, FileRecord } from "./sources/file.js";
+export { fromFile } from "./sources/file.js";
+export type { CsvOptions } from "./sources/file-csv.js";
 export type { KeyValue } from "./sources/key-cursor.js";
 export { keyCursor, parseKeyCursor } from "./sources/key-cursor.js";
 export { fromQuery } from "./sources/query.js";

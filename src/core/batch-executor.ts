@@ -7,7 +7,7 @@ import type { BreakerAdapter } from "./policies/breaker.js";
 import type { DeadlinePlanner } from "./policies/deadline.js";
 import { isTransient, type RetryPolicy, retryDelay } from "./policies/retry.js";
 import { bisect } from "./policies/skip.js";
-import { RunStoppedError, type RunStopper } from "./policies/stop.js";
+import { RunStoppedError, type RunStopper, untilAborted } from "./policies/stop.js";
 import type { Processor } from "./processor.js";
 import type { ResolvedRunOptions } from "./run-options.js";
 import { parseState, serializeState } from "./state.js";
@@ -206,7 +206,9 @@ export class BatchExecutor<E, S, Tx> {
     const started = clock();
     try {
       const work = async () => p.processBatch(batch, ctx);
-      await (breaker ? breaker.run(work) : work());
+      // At the deadline or the end of the shutdown grace the run stops waiting, even for a
+      // processBatch that ignores ctx.signal; its late ctx.tx writes are refused.
+      await untilAborted(breaker ? breaker.run(work) : work(), stopper.signal);
       this.#throwIfAborted();
       const workMs = clock() - started;
       const stateJson = serializeState(ctx.state, p.maxStateBytes, where);

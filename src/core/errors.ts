@@ -4,6 +4,11 @@ export type WaymarkErrorCode =
   | "INVALID_STORE_URL"
   | "STORE_UNAVAILABLE"
   | "STORE_INCOMPATIBLE"
+  | "STORE_CORRUPT"
+  | "STORE_FULL"
+  | "STORE_READ_ONLY"
+  | "STORE_IO_ERROR"
+  | "STORE_CLOSED"
   | "CORRUPT_CHECKPOINT"
   | "LEASE_HELD"
   | "FENCED"
@@ -41,15 +46,46 @@ export class InvalidOptionError extends WaymarkError {
   }
 }
 
-/** The store cannot be opened, reached or used (bad URL, server down, incompatible schema). */
+/**
+ * The codes of a {@link StoreError}:
+ * - `INVALID_STORE_URL`: the store URL cannot be used;
+ * - `STORE_UNAVAILABLE`: the server cannot be reached or the file opened (connection lost,
+ *   login refused, a path that names a folder or runs through a file, a lock held too long);
+ * - `STORE_INCOMPATIBLE`: the schema is newer than this waymark;
+ * - `STORE_CORRUPT`: the file is not a database, or is damaged;
+ * - `STORE_FULL`: the disk is full;
+ * - `STORE_READ_ONLY`: the file or its folder cannot be written;
+ * - `STORE_IO_ERROR`: the disk failed a read, write or sync;
+ * - `STORE_CLOSED`: the store was used after `close()`;
+ * - `CORRUPT_CHECKPOINT`: one checkpoint row holds values no run could have written.
+ */
+export type StoreErrorCode =
+  | "INVALID_STORE_URL"
+  | "STORE_UNAVAILABLE"
+  | "STORE_INCOMPATIBLE"
+  | "STORE_CORRUPT"
+  | "STORE_FULL"
+  | "STORE_READ_ONLY"
+  | "STORE_IO_ERROR"
+  | "STORE_CLOSED"
+  | "CORRUPT_CHECKPOINT";
+
+/**
+ * The store cannot be opened, reached or used. The message says what to do; `location` names
+ * the store (a file path, or a URL without its password); `cause` is the driver's error.
+ */
 export class StoreError extends WaymarkError {
+  /** The store's file path or redacted URL, when known. */
+  readonly location: string | undefined;
+
   constructor(
-    code: "INVALID_STORE_URL" | "STORE_UNAVAILABLE" | "STORE_INCOMPATIBLE" | "CORRUPT_CHECKPOINT",
+    code: StoreErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; location?: string },
   ) {
     super(code, message, options);
     this.name = "StoreError";
+    this.location = options?.location;
   }
 }
 

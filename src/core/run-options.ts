@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { CheckpointStore } from "../stores/store.js";
+import { InvalidOptionError } from "./errors.js";
 import { consoleLogger, silentLogger } from "./logger.js";
 import type { RunMetrics } from "./metrics-hooks.js";
 import { breakerSchema, type CircuitBreakerLike } from "./policies/breaker.js";
@@ -164,6 +165,16 @@ const runOptionsSchema = z.strictObject({
 /** Validates `run`'s options, fills defaults and freezes the result. */
 export function resolveRunOptions(input: RunOptions): ResolvedRunOptions {
   const options = parseOptions(runOptionsSchema, input, "run") as RunOptions;
+  const deadlineMarginMs = options.deadlineMarginMs ?? 1000;
+  if (options.timeBudgetMs !== undefined && options.timeBudgetMs <= deadlineMarginMs) {
+    throw new InvalidOptionError(
+      "timeBudgetMs",
+      `Expected \`timeBudgetMs\` (${options.timeBudgetMs} ms) to be longer than ` +
+        `\`deadlineMarginMs\` (${deadlineMarginMs} ms${options.deadlineMarginMs === undefined ? ", the default" : ""}): ` +
+        "every run would suspend before its first batch, forever. Raise timeBudgetMs above " +
+        `${deadlineMarginMs}, or lower deadlineMarginMs below ${options.timeBudgetMs}.`,
+    );
+  }
   return Object.freeze({
     store: options.store,
     partition: options.partition ?? "default",
@@ -177,7 +188,7 @@ export function resolveRunOptions(input: RunOptions): ResolvedRunOptions {
     now: options.now ?? Date.now,
     deadline: options.deadline,
     timeBudgetMs: options.timeBudgetMs,
-    deadlineMarginMs: options.deadlineMarginMs ?? 1000,
+    deadlineMarginMs,
     handleSignals: options.handleSignals ?? false,
     shutdownGraceMs: options.shutdownGraceMs ?? 5000,
     breaker: options.breaker,

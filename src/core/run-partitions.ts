@@ -1,4 +1,5 @@
 import { performance } from "node:perf_hooks";
+import { InvalidOptionError } from "./errors.js";
 import { resolveDeadline } from "./policies/deadline.js";
 import { onStopSignal } from "./policies/process-signals.js";
 import { defineProcessor, type Processor } from "./processor.js";
@@ -187,6 +188,10 @@ class Backfill<E, S, Tx> {
           : {}),
       });
     } catch (error) {
+      // The deadline came within the margin between #mayStart and the run's own check.
+      if (error instanceof InvalidOptionError && error.option === "deadline") {
+        return { ...unit, status: "not-started", result: null };
+      }
       // Options were checked up front; what is left is a processor's shards() failing now.
       result = notRun(error instanceof Error ? error : new Error(String(error)));
     }

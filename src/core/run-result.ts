@@ -21,5 +21,10 @@ export interface RunResult {
   readonly checkpointMs: number;
   /** The last committed cursor. */
   readonly cursor: Cursor | null;
+  /**
+   * True when the run suspended before committing any batch: starting it again at once
+   * would likely do the same (an open circuit breaker, a signal, a deadline too close).
+   */
+  readonly noProgress?: true;
   readonly error?: Error;
 }

@@ -5,14 +5,14 @@ import type { LeaseHandle, RunRecord, StoredCheckpoint } from "../stores/store.j
 import { RunArtifacts } from "./artifacts.js";
 import { BatchExecutor, type RunTally } from "./batch-executor.js";
 import { BatchReader } from "./batch-reader.js";
-import { FencedError } from "./errors.js";
+import { FencedError, InvalidOptionError } from "./errors.js";
 import { LeaseKeeper } from "./lease-keeper.js";
 import type { RunMetrics } from "./metrics-hooks.js";
 import { batchSizer } from "./policies/adaptive-batch.js";
 import { adaptBreaker, type BreakerAdapter } from "./policies/breaker.js";
 import { DeadlinePlanner, resolveDeadline } from "./policies/deadline.js";
 import { type RetryPolicy, resolveRetry } from "./policies/retry.js";
-import { RunStoppedError, RunStopper } from "./policies/stop.js";
+import { RunStoppedError, RunStopper, untilAborted } from "./policies/stop.js";
 import { defineProcessor, type Processor } from "./processor.js";
 import { isResumable, readInput, resumePoint } from "./resume.js";
 import { type ResolvedRunOptions, type RunOptions, resolveRunOptions } from "./run-options.js";
@@ -85,6 +85,7 @@ class Runner<E, S, Tx> {
     this.#where = `${processor.name}/${options.partition}`;
     this.#startedAt = options.now();
     const deadline = resolveDeadline(options, this.#startedAt);
+    refuseDeadlineInsideMargin(deadline, this.#startedAt, options.deadlineMarginMs);
     this.#planner =
       deadline === null ? null : new DeadlinePlanner(deadline, options.deadlineMarginMs);
     this.#stopper = new RunStopper({ ...options, deadline }, this.#where);
@@ -109,7 +110,8 @@ class Runner<E, S, Tx> {
           processor: this.#p.name,
           partition: this.#o.partition,
         });
-        if (!(await this.#p.shouldRun({ partition: this.#o.partition, lastCompletedAt }))) {
+        const shouldRun = this.#p.shouldRun({ partition: this.#o.partition, lastCompletedAt });
+        if (!(await untilAborted(Promise.resolve(shouldRun), this.#stopper.signal))) {
           logger.info(`Skipped ${this.#where}: shouldRun returned false.`);
           return await this.#finish("skipped");
         }
@@ -133,7 +135,7 @@ class Runner<E, S, Tx> {
         if (error instanceof FencedError) this.#stopper.abort(error);
         else logger.warn(`Lease renewal for ${this.#where} failed: ${error.message}`);
       });
-      reader = await this.#open(acquired.checkpoint);
+      reader = await untilAborted(this.#open(acquired.checkpoint), this.#stopper.signal);
       // Recorded once resume point and total are known, so reports can rate the live run.
       await store.recordRun(this.#record("running"));
       this.#emit("runStarted", (m) =>
@@ -151,10 +153,13 @@ class Runner<E, S, Tx> {
         logger.info(`Completed ${this.#where}: ${this.#progressText()} in ${this.#elapsed()} ms.`);
         return await this.#finish("completed");
       }
-      await store.release(acquired.lease, this.#o.now());
-      logger.info(`Suspended ${this.#where} at ${this.#progressText()} (${outcome.reason}).`);
-      return await this.#finish("suspended", outcome.reason);
+      return await this.#suspend(acquired.lease, outcome.reason);
     } catch (caught) {
+      // Stopped outside the batch loop (while opening the entities, say): still a suspension.
+      if (caught instanceof RunStoppedError && this.#lease) {
+        keeper?.stop();
+        return await this.#suspend(this.#lease, caught.reason);
+      }
       const error = caught instanceof Error ? caught : new Error(String(caught));
       const saved =
         this.#tally.completed > 0
@@ -166,8 +171,21 @@ class Runner<E, S, Tx> {
     } finally {
       this.#stopper.dispose();
       keeper?.stop();
-      await reader?.close().catch(() => {});
+      const closing = reader?.close().catch(() => {});
+      // An abandoned entity source may be stuck in a read that closing would wait for.
+      if (!this.#stopper.signal.aborted) await closing;
     }
+  }
+
+  async #suspend(lease: LeaseHandle, reason: SuspendReason): Promise<RunResult> {
+    await this.#o.store.release(lease, this.#o.now());
+    const idle = this.#tally.batches === 0;
+    // A run that keeps suspending before its first batch would otherwise loop unnoticed.
+    const note = idle
+      ? " without processing anything; a run started again now would likely do the same"
+      : "";
+    this.#o.logger.info(`Suspended ${this.#where} at ${this.#progressText()} (${reason})${note}.`);
+    return await this.#finish("suspended", reason);
   }
 
   #executor(lease: LeaseHandle): BatchExecutor<E, S, Tx> {
@@ -249,7 +267,7 @@ class Runner<E, S, Tx> {
         const size = sizer.next();
         const stop = executor.stopBefore(size);
         if (stop) return { status: "suspended", reason: stop };
-        const batch = await reader.next(size);
+        const batch = await untilAborted(reader.next(size), this.#stopper.signal);
         if (batch.length === 0) return { status: "completed" };
         const timing = await executor.run(batch, reader.lastCursor as Cursor);
         if (timing) {
@@ -363,7 +381,27 @@ class Runner<E, S, Tx> {
       durationMs: this.#elapsed(),
       checkpointMs: this.#tally.checkpointMs,
       cursor: this.#tally.cursor,
+      ...(status === "suspended" && this.#tally.batches === 0 ? { noProgress: true } : {}),
       ...(error ? { error } : {}),
     };
   }
+}
+
+/**
+ * Refuses a deadline that leaves no more than the margin when the run starts: such a run would
+ * suspend before its first batch, and so would every re-invocation (a silent livelock).
+ */
+function refuseDeadlineInsideMargin(
+  deadline: number | null,
+  startedAt: number,
+  marginMs: number,
+): void {
+  if (deadline === null || deadline - startedAt > marginMs) return;
+  const left = deadline - startedAt;
+  throw new InvalidOptionError(
+    "deadline",
+    `The deadline leaves ${left} ms when the run starts, no more than \`deadlineMarginMs\` ` +
+      `(${marginMs} ms): the run would suspend before its first batch, and so would every ` +
+      `run started with it. Pass a later deadline, or lower deadlineMarginMs below ${Math.max(0, left)}.`,
+  );
 }

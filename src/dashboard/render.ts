@@ -129,6 +129,7 @@ function adviceSection(advice: readonly Advice[]): Html {
 <ul>${a.steps.map((s) => h`<li>${s.check}: ${s.figure} &rarr; ${s.outcome}</li>`)}</ul>
 ${a.figures.weeklyReworkMs === null ? "" : h`<p>Weekly rework without checkpoints ${duration(a.figures.weeklyReworkMs)}, overhead with them ${duration(a.figures.weeklyOverheadMs)}.</p>`}
 ${a.figures.recommendedBatchSize === null ? "" : h`<p>Recommended batch size: ${a.figures.recommendedBatchSize}.</p>`}
-${a.overheadWarning ? h`<p class="warn">${a.overheadWarning}</p>` : ""}</div>`,
+${a.overheadWarning ? h`<p class="warn">${a.overheadWarning}</p>` : ""}
+${a.stallWarning ? h`<p class="warn">${a.stallWarning}</p>` : ""}</div>`,
   )}`;
 }

@@ -1,5 +1,6 @@
 import type { RunRecord } from "../stores/store.js";
 import { runDurationMs } from "./lease.js";
+import { stalledPartitions, stallWarning } from "./stalled.js";
 
 /** The advisor's answer, from the first branch of the decision tree that decides. */
 export type Verdict =
@@ -87,6 +88,8 @@ export interface Advice {
   readonly runsNeeded: number;
   /** Set when measured overhead is over 5%: batches should be larger. */
   readonly overheadWarning: string | null;
+  /** Set when partitions keep suspending without progress, whatever the history's size. */
+  readonly stallWarning: string | null;
 }
 
 /** Applies the retry-versus-checkpoint decision tree to one processor's run history. */
@@ -111,6 +114,7 @@ export function advise(
         ? `Checkpoint overhead is ${pct(f.overhead)} (over ${pct(t.maxOverhead)}): use larger ` +
           `batches${f.recommendedBatchSize ? `, about ${f.recommendedBatchSize} entities` : ""}.`
         : null,
+    stallWarning: stallWarning(stalledPartitions(runs)),
   });
 
   if (f.finishedRuns < t.minRuns || f.failureRate === null) {

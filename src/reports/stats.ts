@@ -1,5 +1,6 @@
 import type { RunRecord } from "../stores/store.js";
 import { runDurationMs } from "./lease.js";
+import { type StalledPartition, stalledPartitions } from "./stalled.js";
 
 /** What checkpoints did for one processor over a window of run history. */
 export interface ProcessorStats {
@@ -21,6 +22,8 @@ export interface ProcessorStats {
   readonly checkpointOverheadMs: number;
   /** `timeSavedMs - checkpointOverheadMs`. */
   readonly netSavingMs: number | null;
+  /** Partitions that keep suspending without progress (a livelock to look into). */
+  readonly stalledPartitions: readonly StalledPartition[];
 }
 
 /** Effectiveness per processor for the runs started at or after `since`, sorted by name. */
@@ -55,6 +58,7 @@ function statsOf(processor: string, runs: readonly RunRecord[]): ProcessorStats 
     timeSavedMs,
     checkpointOverheadMs,
     netSavingMs: timeSavedMs === null ? null : timeSavedMs - checkpointOverheadMs,
+    stalledPartitions: stalledPartitions(runs),
   };
 }
 

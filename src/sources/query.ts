@@ -3,6 +3,7 @@ import { consoleLogger, silentLogger } from "../core/logger.js";
 import type { Cursor, Logger } from "../core/types.js";
 import { parseOptions } from "../core/validate.js";
 import { decoderOf } from "./decode.js";
+import { flatten, mapPage } from "./flatten.js";
 import { type KeyValue, keyCursor, keyValue, parseKeyCursor } from "./key-cursor.js";
 import { type KeyColumn, type QueryDriver, quoteIdentifier, type Row } from "./query-driver.js";
 import {
@@ -52,7 +53,7 @@ export function fromQuery<E extends object = Row, const K extends KeyOption<E> =
   }
   const reader = new QueryReader<E>(options as QueryOptions<E, KeyOption<E>>);
   const source: Source<E, Cursor> = {
-    entities: (args) => reader.rows(args),
+    entities: (args) => flatten(reader.pages(args)),
     id: reader.id,
   };
   if (options.count) source.count = (args) => reader.count(args);
@@ -95,7 +96,8 @@ class QueryReader<E> {
     return keyCursor(...key.map((column) => this.#keyValue(entity, column)));
   };
 
-  async *rows(args: SourceArgs): AsyncGenerator<E> {
+  /** The partition's rows as entities, a page at a time. */
+  async *pages(args: SourceArgs): AsyncGenerator<E[]> {
     const shape = await this.#shape();
     const where = await this.#compileWhere(args.partition, shape);
     const to = args.shard?.to === undefined ? null : this.#keyOf(args.shard.to);
@@ -116,14 +118,14 @@ class QueryReader<E> {
           after = this.#rowKey(last);
           pending = this.#driver.readAhead ? fetch(after) : null;
         }
-        for (const row of rows) {
+        yield* mapPage(rows, (row) => {
           for (const column of this.#key) {
             if (row[column.name] === null || row[column.name] === undefined) {
               keyValue(null, column.kind, column.name, this.#where); // throws the NULL error
             }
           }
-          yield this.#decode(row, () => `the row with key ${JSON.stringify(this.#rowKey(row))}`);
-        }
+          return this.#decode(row, () => `the row with key ${JSON.stringify(this.#rowKey(row))}`);
+        });
         if (probe.found) throw probe.error();
         if (rows.length === shape.pageSize && !pending) pending = fetch(after);
       }

@@ -72,6 +72,7 @@ export function formatAdvice(a: Advice): string {
     );
   }
   if (a.overheadWarning) lines.push(`  ! ${a.overheadWarning}`);
+  if (a.stallWarning) lines.push(`  ! ${a.stallWarning}`);
   return `${lines.join("\n")}\n`;
 }
 

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { loadStats } from "../../reports/load.js";
+import { stallWarning } from "../../reports/stalled.js";
 import { parseDuration } from "../duration.js";
 import {
   formatDuration,
@@ -51,6 +52,8 @@ export function registerStats(program: Command): void {
         ],
         `No runs since ${new Date(since).toISOString()}.`,
       );
+      const warning = stallWarning(rows.flatMap((r) => r.stalledPartitions));
+      if (warning) console.log(`\n! ${warning}`);
     });
   });
 }

@@ -1,3 +1,4 @@
+import { constants } from "node:os";
 import { WaymarkError } from "../errors.js";
 import type { SuspendReason } from "../types.js";
 import { onStopSignal } from "./process-signals.js";
@@ -29,6 +30,35 @@ export interface StopSources {
 const MAX_TIMER_MS = 2_147_483_647;
 
 /**
+ * Waits for `work` unless `signal` aborts first, then rejects with the signal's reason at once.
+ * This is what makes a run end at its deadline or shutdown grace even when user code ignores
+ * `ctx.signal`: the run stops waiting; the abandoned promise's outcome is swallowed.
+ */
+export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    work.catch(() => {});
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      work.catch(() => {});
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+/**
  * Collects every reason a run may stop (caller's signal, process signals, hard deadline, lost
  * lease) into two things the runner reads: `requested`, checked at each batch boundary, and
  * `signal`, which `processBatch` sees as `ctx.signal` and which aborts the batch in flight.
@@ -49,14 +79,18 @@ export class RunStopper {
       this.#cleanups.push(() => signal.removeEventListener("abort", onAbort));
     }
     if (sources.handleSignals) {
+      let signalled = false;
       const onSignal = (name: NodeJS.Signals) => {
-        const already = this.#requested === "signal";
+        // A second signal means "now": the process ends at once, as it would without us,
+        // with the conventional exit code (130 for SIGINT, 143 for SIGTERM).
+        if (signalled) process.exit(128 + constants.signals[name]);
+        signalled = true;
         this.request("signal");
-        const stop = () =>
-          this.abort(new RunStoppedError("signal", `${where} was stopped by ${name}.`));
-        // A second signal means "now"; otherwise the batch in flight gets the grace period.
-        if (already) stop();
-        else this.#timer(stop, sources.shutdownGraceMs);
+        // The batch in flight gets the grace period, then the run stops waiting for it.
+        this.#timer(
+          () => this.abort(new RunStoppedError("signal", `${where} was stopped by ${name}.`)),
+          sources.shutdownGraceMs,
+        );
       };
       this.#cleanups.push(onStopSignal(onSignal));
     }

@@ -15,6 +15,7 @@ import type {
   StoredFailure,
 } from "../store.js";
 import { acquiredLease, fencedMessage } from "../store.js";
+import { txEndedError } from "../store-errors.js";
 import { MemoryArtifacts } from "./memory-artifacts.js";
 
 /**
@@ -88,9 +89,16 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
 
   openBatch(lease: LeaseHandle): BatchScope<MemoryTx> {
     const effects: Array<() => void> = [];
+    let ended = false;
     return {
-      tx: { run: (effect) => void effects.push(effect) },
+      tx: {
+        run: (effect) => {
+          if (ended) throw txEndedError();
+          effects.push(effect);
+        },
+      },
       commit: async (write: CheckpointWrite) => {
+        ended = true;
         const held = this.#held(lease);
         if (write.artifacts?.length) this.artifacts.switchRefs(lease, write.artifacts);
         for (const effect of effects) effect();
@@ -110,6 +118,7 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
         });
       },
       rollback: async () => {
+        ended = true;
         effects.length = 0;
       },
     };

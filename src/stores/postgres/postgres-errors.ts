@@ -1,4 +1,5 @@
 import { StoreError } from "../../core/errors.js";
+import { closedStoreError } from "../store-errors.js";
 
 const UNREACHABLE_CODES = new Set([
   "ECONNREFUSED",
@@ -54,7 +55,7 @@ export function translatePgError(error: unknown, where: string): unknown {
       "STORE_UNAVAILABLE",
       `PostgreSQL at ${where} refused the login: ${detail}. Check the user name and password ` +
         "in the store URL (or PGUSER/PGPASSWORD) and the server's pg_hba.conf.",
-      { cause: error },
+      { cause: error, location: where },
     );
   }
   if (code === "3D000") {
@@ -62,7 +63,7 @@ export function translatePgError(error: unknown, where: string): unknown {
       "STORE_UNAVAILABLE",
       `PostgreSQL at ${where}: ${detail}. Check the database name at the end of the store URL, ` +
         "or create the database first (createdb NAME).",
-      { cause: error },
+      { cause: error, location: where },
     );
   }
   if (code === "42501") {
@@ -70,15 +71,18 @@ export function translatePgError(error: unknown, where: string): unknown {
       "STORE_UNAVAILABLE",
       `PostgreSQL at ${where}: ${detail}. The role needs CREATE on the database to create ` +
         "waymark's schema, or an administrator can create the schema and grant it to the role.",
-      { cause: error },
+      { cause: error, location: where },
     );
+  }
+  if (error instanceof Error && /Cannot use a pool after calling end/.test(error.message)) {
+    return closedStoreError(where, error);
   }
   if (isConnectionError(error)) {
     return new StoreError(
       "STORE_UNAVAILABLE",
       `Cannot reach the PostgreSQL store at ${where}: ${detail || code}. Check that the server ` +
         "is running and that the host and port in the store URL are right.",
-      { cause: error },
+      { cause: error, location: where },
     );
   }
   return error;

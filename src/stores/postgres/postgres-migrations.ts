@@ -121,20 +121,31 @@ export async function migratePostgres(pool: PgPool, schema: string, where: strin
     if (current === POSTGRES_MIGRATIONS.length) return;
   }
   const client = await pool.connect();
-  let broken: unknown;
+  // A connection cut while the client is checked out emits "error" on it: without a listener
+  // Node would crash the process. The query in flight rejects with the cause anyway.
+  let broken: Error | undefined;
+  const onError = (error: Error) => {
+    broken = error;
+  };
+  client.on?.("error", onError);
   try {
     await client.query("BEGIN");
     try {
       await migrateLocked(client, schema, where);
       await client.query("COMMIT");
     } catch (error) {
-      await client.query("ROLLBACK").catch((rollbackError: unknown) => {
-        broken = rollbackError;
-      });
+      // The first error is the one reported; a failed ROLLBACK only marks the client broken.
+      if (!broken) {
+        await client.query("ROLLBACK").catch((rollbackError: unknown) => {
+          broken =
+            rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+        });
+      }
       throw error;
     }
   } finally {
-    client.release(broken instanceof Error ? broken : undefined);
+    client.removeListener?.("error", onError);
+    client.release(broken);
   }
 }
 

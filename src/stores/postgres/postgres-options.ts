@@ -104,6 +104,10 @@ export function resolvePostgresOptions(options: PostgresStoreOptions): ResolvedP
   }
   const common = { schema, idleInTransactionTimeoutMs };
   if ("pool" in options && options.pool) {
+    // An idle client that loses its connection emits "error" on the pool; a pool nobody
+    // listens to would crash the process for a connection pg has already dropped.
+    const pool = options.pool as PgPool & ErrorEmitter;
+    if (pool.listenerCount?.("error") === 0) pool.on?.("error", () => {});
     return { ...common, pool: options.pool, ownsPool: false, where: "the given pool" };
   }
   const {
@@ -134,6 +138,12 @@ export function resolvePostgresOptions(options: PostgresStoreOptions): ResolvedP
   // without a listener Node would crash the process instead.
   pool.on("error", () => {});
   return { ...common, pool, ownsPool: true, where: redactUrl(connectionString) };
+}
+
+/** The event-emitter slice of a `pg.Pool`, when the pool has it. */
+interface ErrorEmitter {
+  listenerCount?(event: "error"): number;
+  on?(event: "error", listener: (error: Error) => void): unknown;
 }
 
 interface PgModule {

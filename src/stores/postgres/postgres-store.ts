@@ -24,6 +24,7 @@ import type {
   StoredFailure,
 } from "../store.js";
 import { acquiredLease, fencedMessage } from "../store.js";
+import { closedStoreError } from "../store-errors.js";
 import { PostgresArtifacts } from "./postgres-artifacts.js";
 import { translatePgError } from "./postgres-errors.js";
 import { clearValues, failureSql, hasLedgerChanges, writeLedger } from "./postgres-failures.js";
@@ -94,7 +95,8 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     try {
       await store.migrate();
     } catch (error) {
-      await store.close();
+      // Cleanup never replaces the cause.
+      await store.close().catch(() => {});
       throw error;
     }
     return store;
@@ -156,6 +158,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
   }
 
   openBatch(lease: LeaseHandle): BatchScope<PgTx> {
+    if (this.#closed) throw closedStoreError(this.#where);
     const transaction = openPgTransaction(this.pool, this.#idleInTransactionTimeoutMs);
     return {
       tx: transaction.tx,
@@ -292,6 +295,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
 
   /** Every statement goes through here: schema first, connection failures as StoreErrors. */
   async #query<R extends PgRow>(statement: PgStatement, values: unknown[]): Promise<PgResult<R>> {
+    if (this.#closed) throw closedStoreError(this.#where);
     if (!this.#ready) await this.migrate();
     try {
       return await this.pool.query<R>({ ...statement, values });

@@ -1,3 +1,4 @@
+import { txEndedError } from "../store-errors.js";
 import type { PgPool, PgPoolClient, PgQueryConfig, PgResult, PgRow } from "./postgres-pool.js";
 
 /**
@@ -51,6 +52,8 @@ export function openPgTransaction(pool: PgPool, idleTimeoutMs?: number): PgBatch
   let begun: Promise<PgPoolClient> | null = null;
   let client: PgPoolClient | null = null;
   let ended = false;
+  // Statements of processBatch still running: a batch abandoned at its deadline may leave some.
+  let inFlight = 0;
   // A checked-out client whose connection dies emits "error"; with no listener Node would
   // crash the process while processBatch is still awaiting something else.
   let broken: Error | null = null;
@@ -97,14 +100,15 @@ export function openPgTransaction(pool: PgPool, idleTimeoutMs?: number): PgBatch
 
   const tx: PgTx = {
     query: async (text, values) => {
-      if (ended) {
-        throw new Error(
-          "ctx.tx was used after its batch ended. Await every ctx.tx.query() inside processBatch.",
-        );
+      if (ended) throw txEndedError();
+      inFlight++;
+      try {
+        begun ??= begin();
+        const checkedOut = await begun;
+        return await checkedOut.query(text, values);
+      } finally {
+        inFlight--;
       }
-      begun ??= begin();
-      const checkedOut = await begun;
-      return checkedOut.query(text, values);
     },
   };
 
@@ -143,6 +147,13 @@ export function openPgTransaction(pool: PgPool, idleTimeoutMs?: number): PgBatch
     async rollback() {
       ended = true;
       if (begun === null) return;
+      if (inFlight > 0) {
+        // processBatch was abandoned with a statement (or the BEGIN) still running: ROLLBACK
+        // would queue behind it. Closing the connection ends the transaction at once.
+        const abandoned = new Error("The batch was abandoned with a ctx.tx statement running.");
+        begun.then((checkedOut) => giveBack(checkedOut, abandoned)).catch(() => {});
+        return;
+      }
       try {
         await begun;
       } catch {

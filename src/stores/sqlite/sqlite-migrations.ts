@@ -118,7 +118,15 @@ export function migrateSqlite(db: BetterSqlite3.Database, file: string): void {
     }
     db.exec("COMMIT");
   } catch (error) {
-    db.exec("ROLLBACK");
+    // SQLite may have rolled back already (an I/O error does): then ROLLBACK itself would
+    // throw "no transaction is active" and hide the real cause.
+    if (db.inTransaction) {
+      try {
+        db.exec("ROLLBACK");
+      } catch {
+        // The first error is the one to report.
+      }
+    }
     throw error;
   }
 }

@@ -1,7 +1,5 @@
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
-import Database from "better-sqlite3";
-import { FencedError, StoreError } from "../../core/errors.js";
+import type Database from "better-sqlite3";
+import { FencedError } from "../../core/errors.js";
 import type { CheckpointKey, Cursor } from "../../core/types.js";
 import {
   type CheckpointRow,
@@ -29,7 +27,7 @@ import type {
 } from "../store.js";
 import { acquiredLease, fencedMessage } from "../store.js";
 import { SqliteArtifacts } from "./sqlite-artifacts.js";
-import { migrateSqlite } from "./sqlite-migrations.js";
+import { openSqliteDatabase } from "./sqlite-open.js";
 import { SqliteTx } from "./sqlite-tx.js";
 
 /** Options of {@link SqliteStore}. */
@@ -76,20 +74,10 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.path = path;
-    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-    try {
-      this.database = new Database(path, { timeout: options.busyTimeoutMs ?? 5000 });
-    } catch (error) {
-      throw new StoreError(
-        "STORE_UNAVAILABLE",
-        `Cannot open the SQLite store at ${path}: ${(error as Error).message}. ` +
-          "Check that the folder is writable, or choose another path with --store sqlite:PATH.",
-        { cause: error },
-      );
-    }
-    this.database.pragma("journal_mode = WAL");
-    this.database.pragma(`synchronous = ${options.synchronous ?? "FULL"}`);
-    migrateSqlite(this.database, path);
+    this.database = openSqliteDatabase(path, {
+      synchronous: options.synchronous ?? "FULL",
+      busyTimeoutMs: options.busyTimeoutMs ?? 5000,
+    });
     this.artifacts = new SqliteArtifacts(this.database);
     this.#commitBatch = this.database.transaction((lease, write, tx) =>
       this.#writeBatch(lease, write, tx),
@@ -139,6 +127,7 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
     return {
       tx,
       commit: async (write: CheckpointWrite) => {
+        tx.end();
         this.#commitBatch.immediate(lease, write, tx);
       },
       rollback: async () => tx.clear(),

@@ -1,3 +1,5 @@
+import { txEndedError } from "../store-errors.js";
+
 /**
  * `ctx.tx` on a `SqliteStore`. Statements are staged while `processBatch` runs and executed
  * inside the checkpoint's transaction when the batch commits, so the batch's writes and its
@@ -16,17 +18,25 @@
 export class SqliteTx {
   /** Statements waiting for the commit, with their parameters, in order. */
   readonly staged: Array<[sql: string, params: unknown[]]> = [];
+  #ended = false;
 
   /** Stages one statement; `params` bind as in better-sqlite3's `statement.run(...params)`. */
   run(sql: string, ...params: unknown[]): void {
     if (typeof sql !== "string" || sql.trim() === "") {
       throw new TypeError("ctx.tx.run(sql, ...params) needs the SQL text as its first argument.");
     }
+    if (this.#ended) throw txEndedError();
     this.staged.push([sql, params]);
   }
 
-  /** Drops every staged statement (the batch failed). */
+  /** Refuses every later `run`: the batch is committing or over. */
+  end(): void {
+    this.#ended = true;
+  }
+
+  /** Drops every staged statement and refuses later ones (the batch failed or was abandoned). */
   clear(): void {
+    this.#ended = true;
     this.staged.length = 0;
   }
 }

@@ -1,0 +1,119 @@
+import { Readable } from "node:stream";
+import type { Options as CsvParseOptions, Parser } from "csv-parse";
+import { WaymarkError } from "../core/errors.js";
+import type { RawRecord } from "./file-ndjson.js";
+import { openChunks } from "./file-stream.js";
+
+/** The csv-parse options a file source passes on; those that move offsets stay its own. */
+export type CsvOptions = Pick<
+  CsvParseOptions,
+  | "delimiter"
+  | "quote"
+  | "escape"
+  | "comment"
+  | "relax_quotes"
+  | "relax_column_count"
+  | "skip_empty_lines"
+  | "trim"
+  | "ltrim"
+  | "rtrim"
+  | "cast"
+  | "cast_date"
+> & {
+  /**
+   * `true` reads column names from the first line and gives objects; an array names the
+   * columns of a file without a header; `false` gives arrays. @default true
+   */
+  columns?: boolean | string[];
+};
+
+type Parse = (options: CsvParseOptions) => Parser;
+
+/**
+ * Parses CSV with csv-parse, streaming, into records with their byte offsets (csv-parse
+ * counts the bytes it consumed). A resume past the header reads the header's names first:
+ * one small read at the file's start.
+ */
+export async function* csvRecords(
+  path: string,
+  after: number,
+  gzip: boolean,
+  options: CsvOptions,
+  where: string,
+): AsyncGenerator<RawRecord[]> {
+  const { parse } = (await import("csv-parse")) as { parse: Parse };
+  const { columns = true, ...rest } = options;
+  // The header is read on its own, so that its names are known however far a resume seeks,
+  // and the first record's offset is exact.
+  const header = columns === true ? await readHeader(path, gzip, rest, parse) : null;
+  const from = Math.max(after, header?.end ?? 0);
+  const parser = parse({
+    skip_empty_lines: true,
+    ...rest,
+    columns: header ? header.names : columns,
+    bom: from === 0,
+    info: true,
+  });
+  Readable.from(openChunks(path, from, gzip).stream)
+    .on("error", (error) => parser.destroy(error))
+    .pipe(parser);
+  let start = from;
+  let records: RawRecord[] = [];
+  try {
+    for await (const { record, info } of parser as AsyncIterable<{
+      record: unknown;
+      info: { bytes: number };
+    }>) {
+      const end = from + info.bytes;
+      records.push({ value: record, start, end });
+      start = end;
+      // Hand over what one chunk of input gave, once the parser has no more of it buffered.
+      if (parser.readableLength === 0) {
+        yield records;
+        records = [];
+      }
+    }
+    if (records.length > 0) yield records;
+  } catch (error) {
+    throw asInvalid(error, where, from);
+  } finally {
+    parser.destroy();
+  }
+}
+
+/** The column names on the file's first line, and the offset where the records start. */
+async function readHeader(
+  path: string,
+  gzip: boolean,
+  options: Omit<CsvOptions, "columns">,
+  parse: Parse,
+): Promise<{ names: string[]; end: number }> {
+  const parser = parse({ ...options, columns: false, bom: true, to: 1, info: true });
+  const head = Readable.from(openChunks(path, 0, gzip).stream);
+  head.pipe(parser);
+  try {
+    for await (const { record, info } of parser as AsyncIterable<{
+      record: string[];
+      info: { bytes: number };
+    }>) {
+      return { names: record, end: info.bytes };
+    }
+    return { names: [], end: 0 };
+  } finally {
+    head.destroy();
+    parser.destroy();
+  }
+}
+
+/** A csv-parse error (an unclosed quote, a short row) is a bad record, with its position. */
+function asInvalid(error: unknown, where: string, readFrom: number): unknown {
+  const { code, bytes } = (error ?? {}) as { code?: unknown; bytes?: unknown };
+  if (typeof code !== "string" || !code.startsWith("CSV_")) return error;
+  const at = typeof bytes === "number" ? ` near byte ${readFrom + bytes}` : "";
+  return new WaymarkError(
+    "INVALID_ENTITY",
+    `${where}: a record${at} is not valid CSV (${(error as Error).message}). ` +
+      "Fix the record, or relax the csv options; the run resumes at it.",
+    { cause: error },
+  );
+}
