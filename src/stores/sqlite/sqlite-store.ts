@@ -19,6 +19,7 @@ import { acquiredLease, fencedMessage } from "../run-store.js";
 import { type CheckpointRow, commitValues, fenceOf, keyOf, toCheckpoint } from "../sql-rows.js";
 import type { CheckpointStore } from "../store.js";
 import { SqliteArtifacts } from "./sqlite-artifacts.js";
+import { SqliteBackfills } from "./sqlite-backfills.js";
 import type { SqliteDatabase, SqliteStatement, SqliteTransaction } from "./sqlite-driver.js";
 import { writeFailures } from "./sqlite-ledger.js";
 import { openSqliteDatabase } from "./sqlite-open.js";
@@ -61,6 +62,8 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
   readonly database: SqliteDatabase;
   /** Blobs beside the checkpoints (`ctx.artifacts`), in this same file. */
   readonly artifacts: SqliteArtifacts;
+  /** Backfills begun and finished, for `runPartitions` and `waymark run`. */
+  readonly backfills: SqliteBackfills;
   readonly #statements: SqliteStatements;
   readonly #reports: SqliteReports;
   // Built once: wrapping a fresh function with `database.transaction` on every commit costs
@@ -78,6 +81,7 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
     this.#statements = new SqliteStatements(this.database);
     this.#reports = new SqliteReports(this.#statements);
     this.artifacts = new SqliteArtifacts(this.database, this.#statements);
+    this.backfills = new SqliteBackfills(this.database, this.#statements);
     this.#commitBatch = this.database.transaction((lease, write, tx) =>
       this.#writeBatch(lease, write, tx),
     );
