@@ -1,5 +1,6 @@
 import { performance } from "node:perf_hooks";
-import type { CheckpointStore, LeaseHandle } from "../stores/store.js";
+import type { LeaseHandle, RunStore } from "../stores/store.js";
+import { describeKey } from "./checkpoint-key.js";
 import type { Logger } from "./types.js";
 
 /**
@@ -11,7 +12,7 @@ export class LeaseKeeper {
   #renewing = false;
 
   constructor(
-    store: CheckpointStore,
+    store: RunStore,
     lease: LeaseHandle,
     leaseTtlMs: number,
     now: () => number,
@@ -27,7 +28,7 @@ export class LeaseKeeper {
           .renew(lease, leaseTtlMs, now())
           .then(() =>
             logger?.debug(
-              `Renewed the lease of ${lease.processor}/${lease.partition} (fence ${lease.fence}) ` +
+              `Renewed the lease of ${describeKey(lease)} (fence ${lease.fence}) ` +
                 `for ${leaseTtlMs} ms in ${(performance.now() - started).toFixed(1)} ms.`,
             ),
           )
