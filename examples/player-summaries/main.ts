@@ -1,27 +1,45 @@
-// Summarises the 450 players of one game date into `player_summaries`, resuming if a run
-// died. `--fail-once 320` makes the first run fail at player 320; run again to resume.
+// Summarises the 450 players of one game date from `player_lines` into `player_summaries`,
+// resuming if a run died. Works on a SQLite file or a PostgreSQL database: the input, the
+// summaries and the checkpoints all live in the one database. `--fail-once 320` makes the
+// first run fail at player 320; it then runs again and resumes.
 //
-//   node --import tsx examples/player-summaries/main.ts --store .waymark/summaries.db --date 2024-01-15
+//   node --import tsx examples/player-summaries/main.ts --store sqlite:.waymark/summaries.db --date 2024-01-15
+//   node --import tsx examples/player-summaries/main.ts --store postgres://localhost/app --fail-once 320
 import { parseArgs } from "node:util";
-import { run, SqliteStore } from "../../src/index.js";
-import { SUMMARIES_TABLE, summariesProcessor } from "./processor.js";
+import { openStore, run, SqliteStore } from "../../src/index.js";
+import { summariesProcessor } from "./processor.js";
+import { countSummaries, type PgClient, preparePostgres, prepareSqlite } from "./tables.js";
 
 const { values } = parseArgs({
   options: {
-    store: { type: "string", default: ".waymark/summaries.db" },
+    store: { type: "string", default: "sqlite:.waymark/summaries.db" },
     date: { type: "string", default: "2024-01-15" },
     "fail-once": { type: "string" },
   },
 });
-const store = new SqliteStore(values.store);
-store.database.exec(SUMMARIES_TABLE);
+const date = values.date;
+// A bare path is a SQLite file, as before the store URLs.
+const url = /^[a-z]+:/.test(values.store) ? values.store : `sqlite:${values.store}`;
+const store = await openStore(url);
+let db: PgClient | SqliteStore["database"];
+let close = async () => {};
+if (store instanceof SqliteStore) {
+  db = store.database;
+  prepareSqlite(db, [date]);
+} else {
+  // The input lives in the same PostgreSQL database; pg is needed for it anyway.
+  const { default: pg } = await import("pg");
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  db = pool;
+  close = () => pool.end();
+  await preparePostgres(pool, [date]);
+}
 const failOnce = values["fail-once"] ? Number(values["fail-once"]) : undefined;
-const processor = summariesProcessor({ failOnce });
-let result = await run(processor, { store, partition: values.date });
-if (result.status === "failed") result = await run(processor, { store, partition: values.date });
-const { rows } = store.database
-  .prepare("SELECT COUNT(*) AS rows FROM player_summaries WHERE game_date = ?")
-  .get(values.date) as { rows: number };
-console.log(`${result.status}: ${rows} summaries for ${values.date}`);
+const processor = summariesProcessor({ db, failOnce });
+let result = await run(processor, { store, partition: date });
+if (result.status === "failed") result = await run(processor, { store, partition: date });
+const count = await countSummaries(db, date);
+console.log(`${result.status}: ${count} summaries for ${date}`);
+await close();
 await store.close();
 process.exitCode = result.status === "completed" ? 0 : 1;

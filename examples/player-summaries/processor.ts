@@ -1,59 +1,55 @@
-import { defineProcessor, type SqliteTx } from "../../src/index.js";
-import { type PlayerLine, playersOn } from "./players.js";
+import { defineProcessor, fromQuery, type PgTx, type SqliteTx, sql } from "../../src/index.js";
+import { type PgClient, type SqliteDb, writeSummary } from "./tables.js";
 
-/** The summaries table: one row per (game date, player), whatever happens to the runs. */
-export const SUMMARIES_TABLE = `CREATE TABLE IF NOT EXISTS player_summaries (
-  game_date  TEXT    NOT NULL,
-  player_id  INTEGER NOT NULL,
-  minutes    INTEGER NOT NULL,
-  points     INTEGER NOT NULL,
-  rebounds   INTEGER NOT NULL,
-  assists    INTEGER NOT NULL,
-  efficiency REAL    NOT NULL,
-  PRIMARY KEY (game_date, player_id))`;
+export { SUMMARIES_TABLE } from "./tables.js";
 
-// MERGE, not append: the key is the (game date, player) the row describes, so writing it
-// again (a replayed batch, a rerun of the date) replaces it instead of adding a duplicate.
-const UPSERT = `INSERT INTO player_summaries
-    (game_date, player_id, minutes, points, rebounds, assists, efficiency)
-  VALUES (?, ?, ?, ?, ?, ?, ?)
-  ON CONFLICT (game_date, player_id) DO UPDATE SET
-    minutes = excluded.minutes, points = excluded.points, rebounds = excluded.rebounds,
-    assists = excluded.assists, efficiency = excluded.efficiency`;
+/** One row of `player_lines`, as the processor reads it. */
+export interface PlayerLineRow {
+  readonly player_id: number;
+  readonly minutes: number;
+  readonly points: number;
+  readonly rebounds: number;
+  readonly assists: number;
+}
 
 /**
- * Per-player game summaries for one game date (the partition), written through `ctx.tx` so
- * that each batch's rows commit with its checkpoint. `failOnce` throws once when that player
- * is reached, to show a resume.
+ * Per-player game summaries for one game date (the partition). The players come from the
+ * `player_lines` table through `fromQuery`: keyset pages on `player_id` within the date,
+ * counted for progress. Each batch's summaries are written through `ctx.tx`, so they commit
+ * with its checkpoint. `failOnce` throws once when that player is reached, to show a resume.
  */
-export function summariesProcessor(options: { failOnce?: number } = {}) {
+export function summariesProcessor(options: { db: PgClient | SqliteDb; failOnce?: number }) {
   let failAt = options.failOnce;
-  return defineProcessor<PlayerLine, undefined, SqliteTx>({
+  return defineProcessor<PlayerLineRow, undefined, SqliteTx | PgTx>({
     name: "player-game-summary",
     batchSize: 50,
     // The example fails a run on purpose to show the resume; no backoff in between.
     retry: false,
-    entities: ({ partition, after }) =>
-      playersOn(partition).filter((p) => after === null || p.id > (after as number)),
-    id: (player) => player.id,
-    count: ({ partition }) => playersOn(partition).length,
-    processBatch(players, ctx) {
+    ...fromQuery<PlayerLineRow, "player_id">({
+      db: options.db,
+      table: "player_lines",
+      key: "player_id",
+      columns: ["player_id", "minutes", "points", "rebounds", "assists"],
+      where: sql`game_date = ${sql.partition}`,
+      pageSize: 200,
+      count: true,
+    }),
+    async processBatch(players, ctx) {
       for (const p of players) {
-        if (p.id === failAt) {
+        if (p.player_id === failAt) {
           failAt = undefined;
-          throw new Error(`Quota exceeded at player ${p.id}`);
+          throw new Error(`Quota exceeded at player ${p.player_id}`);
         }
         const efficiency = (p.points + p.rebounds + p.assists) / p.minutes;
-        ctx.tx.run(
-          UPSERT,
+        await writeSummary(ctx.tx, [
           ctx.partition,
-          p.id,
+          p.player_id,
           p.minutes,
           p.points,
           p.rebounds,
           p.assists,
           efficiency,
-        );
+        ]);
       }
     },
   });
