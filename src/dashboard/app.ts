@@ -1,7 +1,7 @@
 import { performance } from "node:perf_hooks";
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
-import type * as PromClient from "prom-client";
+import type { PromRegistryLike } from "../metrics/peer-types.js";
 import { collectGarbage, resetCheckpoint } from "../reports/actions.js";
 import { loadAdvice, loadStale, loadStats, loadStatus } from "../reports/load.js";
 import type { CheckpointStore } from "../stores/store.js";
@@ -20,7 +20,7 @@ export interface DashboardAppOptions {
   /** How often live updates are pushed. @default 1000 */
   readonly refreshMs?: number;
   /** A prom-client registry whose metrics `/metrics` shows too (e.g. your runners'). */
-  readonly registry?: PromClient.Registry;
+  readonly registry?: PromRegistryLike;
   /** @default Date.now */
   readonly now?: () => number;
 }

@@ -1,4 +1,5 @@
 import type * as PromClient from "prom-client";
+import type { PromRegistryLike } from "../metrics/peer-types.js";
 import { loadStale, loadStatus } from "../reports/load.js";
 import type { CheckpointStore } from "../stores/store.js";
 
@@ -12,7 +13,7 @@ const DAY = 86_400_000;
 export async function storeMetrics(
   store: CheckpointStore,
   now: number,
-  registry?: PromClient.Registry,
+  registry?: PromRegistryLike,
 ): Promise<string | null> {
   let client: typeof PromClient;
   try {

@@ -1,6 +1,7 @@
 import type * as Otel from "@opentelemetry/api";
 import type { RunMetrics } from "../core/metrics-hooks.js";
 import { loadPeer } from "./load-peer.js";
+import type { SpanLike, TracerLike } from "./peer-types.js";
 
 /**
  * Run hooks that trace each run as an OpenTelemetry span `waymark.run` (with
@@ -11,10 +12,10 @@ import { loadPeer } from "./load-peer.js";
  * @example
  * await run(summaries, { store, metrics: openTelemetryTracing() });
  */
-export function openTelemetryTracing(tracer?: Otel.Tracer): RunMetrics {
+export function openTelemetryTracing(tracer?: TracerLike): RunMetrics {
   const api = loadPeer<typeof Otel>("@opentelemetry/api", "openTelemetryTracing");
-  const using = tracer ?? api.trace.getTracer("waymark");
-  const spans = new Map<string, Otel.Span>();
+  const using: TracerLike = tracer ?? api.trace.getTracer("waymark");
+  const spans = new Map<string, SpanLike>();
   const start = (runId: string, processor: string, partition: string) => {
     const span = using.startSpan("waymark.run", {
       attributes: {

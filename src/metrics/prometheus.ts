@@ -1,6 +1,7 @@
 import type * as PromClient from "prom-client";
 import type { RunMetrics } from "../core/metrics-hooks.js";
 import { loadPeer } from "./load-peer.js";
+import type { PromRegistryLike } from "./peer-types.js";
 
 /** Options of {@link prometheusMetrics}. */
 export interface PrometheusMetricsOptions {
@@ -25,11 +26,12 @@ export interface PrometheusMetricsOptions {
  * console.log(await registry.metrics());
  */
 export function prometheusMetrics(
-  registry?: PromClient.Registry,
+  registry?: PromRegistryLike,
   options: PrometheusMetricsOptions = {},
 ): RunMetrics {
   const client = loadPeer<typeof PromClient>("prom-client", "prometheusMetrics");
-  const into = registry ?? client.register;
+  // A registry that is not prom-client's own would fail inside prom-client, naming itself.
+  const into = (registry as PromClient.Registry | undefined) ?? client.register;
   const prefix = options.prefix ?? "waymark_";
   const counter = (name: string, help: string, labels: string[] = []) =>
     (into.getSingleMetric(prefix + name) as PromClient.Counter<string> | undefined) ??

@@ -21,12 +21,37 @@ interface TrainOutput {
   weightsHex: string | null;
 }
 
+/** Where to get the training example when this installation has none. */
+const REPOSITORY = "https://github.com/waymark-js/waymark";
+
 /**
  * `waymark demo train`: trains the example model twice, once straight through and once in a
  * child process that SIGKILLs itself mid-run and is resumed, then shows whether the two
- * models are bit-identical.
+ * models are bit-identical. It runs the example's TypeScript source, which only a clone of
+ * the repository has; an installed package does not offer the command and says where it is.
  */
 export function registerDemoTrain(demo: Command): void {
+  if (!existsSync(TRAINER)) {
+    const clone =
+      `runs from a clone of the repository:\n  git clone ${REPOSITORY} && cd waymark && ` +
+      "npm install && npx waymark demo train";
+    demo.addHelpText(
+      "after",
+      `\n\`waymark demo train\` (a model's training killed and resumed bit for bit) ${clone}\n`,
+    );
+    // Not offered here, but asked for by name it says where it runs.
+    demo
+      .command("train", { hidden: true })
+      .allowUnknownOption()
+      .allowExcessArguments()
+      .action(() => {
+        throw new CliError(
+          `This installation has no training example: \`waymark demo train\` ${clone}`,
+          EXIT.usage,
+        );
+      });
+    return;
+  }
   demo
     .command("train")
     .description("train a small model, kill it mid-run, resume, and compare bit for bit")
@@ -42,12 +67,6 @@ export function registerDemoTrain(demo: Command): void {
           `Invalid --kill-at ${JSON.stringify(options.killAt)}: use BATCH:PHASE with a batch ` +
             "from 1 to 40 and a phase of before-put, during-put or after-put, e.g. 17:during-put.",
           EXIT.usage,
-        );
-      }
-      if (!existsSync(TRAINER)) {
-        throw new CliError(
-          "The training example is not in this installation (examples/train-model); run the " +
-            "demo from a clone of the waymark repository.",
         );
       }
       const dir = mkdtempSync(join(tmpdir(), "waymark-demo-train-"));

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
-import type Database from "better-sqlite3";
 import { StoreError } from "../../core/errors.js";
 import type { CheckpointKey } from "../../core/types.js";
 import type { ArtifactRef, ArtifactStore } from "../artifact-store.js";
+import type { SqliteDatabase, SqliteStatement } from "./sqlite-driver.js";
 
 /**
  * Artifacts in a SQLite store's file (tables from migration `artifacts`). The async methods
@@ -10,10 +10,10 @@ import type { ArtifactRef, ArtifactStore } from "../artifact-store.js";
  * store's own commit and completion transactions.
  */
 export class SqliteArtifacts implements ArtifactStore {
-  readonly #db: Database.Database;
-  readonly #statements = new Map<string, Database.Statement>();
+  readonly #db: SqliteDatabase;
+  readonly #statements = new Map<string, SqliteStatement>();
 
-  constructor(database: Database.Database) {
+  constructor(database: SqliteDatabase) {
     this.#db = database;
   }
 
@@ -151,7 +151,7 @@ export class SqliteArtifacts implements ArtifactStore {
     );
   }
 
-  #statement(sql: string): Database.Statement {
+  #statement(sql: string): SqliteStatement {
     let statement = this.#statements.get(sql);
     if (!statement) {
       statement = this.#db.prepare(sql);

@@ -1,5 +1,5 @@
-import type BetterSqlite3 from "better-sqlite3";
 import { StoreError } from "../../core/errors.js";
+import type { SqliteDatabase } from "./sqlite-driver.js";
 
 /**
  * Numbered migrations, applied in order. The schema version lives in `PRAGMA user_version`.
@@ -100,7 +100,7 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
  * Brings the schema up to date. `BEGIN IMMEDIATE` takes the write lock before reading the
  * version, so that several processes opening one file at once migrate exactly once.
  */
-export function migrateSqlite(db: BetterSqlite3.Database, file: string): void {
+export function migrateSqlite(db: SqliteDatabase, file: string): void {
   const latest = SQLITE_MIGRATIONS.length;
   db.exec("BEGIN IMMEDIATE");
   try {

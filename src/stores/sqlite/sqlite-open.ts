@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import Database from "better-sqlite3";
+import { connectSqlite, type SqliteDatabase } from "./sqlite-driver.js";
 import { translateSqliteError } from "./sqlite-errors.js";
 import { migrateSqlite } from "./sqlite-migrations.js";
 
@@ -13,11 +13,11 @@ import { migrateSqlite } from "./sqlite-migrations.js";
 export function openSqliteDatabase(
   path: string,
   options: { synchronous: "FULL" | "NORMAL"; busyTimeoutMs: number },
-): Database.Database {
-  let database: Database.Database | undefined;
+): SqliteDatabase {
+  let database: SqliteDatabase | undefined;
   try {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-    database = new Database(path, { timeout: options.busyTimeoutMs });
+    database = connectSqlite(path, { timeout: options.busyTimeoutMs });
     database.pragma("journal_mode = WAL");
     database.pragma(`synchronous = ${options.synchronous}`);
     migrateSqlite(database, path);

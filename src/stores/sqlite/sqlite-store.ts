@@ -1,4 +1,3 @@
-import type Database from "better-sqlite3";
 import { FencedError } from "../../core/errors.js";
 import type { CheckpointKey, Cursor } from "../../core/types.js";
 import {
@@ -27,6 +26,7 @@ import type {
 } from "../store.js";
 import { acquiredLease, fencedMessage } from "../store.js";
 import { SqliteArtifacts } from "./sqlite-artifacts.js";
+import type { SqliteDatabase, SqliteStatement, SqliteTransaction } from "./sqlite-driver.js";
 import { openSqliteDatabase } from "./sqlite-open.js";
 import { SqliteTx } from "./sqlite-tx.js";
 
@@ -62,13 +62,13 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
    * The better-sqlite3 connection, for creating your own tables and reading your results.
    * Write batch effects through `ctx.tx`, not here, to keep them exactly once.
    */
-  readonly database: Database.Database;
+  readonly database: SqliteDatabase;
   /** Blobs beside the checkpoints (`ctx.artifacts`), in this same file. */
   readonly artifacts: SqliteArtifacts;
-  readonly #statements = new Map<string, Database.Statement>();
+  readonly #statements = new Map<string, SqliteStatement>();
   // Built once: wrapping a fresh function with `database.transaction` on every commit costs
   // about as much as the write itself.
-  readonly #commitBatch: Database.Transaction<
+  readonly #commitBatch: SqliteTransaction<
     (lease: LeaseHandle, write: CheckpointWrite, tx: SqliteTx) => void
   >;
 
@@ -310,7 +310,7 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
   }
 
   /** Prepared statements are cached by their text: preparing costs more than running. */
-  #statement(sql: string): Database.Statement {
+  #statement(sql: string): SqliteStatement {
     let statement = this.#statements.get(sql);
     if (!statement) {
       statement = this.database.prepare(sql);

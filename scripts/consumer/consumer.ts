@@ -1,0 +1,63 @@
+// A small ESM consumer of the packed package, type-checked strictly (skipLibCheck false) in a
+// project without the optional peers, then run. Every check throws on failure.
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  defineProcessor,
+  openStore,
+  prometheusMetrics,
+  type RunResult,
+  run,
+  type SqliteTx,
+  WaymarkError,
+} from "waymark";
+
+const require = createRequire(import.meta.url);
+const sqliteLoaded = () =>
+  Object.keys(require.cache).some((path) => path.includes("better-sqlite3"));
+
+interface Row {
+  id: number;
+  value: number;
+}
+const rows: Row[] = Array.from({ length: 120 }, (_, i) => ({ id: i + 1, value: i }));
+
+const sums = defineProcessor<Row, { total: number }, SqliteTx>({
+  name: "consumer-sums",
+  batchSize: 25,
+  entities: ({ after }) => rows.filter((r) => after === null || r.id > Number(after)),
+  id: (row) => row.id,
+  initialState: () => ({ total: 0 }),
+  processBatch(batch, ctx) {
+    for (const row of batch) ctx.state.total += row.value;
+  },
+});
+
+assert.equal(sqliteLoaded(), false, 'import "waymark" must not load better-sqlite3');
+const memory = await openStore("memory:");
+const inMemory: RunResult = await run(sums, { store: memory, logger: false });
+assert.equal(inMemory.status, "completed");
+await memory.close();
+assert.equal(sqliteLoaded(), false, "a memory store must not load better-sqlite3");
+
+const dir = mkdtempSync(join(tmpdir(), "waymark-consumer-"));
+try {
+  const store = await openStore(`sqlite:${join(dir, "waymark.db")}`);
+  const result = await run(sums, { store, logger: false });
+  assert.equal(result.status, "completed");
+  assert.equal(result.processed, 120);
+  assert.equal(sqliteLoaded(), true, "opening a SQLite store loads better-sqlite3");
+  await store.close();
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+// An optional peer that is not installed is a typed error that says how to install it.
+assert.throws(
+  () => prometheusMetrics(),
+  (error: unknown) => error instanceof WaymarkError && error.code === "MISSING_PEER",
+);
+console.log("consumer: ESM import, types and runs work without optional peers");
