@@ -41,7 +41,7 @@ export async function pgCommit(url: string, quick: boolean): Promise<BenchRow[]>
     await boss.start();
     await boss.createQueue("bench");
     await raw.query(`CREATE TABLE ${schema}.effects (id INT PRIMARY KEY, n INT NOT NULL)`);
-    const key = { processor: "bench", partition: "p" };
+    const key = { processor: "bench", partition: "p", shard: "" };
     const acquired = await store.acquire({
       ...key,
       owner: "bench",
@@ -54,7 +54,7 @@ export async function pgCommit(url: string, quick: boolean): Promise<BenchRow[]>
     const upsert = `INSERT INTO ${schema}.checkpoints AS c (processor, partition, processor_version,
         cursor, completed, total, state, fingerprint, lease_expires_at, created_at, updated_at)
       VALUES ($1, $2, 1, $3, $4, NULL, $5, NULL, $6, $7, $7)
-      ON CONFLICT (processor, partition) DO UPDATE SET processor_version = 1,
+      ON CONFLICT (processor, partition, shard) DO UPDATE SET processor_version = 1,
         cursor = EXCLUDED.cursor, completed = EXCLUDED.completed, total = EXCLUDED.total,
         state = EXCLUDED.state, fingerprint = NULL, lease_expires_at = EXCLUDED.lease_expires_at,
         updated_at = EXCLUDED.updated_at`;

@@ -7,7 +7,7 @@ import { SqliteStore } from "../src/index.js";
 import { migrateSqlite } from "../src/stores/sqlite/sqlite-migrations.js";
 import { type BenchRow, median, ms, percentile } from "./stats.js";
 
-const KEY = { processor: "bench-commit", partition: "default" };
+const KEY = { processor: "bench-commit", partition: "default", shard: "" };
 const STATE = JSON.stringify({ games: 12, points: 345 });
 
 /**
@@ -35,7 +35,7 @@ export async function sqliteCommit(
          updated_at)
        VALUES (@processor, @partition, 1, @cursor, @completed, NULL, @state, NULL, 'run', 'me',
          @expires, 1, 1, @now, @now)
-       ON CONFLICT (processor, partition) DO UPDATE SET cursor = excluded.cursor,
+       ON CONFLICT (processor, partition, shard) DO UPDATE SET cursor = excluded.cursor,
          completed = excluded.completed, state = excluded.state,
          lease_expires_at = excluded.lease_expires_at, updated_at = excluded.updated_at`,
     );

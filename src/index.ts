@@ -1,5 +1,6 @@
 export type { ArtifactSource } from "./core/artifact-codec.js";
 export type { ArtifactInfo, Artifacts } from "./core/artifacts.js";
+export { checkpointKey, describeKey } from "./core/checkpoint-key.js";
 export type { StoreErrorCode, WaymarkErrorCode } from "./core/errors.js";
 export {
   FencedError,
@@ -47,7 +48,6 @@ export type {
 } from "./core/run-partitions-options.js";
 export type { RunResult } from "./core/run-result.js";
 export type { Shard, ShardsArgs } from "./core/shard-types.js";
-export { shardKey } from "./core/shards.js";
 export type {
   CheckpointKey,
   Cursor,
@@ -90,20 +90,25 @@ export type {
 } from "./stores/postgres/postgres-options.js";
 export { openPostgresStore, PostgresStore } from "./stores/postgres/postgres-store.js";
 export type { PgTx } from "./stores/postgres/postgres-tx.js";
-export type { SqliteStoreOptions } from "./stores/sqlite/sqlite-store.js";
-export { SqliteStore } from "./stores/sqlite/sqlite-store.js";
-export { SqliteTx } from "./stores/sqlite/sqlite-tx.js";
 export type {
-  AcquireRequest,
-  AcquireResult,
-  BatchScope,
-  CheckpointStore,
-  CheckpointWrite,
+  CheckpointFilter,
   FailureFilter,
-  FailureWrite,
-  LeaseHandle,
   RunFilter,
   RunRecord,
   StoredCheckpoint,
   StoredFailure,
-} from "./stores/store.js";
+} from "./stores/records.js";
+export type { OperatorStore, ReportStore } from "./stores/report-store.js";
+export type {
+  AcquireRequest,
+  AcquireResult,
+  BatchScope,
+  CheckpointWrite,
+  FailureWrite,
+  LeaseHandle,
+  RunStore,
+} from "./stores/run-store.js";
+export type { SqliteStoreOptions } from "./stores/sqlite/sqlite-store.js";
+export { SqliteStore } from "./stores/sqlite/sqlite-store.js";
+export { SqliteTx } from "./stores/sqlite/sqlite-tx.js";
+export type { CheckpointStore } from "./stores/store.js";

@@ -42,7 +42,11 @@ const logger = values.quiet
   ? false
   : { debug: () => {}, info: toStderr, warn: toStderr, error: toStderr };
 // A killed runner's lease stays live for leaseTtlMs: wait for it to lapse, then take over.
-const held = await store.getCheckpoint({ processor: processor.name, partition: "default" });
+const held = await store.getCheckpoint({
+  processor: processor.name,
+  partition: "default",
+  shard: "",
+});
 const leaseLeft = held?.leaseOwner ? (held.leaseExpiresAt ?? 0) - Date.now() : 0;
 if (leaseLeft > 0) {
   if (logger) logger.info(`Waiting ${leaseLeft} ms for the killed runner's lease to expire.`);

@@ -83,16 +83,22 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
-/** Prints rows as an aligned text table; `empty` when there are none. */
+/**
+ * Prints rows as an aligned text table; `empty` when there are none. The `shard` column is
+ * left out when no row has a shard, so unsharded work reads as it always did.
+ */
 export function printTable(
   rows: ReadonlyArray<Record<string, string>>,
-  columns: ReadonlyArray<readonly [key: string, heading: string]>,
+  allColumns: ReadonlyArray<readonly [key: string, heading: string]>,
   empty: string,
 ): void {
   if (rows.length === 0) {
     process.stdout.write(`${empty}\n`);
     return;
   }
+  const columns = rows.some((row) => row.shard)
+    ? allColumns
+    : allColumns.filter(([key]) => key !== "shard");
   const widths = columns.map(([key, heading]) =>
     Math.max(heading.length, ...rows.map((row) => (row[key] ?? "").length)),
   );

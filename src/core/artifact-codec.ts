@@ -2,7 +2,9 @@ import { createHash } from "node:crypto";
 import { promisify } from "node:util";
 import { constants, deflateRaw, inflateRaw } from "node:zlib";
 import type { ArtifactRef, ArtifactStore } from "../stores/artifact-store.js";
+import { describeKey, resetCommand } from "./checkpoint-key.js";
 import { StoreError, WaymarkError } from "./errors.js";
+import type { CheckpointKey } from "./types.js";
 
 /** Bytes per stored chunk: big enough that per-row overhead vanishes, small enough to stream. */
 export const CHUNK_BYTES = 1024 * 1024;
@@ -17,10 +19,8 @@ const LEVEL = { level: constants.Z_BEST_SPEED };
 export type ArtifactSource = Uint8Array | AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 
 /** Where a blob lives and whose it is, for writing and for error messages. */
-export interface BlobTarget {
+export interface BlobTarget extends CheckpointKey {
   readonly store: ArtifactStore;
-  readonly processor: string;
-  readonly partition: string;
   readonly name: string;
   readonly maxBytes: number;
   readonly now: number;
@@ -33,7 +33,7 @@ export interface BlobTarget {
  */
 export async function writeBlob(target: BlobTarget, source: ArtifactSource): Promise<ArtifactRef> {
   const { store } = target;
-  const key = { processor: target.processor, partition: target.partition };
+  const key = { processor: target.processor, partition: target.partition, shard: target.shard };
   const blobId = await store.createBlob(key, target.now);
   const hash = createHash("sha256");
   let size = 0;
@@ -44,7 +44,7 @@ export async function writeBlob(target: BlobTarget, source: ArtifactSource): Pro
       if (size > target.maxBytes) {
         throw new WaymarkError(
           "ARTIFACT_TOO_LARGE",
-          `The artifact "${target.name}" of ${target.processor}/${target.partition} is over ` +
+          `The artifact "${target.name}" of ${describeKey(target)} is over ` +
             `maxArtifactBytes (${target.maxBytes} bytes, uncompressed). Raise maxArtifactBytes ` +
             "on the processor or store less; the last checkpoint is kept.",
         );
@@ -69,7 +69,7 @@ export async function writeBlob(target: BlobTarget, source: ArtifactSource): Pro
 export async function* readBlob(
   store: ArtifactStore,
   ref: ArtifactRef,
-  where: { processor: string; partition: string },
+  where: CheckpointKey,
 ): AsyncGenerator<Buffer> {
   const hash = createHash("sha256");
   let size = 0;
@@ -103,23 +103,19 @@ export async function* readBlob(
 export async function verifyBlob(
   store: ArtifactStore,
   ref: ArtifactRef,
-  where: { processor: string; partition: string },
+  where: CheckpointKey,
 ): Promise<void> {
   for await (const _ of readBlob(store, ref, where)) {
     // Consumed for the hash check only.
   }
 }
 
-function corrupt(
-  ref: ArtifactRef,
-  where: { processor: string; partition: string },
-  detail: string,
-): StoreError {
+function corrupt(ref: ArtifactRef, where: CheckpointKey, detail: string): StoreError {
   return new StoreError(
     "CORRUPT_CHECKPOINT",
-    `The artifact "${ref.name}" of ${where.processor}/${where.partition} is corrupt: ${detail}. ` +
-      `Its checkpoint cannot be resumed; run \`waymark reset ${where.processor} ` +
-      `${where.partition}\` to start the partition over.`,
+    `The artifact "${ref.name}" of ${describeKey(where)} is corrupt: ${detail}. ` +
+      `Its checkpoint cannot be resumed; run \`${resetCommand(where)}\` to start the ` +
+      "partition over.",
   );
 }
 

@@ -1,6 +1,6 @@
 import { Readable } from "node:stream";
 import type { ArtifactRef, ArtifactStore } from "../stores/artifact-store.js";
-import type { CheckpointStore } from "../stores/store.js";
+import type { RunStore } from "../stores/store.js";
 import { type ArtifactSource, readBlob, verifyBlob, writeBlob } from "./artifact-codec.js";
 import { InvalidOptionError, StoreError } from "./errors.js";
 import type { CheckpointKey, Logger } from "./types.js";
@@ -42,13 +42,13 @@ export interface Artifacts {
  * cleared on a fresh start, and what each batch stages for its commit.
  */
 export class RunArtifacts {
-  readonly #store: CheckpointStore;
+  readonly #store: RunStore;
   readonly #key: CheckpointKey;
   readonly #maxBytes: number;
   readonly #now: () => number;
   #committed = new Map<string, ArtifactRef>();
 
-  constructor(store: CheckpointStore, key: CheckpointKey, maxBytes: number, now: () => number) {
+  constructor(store: RunStore, key: CheckpointKey, maxBytes: number, now: () => number) {
     this.#store = store;
     this.#key = key;
     this.#maxBytes = maxBytes;
@@ -92,7 +92,7 @@ export class RunArtifacts {
 
 /** The `ctx.artifacts` of one batch. */
 export class BatchArtifacts implements Artifacts {
-  readonly #store: CheckpointStore;
+  readonly #store: RunStore;
   readonly #key: CheckpointKey;
   readonly #committed: ReadonlyMap<string, ArtifactRef>;
   readonly #maxBytes: number;
@@ -100,7 +100,7 @@ export class BatchArtifacts implements Artifacts {
   readonly #staged = new Map<string, ArtifactRef>();
 
   constructor(
-    store: CheckpointStore,
+    store: RunStore,
     key: CheckpointKey,
     committed: ReadonlyMap<string, ArtifactRef>,
     maxBytes: number,

@@ -10,6 +10,7 @@ import { bisect } from "./policies/skip.js";
 import { RunStoppedError, type RunStopper, untilAborted } from "./policies/stop.js";
 import type { Processor } from "./processor.js";
 import type { ResolvedRunOptions } from "./run-options.js";
+import type { Shard } from "./shards.js";
 import { parseState, serializeState } from "./state.js";
 import type { Cursor, SuspendReason } from "./types.js";
 
@@ -39,6 +40,8 @@ export interface ExecutorContext<E, S, Tx> {
   readonly processor: Processor<E, S, Tx>;
   readonly options: ResolvedRunOptions;
   readonly lease: LeaseHandle;
+  /** The shard this run covers (`ctx.shard`), or null for the whole partition. */
+  readonly shard: Shard | null;
   readonly where: string;
   readonly tally: RunTally<S>;
   readonly stopper: RunStopper;
@@ -194,6 +197,7 @@ export class BatchExecutor<E, S, Tx> {
     const artifacts = this.#c.artifacts.forBatch();
     const ctx = {
       partition,
+      ...(this.#c.shard ? { shard: this.#c.shard } : {}),
       state: tally.state,
       signal: stopper.signal,
       log: options.logger,
@@ -223,7 +227,7 @@ export class BatchExecutor<E, S, Tx> {
       await scope.rollback();
       await artifacts.discard();
       // The in-memory state may hold half a batch; the committed one is the truth.
-      tally.state = parseState(tally.committedState, p.name, partition) as S;
+      tally.state = parseState(tally.committedState, this.#c.lease) as S;
       throw stopper.signal.aborted ? stopper.signal.reason : error;
     }
   }

@@ -1,4 +1,4 @@
-import type { CheckpointStore, LeaseHandle } from "../stores/store.js";
+import type { LeaseHandle, RunStore } from "../stores/store.js";
 
 /**
  * Renews a lease every third of its TTL while a run holds it, so that a batch that runs
@@ -9,7 +9,7 @@ export class LeaseKeeper {
   #renewing = false;
 
   constructor(
-    store: CheckpointStore,
+    store: RunStore,
     lease: LeaseHandle,
     leaseTtlMs: number,
     now: () => number,

@@ -35,6 +35,8 @@ export interface MigratedCheckpoint<S> {
 export interface BatchContext<S, Tx = unknown> {
   /** The partition this run covers. */
   readonly partition: string;
+  /** The shard of the partition this run covers, when the processor defines `shards`. */
+  readonly shard?: Shard;
   /**
    * The state, committed atomically with the cursor. Mutate it or assign a new value; it
    * must serialise to JSON. After a failed batch it is restored to the last committed value.
@@ -126,7 +128,7 @@ export interface ProcessorDefinition<E, S = undefined, Tx = unknown> {
   maxArtifactBytes?: number;
   /**
    * Splits one partition into ranges of the cursor space, each with a checkpoint of its own
-   * (`partition#id`), run in parallel by `run(p, { partition, shard: id })` or one pg-boss job
+   * (keyed by partition and shard id), run in parallel by `run(p, { partition, shard: id })` or one pg-boss job
    * per shard. Optional; without it a partition is one checkpoint.
    * @example shards: () => [{ id: 0, to: 5000 }, { id: 1, from: 5000 }]
    */

@@ -1,24 +1,23 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import type {
-  CheckpointStore,
-  CheckpointWrite,
-  LeaseHandle,
-  StoredCheckpoint,
-} from "../stores/store.js";
+import type { CheckpointWrite, LeaseHandle, RunStore, StoredCheckpoint } from "../stores/store.js";
 import { RunArtifacts } from "./artifacts.js";
+import { checkpointKey, describeKey } from "./checkpoint-key.js";
 import { InvalidOptionError } from "./errors.js";
 import { idempotencyKeyOf } from "./idempotency.js";
 import { consoleLogger, silentLogger } from "./logger.js";
 import { defineProcessor, type Processor } from "./processor.js";
+import { findShard } from "./shards.js";
 import { parseState } from "./state.js";
 import type { Cursor, Logger } from "./types.js";
 
 /** Options of {@link redrive}. */
 export interface RedriveOptions {
-  store: CheckpointStore;
+  store: RunStore;
   /** @default "default" */
   partition?: string;
+  /** The shard whose ledger to redrive, when the processor defines `shards`. */
+  shard?: string | number;
   /** @default the console */
   logger?: Logger | false;
   /** @default Date.now */
@@ -53,6 +52,9 @@ export async function redrive<E, S, Tx>(
 ): Promise<RedriveResult> {
   const p = defineProcessor(definition);
   const partition = options.partition ?? "default";
+  const shard = options.shard === undefined ? null : await findShard(p, partition, options.shard);
+  const key = checkpointKey(p.name, partition, shard?.id);
+  const where = describeKey(key);
   const logger = options.logger === false ? silentLogger : (options.logger ?? consoleLogger);
   const now = options.now ?? Date.now;
   const { store } = options;
@@ -64,12 +66,11 @@ export async function redrive<E, S, Tx>(
     );
   }
   const result: RedriveResult = { status: "completed", fixed: [], stillFailing: [], notFound: [] };
-  const ledger = await store.listFailures({ processor: p.name, partition });
+  const ledger = await store.listFailures(key);
   if (ledger.length === 0) return result;
   const runId = randomUUID();
   const acquired = await store.acquire({
-    processor: p.name,
-    partition,
+    ...key,
     owner: `${hostname()}:${process.pid}:redrive`,
     runId,
     leaseTtlMs: p.leaseTtlMs,
@@ -89,12 +90,12 @@ export async function redrive<E, S, Tx>(
       const entity = found.get(JSON.stringify(failure.cursor));
       if (entity === undefined) {
         logger.warn(
-          `Redrive of ${p.name}/${partition}: lookup did not return ${JSON.stringify(failure.cursor)}.`,
+          `Redrive of ${where}: lookup did not return ${JSON.stringify(failure.cursor)}.`,
         );
         result.notFound.push(failure.cursor);
         continue;
       }
-      const error = await redriveOne(p, store, lease, checkpoint, entity, now);
+      const error = await redriveOne(p, store, lease, checkpoint, entity, partition, now);
       if (error) {
         logger.warn(`Entity ${JSON.stringify(failure.cursor)} still fails: ${error.message}`);
         result.stillFailing.push(failure.cursor);
@@ -104,14 +105,10 @@ export async function redrive<E, S, Tx>(
     }
   } finally {
     // A checkpoint row this redrive created (no run ever started) is not left behind.
-    if (checkpoint.cursor === null && checkpoint.attempt === 1) {
-      await store.deleteCheckpoint({ processor: p.name, partition });
-    } else {
-      await store.release(lease, now());
-    }
+    await store.release(lease, now(), { discardEmpty: checkpoint.attempt === 1 });
   }
   logger.info(
-    `Redrive of ${p.name}/${partition}: ${result.fixed.length} fixed, ` +
+    `Redrive of ${where}: ${result.fixed.length} fixed, ` +
       `${result.stillFailing.length} still failing, ${result.notFound.length} not found.`,
   );
   return result;
@@ -120,17 +117,18 @@ export async function redrive<E, S, Tx>(
 /** Processes one entity; on success its ledger entry goes with the commit. */
 async function redriveOne<E, S, Tx>(
   p: Processor<E, S, Tx>,
-  store: CheckpointStore,
+  store: RunStore,
   lease: LeaseHandle,
   checkpoint: StoredCheckpoint,
   entity: E,
+  partition: string,
   now: () => number,
 ): Promise<Error | null> {
   const id = p.id(entity);
   const state =
     checkpoint.state === null
-      ? p.initialState?.({ partition: lease.partition })
-      : parseState(checkpoint.state, p.name, lease.partition);
+      ? p.initialState?.({ partition })
+      : parseState(checkpoint.state, lease);
   // The checkpoint is written back as it was: a redrive moves no cursor.
   const unchanged: CheckpointWrite = {
     processorVersion: checkpoint.processorVersion ?? p.version,
@@ -149,14 +147,14 @@ async function redriveOne<E, S, Tx>(
   const artifacts = runArtifacts.forBatch();
   try {
     await p.processBatch([entity], {
-      partition: lease.partition,
+      partition,
       state: state as S,
       signal: new AbortController().signal,
       log: silentLogger,
       tx: scope.tx as Tx,
       artifacts,
       batchNumber: 1,
-      idempotencyKey: (e) => idempotencyKeyOf(p.name, p.version, lease.partition, p.id(e as E)),
+      idempotencyKey: (e) => idempotencyKeyOf(p.name, p.version, partition, p.id(e as E)),
     });
   } catch (caught) {
     await scope.rollback();

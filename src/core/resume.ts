@@ -1,4 +1,5 @@
-import type { StoredCheckpoint } from "../stores/store.js";
+import type { StoredCheckpoint } from "../stores/records.js";
+import { describeKey, resetCommand } from "./checkpoint-key.js";
 import { InvalidOptionError, WaymarkError } from "./errors.js";
 import type { Processor } from "./processor.js";
 import { parseState, serializeState } from "./state.js";
@@ -65,7 +66,7 @@ async function carryForward(
   if (fromVersion === null || fromVersion === processor.version || !processor.migrate) {
     return committed;
   }
-  const state = parseState(checkpoint.state, processor.name, checkpoint.partition);
+  const state = parseState(checkpoint.state, checkpoint);
   const migrated = await processor.migrate({
     fromVersion,
     state,
@@ -129,7 +130,7 @@ function driftAllowsResume(
       throw new WaymarkError(
         "INPUT_DRIFT",
         `${message} Entities added before the cursor would be skipped by a resume. Reset it ` +
-          `with \`waymark reset ${processor.name} ${checkpoint.partition}\`, or set onDrift: ` +
+          `with \`${resetCommand(checkpoint)}\`, or set onDrift: ` +
           '"restart" or "continue".',
       );
     case "continue":
@@ -149,11 +150,10 @@ function driftAllowsResume(
 export function isResumable(
   checkpoint: StoredCheckpoint,
   p: Processor,
-  partition: string,
   now: number,
   logger: Logger,
 ): boolean {
-  const where = `${p.name}/${partition}`;
+  const where = describeKey(checkpoint);
   const age = now - checkpoint.updatedAt;
   if (age > p.expiryMs) {
     logger.warn(
@@ -170,7 +170,7 @@ export function isResumable(
     if (p.onVersionMismatch === "fail") {
       throw new WaymarkError(
         "VERSION_MISMATCH",
-        `${message} Reset it with \`waymark reset ${p.name} ${partition}\`, or set ` +
+        `${message} Reset it with \`${resetCommand(checkpoint)}\`, or set ` +
           `onVersionMismatch: "restart" to start over automatically.`,
       );
     }

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { CheckpointStore } from "../stores/store.js";
+import type { RunStore } from "../stores/store.js";
 import { InvalidOptionError } from "./errors.js";
 import { consoleLogger, silentLogger } from "./logger.js";
 import type { RunMetrics } from "./metrics-hooks.js";
@@ -27,7 +27,7 @@ export interface RunProgress {
 /** Options of `run`. */
 export interface RunOptions {
   /** Where checkpoints, leases and history live. */
-  store: CheckpointStore;
+  store: RunStore;
   /** The slice this run covers. @default "default" */
   partition?: string;
   /** Where log lines go; `false` for none. @default the console */
@@ -50,8 +50,8 @@ export interface RunOptions {
   /** Aborting it stops the run at the next batch boundary with `suspended` (`reason: "signal"`). */
   signal?: AbortSignal;
   /**
-   * Which shard of the partition to run, by the id the processor's `shards` gave it; its
-   * checkpoint key is `partition#id`. Required when the processor defines `shards`.
+   * Which shard of the partition to run, by the id the processor's `shards` gave it; the
+   * shard has a checkpoint of its own. Required when the processor defines `shards`.
    * @default none (the whole partition)
    */
   shard?: string | number;
@@ -87,7 +87,7 @@ export interface RunOptions {
 
 /** {@link RunOptions} with defaults filled in. */
 export interface ResolvedRunOptions {
-  readonly store: CheckpointStore;
+  readonly store: RunStore;
   readonly partition: string;
   readonly logger: Logger;
   readonly progressEveryMs: number;
@@ -116,10 +116,9 @@ export const partitionSchema = z
   .refine((s) => !/\p{Cc}/u.test(s), { error: PARTITION_RULE });
 
 const runOptionsSchema = z.strictObject({
-  store: z.custom<CheckpointStore>(
-    (v) => typeof (v as CheckpointStore | null)?.acquire === "function",
-    { error: 'expected a store; open one with await openStore("sqlite:.waymark/waymark.db")' },
-  ),
+  store: z.custom<RunStore>((v) => typeof (v as RunStore | null)?.acquire === "function", {
+    error: 'expected a store; open one with await openStore("sqlite:.waymark/waymark.db")',
+  }),
   partition: partitionSchema.optional(),
   logger: z
     .custom<Logger | false>((v) => v === false || isLogger(v), {

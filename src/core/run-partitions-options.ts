@@ -143,9 +143,9 @@ export interface PartitionsDisplay {
   readonly logger?: Logger;
 }
 
-/** The label of a unit in logs and progress: `2024-01-15` or `2024-01-15#0`. */
+/** The label of a unit in logs and progress: `2024-01-15` or `2024-01-15 shard 0`. */
 export function unitLabel(unit: PartitionUnit): string {
-  return unit.shard === undefined ? unit.partition : `${unit.partition}#${unit.shard}`;
+  return unit.shard === undefined ? unit.partition : `${unit.partition} shard ${unit.shard}`;
 }
 
 /**

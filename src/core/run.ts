@@ -5,6 +5,7 @@ import type { LeaseHandle, RunRecord, StoredCheckpoint } from "../stores/store.j
 import { RunArtifacts } from "./artifacts.js";
 import { BatchExecutor, type RunTally } from "./batch-executor.js";
 import { BatchReader } from "./batch-reader.js";
+import { checkpointKey, describeKey } from "./checkpoint-key.js";
 import { FencedError, InvalidOptionError } from "./errors.js";
 import { LeaseKeeper } from "./lease-keeper.js";
 import type { RunMetrics } from "./metrics-hooks.js";
@@ -17,9 +18,16 @@ import { defineProcessor, type Processor } from "./processor.js";
 import { isResumable, readInput, resumePoint } from "./resume.js";
 import { type ResolvedRunOptions, type RunOptions, resolveRunOptions } from "./run-options.js";
 import type { RunResult } from "./run-result.js";
-import { forShard } from "./shard-run.js";
+import { shardOfRun } from "./shard-run.js";
+import type { Shard } from "./shards.js";
 import { parseState, serializeState } from "./state.js";
-import type { Cursor, RecordedRunStatus, RunStatus, SuspendReason } from "./types.js";
+import type {
+  CheckpointKey,
+  Cursor,
+  RecordedRunStatus,
+  RunStatus,
+  SuspendReason,
+} from "./types.js";
 
 type Outcome = { status: "completed" } | { status: "suspended"; reason: SuspendReason };
 
@@ -36,15 +44,13 @@ export async function run<E, S, Tx>(
   processor: Processor<E, S, Tx>,
   options: RunOptions,
 ): Promise<RunResult> {
-  const { processor: definition, options: resolved } = await forShard(
-    defineProcessor(processor),
-    resolveRunOptions(options),
-  );
+  const resolved = resolveRunOptions(options);
+  const { processor: definition, shard } = await shardOfRun(defineProcessor(processor), resolved);
   // Loaded only when asked for: a run without a progress display never loads cli-progress.
   const progress = resolved.progress
     ? (await import("./progress.js")).attachProgress(definition.name, resolved)
     : undefined;
-  const result = await new Runner(definition, progress?.options ?? resolved).execute();
+  const result = await new Runner(definition, shard, progress?.options ?? resolved).execute();
   progress?.finish(result);
   return result;
 }
@@ -52,6 +58,8 @@ export async function run<E, S, Tx>(
 class Runner<E, S, Tx> {
   readonly #p: Processor<E, S, Tx>;
   readonly #o: ResolvedRunOptions;
+  readonly #key: CheckpointKey;
+  readonly #shard: Shard | null;
   readonly #where: string;
   readonly #runId = randomUUID();
   readonly #owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -79,10 +87,12 @@ class Runner<E, S, Tx> {
   readonly #artifacts: RunArtifacts;
   #lastProgressLog = 0;
 
-  constructor(processor: Processor<E, S, Tx>, options: ResolvedRunOptions) {
+  constructor(processor: Processor<E, S, Tx>, shard: Shard | null, options: ResolvedRunOptions) {
     this.#p = processor;
     this.#o = options;
-    this.#where = `${processor.name}/${options.partition}`;
+    this.#shard = shard;
+    this.#key = checkpointKey(processor.name, options.partition, shard?.id);
+    this.#where = describeKey(this.#key);
     this.#startedAt = options.now();
     const deadline = resolveDeadline(options, this.#startedAt);
     refuseDeadlineInsideMargin(deadline, this.#startedAt, options.deadlineMarginMs);
@@ -94,7 +104,7 @@ class Runner<E, S, Tx> {
     this.#retry = resolveRetry(processor.retry);
     this.#artifacts = new RunArtifacts(
       options.store,
-      { processor: processor.name, partition: options.partition },
+      this.#key,
       processor.maxArtifactBytes,
       options.now,
     );
@@ -106,10 +116,7 @@ class Runner<E, S, Tx> {
     let reader: BatchReader<E> | undefined;
     try {
       if (this.#p.shouldRun) {
-        const lastCompletedAt = await store.lastCompletedAt({
-          processor: this.#p.name,
-          partition: this.#o.partition,
-        });
+        const lastCompletedAt = await store.lastCompletedAt(this.#key);
         const shouldRun = this.#p.shouldRun({ partition: this.#o.partition, lastCompletedAt });
         if (!(await untilAborted(Promise.resolve(shouldRun), this.#stopper.signal))) {
           logger.info(`Skipped ${this.#where}: shouldRun returned false.`);
@@ -117,8 +124,7 @@ class Runner<E, S, Tx> {
         }
       }
       const acquired = await store.acquire({
-        processor: this.#p.name,
-        partition: this.#o.partition,
+        ...this.#key,
         owner: this.#owner,
         runId: this.#runId,
         leaseTtlMs: this.#p.leaseTtlMs,
@@ -194,6 +200,7 @@ class Runner<E, S, Tx> {
       processor: this.#p,
       options: this.#o,
       lease,
+      shard: this.#shard,
       where: this.#where,
       tally: this.#tally,
       stopper: this.#stopper,
@@ -226,8 +233,7 @@ class Runner<E, S, Tx> {
     this.#fingerprint = input.fingerprint;
     let after: Cursor | null = null;
     const point =
-      checkpoint.cursor !== null &&
-      isResumable(checkpoint, p as Processor, partition, this.#o.now(), logger)
+      checkpoint.cursor !== null && isResumable(checkpoint, p as Processor, this.#o.now(), logger)
         ? await resumePoint(
             p as Processor,
             { ...checkpoint, cursor: checkpoint.cursor },
@@ -242,7 +248,7 @@ class Runner<E, S, Tx> {
       this.#tally.total = checkpoint.total;
       this.#tally.cursor = point.cursor;
       this.#tally.committedState = point.state;
-      this.#tally.state = parseState(point.state, p.name, partition) as S;
+      this.#tally.state = parseState(point.state, this.#key) as S;
       await this.#artifacts.openForResume();
       logger.info(
         `Found checkpoint: ${this.#countText()} complete (last: ${JSON.stringify(after)})`,
@@ -335,8 +341,7 @@ class Runner<E, S, Tx> {
   #record(status: RecordedRunStatus, reason?: SuspendReason, error?: Error): RunRecord {
     return {
       runId: this.#runId,
-      processor: this.#p.name,
-      partition: this.#o.partition,
+      ...this.#key,
       status,
       startedAt: this.#startedAt,
       finishedAt: status === "running" ? null : this.#o.now(),

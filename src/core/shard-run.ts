@@ -1,17 +1,17 @@
 import { InvalidOptionError } from "./errors.js";
 import type { Processor } from "./processor.js";
 import type { ResolvedRunOptions } from "./run-options.js";
-import { listShards, shardTarget } from "./shards.js";
+import { clipToShard, findShard, listShards, type Shard } from "./shards.js";
 
 /**
- * What `run` runs for its `shard` option: the shard's processor on the shard's checkpoint key
- * (`partition#id`). A processor with `shards` run without `shard` is refused, since that run
- * and the shards' runs would process the same entities under different keys.
+ * What a run runs for its `shard` option: the processor clipped to the shard, and the shard
+ * (null for the whole partition). A processor with `shards` run without `shard` is refused,
+ * since that run and the shards' runs would process the same entities under different keys.
  */
-export async function forShard<E, S, Tx>(
+export async function shardOfRun<E, S, Tx>(
   processor: Processor<E, S, Tx>,
-  options: ResolvedRunOptions,
-): Promise<{ processor: Processor<E, S, Tx>; options: ResolvedRunOptions }> {
+  options: Pick<ResolvedRunOptions, "partition" | "shard">,
+): Promise<{ processor: Processor<E, S, Tx>; shard: Shard | null }> {
   if (options.shard === undefined) {
     if (processor.shards) {
       const ids = (await listShards(processor, options.partition)).map((s) => String(s.id));
@@ -22,11 +22,8 @@ export async function forShard<E, S, Tx>(
           "(enqueuePartitions sends a job for each).",
       );
     }
-    return { processor, options };
+    return { processor, shard: null };
   }
-  const target = await shardTarget(processor, options.partition, options.shard);
-  return {
-    processor: target.processor,
-    options: Object.freeze({ ...options, partition: target.partition }),
-  };
+  const shard = await findShard(processor, options.partition, options.shard);
+  return { processor: clipToShard(processor, options.partition, shard), shard };
 }

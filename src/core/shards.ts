@@ -1,7 +1,7 @@
 /**
  * Shards split one partition's cursor space into ranges with checkpoints of their own, so
- * that several workers process one large partition in parallel. A shard's checkpoint key is
- * the partition, `#` and the shard id (`2024-01-15#0`); reports roll the shards back up.
+ * that several workers process one large partition in parallel. A shard's checkpoint is
+ * keyed by (processor, partition, shard id); reports roll the shards back up.
  */
 import { describeValue, InvalidOptionError } from "./errors.js";
 import type { EntitySource, Processor } from "./processor.js";
@@ -10,22 +10,7 @@ import type { Cursor } from "./types.js";
 
 export type { Shard, ShardsArgs } from "./shard-types.js";
 
-/** Separates the partition from the shard id in a checkpoint key. */
-export const SHARD_SEPARATOR = "#";
-
 const SHARD_ID = /^[\w.-]{1,64}$/;
-
-/** The checkpoint key of one shard of `partition`. */
-export function shardKey(partition: string, id: string | number): string {
-  return `${partition}${SHARD_SEPARATOR}${id}`;
-}
-
-/** A checkpoint key split back into its partition and shard id (null when unsharded). */
-export function splitShardKey(key: string): { partition: string; shard: string | null } {
-  const at = key.lastIndexOf(SHARD_SEPARATOR);
-  if (at <= 0 || !SHARD_ID.test(key.slice(at + 1))) return { partition: key, shard: null };
-  return { partition: key.slice(0, at), shard: key.slice(at + 1) };
-}
 
 /**
  * Calls a processor's `shards` and checks what it returned: a non-empty array of ranges with
@@ -66,9 +51,9 @@ export async function listShards(
 /**
  * The processor as one shard of `partition` sees it: `entities` gets the shard and starts
  * after its `from`, and the run stops after its `to` even if `entities` yields past it.
- * The hooks see the real partition; only the checkpoint key carries the shard id.
+ * `count`, `initialState` and `fingerprint` get the shard too; `ctx.shard` is set by the run.
  */
-export function forShard<E, S, Tx>(
+export function clipToShard<E, S, Tx>(
   processor: Processor<E, S, Tx>,
   partition: string,
   shard: Shard,
@@ -101,8 +86,6 @@ export function forShard<E, S, Tx>(
             (processor.fingerprint as NonNullable<typeof processor.fingerprint>)(args),
         }
       : {}),
-    processBatch: (batch, ctx) =>
-      processor.processBatch(batch, withPartition(ctx, partition, shard)),
   };
 }
 
@@ -121,28 +104,15 @@ async function* clip<E>(
   }
 }
 
-/** `ctx` with the real partition and the shard; state and everything else go to `ctx`. */
-function withPartition<C extends object>(ctx: C, partition: string, shard: Shard): C {
-  return new Proxy(ctx, {
-    get: (target, key) => {
-      if (key === "partition") return partition;
-      if (key === "shard") return shard;
-      return Reflect.get(target, key, target);
-    },
-    // The receiver is the target, so that setters using private fields keep working.
-    set: (target, key, value) => Reflect.set(target, key, value, target),
-  });
-}
-
 /**
- * The processor and checkpoint key that run shard `id` of `partition`. Throws an
+ * Shard `id` of `partition`, as the processor's `shards` defines it. Throws an
  * `InvalidOptionError` naming `shard` when the processor has no shards or none with that id.
  */
-export async function shardTarget<E, S, Tx>(
-  processor: Processor<E, S, Tx>,
+export async function findShard(
+  processor: { readonly name: string; shards?(args: ShardsArgs): Shard[] | Promise<Shard[]> },
   partition: string,
   id: string | number,
-): Promise<{ processor: Processor<E, S, Tx>; partition: string }> {
+): Promise<Shard> {
   if (!processor.shards) {
     throw new InvalidOptionError(
       "shard",
@@ -159,8 +129,5 @@ export async function shardTarget<E, S, Tx>(
         `${JSON.stringify(partition)}; its shards are ${shards.map((s) => String(s.id)).join(", ")}.`,
     );
   }
-  return {
-    processor: forShard(processor, partition, shard),
-    partition: shardKey(partition, shard.id),
-  };
+  return shard;
 }

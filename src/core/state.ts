@@ -1,4 +1,6 @@
+import { describeKey, resetCommand } from "./checkpoint-key.js";
 import { StateError, StoreError } from "./errors.js";
+import type { CheckpointKey } from "./types.js";
 
 /**
  * Serialises state for a checkpoint, refusing what JSON cannot carry faithfully (cycles,
@@ -40,16 +42,16 @@ export function serializeState(state: unknown, maxBytes: number, where: string):
 }
 
 /** Reads a checkpoint's state back; an unreadable one is reported with how to reset it. */
-export function parseState(json: string | null, processor: string, partition: string): unknown {
+export function parseState(json: string | null, key: CheckpointKey): unknown {
   if (json === null) return undefined;
   try {
     return JSON.parse(json);
   } catch (error) {
     throw new StoreError(
       "CORRUPT_CHECKPOINT",
-      `The checkpoint of ${processor}/${partition} holds state that is not valid JSON ` +
-        `(${(error as Error).message}). Run \`waymark reset ${processor} ${partition}\` ` +
-        "to start the partition over.",
+      `The checkpoint of ${describeKey(key)} holds state that is not valid JSON ` +
+        `(${(error as Error).message}). Run \`${resetCommand(key)}\` to start the ` +
+        "partition over.",
       { cause: error },
     );
   }

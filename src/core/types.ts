@@ -4,6 +4,8 @@
  * - processor: a named, versioned unit of work: where its entities come from and how one
  *   batch is processed.
  * - partition: the slice one run covers, a string (`2024-01-15`, a tenant, `default`).
+ * - shard: one range of a partition's cursor space with a checkpoint of its own, so that
+ *   several workers can share one large partition.
  * - entity: one item of work; its id is its cursor value.
  * - cursor: the id of the last entity a committed batch finished. Entities arrive in
  *   ascending cursor order.
@@ -36,8 +38,14 @@ export interface Logger {
   error(message: string, ...args: unknown[]): void;
 }
 
-/** Identifies one checkpoint: a processor on a partition. */
+/**
+ * Identifies one checkpoint: a processor on a partition, or on one shard of it. Shards are
+ * their own field, so a partition name may contain any character (`ticket#42` is a plain
+ * partition).
+ */
 export interface CheckpointKey {
   readonly processor: string;
   readonly partition: string;
+  /** The shard's id as text; `""` for a checkpoint that covers the whole partition. */
+  readonly shard: string;
 }

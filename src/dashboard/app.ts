@@ -1,9 +1,15 @@
 import { performance } from "node:perf_hooks";
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
+import { checkpointKey, describeKey } from "../core/checkpoint-key.js";
 import type { PromRegistryLike } from "../metrics/peer-types.js";
 import { collectGarbage, resetCheckpoint } from "../reports/actions.js";
-import { loadAdvice, loadStale, loadStats, loadStatus } from "../reports/load.js";
+import { adviceFrom, loadStale } from "../reports/load.js";
+import { rollUpShards } from "../reports/shard-rollup.js";
+import { staleReport } from "../reports/stale.js";
+import { statsReport } from "../reports/stats.js";
+import { statusReport } from "../reports/status.js";
+import type { ReportStore } from "../stores/report-store.js";
 import type { CheckpointStore } from "../stores/store.js";
 import { savedPerDay } from "./chart.js";
 import { renderPage } from "./page.js";
@@ -25,20 +31,34 @@ export interface DashboardAppOptions {
   readonly now?: () => number;
 }
 
-/** Reads every report the page shows, through the store API. */
+/**
+ * Reads every report the page shows through the read side of the store: five queries,
+ * however many checkpoints and runs there are. The month of history is read once and
+ * serves the stats (7 days), the savings chart (14 days) and the advisor (30 days).
+ */
 export async function collectDashboardData(
-  store: CheckpointStore,
+  store: ReportStore,
   now: number,
 ): Promise<DashboardData> {
-  const [status, runs, stats, stale, advice, recent] = await Promise.all([
-    loadStatus(store, now),
+  const [checkpoints, current, running, runs, month] = await Promise.all([
+    store.listCheckpoints(),
+    store.listCurrentRuns(),
+    store.listRuns({ status: "running" }),
     store.listRuns({ limit: 50 }),
-    loadStats(store, now - 7 * DAY),
-    loadStale(store, now, DAY),
-    loadAdvice(store, now - 30 * DAY, { windowMs: 30 * DAY }),
-    store.listRuns({ since: now - 14 * DAY }),
+    store.listRuns({ since: now - 30 * DAY }),
   ]);
-  return { status, runs, stats, stale, advice, saved: savedPerDay(recent, now, 14) };
+  return {
+    status: rollUpShards(statusReport(checkpoints, current, now)),
+    runs,
+    stats: statsReport(month, now - 7 * DAY),
+    stale: staleReport(checkpoints, running, now, DAY),
+    advice: adviceFrom(month, { windowMs: 30 * DAY }),
+    saved: savedPerDay(
+      month.filter((r) => r.startedAt >= now - 14 * DAY),
+      now,
+      14,
+    ),
+  };
 }
 
 /** The dashboard's routes: the page, live updates, `/metrics`, and the guarded write actions. */
@@ -101,11 +121,13 @@ export function createDashboardApp(options: DashboardAppOptions): Hono {
     const form = await c.req.parseBody();
     const processor = String(form.processor ?? "");
     const partition = String(form.partition ?? "");
+    const shard = String(form.shard ?? "");
     if (!processor || !partition) return c.text("processor and partition are required.", 400);
-    const outcome = await resetCheckpoint(store, { processor, partition }, now());
+    const key = checkpointKey(processor, partition, shard);
+    const outcome = await resetCheckpoint(store, key, now());
     cached = undefined;
     const code = outcome === "deleted" ? 200 : outcome === "missing" ? 404 : 409;
-    return c.text(`reset ${processor}/${partition}: ${outcome}`, code);
+    return c.text(`reset ${describeKey(key)}: ${outcome}`, code);
   });
 
   app.post("/actions/gc", async (c) => {

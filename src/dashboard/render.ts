@@ -1,9 +1,9 @@
 import { html, raw } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
 import type { Advice } from "../reports/advise.js";
+import type { RolledStatusRow } from "../reports/shard-rollup.js";
 import type { StaleReport } from "../reports/stale.js";
 import type { ProcessorStats } from "../reports/stats.js";
-import type { StatusRow } from "../reports/status.js";
 import type { RunRecord } from "../stores/store.js";
 import { type SavedPerDay, savedChartSvg } from "./chart.js";
 
@@ -18,7 +18,7 @@ const h = (strings: TemplateStringsArray, ...values: unknown[]): Html =>
 
 /** Everything one refresh shows. */
 export interface DashboardData {
-  readonly status: readonly StatusRow[];
+  readonly status: readonly RolledStatusRow[];
   readonly runs: readonly RunRecord[];
   readonly stats: readonly ProcessorStats[];
   readonly stale: StaleReport;
@@ -58,19 +58,30 @@ function writeButton(
   }>${label}</button>`;
 }
 
-function statusSection(rows: readonly StatusRow[], allowWrites: boolean): Html {
+function statusSection(rows: readonly RolledStatusRow[], allowWrites: boolean): Html {
   if (rows.length === 0) return h`<p class="empty">No active checkpoints.</p>`;
   return h`<table><thead><tr><th>Processor</th><th>Partition</th><th>Progress</th><th>Done</th>
 <th>Rate</th><th>ETA</th><th>Age</th><th>Lease holder</th><th>Resumes</th><th></th></tr></thead><tbody>
-${rows.map(
-  (r) => h`<tr data-processor="${r.processor}" data-partition="${r.partition}">
-<td class="processor">${r.processor}</td><td>${r.partition}</td>
+${rows.map((r) => [statusRow(r, allowWrites), ...(r.shards ?? []).map((s) => statusRow(s, allowWrites))])}</tbody></table>`;
+}
+
+/** One row; a sharded partition's sum has no reset button, each of its shards has one. */
+function statusRow(r: RolledStatusRow, allowWrites: boolean): Html {
+  const place = r.shard === "" ? r.partition : `${r.partition} shard ${r.shard}`;
+  const reset = r.shards
+    ? h`${r.shards.length} shards in flight`
+    : writeButton(allowWrites, "reset", "Reset", {
+        processor: r.processor,
+        partition: r.partition,
+        shard: r.shard,
+      });
+  return h`<tr data-processor="${r.processor}" data-partition="${r.partition}" data-shard="${r.shard}"${r.shard === "" ? "" : raw(' class="shard"')}>
+<td class="processor">${r.processor}</td><td>${place}</td>
 <td><div class="bar"><div style="width:${r.percent ?? 0}%"></div></div></td>
 <td class="done">${r.completed}/${r.total ?? "?"}${r.percent === null ? "" : ` (${r.percent.toFixed(1)}%)`}</td>
 <td>${r.ratePerSecond === null ? "-" : `${r.ratePerSecond.toFixed(1)}/s`}</td><td>${duration(r.etaMs)}</td>
 <td>${duration(r.ageMs)}</td><td>${r.leaseHolder ?? "-"}</td><td>${r.resumes}</td>
-<td>${writeButton(allowWrites, "reset", "Reset", { processor: r.processor, partition: r.partition })}</td></tr>`,
-)}</tbody></table>`;
+<td>${reset}</td></tr>`;
 }
 
 function runsSection(runs: readonly RunRecord[]): Html {
@@ -81,7 +92,7 @@ ${runs.map(
   (
     r,
   ) => h`<tr class="run ${r.status}"><td>${new Date(r.startedAt).toISOString().replace("T", " ").slice(0, 19)}</td>
-<td>${r.processor}</td><td>${r.partition}</td><td>${r.status}${r.reason ? ` (${r.reason})` : ""}</td>
+<td>${r.processor}</td><td>${r.shard === "" ? r.partition : `${r.partition} shard ${r.shard}`}</td><td>${r.status}${r.reason ? ` (${r.reason})` : ""}</td>
 <td>${r.processed}</td><td>${r.resumedFrom ?? "-"}</td>
 <td>${duration(r.finishedAt === null ? null : r.finishedAt - r.startedAt)}</td><td>${r.error ?? ""}</td></tr>`,
 )}</tbody></table>`;

@@ -1,7 +1,7 @@
 import type * as PromClient from "prom-client";
 import type { PromRegistryLike } from "../metrics/peer-types.js";
 import { loadStale, loadStatus } from "../reports/load.js";
-import type { CheckpointStore } from "../stores/store.js";
+import type { ReportStore } from "../stores/report-store.js";
 
 const DAY = 86_400_000;
 
@@ -11,7 +11,7 @@ const DAY = 86_400_000;
  * optional peer, is not installed.
  */
 export async function storeMetrics(
-  store: CheckpointStore,
+  store: ReportStore,
   now: number,
   registry?: PromRegistryLike,
 ): Promise<string | null> {

@@ -1,3 +1,4 @@
+import { checkpointKey } from "../core/checkpoint-key.js";
 import { run } from "../core/run.js";
 import type { RunResult } from "../core/run-result.js";
 import type { Logger } from "../core/types.js";
@@ -89,7 +90,7 @@ export async function runDemo(
   const modes: Partial<Record<DemoMode, DemoModeReport>> = {};
   for (const mode of ["withoutCheckpoints", "withCheckpoints"] as const) {
     const processor = NAMES[mode];
-    const key = { processor, partition: GAME_DATE };
+    const key = checkpointKey(processor, GAME_DATE);
     // A demo that died earlier on a user's store may have left a checkpoint: start clean.
     await store.deleteCheckpoint(key);
     emit({ type: "mode", mode, processor });

@@ -9,13 +9,15 @@
  * - `failed`: the error is thrown to pg-boss, so its retry and backoff policy applies.
  * - `completed`: the job completes with the run's result as its output.
  */
+
+import { checkpointKey } from "../core/checkpoint-key.js";
 import { InvalidOptionError } from "../core/errors.js";
 import type { Processor } from "../core/processor.js";
 import { run } from "../core/run.js";
 import type { RunResult } from "../core/run-result.js";
-import { listShards, type Shard, type ShardsArgs, shardTarget } from "../core/shards.js";
+import { listShards, type Shard, type ShardsArgs } from "../core/shards.js";
 import type { Logger } from "../core/types.js";
-import type { CheckpointStore } from "../stores/store.js";
+import type { RunStore } from "../stores/run-store.js";
 
 /** The slice of a pg-boss 10 instance this module calls. */
 export interface PgBossLike {
@@ -49,7 +51,7 @@ export interface PartitionJobData {
 /** Options of {@link workPartitions}. */
 export interface PgBossWorkerOptions {
   /** Where checkpoints live; usually a `PostgresStore` on the same database as pg-boss. */
-  store: CheckpointStore;
+  store: RunStore;
   /** The queue. @default "waymark-" + the processor's name, other characters as "_" */
   queue?: string;
   /**
@@ -103,20 +105,14 @@ export async function workPartitions<E, S, Tx>(
         const data = parseJobData(job.data, queue);
         const expiryMs = job.expireInSeconds * 1000;
         const margin = options.deadlineMarginMs ?? Math.max(1000, expiryMs / 10);
-        const target =
-          data.shard === undefined
-            ? { processor, partition: data.partition }
-            : await shardTarget(processor, data.partition, data.shard);
         const stop = jobSignal(Math.max(0, expiryMs - margin), options.signal);
-        const result = await run(
-          guardCompleted(target.processor, options.store, data.requestedAt),
-          {
-            store: options.store,
-            partition: target.partition,
-            signal: stop.signal,
-            ...(options.logger === undefined ? {} : { logger: options.logger }),
-          },
-        ).finally(() => stop.dispose());
+        const result = await run(guardCompleted(processor, options.store, data.requestedAt), {
+          store: options.store,
+          partition: data.partition,
+          ...(data.shard === undefined ? {} : { shard: data.shard }),
+          signal: stop.signal,
+          ...(options.logger === undefined ? {} : { logger: options.logger }),
+        }).finally(() => stop.dispose());
         if (result.status === "failed") throw result.error ?? new Error("the run failed");
         if (result.status === "suspended") await boss.send(queue, data);
         if (result.status === "busy") {
@@ -188,17 +184,16 @@ function jobSignal(ms: number, shutdown: AbortSignal | undefined) {
  */
 function guardCompleted<E, S, Tx>(
   processor: Processor<E, S, Tx>,
-  store: CheckpointStore,
+  store: RunStore,
   requestedAt: number,
 ): Processor<E, S, Tx> {
   return {
     ...processor,
     entities: async (args) => {
       if (args.after === null) {
-        const completedAt = await store.lastCompletedAt({
-          processor: processor.name,
-          partition: args.partition,
-        });
+        const completedAt = await store.lastCompletedAt(
+          checkpointKey(processor.name, args.partition, args.shard?.id),
+        );
         if (completedAt !== null && completedAt >= requestedAt) return [];
       }
       return processor.entities(args);

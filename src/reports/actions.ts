@@ -1,5 +1,5 @@
 import type { CheckpointKey } from "../core/types.js";
-import type { CheckpointStore } from "../stores/store.js";
+import type { OperatorStore, ReportStore } from "../stores/report-store.js";
 import { leaseIsLive } from "./lease.js";
 import type { DeadRun, StaleCheckpoint, StaleReport } from "./stale.js";
 
@@ -25,7 +25,7 @@ export interface GcResult {
  * listing wins and the checkpoint is kept.
  */
 export async function collectGarbage(
-  store: CheckpointStore,
+  store: OperatorStore,
   report: StaleReport,
   now: number,
 ): Promise<GcResult> {
@@ -43,7 +43,12 @@ export async function collectGarbage(
   const removed: StaleCheckpoint[] = [];
   const kept: StaleCheckpoint[] = [];
   for (const checkpoint of report.checkpoints) {
-    const deleted = await store.deleteCheckpoint(checkpoint, { unlessLeasedAt: now });
+    const key = {
+      processor: checkpoint.processor,
+      partition: checkpoint.partition,
+      shard: checkpoint.shard,
+    };
+    const deleted = await store.deleteCheckpoint(key, { unlessLeasedAt: now });
     (deleted ? removed : kept).push(checkpoint);
   }
   return { removed, kept, markedFailed };
@@ -57,7 +62,7 @@ export type ResetOutcome = "deleted" | "missing" | "leased";
  * live lease on is kept (`leased`): stop that run first.
  */
 export async function resetCheckpoint(
-  store: CheckpointStore,
+  store: ReportStore & OperatorStore,
   key: CheckpointKey,
   now: number,
 ): Promise<ResetOutcome> {

@@ -1,42 +1,41 @@
-import { splitShardKey } from "../core/shards.js";
+import { WHOLE_PARTITION } from "../core/checkpoint-key.js";
 import type { StatusRow } from "./status.js";
 
-/** A status row, with how many shards in flight it rolls up when the partition is sharded. */
+/** A status row; for a sharded partition, the sum of its shards with each shard beneath it. */
 export interface RolledStatusRow extends StatusRow {
-  /** Shards of this partition with a checkpoint; absent for an unsharded partition. */
-  readonly shards?: number;
+  /** The shards of this partition that have a checkpoint; absent for an unsharded one. */
+  readonly shards?: readonly StatusRow[];
 }
 
 /**
- * Rolls the checkpoints of a sharded partition (`2024-01-15#0`, `2024-01-15#1`) up into one
- * row for `2024-01-15`: entities and totals summed, rates summed, the freshest age. Shards
- * already complete have no checkpoint, so the row counts the shards still in flight.
+ * Rolls the checkpoints of a sharded partition (shards `0`, `1` of `2024-01-15`) up into one
+ * row for `2024-01-15`: entities and totals summed, rates summed, the freshest age; the
+ * shards' own rows go in its `shards`. Shards already complete have no checkpoint, so the
+ * row counts the shards still in flight. A row's place is that of its first shard.
  */
 export function rollUpShards(rows: readonly StatusRow[]): RolledStatusRow[] {
-  const out: RolledStatusRow[] = [];
+  const out: Array<RolledStatusRow | StatusRow[]> = [];
   const groups = new Map<string, StatusRow[]>();
   for (const row of rows) {
-    const { partition, shard } = splitShardKey(row.partition);
-    if (shard === null) {
+    if (row.shard === WHOLE_PARTITION) {
       out.push(row);
       continue;
     }
-    const key = JSON.stringify([row.processor, partition]);
+    const key = JSON.stringify([row.processor, row.partition]);
     const group = groups.get(key);
     if (group) group.push(row);
     else {
-      groups.set(key, [row]);
-      out.push({ ...row, partition, shards: 0 }); // placeholder, filled in below
+      const created = [row];
+      groups.set(key, created);
+      out.push(created);
     }
   }
-  return out.map((row) => {
-    if (row.shards === undefined) return row;
-    return merge(row.partition, groups.get(JSON.stringify([row.processor, row.partition])) ?? []);
-  });
+  return out.map((row) => (Array.isArray(row) ? merge(row) : row));
 }
 
-function merge(partition: string, shards: readonly StatusRow[]): RolledStatusRow {
+function merge(shards: StatusRow[]): RolledStatusRow {
   const first = shards[0] as StatusRow;
+  shards.sort((a, b) => a.shard.localeCompare(b.shard, "en", { numeric: true }));
   const completed = sum(shards.map((s) => s.completed));
   const total = shards.every((s) => s.total !== null) ? sum(shards.map((s) => s.total ?? 0)) : null;
   const rates = shards.map((s) => s.ratePerSecond).filter((r): r is number => r !== null);
@@ -45,10 +44,11 @@ function merge(partition: string, shards: readonly StatusRow[]): RolledStatusRow
   const remaining = total === null ? null : Math.max(0, total - completed);
   return {
     processor: first.processor,
-    partition,
+    partition: first.partition,
+    shard: WHOLE_PARTITION,
     completed,
     total,
-    percent: total ? Math.round((completed / total) * 1000) / 10 : null,
+    percent: total ? Math.min(100, Math.round((completed / total) * 1000) / 10) : null,
     cursor: null,
     ageMs: Math.min(...shards.map((s) => s.ageMs)),
     leaseHolder: holders.length === 0 ? null : holders.join(", "),
@@ -59,7 +59,7 @@ function merge(partition: string, shards: readonly StatusRow[]): RolledStatusRow
       holders.length > 0 && ratePerSecond && remaining !== null
         ? Math.round((remaining / ratePerSecond) * 1000)
         : null,
-    shards: shards.length,
+    shards,
   };
 }
 

@@ -1,10 +1,10 @@
+import { keyId } from "../core/checkpoint-key.js";
+import type { CheckpointKey } from "../core/types.js";
 import type { RunRecord, StoredCheckpoint } from "../stores/store.js";
 import { leaseIsLive } from "./lease.js";
 
 /** A checkpoint nobody works on that has not advanced for longer than the threshold. */
-export interface StaleCheckpoint {
-  readonly processor: string;
-  readonly partition: string;
+export interface StaleCheckpoint extends CheckpointKey {
   readonly completed: number;
   readonly total: number | null;
   readonly runId: string | null;
@@ -46,12 +46,13 @@ export function staleReport(
   now: number,
   olderThanMs: number,
 ): StaleReport {
-  const byKey = new Map(checkpoints.map((c) => [keyOf(c), c]));
+  const byKey = new Map(checkpoints.map((c) => [keyId(c), c]));
   const stale = checkpoints
     .filter((c) => !leaseIsLive(c, now) && now - c.updatedAt > olderThanMs)
     .map((c) => ({
       processor: c.processor,
       partition: c.partition,
+      shard: c.shard,
       completed: c.completed,
       total: c.total,
       runId: c.runId,
@@ -61,7 +62,7 @@ export function staleReport(
   const dead: DeadRun[] = [];
   for (const run of runs) {
     if (run.status !== "running") continue;
-    const checkpoint = byKey.get(keyOf(run));
+    const checkpoint = byKey.get(keyId(run));
     const own = checkpoint !== undefined && checkpoint.runId === run.runId;
     if (own && leaseIsLive(checkpoint, now)) continue;
     const lastSeenAt = own ? Math.max(checkpoint.updatedAt, run.startedAt) : run.startedAt;
@@ -75,8 +76,4 @@ export function staleReport(
     });
   }
   return { now, olderThanMs, checkpoints: stale, runs: dead };
-}
-
-function keyOf(key: { processor: string; partition: string }): string {
-  return JSON.stringify([key.processor, key.partition]);
 }

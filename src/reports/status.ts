@@ -1,11 +1,9 @@
-import type { Cursor } from "../core/types.js";
+import type { CheckpointKey, Cursor } from "../core/types.js";
 import type { RunRecord, StoredCheckpoint } from "../stores/store.js";
 import { leaseIsLive } from "./lease.js";
 
 /** One active checkpoint as `waymark status` and the dashboard show it. */
-export interface StatusRow {
-  readonly processor: string;
-  readonly partition: string;
+export interface StatusRow extends CheckpointKey {
   readonly completed: number;
   readonly total: number | null;
   /** Percent done, one decimal; null without a total. */
@@ -44,9 +42,10 @@ export function statusReport(
     return {
       processor: c.processor,
       partition: c.partition,
+      shard: c.shard,
       completed: c.completed,
       total: c.total,
-      percent: c.total ? Math.round((c.completed / c.total) * 1000) / 10 : null,
+      percent: c.total ? Math.min(100, Math.round((c.completed / c.total) * 1000) / 10) : null,
       cursor: c.cursor,
       ageMs: Math.max(0, now - c.updatedAt),
       leaseHolder: live ? c.leaseOwner : null,

@@ -1,17 +1,14 @@
+import { describeKey, resetCommand } from "../core/checkpoint-key.js";
 import { StoreError } from "../core/errors.js";
-import type { Cursor, RecordedRunStatus } from "../core/types.js";
-import type {
-  CheckpointWrite,
-  LeaseHandle,
-  RunRecord,
-  StoredCheckpoint,
-  StoredFailure,
-} from "./store.js";
+import type { CheckpointKey, Cursor, RecordedRunStatus } from "../core/types.js";
+import type { RunRecord, StoredCheckpoint, StoredFailure } from "./records.js";
+import type { CheckpointWrite, LeaseHandle } from "./run-store.js";
 
 /** A `checkpoints` row as SQL returns it (shared by the SQL stores). */
 export interface CheckpointRow {
   processor: string;
   partition: string;
+  shard: string;
   processor_version: number | null;
   cursor: string | null;
   completed: number | string;
@@ -32,6 +29,7 @@ export interface RunRow {
   run_id: string;
   processor: string;
   partition: string;
+  shard: string;
   status: string;
   started_at: number | string;
   finished_at: number | string | null;
@@ -49,6 +47,7 @@ export interface RunRow {
 export interface FailureRow {
   processor: string;
   partition: string;
+  shard: string;
   cursor: string;
   error: string;
   attempts: number | string;
@@ -62,6 +61,7 @@ export function toFailure(row: FailureRow): StoredFailure {
   return {
     processor: row.processor,
     partition: row.partition,
+    shard: row.shard,
     cursor: parseCursor(row),
     error: row.error,
     attempts: Number(row.attempts),
@@ -81,6 +81,7 @@ export function toCheckpoint(row: CheckpointRow): StoredCheckpoint {
   return {
     processor: row.processor,
     partition: row.partition,
+    shard: row.shard,
     processorVersion: row.processor_version,
     cursor: row.cursor === null ? null : parseCursor(row),
     completed: Number(row.completed),
@@ -103,6 +104,7 @@ export function toRun(row: RunRow): RunRecord {
     runId: row.run_id,
     processor: row.processor,
     partition: row.partition,
+    shard: row.shard,
     status: row.status as RecordedRunStatus,
     startedAt: Number(row.started_at),
     finishedAt: nullableNumber(row.finished_at),
@@ -117,7 +119,7 @@ export function toRun(row: RunRow): RunRecord {
   };
 }
 
-function parseCursor(row: { processor: string; partition: string; cursor: string | null }): Cursor {
+function parseCursor(row: CheckpointKey & { cursor: string | null }): Cursor {
   let value: unknown;
   try {
     value = JSON.parse(row.cursor as string);
@@ -127,9 +129,9 @@ function parseCursor(row: { processor: string; partition: string; cursor: string
   if (typeof value !== "string" && typeof value !== "number") {
     throw new StoreError(
       "CORRUPT_CHECKPOINT",
-      `The checkpoint of ${row.processor}/${row.partition} has an unreadable cursor ` +
-        `(${JSON.stringify(row.cursor)}). Reset it with \`waymark reset ${row.processor} ` +
-        `${row.partition}\` to start the partition over.`,
+      `The checkpoint of ${describeKey(row)} has an unreadable cursor ` +
+        `(${JSON.stringify(row.cursor)}). Reset it with \`${resetCommand(row)}\` to start ` +
+        "the partition over.",
     );
   }
   return value;
@@ -139,9 +141,14 @@ function nullableNumber(value: number | string | null): number | null {
   return value === null ? null : Number(value);
 }
 
-/** The trailing parameters of every fenced statement: processor, partition, owner, fence. */
+/** The parameters naming one checkpoint: processor, partition, shard. */
+export function keyOf(key: CheckpointKey): unknown[] {
+  return [key.processor, key.partition, key.shard];
+}
+
+/** The trailing parameters of every fenced statement: processor, partition, shard, owner, fence. */
 export function fenceOf(lease: LeaseHandle): unknown[] {
-  return [lease.processor, lease.partition, lease.owner, lease.fence];
+  return [...keyOf(lease), lease.owner, lease.fence];
 }
 
 /** The parameters of `commit`; the cursor goes in as JSON so its type survives. */

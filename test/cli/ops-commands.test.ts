@@ -89,7 +89,7 @@ describe("operator commands on a SQLite store filled by real runs", () => {
     const refused = await waymark(["reset", "alpha", "p3", "--store", store]);
     assert.equal(refused.code, 2);
     assert.match(refused.stderr, /--yes/);
-    assert.ok(await h.store.getCheckpoint({ processor: "alpha", partition: "p3" }));
+    assert.ok(await h.store.getCheckpoint({ processor: "alpha", partition: "p3", shard: "" }));
 
     const leased = await waymark(["reset", "gamma", "g1", "--yes", "--store", store]);
     assert.equal(leased.code, 75, leased.stderr);
@@ -99,11 +99,14 @@ describe("operator commands on a SQLite store filled by real runs", () => {
 
     const reset = await waymark(["reset", "alpha", "p3", "--yes", "--store", store]);
     assert.equal(reset.code, 0, reset.stderr);
-    assert.equal(await h.store.getCheckpoint({ processor: "alpha", partition: "p3" }), null);
+    assert.equal(
+      await h.store.getCheckpoint({ processor: "alpha", partition: "p3", shard: "" }),
+      null,
+    );
   });
 
   it("reset on a terminal asks y/N: no keeps the checkpoint (exit 1), yes resets it", async () => {
-    const key = { processor: "alpha", partition: "p4" };
+    const key = { processor: "alpha", partition: "p4", shard: "" };
     const no = await waymarkInTerminal(["reset", "alpha", "p4", "--store", store], "n\n");
     assert.match(no.stdout, /Reset alpha\/p4\? The next run starts over\. \[y\/N\]/);
     assert.match(no.stdout, /Nothing reset\./);

@@ -79,7 +79,10 @@ describe("failures and redrive", () => {
         "no entity was processed twice",
       );
       assert.deepEqual(await check.listFailures(), []);
-      assert.equal(await check.getCheckpoint({ processor: "poisoned", partition: "p1" }), null);
+      assert.equal(
+        await check.getCheckpoint({ processor: "poisoned", partition: "p1", shard: "" }),
+        null,
+      );
     } finally {
       await check.close();
     }

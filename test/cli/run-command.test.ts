@@ -109,6 +109,7 @@ describe("waymark run", () => {
       const held = await holder.acquire({
         processor: "visits",
         partition: "b",
+        shard: "",
         owner: "another-host:1",
         runId: "another-run",
         leaseTtlMs: 600_000,

@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 import { defineProcessor, MemoryStore, type ProcessorDefinition, run } from "../../src/index.js";
 import { type OpenedStore, STORE_FACTORIES } from "../stores/stores.js";
 
-const KEY = { processor: "artifacts", partition: "p" };
+const KEY = { processor: "artifacts", partition: "p", shard: "" };
 /** 2.5 MiB, so that an artifact spans three chunks with a short last one. */
 const BIG = Buffer.alloc(2.5 * 1024 * 1024, "weights:0123456789;");
 const sha = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");

@@ -5,7 +5,7 @@ import { type OpenedStore, STORE_FACTORIES } from "../stores/stores.js";
 import { captureLogger } from "../support/logger.js";
 
 type Item = { id: number };
-const KEY = { processor: "drifting", partition: "p" };
+const KEY = { processor: "drifting", partition: "p", shard: "" };
 
 for (const factory of STORE_FACTORIES) {
   describe(`input drift and checkpoint migrations on ${factory.name}`, () => {

@@ -110,6 +110,7 @@ for (const factory of STORE_FACTORIES) {
       const checkpoint = await opened.store.getCheckpoint({
         processor: "daily",
         partition: "2024-01-03",
+        shard: "",
       });
       assert.equal(checkpoint?.completed, 10);
     });
@@ -190,6 +191,7 @@ for (const factory of STORE_FACTORIES) {
       const held = await opened.store.acquire({
         processor: "daily",
         partition: "2024-01-02",
+        shard: "",
         owner: "someone-else",
         runId: "other-run",
         leaseTtlMs: 60_000,

@@ -214,8 +214,13 @@ for (const factory of STORE_FACTORIES) {
       assert.equal(result.status, "failed");
       assert.equal((result.error as { code?: string }).code, "ORDER_VIOLATION");
       assert.equal(
-        (await opened.store.getCheckpoint({ processor: "ordered", partition: "2024-01-15" }))
-          ?.cursor,
+        (
+          await opened.store.getCheckpoint({
+            processor: "ordered",
+            partition: "2024-01-15",
+            shard: "",
+          })
+        )?.cursor,
         6,
       );
       assert.deepEqual([...(await opened.effects()).keys()].sort(), ["1", "2", "3", "4", "5", "6"]);
@@ -250,7 +255,7 @@ for (const factory of STORE_FACTORIES) {
         assert.equal(failed.status, "failed");
         assert.equal((failed.error as { code?: string }).code, code);
         assert.match(failed.error?.message ?? "", /last checkpoint is kept/);
-        const key = { processor: "stateful", partition: "2024-01-15" };
+        const key = { processor: "stateful", partition: "2024-01-15", shard: "" };
         assert.equal((await opened.store.getCheckpoint(key))?.cursor, 100);
         assert.equal((await opened.effects()).size, 100, "the failed batch wrote nothing");
         const healthy = defineProcessor({ ...processor, processBatch: processor.processBatch });
@@ -343,5 +348,5 @@ for (const factory of STORE_FACTORIES) {
 }
 
 function key() {
-  return { processor: "player-game-summary", partition: "2024-01-15" };
+  return { processor: "player-game-summary", partition: "2024-01-15", shard: "" };
 }

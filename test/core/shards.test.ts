@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import { listShards, type Shard, shardTarget, splitShardKey } from "../../src/core/shards.js";
+import { findShard, listShards, type Shard } from "../../src/core/shards.js";
 import { defineProcessor, run } from "../../src/index.js";
 import { loadStatus } from "../../src/reports/load.js";
+import { splitLegacyShardKey } from "../../src/stores/legacy-shard-key.js";
 import { type OpenedStore, STORE_FACTORIES } from "../stores/stores.js";
 
 const IDS = Array.from({ length: 100 }, (_, i) => i + 1);
@@ -35,6 +36,7 @@ for (const factory of STORE_FACTORIES) {
         count: () => 50,
         async processBatch(batch, ctx) {
           assert.equal(ctx.partition, "2024-01-15", "processBatch sees the real partition");
+          assert.ok(ctx.shard && SHARDS.includes(ctx.shard), "and its shard");
           for (const n of batch) await opened.writeEffect(ctx.tx, `${ctx.partition}/${n}`);
         },
       });
@@ -72,7 +74,8 @@ for (const factory of STORE_FACTORIES) {
       for (const shard of ["0", "1"]) {
         const completed = await opened.store.lastCompletedAt({
           processor: "sharded",
-          partition: `2024-01-15#${shard}`,
+          partition: "2024-01-15",
+          shard,
         });
         assert.notEqual(completed, null, `shard ${shard} completed under its own key`);
       }
@@ -94,11 +97,11 @@ for (const factory of STORE_FACTORIES) {
       const processor = sharded();
       for (const shard of SHARDS) {
         const stop = new AbortController();
-        const target = await shardTarget(processor, "2024-01-15", shard.id);
         let batches = 0;
-        const result = await run(target.processor, {
+        const result = await run(processor, {
           store: opened.store,
-          partition: target.partition,
+          partition: "2024-01-15",
+          shard: shard.id,
           logger: false,
           signal: stop.signal,
           onProgress: () => {
@@ -110,14 +113,20 @@ for (const factory of STORE_FACTORIES) {
       const rows = await loadStatus(opened.store, Date.now(), "sharded");
       assert.equal(rows.length, 1, "one row for the sharded partition");
       assert.equal(rows[0]?.partition, "2024-01-15");
-      assert.equal(rows[0]?.shards, 2);
+      assert.deepEqual(
+        rows[0]?.shards?.map((s) => [s.shard, s.completed, s.total]),
+        [
+          ["0", 20, 50],
+          ["1", 20, 50],
+        ],
+      );
       assert.equal(rows[0]?.completed, 40);
       assert.equal(rows[0]?.total, 100);
 
-      const target = await shardTarget(processor, "2024-01-15", 1);
-      const resumed = await run(target.processor, {
+      const resumed = await run(processor, {
         store: opened.store,
-        partition: target.partition,
+        partition: "2024-01-15",
+        shard: 1,
         logger: false,
       });
       assert.equal(resumed.status, "completed");
@@ -153,15 +162,24 @@ describe("shard definitions", () => {
       );
     }
     await assert.rejects(
-      shardTarget({ ...base, shards: () => SHARDS }, "x", 7),
+      findShard({ ...base, shards: () => SHARDS }, "x", 7),
       /has no shard 7 for partition "x"; its shards are 0, 1/,
     );
-    await assert.rejects(shardTarget(base, "x", 0), /defines no shards/);
+    await assert.rejects(findShard(base, "x", 0), /defines no shards/);
   });
 
-  it("splits checkpoint keys back into partition and shard", () => {
-    assert.deepEqual(splitShardKey("2024-01-15#3"), { partition: "2024-01-15", shard: "3" });
-    assert.deepEqual(splitShardKey("2024-01-15"), { partition: "2024-01-15", shard: null });
-    assert.deepEqual(splitShardKey("#3"), { partition: "#3", shard: null });
+  it("splits old partition#id keys by the documented rule only", () => {
+    const cases: Array<[string, string, string]> = [
+      ["2024-01-15#3", "2024-01-15", "3"],
+      ["a#b#c.d-e_f", "a#b", "c.d-e_f"],
+      ["2024-01-15", "2024-01-15", ""],
+      ["#3", "#3", ""],
+      ["a#", "a#", ""],
+      ["x#y z", "x#y z", ""],
+      [`p#${"9".repeat(65)}`, `p#${"9".repeat(65)}`, ""],
+    ];
+    for (const [key, partition, shard] of cases) {
+      assert.deepEqual(splitLegacyShardKey(key), { partition, shard }, key);
+    }
   });
 });

@@ -150,7 +150,7 @@ export interface StoreSnapshot {
 export async function snapshot(db: string, partition: string): Promise<StoreSnapshot> {
   const store = new SqliteStore(db);
   try {
-    const key = { processor: CRASH_PROCESSOR, partition };
+    const key = { processor: CRASH_PROCESSOR, partition, shard: "" };
     const hasTable = store.database
       .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?")
       .get(EFFECTS_TABLE);
@@ -162,7 +162,7 @@ export async function snapshot(db: string, partition: string): Promise<StoreSnap
     return {
       checkpoint: await store.getCheckpoint(key),
       completedAt: await store.lastCompletedAt(key),
-      runs: await store.listRuns({ processor: CRASH_PROCESSOR, partition }),
+      runs: await store.listRuns({ processor: CRASH_PROCESSOR, partition, shard: "" }),
       txWrites: new Map(rows.map((r) => [r.entity, r.writes])),
     };
   } finally {

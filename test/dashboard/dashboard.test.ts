@@ -159,7 +159,7 @@ describe("dashboard in headless Chromium", { skip: NO_BROWSER }, () => {
       return (await fetch("actions/reset", { method: "POST", body })).status;
     }, XSS);
     assert.equal(status, 403);
-    assert.ok(await store.getCheckpoint({ processor: XSS, partition: "<b>p</b>" }));
+    assert.ok(await store.getCheckpoint({ processor: XSS, partition: "<b>p</b>", shard: "" }));
   });
 
   it("with --allow-writes resets from the page, and refuses a cross-origin post", async () => {
@@ -174,7 +174,10 @@ describe("dashboard in headless Chromium", { skip: NO_BROWSER }, () => {
       await writer.goto(writable.url);
       await writer.locator(`tr[data-partition="<b>p</b>"] button`, { hasText: "Reset" }).click();
       await writer.locator("#message", { hasText: "200" }).waitFor({ timeout: 5_000 });
-      assert.equal(await store.getCheckpoint({ processor: XSS, partition: "<b>p</b>" }), null);
+      assert.equal(
+        await store.getCheckpoint({ processor: XSS, partition: "<b>p</b>", shard: "" }),
+        null,
+      );
       await writer.close();
     } finally {
       await writable.close();

@@ -67,6 +67,7 @@ describe("pg-boss fan-out", { skip: NO_SERVER, timeout: 120_000 }, () => {
     const held = await store.acquire({
       processor: "flaky",
       partition: "p",
+      shard: "",
       owner: "someone-else",
       runId: "other",
       leaseTtlMs: 60_000,
@@ -100,7 +101,9 @@ describe("pg-boss fan-out", { skip: NO_SERVER, timeout: 120_000 }, () => {
     });
     fail = false;
     await until("pg-boss's retry to complete the partition", async () => {
-      return (await store.lastCompletedAt({ processor: "flaky", partition: "p" })) !== null;
+      return (
+        (await store.lastCompletedAt({ processor: "flaky", partition: "p", shard: "" })) !== null
+      );
     });
   });
 
@@ -140,7 +143,9 @@ describe("pg-boss fan-out", { skip: NO_SERVER, timeout: 120_000 }, () => {
 
     await until("every partition to complete", async () => {
       const done = await Promise.all(
-        PARTITIONS.map((partition) => store.lastCompletedAt({ processor: "backfill", partition })),
+        PARTITIONS.map((partition) =>
+          store.lastCompletedAt({ processor: "backfill", partition, shard: "" }),
+        ),
       );
       return done.every((at) => at !== null);
     });
@@ -193,7 +198,9 @@ describe("pg-boss fan-out", { skip: NO_SERVER, timeout: 120_000 }, () => {
       await enqueuePartitions(enqueuer, processor, dates);
       await until("all 20 partitions to complete", async () => {
         const done = await Promise.all(
-          dates.map((partition) => store.lastCompletedAt({ processor: "backfill", partition })),
+          dates.map((partition) =>
+            store.lastCompletedAt({ processor: "backfill", partition, shard: "" }),
+          ),
         );
         return done.every((at) => at !== null);
       });

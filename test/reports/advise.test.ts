@@ -32,6 +32,7 @@ function runs(count: number, spec: Spec, processor = "p"): RunRecord[] {
       runId: `run-${seq}`,
       processor,
       partition: `part-${seq}`,
+      shard: "",
       status: spec.status ?? "completed",
       startedAt,
       finishedAt: startedAt + spec.durationMs,

@@ -139,14 +139,14 @@ describe("reports on a SQLite store filled by real runs", () => {
       result.kept.map((c) => c.processor),
       ["gamma"],
     );
-    assert.ok(await h.store.getCheckpoint({ processor: "gamma", partition: "g1" }));
+    assert.ok(await h.store.getCheckpoint({ processor: "gamma", partition: "g1", shard: "" }));
   });
 
   it("reset refuses a live lease and reports a missing checkpoint", async () => {
-    const gamma = { processor: "gamma", partition: "g1" };
+    const gamma = { processor: "gamma", partition: "g1", shard: "" };
     assert.equal(await resetCheckpoint(h.store, gamma, h.now), "leased");
     assert.equal(
-      await resetCheckpoint(h.store, { processor: "nope", partition: "x" }, h.now),
+      await resetCheckpoint(h.store, { processor: "nope", partition: "x", shard: "" }, h.now),
       "missing",
     );
     const result = await h.releaseGamma();

@@ -10,6 +10,7 @@ function checkpoint(overrides: Partial<StoredCheckpoint>): StoredCheckpoint {
   return {
     processor: "p",
     partition: "x",
+    shard: "",
     processorVersion: 1,
     cursor: 10,
     completed: 10,
@@ -31,6 +32,7 @@ function running(overrides: Partial<RunRecord>): RunRecord {
   return {
     processor: "p",
     partition: "x",
+    shard: "",
     runId: "r1",
     status: "running",
     startedAt: NOW - 48 * HOUR,

@@ -4,7 +4,7 @@ import type { ArtifactRef, ArtifactStore } from "../../src/stores/artifact-store
 import type { CheckpointWrite, LeaseHandle } from "../../src/stores/store.js";
 import { type OpenedStore, STORE_FACTORIES } from "./stores.js";
 
-const key = { processor: "model", partition: "default" };
+const key = { processor: "model", partition: "default", shard: "" };
 const T0 = 1_700_000_000_000;
 
 /** The optional artifact capability, for every store that has it. */

@@ -4,7 +4,7 @@ import { FencedError } from "../../src/core/errors.js";
 import type { CheckpointWrite, LeaseHandle, RunRecord } from "../../src/stores/store.js";
 import { type OpenedStore, STORE_FACTORIES } from "./stores.js";
 
-const key = { processor: "players", partition: "2024-01-15" };
+const key = { processor: "players", partition: "2024-01-15", shard: "" };
 const T0 = 1_700_000_000_000;
 
 function write(overrides: Partial<CheckpointWrite> = {}): CheckpointWrite {
@@ -97,6 +97,7 @@ for (const factory of STORE_FACTORIES) {
       const other = await opened.store.acquire({
         processor: key.processor,
         partition: "2024-01-16",
+        shard: "",
         owner: "b",
         runId: "r2",
         leaseTtlMs: 30_000,
@@ -157,7 +158,7 @@ for (const factory of STORE_FACTORIES) {
           failures: [{ cursor: 7, error: "Error: still poison", attempts: 3 }],
         }),
       );
-      const other = { processor: "players", partition: "2024-01-16" };
+      const other = { processor: "players", partition: "2024-01-16", shard: "" };
       const otherLease = (await opened.store.acquire({
         ...other,
         owner: "b",
@@ -187,7 +188,7 @@ for (const factory of STORE_FACTORIES) {
         ],
       );
       assert.equal((await opened.store.listFailures()).length, 3);
-      assert.equal(await opened.store.clearFailures(key, [7, 8]), 1);
+      await opened.store.openBatch(lease).commit(write({ cursor: 60, resolvedFailures: [7, 8] }));
       assert.deepEqual(
         (await opened.store.listFailures({ partition: key.partition })).map((f) => f.cursor),
         ["7"],
@@ -284,8 +285,69 @@ for (const factory of STORE_FACTORIES) {
       assert.equal((await opened.store.listRuns({ processor: "other" })).length, 1);
       assert.equal((await opened.store.listRuns({ since: T0 + 100 })).length, 2);
       assert.equal((await opened.store.listRuns({ limit: 1 }))[0]?.runId, "run-3");
-      assert.equal(await opened.store.deleteRuns(["run-1", "nope"]), 1);
-      assert.equal((await opened.store.listRuns()).length, 2);
+    });
+
+    it("lists each checkpoint's current run, whatever its status, in one call", async () => {
+      const lease = await acquire("a");
+      await opened.store.recordRun(runRecord({ runId: lease.runId, status: "failed" }));
+      await opened.store.recordRun(runRecord({ runId: "older", startedAt: T0 - 10 }));
+      await opened.store.recordRun(runRecord({ runId: "elsewhere", processor: "other" }));
+      const current = await opened.store.listCurrentRuns();
+      assert.deepEqual(
+        current.map((r) => [r.runId, r.status]),
+        [[lease.runId, "failed"]],
+      );
+      assert.deepEqual(await opened.store.listCurrentRuns({ processor: "other" }), []);
+    });
+
+    it("keeps shards apart from partitions whose names contain #", async () => {
+      const keys = [
+        { processor: "p", partition: "d#0", shard: "" },
+        { processor: "p", partition: "d", shard: "0" },
+        { processor: "p", partition: "d", shard: "" },
+      ];
+      for (const [i, k] of keys.entries()) {
+        const taken = await opened.store.acquire({
+          ...k,
+          owner: `o${i}`,
+          runId: `r${i}`,
+          leaseTtlMs: 30_000,
+          now: T0,
+        });
+        assert.ok(taken.acquired, `each key has its own lease: ${JSON.stringify(k)}`);
+        await opened.store
+          .openBatch(taken.lease)
+          .commit(write({ cursor: i + 1, failures: [{ cursor: 1, error: "x", attempts: 1 }] }));
+        await opened.store.recordRun(runRecord({ ...k, runId: `r${i}`, startedAt: T0 + i }));
+      }
+      for (const [i, k] of keys.entries()) {
+        const stored = await opened.store.getCheckpoint(k);
+        assert.deepEqual(
+          [stored?.partition, stored?.shard, stored?.cursor],
+          [k.partition, k.shard, i + 1],
+        );
+      }
+      assert.deepEqual(
+        (await opened.store.listFailures({ partition: "d", shard: "0" })).map((f) => f.shard),
+        ["0"],
+      );
+      assert.equal((await opened.store.listFailures({ partition: "d" })).length, 2);
+      assert.deepEqual(
+        (await opened.store.listRuns({ partition: "d", shard: "" })).map((r) => r.runId),
+        ["r2"],
+      );
+      assert.equal(await opened.store.deleteCheckpoint(keys[1] as (typeof keys)[1]), true);
+      assert.equal((await opened.store.listCheckpoints()).length, 2);
+    });
+
+    it("release can discard a checkpoint that never committed a cursor", async () => {
+      const lease = await acquire("a");
+      await opened.store.release(lease, T0 + 1, { discardEmpty: true });
+      assert.equal(await opened.store.getCheckpoint(key), null);
+      const again = await acquire("b", T0 + 2);
+      await opened.store.openBatch(again).commit(write());
+      await opened.store.release(again, T0 + 3, { discardEmpty: true });
+      assert.equal((await opened.store.getCheckpoint(key))?.cursor, 50, "progress is kept");
     });
 
     it("deleteCheckpoint spares a live lease when asked to", async () => {
@@ -297,7 +359,11 @@ for (const factory of STORE_FACTORIES) {
     });
 
     it("treats hostile names as data", async () => {
-      const hostile = { processor: `o'brien"; DROP TABLE x; --`, partition: "'); DELETE --" };
+      const hostile = {
+        processor: `o'brien"; DROP TABLE x; --`,
+        partition: "'); DELETE --",
+        shard: "",
+      };
       const result = await opened.store.acquire({
         ...hostile,
         owner: "a",

@@ -89,8 +89,8 @@ describe("PostgreSQL restarted under running workers", {
   async function progress(): Promise<Map<string, number>> {
     const done = new Map<string, number>();
     for (const partition of PARTITIONS) {
-      const checkpoint = await store.getCheckpoint({ processor: "race", partition });
-      const completedAt = await store.lastCompletedAt({ processor: "race", partition });
+      const checkpoint = await store.getCheckpoint({ processor: "race", partition, shard: "" });
+      const completedAt = await store.lastCompletedAt({ processor: "race", partition, shard: "" });
       done.set(partition, completedAt !== null ? ENTITIES : (checkpoint?.completed ?? 0));
     }
     return done;

@@ -8,7 +8,7 @@ import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
 import type { CheckpointWrite, LeaseHandle } from "../../src/stores/store.js";
 import { NO_SERVER, openTestPool, PG_TEST_URL, type TestPool } from "./postgres-factory.js";
 
-const key = { processor: "players", partition: "2024-01-15" };
+const key = { processor: "players", partition: "2024-01-15", shard: "" };
 const T0 = 1_700_000_000_000;
 const TTL = 30_000;
 

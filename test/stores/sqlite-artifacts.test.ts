@@ -112,7 +112,8 @@ describe("artifacts in a SQLite file", () => {
       assert.match(refused.error?.message ?? "", /waymark reset model default/);
       assert.equal(ran, false, "no batch ran on top of the corrupt checkpoint");
       assert.equal(
-        (await store.getCheckpoint({ processor: "model", partition: "default" }))?.cursor,
+        (await store.getCheckpoint({ processor: "model", partition: "default", shard: "" }))
+          ?.cursor,
         1,
       );
     } finally {

@@ -25,7 +25,11 @@ describe("sqlite migrations", () => {
         store.database.pragma("user_version", { simple: true }),
         SQLITE_MIGRATIONS.length,
       );
-      const kept = await store.getCheckpoint({ processor: "players", partition: "2024-01-15" });
+      const kept = await store.getCheckpoint({
+        processor: "players",
+        partition: "2024-01-15",
+        shard: "",
+      });
       assert.equal(kept?.cursor, 300);
       assert.deepEqual(await store.listFailures(), []);
     } finally {

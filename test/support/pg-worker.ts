@@ -53,7 +53,10 @@ const processor = defineProcessor<number, undefined, PgTx>({
   leaseTtlMs: config.leaseTtlMs,
   // Under the lease: a partition someone already completed is not started over.
   entities: async ({ partition, after }) => {
-    if (after === null && (await store.lastCompletedAt({ processor: "race", partition }))) {
+    if (
+      after === null &&
+      (await store.lastCompletedAt({ processor: "race", partition, shard: "" }))
+    ) {
       return [];
     }
     const first = after === null ? 1 : (after as number) + 1;

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { describeKey } from "../../core/checkpoint-key.js";
 import { collectGarbage } from "../../reports/actions.js";
 import { loadStale } from "../../reports/load.js";
 import { parseDuration } from "../duration.js";
@@ -28,17 +29,15 @@ export function registerGc(program: Command): void {
       if (options.json) return printJson({ dryRun: false, ...result });
       for (const c of result.removed) {
         process.stdout.write(
-          `removed checkpoint ${c.processor}/${c.partition} (${c.completed}/${c.total ?? "?"})\n`,
+          `removed checkpoint ${describeKey(c)} (${c.completed}/${c.total ?? "?"})\n`,
         );
       }
       for (const c of result.kept) {
-        process.stdout.write(
-          `kept checkpoint ${c.processor}/${c.partition}: a runner leased it meanwhile\n`,
-        );
+        process.stdout.write(`kept checkpoint ${describeKey(c)}: a runner leased it meanwhile\n`);
       }
       for (const d of result.markedFailed) {
         process.stdout.write(
-          `marked run ${d.run.runId} (${d.run.processor}/${d.run.partition}) failed: ${d.cause}\n`,
+          `marked run ${d.run.runId} (${describeKey(d.run)}) failed: ${d.cause}\n`,
         );
       }
       process.stdout.write(

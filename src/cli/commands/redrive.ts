@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { checkpointKey, describeKey } from "../../core/checkpoint-key.js";
 import { redrive } from "../../core/redrive.js";
 import { EXIT } from "../exit-codes.js";
 import { loadProcessor } from "../load-processors.js";
@@ -18,6 +19,7 @@ export function registerRedrive(program: Command): void {
       .description("reprocess only the entities in the failure ledger; clear those that succeed")
       .argument("<processor>", "processor name")
       .argument("<partition>", "partition")
+      .option("--shard <id>", "the shard of the partition, for a sharded processor")
       .requiredOption(
         "--processors <file>",
         "module exporting your processors (default export, array or named exports)",
@@ -26,19 +28,20 @@ export function registerRedrive(program: Command): void {
     async (
       name: string,
       partition: string,
-      options: StoreCommandOptions & { processors: string },
+      options: StoreCommandOptions & { processors: string; shard?: string },
     ) => {
       const processor = await loadProcessor(options.processors, name);
       await usingStore(options.store, async (store) => {
         const result = await redrive(processor, {
           store,
           partition,
+          ...(options.shard === undefined ? {} : { shard: options.shard }),
           logger: options.json ? false : undefined,
         });
         if (options.json) printJson(result);
         if (result.status === "busy") {
           throw new CliError(
-            `${name}/${partition} is leased by a running run; try later.`,
+            `${describeKey(checkpointKey(name, partition, options.shard))} is leased by a running run; try later.`,
             EXIT.tempfail,
           );
         }

@@ -1,5 +1,6 @@
 import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
+import { checkpointKey, describeKey } from "../../core/checkpoint-key.js";
 import { resetCheckpoint } from "../../reports/actions.js";
 import { EXIT } from "../exit-codes.js";
 import {
@@ -18,23 +19,25 @@ export function registerReset(program: Command): void {
       .description("forget a checkpoint so that the next run starts over")
       .argument("<processor>", "processor name")
       .argument("<partition>", "partition")
+      .option("--shard <id>", "only this shard of the partition (a sharded processor's shard id)")
       .option("-y, --yes", "do not ask for confirmation"),
   ).action(
     async (
       processor: string,
       partition: string,
-      options: StoreCommandOptions & { yes?: boolean },
+      options: StoreCommandOptions & { yes?: boolean; shard?: string },
     ) => {
-      const key = { processor, partition };
+      const key = checkpointKey(processor, partition, options.shard);
+      const where = describeKey(key);
       if (!options.yes) {
         if (!process.stdin.isTTY) {
           throw new CliError(
-            `Refusing to reset ${processor}/${partition} without confirmation: no terminal to ask ` +
+            `Refusing to reset ${where} without confirmation: no terminal to ask ` +
               "on. Pass --yes to reset non-interactively.",
             EXIT.usage,
           );
         }
-        if (!(await confirm(`Reset ${processor}/${partition}? The next run starts over. [y/N] `))) {
+        if (!(await confirm(`Reset ${where}? The next run starts over. [y/N] `))) {
           throw new CliError("Nothing reset.", EXIT.failure);
         }
       }
@@ -42,17 +45,16 @@ export function registerReset(program: Command): void {
         const outcome = await resetCheckpoint(store, key, Date.now());
         if (options.json) printJson({ ...key, outcome });
         if (outcome === "missing") {
-          throw new CliError(`No checkpoint for ${processor}/${partition}: nothing to reset.`);
+          throw new CliError(`No checkpoint for ${where}: nothing to reset.`);
         }
         if (outcome === "leased") {
           throw new CliError(
-            `${processor}/${partition} is leased by a running runner; stop it or wait for its ` +
+            `${where} is leased by a running runner; stop it or wait for its ` +
               "lease to expire, then reset.",
             EXIT.tempfail,
           );
         }
-        if (!options.json)
-          process.stdout.write(`Reset ${processor}/${partition}: the next run starts over.\n`);
+        if (!options.json) process.stdout.write(`Reset ${where}: the next run starts over.\n`);
       });
     },
   );

@@ -22,6 +22,7 @@ const STATUSES: readonly RecordedRunStatus[] = [
 interface RunsOptions extends StoreCommandOptions {
   processor?: string;
   partition?: string;
+  shard?: string;
   status?: RecordedRunStatus;
   limit: number;
 }
@@ -34,6 +35,7 @@ export function registerRuns(program: Command): void {
       .description("show recent run history: outcome, work done, resumes and checkpoint cost")
       .option("--processor <name>", "only this processor")
       .option("--partition <partition>", "only this partition")
+      .option("--shard <id>", "only this shard of the partition")
       .addOption(new Option("--status <status>", "only runs that ended so").choices(STATUSES))
       .option("--limit <n>", "how many runs to show, newest first", parseLimit, 20),
   ).action(async (options: RunsOptions) => {
@@ -41,6 +43,7 @@ export function registerRuns(program: Command): void {
       const runs = await store.listRuns({
         processor: options.processor,
         partition: options.partition,
+        shard: options.shard,
         status: options.status,
         limit: options.limit,
       });
@@ -54,6 +57,7 @@ const COLUMNS = [
   ["started", "STARTED (UTC)"],
   ["processor", "PROCESSOR"],
   ["partition", "PARTITION"],
+  ["shard", "SHARD"],
   ["status", "STATUS"],
   ["processed", "PROCESSED"],
   ["resumedFrom", "RESUMED FROM"],
@@ -68,6 +72,7 @@ function toRow(run: RunRecord): Record<string, string> {
     started: new Date(run.startedAt).toISOString().slice(0, 19).replace("T", " "),
     processor: run.processor,
     partition: run.partition,
+    shard: run.shard,
     status: run.reason ? `${run.status} (${run.reason})` : run.status,
     processed: run.total === null ? `${run.processed}` : `${run.processed} of ${run.total}`,
     resumedFrom: run.resumedFrom === null ? "-" : String(run.resumedFrom),

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { loadStatus } from "../../reports/load.js";
+import type { RolledStatusRow } from "../../reports/shard-rollup.js";
 import { formatRate } from "../duration.js";
 import {
   formatDuration,
@@ -15,27 +16,34 @@ export function registerStatus(program: Command): void {
   withStoreOptions(
     program
       .command("status")
-      .description("list active checkpoints: progress, rate, ETA, age, lease holder, resumes")
+      .description(
+        "list active checkpoints: progress, rate, ETA, age, lease holder, resumes; a sharded " +
+          "partition's sum, then each of its shards",
+      )
       .option("--processor <name>", "only this processor"),
   ).action(async (options: StoreCommandOptions & { processor?: string }) => {
     await usingStore(options.store, async (store) => {
       const rows = await loadStatus(store, Date.now(), options.processor);
       if (options.json) return printJson(rows);
       printTable(
-        rows.map((r) => ({
-          processor: r.processor,
-          partition: r.partition,
-          progress: `${r.completed}/${r.total ?? "?"}`,
-          percent: r.percent === null ? "" : `${r.percent.toFixed(1)}%`,
-          rate: formatRate(r.ratePerSecond),
-          eta: r.etaMs === null ? "-" : formatDuration(r.etaMs),
-          age: formatDuration(r.ageMs),
-          lease: r.leaseHolder ?? "-",
-          resumes: String(r.resumes),
-        })),
+        rows
+          .flatMap((r): RolledStatusRow[] => [r, ...(r.shards ?? [])])
+          .map((r) => ({
+            processor: r.processor,
+            partition: r.partition,
+            shard: r.shards ? `${r.shards.length} shards` : r.shard,
+            progress: `${r.completed}/${r.total ?? "?"}`,
+            percent: r.percent === null ? "" : `${r.percent.toFixed(1)}%`,
+            rate: formatRate(r.ratePerSecond),
+            eta: r.etaMs === null ? "-" : formatDuration(r.etaMs),
+            age: formatDuration(r.ageMs),
+            lease: r.leaseHolder ?? "-",
+            resumes: String(r.resumes),
+          })),
         [
           ["processor", "PROCESSOR"],
           ["partition", "PARTITION"],
+          ["shard", "SHARD"],
           ["progress", "DONE"],
           ["percent", "%"],
           ["rate", "RATE"],

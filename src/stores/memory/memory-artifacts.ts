@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { describeKey, keyId } from "../../core/checkpoint-key.js";
 import { StoreError } from "../../core/errors.js";
 import type { CheckpointKey } from "../../core/types.js";
 import type { ArtifactRef, ArtifactStore } from "../artifact-store.js";
@@ -19,7 +20,7 @@ export class MemoryArtifacts implements ArtifactStore {
 
   async createBlob(key: CheckpointKey): Promise<string> {
     const blobId = randomUUID();
-    this.#blobs.set(blobId, { owner: ownerOf(key), chunks: [], sealed: null });
+    this.#blobs.set(blobId, { owner: keyId(key), chunks: [], sealed: null });
     return blobId;
   }
 
@@ -42,7 +43,7 @@ export class MemoryArtifacts implements ArtifactStore {
   }
 
   async listArtifacts(key: CheckpointKey): Promise<ArtifactRef[]> {
-    const refs = this.#refs.get(ownerOf(key));
+    const refs = this.#refs.get(keyId(key));
     return refs ? [...refs.values()].sort((a, b) => (a.name < b.name ? -1 : 1)) : [];
   }
 
@@ -54,7 +55,7 @@ export class MemoryArtifacts implements ArtifactStore {
   }
 
   async collectGarbage(key: CheckpointKey): Promise<number> {
-    const owner = ownerOf(key);
+    const owner = keyId(key);
     const referenced = new Set([...(this.#refs.get(owner)?.values() ?? [])].map((r) => r.blobId));
     let removed = 0;
     for (const [blobId, blob] of this.#blobs) {
@@ -72,13 +73,13 @@ export class MemoryArtifacts implements ArtifactStore {
 
   /** Points each name at its new blob, as part of the store's commit step. */
   switchRefs(key: CheckpointKey, refs: readonly ArtifactRef[]): void {
-    const owner = ownerOf(key);
+    const owner = keyId(key);
     for (const ref of refs) {
       const blob = this.#blobs.get(ref.blobId);
       if (blob?.owner !== owner || blob.sealed?.hash !== ref.hash) {
         throw new StoreError(
           "CORRUPT_CHECKPOINT",
-          `The artifact "${ref.name}" of ${key.processor}/${key.partition} lost its blob before ` +
+          `The artifact "${ref.name}" of ${describeKey(key)} lost its blob before ` +
             "the commit; nothing of this batch was committed. Run the partition again.",
         );
       }
@@ -90,12 +91,8 @@ export class MemoryArtifacts implements ArtifactStore {
 
   /** Deletes every artifact and blob of `key`. */
   clearSync(key: CheckpointKey): void {
-    const owner = ownerOf(key);
+    const owner = keyId(key);
     this.#refs.delete(owner);
     for (const [blobId, blob] of this.#blobs) if (blob.owner === owner) this.#blobs.delete(blobId);
   }
-}
-
-function ownerOf(key: CheckpointKey): string {
-  return `${key.processor}\u0000${key.partition}`;
 }

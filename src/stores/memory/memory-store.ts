@@ -1,22 +1,27 @@
+import { keyId } from "../../core/checkpoint-key.js";
 import { FencedError } from "../../core/errors.js";
 import type { CheckpointKey, Cursor } from "../../core/types.js";
 import type {
-  AcquireRequest,
-  AcquireResult,
-  BatchScope,
-  CheckpointStore,
-  CheckpointWrite,
+  CheckpointFilter,
   FailureFilter,
-  FailureWrite,
-  LeaseHandle,
   RunFilter,
   RunRecord,
   StoredCheckpoint,
   StoredFailure,
-} from "../store.js";
-import { acquiredLease, fencedMessage } from "../store.js";
+} from "../records.js";
+import type {
+  AcquireRequest,
+  AcquireResult,
+  BatchScope,
+  CheckpointWrite,
+  FailureWrite,
+  LeaseHandle,
+} from "../run-store.js";
+import { acquiredLease, fencedMessage } from "../run-store.js";
+import type { CheckpointStore } from "../store.js";
 import { txEndedError } from "../store-errors.js";
 import { MemoryArtifacts } from "./memory-artifacts.js";
+import { selectCheckpoints, selectFailures, selectRuns } from "./memory-reads.js";
 
 /**
  * `ctx.tx` on a {@link MemoryStore}: effects staged during the batch and applied, in order,
@@ -45,7 +50,7 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
   readonly #failures = new Map<string, StoredFailure>();
 
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
-    const id = keyOf(request);
+    const id = keyId(request);
     const existing = this.#checkpoints.get(id);
     if (existing?.leaseOwner && (existing.leaseExpiresAt ?? 0) > request.now) {
       return {
@@ -56,6 +61,7 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
     const base: StoredCheckpoint = existing ?? {
       processor: request.processor,
       partition: request.partition,
+      shard: request.shard,
       processorVersion: null,
       cursor: null,
       completed: 0,
@@ -84,7 +90,7 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
 
   async renew(lease: LeaseHandle, leaseTtlMs: number, now: number): Promise<void> {
     const held = this.#held(lease);
-    this.#checkpoints.set(keyOf(lease), { ...held, leaseExpiresAt: now + leaseTtlMs });
+    this.#checkpoints.set(keyId(lease), { ...held, leaseExpiresAt: now + leaseTtlMs });
   }
 
   openBatch(lease: LeaseHandle): BatchScope<MemoryTx> {
@@ -104,8 +110,8 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
         for (const effect of effects) effect();
         for (const failure of write.failures ?? []) this.#recordFailure(lease, failure, write.now);
         for (const cursor of write.resolvedFailures ?? [])
-          this.#failures.delete(failureKey(lease, cursor));
-        this.#checkpoints.set(keyOf(lease), {
+          this.#failures.delete(failureId(lease, cursor));
+        this.#checkpoints.set(keyId(lease), {
           ...held,
           processorVersion: write.processorVersion,
           cursor: write.cursor,
@@ -126,15 +132,24 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
 
   async complete(lease: LeaseHandle, now: number): Promise<void> {
     this.#held(lease);
-    this.#checkpoints.delete(keyOf(lease));
+    this.#checkpoints.delete(keyId(lease));
     this.artifacts.clearSync(lease);
-    this.#completions.set(keyOf(lease), now);
+    this.#completions.set(keyId(lease), now);
   }
 
-  async release(lease: LeaseHandle): Promise<void> {
-    const current = this.#checkpoints.get(keyOf(lease));
+  async release(
+    lease: LeaseHandle,
+    _now: number,
+    options: { discardEmpty?: boolean } = {},
+  ): Promise<void> {
+    const current = this.#checkpoints.get(keyId(lease));
     if (!current || current.leaseOwner !== lease.owner || current.fence !== lease.fence) return;
-    this.#checkpoints.set(keyOf(lease), { ...current, leaseOwner: null, leaseExpiresAt: null });
+    if (options.discardEmpty && current.cursor === null) {
+      this.#checkpoints.delete(keyId(lease));
+      this.artifacts.clearSync(lease);
+      return;
+    }
+    this.#checkpoints.set(keyId(lease), { ...current, leaseOwner: null, leaseExpiresAt: null });
   }
 
   async recordRun(run: RunRecord): Promise<void> {
@@ -142,37 +157,37 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
   }
 
   async lastCompletedAt(key: CheckpointKey): Promise<number | null> {
-    return this.#completions.get(keyOf(key)) ?? null;
+    return this.#completions.get(keyId(key)) ?? null;
   }
 
-  async listCheckpoints(filter: { processor?: string } = {}): Promise<StoredCheckpoint[]> {
-    return [...this.#checkpoints.values()]
-      .filter((c) => filter.processor === undefined || c.processor === filter.processor)
-      .sort((a, b) => b.updatedAt - a.updatedAt);
+  async listFailures(filter: FailureFilter = {}): Promise<StoredFailure[]> {
+    return selectFailures(this.#failures.values(), filter);
+  }
+
+  async listCheckpoints(filter: CheckpointFilter = {}): Promise<StoredCheckpoint[]> {
+    return selectCheckpoints(this.#checkpoints.values(), filter);
   }
 
   async getCheckpoint(key: CheckpointKey): Promise<StoredCheckpoint | null> {
-    return this.#checkpoints.get(keyOf(key)) ?? null;
+    return this.#checkpoints.get(keyId(key)) ?? null;
   }
 
   async listRuns(filter: RunFilter = {}): Promise<RunRecord[]> {
-    const runs = [...this.#runs.values()]
-      .filter(
-        (r) =>
-          (filter.processor === undefined || r.processor === filter.processor) &&
-          (filter.partition === undefined || r.partition === filter.partition) &&
-          (filter.status === undefined || r.status === filter.status) &&
-          (filter.since === undefined || r.startedAt >= filter.since),
-      )
-      .sort((a, b) => b.startedAt - a.startedAt);
-    return filter.limit === undefined ? runs : runs.slice(0, filter.limit);
+    return selectRuns(this.#runs.values(), filter);
+  }
+
+  async listCurrentRuns(filter: CheckpointFilter = {}): Promise<RunRecord[]> {
+    const current = new Set(
+      selectCheckpoints(this.#checkpoints.values(), filter).map((c) => c.runId),
+    );
+    return selectRuns(this.#runs.values(), {}).filter((r) => current.has(r.runId));
   }
 
   async deleteCheckpoint(
     key: CheckpointKey,
     options: { unlessLeasedAt?: number } = {},
   ): Promise<boolean> {
-    const current = this.#checkpoints.get(keyOf(key));
+    const current = this.#checkpoints.get(keyId(key));
     if (!current) return false;
     const { unlessLeasedAt } = options;
     if (
@@ -183,37 +198,18 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
       return false;
     }
     this.artifacts.clearSync(key);
-    return this.#checkpoints.delete(keyOf(key));
+    return this.#checkpoints.delete(keyId(key));
   }
 
-  async listFailures(filter: FailureFilter = {}): Promise<StoredFailure[]> {
-    return [...this.#failures.values()]
-      .filter(
-        (f) =>
-          (filter.processor === undefined || f.processor === filter.processor) &&
-          (filter.partition === undefined || f.partition === filter.partition),
-      )
-      .sort(
-        (a, b) =>
-          byCodeUnits(a.processor, b.processor) ||
-          byCodeUnits(a.partition, b.partition) ||
-          a.firstFailedAt - b.firstFailedAt ||
-          byCodeUnits(JSON.stringify(a.cursor), JSON.stringify(b.cursor)),
-      );
-  }
-
-  async clearFailures(key: CheckpointKey, cursors: readonly Cursor[]): Promise<number> {
-    let cleared = 0;
-    for (const cursor of cursors) if (this.#failures.delete(failureKey(key, cursor))) cleared++;
-    return cleared;
-  }
+  async close(): Promise<void> {}
 
   #recordFailure(lease: LeaseHandle, failure: FailureWrite, now: number): void {
-    const id = failureKey(lease, failure.cursor);
+    const id = failureId(lease, failure.cursor);
     const previous = this.#failures.get(id);
     this.#failures.set(id, {
       processor: lease.processor,
       partition: lease.partition,
+      shard: lease.shard,
       cursor: failure.cursor,
       error: failure.error,
       attempts: (previous?.attempts ?? 0) + failure.attempts,
@@ -223,17 +219,9 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
     });
   }
 
-  async deleteRuns(runIds: readonly string[]): Promise<number> {
-    let deleted = 0;
-    for (const id of runIds) if (this.#runs.delete(id)) deleted++;
-    return deleted;
-  }
-
-  async close(): Promise<void> {}
-
   /** The checkpoint, if `lease` still holds it; otherwise the runner has been fenced. */
   #held(lease: LeaseHandle): StoredCheckpoint {
-    const current = this.#checkpoints.get(keyOf(lease));
+    const current = this.#checkpoints.get(keyId(lease));
     if (!current || current.leaseOwner !== lease.owner || current.fence !== lease.fence) {
       throw new FencedError(fencedMessage(lease));
     }
@@ -241,15 +229,6 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
   }
 }
 
-/** Orders strings as SQL's binary collation does. */
-function byCodeUnits(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function failureKey(key: CheckpointKey, cursor: Cursor): string {
-  return `${keyOf(key)}\u0000${JSON.stringify(cursor)}`;
-}
-
-function keyOf(key: CheckpointKey): string {
-  return `${key.processor}\u0000${key.partition}`;
+function failureId(key: CheckpointKey, cursor: Cursor): string {
+  return `${keyId(key)}\u0000${JSON.stringify(cursor)}`;
 }

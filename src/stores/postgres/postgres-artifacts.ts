@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { CheckpointKey } from "../../core/types.js";
 import type { ArtifactRef, ArtifactStore } from "../artifact-store.js";
+import { keyOf } from "../sql-rows.js";
 import type { PgResult, PgRow } from "./postgres-pool.js";
 
 type Query = <R extends PgRow>(text: string, values: unknown[]) => Promise<PgResult<R>>;
@@ -23,9 +24,9 @@ export class PostgresArtifacts implements ArtifactStore {
   async createBlob(key: CheckpointKey, now: number): Promise<string> {
     const blobId = randomUUID();
     await this.#query(
-      `INSERT INTO ${this.#s}.artifact_blobs (blob_id, processor, partition, created_at)
-       VALUES ($1, $2, $3, $4)`,
-      [blobId, key.processor, key.partition, now],
+      `INSERT INTO ${this.#s}.artifact_blobs (blob_id, processor, partition, shard, created_at)
+       VALUES ($1, $2, $3, $4, $5)`,
+      [blobId, ...keyOf(key), now],
     );
     return blobId;
   }
@@ -64,8 +65,8 @@ export class PostgresArtifacts implements ArtifactStore {
       chunks: number;
     }>(
       `SELECT name, blob_id, hash, size, chunks FROM ${this.#s}.artifacts
-       WHERE processor = $1 AND partition = $2 ORDER BY name`,
-      [key.processor, key.partition],
+       WHERE processor = $1 AND partition = $2 AND shard = $3 ORDER BY name COLLATE "C"`,
+      keyOf(key),
     );
     return result.rows.map((r) => ({
       name: r.name,
@@ -86,9 +87,10 @@ export class PostgresArtifacts implements ArtifactStore {
 
   async collectGarbage(key: CheckpointKey): Promise<number> {
     const result = await this.#query(
-      `DELETE FROM ${this.#s}.artifact_blobs b WHERE b.processor = $1 AND b.partition = $2
+      `DELETE FROM ${this.#s}.artifact_blobs b
+       WHERE b.processor = $1 AND b.partition = $2 AND b.shard = $3
          AND NOT EXISTS (SELECT 1 FROM ${this.#s}.artifacts a WHERE a.blob_id = b.blob_id)`,
-      [key.processor, key.partition],
+      keyOf(key),
     );
     return result.rowCount ?? 0;
   }
@@ -96,10 +98,10 @@ export class PostgresArtifacts implements ArtifactStore {
   async clearArtifacts(key: CheckpointKey): Promise<void> {
     await this.#query(
       `WITH gone AS (
-         DELETE FROM ${this.#s}.artifacts WHERE processor = $1 AND partition = $2
+         DELETE FROM ${this.#s}.artifacts WHERE processor = $1 AND partition = $2 AND shard = $3
        )
-       DELETE FROM ${this.#s}.artifact_blobs WHERE processor = $1 AND partition = $2`,
-      [key.processor, key.partition],
+       DELETE FROM ${this.#s}.artifact_blobs WHERE processor = $1 AND partition = $2 AND shard = $3`,
+      keyOf(key),
     );
   }
 
@@ -115,15 +117,15 @@ export class PostgresArtifacts implements ArtifactStore {
     now: number,
   ): [string, unknown[]] {
     const n = values.length;
-    const text = `WITH cp AS (${update} RETURNING processor, partition),
+    const text = `WITH cp AS (${update} RETURNING processor, partition, shard),
       refs AS (
         INSERT INTO ${this.#s}.artifacts
-          (processor, partition, name, blob_id, hash, size, chunks, created_at)
-        SELECT cp.processor, cp.partition, r.name, r.blob_id, r.hash, r.size, r.chunks, $${n + 6}
+          (processor, partition, shard, name, blob_id, hash, size, chunks, created_at)
+        SELECT cp.processor, cp.partition, cp.shard, r.name, r.blob_id, r.hash, r.size, r.chunks, $${n + 6}
         FROM cp CROSS JOIN unnest($${n + 1}::text[], $${n + 2}::text[], $${n + 3}::text[],
                                   $${n + 4}::bigint[], $${n + 5}::int[])
                            AS r(name, blob_id, hash, size, chunks)
-        ON CONFLICT (processor, partition, name) DO UPDATE SET
+        ON CONFLICT (processor, partition, shard, name) DO UPDATE SET
           blob_id = EXCLUDED.blob_id, hash = EXCLUDED.hash, size = EXCLUDED.size,
           chunks = EXCLUDED.chunks, created_at = EXCLUDED.created_at
       )

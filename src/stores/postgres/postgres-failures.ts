@@ -1,22 +1,19 @@
-import type { Cursor } from "../../core/types.js";
-import { cursorJson } from "../sql-rows.js";
-import type { CheckpointWrite, LeaseHandle } from "../store.js";
+import type { CheckpointKey, Cursor } from "../../core/types.js";
+import type { CheckpointWrite, LeaseHandle } from "../run-store.js";
+import { cursorJson, keyOf } from "../sql-rows.js";
 import type { PgTx } from "./postgres-tx.js";
 
-/** The failure ledger's statements for the quoted schema `s`. */
+/** The failure ledger's writes for the quoted schema `s`; they run in a batch's commit. */
 export function failureSql(s: string) {
   return {
-    upsert: `INSERT INTO ${s}.failures AS f (processor, partition, cursor, error, attempts,
+    upsert: `INSERT INTO ${s}.failures AS f (processor, partition, shard, cursor, error, attempts,
                first_failed_at, last_failed_at, run_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $6, $7)
-             ON CONFLICT (processor, partition, cursor) DO UPDATE SET error = EXCLUDED.error,
-               attempts = f.attempts + EXCLUDED.attempts,
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)
+             ON CONFLICT (processor, partition, shard, cursor) DO UPDATE SET
+               error = EXCLUDED.error, attempts = f.attempts + EXCLUDED.attempts,
                last_failed_at = EXCLUDED.last_failed_at, run_id = EXCLUDED.run_id`,
-    list: `SELECT * FROM ${s}.failures
-           WHERE ($1::text IS NULL OR processor = $1) AND ($2::text IS NULL OR partition = $2)
-           ORDER BY processor, partition, first_failed_at, cursor`,
     clear: `DELETE FROM ${s}.failures
-            WHERE processor = $1 AND partition = $2 AND cursor = ANY($3::text[])`,
+            WHERE processor = $1 AND partition = $2 AND shard = $3 AND cursor = ANY($4::text[])`,
   };
 }
 
@@ -34,8 +31,7 @@ export async function writeLedger(
 ): Promise<void> {
   for (const failure of write.failures ?? []) {
     await tx.query(sql.upsert, [
-      lease.processor,
-      lease.partition,
+      ...keyOf(lease),
       cursorJson(failure.cursor),
       failure.error,
       failure.attempts,
@@ -48,9 +44,6 @@ export async function writeLedger(
 }
 
 /** The parameters of `clear` for one key's cursors. */
-export function clearValues(
-  key: { processor: string; partition: string },
-  cursors: readonly Cursor[],
-): unknown[] {
-  return [key.processor, key.partition, cursors.map((c) => cursorJson(c))];
+function clearValues(key: CheckpointKey, cursors: readonly Cursor[]): unknown[] {
+  return [...keyOf(key), cursors.map((c) => cursorJson(c))];
 }

@@ -1,4 +1,5 @@
 import { StoreError } from "../../core/errors.js";
+import { LEGACY_SHARD_KEY_PG } from "../legacy-shard-key.js";
 import type { PgPool, PgPoolClient } from "./postgres-pool.js";
 
 /**
@@ -99,6 +100,32 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<(s: string) => readonly string[]
        PRIMARY KEY (processor, partition, name)
      )`,
     `CREATE INDEX artifacts_by_blob ON ${s}.artifacts (blob_id)`,
+  ],
+  // 4: shards get a column of their own ('' is the whole partition) and join every key.
+  // Old `partition#id` keys are split by the rule in legacy-shard-key.ts.
+  (s) => [
+    ...["checkpoints", "completions", "failures", "artifacts", "artifact_blobs", "runs"].flatMap(
+      (table) => [
+        `ALTER TABLE ${s}.${table} ADD COLUMN shard TEXT NOT NULL DEFAULT ''`,
+        `UPDATE ${s}.${table}
+         SET partition = substring(partition from '${LEGACY_SHARD_KEY_PG}'),
+             shard = substring(partition from '${LEGACY_SHARD_KEY_PG.replace("(.+)", ".+")}')
+         WHERE partition ~ '${LEGACY_SHARD_KEY_PG}'`,
+      ],
+    ),
+    ...[
+      ["checkpoints", "processor, partition, shard"],
+      ["completions", "processor, partition, shard"],
+      ["failures", "processor, partition, shard, cursor"],
+      ["artifacts", "processor, partition, shard, name"],
+    ].flatMap(([table, key]) => [
+      `ALTER TABLE ${s}.${table} DROP CONSTRAINT ${table}_pkey`,
+      `ALTER TABLE ${s}.${table} ADD PRIMARY KEY (${key})`,
+    ]),
+    `DROP INDEX ${s}.artifact_blobs_by_key`,
+    `CREATE INDEX artifact_blobs_by_key ON ${s}.artifact_blobs (processor, partition, shard)`,
+    `DROP INDEX ${s}.runs_by_processor`,
+    `CREATE INDEX runs_by_processor ON ${s}.runs (processor, partition, shard, started_at)`,
   ],
 ];
 

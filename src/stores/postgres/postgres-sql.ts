@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { RunRecord } from "../store.js";
+import type { RunRecord } from "../records.js";
 
 /** A statement's text, and its prepared-statement name when it has one. */
 export interface PgStatement {
@@ -8,77 +8,69 @@ export interface PgStatement {
 }
 
 /**
- * Every statement `PostgresStore` runs, built once per store for its quoted schema `s`.
- * Values are always parameters. Fenced statements end with `$n..$n+3` = processor, partition,
+ * The run side's statements, built once per store for its quoted schema `s`. Values are
+ * always parameters. Fenced statements end with `$n..$n+4` = processor, partition, shard,
  * lease owner, fence, so a runner whose lease was taken over changes nothing.
  */
 export function postgresSql(s: string): Record<StatementName, PgStatement> {
-  const fenced = (first: number) =>
-    `processor = $${first} AND partition = $${first + 1} ` +
-    `AND lease_owner = $${first + 2} AND fence = $${first + 3}`;
   const texts: Record<StatementName, string> = {
     // One statement: create the row, or take a free or expired lease with a higher fence.
     // A live lease makes the WHERE false, so nothing is returned and nothing changes.
-    acquire: `INSERT INTO ${s}.checkpoints AS c (processor, partition, run_id, lease_owner,
-                lease_expires_at, fence, attempt, created_at, updated_at)
-              VALUES ($1, $2, $3, $4, $5, 1, 1, $6, $6)
-              ON CONFLICT (processor, partition) DO UPDATE SET
+    acquire: `INSERT INTO ${s}.checkpoints AS c (processor, partition, shard, run_id,
+                lease_owner, lease_expires_at, fence, attempt, created_at, updated_at)
+              VALUES ($1, $2, $3, $4, $5, $6, 1, 1, $7, $7)
+              ON CONFLICT (processor, partition, shard) DO UPDATE SET
                 run_id = EXCLUDED.run_id, lease_owner = EXCLUDED.lease_owner,
                 lease_expires_at = EXCLUDED.lease_expires_at,
                 fence = c.fence + 1, attempt = c.attempt + 1
               WHERE c.lease_owner IS NULL OR c.lease_expires_at IS NULL
-                 OR c.lease_expires_at <= $6
+                 OR c.lease_expires_at <= $7
               RETURNING *`,
     holder: `SELECT lease_owner, lease_expires_at FROM ${s}.checkpoints
-             WHERE processor = $1 AND partition = $2`,
+             WHERE processor = $1 AND partition = $2 AND shard = $3`,
     renew: `UPDATE ${s}.checkpoints SET lease_expires_at = $1 WHERE ${fenced(2)}`,
     commit: `UPDATE ${s}.checkpoints SET processor_version = $1, cursor = $2, completed = $3,
                total = $4, state = $5, fingerprint = $6, lease_expires_at = $7, updated_at = $8
              WHERE ${fenced(9)}`,
     // Clearing the checkpoint and remembering the completion in one atomic statement.
     complete: `WITH done AS (
-                 DELETE FROM ${s}.checkpoints WHERE ${fenced(1)} RETURNING processor, partition
+                 DELETE FROM ${s}.checkpoints WHERE ${fenced(1)}
+                 RETURNING processor, partition, shard
                )
-               INSERT INTO ${s}.completions (processor, partition, completed_at)
-               SELECT processor, partition, $5 FROM done
-               ON CONFLICT (processor, partition) DO UPDATE SET completed_at = EXCLUDED.completed_at`,
+               INSERT INTO ${s}.completions (processor, partition, shard, completed_at)
+               SELECT processor, partition, shard, $6 FROM done
+               ON CONFLICT (processor, partition, shard) DO UPDATE SET
+                 completed_at = EXCLUDED.completed_at`,
     release: `UPDATE ${s}.checkpoints SET lease_owner = NULL, lease_expires_at = NULL
               WHERE ${fenced(1)}`,
-    recordRun: `INSERT INTO ${s}.runs (run_id, processor, partition, status, started_at,
+    discardEmpty: `DELETE FROM ${s}.checkpoints WHERE ${fenced(1)} AND cursor IS NULL`,
+    recordRun: `INSERT INTO ${s}.runs (run_id, processor, partition, shard, status, started_at,
                   finished_at, resumed_from, processed, total, batches, checkpoint_ms, attempt,
                   reason, error)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
                 ON CONFLICT (run_id) DO UPDATE SET processor = EXCLUDED.processor,
-                  partition = EXCLUDED.partition, status = EXCLUDED.status,
-                  started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,
-                  resumed_from = EXCLUDED.resumed_from, processed = EXCLUDED.processed,
-                  total = EXCLUDED.total, batches = EXCLUDED.batches,
-                  checkpoint_ms = EXCLUDED.checkpoint_ms, attempt = EXCLUDED.attempt,
-                  reason = EXCLUDED.reason, error = EXCLUDED.error`,
+                  partition = EXCLUDED.partition, shard = EXCLUDED.shard,
+                  status = EXCLUDED.status, started_at = EXCLUDED.started_at,
+                  finished_at = EXCLUDED.finished_at, resumed_from = EXCLUDED.resumed_from,
+                  processed = EXCLUDED.processed, total = EXCLUDED.total,
+                  batches = EXCLUDED.batches, checkpoint_ms = EXCLUDED.checkpoint_ms,
+                  attempt = EXCLUDED.attempt, reason = EXCLUDED.reason, error = EXCLUDED.error`,
     lastCompletedAt: `SELECT completed_at FROM ${s}.completions
-                      WHERE processor = $1 AND partition = $2`,
-    listCheckpoints: `SELECT * FROM ${s}.checkpoints
-                      WHERE ($1::text IS NULL OR processor = $1)
-                      ORDER BY updated_at DESC, processor, partition`,
-    getCheckpoint: `SELECT * FROM ${s}.checkpoints WHERE processor = $1 AND partition = $2`,
-    // run_id breaks ties between runs started in the same millisecond, so the order is stable.
-    listRuns: `SELECT * FROM ${s}.runs
-               WHERE ($1::text IS NULL OR processor = $1)
-                 AND ($2::text IS NULL OR partition = $2)
-                 AND ($3::text IS NULL OR status = $3)
-                 AND ($4::bigint IS NULL OR started_at >= $4)
-               ORDER BY started_at DESC, run_id DESC
-               LIMIT $5`,
-    deleteCheckpoint: `DELETE FROM ${s}.checkpoints WHERE processor = $1 AND partition = $2
-                         AND ($3::bigint IS NULL OR lease_owner IS NULL
-                              OR lease_expires_at <= $3)`,
-    deleteRuns: `DELETE FROM ${s}.runs WHERE run_id = ANY($1::text[])`,
+                      WHERE processor = $1 AND partition = $2 AND shard = $3`,
   };
   const statements = {} as Record<StatementName, PgStatement>;
   for (const [key, text] of Object.entries(texts) as Array<[StatementName, string]>) {
     statements[key] = PREPARED.has(key) ? { text, name: preparedName(text) } : { text };
   }
   return statements;
+}
+
+/** The WHERE of a fenced statement whose parameters start at `$first`. */
+function fenced(first: number): string {
+  return (
+    `processor = $${first} AND partition = $${first + 1} AND shard = $${first + 2} ` +
+    `AND lease_owner = $${first + 3} AND fence = $${first + 4}`
+  );
 }
 
 /** The statements by name. */
@@ -89,13 +81,9 @@ export type StatementName =
   | "commit"
   | "complete"
   | "release"
+  | "discardEmpty"
   | "recordRun"
-  | "lastCompletedAt"
-  | "listCheckpoints"
-  | "getCheckpoint"
-  | "listRuns"
-  | "deleteCheckpoint"
-  | "deleteRuns";
+  | "lastCompletedAt";
 
 /**
  * The statements run for every batch or run, prepared once per connection. Only ones that
@@ -114,6 +102,7 @@ export function runValues(run: RunRecord): unknown[] {
     run.runId,
     run.processor,
     run.partition,
+    run.shard,
     run.status,
     run.startedAt,
     run.finishedAt,

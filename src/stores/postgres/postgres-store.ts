@@ -1,33 +1,27 @@
 import { FencedError } from "../../core/errors.js";
-import type { CheckpointKey, Cursor } from "../../core/types.js";
-import {
-  type CheckpointRow,
-  commitValues,
-  type FailureRow,
-  fenceOf,
-  type RunRow,
-  toCheckpoint,
-  toFailure,
-  toRun,
-} from "../sql-rows.js";
+import type { CheckpointKey } from "../../core/types.js";
 import type {
-  AcquireRequest,
-  AcquireResult,
-  BatchScope,
-  CheckpointStore,
-  CheckpointWrite,
+  CheckpointFilter,
   FailureFilter,
-  LeaseHandle,
   RunFilter,
   RunRecord,
   StoredCheckpoint,
   StoredFailure,
-} from "../store.js";
-import { acquiredLease, fencedMessage } from "../store.js";
+} from "../records.js";
+import type {
+  AcquireRequest,
+  AcquireResult,
+  BatchScope,
+  CheckpointWrite,
+  LeaseHandle,
+} from "../run-store.js";
+import { acquiredLease, fencedMessage } from "../run-store.js";
+import { type CheckpointRow, commitValues, fenceOf, keyOf, toCheckpoint } from "../sql-rows.js";
+import type { CheckpointStore } from "../store.js";
 import { closedStoreError } from "../store-errors.js";
 import { PostgresArtifacts } from "./postgres-artifacts.js";
 import { translatePgError } from "./postgres-errors.js";
-import { clearValues, failureSql, hasLedgerChanges, writeLedger } from "./postgres-failures.js";
+import { failureSql, hasLedgerChanges, writeLedger } from "./postgres-failures.js";
 import { migratePostgres, quoteIdentifier } from "./postgres-migrations.js";
 import {
   type PostgresCommonOptions,
@@ -36,6 +30,7 @@ import {
   resolvePostgresOptions,
 } from "./postgres-options.js";
 import type { PgPool, PgResult, PgRow } from "./postgres-pool.js";
+import { PostgresReports } from "./postgres-reports.js";
 import { type PgStatement, postgresSql, runValues, type StatementName } from "./postgres-sql.js";
 import { openPgTransaction, type PgTx } from "./postgres-tx.js";
 
@@ -67,6 +62,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
   readonly #idleInTransactionTimeoutMs: number | undefined;
   readonly #sql: Record<StatementName, PgStatement>;
   readonly #failureSql: ReturnType<typeof failureSql>;
+  readonly #reports: PostgresReports;
   #migrated: Promise<void> | null = null;
   #ready = false;
   #closed = false;
@@ -80,9 +76,10 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     this.#idleInTransactionTimeoutMs = resolved.idleInTransactionTimeoutMs;
     this.#sql = postgresSql(quoteIdentifier(resolved.schema));
     this.#failureSql = failureSql(quoteIdentifier(resolved.schema));
-    this.artifacts = new PostgresArtifacts(quoteIdentifier(resolved.schema), (text, values) =>
-      this.#query({ text }, values),
-    );
+    const query = <R extends PgRow>(text: string, values: unknown[]) =>
+      this.#query<R>({ text }, values);
+    this.artifacts = new PostgresArtifacts(quoteIdentifier(resolved.schema), query);
+    this.#reports = new PostgresReports(quoteIdentifier(resolved.schema), query);
   }
 
   /**
@@ -121,8 +118,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     // A holder may release between the refused upsert and the read; then simply try again.
     for (let attempt = 0; ; attempt++) {
       const taken = await this.#query<CheckpointRow>(this.#sql.acquire, [
-        request.processor,
-        request.partition,
+        ...keyOf(request),
         request.runId,
         request.owner,
         expiresAt,
@@ -135,7 +131,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
       }
       const held = await this.#query<{ lease_owner: string | null; lease_expires_at: string }>(
         this.#sql.holder,
-        [request.processor, request.partition],
+        keyOf(request),
       );
       const holder = held.rows[0];
       const live = holder?.lease_owner && Number(holder.lease_expires_at) > request.now;
@@ -208,7 +204,18 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     await this.artifacts.clearArtifacts(lease);
   }
 
-  async release(lease: LeaseHandle, _now?: number): Promise<void> {
+  async release(
+    lease: LeaseHandle,
+    _now: number,
+    options: { discardEmpty?: boolean } = {},
+  ): Promise<void> {
+    if (options.discardEmpty) {
+      const discarded = await this.#query(this.#sql.discardEmpty, fenceOf(lease));
+      if ((discarded.rowCount ?? 0) > 0) {
+        await this.artifacts.clearArtifacts(lease);
+        return;
+      }
+    }
     await this.#query(this.#sql.release, fenceOf(lease));
   }
 
@@ -217,73 +224,41 @@ export class PostgresStore implements CheckpointStore<PgTx> {
   }
 
   async lastCompletedAt(key: CheckpointKey): Promise<number | null> {
-    const result = await this.#query<{ completed_at: string }>(this.#sql.lastCompletedAt, [
-      key.processor,
-      key.partition,
-    ]);
+    const result = await this.#query<{ completed_at: string }>(
+      this.#sql.lastCompletedAt,
+      keyOf(key),
+    );
     const row = result.rows[0];
     return row ? Number(row.completed_at) : null;
   }
 
-  async listCheckpoints(filter: { processor?: string } = {}): Promise<StoredCheckpoint[]> {
-    const result = await this.#query<CheckpointRow>(this.#sql.listCheckpoints, [
-      filter.processor ?? null,
-    ]);
-    return result.rows.map(toCheckpoint);
+  async listFailures(filter: FailureFilter = {}): Promise<StoredFailure[]> {
+    return this.#reports.listFailures(filter);
+  }
+
+  async listCheckpoints(filter: CheckpointFilter = {}): Promise<StoredCheckpoint[]> {
+    return this.#reports.listCheckpoints(filter);
   }
 
   async getCheckpoint(key: CheckpointKey): Promise<StoredCheckpoint | null> {
-    const result = await this.#query<CheckpointRow>(this.#sql.getCheckpoint, [
-      key.processor,
-      key.partition,
-    ]);
-    const row = result.rows[0];
-    return row ? toCheckpoint(row) : null;
+    return this.#reports.getCheckpoint(key);
   }
 
   async listRuns(filter: RunFilter = {}): Promise<RunRecord[]> {
-    const result = await this.#query<RunRow>(this.#sql.listRuns, [
-      filter.processor ?? null,
-      filter.partition ?? null,
-      filter.status ?? null,
-      filter.since ?? null,
-      filter.limit ?? null,
-    ]);
-    return result.rows.map(toRun);
+    return this.#reports.listRuns(filter);
+  }
+
+  async listCurrentRuns(filter: CheckpointFilter = {}): Promise<RunRecord[]> {
+    return this.#reports.listCurrentRuns(filter);
   }
 
   async deleteCheckpoint(
     key: CheckpointKey,
     options: { unlessLeasedAt?: number } = {},
   ): Promise<boolean> {
-    const result = await this.#query(this.#sql.deleteCheckpoint, [
-      key.processor,
-      key.partition,
-      options.unlessLeasedAt ?? null,
-    ]);
-    if ((result.rowCount ?? 0) === 0) return false;
+    if (!(await this.#reports.deleteCheckpoint(key, options.unlessLeasedAt ?? null))) return false;
     await this.artifacts.clearArtifacts(key);
     return true;
-  }
-
-  async listFailures(filter: FailureFilter = {}): Promise<StoredFailure[]> {
-    const result = await this.#query<FailureRow>({ text: this.#failureSql.list }, [
-      filter.processor ?? null,
-      filter.partition ?? null,
-    ]);
-    return result.rows.map(toFailure);
-  }
-
-  async clearFailures(key: CheckpointKey, cursors: readonly Cursor[]): Promise<number> {
-    if (cursors.length === 0) return 0;
-    const result = await this.#query({ text: this.#failureSql.clear }, clearValues(key, cursors));
-    return result.rowCount ?? 0;
-  }
-
-  async deleteRuns(runIds: readonly string[]): Promise<number> {
-    if (runIds.length === 0) return 0;
-    const result = await this.#query(this.#sql.deleteRuns, [[...runIds]]);
-    return result.rowCount ?? 0;
   }
 
   /** Ends the pool when the store created it; a pool you passed in stays yours to end. */

@@ -1,8 +1,11 @@
 import { randomUUID } from "node:crypto";
+import { describeKey } from "../../core/checkpoint-key.js";
 import { StoreError } from "../../core/errors.js";
 import type { CheckpointKey } from "../../core/types.js";
 import type { ArtifactRef, ArtifactStore } from "../artifact-store.js";
+import { keyOf } from "../sql-rows.js";
 import type { SqliteDatabase, SqliteStatement } from "./sqlite-driver.js";
+import type { SqliteStatements } from "./sqlite-statements.js";
 
 /**
  * Artifacts in a SQLite store's file (tables from migration `artifacts`). The async methods
@@ -11,17 +14,19 @@ import type { SqliteDatabase, SqliteStatement } from "./sqlite-driver.js";
  */
 export class SqliteArtifacts implements ArtifactStore {
   readonly #db: SqliteDatabase;
-  readonly #statements = new Map<string, SqliteStatement>();
+  readonly #statements: SqliteStatements;
 
-  constructor(database: SqliteDatabase) {
+  constructor(database: SqliteDatabase, statements: SqliteStatements) {
     this.#db = database;
+    this.#statements = statements;
   }
 
   async createBlob(key: CheckpointKey, now: number): Promise<string> {
     const blobId = randomUUID();
     this.#statement(
-      "INSERT INTO artifact_blobs (blob_id, processor, partition, created_at) VALUES (?, ?, ?, ?)",
-    ).run(blobId, key.processor, key.partition, now);
+      `INSERT INTO artifact_blobs (blob_id, processor, partition, shard, created_at)
+       VALUES (?, ?, ?, ?, ?)`,
+    ).run(blobId, ...keyOf(key), now);
     return blobId;
   }
 
@@ -52,8 +57,8 @@ export class SqliteArtifacts implements ArtifactStore {
   async listArtifacts(key: CheckpointKey): Promise<ArtifactRef[]> {
     const rows = this.#statement(
       `SELECT name, blob_id, hash, size, chunks FROM artifacts
-       WHERE processor = ? AND partition = ? ORDER BY name`,
-    ).all(key.processor, key.partition) as Array<{
+       WHERE processor = ? AND partition = ? AND shard = ? ORDER BY name`,
+    ).all(...keyOf(key)) as Array<{
       name: string;
       blob_id: string;
       hash: string;
@@ -88,15 +93,13 @@ export class SqliteArtifacts implements ArtifactStore {
     return this.#db
       .transaction(() => {
         const unreferenced = `SELECT b.blob_id FROM artifact_blobs b
-           WHERE b.processor = ? AND b.partition = ?
+           WHERE b.processor = ? AND b.partition = ? AND b.shard = ?
              AND NOT EXISTS (SELECT 1 FROM artifacts a WHERE a.blob_id = b.blob_id)`;
         this.#statement(`DELETE FROM artifact_chunks WHERE blob_id IN (${unreferenced})`).run(
-          key.processor,
-          key.partition,
+          ...keyOf(key),
         );
         return this.#statement(`DELETE FROM artifact_blobs WHERE blob_id IN (${unreferenced})`).run(
-          key.processor,
-          key.partition,
+          ...keyOf(key),
         ).changes;
       })
       .immediate();
@@ -112,26 +115,20 @@ export class SqliteArtifacts implements ArtifactStore {
    */
   switchRefs(key: CheckpointKey, refs: readonly ArtifactRef[], now: number): void {
     const upsert = this.#statement(
-      `INSERT INTO artifacts (processor, partition, name, blob_id, hash, size, chunks, created_at)
-       SELECT processor, partition, ?, blob_id, hash, size, chunks, ? FROM artifact_blobs
-       WHERE blob_id = ? AND processor = ? AND partition = ? AND hash = ?
-       ON CONFLICT (processor, partition, name) DO UPDATE SET
+      `INSERT INTO artifacts (processor, partition, shard, name, blob_id, hash, size, chunks,
+         created_at)
+       SELECT processor, partition, shard, ?, blob_id, hash, size, chunks, ? FROM artifact_blobs
+       WHERE blob_id = ? AND processor = ? AND partition = ? AND shard = ? AND hash = ?
+       ON CONFLICT (processor, partition, shard, name) DO UPDATE SET
          blob_id = excluded.blob_id, hash = excluded.hash, size = excluded.size,
          chunks = excluded.chunks, created_at = excluded.created_at`,
     );
     for (const ref of refs) {
-      const { changes } = upsert.run(
-        ref.name,
-        now,
-        ref.blobId,
-        key.processor,
-        key.partition,
-        ref.hash,
-      );
+      const { changes } = upsert.run(ref.name, now, ref.blobId, ...keyOf(key), ref.hash);
       if (changes === 0) {
         throw new StoreError(
           "CORRUPT_CHECKPOINT",
-          `The artifact "${ref.name}" of ${key.processor}/${key.partition} lost its blob before ` +
+          `The artifact "${ref.name}" of ${describeKey(key)} lost its blob before ` +
             "the commit; nothing of this batch was committed. Run the partition again.",
         );
       }
@@ -140,23 +137,16 @@ export class SqliteArtifacts implements ArtifactStore {
 
   /** Deletes every artifact and blob of `key`, inside the caller's transaction. */
   clearSync(key: CheckpointKey): void {
-    const args = [key.processor, key.partition];
-    this.#statement("DELETE FROM artifacts WHERE processor = ? AND partition = ?").run(...args);
+    const args = keyOf(key);
+    const where = "processor = ? AND partition = ? AND shard = ?";
+    this.#statement(`DELETE FROM artifacts WHERE ${where}`).run(...args);
     this.#statement(
-      `DELETE FROM artifact_chunks WHERE blob_id IN
-         (SELECT blob_id FROM artifact_blobs WHERE processor = ? AND partition = ?)`,
+      `DELETE FROM artifact_chunks WHERE blob_id IN (SELECT blob_id FROM artifact_blobs WHERE ${where})`,
     ).run(...args);
-    this.#statement("DELETE FROM artifact_blobs WHERE processor = ? AND partition = ?").run(
-      ...args,
-    );
+    this.#statement(`DELETE FROM artifact_blobs WHERE ${where}`).run(...args);
   }
 
   #statement(sql: string): SqliteStatement {
-    let statement = this.#statements.get(sql);
-    if (!statement) {
-      statement = this.#db.prepare(sql);
-      this.#statements.set(sql, statement);
-    }
-    return statement;
+    return this.#statements.get(sql);
   }
 }

@@ -34,6 +34,12 @@ export interface SqliteDatabase {
   transaction<F extends AnyFunction>(fn: F): SqliteTransaction<F>;
   exec(sql: string): this;
   pragma(source: string, options?: { simple?: boolean }): unknown;
+  /** Registers a SQL function (migrations use it to split old keys). */
+  function(
+    name: string,
+    options: { deterministic?: boolean },
+    implementation: (...args: unknown[]) => unknown,
+  ): this;
   close(): this;
 }
 

@@ -1,4 +1,5 @@
 import { StoreError } from "../../core/errors.js";
+import { splitLegacyShardKey } from "../legacy-shard-key.js";
 import type { SqliteDatabase } from "./sqlite-driver.js";
 
 /**
@@ -94,6 +95,99 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
      PRIMARY KEY (processor, partition, name)
    ) WITHOUT ROWID;
    CREATE INDEX artifacts_by_blob ON artifacts (blob_id);`,
+  // 4: shards get a column of their own (`''` is the whole partition) and join every key.
+  // Old `partition#id` keys are split by the rule in legacy-shard-key.ts. Tables whose
+  // primary key changes are rebuilt: SQLite cannot alter a primary key.
+  `CREATE TABLE checkpoints_v4 (
+     processor          TEXT    NOT NULL,
+     partition          TEXT    NOT NULL,
+     shard              TEXT    NOT NULL DEFAULT '',
+     processor_version  INTEGER,
+     cursor             TEXT,
+     completed          INTEGER NOT NULL DEFAULT 0,
+     total              INTEGER,
+     state              TEXT,
+     fingerprint        TEXT,
+     run_id             TEXT,
+     lease_owner        TEXT,
+     lease_expires_at   INTEGER,
+     fence              INTEGER NOT NULL DEFAULT 0,
+     attempt            INTEGER NOT NULL DEFAULT 0,
+     created_at         INTEGER NOT NULL,
+     updated_at         INTEGER NOT NULL,
+     PRIMARY KEY (processor, partition, shard)
+   ) WITHOUT ROWID;
+   INSERT INTO checkpoints_v4
+     SELECT processor, waymark_partition_of(partition), waymark_shard_of(partition),
+            processor_version, cursor, completed, total, state, fingerprint, run_id,
+            lease_owner, lease_expires_at, fence, attempt, created_at, updated_at
+     FROM checkpoints;
+   DROP TABLE checkpoints;
+   ALTER TABLE checkpoints_v4 RENAME TO checkpoints;
+
+   CREATE TABLE completions_v4 (
+     processor     TEXT    NOT NULL,
+     partition     TEXT    NOT NULL,
+     shard         TEXT    NOT NULL DEFAULT '',
+     completed_at  INTEGER NOT NULL,
+     PRIMARY KEY (processor, partition, shard)
+   ) WITHOUT ROWID;
+   INSERT INTO completions_v4
+     SELECT processor, waymark_partition_of(partition), waymark_shard_of(partition), completed_at
+     FROM completions;
+   DROP TABLE completions;
+   ALTER TABLE completions_v4 RENAME TO completions;
+
+   CREATE TABLE failures_v4 (
+     processor        TEXT    NOT NULL,
+     partition        TEXT    NOT NULL,
+     shard            TEXT    NOT NULL DEFAULT '',
+     cursor           TEXT    NOT NULL,
+     error            TEXT    NOT NULL,
+     attempts         INTEGER NOT NULL,
+     first_failed_at  INTEGER NOT NULL,
+     last_failed_at   INTEGER NOT NULL,
+     run_id           TEXT    NOT NULL,
+     PRIMARY KEY (processor, partition, shard, cursor)
+   ) WITHOUT ROWID;
+   INSERT INTO failures_v4
+     SELECT processor, waymark_partition_of(partition), waymark_shard_of(partition), cursor,
+            error, attempts, first_failed_at, last_failed_at, run_id
+     FROM failures;
+   DROP TABLE failures;
+   ALTER TABLE failures_v4 RENAME TO failures;
+
+   CREATE TABLE artifacts_v4 (
+     processor   TEXT    NOT NULL,
+     partition   TEXT    NOT NULL,
+     shard       TEXT    NOT NULL DEFAULT '',
+     name        TEXT    NOT NULL,
+     blob_id     TEXT    NOT NULL,
+     hash        TEXT    NOT NULL,
+     size        INTEGER NOT NULL,
+     chunks      INTEGER NOT NULL,
+     created_at  INTEGER NOT NULL,
+     PRIMARY KEY (processor, partition, shard, name)
+   ) WITHOUT ROWID;
+   INSERT INTO artifacts_v4
+     SELECT processor, waymark_partition_of(partition), waymark_shard_of(partition), name,
+            blob_id, hash, size, chunks, created_at
+     FROM artifacts;
+   DROP TABLE artifacts;
+   ALTER TABLE artifacts_v4 RENAME TO artifacts;
+   CREATE INDEX artifacts_by_blob ON artifacts (blob_id);
+
+   ALTER TABLE artifact_blobs ADD COLUMN shard TEXT NOT NULL DEFAULT '';
+   UPDATE artifact_blobs SET shard = waymark_shard_of(partition),
+     partition = waymark_partition_of(partition) WHERE waymark_shard_of(partition) <> '';
+   DROP INDEX artifact_blobs_by_key;
+   CREATE INDEX artifact_blobs_by_key ON artifact_blobs (processor, partition, shard);
+
+   ALTER TABLE runs ADD COLUMN shard TEXT NOT NULL DEFAULT '';
+   UPDATE runs SET shard = waymark_shard_of(partition),
+     partition = waymark_partition_of(partition) WHERE waymark_shard_of(partition) <> '';
+   DROP INDEX runs_by_processor;
+   CREATE INDEX runs_by_processor ON runs (processor, partition, shard, started_at);`,
 ];
 
 /**
@@ -102,6 +196,13 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
  */
 export function migrateSqlite(db: SqliteDatabase, file: string): void {
   const latest = SQLITE_MIGRATIONS.length;
+  // Migration 4 splits old `partition#id` keys with these.
+  db.function("waymark_partition_of", { deterministic: true }, (key) =>
+    typeof key === "string" ? splitLegacyShardKey(key).partition : key,
+  );
+  db.function("waymark_shard_of", { deterministic: true }, (key) =>
+    typeof key === "string" ? splitLegacyShardKey(key).shard : "",
+  );
   db.exec("BEGIN IMMEDIATE");
   try {
     const current = db.pragma("user_version", { simple: true }) as number;

@@ -84,7 +84,11 @@ describe("circuit breaker", () => {
       "failure: ECONNREFUSED",
       "failure: ECONNREFUSED",
     ]);
-    const saved = await store.getCheckpoint({ processor: "downstream", partition: "default" });
+    const saved = await store.getCheckpoint({
+      processor: "downstream",
+      partition: "default",
+      shard: "",
+    });
     assert.equal(saved?.cursor, 30);
   });
 
@@ -148,7 +152,11 @@ describe("circuit breaker", () => {
     assert.equal(result.reason, "circuit-open");
     assert.equal(result.skipped, 0, "nothing was skipped for an outage");
     assert.deepEqual(await store.listFailures(), []);
-    const saved = await store.getCheckpoint({ processor: "downstream", partition: "default" });
+    const saved = await store.getCheckpoint({
+      processor: "downstream",
+      partition: "default",
+      shard: "",
+    });
     assert.equal(saved?.cursor, 23, "the parts before the outage committed");
   });
 

@@ -96,7 +96,7 @@ describe("deadline", () => {
     assert.equal(result.reason, "deadline");
     assert.ok(sawAbort);
     assert.equal(committed.length, 10, "the aborted batch wrote nothing");
-    const saved = await store.getCheckpoint({ processor: "hang", partition: "default" });
+    const saved = await store.getCheckpoint({ processor: "hang", partition: "default", shard: "" });
     assert.equal(saved?.cursor, 10);
     assert.equal(saved?.leaseOwner, null);
   });
@@ -170,7 +170,8 @@ describe("deadline and retries", () => {
     assert.deepEqual(slept, [10_000], "waited for the first retry, not the 20 s second one");
     assert.equal(calls, 4);
     assert.equal(
-      (await store.getCheckpoint({ processor: "late-retry", partition: "default" }))?.cursor,
+      (await store.getCheckpoint({ processor: "late-retry", partition: "default", shard: "" }))
+        ?.cursor,
       20,
     );
   });

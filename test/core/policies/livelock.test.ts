@@ -42,7 +42,10 @@ describe("no silent livelock", () => {
       run(processor, { store, logger: false, timeBudgetMs: 500, deadlineMarginMs: 500 }),
       /`timeBudgetMs` \(500 ms\) to be longer than `deadlineMarginMs` \(500 ms\)/,
     );
-    assert.equal(await store.getCheckpoint({ processor: "budgeted", partition: "default" }), null);
+    assert.equal(
+      await store.getCheckpoint({ processor: "budgeted", partition: "default", shard: "" }),
+      null,
+    );
     const fits = await run(processor, {
       store,
       logger: false,

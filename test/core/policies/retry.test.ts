@@ -113,7 +113,11 @@ describe("retry policy", () => {
     assert.match(result.error?.message ?? "", /quota/);
     assert.deepEqual(calls, [1, 51, 51, 51]);
     assert.deepEqual(slept, [10_000, 20_000]);
-    const saved = await store.getCheckpoint({ processor: "flaky", partition: "default" });
+    const saved = await store.getCheckpoint({
+      processor: "flaky",
+      partition: "default",
+      shard: "",
+    });
     assert.equal(saved?.cursor, 50);
     assert.deepEqual(JSON.parse(saved?.state ?? "null"), { sum: 1275 });
     assert.equal(saved?.leaseOwner, null);

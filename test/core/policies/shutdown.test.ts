@@ -34,7 +34,11 @@ async function terminateMidBatch(file: string, mode: "finish" | "hang") {
 async function resume(file: string) {
   const store = new SqliteStore(file);
   try {
-    const checkpoint = await store.getCheckpoint({ processor: "graceful", partition: "default" });
+    const checkpoint = await store.getCheckpoint({
+      processor: "graceful",
+      partition: "default",
+      shard: "",
+    });
     const seen: number[] = [];
     const result = await run(
       defineProcessor<number, undefined, SqliteTx>({

@@ -76,6 +76,7 @@ for (const factory of STORE_FACTORIES) {
       const saved = await opened.store.getCheckpoint({
         processor: "poisoned",
         partition: "default",
+        shard: "",
       });
       assert.equal(saved?.cursor, 4999, "committed up to the entity before the second poison");
       assert.deepEqual(

@@ -1,0 +1,110 @@
+import type { CheckpointKey } from "../../core/types.js";
+import type {
+  CheckpointFilter,
+  FailureFilter,
+  RunFilter,
+  RunRecord,
+  StoredCheckpoint,
+  StoredFailure,
+} from "../records.js";
+import {
+  type CheckpointRow,
+  type FailureRow,
+  keyOf,
+  type RunRow,
+  toCheckpoint,
+  toFailure,
+  toRun,
+} from "../sql-rows.js";
+import type { PgResult, PgRow } from "./postgres-pool.js";
+
+/** Runs one statement of the store (schema first, errors translated). */
+export type PgQuery = <R extends PgRow>(text: string, values: unknown[]) => Promise<PgResult<R>>;
+
+/**
+ * The read side of a PostgreSQL store, and the operators' delete: one statement per method,
+ * for the quoted schema `s`.
+ */
+export class PostgresReports {
+  readonly #s: string;
+  readonly #query: PgQuery;
+
+  constructor(s: string, query: PgQuery) {
+    this.#s = s;
+    this.#query = query;
+  }
+
+  async listCheckpoints(filter: CheckpointFilter): Promise<StoredCheckpoint[]> {
+    const result = await this.#query<CheckpointRow>(
+      `SELECT * FROM ${this.#s}.checkpoints
+       WHERE ($1::text IS NULL OR processor = $1)
+       ORDER BY updated_at DESC, processor COLLATE "C", partition COLLATE "C", shard COLLATE "C"`,
+      [filter.processor ?? null],
+    );
+    return result.rows.map(toCheckpoint);
+  }
+
+  async getCheckpoint(key: CheckpointKey): Promise<StoredCheckpoint | null> {
+    const result = await this.#query<CheckpointRow>(
+      `SELECT * FROM ${this.#s}.checkpoints WHERE processor = $1 AND partition = $2 AND shard = $3`,
+      keyOf(key),
+    );
+    const row = result.rows[0];
+    return row ? toCheckpoint(row) : null;
+  }
+
+  async listRuns(filter: RunFilter): Promise<RunRecord[]> {
+    // run_id breaks ties between runs started in the same millisecond, so the order is stable.
+    const result = await this.#query<RunRow>(
+      `SELECT * FROM ${this.#s}.runs
+       WHERE ($1::text IS NULL OR processor = $1)
+         AND ($2::text IS NULL OR partition = $2)
+         AND ($3::text IS NULL OR shard = $3)
+         AND ($4::text IS NULL OR status = $4)
+         AND ($5::bigint IS NULL OR started_at >= $5)
+       ORDER BY started_at DESC, run_id COLLATE "C" DESC
+       LIMIT $6`,
+      [
+        filter.processor ?? null,
+        filter.partition ?? null,
+        filter.shard ?? null,
+        filter.status ?? null,
+        filter.since ?? null,
+        filter.limit ?? null,
+      ],
+    );
+    return result.rows.map(toRun);
+  }
+
+  async listCurrentRuns(filter: CheckpointFilter): Promise<RunRecord[]> {
+    const result = await this.#query<RunRow>(
+      `SELECT r.* FROM ${this.#s}.runs r JOIN ${this.#s}.checkpoints c ON c.run_id = r.run_id
+       WHERE ($1::text IS NULL OR c.processor = $1)
+       ORDER BY r.started_at DESC, r.run_id COLLATE "C" DESC`,
+      [filter.processor ?? null],
+    );
+    return result.rows.map(toRun);
+  }
+
+  async listFailures(filter: FailureFilter): Promise<StoredFailure[]> {
+    const result = await this.#query<FailureRow>(
+      `SELECT * FROM ${this.#s}.failures
+       WHERE ($1::text IS NULL OR processor = $1) AND ($2::text IS NULL OR partition = $2)
+         AND ($3::text IS NULL OR shard = $3)
+       ORDER BY processor COLLATE "C", partition COLLATE "C", shard COLLATE "C",
+         first_failed_at, cursor COLLATE "C"`,
+      [filter.processor ?? null, filter.partition ?? null, filter.shard ?? null],
+    );
+    return result.rows.map(toFailure);
+  }
+
+  /** Deletes a checkpoint unless leased at `unlessLeasedAt`; whether a row went. */
+  async deleteCheckpoint(key: CheckpointKey, unlessLeasedAt: number | null): Promise<boolean> {
+    const result = await this.#query(
+      `DELETE FROM ${this.#s}.checkpoints WHERE processor = $1 AND partition = $2 AND shard = $3
+         AND ($4::bigint IS NULL OR lease_owner IS NULL OR lease_expires_at <= $4)`,
+      [...keyOf(key), unlessLeasedAt],
+    );
+    return (result.rowCount ?? 0) > 0;
+  }
+}

@@ -1,0 +1,83 @@
+import type { CheckpointKey, Cursor, RecordedRunStatus } from "../core/types.js";
+
+/**
+ * The rows a store keeps, as both sides of the seam see them: a run writes them
+ * (`RunStore`), reports read them (`ReportStore`).
+ */
+
+/** A checkpoint as stored. `cursor` is null while no batch has been committed. */
+export interface StoredCheckpoint extends CheckpointKey {
+  readonly processorVersion: number | null;
+  readonly cursor: Cursor | null;
+  readonly completed: number;
+  readonly total: number | null;
+  /** The state as its codec wrote it, or null. */
+  readonly state: string | null;
+  readonly fingerprint: string | null;
+  readonly runId: string | null;
+  readonly leaseOwner: string | null;
+  readonly leaseExpiresAt: number | null;
+  readonly fence: number;
+  /** How many runs have taken this checkpoint's lease since it was created (1 on the first). */
+  readonly attempt: number;
+  readonly createdAt: number;
+  /** When the last batch committed (or the row was created): expiry counts from here. */
+  readonly updatedAt: number;
+}
+
+/** One row of run history. */
+export interface RunRecord extends CheckpointKey {
+  readonly runId: string;
+  readonly status: RecordedRunStatus;
+  readonly startedAt: number;
+  readonly finishedAt: number | null;
+  /** Entities already complete when this run started from a checkpoint; null on a fresh start. */
+  readonly resumedFrom: number | null;
+  /** Entities this run processed. */
+  readonly processed: number;
+  readonly total: number | null;
+  readonly batches: number;
+  /** Time spent committing checkpoints, in milliseconds. */
+  readonly checkpointMs: number;
+  readonly attempt: number;
+  /** Why a run was suspended, when it was. */
+  readonly reason: string | null;
+  readonly error: string | null;
+}
+
+/** One entry of the failure ledger. */
+export interface StoredFailure extends CheckpointKey {
+  readonly cursor: Cursor;
+  readonly error: string;
+  readonly attempts: number;
+  readonly firstFailedAt: number;
+  readonly lastFailedAt: number;
+  /** The run that last failed on it. */
+  readonly runId: string;
+}
+
+/**
+ * Filters for the failure ledger. An unset field matches everything; `shard: ""` matches
+ * only the whole-partition entries.
+ */
+export interface FailureFilter {
+  readonly processor?: string;
+  readonly partition?: string;
+  readonly shard?: string;
+}
+
+/** Filters for checkpoints. */
+export interface CheckpointFilter {
+  readonly processor?: string;
+}
+
+/** Filters for run history. */
+export interface RunFilter {
+  readonly processor?: string;
+  readonly partition?: string;
+  readonly shard?: string;
+  readonly status?: RecordedRunStatus;
+  /** Runs started at or after this time (epoch ms). */
+  readonly since?: number;
+  readonly limit?: number;
+}

@@ -1,0 +1,156 @@
+import { describeKey } from "../core/checkpoint-key.js";
+import type { CheckpointKey, Cursor } from "../core/types.js";
+import type { ArtifactRef, ArtifactStore } from "./artifact-store.js";
+import type { FailureFilter, RunRecord, StoredCheckpoint, StoredFailure } from "./records.js";
+
+/**
+ * The run side of the store seam: everything a run (and a redrive) needs, and nothing a
+ * report reads. A new store implements this to run processors; `ReportStore` is separate.
+ * Batching, ordering checks, retries and deadlines live in the core and are written once.
+ *
+ * Times are epoch milliseconds supplied by the caller, so that a run's clock (real or a
+ * test's) decides expiry everywhere. Cursors and state cross this seam already validated:
+ * the cursor as a string or number, the state as a string.
+ *
+ * `Tx` is what `processBatch` sees as `ctx.tx`: `run` refuses, at compile time, a processor
+ * whose `Tx` the store does not provide.
+ */
+export interface RunStore<Tx = unknown> {
+  /** `memory`, `sqlite` or `postgres`: what the CLI shows and tests filter on. */
+  readonly kind: string;
+
+  /**
+   * Takes the lease of a checkpoint for `owner`, creating an empty checkpoint row when there
+   * is none. Succeeds when nobody holds the lease or the holder's lease expired before `now`;
+   * each success increments the fencing token. Returns the checkpoint as it was committed.
+   */
+  acquire(request: AcquireRequest): Promise<AcquireResult>;
+
+  /** Extends a held lease. Throws `FencedError` when `owner`/`fence` no longer hold it. */
+  renew(lease: LeaseHandle, leaseTtlMs: number, now: number): Promise<void>;
+
+  /**
+   * Opens the scope of one batch. `tx` is what `processBatch` sees as `ctx.tx`; the writes made
+   * through it commit in the same transaction as the checkpoint, or not at all.
+   */
+  openBatch(lease: LeaseHandle): BatchScope<Tx>;
+
+  /** Clears a finished checkpoint (fenced) and remembers when the partition last completed. */
+  complete(lease: LeaseHandle, now: number): Promise<void>;
+
+  /**
+   * Gives up a lease and keeps the checkpoint for the next run. A lost lease is no error.
+   * With `discardEmpty`, a checkpoint that never committed a cursor is deleted instead (a
+   * redrive's lease on a partition that has no checkpoint leaves nothing behind).
+   */
+  release(lease: LeaseHandle, now: number, options?: { discardEmpty?: boolean }): Promise<void>;
+
+  /** Inserts or replaces one run's history row (keyed by `runId`). */
+  recordRun(run: RunRecord): Promise<void>;
+
+  /** When the checkpoint's partition (or shard) last completed, or null. */
+  lastCompletedAt(key: CheckpointKey): Promise<number | null>;
+
+  /**
+   * Entities that failed every attempt and were skipped (the failure ledger), ordered by
+   * processor, partition, shard and first failure. A redrive reads its entries here.
+   */
+  listFailures(filter?: FailureFilter): Promise<StoredFailure[]>;
+
+  /**
+   * Blobs beside the checkpoint (`ctx.artifacts`). Optional: a store without it still
+   * satisfies the contract, and `ctx.artifacts` then says the store does not keep artifacts.
+   * A store that has it switches `CheckpointWrite.artifacts` in the batch's commit and
+   * clears a checkpoint's artifacts when it completes or is deleted.
+   */
+  readonly artifacts?: ArtifactStore;
+
+  /** Releases connections and file handles. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** What a runner asks for when it starts. */
+export interface AcquireRequest extends CheckpointKey {
+  readonly owner: string;
+  readonly runId: string;
+  readonly leaseTtlMs: number;
+  readonly now: number;
+}
+
+/** The outcome of {@link RunStore.acquire}. */
+export type AcquireResult =
+  | { readonly acquired: true; readonly lease: LeaseHandle; readonly checkpoint: StoredCheckpoint }
+  | {
+      readonly acquired: false;
+      readonly holder: { readonly owner: string; readonly expiresAt: number };
+    };
+
+/** Proof of a held lease: every fenced write names it. */
+export interface LeaseHandle extends CheckpointKey {
+  readonly owner: string;
+  readonly fence: number;
+  readonly runId: string;
+}
+
+/** One skipped entity as a batch commits it. */
+export interface FailureWrite {
+  readonly cursor: Cursor;
+  /** The last error, as `Name: message`. */
+  readonly error: string;
+  /** Calls that failed for it in this run; added to what the ledger already holds. */
+  readonly attempts: number;
+}
+
+/** The progress one batch commits. */
+export interface CheckpointWrite {
+  readonly processorVersion: number;
+  /** Null only when a redrive commits on a checkpoint that has no progress yet. */
+  readonly cursor: Cursor | null;
+  readonly completed: number;
+  readonly total: number | null;
+  readonly state: string | null;
+  readonly fingerprint: string | null;
+  /** Artifacts this batch put: their references switch in the same transaction. */
+  readonly artifacts?: readonly ArtifactRef[];
+  readonly leaseTtlMs: number;
+  readonly now: number;
+  /** Entities skipped by this batch, recorded in the failure ledger in the same transaction. */
+  readonly failures?: readonly FailureWrite[];
+  /** Ledger entries (by cursor) a redrive fixed, removed in the same transaction. */
+  readonly resolvedFailures?: readonly Cursor[];
+}
+
+/** One batch's transaction scope. Exactly one of `commit` or `rollback` is called. */
+export interface BatchScope<Tx> {
+  /** The handle `processBatch` writes through (`ctx.tx`). */
+  readonly tx: Tx;
+  /** Applies the batch's writes and the checkpoint atomically; `FencedError` if the lease is lost. */
+  commit(write: CheckpointWrite): Promise<void>;
+  /** Discards the batch's writes. */
+  rollback(): Promise<void>;
+}
+
+/** The message every store uses when a lease was lost, so that users see one wording. */
+export function fencedMessage(lease: LeaseHandle): string {
+  return (
+    `Lease lost for ${describeKey(lease)} (fence ${lease.fence}): another runner ` +
+    "took it over after this one's lease expired. Nothing more was committed by this run; " +
+    "raise leaseTtlMs if batches legitimately run longer than the lease."
+  );
+}
+
+/** The successful outcome of `acquire`: the lease carries the checkpoint's new fence. */
+export function acquiredLease(
+  request: AcquireRequest,
+  checkpoint: StoredCheckpoint,
+): AcquireResult {
+  const lease: LeaseHandle = {
+    processor: request.processor,
+    partition: request.partition,
+    shard: request.shard,
+    owner: request.owner,
+    fence: checkpoint.fence,
+    runId: request.runId,
+  };
+  return { acquired: true, lease, checkpoint };
+}

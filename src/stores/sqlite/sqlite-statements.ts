@@ -1,0 +1,24 @@
+import type { SqliteDatabase, SqliteStatement } from "./sqlite-driver.js";
+
+/**
+ * Prepared statements of one connection, cached by their text: preparing costs more than
+ * running. Shared by the store's run side, read side and artifacts.
+ */
+export class SqliteStatements {
+  readonly #db: SqliteDatabase;
+  readonly #cache = new Map<string, SqliteStatement>();
+
+  constructor(database: SqliteDatabase) {
+    this.#db = database;
+  }
+
+  /** The prepared statement for `sql`. */
+  get(sql: string): SqliteStatement {
+    let statement = this.#cache.get(sql);
+    if (!statement) {
+      statement = this.#db.prepare(sql);
+      this.#cache.set(sql, statement);
+    }
+    return statement;
+  }
+}
