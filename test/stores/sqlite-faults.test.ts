@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import {
+  checkpointKey,
   defineProcessor,
   type RunResult,
   run,
@@ -180,7 +181,7 @@ describe("SQLite store on a full or read-only disk (tmpfs)", { skip: tmpfsUnavai
       assert.match(full.error.message, /is full.*Free some space/);
       assert.ok(full.completed > 0 && full.completed < 200, `failed at ${full.completed}`);
       fs.drain();
-      const checkpoint = await store.getCheckpoint({ processor: "faulty", partition: "p" });
+      const checkpoint = await store.getCheckpoint(checkpointKey("faulty", "p"));
       assert.equal(checkpoint?.completed, full.completed, "the checkpoint stayed where it was");
       assert.equal(integrity(store), "ok");
       const next = await run(processor, { store, partition: "p", logger: false });
