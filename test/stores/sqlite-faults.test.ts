@@ -152,7 +152,10 @@ describe("SQLite store under injected I/O errors (libfiu)", { skip: NO_FIU }, ()
     const store = new SqliteStore(file);
     try {
       const partitions = [...new Set(runs.map((r) => r.partition))];
-      for (const partition of partitions) {
+      const unfinished = partitions.filter(
+        (p) => runs.filter((r) => r.partition === p).at(-1)?.status !== "completed",
+      );
+      for (const partition of unfinished) {
         const result = await run(appending(total, 10), { store, partition, logger: false });
         assert.equal(result.status, "completed");
       }

@@ -1,21 +1,19 @@
 /**
  * I/O faults in a child process with libfiu (Debian's `fiu-utils`): the child runs under
  * `fiu-run -x` (libfiu's POSIX preload library) and switches failure points on and off in
- * itself, at the moment it chooses, through `fiu-ctrl`. Switching them on only around the code
+ * itself, at the moment it chooses, through libfiu's remote control. Switching them on only around the code
  * under test keeps node's own I/O (module loading, stdout) out of it.
  */
-import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 /** Why libfiu cannot be used here, or false when it can. */
 export const NO_FIU: string | false = (() => {
   if (process.platform !== "linux") return "libfiu's preload library needs Linux";
-  for (const tool of ["fiu-run", "fiu-ctrl"]) {
-    if (spawnSync("which", [tool]).status !== 0) {
-      return `${tool} is missing: install Debian's fiu-utils (apt-get install fiu-utils)`;
-    }
+  if (spawnSync("which", ["fiu-run"]).status !== 0) {
+    return "fiu-run is missing: install Debian's fiu-utils (apt-get install fiu-utils)";
   }
   return false;
 })();
@@ -37,15 +35,15 @@ export function spawnUnderFiu(
 /**
  * In a child started by {@link spawnUnderFiu}: runs one libfiu command on this process, e.g.
  * `enable name=posix/io/sync/fsync,failinfo=5,onetime` (the next fsync fails with EIO) or
- * `disable name=posix/io/rw/pwrite`. Blocks until libfiu has applied it.
+ * `disable name=posix/io/rw/pwrite`, and returns once libfiu has applied it. It speaks
+ * fiu-ctrl's protocol itself (a line on `PREFIX-PID.in`, the reply on `PREFIX-PID.out`, read
+ * by libfiu's own thread), which spares a process per command. Throws when libfiu refuses.
  */
 export function fiuControl(command: string): void {
-  const { FIU_CTRL_FIFO: prefix, LD_PRELOAD: _, FIU_ENABLE: __, ...env } = process.env;
+  const prefix = process.env.FIU_CTRL_FIFO;
   if (!prefix) throw new Error("not running under fiu-run: FIU_CTRL_FIFO is not set");
-  // fiu-ctrl itself must not run under the preload library (nor get a control pipe of its own).
-  const reply = execFileSync("fiu-ctrl", ["-f", prefix, "-c", command, String(process.pid)], {
-    env,
-    encoding: "utf8",
-  });
-  if (/returned error/.test(reply)) throw new Error(`fiu-ctrl: ${reply.trim()}`);
+  const pipe = `${prefix}-${process.pid}`;
+  writeFileSync(`${pipe}.in`, `${command}\n`);
+  const reply = readFileSync(`${pipe}.out`, "utf8").trim();
+  if (reply !== "0") throw new Error(`libfiu refused "${command}" (${reply})`);
 }
