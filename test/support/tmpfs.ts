@@ -27,7 +27,10 @@ let reason: string | false | undefined;
 /** Why a tmpfs cannot be mounted here, or false when it can (tried once, then remembered). */
 export function tmpfsUnavailable(): string | false {
   if (reason !== undefined) return reason;
-  if (process.platform !== "linux") return (reason = "tmpfs mounts need Linux");
+  if (process.platform !== "linux") {
+    reason = "tmpfs mounts need Linux";
+    return reason;
+  }
   const dir = mkdtempSync(join(tmpdir(), "waymark-tmpfs-probe-"));
   const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", dir], {
     encoding: "utf8",
