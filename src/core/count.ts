@@ -29,7 +29,12 @@ export interface TotalTally {
  * than counted, the total becomes the entities seen, with one warning per run, so progress
  * never passes 100%.
  */
-export function reachTotal(tally: TotalTally, completed: number, where: string, logger: Logger): void {
+export function reachTotal(
+  tally: TotalTally,
+  completed: number,
+  where: string,
+  logger: Logger,
+): void {
   if (tally.total === null || completed <= tally.total) return;
   if (!tally.totalGrew) {
     tally.totalGrew = true;

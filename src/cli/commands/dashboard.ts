@@ -1,7 +1,8 @@
 import { once } from "node:events";
 import type { Command } from "commander";
 import { InvalidOptionError } from "../../core/errors.js";
-import { type StoreCommandOptions, usingStore, withStoreOptions } from "../shared.js";
+import { consoleLogger } from "../../core/logger.js";
+import { printJson, type StoreCommandOptions, usingStore, withStoreOptions } from "../shared.js";
 
 /** `waymark dashboard`: a local web page of status, runs, stats, stale and advice. */
 export function registerDashboard(program: Command): void {
@@ -12,6 +13,7 @@ export function registerDashboard(program: Command): void {
       .option("--port <port>", "port to listen on (0: any free port)", "4400")
       .option("--host <host>", "address to bind; keep 127.0.0.1 unless behind a proxy", "127.0.0.1")
       .option("--allow-writes", "enable the reset and gc buttons"),
+    'print {"url", "writes"} as JSON on stdout once listening (e.g. to find the port of --port 0)',
   ).action(
     async (
       options: StoreCommandOptions & { port: string; host: string; allowWrites?: boolean },
@@ -32,8 +34,10 @@ export function registerDashboard(program: Command): void {
           host: options.host,
           allowWrites: options.allowWrites ?? false,
         });
-        process.stderr.write(
-          `waymark dashboard on ${dashboard.url} (${options.allowWrites ? "writes allowed" : "read-only"}); Ctrl-C stops it.\n`,
+        const writes = options.allowWrites ?? false;
+        if (options.json) printJson({ url: dashboard.url, writes });
+        consoleLogger.info(
+          `dashboard on ${dashboard.url} (${writes ? "writes allowed" : "read-only"}); Ctrl-C stops it.`,
         );
         await Promise.race([once(process, "SIGINT"), once(process, "SIGTERM")]);
         await dashboard.close();

@@ -19,8 +19,9 @@ import type {
 } from "../run-store.js";
 import { acquiredLease, fencedMessage } from "../run-store.js";
 import type { CheckpointStore } from "../store.js";
-import { txEndedError } from "../store-errors.js";
+import { closedStoreError, txEndedError } from "../store-errors.js";
 import { MemoryArtifacts } from "./memory-artifacts.js";
+import { MemoryBackfills } from "./memory-backfills.js";
 import { selectCheckpoints, selectFailures, selectRuns } from "./memory-reads.js";
 
 /**
@@ -46,15 +47,19 @@ export interface MemoryTx {
  * await run(processor, { partition: "default", store });
  */
 export class MemoryStore implements CheckpointStore<MemoryTx> {
+  #closed = false;
   readonly kind = "memory";
   /** Blobs beside the checkpoints (`ctx.artifacts`), in this process. */
   readonly artifacts = new MemoryArtifacts();
   readonly #checkpoints = new Map<string, StoredCheckpoint>();
   readonly #runs = new Map<string, RunRecord>();
   readonly #completions = new Map<string, number>();
+  /** Backfills begun and finished, for `runPartitions` and `waymark run`. */
+  readonly backfills = new MemoryBackfills(this.#completions);
   readonly #failures = new Map<string, StoredFailure>();
 
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
+    if (this.#closed) throw closedStoreError("memory:");
     const id = keyId(request);
     const existing = this.#checkpoints.get(id);
     if (existing?.leaseOwner && (existing.leaseExpiresAt ?? 0) > request.now) {
@@ -215,7 +220,10 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
     return this.#checkpoints.delete(keyId(key));
   }
 
-  async close(): Promise<void> {}
+  /** Refuses later runs with `STORE_CLOSED`, as the other stores do; the data stays readable. */
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
 
   #recordFailure(lease: LeaseHandle, failure: FailureWrite, now: number): void {
     const id = failureId(lease, failure.cursor);
@@ -235,6 +243,7 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
 
   /** The checkpoint, if `lease` still holds it; otherwise the runner has been fenced. */
   #held(lease: LeaseHandle): StoredCheckpoint {
+    if (this.#closed) throw closedStoreError("memory:");
     const current = this.#checkpoints.get(keyId(lease));
     if (!current || current.leaseOwner !== lease.owner || current.fence !== lease.fence) {
       throw new FencedError(fencedMessage(lease));

@@ -5,7 +5,7 @@ import type { CheckpointKey } from "../../core/types.js";
 import type { ArtifactRef, ArtifactStore } from "../artifact-store.js";
 import { keyOf } from "../sql-rows.js";
 import type { SqliteDatabase, SqliteStatement } from "./sqlite-driver.js";
-import type { SqliteStatements } from "./sqlite-statements.js";
+import type { SqliteGuard, SqliteStatements } from "./sqlite-statements.js";
 
 /**
  * Artifacts in a SQLite store's file (tables from migration `artifacts`). The async methods
@@ -15,98 +15,117 @@ import type { SqliteStatements } from "./sqlite-statements.js";
 export class SqliteArtifacts implements ArtifactStore {
   readonly #db: SqliteDatabase;
   readonly #statements: SqliteStatements;
+  readonly #guard: SqliteGuard;
 
-  constructor(database: SqliteDatabase, statements: SqliteStatements) {
+  /** `guard` runs each call, turning the driver's errors into the store's `StoreError`s. */
+  constructor(database: SqliteDatabase, statements: SqliteStatements, guard: SqliteGuard) {
     this.#db = database;
     this.#statements = statements;
+    this.#guard = guard;
   }
 
   async createBlob(key: CheckpointKey, now: number): Promise<string> {
-    const blobId = randomUUID();
-    this.#statement(
-      `INSERT INTO artifact_blobs (blob_id, processor, partition, shard, created_at)
-       VALUES (?, ?, ?, ?, ?)`,
-    ).run(blobId, ...keyOf(key), now);
-    return blobId;
+    return this.#guard(() => {
+      const blobId = randomUUID();
+      this.#statement(
+        `INSERT INTO artifact_blobs (blob_id, processor, partition, shard, created_at)
+         VALUES (?, ?, ?, ?, ?)`,
+      ).run(blobId, ...keyOf(key), now);
+      return blobId;
+    });
   }
 
   async writeChunk(blobId: string, seq: number, data: Uint8Array): Promise<void> {
-    this.#statement("INSERT INTO artifact_chunks (blob_id, seq, data) VALUES (?, ?, ?)").run(
-      blobId,
-      seq,
-      data,
-    );
+    return this.#guard(() => {
+      this.#statement("INSERT INTO artifact_chunks (blob_id, seq, data) VALUES (?, ?, ?)").run(
+        blobId,
+        seq,
+        data,
+      );
+    });
   }
 
   async sealBlob(
     blobId: string,
     sealed: { hash: string; size: number; chunks: number },
   ): Promise<void> {
-    this.#statement(
-      "UPDATE artifact_blobs SET hash = ?, size = ?, chunks = ? WHERE blob_id = ?",
-    ).run(sealed.hash, sealed.size, sealed.chunks, blobId);
+    return this.#guard(() => {
+      this.#statement(
+        "UPDATE artifact_blobs SET hash = ?, size = ?, chunks = ? WHERE blob_id = ?",
+      ).run(sealed.hash, sealed.size, sealed.chunks, blobId);
+    });
   }
 
   async readChunk(blobId: string, seq: number): Promise<Uint8Array | null> {
-    const row = this.#statement(
-      "SELECT data FROM artifact_chunks WHERE blob_id = ? AND seq = ?",
-    ).get(blobId, seq) as { data: Uint8Array } | undefined;
-    return row?.data ?? null;
+    return this.#guard(() => {
+      const row = this.#statement(
+        "SELECT data FROM artifact_chunks WHERE blob_id = ? AND seq = ?",
+      ).get(blobId, seq) as { data: Uint8Array } | undefined;
+      return row?.data ?? null;
+    });
   }
 
   async listArtifacts(key: CheckpointKey): Promise<ArtifactRef[]> {
-    const rows = this.#statement(
-      `SELECT name, blob_id, hash, size, chunks FROM artifacts
-       WHERE processor = ? AND partition = ? AND shard = ? ORDER BY name`,
-    ).all(...keyOf(key)) as Array<{
-      name: string;
-      blob_id: string;
-      hash: string;
-      size: number;
-      chunks: number;
-    }>;
-    return rows.map((r) => ({
-      name: r.name,
-      blobId: r.blob_id,
-      hash: r.hash,
-      size: r.size,
-      chunks: r.chunks,
-    }));
+    return this.#guard(() => {
+      const rows = this.#statement(
+        `SELECT name, blob_id, hash, size, chunks FROM artifacts
+         WHERE processor = ? AND partition = ? AND shard = ? ORDER BY name`,
+      ).all(...keyOf(key)) as Array<{
+        name: string;
+        blob_id: string;
+        hash: string;
+        size: number;
+        chunks: number;
+      }>;
+      return rows.map((r) => ({
+        name: r.name,
+        blobId: r.blob_id,
+        hash: r.hash,
+        size: r.size,
+        chunks: r.chunks,
+      }));
+    });
   }
 
   async deleteBlob(blobId: string): Promise<void> {
-    this.#db
-      .transaction(() => {
-        const unreferenced = `SELECT blob_id FROM artifact_blobs b WHERE blob_id = ?
-           AND NOT EXISTS (SELECT 1 FROM artifacts a WHERE a.blob_id = b.blob_id)`;
-        this.#statement(`DELETE FROM artifact_chunks WHERE blob_id IN (${unreferenced})`).run(
-          blobId,
-        );
-        this.#statement(`DELETE FROM artifact_blobs WHERE blob_id IN (${unreferenced})`).run(
-          blobId,
-        );
-      })
-      .immediate();
+    return this.#guard(() => {
+      this.#db
+        .transaction(() => {
+          const unreferenced = `SELECT blob_id FROM artifact_blobs b WHERE blob_id = ?
+             AND NOT EXISTS (SELECT 1 FROM artifacts a WHERE a.blob_id = b.blob_id)`;
+          this.#statement(`DELETE FROM artifact_chunks WHERE blob_id IN (${unreferenced})`).run(
+            blobId,
+          );
+          this.#statement(`DELETE FROM artifact_blobs WHERE blob_id IN (${unreferenced})`).run(
+            blobId,
+          );
+        })
+        .immediate();
+    });
   }
 
   async collectGarbage(key: CheckpointKey): Promise<number> {
-    return this.#db
-      .transaction(() => {
-        const unreferenced = `SELECT b.blob_id FROM artifact_blobs b
-           WHERE b.processor = ? AND b.partition = ? AND b.shard = ?
-             AND NOT EXISTS (SELECT 1 FROM artifacts a WHERE a.blob_id = b.blob_id)`;
-        this.#statement(`DELETE FROM artifact_chunks WHERE blob_id IN (${unreferenced})`).run(
-          ...keyOf(key),
-        );
-        return this.#statement(`DELETE FROM artifact_blobs WHERE blob_id IN (${unreferenced})`).run(
-          ...keyOf(key),
-        ).changes;
-      })
-      .immediate();
+    return this.#guard(() => {
+      return this.#db
+        .transaction(() => {
+          const unreferenced = `SELECT b.blob_id FROM artifact_blobs b
+             WHERE b.processor = ? AND b.partition = ? AND b.shard = ?
+               AND NOT EXISTS (SELECT 1 FROM artifacts a WHERE a.blob_id = b.blob_id)`;
+          this.#statement(`DELETE FROM artifact_chunks WHERE blob_id IN (${unreferenced})`).run(
+            ...keyOf(key),
+          );
+          return this.#statement(
+            `DELETE FROM artifact_blobs WHERE blob_id IN (${unreferenced})`,
+          ).run(...keyOf(key)).changes;
+        })
+        .immediate();
+    });
   }
 
   async clearArtifacts(key: CheckpointKey): Promise<void> {
-    this.#db.transaction(() => this.clearSync(key)).immediate();
+    return this.#guard(() => {
+      this.#db.transaction(() => this.clearSync(key)).immediate();
+    });
   }
 
   /**

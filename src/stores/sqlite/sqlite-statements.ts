@@ -22,3 +22,9 @@ export class SqliteStatements {
     return statement;
   }
 }
+
+/**
+ * Runs one store call, turning the driver's errors into `StoreError`s (see
+ * `translateSqliteError`). better-sqlite3 is synchronous, so one try around the call covers it.
+ */
+export type SqliteGuard = <T>(work: () => T) => T;

@@ -18,9 +18,11 @@ import type {
 import { acquiredLease, fencedMessage } from "../run-store.js";
 import { type CheckpointRow, commitValues, fenceOf, keyOf, toCheckpoint } from "../sql-rows.js";
 import type { CheckpointStore } from "../store.js";
+import { closedStoreError } from "../store-errors.js";
 import { SqliteArtifacts } from "./sqlite-artifacts.js";
-import { translateSqliteError } from "./sqlite-errors.js";
+import { SqliteBackfills } from "./sqlite-backfills.js";
 import type { SqliteDatabase, SqliteStatement, SqliteTransaction } from "./sqlite-driver.js";
+import { translateSqliteError } from "./sqlite-errors.js";
 import { writeFailures } from "./sqlite-ledger.js";
 import { openSqliteDatabase } from "./sqlite-open.js";
 import { SqliteReports } from "./sqlite-reports.js";
@@ -62,6 +64,8 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
   readonly database: SqliteDatabase;
   /** Blobs beside the checkpoints (`ctx.artifacts`), in this same file. */
   readonly artifacts: SqliteArtifacts;
+  /** Backfills begun and finished, for `runPartitions` and `waymark run`. */
+  readonly backfills: SqliteBackfills;
   readonly #statements: SqliteStatements;
   readonly #reports: SqliteReports;
   // Built once: wrapping a fresh function with `database.transaction` on every commit costs
@@ -78,48 +82,57 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
     });
     this.#statements = new SqliteStatements(this.database);
     this.#reports = new SqliteReports(this.#statements);
-    this.artifacts = new SqliteArtifacts(this.database, this.#statements);
+    this.artifacts = new SqliteArtifacts(this.database, this.#statements, (work) =>
+      this.#guard(work),
+    );
+    this.backfills = new SqliteBackfills(this.database, this.#statements, (work) =>
+      this.#guard(work),
+    );
     this.#commitBatch = this.database.transaction((lease, write, tx) =>
       this.#writeBatch(lease, write, tx),
     );
   }
 
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
-    return this.database
-      .transaction((): AcquireResult => {
-        const existing = this.#get(request);
-        const expiresAt = Number(existing?.lease_expires_at ?? 0);
-        if (existing?.lease_owner && expiresAt > request.now) {
-          return { acquired: false, holder: { owner: existing.lease_owner, expiresAt } };
-        }
-        this.#sql(
-          `INSERT INTO checkpoints (processor, partition, shard, run_id, lease_owner,
-             lease_expires_at, fence, attempt, created_at, updated_at)
-           VALUES (@processor, @partition, @shard, @runId, @owner, @expiresAt, 1, 1, @now, @now)
-           ON CONFLICT (processor, partition, shard) DO UPDATE SET
-             run_id = excluded.run_id, lease_owner = excluded.lease_owner,
-             lease_expires_at = excluded.lease_expires_at,
-             fence = checkpoints.fence + 1, attempt = checkpoints.attempt + 1`,
-        ).run({
-          processor: request.processor,
-          partition: request.partition,
-          shard: request.shard,
-          runId: request.runId,
-          owner: request.owner,
-          expiresAt: request.now + request.leaseTtlMs,
-          now: request.now,
-        });
-        const checkpoint = toCheckpoint(this.#get(request) as CheckpointRow);
-        return acquiredLease(request, checkpoint);
-      })
-      .immediate();
+    return this.#guard(() => {
+      return this.database
+        .transaction((): AcquireResult => {
+          const existing = this.#get(request);
+          const expiresAt = Number(existing?.lease_expires_at ?? 0);
+          if (existing?.lease_owner && expiresAt > request.now) {
+            return { acquired: false, holder: { owner: existing.lease_owner, expiresAt } };
+          }
+          this.#sql(
+            `INSERT INTO checkpoints (processor, partition, shard, run_id, lease_owner,
+               lease_expires_at, fence, attempt, created_at, updated_at)
+             VALUES (@processor, @partition, @shard, @runId, @owner, @expiresAt, 1, 1, @now, @now)
+             ON CONFLICT (processor, partition, shard) DO UPDATE SET
+               run_id = excluded.run_id, lease_owner = excluded.lease_owner,
+               lease_expires_at = excluded.lease_expires_at,
+               fence = checkpoints.fence + 1, attempt = checkpoints.attempt + 1`,
+          ).run({
+            processor: request.processor,
+            partition: request.partition,
+            shard: request.shard,
+            runId: request.runId,
+            owner: request.owner,
+            expiresAt: request.now + request.leaseTtlMs,
+            now: request.now,
+          });
+          const checkpoint = toCheckpoint(this.#get(request) as CheckpointRow);
+          return acquiredLease(request, checkpoint);
+        })
+        .immediate();
+    });
   }
 
   async renew(lease: LeaseHandle, leaseTtlMs: number, now: number): Promise<void> {
-    const { changes } = this.#sql(
-      `UPDATE checkpoints SET lease_expires_at = ? WHERE ${FENCED}`,
-    ).run(now + leaseTtlMs, ...fenceOf(lease));
-    if (changes === 0) throw new FencedError(fencedMessage(lease));
+    return this.#guard(() => {
+      const { changes } = this.#sql(
+        `UPDATE checkpoints SET lease_expires_at = ? WHERE ${FENCED}`,
+      ).run(now + leaseTtlMs, ...fenceOf(lease));
+      if (changes === 0) throw new FencedError(fencedMessage(lease));
+    });
   }
 
   openBatch(lease: LeaseHandle): BatchScope<SqliteTx> {
@@ -128,12 +141,7 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
       tx,
       commit: async (write: CheckpointWrite) => {
         tx.end();
-        try {
-          this.#commitBatch.immediate(lease, write, tx);
-        } catch (error) {
-          // A staged statement's own error (a constraint) stays as it is: it is the batch's.
-          throw translateSqliteError(error, this.path);
-        }
+        this.#guard(() => this.#commitBatch.immediate(lease, write, tx));
       },
       rollback: async () => tx.clear(),
     };
@@ -153,20 +161,22 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
   }
 
   async complete(lease: LeaseHandle, now: number): Promise<void> {
-    this.database
-      .transaction(() => {
-        const { changes } = this.#sql(`DELETE FROM checkpoints WHERE ${FENCED}`).run(
-          ...fenceOf(lease),
-        );
-        if (changes === 0) throw new FencedError(fencedMessage(lease));
-        this.#sql(
-          `INSERT INTO completions (processor, partition, shard, completed_at) VALUES (?, ?, ?, ?)
-           ON CONFLICT (processor, partition, shard) DO UPDATE SET
-             completed_at = excluded.completed_at`,
-        ).run(...keyOf(lease), now);
-        this.artifacts.clearSync(lease);
-      })
-      .immediate();
+    return this.#guard(() => {
+      this.database
+        .transaction(() => {
+          const { changes } = this.#sql(`DELETE FROM checkpoints WHERE ${FENCED}`).run(
+            ...fenceOf(lease),
+          );
+          if (changes === 0) throw new FencedError(fencedMessage(lease));
+          this.#sql(
+            `INSERT INTO completions (processor, partition, shard, completed_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (processor, partition, shard) DO UPDATE SET
+               completed_at = excluded.completed_at`,
+          ).run(...keyOf(lease), now);
+          this.artifacts.clearSync(lease);
+        })
+        .immediate();
+    });
   }
 
   async release(
@@ -174,82 +184,113 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
     _now: number,
     options: { discardEmpty?: boolean } = {},
   ): Promise<void> {
-    if (options.discardEmpty) {
-      this.database
-        .transaction(() => {
-          const { changes } = this.#sql(
-            `DELETE FROM checkpoints WHERE ${FENCED} AND cursor IS NULL`,
-          ).run(...fenceOf(lease));
-          if (changes > 0) this.artifacts.clearSync(lease);
-        })
-        .immediate();
-    }
-    this.#sql(
-      `UPDATE checkpoints SET lease_owner = NULL, lease_expires_at = NULL WHERE ${FENCED}`,
-    ).run(...fenceOf(lease));
+    return this.#guard(() => {
+      if (options.discardEmpty) {
+        this.database
+          .transaction(() => {
+            const { changes } = this.#sql(
+              `DELETE FROM checkpoints WHERE ${FENCED} AND cursor IS NULL`,
+            ).run(...fenceOf(lease));
+            if (changes > 0) this.artifacts.clearSync(lease);
+          })
+          .immediate();
+      }
+      this.#sql(
+        `UPDATE checkpoints SET lease_owner = NULL, lease_expires_at = NULL WHERE ${FENCED}`,
+      ).run(...fenceOf(lease));
+    });
   }
 
   async recordRun(run: RunRecord): Promise<void> {
-    this.#sql(
-      `INSERT OR REPLACE INTO runs (run_id, processor, partition, shard, status, started_at,
-         finished_at, resumed_from, processed, total, batches, checkpoint_ms, attempt, reason,
-         error)
-       VALUES (@runId, @processor, @partition, @shard, @status, @startedAt, @finishedAt,
-         @resumedFrom, @processed, @total, @batches, @checkpointMs, @attempt, @reason, @error)`,
-    ).run({ ...run });
+    return this.#guard(() => {
+      this.#sql(
+        `INSERT OR REPLACE INTO runs (run_id, processor, partition, shard, status, started_at,
+           finished_at, resumed_from, processed, total, batches, checkpoint_ms, attempt, reason,
+           error)
+         VALUES (@runId, @processor, @partition, @shard, @status, @startedAt, @finishedAt,
+           @resumedFrom, @processed, @total, @batches, @checkpointMs, @attempt, @reason, @error)`,
+      ).run({ ...run });
+    });
   }
 
   async lastCompletedAt(key: CheckpointKey): Promise<number | null> {
-    const row = this.#sql(
-      "SELECT completed_at FROM completions WHERE processor = ? AND partition = ? AND shard = ?",
-    ).get(...keyOf(key)) as { completed_at: number } | undefined;
-    return row?.completed_at ?? null;
+    return this.#guard(() => {
+      const row = this.#sql(
+        "SELECT completed_at FROM completions WHERE processor = ? AND partition = ? AND shard = ?",
+      ).get(...keyOf(key)) as { completed_at: number } | undefined;
+      return row?.completed_at ?? null;
+    });
   }
 
   async listFailures(filter: FailureFilter = {}): Promise<StoredFailure[]> {
-    return this.#reports.listFailures(filter);
+    return this.#guard(() => {
+      return this.#reports.listFailures(filter);
+    });
   }
 
   async listCheckpoints(filter: CheckpointFilter = {}): Promise<StoredCheckpoint[]> {
-    return this.#reports.listCheckpoints(filter);
+    return this.#guard(() => {
+      return this.#reports.listCheckpoints(filter);
+    });
   }
 
   async getCheckpoint(key: CheckpointKey): Promise<StoredCheckpoint | null> {
-    return this.#reports.getCheckpoint(key);
+    return this.#guard(() => {
+      return this.#reports.getCheckpoint(key);
+    });
   }
 
   async listRuns(filter: RunFilter = {}): Promise<RunRecord[]> {
-    return this.#reports.listRuns(filter);
+    return this.#guard(() => {
+      return this.#reports.listRuns(filter);
+    });
   }
 
   async listCurrentRuns(filter: CheckpointFilter = {}): Promise<RunRecord[]> {
-    return this.#reports.listCurrentRuns(filter);
+    return this.#guard(() => {
+      return this.#reports.listCurrentRuns(filter);
+    });
   }
 
   async deleteCheckpoint(
     key: CheckpointKey,
     options: { unlessLeasedAt?: number } = {},
   ): Promise<boolean> {
-    return this.database
-      .transaction(() => {
-        const { changes } = this.#sql(
-          `DELETE FROM checkpoints
-           WHERE processor = @processor AND partition = @partition AND shard = @shard
-             AND (@at IS NULL OR lease_owner IS NULL OR lease_expires_at <= @at)`,
-        ).run({
-          processor: key.processor,
-          partition: key.partition,
-          shard: key.shard,
-          at: options.unlessLeasedAt ?? null,
-        });
-        if (changes > 0) this.artifacts.clearSync(key);
-        return changes > 0;
-      })
-      .immediate();
+    return this.#guard(() => {
+      return this.database
+        .transaction(() => {
+          const { changes } = this.#sql(
+            `DELETE FROM checkpoints
+             WHERE processor = @processor AND partition = @partition AND shard = @shard
+               AND (@at IS NULL OR lease_owner IS NULL OR lease_expires_at <= @at)`,
+          ).run({
+            processor: key.processor,
+            partition: key.partition,
+            shard: key.shard,
+            at: options.unlessLeasedAt ?? null,
+          });
+          if (changes > 0) this.artifacts.clearSync(key);
+          return changes > 0;
+        })
+        .immediate();
+    });
   }
 
   async close(): Promise<void> {
     if (this.database.open) this.database.close();
+  }
+
+  /**
+   * Every call goes through here: a closed store is `STORE_CLOSED`, and the driver's errors
+   * (I/O, full disk, corruption, a lock held too long) become `StoreError`s naming the file.
+   */
+  #guard<T>(work: () => T): T {
+    if (!this.database.open) throw closedStoreError(this.path);
+    try {
+      return work();
+    } catch (error) {
+      throw translateSqliteError(error, this.path);
+    }
   }
 
   #get(key: CheckpointKey): CheckpointRow | undefined {
