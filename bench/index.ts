@@ -8,6 +8,7 @@ import { adaptiveRows } from "./adaptive.js";
 import { memory } from "./memory.js";
 import { overhead } from "./overhead.js";
 import { pgCommit } from "./pg-commit.js";
+import { fileRows, queryRows, sourceMemoryRows } from "./sources.js";
 import { sqliteCommit } from "./sqlite-commit.js";
 import { type BenchRow, formatTable } from "./stats.js";
 
@@ -34,6 +35,16 @@ step("checkpoint overhead: fixed and adaptive batch sizes");
 rows.push(...(await adaptiveRows(quick)));
 step("peak memory");
 rows.push(...(await memory(quick)));
+if (pgUrl) {
+  step("fromQuery on postgres against a hand-written keyset loop and OFFSET");
+  rows.push(...(await queryRows(pgUrl, quick)));
+} else {
+  step("fromQuery on postgres skipped: set WAYMARK_BENCH_PG_URL to a server");
+}
+step("fromFile against readline; resume reads; gzip");
+rows.push(...(await fileRows(quick)));
+step("peak memory of each source against input size");
+rows.push(...(await sourceMemoryRows(pgUrl, quick)));
 console.log(formatTable(rows));
 console.log(
   `\nnode ${process.version}, ${quick ? "quick" : "full"} run. Ratios are value / baseline; lower is better.`,
