@@ -75,7 +75,7 @@ describe("the dashboard mounted in a plain node:http server", () => {
     server = createServer((req, res) => {
       if (req.url?.startsWith("/ops/")) {
         req.url = req.url.slice("/ops".length);
-        dashboard(req, res);
+        void dashboard(req, res);
         return;
       }
       res.writeHead(404).end("the application's own 404");
@@ -109,7 +109,12 @@ describe("the dashboard mounted in a plain node:http server", () => {
       const reply = await send(`http://${host}/ops/`, { headers: { host: name } });
       assert.equal(reply.status, 200, name);
     }
-    for (const name of ["evil.example", `evil.example:${port}`, "ops.internal.evil.example", "127.0.0.1.nip.io"]) {
+    for (const name of [
+      "evil.example",
+      `evil.example:${port}`,
+      "ops.internal.evil.example",
+      "127.0.0.1.nip.io",
+    ]) {
       const reply = await send(`http://${host}/ops/`, { headers: { host: name } });
       assert.equal(reply.status, 403, name);
       assert.match(reply.body, /is not allowed\. Add it to the dashboard's allowedHosts/);
