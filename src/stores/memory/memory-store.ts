@@ -21,6 +21,7 @@ import { acquiredLease, fencedMessage } from "../run-store.js";
 import type { CheckpointStore } from "../store.js";
 import { closedStoreError, txEndedError } from "../store-errors.js";
 import { MemoryArtifacts } from "./memory-artifacts.js";
+import { MemoryBackfills } from "./memory-backfills.js";
 import { selectCheckpoints, selectFailures, selectRuns } from "./memory-reads.js";
 
 /**
@@ -48,6 +49,8 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
   readonly #checkpoints = new Map<string, StoredCheckpoint>();
   readonly #runs = new Map<string, RunRecord>();
   readonly #completions = new Map<string, number>();
+  /** Backfills begun and finished, for `runPartitions` and `waymark run`. */
+  readonly backfills = new MemoryBackfills(this.#completions);
   readonly #failures = new Map<string, StoredFailure>();
 
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
