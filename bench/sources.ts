@@ -76,8 +76,14 @@ async function alternate(rounds: number, a: () => Promise<number>, b: () => Prom
   const as: number[] = [];
   const bs: number[] = [];
   for (let i = 0; i < rounds; i++) {
-    as.push(await a());
-    bs.push(await b());
+    // ABBA order: neither side always runs right after the other.
+    if (i % 2 === 0) {
+      as.push(await a());
+      bs.push(await b());
+    } else {
+      bs.push(await b());
+      as.push(await a());
+    }
   }
   return [median(as), median(bs)] as const;
 }
@@ -136,7 +142,7 @@ export async function queryRows(url: string, quick: boolean): Promise<BenchRow[]
           () => drain(handWrittenEntities as Source<unknown>, large),
         );
     const [resumed, fresh] = await alternate(
-      rounds * 3,
+      rounds * 8,
       () => firstBatch(source(), resumeAt),
       () => firstBatch(source(), null),
     );
