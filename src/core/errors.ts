@@ -10,7 +10,6 @@ export type WaymarkErrorCode =
   | "STORE_IO_ERROR"
   | "STORE_CLOSED"
   | "CORRUPT_CHECKPOINT"
-  | "LEASE_HELD"
   | "FENCED"
   | "ORDER_VIOLATION"
   | "VERSION_MISMATCH"
