@@ -20,7 +20,7 @@ const quick = values.quick;
 const rows: BenchRow[] = [];
 const step = (label: string) => process.stderr.write(`bench: ${label}...\n`);
 step("framework overhead");
-rows.push(await overhead(quick));
+rows.push(...(await overhead(quick)));
 step("sqlite commit, synchronous=FULL");
 rows.push(...(await sqliteCommit("FULL", quick)));
 step("sqlite commit, synchronous=NORMAL");

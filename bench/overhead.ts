@@ -16,13 +16,21 @@ async function bare(count: number): Promise<number> {
   return performance.now() - started;
 }
 
-async function framework(count: number): Promise<number> {
-  const processor = defineProcessor<number>({
+async function framework(count: number, withState = false): Promise<number> {
+  const processor = defineProcessor<number, { sum: number; batches: number; last: number }>({
     name: "bench-overhead",
     batchSize: 1000,
     entities: () => entities(count),
     id: (n) => n,
-    processBatch: () => {},
+    // A running sum: each batch encodes it (and checks it round-trips) for its commit.
+    ...(withState ? { initialState: () => ({ sum: 0, batches: 0, last: 0 }) } : {}),
+    processBatch: withState
+      ? (batch, ctx) => {
+          for (const n of batch) ctx.state.sum += n;
+          ctx.state.batches++;
+          ctx.state.last = batch[batch.length - 1] ?? 0;
+        }
+      : () => {},
   });
   const store = new MemoryStore();
   const started = performance.now();
@@ -37,24 +45,30 @@ async function framework(count: number): Promise<number> {
  * Framework overhead: a run of no-op batches over an async generator against a bare
  * `for await` over the same generator, alternated so that both see the same machine.
  */
-export async function overhead(quick: boolean): Promise<BenchRow> {
+export async function overhead(quick: boolean): Promise<BenchRow[]> {
   const count = quick ? 100_000 : 1_000_000;
   const repetitions = quick ? 3 : 7;
-  await bare(Math.min(count, 100_000)); // warm-up: let the JIT see both paths first
+  await bare(Math.min(count, 100_000)); // warm-up: let the JIT see every path first
   await framework(Math.min(count, 100_000));
+  await framework(Math.min(count, 100_000), true);
   const runs: number[] = [];
+  const stateful: number[] = [];
   const loops: number[] = [];
   for (let i = 0; i < repetitions; i++) {
     loops.push(await bare(count));
     runs.push(await framework(count));
+    stateful.push(await framework(count, true));
   }
-  const value = median(runs);
   const baseline = median(loops);
-  return {
-    name: `overhead: ${count.toLocaleString("en")} no-op entities, batch 1000 (median of ${repetitions})`,
+  const row = (what: string, value: number): BenchRow => ({
+    name: `overhead: ${count.toLocaleString("en")} ${what}, batch 1000 (median of ${repetitions})`,
     value: ms(value),
     baseline: ms(baseline),
     ratio: value / baseline,
     goal: 1.5,
-  };
+  });
+  return [
+    row("no-op entities", median(runs)),
+    row("entities summed into a JSON state", median(stateful)),
+  ];
 }

@@ -69,6 +69,7 @@ export async function pgCommit(url: string, quick: boolean): Promise<BenchRow[]>
         completed: i,
         total: null,
         state: '{"sum":1}',
+        stateCodec: "json",
         fingerprint: null,
         leaseTtlMs: 3_600_000,
         now: Date.now(),

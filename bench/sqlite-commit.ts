@@ -59,6 +59,7 @@ export async function sqliteCommit(
         completed: i,
         total: null,
         state: STATE,
+        stateCodec: "json",
         fingerprint: null,
         leaseTtlMs: 30_000,
         now,
@@ -70,6 +71,7 @@ export async function sqliteCommit(
         cursor: JSON.stringify(i),
         completed: i,
         state: STATE,
+        stateCodec: "json",
         expires: now + 30_000,
         now,
       });

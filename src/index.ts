@@ -49,6 +49,8 @@ export type {
 } from "./core/run-partitions-options.js";
 export type { RunResult } from "./core/run-result.js";
 export type { Shard, ShardsArgs } from "./core/shard-types.js";
+export type { BuiltInCodec, StateCodec } from "./core/state-codecs.js";
+export { jsonStateCodec, v8StateCodec } from "./core/state-codecs.js";
 export type {
   CheckpointKey,
   Cursor,

@@ -13,7 +13,7 @@ import { RunStoppedError, type RunStopper, untilAborted } from "./policies/stop.
 import type { Processor } from "./processor.js";
 import type { ResolvedRunOptions } from "./run-options.js";
 import type { Shard } from "./shards.js";
-import { parseState, serializeState } from "./state.js";
+import { codecOf, decodeState, encodeState } from "./state.js";
 import type { Cursor, SuspendReason } from "./types.js";
 
 /** A run's progress, shared by the runner (which reports it) and the executor (which moves it). */
@@ -26,7 +26,7 @@ export interface RunTally<S> extends TotalTally {
   cursor: Cursor | null;
   /** The live state `processBatch` sees. */
   state: S;
-  /** The last committed state as JSON: what a failed batch restores. */
+  /** The last committed state, encoded with the processor's codec: what a failed batch restores. */
   committedState: string | null;
 }
 
@@ -73,7 +73,8 @@ interface Prepared<S> {
   /** Null for a commit that only moves the cursor past skipped entities. */
   readonly artifacts: BatchArtifacts | null;
   readonly state: S;
-  readonly stateJson: string | null;
+  /** The state encoded for the commit. */
+  readonly stateText: string | null;
   readonly workMs: number;
 }
 
@@ -164,7 +165,7 @@ export class BatchExecutor<E, S, Tx> {
       scope: options.store.openBatch(this.#c.lease) as BatchScope<unknown>,
       artifacts: null,
       state: tally.state,
-      stateJson: tally.committedState,
+      stateText: tally.committedState,
       workMs: 0,
     };
   }
@@ -283,19 +284,19 @@ export class BatchExecutor<E, S, Tx> {
       await untilAborted(breaker ? breaker.run(work) : work(), stopper.signal);
       this.#throwIfAborted();
       const workMs = clock() - started;
-      const stateJson = serializeState(ctx.state, p.maxStateBytes, where);
+      const stateText = encodeState(ctx.state, p, where);
       return {
         scope: scope as BatchScope<unknown>,
         artifacts,
         state: ctx.state,
-        stateJson,
+        stateText,
         workMs,
       };
     } catch (error) {
       await scope.rollback();
       await artifacts.discard();
       // The in-memory state may hold half a batch; the committed one is the truth.
-      tally.state = parseState(tally.committedState, this.#c.lease) as S;
+      this.#restoreState();
       throw stopper.signal.aborted ? stopper.signal.reason : error;
     }
   }
@@ -307,6 +308,12 @@ export class BatchExecutor<E, S, Tx> {
     if (planner && options.now() > planner.deadline) {
       throw new RunStoppedError("deadline", `${where} passed its deadline mid-batch.`);
     }
+  }
+
+  /** `ctx.state` back to the last committed state: a failed or redriven batch's changes go. */
+  #restoreState(): void {
+    const { tally, processor, lease } = this.#c;
+    tally.state = decodeState(tally.committedState, codecOf(processor).name, processor, lease) as S;
   }
 
   /** Commits a prepared batch of `entities` entities ending at `cursor`; returns its time. */
@@ -330,7 +337,8 @@ export class BatchExecutor<E, S, Tx> {
         cursor: keep ? tally.cursor : cursor,
         completed,
         total: tally.total,
-        state: keep ? tally.committedState : prepared.stateJson,
+        state: keep ? tally.committedState : prepared.stateText,
+        stateCodec: codecOf(p).name,
         fingerprint: this.#c.fingerprint(),
         ...(prepared.artifacts && !keep ? { artifacts: prepared.artifacts.staged() } : {}),
         leaseTtlMs: p.leaseTtlMs,
@@ -340,7 +348,7 @@ export class BatchExecutor<E, S, Tx> {
     } catch (error) {
       // Nothing of the batch committed: its blobs are garbage and its state changes undone.
       await prepared.artifacts?.discard();
-      tally.state = parseState(tally.committedState, this.#c.lease) as S;
+      this.#restoreState();
       throw error;
     }
     const commitMs = clock() - started;
@@ -350,13 +358,13 @@ export class BatchExecutor<E, S, Tx> {
     if (keep) {
       // A redrive keeps the checkpoint: what it put and how it changed the state go.
       await prepared.artifacts?.discard();
-      tally.state = parseState(tally.committedState, this.#c.lease) as S;
+      this.#restoreState();
     } else {
       if (prepared.artifacts) {
         await this.#c.artifacts.committed(prepared.artifacts, options.logger);
       }
       tally.state = prepared.state;
-      tally.committedState = prepared.stateJson;
+      tally.committedState = prepared.stateText;
       tally.completed = completed;
       tally.skipped += failures.length;
       tally.cursor = cursor;

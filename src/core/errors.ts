@@ -16,6 +16,7 @@ export type WaymarkErrorCode =
   | "VERSION_MISMATCH"
   | "STATE_NOT_SERIALIZABLE"
   | "STATE_TOO_LARGE"
+  | "STATE_CODEC_UNKNOWN"
   | "SKIP_LIMIT"
   | "ABORTED"
   | "MISSING_PEER"
@@ -108,9 +109,12 @@ export class OrderViolationError extends WaymarkError {
   }
 }
 
-/** State that cannot be saved: not serialisable as JSON, or over `maxStateBytes`. */
+/** State that cannot be saved or read back: lossy for its codec, over `maxStateBytes`, or written by a codec the processor does not have. */
 export class StateError extends WaymarkError {
-  constructor(code: "STATE_NOT_SERIALIZABLE" | "STATE_TOO_LARGE", message: string) {
+  constructor(
+    code: "STATE_NOT_SERIALIZABLE" | "STATE_TOO_LARGE" | "STATE_CODEC_UNKNOWN",
+    message: string,
+  ) {
     super(code, message);
     this.name = "StateError";
   }

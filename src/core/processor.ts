@@ -5,6 +5,7 @@ import { breakerSchema, type CircuitBreakerLike } from "./policies/breaker.js";
 import { type RetryOptions, retrySchema } from "./policies/retry.js";
 import { type SkipOptions, skipSchema } from "./policies/skip.js";
 import type { Shard, ShardsArgs } from "./shard-types.js";
+import type { StateCodec } from "./state-codecs.js";
 import type { Cursor, Logger } from "./types.js";
 import { fn, integerFrom, parseOptions } from "./validate.js";
 
@@ -102,8 +103,18 @@ export interface ProcessorDefinition<E, S = undefined, Tx = unknown> {
   expiryMs?: number;
   /** What to do with a checkpoint written by another `version`. @default "restart" */
   onVersionMismatch?: "restart" | "fail";
-  /** The largest state, serialised as JSON, that a checkpoint may carry. @default 1_048_576 */
+  /** The largest state, encoded by its codec, that a checkpoint may carry. @default 1_048_576 */
   maxStateBytes?: number;
+  /**
+   * How state is written into the checkpoint and read back; its name is recorded in the row.
+   * The default JSON codec refuses, at the first save, state JSON would change (Map, Set,
+   * Date, class instances, functions, undefined, NaN, ±Infinity, -0, sparse arrays) with
+   * `STATE_NOT_SERIALIZABLE` naming the path; `v8StateCodec` saves those (typed arrays of
+   * model weights included) with node:v8.
+   * @default jsonStateCodec
+   * @example stateCodec: v8StateCodec
+   */
+  stateCodec?: StateCodec<S>;
   /** How long a lease lasts without renewal; commits and a heartbeat renew it. @default 30_000 */
   leaseTtlMs?: number;
   /**
@@ -192,7 +203,8 @@ type OptionalHooks =
   | "shouldRun"
   | "skip"
   | "lookup"
-  | "shards";
+  | "shards"
+  | "stateCodec";
 
 const NAME_RULE = "use 1-128 characters with no control characters and no surrounding spaces";
 
@@ -214,6 +226,26 @@ const definitionSchema = z.strictObject({
     .enum(["restart", "fail"], { error: 'expected "restart" or "fail"' })
     .optional(),
   maxStateBytes: integerFrom(1, "pass a size in bytes, e.g. 1_048_576").optional(),
+  stateCodec: z
+    .custom<StateCodec>(
+      (v) => {
+        const codec = v as Partial<StateCodec> | null;
+        return (
+          typeof codec === "object" &&
+          codec !== null &&
+          typeof codec.name === "string" &&
+          /^[\w.-]{1,64}$/.test(codec.name) &&
+          typeof codec.encode === "function" &&
+          typeof codec.decode === "function"
+        );
+      },
+      {
+        error:
+          "expected { name, encode(state) => string, decode(text) => state } with a name of " +
+          "1-64 letters, digits, _, - or ., e.g. v8StateCodec",
+      },
+    )
+    .optional(),
   leaseTtlMs: integerFrom(1000, "pass milliseconds, e.g. 30_000").optional(),
   retry: retrySchema.optional(),
   breaker: breakerSchema.optional(),

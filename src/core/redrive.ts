@@ -8,7 +8,7 @@ import { defineProcessor, type Processor } from "./processor.js";
 import { type RunOptions, resolveRunOptions } from "./run-options.js";
 import { emitMetric, executorOf, setUpRun } from "./run-setup.js";
 import { shardOfRun } from "./shard-run.js";
-import { parseState, serializeState } from "./state.js";
+import { decodeState, encodeState } from "./state.js";
 import type { Cursor } from "./types.js";
 
 /**
@@ -105,11 +105,12 @@ export async function redrive<E, S, Tx>(
       batches: 0,
       checkpointMs: 0,
       cursor: checkpoint.cursor,
-      state: (fresh ? initial : parseState(checkpoint.state, setup.key)) as S,
-      committedState: fresh
-        ? serializeState(initial, processor.maxStateBytes, setup.where)
-        : checkpoint.state,
+      state: (fresh
+        ? initial
+        : decodeState(checkpoint.state, checkpoint.stateCodec, processor, setup.key)) as S,
+      committedState: null,
     };
+    tally.committedState = encodeState(tally.state, processor, setup.where);
     if (checkpoint.cursor !== null) await setup.artifacts.openForResume();
     const executor = executorOf(setup, lease, tally, {
       fingerprint: () => checkpoint.fingerprint,

@@ -3,7 +3,7 @@ import { describeKey, resetCommand } from "./checkpoint-key.js";
 import { checkCount } from "./count.js";
 import { InvalidOptionError, WaymarkError } from "./errors.js";
 import type { Processor } from "./processor.js";
-import { parseState, serializeState } from "./state.js";
+import { decodeState } from "./state.js";
 import type { Cursor, Logger } from "./types.js";
 
 /** The partition's input as it is now, read once at the start of a run. */
@@ -17,8 +17,8 @@ export interface InputSnapshot {
 export interface ResumePoint {
   readonly cursor: Cursor;
   readonly completed: number;
-  /** The state as JSON, ready to commit again. */
-  readonly state: string | null;
+  /** The state, read back with the codec that wrote it. */
+  readonly state: unknown;
 }
 
 /** Reads the fingerprint and the count, each once per run. */
@@ -60,16 +60,11 @@ async function carryForward(
   where: string,
   logger: Logger,
 ): Promise<ResumePoint | null> {
-  const committed = {
-    cursor: checkpoint.cursor,
-    completed: checkpoint.completed,
-    state: checkpoint.state,
-  };
+  const state = decodeState(checkpoint.state, checkpoint.stateCodec, processor, checkpoint);
   const fromVersion = checkpoint.processorVersion;
   if (fromVersion === null || fromVersion === processor.version || !processor.migrate) {
-    return committed;
+    return { cursor: checkpoint.cursor, completed: checkpoint.completed, state };
   }
-  const state = parseState(checkpoint.state, checkpoint);
   const migrated = await processor.migrate({
     fromVersion,
     state,
@@ -97,7 +92,7 @@ async function carryForward(
   return {
     cursor,
     completed: checkpoint.completed,
-    state: serializeState(migrated.state, processor.maxStateBytes, where),
+    state: migrated.state,
   };
 }
 

@@ -256,6 +256,7 @@ function notRun(error: Error): RunResult {
     durationMs: 0,
     checkpointMs: 0,
     cursor: null,
+    state: undefined,
     error,
   };
 }

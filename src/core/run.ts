@@ -19,7 +19,7 @@ import type { RunResult } from "./run-result.js";
 import { emitMetric, executorOf, type RunSetup, setUpRun } from "./run-setup.js";
 import { shardOfRun } from "./shard-run.js";
 import type { Shard } from "./shards.js";
-import { parseState, serializeState } from "./state.js";
+import { encodeState } from "./state.js";
 import type {
   CheckpointKey,
   Cursor,
@@ -42,7 +42,7 @@ type Outcome = { status: "completed" } | { status: "suspended"; reason: SuspendR
 export async function run<E, S, Tx>(
   processor: Processor<E, S, Tx>,
   options: RunOptions,
-): Promise<RunResult> {
+): Promise<RunResult<S>> {
   const resolved = resolveRunOptions(options);
   const { processor: definition, shard } = await shardOfRun(defineProcessor(processor), resolved);
   // Loaded only when asked for: a run without a progress display never loads cli-progress.
@@ -98,7 +98,7 @@ class Runner<E, S, Tx> {
     this.#artifacts = this.#setup.artifacts;
   }
 
-  async execute(): Promise<RunResult> {
+  async execute(): Promise<RunResult<S>> {
     const { store, logger } = this.#o;
     let keeper: LeaseKeeper | undefined;
     let reader: BatchReader<E> | undefined;
@@ -182,7 +182,7 @@ class Runner<E, S, Tx> {
     }
   }
 
-  async #suspend(lease: LeaseHandle, reason: SuspendReason): Promise<RunResult> {
+  async #suspend(lease: LeaseHandle, reason: SuspendReason): Promise<RunResult<S>> {
     await this.#o.store.release(lease, this.#o.now());
     const idle = this.#tally.batches === 0;
     // A run that keeps suspending before its first batch would otherwise loop unnoticed.
@@ -232,15 +232,17 @@ class Runner<E, S, Tx> {
       this.#resumedFrom = this.#tally.completed = point.completed;
       this.#tally.total = checkpoint.total;
       this.#tally.cursor = point.cursor;
-      this.#tally.committedState = point.state;
-      this.#tally.state = parseState(point.state, this.#key) as S;
+      // Re-encoded with this processor's codec, which may differ from the one that wrote it.
+      this.#tally.state = point.state as S;
+      this.#tally.committedState = encodeState(point.state, p, this.#where);
       await this.#artifacts.openForResume();
       logger.info(
         `Found checkpoint: ${this.#countText()} complete (last: ${JSON.stringify(after)})`,
       );
     } else {
       this.#tally.state = p.initialState?.({ partition }) as S;
-      this.#tally.committedState = serializeState(this.#tally.state, p.maxStateBytes, this.#where);
+      // The first save: a state the codec cannot give back fails the run before any batch.
+      this.#tally.committedState = encodeState(this.#tally.state, p, this.#where);
       await this.#artifacts.openFresh();
     }
     if (p.count) this.#tally.total = input.total;
@@ -336,7 +338,7 @@ class Runner<E, S, Tx> {
     };
   }
 
-  async #finish(status: RunStatus, reason?: SuspendReason, error?: Error): Promise<RunResult> {
+  async #finish(status: RunStatus, reason?: SuspendReason, error?: Error): Promise<RunResult<S>> {
     await this.#o.store.recordRun(this.#record(status, reason, error)).catch((e: Error) => {
       this.#o.logger.warn(`Could not record run ${this.#runId} in history: ${e.message}`);
     });
@@ -366,6 +368,7 @@ class Runner<E, S, Tx> {
       durationMs: this.#elapsed(),
       checkpointMs: this.#tally.checkpointMs,
       cursor: this.#tally.cursor,
+      state: this.#tally.state,
       ...(status === "suspended" && this.#tally.batches === 0 ? { noProgress: true } : {}),
       ...(error ? { error } : {}),
     };

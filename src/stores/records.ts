@@ -13,6 +13,8 @@ export interface StoredCheckpoint extends CheckpointKey {
   readonly total: number | null;
   /** The state as its codec wrote it, or null. */
   readonly state: string | null;
+  /** The name of the codec that wrote `state` (`json`, `v8`, …); null in rows from before codecs. */
+  readonly stateCodec: string | null;
   readonly fingerprint: string | null;
   readonly runId: string | null;
   readonly leaseOwner: string | null;

@@ -123,6 +123,8 @@ export interface CheckpointWrite {
   readonly completed: number;
   readonly total: number | null;
   readonly state: string | null;
+  /** The name of the codec that encoded `state`, recorded with it. */
+  readonly stateCodec: string;
   readonly fingerprint: string | null;
   /** Artifacts this batch put: their references switch in the same transaction. */
   readonly artifacts?: readonly ArtifactRef[];

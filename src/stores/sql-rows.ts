@@ -14,6 +14,7 @@ export interface CheckpointRow {
   completed: number | string;
   total: number | string | null;
   state: string | null;
+  state_codec: string | null;
   fingerprint: string | null;
   run_id: string | null;
   lease_owner: string | null;
@@ -87,6 +88,7 @@ export function toCheckpoint(row: CheckpointRow): StoredCheckpoint {
     completed: Number(row.completed),
     total: nullableNumber(row.total),
     state: row.state,
+    stateCodec: row.state_codec ?? null,
     fingerprint: row.fingerprint,
     runId: row.run_id,
     leaseOwner: row.lease_owner,
@@ -162,6 +164,7 @@ export function commitValues(write: CheckpointWrite, lease: LeaseHandle): unknow
     write.fingerprint,
     write.now + write.leaseTtlMs,
     write.now,
+    write.stateCodec,
     ...fenceOf(lease),
   ];
 }

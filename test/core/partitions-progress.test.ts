@@ -45,6 +45,7 @@ function finished(partition: string, status: RunResult["status"], error?: Error)
     durationMs: 1000,
     checkpointMs: 10,
     cursor: 100,
+    state: undefined,
     ...(error ? { error } : {}),
   } satisfies RunResult;
   return { partition, status, result };

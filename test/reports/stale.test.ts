@@ -16,6 +16,7 @@ function checkpoint(overrides: Partial<StoredCheckpoint>): StoredCheckpoint {
     completed: 10,
     total: 100,
     state: null,
+    stateCodec: null,
     fingerprint: null,
     runId: "r1",
     leaseOwner: null,

@@ -46,6 +46,7 @@ for (const factory of STORE_FACTORIES) {
         completed: cursor,
         total: null,
         state: null,
+        stateCodec: "json",
         fingerprint: "f",
         artifacts: refs,
         leaseTtlMs: 30_000,

@@ -14,6 +14,7 @@ function write(overrides: Partial<CheckpointWrite> = {}): CheckpointWrite {
     completed: 50,
     total: 450,
     state: '{"games":3}',
+    stateCodec: "json",
     fingerprint: null,
     leaseTtlMs: 30_000,
     now: T0 + 1000,

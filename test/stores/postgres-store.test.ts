@@ -19,6 +19,7 @@ function write(overrides: Partial<CheckpointWrite> = {}): CheckpointWrite {
     completed: 50,
     total: 450,
     state: null,
+    stateCodec: "json",
     fingerprint: null,
     leaseTtlMs: TTL,
     now: T0 + 1000,

@@ -140,6 +140,8 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<(s: string) => readonly string[]
      )`,
     `CREATE INDEX completions_by_time ON ${s}.completions (processor, completed_at)`,
   ],
+  // 6: the name of the codec that wrote a checkpoint's state (NULL: JSON, from before).
+  (s) => [`ALTER TABLE ${s}.checkpoints ADD COLUMN state_codec TEXT`],
 ];
 
 /** Double-quotes an identifier that {@link validateSchemaName} already accepted. */

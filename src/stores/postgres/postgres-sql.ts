@@ -30,8 +30,9 @@ export function postgresSql(s: string): Record<StatementName, PgStatement> {
              WHERE processor = $1 AND partition = $2 AND shard = $3`,
     renew: `UPDATE ${s}.checkpoints SET lease_expires_at = $1 WHERE ${fenced(2)}`,
     commit: `UPDATE ${s}.checkpoints SET processor_version = $1, cursor = $2, completed = $3,
-               total = $4, state = $5, fingerprint = $6, lease_expires_at = $7, updated_at = $8
-             WHERE ${fenced(9)}`,
+               total = $4, state = $5, fingerprint = $6, lease_expires_at = $7, updated_at = $8,
+               state_codec = $9
+             WHERE ${fenced(10)}`,
     // Clearing the checkpoint and remembering the completion in one atomic statement.
     complete: `WITH done AS (
                  DELETE FROM ${s}.checkpoints WHERE ${fenced(1)}

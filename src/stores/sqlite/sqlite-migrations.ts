@@ -199,6 +199,8 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
      PRIMARY KEY (processor, backfill_id)
    ) WITHOUT ROWID;
    CREATE INDEX completions_by_time ON completions (processor, completed_at);`,
+  // 6: the name of the codec that wrote a checkpoint's state (NULL: JSON, from before).
+  `ALTER TABLE checkpoints ADD COLUMN state_codec TEXT;`,
 ];
 
 /**

@@ -172,7 +172,7 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
         )
       : this.#sql(
           `UPDATE checkpoints SET processor_version = ?, cursor = ?, completed = ?, total = ?,
-             state = ?, fingerprint = ?, lease_expires_at = ?, updated_at = ?
+             state = ?, fingerprint = ?, lease_expires_at = ?, updated_at = ?, state_codec = ?
            WHERE ${FENCED}`,
         ).run(...commitValues(write, lease));
     if (changes === 0) throw new FencedError(fencedMessage(lease));
