@@ -57,7 +57,11 @@ const failedAt = (progress: number, durationMs: number): Spec => ({
 async function adviceFrom(history: RunRecord[], weeklyRuns?: number) {
   const store = new MemoryStore();
   for (const run of history) await store.recordRun(run);
-  const [advice] = await loadAdvice(store, 0, { windowMs: WEEK, weeklyRuns }, "p");
+  const [advice] = await loadAdvice(store, {
+    windowMs: WEEK,
+    processor: "p",
+    ...(weeklyRuns === undefined ? {} : { weeklyRuns }),
+  });
   await store.close();
   assert.ok(advice);
   return advice;

@@ -16,16 +16,32 @@ export function postgresSql(s: string): Record<StatementName, PgStatement> {
   const texts: Record<StatementName, string> = {
     // One statement: create the row, or take a free or expired lease with a higher fence.
     // A live lease makes the WHERE false, so nothing is returned and nothing changes.
-    acquire: `INSERT INTO ${s}.checkpoints AS c (processor, partition, shard, run_id,
-                lease_owner, lease_expires_at, fence, attempt, created_at, updated_at)
-              VALUES ($1, $2, $3, $4, $5, $6, 1, 1, $7, $7)
-              ON CONFLICT (processor, partition, shard) DO UPDATE SET
-                run_id = EXCLUDED.run_id, lease_owner = EXCLUDED.lease_owner,
-                lease_expires_at = EXCLUDED.lease_expires_at,
-                fence = c.fence + 1, attempt = c.attempt + 1
-              WHERE c.lease_owner IS NULL OR c.lease_expires_at IS NULL
-                 OR c.lease_expires_at <= $7
-              RETURNING *`,
+    // Takes the lease and, in the same statement, records the run that held it and never
+    // recorded an outcome as failed where it last committed. FOR UPDATE makes `before` the
+    // row the upsert replaces, even if a last commit of the dead run raced with it.
+    acquire: `WITH before AS (
+                SELECT run_id, completed, updated_at FROM ${s}.checkpoints
+                WHERE processor = $1 AND partition = $2 AND shard = $3 FOR UPDATE
+              ), taken AS (
+                INSERT INTO ${s}.checkpoints AS c (processor, partition, shard, run_id,
+                  lease_owner, lease_expires_at, fence, attempt, created_at, updated_at)
+                VALUES ($1, $2, $3, $4, $5, $6, 1, 1, $7, $7)
+                ON CONFLICT (processor, partition, shard) DO UPDATE SET
+                  run_id = EXCLUDED.run_id, lease_owner = EXCLUDED.lease_owner,
+                  lease_expires_at = EXCLUDED.lease_expires_at,
+                  fence = c.fence + 1, attempt = c.attempt + 1
+                WHERE c.lease_owner IS NULL OR c.lease_expires_at IS NULL
+                   OR c.lease_expires_at <= $7
+                RETURNING *
+              ), abandoned AS (
+                UPDATE ${s}.runs AS r SET status = 'failed',
+                  finished_at = GREATEST(before.updated_at, r.started_at),
+                  processed = GREATEST(0, before.completed - COALESCE(r.resumed_from, 0)),
+                  error = $8
+                FROM before, taken
+                WHERE r.run_id = before.run_id AND r.status = 'running'
+              )
+              SELECT * FROM taken`,
     holder: `SELECT lease_owner, lease_expires_at FROM ${s}.checkpoints
              WHERE processor = $1 AND partition = $2 AND shard = $3`,
     renew: `UPDATE ${s}.checkpoints SET lease_expires_at = $1 WHERE ${fenced(2)}`,

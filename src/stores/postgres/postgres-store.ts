@@ -15,7 +15,7 @@ import type {
   CheckpointWrite,
   LeaseHandle,
 } from "../run-store.js";
-import { acquiredLease, fencedMessage } from "../run-store.js";
+import { abandonedRunError, acquiredLease, fencedMessage } from "../run-store.js";
 import { type CheckpointRow, commitValues, fenceOf, keyOf, toCheckpoint } from "../sql-rows.js";
 import type { CheckpointStore } from "../store.js";
 import { closedStoreError } from "../store-errors.js";
@@ -133,6 +133,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
         request.owner,
         expiresAt,
         request.now,
+        abandonedRunError(request.runId),
       ]);
       const row = taken.rows[0];
       if (row) {
