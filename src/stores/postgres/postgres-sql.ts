@@ -17,11 +17,11 @@ export function postgresSql(s: string): Record<StatementName, PgStatement> {
     // One statement: create the row, or take a free or expired lease with a higher fence.
     // A live lease makes the WHERE false, so nothing is returned and nothing changes.
     // Takes the lease and, in the same statement, records the run that held it and never
-    // recorded an outcome as failed where it last committed. FOR UPDATE makes `before` the
-    // row the upsert replaces, even if a last commit of the dead run raced with it.
+    // recorded an outcome as failed where it last committed. `before` reads the statement's
+    // snapshot: a commit racing with it renews the lease, and then the upsert takes nothing.
     acquire: `WITH before AS (
                 SELECT run_id, completed, updated_at FROM ${s}.checkpoints
-                WHERE processor = $1 AND partition = $2 AND shard = $3 FOR UPDATE
+                WHERE processor = $1 AND partition = $2 AND shard = $3
               ), taken AS (
                 INSERT INTO ${s}.checkpoints AS c (processor, partition, shard, run_id,
                   lease_owner, lease_expires_at, fence, attempt, created_at, updated_at)
