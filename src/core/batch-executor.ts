@@ -1,6 +1,7 @@
 import { performance } from "node:perf_hooks";
-import type { BatchScope, FailureWrite, LeaseHandle } from "../stores/store.js";
+import type { BatchScope, CheckpointWrite, FailureWrite, LeaseHandle } from "../stores/store.js";
 import type { BatchArtifacts, RunArtifacts } from "./artifacts.js";
+import { commitResolved } from "./commit-outcome.js";
 import { FencedError, WaymarkError } from "./errors.js";
 import { idempotencyKeyOf } from "./idempotency.js";
 import type { BreakerAdapter } from "./policies/breaker.js";
@@ -252,7 +253,7 @@ export class BatchExecutor<E, S, Tx> {
     const completed = tally.completed + entities + failures.length;
     const started = clock();
     const startedPerf = performance.now();
-    await prepared.scope.commit({
+    const write: CheckpointWrite = {
       processorVersion: p.version,
       cursor,
       completed,
@@ -263,7 +264,9 @@ export class BatchExecutor<E, S, Tx> {
       leaseTtlMs: p.leaseTtlMs,
       now: options.now(),
       ...(failures.length > 0 ? { failures } : {}),
-    });
+    };
+    // A commit whose reply was lost is read back before anything is retried or reported.
+    await commitResolved(options.store, prepared.scope, this.#c.lease, write, options);
     const commitMs = clock() - started;
     // History reports real time even when a simulation drives the run's clock.
     tally.checkpointMs += performance.now() - startedPerf;

@@ -9,6 +9,7 @@ export type WaymarkErrorCode =
   | "STORE_READ_ONLY"
   | "STORE_IO_ERROR"
   | "STORE_CLOSED"
+  | "OUTCOME_UNKNOWN"
   | "CORRUPT_CHECKPOINT"
   | "LEASE_HELD"
   | "FENCED"
@@ -57,6 +58,8 @@ export class InvalidOptionError extends WaymarkError {
  * - `STORE_READ_ONLY`: the file or its folder cannot be written;
  * - `STORE_IO_ERROR`: the disk failed a read, write or sync;
  * - `STORE_CLOSED`: the store was used after `close()`;
+ * - `OUTCOME_UNKNOWN`: a write's reply was lost and the store could not be read back to learn
+ *   whether it landed (the next run reads the checkpoint and goes on from whatever did);
  * - `CORRUPT_CHECKPOINT`: one checkpoint row holds values no run could have written.
  */
 export type StoreErrorCode =
@@ -68,6 +71,7 @@ export type StoreErrorCode =
   | "STORE_READ_ONLY"
   | "STORE_IO_ERROR"
   | "STORE_CLOSED"
+  | "OUTCOME_UNKNOWN"
   | "CORRUPT_CHECKPOINT";
 
 /**

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { WaymarkError } from "../errors.js";
+import { StoreError, WaymarkError } from "../errors.js";
 import { fn, integerFrom } from "../validate.js";
 
 /**
@@ -30,7 +30,8 @@ export interface RetryOptions {
   jitter?: number;
   /**
    * Whether an error is transient (worth retrying). A permanent error fails the batch at once.
-   * waymark's own errors (lease lost, bad state, out-of-order entities) are never retried.
+   * waymark's own errors (lease lost, bad state, out-of-order entities) are never retried; an
+   * unreachable store (`STORE_UNAVAILABLE`, e.g. a `ctx.tx` connection dropped) is.
    * @default every error is transient
    */
   retryable?: (error: Error) => boolean;
@@ -118,9 +119,15 @@ export function retryDelay(policy: RetryPolicy, retry: number, random = Math.ran
   return Math.round(base * spread);
 }
 
-/** Whether `error` should be retried under `policy`. waymark's own errors never are. */
+/**
+ * Whether `error` should be retried under `policy`. waymark's own errors never are, except an
+ * unreachable store (`STORE_UNAVAILABLE`).
+ */
 export function isTransient(policy: RetryPolicy, error: Error): boolean {
-  if (error instanceof WaymarkError) return false;
+  // A store that could not be reached (a ctx.tx statement's connection dropped) may be back
+  // on the next attempt; waymark's other errors are final.
+  const unreachable = error instanceof StoreError && error.code === "STORE_UNAVAILABLE";
+  if (error instanceof WaymarkError && !unreachable) return false;
   try {
     return policy.retryable(error);
   } catch {

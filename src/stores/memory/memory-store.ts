@@ -16,6 +16,7 @@ import type {
   CheckpointWrite,
   FailureWrite,
   LeaseHandle,
+  ReadBack,
 } from "../run-store.js";
 import { acquiredLease, fencedMessage } from "../run-store.js";
 import type { CheckpointStore } from "../store.js";
@@ -47,7 +48,7 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
   readonly artifacts = new MemoryArtifacts();
   readonly #checkpoints = new Map<string, StoredCheckpoint>();
   readonly #runs = new Map<string, RunRecord>();
-  readonly #completions = new Map<string, number>();
+  readonly #completions = new Map<string, { at: number; runId: string }>();
   readonly #failures = new Map<string, StoredFailure>();
 
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
@@ -132,11 +133,19 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
     };
   }
 
-  async complete(lease: LeaseHandle, now: number): Promise<void> {
+  async complete(lease: LeaseHandle, now: number, run: RunRecord): Promise<void> {
     this.#held(lease);
     this.#checkpoints.delete(keyId(lease));
     this.artifacts.clearSync(lease);
-    this.#completions.set(keyId(lease), now);
+    this.#completions.set(keyId(lease), { at: now, runId: lease.runId });
+    this.#runs.set(run.runId, { ...run });
+  }
+
+  async readBack(key: CheckpointKey): Promise<ReadBack> {
+    return {
+      checkpoint: this.#checkpoints.get(keyId(key)) ?? null,
+      completedBy: this.#completions.get(keyId(key))?.runId ?? null,
+    };
   }
 
   async release(
@@ -155,11 +164,12 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
   }
 
   async recordRun(run: RunRecord): Promise<void> {
+    if (this.#runs.get(run.runId)?.status === "completed") return;
     this.#runs.set(run.runId, { ...run });
   }
 
   async lastCompletedAt(key: CheckpointKey): Promise<number | null> {
-    return this.#completions.get(keyId(key)) ?? null;
+    return this.#completions.get(keyId(key))?.at ?? null;
   }
 
   async listFailures(filter: FailureFilter = {}): Promise<StoredFailure[]> {

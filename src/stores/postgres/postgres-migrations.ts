@@ -127,6 +127,8 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<(s: string) => readonly string[]
     `DROP INDEX ${s}.runs_by_processor`,
     `CREATE INDEX runs_by_processor ON ${s}.runs (processor, partition, shard, started_at)`,
   ],
+  // 5: the run that completed each key, so that a completion whose reply was lost is found.
+  (s) => [`ALTER TABLE ${s}.completions ADD COLUMN run_id TEXT`],
 ];
 
 /** Double-quotes an identifier that {@link validateSchemaName} already accepted. */

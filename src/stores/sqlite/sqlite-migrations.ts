@@ -188,6 +188,8 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
      partition = waymark_partition_of(partition) WHERE waymark_shard_of(partition) <> '';
    DROP INDEX runs_by_processor;
    CREATE INDEX runs_by_processor ON runs (processor, partition, shard, started_at);`,
+  // 5: the run that completed each key, so that a completion whose reply was lost is found.
+  "ALTER TABLE completions ADD COLUMN run_id TEXT;",
 ];
 
 /**
