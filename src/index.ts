@@ -10,7 +10,8 @@ export {
   StoreError,
   WaymarkError,
 } from "./core/errors.js";
-export { consoleLogger, silentLogger } from "./core/logger.js";
+export type { JsonLoggerOptions } from "./core/logger.js";
+export { consoleLogger, jsonLogger, silentLogger } from "./core/logger.js";
 export type {
   BatchCommittedEvent,
   RunEventBase,
@@ -51,7 +52,9 @@ export type { Shard, ShardsArgs } from "./core/shard-types.js";
 export type {
   CheckpointKey,
   Cursor,
+  LogFields,
   Logger,
+  LogLevel,
   RecordedRunStatus,
   RunStatus,
   SuspendReason,

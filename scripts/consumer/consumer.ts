@@ -14,6 +14,7 @@ import {
   type SqliteTx,
   WaymarkError,
 } from "waymark";
+import { createDashboardApp } from "waymark/dashboard";
 
 const require = createRequire(import.meta.url);
 const sqliteLoaded = () =>
@@ -54,6 +55,18 @@ try {
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
+
+// The dashboard mounts as a fetch handler, and refuses a Host that is not its own.
+const dashboardStore = await openStore("memory:");
+const dashboard = createDashboardApp({ store: dashboardStore });
+const page = await dashboard.fetch(
+  new Request("http://127.0.0.1/", { headers: { host: "127.0.0.1" } }),
+);
+assert.equal(page.status, 200);
+assert.match(await page.text(), /No active checkpoints/);
+const foreign = await dashboard.fetch(new Request("http://evil.example/"));
+assert.equal(foreign.status, 403);
+await dashboardStore.close();
 
 // An optional peer that is not installed is a typed error that says how to install it.
 assert.throws(

@@ -1,4 +1,5 @@
 import { WaymarkError } from "../core/errors.js";
+import { consoleLogger } from "../core/logger.js";
 import type { PgBossLike } from "../integrations/pg-boss.js";
 import { EXIT } from "./exit-codes.js";
 import { CliError } from "./shared.js";
@@ -35,7 +36,7 @@ export async function startBoss(storeUrl: string, schema: string): Promise<CliBo
   const url = new URL(storeUrl);
   url.searchParams.delete("schema");
   const boss = new PgBoss({ connectionString: url.href, schema, max: 4 });
-  boss.on("error", (error) => process.stderr.write(`waymark: pg-boss: ${error.message}\n`));
+  boss.on("error", (error) => consoleLogger.error(`pg-boss: ${error.message}`));
   try {
     await boss.start();
   } catch (error) {

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
+import { logFormat } from "../core/logger.js";
 import { EXIT } from "./exit-codes.js";
 import { buildProgram } from "./program.js";
 import { exitCodeOf } from "./shared.js";
@@ -16,6 +17,7 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
 
 const program = buildProgram(version);
 try {
+  logFormat(); // a WAYMARK_LOG that names no format is a usage error before anything runs
   await program.parseAsync(process.argv);
 } catch (error) {
   const code = (error as { code?: string }).code ?? "";

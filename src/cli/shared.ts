@@ -10,9 +10,22 @@ export interface StoreCommandOptions {
   json?: boolean;
 }
 
+/** How `--store` defaults, as every command's help states it. */
+export const STORE_DEFAULT_HELP = `$WAYMARK_STORE, else $DATABASE_URL when it is a postgres:// URL, else ${DEFAULT_STORE_URL}`;
+
 /**
- * Adds `--store` (default `WAYMARK_STORE`, then the SQLite default) and `--json`, described
- * as `jsonHelp` says.
+ * The store a command uses without `--store`: `WAYMARK_STORE`, then `DATABASE_URL` when it is
+ * a PostgreSQL URL (where platforms put the database), then the SQLite default.
+ */
+export function defaultStoreUrl(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.WAYMARK_STORE) return env.WAYMARK_STORE;
+  if (env.DATABASE_URL && /^postgres(ql)?:\/\//.test(env.DATABASE_URL)) return env.DATABASE_URL;
+  return DEFAULT_STORE_URL;
+}
+
+/**
+ * Adds `--store` (defaulting as {@link defaultStoreUrl} says) and `--json`, described as
+ * `jsonHelp` says.
  */
 export function withStoreOptions(
   command: Command,
@@ -20,9 +33,10 @@ export function withStoreOptions(
 ): Command {
   return command
     .addOption(
-      new Option("--store <url>", "store URL: sqlite:PATH, postgres://…, memory:")
-        .env("WAYMARK_STORE")
-        .default(DEFAULT_STORE_URL),
+      new Option("--store <url>", "store URL: sqlite:PATH, postgres://…, memory:").default(
+        defaultStoreUrl(),
+        STORE_DEFAULT_HELP,
+      ),
     )
     .option("--json", jsonHelp);
 }

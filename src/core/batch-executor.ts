@@ -86,10 +86,19 @@ export class BatchExecutor<E, S, Tx> {
     const { stopper, breaker, planner, options } = this.#c;
     const reason: unknown = stopper.signal.reason;
     if (reason instanceof FencedError) throw reason;
-    if (stopper.requested) return stopper.requested;
-    if (breaker?.isOpen()) return "circuit-open";
-    if (planner?.wouldOverrun(options.now(), size)) return "deadline";
-    return null;
+    let stop: SuspendReason | null = null;
+    let why = "";
+    if (stopper.requested) [stop, why] = [stopper.requested, "a stop was requested"];
+    else if (breaker?.isOpen()) [stop, why] = ["circuit-open", "the circuit breaker is open"];
+    else if (planner?.wouldOverrun(options.now(), size)) {
+      stop = "deadline";
+      why =
+        `a batch of ${size} takes about ${Math.round(planner.estimate(size))} ms and the ` +
+        `deadline ${new Date(planner.deadline).toISOString()} keeps a ${options.deadlineMarginMs} ms margin`;
+    }
+    if (stop)
+      options.logger.debug(`Stopping ${this.#c.where} before the next batch (${stop}): ${why}.`);
+    return stop;
   }
 
   /** Processes and commits `batch`; null when it was searched for failures and partly skipped. */
@@ -173,7 +182,15 @@ export class BatchExecutor<E, S, Tx> {
         return await this.#tryBatch(batch);
       } catch (caught) {
         const error = caught instanceof Error ? caught : new Error(String(caught));
-        if (retry > policy.attempts || !isTransient(policy, error)) throw error;
+        if (retry > policy.attempts || !isTransient(policy, error)) {
+          options.logger.debug(
+            `Batch ${tally.batches + 1} of ${where} is not retried: ` +
+              (retry > policy.attempts
+                ? `its ${policy.attempts + 1} attempts are spent.`
+                : `${error.name} is permanent (retryable() said so, or it is waymark's own).`),
+          );
+          throw error;
+        }
         const delay = retryDelay(policy, retry);
         // No point waiting for a retry that could not finish before the deadline.
         if (this.#c.planner?.wouldOverrun(options.now() + delay, batch.length)) {
@@ -269,7 +286,8 @@ export class BatchExecutor<E, S, Tx> {
     await commitResolved(options.store, prepared.scope, this.#c.lease, write, options);
     const commitMs = clock() - started;
     // History reports real time even when a simulation drives the run's clock.
-    tally.checkpointMs += performance.now() - startedPerf;
+    const realCommitMs = performance.now() - startedPerf;
+    tally.checkpointMs += realCommitMs;
     if (prepared.artifacts) await this.#c.artifacts.committed(prepared.artifacts, options.logger);
     tally.state = prepared.state;
     tally.committedState = prepared.stateJson;
@@ -279,6 +297,11 @@ export class BatchExecutor<E, S, Tx> {
     tally.batches++;
     tally.cursor = cursor;
     this.#c.onCommitted(entities, commitMs);
+    options.logger.debug(
+      `Committed batch ${tally.batches} of ${this.#c.where}: ${entities} entities to cursor ` +
+        `${JSON.stringify(cursor)}, ${completed}/${tally.total ?? "?"} complete, ` +
+        `in ${realCommitMs.toFixed(1)} ms.`,
+    );
     return commitMs;
   }
 }

@@ -1,4 +1,7 @@
+import { performance } from "node:perf_hooks";
 import type { LeaseHandle, RunStore } from "../stores/store.js";
+import { describeKey } from "./checkpoint-key.js";
+import type { Logger } from "./types.js";
 
 /**
  * Renews a lease every third of its TTL while a run holds it, so that a batch that runs
@@ -14,13 +17,21 @@ export class LeaseKeeper {
     leaseTtlMs: number,
     now: () => number,
     onError: (error: Error) => void,
+    logger?: Logger,
   ) {
     this.#timer = setInterval(
       () => {
         if (this.#renewing) return;
         this.#renewing = true;
+        const started = performance.now();
         store
           .renew(lease, leaseTtlMs, now())
+          .then(() =>
+            logger?.debug(
+              `Renewed the lease of ${describeKey(lease)} (fence ${lease.fence}) ` +
+                `for ${leaseTtlMs} ms in ${(performance.now() - started).toFixed(1)} ms.`,
+            ),
+          )
           .catch((error: unknown) =>
             onError(error instanceof Error ? error : new Error(String(error))),
           )

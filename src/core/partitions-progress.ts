@@ -152,7 +152,9 @@ function barsDisplay(
       const bar = bars.get(label);
       if (bar) multibar.remove(bar);
       bars.delete(label);
-      if (outcome.status !== "completed") multibar.log(`${label}: ${describeOutcome(outcome)}\n`);
+      if (outcome.status !== "completed" && outcome.status !== "already-completed") {
+        multibar.log(`${label}: ${describeOutcome(outcome)}\n`);
+      }
       refresh();
     },
     finish() {

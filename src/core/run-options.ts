@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { RunStore } from "../stores/store.js";
 import { InvalidOptionError } from "./errors.js";
-import { consoleLogger, silentLogger } from "./logger.js";
+import { consoleLogger, logFormat, silentLogger } from "./logger.js";
 import type { RunMetrics } from "./metrics-hooks.js";
 import { breakerSchema, type CircuitBreakerLike } from "./policies/breaker.js";
 import { deadlineSchemas } from "./policies/deadline.js";
@@ -174,6 +174,7 @@ export function resolveRunOptions(input: RunOptions): ResolvedRunOptions {
         `${deadlineMarginMs}, or lower deadlineMarginMs below ${options.timeBudgetMs}.`,
     );
   }
+  if (options.logger === undefined) logFormat(); // the default logger: WAYMARK_LOG must be valid
   return Object.freeze({
     store: options.store,
     partition: options.partition ?? "default",

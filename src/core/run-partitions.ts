@@ -1,4 +1,5 @@
 import { performance } from "node:perf_hooks";
+import { type BackfillPlan, planBackfill } from "./backfill-plan.js";
 import { InvalidOptionError } from "./errors.js";
 import { resolveDeadline } from "./policies/deadline.js";
 import { onStopSignal } from "./policies/process-signals.js";
@@ -92,6 +93,8 @@ class Backfill<E, S, Tx> {
   readonly #startedPerf = performance.now();
   #next = 0;
   #outOfTime = false;
+  /** Units that completed earlier in this backfill: not run again. */
+  #done: ReadonlySet<number> = new Set();
 
   constructor(
     processor: Processor<E, S, Tx>,
@@ -117,10 +120,16 @@ class Backfill<E, S, Tx> {
     signal?.addEventListener("abort", stopAll, { once: true });
     const unsubscribe = handleSignals ? onStopSignal(stopAll) : () => {};
     const workers = Math.min(this.#options.concurrency, this.#units.length);
-    logger.info(
-      `Running ${this.#processor.name} on ${this.#noun()} ` + `(concurrency ${workers}).`,
-    );
+    logger.info(`Running ${this.#processor.name} on ${this.#noun()} (concurrency ${workers}).`);
+    const backfills = this.#base.store.backfills;
+    let plan: BackfillPlan | undefined;
     try {
+      plan = await planBackfill(backfills, this.#processor, this.#units, {
+        now: this.#base.now(),
+        restart: this.#options.rerunCompleted,
+        logger,
+      });
+      this.#done = plan.done;
       await Promise.all(Array.from({ length: workers }, () => this.#work()));
     } finally {
       unsubscribe();
@@ -128,6 +137,15 @@ class Backfill<E, S, Tx> {
     }
     const result = this.#summarise();
     logger.info(`${this.#processor.name}: ${describeCounts(result)}.`);
+    if (plan.record && result.status === "completed") {
+      // Done: the same command later is a new backfill. If this write is lost, the next
+      // one resumes this backfill and finds every partition completed: nothing is redone.
+      await backfills?.finish(plan.record, this.#base.now()).catch((error: Error) => {
+        logger.warn(
+          `Could not mark the backfill of ${this.#processor.name} finished: ${error.message}`,
+        );
+      });
+    }
     return result;
   }
 
@@ -135,9 +153,11 @@ class Backfill<E, S, Tx> {
   async #work(): Promise<void> {
     for (let index = this.#next++; index < this.#units.length; index = this.#next++) {
       const unit = this.#units[index] as PartitionUnit;
-      const outcome = this.#mayStart()
-        ? await this.#runOne(unit)
-        : { ...unit, status: "not-started" as const, result: null };
+      const outcome: PartitionOutcome = this.#done.has(index)
+        ? { ...unit, status: "already-completed", result: null }
+        : this.#mayStart()
+          ? await this.#runOne(unit)
+          : { ...unit, status: "not-started", result: null };
       // One partition that could not fit its next batch says the same of every other one.
       if (outcome.result?.reason === "deadline") this.#outOfTime = true;
       this.#outcomes[index] = outcome;

@@ -9,6 +9,7 @@ import { checkpointKey, describeKey } from "./checkpoint-key.js";
 import { acquireResolved, completeResolved, idempotent } from "./commit-outcome.js";
 import { FencedError, InvalidOptionError } from "./errors.js";
 import { LeaseKeeper } from "./lease-keeper.js";
+import { withLogFields } from "./logger.js";
 import type { RunMetrics } from "./metrics-hooks.js";
 import { batchSizer } from "./policies/adaptive-batch.js";
 import { adaptBreaker, type BreakerAdapter } from "./policies/breaker.js";
@@ -90,7 +91,14 @@ class Runner<E, S, Tx> {
 
   constructor(processor: Processor<E, S, Tx>, shard: Shard | null, options: ResolvedRunOptions) {
     this.#p = processor;
-    this.#o = options;
+    // Every line of this run, ctx.log's too, carries its processor, partition and run id.
+    const logger = withLogFields(options.logger, {
+      processor: processor.name,
+      partition: options.partition,
+      ...(shard ? { shard: shard.id } : {}),
+      runId: this.#runId,
+    });
+    this.#o = { ...options, logger };
     this.#shard = shard;
     this.#key = checkpointKey(processor.name, options.partition, shard?.id);
     this.#where = describeKey(this.#key);
@@ -139,10 +147,21 @@ class Runner<E, S, Tx> {
       }
       this.#lease = acquired.lease;
       this.#attemptNumber = acquired.checkpoint.attempt;
-      keeper = new LeaseKeeper(store, acquired.lease, this.#p.leaseTtlMs, this.#o.now, (error) => {
-        if (error instanceof FencedError) this.#stopper.abort(error);
-        else logger.warn(`Lease renewal for ${this.#where} failed: ${error.message}`);
-      });
+      logger.debug(
+        `Acquired the lease of ${this.#where} as ${this.#owner} (fence ${acquired.lease.fence}, ` +
+          `attempt ${acquired.checkpoint.attempt}) for ${this.#p.leaseTtlMs} ms.`,
+      );
+      keeper = new LeaseKeeper(
+        store,
+        acquired.lease,
+        this.#p.leaseTtlMs,
+        this.#o.now,
+        (error) => {
+          if (error instanceof FencedError) this.#stopper.abort(error);
+          else logger.warn(`Lease renewal for ${this.#where} failed: ${error.message}`);
+        },
+        logger,
+      );
       reader = await untilAborted(this.#open(acquired.checkpoint), this.#stopper.signal);
       // Recorded once resume point and total are known, so reports can rate the live run.
       await idempotent(() => store.recordRun(this.#record("running")), this.#o);

@@ -30,12 +30,23 @@ export type RecordedRunStatus = RunStatus | "running";
 /** Why a run stopped early with `suspended`. */
 export type SuspendReason = "deadline" | "signal" | "circuit-open" | "fenced";
 
+/** A log line's severity, least first. */
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+/** Fields a log line carries besides its message: `processor`, `partition`, `runId`, yours. */
+export type LogFields = Readonly<Record<string, string | number | boolean | null>>;
+
 /** Something that can log: the console, pino, winston, or your own. */
 export interface Logger {
   debug(message: string, ...args: unknown[]): void;
   info(message: string, ...args: unknown[]): void;
   warn(message: string, ...args: unknown[]): void;
   error(message: string, ...args: unknown[]): void;
+  /**
+   * A logger whose lines carry `fields` too. Optional: a run binds its processor, partition
+   * and run id through it when the logger has it (waymark's own loggers, pino).
+   */
+  child?(fields: LogFields): Logger;
 }
 
 /**

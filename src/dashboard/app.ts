@@ -1,5 +1,7 @@
 import { performance } from "node:perf_hooks";
 import { Hono } from "hono";
+import { csrf } from "hono/csrf";
+import { HTTPException } from "hono/http-exception";
 import { streamSSE } from "hono/streaming";
 import { checkpointKey, describeKey } from "../core/checkpoint-key.js";
 import type { PromRegistryLike } from "../metrics/peer-types.js";
@@ -12,6 +14,7 @@ import { statusReport } from "../reports/status.js";
 import type { ReportStore } from "../stores/report-store.js";
 import type { CheckpointStore } from "../stores/store.js";
 import { savedPerDay } from "./chart.js";
+import { hostAllowList, requireToken } from "./guard.js";
 import { renderPage } from "./page.js";
 import { type DashboardData, renderSections } from "./render.js";
 import { storeMetrics } from "./store-metrics.js";
@@ -23,6 +26,18 @@ export interface DashboardAppOptions {
   readonly store: CheckpointStore;
   /** Accept reset and gc requests. @default false */
   readonly allowWrites?: boolean;
+  /**
+   * Host names the dashboard answers to besides `localhost` and IP addresses, e.g. the name
+   * of the server it is mounted in. Requests with any other `Host` are refused (403), which
+   * stops DNS-rebinding attacks from a page on another site.
+   * @default []
+   */
+  readonly allowedHosts?: readonly string[];
+  /**
+   * A secret every request must carry (`Authorization: Bearer`, or `?token=` once, then a
+   * cookie). `startDashboard` requires one when bound beyond loopback.
+   */
+  readonly token?: string;
   /** How often live updates are pushed. @default 1000 */
   readonly refreshMs?: number;
   /** A prom-client registry whose metrics `/metrics` shows too (e.g. your runners'). */
@@ -83,6 +98,8 @@ export function createDashboardApp(options: DashboardAppOptions): Hono {
     return cached.sections;
   };
   const app = new Hono();
+  app.use(hostAllowList(options.allowedHosts ?? []));
+  if (options.token !== undefined) app.use(requireToken(options.token));
 
   app.get("/", async (c) => c.html(renderPage(await sections(), allowWrites)));
 
@@ -109,12 +126,18 @@ export function createDashboardApp(options: DashboardAppOptions): Hono {
         403,
       );
     }
-    // A page on another site must not be able to post here through the operator's browser.
-    const origin = c.req.header("origin");
-    if (origin && new URL(origin).host !== c.req.header("host")) {
-      return c.text("Cross-origin write refused.", 403);
-    }
     await next();
+  });
+  // A page on another site must not post here through the operator's browser: a write needs
+  // an Origin (or Sec-Fetch-Site: same-origin) of this very dashboard.
+  const sameOrigin = csrf();
+  app.post("/actions/*", async (c, next) => {
+    try {
+      return await sameOrigin(c, next);
+    } catch (error) {
+      if (!(error instanceof HTTPException && error.status === 403)) throw error;
+      return c.text("Cross-origin write refused: post from the dashboard's own page.", 403);
+    }
   });
 
   app.post("/actions/reset", async (c) => {

@@ -1,6 +1,7 @@
 import { describeKey } from "../core/checkpoint-key.js";
 import type { CheckpointKey, Cursor } from "../core/types.js";
 import type { ArtifactRef, ArtifactStore } from "./artifact-store.js";
+import type { BackfillStore } from "./backfill-store.js";
 import type { FailureFilter, RunRecord, StoredCheckpoint, StoredFailure } from "./records.js";
 
 /**
@@ -79,6 +80,13 @@ export interface RunStore<Tx = unknown> {
    * clears a checkpoint's artifacts when it completes or is deleted.
    */
   readonly artifacts?: ArtifactStore;
+
+  /**
+   * Backfills begun and finished, so that rerunning one (`runPartitions`, `waymark run
+   * --from/--to`) does not run again the partitions it already completed. Optional: without
+   * it a rerun runs every partition, each resuming from its own checkpoint.
+   */
+  readonly backfills?: BackfillStore;
 
   /** Releases connections and file handles. Idempotent. */
   close(): Promise<void>;

@@ -13,21 +13,29 @@ export interface CliResult {
   elapsedMs: number;
 }
 
+/** Variables of the caller's shell that change what a command does, cleared unless given. */
+const AMBIENT = ["WAYMARK_STORE", "DATABASE_URL", "WAYMARK_LOG", "WAYMARK_DEBUG"];
+
+/** The environment of a CLI child: this process's, without {@link AMBIENT}, plus `extra`. */
+export function cliEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of AMBIENT) delete env[name];
+  return { ...env, ...extra };
+}
+
 /**
  * Runs `waymark ARGS` from source in a child process without a terminal, as `npx waymark ARGS`
- * would, so that exit codes and output are the real ones. `WAYMARK_STORE` is cleared so the
- * caller's shell cannot leak into a test; `env` adds variables.
+ * would, so that exit codes and output are the real ones. Store and log variables of the
+ * caller's shell are cleared so that they cannot leak into a test; `env` adds variables.
  */
 export function waymark(
   args: readonly string[],
   options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
 ): Promise<CliResult> {
   const started = performance.now();
-  const env = { ...process.env, ...options.env };
-  if (!options.env?.WAYMARK_STORE) delete env.WAYMARK_STORE;
   const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
     cwd: ROOT,
-    env,
+    env: cliEnv(options.env),
     stdio: ["ignore", "pipe", "pipe"],
     timeout: options.timeoutMs ?? 30_000,
   });
@@ -49,11 +57,9 @@ export function startWaymark(
   options: { env?: NodeJS.ProcessEnv } = {},
 ): LiveCli {
   const started = performance.now();
-  const env = { ...process.env, ...options.env };
-  if (!options.env?.WAYMARK_STORE) delete env.WAYMARK_STORE;
   const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
     cwd: ROOT,
-    env,
+    env: cliEnv(options.env),
     stdio: ["ignore", "pipe", "pipe"],
   });
   const output = { stdout: "", stderr: "" };

@@ -111,14 +111,16 @@ describe("waymark worker on PostgreSQL", { skip: NO_SERVER, timeout: 120_000 }, 
     );
     children.push(child);
     let out = "";
+    let stdout = "";
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
       out += chunk;
+      stdout += chunk;
     });
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
       out += chunk;
     });
     const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
-    return { child, exited, output: () => out };
+    return { child, exited, output: () => out, stdout: () => stdout };
   }
 
   async function effects(): Promise<Array<{ partition: string; entity: number; writes: number }>> {
@@ -151,7 +153,7 @@ describe("waymark worker on PostgreSQL", { skip: NO_SERVER, timeout: 120_000 }, 
       assert.equal(checkpoint?.leaseOwner ?? null, null, `${partition}'s lease was released`);
     }
 
-    const second = startWorker();
+    const second = startWorker({}, ["--json"]);
     await until("every partition to complete", async () => {
       for (const partition of PARTITIONS) {
         if ((await store.lastCompletedAt({ processor: "backfill", partition, shard: "" })) === null)
@@ -161,6 +163,16 @@ describe("waymark worker on PostgreSQL", { skip: NO_SERVER, timeout: 120_000 }, 
     });
     second.child.kill("SIGINT");
     assert.equal(await second.exited, 0, second.output());
+    // --json: the worker's log, and its runs' lines, as one JSON object per line on stderr.
+    assert.equal(second.stdout(), "");
+    const lines = second
+      .output()
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { level: string; message: string; runId?: string });
+    assert.match(lines[0]?.message ?? "", /^worker ready: backfill/);
+    assert.ok(lines.some((l) => /^Completed backfill\//.test(l.message) && l.runId));
+    assert.match(lines.at(-1)?.message ?? "", /^worker stopped/);
     const rows = await effects();
     assert.equal(rows.length, PARTITIONS.length * ENTITIES);
     assert.deepEqual(

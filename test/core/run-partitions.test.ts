@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
+import { checkpointKey } from "../../src/core/checkpoint-key.js";
 import {
   defineProcessor,
   InvalidOptionError,
@@ -8,8 +9,11 @@ import {
   type RunPartitionsOptions,
   runPartitions,
 } from "../../src/index.js";
+import type { BackfillStore } from "../../src/stores/backfill-store.js";
+import type { LeaseHandle, RunRecord } from "../../src/stores/store.js";
 import { type OpenedStore, STORE_FACTORIES } from "../stores/stores.js";
 
+const HOUR = 3_600_000;
 const DAYS = ["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"];
 const PER_DAY = 30;
 
@@ -187,6 +191,59 @@ for (const factory of STORE_FACTORIES) {
       await assertEffects(DAYS.slice(0, 2));
     });
 
+    it("a rerun of an unfinished backfill runs only what it has not completed", async () => {
+      let failing = "2024-01-03";
+      const processor = daily({
+        async processBatch(batch, ctx) {
+          if (ctx.partition === failing && batch[0] === 11) throw new Error("quota exceeded");
+          for (const n of batch) await opened.writeEffect(ctx.tx, `${ctx.partition}:${n}`);
+        },
+      });
+      const first = await go(processor, { concurrency: 2 });
+      assert.equal(first.status, "failed");
+      failing = "";
+      const rerun = await go(processor, { concurrency: 2 });
+      assert.equal(rerun.status, "completed");
+      assert.deepEqual(
+        rerun.partitions.map((o) => o.status),
+        [
+          "already-completed",
+          "already-completed",
+          "completed",
+          "already-completed",
+          "already-completed",
+        ],
+      );
+      assert.equal(rerun.partitions[2]?.result?.resumedFrom, 10, "resumed from its checkpoint");
+      assert.equal(rerun.processed, 20);
+      await assertEffects(DAYS);
+      // Finished: the same call again is a new backfill, and runs every partition.
+      const again = await go(processor, { partitions: DAYS.slice(0, 2) });
+      const next = await go(processor, { partitions: DAYS.slice(0, 2) });
+      assert.deepEqual([again.counts.completed, next.counts.completed], [2, 2]);
+    });
+
+    it("rerunCompleted runs again what an unfinished backfill completed", async () => {
+      const stop = new AbortController();
+      const processor = daily({
+        async processBatch(batch, ctx) {
+          for (const n of batch) await opened.writeEffect(ctx.tx, `${ctx.partition}:${n}`);
+          if (ctx.partition === "2024-01-02" && batch[0] === 21) stop.abort();
+        },
+      });
+      const first = await go(processor, { signal: stop.signal });
+      assert.deepEqual(
+        first.partitions.map((o) => o.status),
+        ["completed", "suspended", "not-started", "not-started", "not-started"],
+      );
+      const rerun = await go(processor, { rerunCompleted: true });
+      assert.equal(rerun.counts.completed, 5);
+      const effects = await opened.effects();
+      assert.equal(effects.get("2024-01-01:1"), 2, "run again");
+      assert.equal(effects.get("2024-01-02:1"), 1, "resumed from its checkpoint");
+      assert.equal(effects.get("2024-01-05:1"), 1);
+    });
+
     it("reports a partition leased by another runner as busy", async () => {
       const held = await opened.store.acquire({
         processor: "daily",
@@ -202,6 +259,95 @@ for (const factory of STORE_FACTORIES) {
       assert.equal(result.status, "suspended");
       assert.equal(result.partitions[1]?.status, "busy");
       assert.equal(result.counts.completed, 4);
+    });
+  });
+}
+
+for (const factory of STORE_FACTORIES) {
+  describe(`backfill records on ${factory.name}`, () => {
+    let opened: OpenedStore;
+    let backfills: BackfillStore;
+    beforeEach(async () => {
+      opened = await factory.open();
+      backfills = opened.store.backfills as BackfillStore;
+      assert.ok(backfills, "the store keeps backfills");
+    });
+    afterEach(() => opened.cleanup());
+
+    const open = (now: number, overrides: { restart?: boolean; staleBefore?: number } = {}) =>
+      backfills.open({
+        processor: "daily",
+        id: "range-2024",
+        partitions: 366,
+        now,
+        staleBefore: overrides.staleBefore ?? now - 24 * HOUR,
+        restart: overrides.restart ?? false,
+      });
+
+    it("begins a backfill, resumes it while unfinished, begins anew once finished", async () => {
+      const first = await open(1000);
+      assert.deepEqual(first, {
+        processor: "daily",
+        id: "range-2024",
+        startedAt: 1000,
+        resumed: false,
+      });
+      const again = await open(2000);
+      assert.equal(again.resumed, true);
+      assert.equal(again.startedAt, 1000, "a resume keeps the beginning");
+      await backfills.finish(again, 3000);
+      const next = await open(4000);
+      assert.equal(next.resumed, false);
+      assert.equal(next.startedAt, 4000);
+    });
+
+    it("begins anew when asked to, or when the unfinished one went stale", async () => {
+      await open(1000);
+      const restarted = await open(2000, { restart: true });
+      assert.deepEqual([restarted.resumed, restarted.startedAt], [false, 2000]);
+      // Active at 5000 at the latest: not resumed by an open that counts 5001 as stale.
+      await open(5000);
+      const stale = await open(30 * HOUR, { staleBefore: 5001 });
+      assert.deepEqual([stale.resumed, stale.startedAt], [false, 30 * HOUR]);
+    });
+
+    it("finish() of an older generation leaves the current one open", async () => {
+      const old = await open(1000);
+      await open(2000, { restart: true });
+      await backfills.finish(old, 2500);
+      assert.equal((await open(3000)).resumed, true);
+    });
+
+    it("lists the processor's partitions and shards completed since a time", async () => {
+      const complete = async (partition: string, shard: string, now: number) => {
+        const key = checkpointKey("daily", partition, shard);
+        const acquired = await opened.store.acquire({
+          ...key,
+          owner: "me",
+          runId: `run-${partition}-${shard}`,
+          leaseTtlMs: 30_000,
+          now,
+        });
+        assert.ok(acquired.acquired);
+        await opened.store.complete(acquired.lease, now, completedRun(acquired.lease, now));
+      };
+      await complete("2024-01-01", "", 100);
+      await complete("2024-01-02", "", 200);
+      await complete("2024-01-03", "0", 300);
+      const acquired = await opened.store.acquire({
+        ...checkpointKey("other", "2024-01-02"),
+        owner: "me",
+        runId: "other",
+        leaseTtlMs: 30_000,
+        now: 400,
+      });
+      assert.ok(acquired.acquired);
+      await opened.store.complete(acquired.lease, 400, completedRun(acquired.lease, 400));
+      const since = await backfills.completedSince("daily", 200);
+      assert.deepEqual(since.map((k) => `${k.partition}/${k.shard}`).sort(), [
+        "2024-01-02/",
+        "2024-01-03/0",
+      ]);
     });
   });
 }
@@ -234,3 +380,22 @@ describe("runPartitions options", () => {
     });
   }
 });
+
+/** The history row a completion records for a lease's run. */
+function completedRun(lease: LeaseHandle, now: number): RunRecord {
+  return {
+    ...checkpointKey(lease.processor, lease.partition, lease.shard),
+    runId: lease.runId,
+    status: "completed",
+    startedAt: now,
+    finishedAt: now,
+    resumedFrom: null,
+    processed: 0,
+    total: null,
+    batches: 0,
+    checkpointMs: 0,
+    attempt: 1,
+    reason: null,
+    error: null,
+  };
+}

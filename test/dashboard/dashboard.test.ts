@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { Registry } from "prom-client";
-import { type Dashboard, startDashboard } from "../../src/dashboard/server.js";
+import { type Dashboard, startDashboard } from "../../src/dashboard/index.js";
 import {
   defineProcessor,
   prometheusMetrics,

@@ -1,4 +1,5 @@
 import { type Command, Option } from "commander";
+import { consoleLogger } from "../../core/logger.js";
 import { defaultQueueName, workPartitions } from "../../integrations/pg-boss.js";
 import { startBoss } from "../boss.js";
 import { EXIT } from "../exit-codes.js";
@@ -38,7 +39,11 @@ export function registerWorker(program: Command): void {
           .default("pgboss"),
       )
       .option("--shutdown-timeout-ms <ms>", "how long to wait for runs to stop", "30000"),
+    "write log lines as JSON objects on stderr, one per line (as WAYMARK_LOG=json does)",
   ).action(async (options: WorkerOptions) => {
+    // The worker's output is its log: --json makes every line of it, the runs' too, JSON.
+    if (options.json) process.env.WAYMARK_LOG = "json";
+    const log = consoleLogger;
     const concurrency = positiveInteger(options.concurrency, "--concurrency", "e.g. 4");
     const shutdownMs = positiveInteger(
       options.shutdownTimeoutMs,
@@ -57,7 +62,7 @@ export function registerWorker(program: Command): void {
     const stopping = new Promise<NodeJS.Signals>((resolve) => {
       const onSignal = (signal: NodeJS.Signals) => {
         if (shutdown.signal.aborted) {
-          process.stderr.write(`waymark worker: ${signal} again, exiting without waiting.\n`);
+          log.warn(`worker: ${signal} again, exiting without waiting.`);
           process.exit(EXIT.failure);
         }
         shutdown.abort(new Error(`worker received ${signal}`));
@@ -80,18 +85,18 @@ export function registerWorker(program: Command): void {
           }
           queues.push(options.queue ?? defaultQueueName(processor));
         }
-        process.stdout.write(
-          `waymark worker ready: ${processors.map((p) => p.name).join(", ")} on ` +
+        log.info(
+          `worker ready: ${processors.map((p) => p.name).join(", ")} on ` +
             `${queues.join(", ")} ` +
-            `(concurrency ${concurrency}); SIGTERM or Ctrl-C stops it.\n`,
+            `(concurrency ${concurrency}); SIGTERM or Ctrl-C stops it.`,
         );
         const signal = await stopping;
-        process.stdout.write(`waymark worker: ${signal}, stopping at the next batch boundary.\n`);
+        log.info(`worker: ${signal}, stopping at the next batch boundary.`);
       } finally {
         // Waits for the handlers in flight: each run returns suspended at its batch boundary.
         await boss.stop({ graceful: true, wait: true, timeout: shutdownMs });
       }
     });
-    process.stdout.write("waymark worker stopped.\n");
+    log.info("worker stopped.");
   });
 }

@@ -22,6 +22,7 @@ import { acquiredLease, fencedMessage } from "../run-store.js";
 import type { CheckpointStore } from "../store.js";
 import { closedStoreError, txEndedError } from "../store-errors.js";
 import { MemoryArtifacts } from "./memory-artifacts.js";
+import { MemoryBackfills } from "./memory-backfills.js";
 import { selectCheckpoints, selectFailures, selectRuns } from "./memory-reads.js";
 
 /**
@@ -48,7 +49,11 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
   readonly artifacts = new MemoryArtifacts();
   readonly #checkpoints = new Map<string, StoredCheckpoint>();
   readonly #runs = new Map<string, RunRecord>();
-  readonly #completions = new Map<string, { at: number; runId: string }>();
+  readonly #completions = new Map<string, number>();
+  /** Backfills begun and finished, for `runPartitions` and `waymark run`. */
+  readonly backfills = new MemoryBackfills(this.#completions);
+  /** The run that last completed each key, for `readBack`. */
+  readonly #completedBy = new Map<string, string>();
   readonly #failures = new Map<string, StoredFailure>();
 
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
@@ -137,14 +142,15 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
     this.#held(lease);
     this.#checkpoints.delete(keyId(lease));
     this.artifacts.clearSync(lease);
-    this.#completions.set(keyId(lease), { at: now, runId: lease.runId });
+    this.#completions.set(keyId(lease), now);
+    this.#completedBy.set(keyId(lease), lease.runId);
     this.#runs.set(run.runId, { ...run });
   }
 
   async readBack(key: CheckpointKey): Promise<ReadBack> {
     return {
       checkpoint: this.#checkpoints.get(keyId(key)) ?? null,
-      completedBy: this.#completions.get(keyId(key))?.runId ?? null,
+      completedBy: this.#completedBy.get(keyId(key)) ?? null,
     };
   }
 
@@ -169,7 +175,7 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
   }
 
   async lastCompletedAt(key: CheckpointKey): Promise<number | null> {
-    return this.#completions.get(keyId(key))?.at ?? null;
+    return this.#completions.get(keyId(key)) ?? null;
   }
 
   async listFailures(filter: FailureFilter = {}): Promise<StoredFailure[]> {

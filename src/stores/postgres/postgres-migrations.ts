@@ -127,7 +127,20 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<(s: string) => readonly string[]
     `DROP INDEX ${s}.runs_by_processor`,
     `CREATE INDEX runs_by_processor ON ${s}.runs (processor, partition, shard, started_at)`,
   ],
-  // 5: the run that completed each key, so that a completion whose reply was lost is found.
+  // 5: backfills, so that rerunning one does not run again what it completed since it began.
+  (s) => [
+    `CREATE TABLE ${s}.backfills (
+       processor    TEXT    NOT NULL,
+       backfill_id  TEXT    NOT NULL,
+       partitions   INTEGER NOT NULL,
+       started_at   BIGINT  NOT NULL,
+       updated_at   BIGINT  NOT NULL,
+       finished_at  BIGINT,
+       PRIMARY KEY (processor, backfill_id)
+     )`,
+    `CREATE INDEX completions_by_time ON ${s}.completions (processor, completed_at)`,
+  ],
+  // 6: the run that completed each key, so that a completion whose reply was lost is found.
   (s) => [`ALTER TABLE ${s}.completions ADD COLUMN run_id TEXT`],
 ];
 

@@ -21,6 +21,7 @@ import { type CheckpointRow, commitValues, fenceOf, keyOf, toCheckpoint } from "
 import type { CheckpointStore } from "../store.js";
 import { closedStoreError } from "../store-errors.js";
 import { PostgresArtifacts } from "./postgres-artifacts.js";
+import { PostgresBackfills } from "./postgres-backfills.js";
 import { translatePgError } from "./postgres-errors.js";
 import { failureSql, hasLedgerChanges, writeLedger } from "./postgres-failures.js";
 import { migratePostgres, quoteIdentifier } from "./postgres-migrations.js";
@@ -58,6 +59,8 @@ export class PostgresStore implements CheckpointStore<PgTx> {
   readonly schema: string;
   /** Blobs beside the checkpoints (`ctx.artifacts`), in this schema. */
   readonly artifacts: PostgresArtifacts;
+  /** Backfills begun and finished, for `runPartitions` and `waymark run`. */
+  readonly backfills: PostgresBackfills;
   readonly #ownsPool: boolean;
   readonly #where: string;
   readonly #idleInTransactionTimeoutMs: number | undefined;
@@ -81,6 +84,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
       this.#query<R>({ text }, values);
     this.artifacts = new PostgresArtifacts(quoteIdentifier(resolved.schema), query);
     this.#reports = new PostgresReports(quoteIdentifier(resolved.schema), query);
+    this.backfills = new PostgresBackfills(quoteIdentifier(resolved.schema), query);
   }
 
   /**

@@ -188,7 +188,18 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
      partition = waymark_partition_of(partition) WHERE waymark_shard_of(partition) <> '';
    DROP INDEX runs_by_processor;
    CREATE INDEX runs_by_processor ON runs (processor, partition, shard, started_at);`,
-  // 5: the run that completed each key, so that a completion whose reply was lost is found.
+  // 5: backfills, so that rerunning one does not run again what it completed since it began.
+  `CREATE TABLE backfills (
+     processor    TEXT    NOT NULL,
+     backfill_id  TEXT    NOT NULL,
+     partitions   INTEGER NOT NULL,
+     started_at   INTEGER NOT NULL,
+     updated_at   INTEGER NOT NULL,
+     finished_at  INTEGER,
+     PRIMARY KEY (processor, backfill_id)
+   ) WITHOUT ROWID;
+   CREATE INDEX completions_by_time ON completions (processor, completed_at);`,
+  // 6: the run that completed each key, so that a completion whose reply was lost is found.
   "ALTER TABLE completions ADD COLUMN run_id TEXT;",
 ];
 

@@ -21,6 +21,7 @@ import { type CheckpointRow, commitValues, fenceOf, keyOf, toCheckpoint } from "
 import type { CheckpointStore } from "../store.js";
 import { closedStoreError } from "../store-errors.js";
 import { SqliteArtifacts } from "./sqlite-artifacts.js";
+import { SqliteBackfills } from "./sqlite-backfills.js";
 import type { SqliteDatabase, SqliteStatement, SqliteTransaction } from "./sqlite-driver.js";
 import { translateSqliteError } from "./sqlite-errors.js";
 import { writeFailures } from "./sqlite-ledger.js";
@@ -64,6 +65,8 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
   readonly database: SqliteDatabase;
   /** Blobs beside the checkpoints (`ctx.artifacts`), in this same file. */
   readonly artifacts: SqliteArtifacts;
+  /** Backfills begun and finished, for `runPartitions` and `waymark run`. */
+  readonly backfills: SqliteBackfills;
   readonly #statements: SqliteStatements;
   readonly #reports: SqliteReports;
   // Built once: wrapping a fresh function with `database.transaction` on every commit costs
@@ -81,6 +84,9 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
     this.#statements = new SqliteStatements(this.database);
     this.#reports = new SqliteReports(this.#statements);
     this.artifacts = new SqliteArtifacts(this.database, this.#statements, (work) =>
+      this.#guard(work),
+    );
+    this.backfills = new SqliteBackfills(this.database, this.#statements, (work) =>
       this.#guard(work),
     );
     this.#commitBatch = this.database.transaction((lease, write, tx) =>

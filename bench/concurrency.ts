@@ -1,0 +1,181 @@
+/**
+ * Commit-bound concurrency: runs in one process whose batches do no work (`batchSize: 1`), so
+ * that their time is all checkpoint commits. Eight partitions at once through `runPartitions`
+ * against one partition run alone, times eight: the ratio is how much of the eightfold the
+ * process gets (0.125 would be perfect; 0.167 is a speed-up of 6).
+ *
+ * Alone: `node --import tsx bench/concurrency.ts [--quick]` (PostgreSQL rows when
+ * WAYMARK_BENCH_PG_URL, WAYMARK_TEST_PG_URL or DATABASE_URL names a server).
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { pathToFileURL } from "node:url";
+import pg from "pg";
+import {
+  type CheckpointStore,
+  defineProcessor,
+  PostgresStore,
+  run,
+  runPartitions,
+  SqliteStore,
+} from "../src/index.js";
+import { type BenchRow, formatTable, median, ms } from "./stats.js";
+
+const RUNS = 8;
+
+function commitBound(name: string, entities: number) {
+  return defineProcessor<number>({
+    name,
+    batchSize: 1,
+    retry: false,
+    entities: ({ after }) =>
+      Array.from({ length: entities }, (_, i) => i + 1).filter(
+        (n) => after === null || n > (after as number),
+      ),
+    id: (n) => n,
+    processBatch() {},
+  });
+}
+
+/** One partition alone, then eight at once, `repetitions` times; medians of each. */
+async function measure(
+  store: CheckpointStore,
+  entities: number,
+  repetitions: number,
+): Promise<{ alone: number; together: number }> {
+  const alone: number[] = [];
+  const together: number[] = [];
+  for (let r = 0; r < repetitions; r++) {
+    const processor = commitBound(`concurrency-${r}`, entities);
+    let started = performance.now();
+    const one = await run(processor, { store, partition: "alone", logger: false });
+    alone.push(performance.now() - started);
+    if (one.status !== "completed") throw new Error(`a lone run ended ${one.status}`);
+    const partitions = Array.from({ length: RUNS }, (_, i) => `p${i}`);
+    started = performance.now();
+    const all = await runPartitions(processor, {
+      store,
+      partitions,
+      concurrency: RUNS,
+      logger: false,
+    });
+    together.push(performance.now() - started);
+    if (all.status !== "completed") throw new Error(`the backfill ended ${all.status}`);
+  }
+  return { alone: median(alone), together: median(together) };
+}
+
+function row(label: string, entities: number, m: { alone: number; together: number }): BenchRow {
+  const sequential = m.alone * RUNS;
+  return {
+    name:
+      `${label}: ${RUNS} partitions at once vs 1 alone x ${RUNS}, batchSize 1, ` +
+      `${entities} entities (speed-up ${(sequential / m.together).toFixed(1)}x)`,
+    value: ms(m.together),
+    baseline: ms(sequential),
+    ratio: m.together / sequential,
+    goal: 0.167, // a speed-up of at least 6
+  };
+}
+
+/** SQLite with `synchronous=FULL`: every commit waits for the disk. */
+export async function sqliteConcurrency(quick: boolean): Promise<BenchRow[]> {
+  const entities = quick ? 60 : 250;
+  const dir = mkdtempSync(join(tmpdir(), "waymark-bench-"));
+  const store = new SqliteStore(join(dir, "store.db"), { synchronous: "FULL" });
+  try {
+    return [row("sqlite FULL", entities, await measure(store, entities, quick ? 1 : 3))];
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** PostgreSQL: every commit is a round trip and a WAL flush on the server. */
+export async function pgConcurrency(url: string, quick: boolean): Promise<BenchRow[]> {
+  const entities = quick ? 100 : 400;
+  const schema = `bench_${randomBytes(4).toString("hex")}`;
+  const store = await PostgresStore.open({ connectionString: url, schema, poolSize: RUNS + 2 });
+  try {
+    return [row("postgres", entities, await measure(store, entities, quick ? 1 : 3))];
+  } finally {
+    await store.pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {});
+    await store.close();
+  }
+}
+
+/**
+ * One run end to end, `batchSize: 1`, no work, on PostgreSQL: time per batch against a raw
+ * `pg` loop that UPSERTs the same checkpoint row once per entity, interleaved run by run.
+ */
+export async function pgEndToEnd(url: string, quick: boolean): Promise<BenchRow[]> {
+  const entities = quick ? 300 : 2000;
+  const repetitions = quick ? 3 : 7;
+  const schema = `bench_${randomBytes(4).toString("hex")}`;
+  const store = await PostgresStore.open({ connectionString: url, schema, poolSize: 2 });
+  const raw = new pg.Pool({ connectionString: url, max: 1 });
+  const upsert = `INSERT INTO ${schema}.checkpoints AS c (processor, partition, processor_version,
+      cursor, completed, total, state, fingerprint, lease_expires_at, created_at, updated_at)
+    VALUES ($1, $2, 1, $3, $4, $5, NULL, NULL, $6, $7, $7)
+    ON CONFLICT (processor, partition) DO UPDATE SET processor_version = 1,
+      cursor = EXCLUDED.cursor, completed = EXCLUDED.completed, total = EXCLUDED.total,
+      state = EXCLUDED.state, fingerprint = NULL, lease_expires_at = EXCLUDED.lease_expires_at,
+      updated_at = EXCLUDED.updated_at`;
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  try {
+    for (let r = 0; r <= repetitions; r++) {
+      const processor = commitBound(`end-to-end-${r}`, entities);
+      let started = performance.now();
+      const result = await run(processor, { store, partition: "p", logger: false });
+      const runMs = performance.now() - started;
+      if (result.status !== "completed") throw new Error(`the run ended ${result.status}`);
+      started = performance.now();
+      for (let n = 1; n <= entities; n++) {
+        const now = Date.now();
+        await raw.query(upsert, [
+          "raw",
+          `p${r}`,
+          JSON.stringify(n),
+          n,
+          entities,
+          now + 30_000,
+          now,
+        ]);
+      }
+      const rawMs = performance.now() - started;
+      if (r > 0) {
+        // The first round warms prepared statements, the pool and the JIT.
+        ours.push(runMs / entities);
+        theirs.push(rawMs / entities);
+      }
+    }
+    const value = median(ours);
+    const baseline = median(theirs);
+    return [
+      {
+        name: `postgres end to end per batch, batchSize 1, no work, vs raw pg UPSERT loop (${entities} entities)`,
+        value: ms(value),
+        baseline: ms(baseline),
+        ratio: value / baseline,
+        goal: 1.1,
+      },
+    ];
+  } finally {
+    await raw.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {});
+    await raw.end();
+    await store.close();
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  const quick = process.argv.includes("--quick");
+  const rows = await sqliteConcurrency(quick);
+  const url =
+    process.env.WAYMARK_BENCH_PG_URL ?? process.env.WAYMARK_TEST_PG_URL ?? process.env.DATABASE_URL;
+  if (url) rows.push(...(await pgConcurrency(url, quick)), ...(await pgEndToEnd(url, quick)));
+  console.log(formatTable(rows));
+}

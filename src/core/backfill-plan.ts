@@ -1,0 +1,67 @@
+import { createHash } from "node:crypto";
+import type { BackfillRecord, BackfillStore } from "../stores/backfill-store.js";
+import type { PartitionUnit } from "./run-partitions-options.js";
+import type { Logger } from "./types.js";
+
+/** What a backfill starts from: its record, and the runs already done for it. */
+export interface BackfillPlan {
+  /** Null when the store keeps no backfills or there is a single partition. */
+  readonly record: BackfillRecord | null;
+  /** Indexes (into the units) of the partitions that completed since the backfill began. */
+  readonly done: ReadonlySet<number>;
+}
+
+/**
+ * Opens the backfill of `units` in the store's backfill records and finds which of them completed since
+ * it began: those a rerun of an unfinished backfill does not run again. A backfill is named by
+ * its processor, version and partitions, so the same command names the same backfill, and a
+ * new version of the processor begins a new one.
+ */
+export async function planBackfill(
+  backfills: BackfillStore | undefined,
+  processor: { readonly name: string; readonly version: number; readonly expiryMs: number },
+  units: readonly PartitionUnit[],
+  options: { readonly now: number; readonly restart: boolean; readonly logger: Logger },
+): Promise<BackfillPlan> {
+  if (!backfills || units.length < 2) return { record: null, done: new Set() };
+  const record = await backfills.open({
+    processor: processor.name,
+    id: backfillId(processor, units),
+    partitions: units.length,
+    now: options.now,
+    // Its checkpoints expire after expiryMs without a commit; so does the backfill.
+    staleBefore: options.now - processor.expiryMs,
+    restart: options.restart,
+  });
+  if (!record.resumed) return { record, done: new Set() };
+  const completed = new Set(
+    (await backfills.completedSince(processor.name, record.startedAt)).map((key) =>
+      unitId(key.partition, key.shard),
+    ),
+  );
+  const done = new Set<number>();
+  units.forEach((unit, index) => {
+    if (completed.has(unitId(unit.partition, unit.shard))) done.add(index);
+  });
+  options.logger.info(
+    `Resuming the backfill of ${processor.name} begun ${new Date(record.startedAt).toISOString()}: ` +
+      `${done.size} of ${units.length} completed since then are not run again ` +
+      "(--rerun-completed runs them again).",
+  );
+  return { record, done };
+}
+
+/** The id of a backfill: a digest of the processor's name and version and of its partitions. */
+export function backfillId(
+  processor: { readonly name: string; readonly version: number },
+  units: readonly PartitionUnit[],
+): string {
+  const hash = createHash("sha256");
+  hash.update(JSON.stringify([processor.name, processor.version]));
+  for (const unit of units) hash.update(`\n${unitId(unit.partition, unit.shard)}`);
+  return hash.digest("hex").slice(0, 32);
+}
+
+function unitId(partition: string, shard: string | number | undefined): string {
+  return `${partition}\u0000${shard ?? ""}`;
+}
