@@ -1,12 +1,14 @@
 import { performance } from "node:perf_hooks";
 import type { BatchScope, CheckpointWrite, FailureWrite, LeaseHandle } from "../stores/store.js";
 import type { BatchArtifacts, RunArtifacts } from "./artifacts.js";
+import { isRetried, isSkippable } from "./batch-failure.js";
 import { commitResolved } from "./commit-outcome.js";
+import { reachTotal, type TotalTally } from "./count.js";
 import { FencedError, WaymarkError } from "./errors.js";
 import { idempotencyKeyOf } from "./idempotency.js";
 import type { BreakerAdapter } from "./policies/breaker.js";
 import type { DeadlinePlanner } from "./policies/deadline.js";
-import { isTransient, type RetryPolicy, retryDelay } from "./policies/retry.js";
+import { type RetryPolicy, retryDelay } from "./policies/retry.js";
 import { bisect } from "./policies/skip.js";
 import { RunStoppedError, type RunStopper, untilAborted } from "./policies/stop.js";
 import type { Processor } from "./processor.js";
@@ -16,9 +18,8 @@ import { parseState, serializeState } from "./state.js";
 import type { Cursor, SuspendReason } from "./types.js";
 
 /** A run's progress, shared by the runner (which reports it) and the executor (which moves it). */
-export interface RunTally<S> {
+export interface RunTally<S> extends TotalTally {
   completed: number;
-  total: number | null;
   processed: number;
   skipped: number;
   batches: number;
@@ -103,15 +104,27 @@ export class BatchExecutor<E, S, Tx> {
 
   /** Processes and commits `batch`; null when it was searched for failures and partly skipped. */
   async run(batch: E[], cursor: Cursor): Promise<BatchTiming | null> {
-    let prepared: Prepared<S>;
     try {
-      prepared = await this.#attemptWithRetries(batch);
+      return await this.#withRetries(batch.length, () => this.#attempt(batch, cursor));
     } catch (error) {
-      if (!this.#c.processor.skip || !skippable(error)) throw error;
+      if (!this.#c.processor.skip || !isSkippable(error)) throw error;
       await this.#isolateFailures(batch, cursor, error as Error);
       return null;
     }
-    const commitMs = await this.#commit(prepared, batch.length, cursor);
+  }
+
+  /**
+   * One attempt at a batch: processBatch, then its commit. A commit that fails (a `ctx.tx`
+   * statement, the store) fails the attempt exactly as an error thrown by processBatch does,
+   * so retries and skipping treat both alike on every store.
+   */
+  async #attempt(
+    batch: E[],
+    cursor: Cursor,
+    failures: readonly FailureWrite[] = [],
+  ): Promise<BatchTiming> {
+    const prepared = await this.#tryBatch(batch);
+    const commitMs = await this.#commit(prepared, batch.length, cursor, failures);
     return { workMs: prepared.workMs, commitMs };
   }
 
@@ -130,17 +143,16 @@ export class BatchExecutor<E, S, Tx> {
         // skips found so far are simply found again by the next run.
         const stop = this.stopBefore(part.length);
         if (stop) throw new RunStoppedError(stop, `Stopped while searching a batch (${stop}).`);
-        let prepared: Prepared<S>;
+        const last = p.id(part[part.length - 1] as E);
+        // The skips found so far go with the first part that commits, in its transaction.
+        const attempt = () => this.#attempt(part, last, [...pending]);
         try {
-          prepared = skip.retryable
-            ? await this.#attemptWithRetries(part)
-            : await this.#tryBatch(part);
+          await (skip.retryable ? this.#withRetries(part.length, attempt) : attempt());
         } catch (error) {
-          if (!skippable(error)) throw error;
+          if (!isSkippable(error)) throw error;
           return error as Error;
         }
-        const last = p.id(part[part.length - 1] as E);
-        await this.#commit(prepared, part.length, last, pending.splice(0));
+        pending.length = 0;
         return null;
       },
       failed: (entity, error, failedCalls) => {
@@ -162,38 +174,42 @@ export class BatchExecutor<E, S, Tx> {
     });
     if (pending.length > 0) {
       // The batch ended with failures: move the cursor past them, with nothing processed.
-      const scope = options.store.openBatch(this.#c.lease) as BatchScope<unknown>;
-      const unchanged = {
-        scope,
-        artifacts: null,
-        state: tally.state,
-        stateJson: tally.committedState,
-        workMs: 0,
-      };
-      await this.#commit(unchanged, 0, cursor, pending);
+      await this.#withRetries(0, () => {
+        const unchanged = {
+          scope: options.store.openBatch(this.#c.lease) as BatchScope<unknown>,
+          artifacts: null,
+          state: tally.state,
+          stateJson: tally.committedState,
+          workMs: 0,
+        };
+        return this.#commit(unchanged, 0, cursor, pending);
+      });
     }
   }
 
-  /** Runs the batch, retrying transient errors by the retry policy; throws the last error. */
-  async #attemptWithRetries(batch: E[]): Promise<Prepared<S>> {
+  /**
+   * Runs `attempt` (for `size` entities), trying again under the retry policy while its
+   * failure is one that is retried (see batch-failure.ts); throws the last error.
+   */
+  async #withRetries<T>(size: number, attempt: () => Promise<T>): Promise<T> {
     const { retry: policy, options, where, tally, stopper } = this.#c;
     for (let retry = 1; ; retry++) {
       try {
-        return await this.#tryBatch(batch);
+        return await attempt();
       } catch (caught) {
         const error = caught instanceof Error ? caught : new Error(String(caught));
-        if (retry > policy.attempts || !isTransient(policy, error)) {
+        if (retry > policy.attempts || !isRetried(policy, error)) {
           options.logger.debug(
             `Batch ${tally.batches + 1} of ${where} is not retried: ` +
               (retry > policy.attempts
                 ? `its ${policy.attempts + 1} attempts are spent.`
-                : `${error.name} is permanent (retryable() said so, or it is waymark's own).`),
+                : `${error.name} is permanent (retryable() said so, or it is waymark's own refusal).`),
           );
           throw error;
         }
         const delay = retryDelay(policy, retry);
         // No point waiting for a retry that could not finish before the deadline.
-        if (this.#c.planner?.wouldOverrun(options.now() + delay, batch.length)) {
+        if (this.#c.planner?.wouldOverrun(options.now() + delay, size)) {
           throw new RunStoppedError("deadline", `No time left to retry (${error.message}).`);
         }
         options.logger.warn(
@@ -201,7 +217,7 @@ export class BatchExecutor<E, S, Tx> {
             `${policy.attempts + 1}): ${error.message}. Retrying in ${delay} ms.`,
         );
         await options.sleep(delay, stopper.waitSignal);
-        const stop = this.stopBefore(batch.length);
+        const stop = this.stopBefore(size);
         if (stop) throw new RunStoppedError(stop, `Stopped before retrying (${stop}).`);
       }
     }
@@ -264,10 +280,11 @@ export class BatchExecutor<E, S, Tx> {
     prepared: Prepared<S>,
     entities: number,
     cursor: Cursor,
-    failures: FailureWrite[] = [],
+    failures: readonly FailureWrite[] = [],
   ): Promise<number> {
     const { processor: p, options, tally, clock } = this.#c;
     const completed = tally.completed + entities + failures.length;
+    reachTotal(tally, completed, this.#c.where, options.logger);
     const started = clock();
     const startedPerf = performance.now();
     const write: CheckpointWrite = {
@@ -282,8 +299,16 @@ export class BatchExecutor<E, S, Tx> {
       now: options.now(),
       ...(failures.length > 0 ? { failures } : {}),
     };
-    // A commit whose reply was lost is read back before anything is retried or reported.
-    await commitResolved(options.store, prepared.scope, this.#c.lease, write, options);
+    try {
+      // A commit whose reply was lost is read back: only one known not to have landed fails
+      // here (and may then be retried with its batch).
+      await commitResolved(options.store, prepared.scope, this.#c.lease, write, options);
+    } catch (error) {
+      // Nothing of the batch committed: its blobs are garbage and its state changes undone.
+      await prepared.artifacts?.discard();
+      tally.state = parseState(tally.committedState, this.#c.lease) as S;
+      throw error;
+    }
     const commitMs = clock() - started;
     // History reports real time even when a simulation drives the run's clock.
     const realCommitMs = performance.now() - startedPerf;
@@ -304,9 +329,4 @@ export class BatchExecutor<E, S, Tx> {
     );
     return commitMs;
   }
-}
-
-/** Whether a failing entity may be skipped: waymark's own errors (lease, stop, state) never are. */
-function skippable(error: unknown): boolean {
-  return !(error instanceof WaymarkError);
 }

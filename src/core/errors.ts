@@ -11,7 +11,6 @@ export type WaymarkErrorCode =
   | "STORE_CLOSED"
   | "OUTCOME_UNKNOWN"
   | "CORRUPT_CHECKPOINT"
-  | "LEASE_HELD"
   | "FENCED"
   | "ORDER_VIOLATION"
   | "VERSION_MISMATCH"

@@ -1,5 +1,6 @@
 import type { StoredCheckpoint } from "../stores/records.js";
 import { describeKey, resetCommand } from "./checkpoint-key.js";
+import { checkCount } from "./count.js";
 import { InvalidOptionError, WaymarkError } from "./errors.js";
 import type { Processor } from "./processor.js";
 import { parseState, serializeState } from "./state.js";
@@ -30,7 +31,9 @@ export async function readInput(processor: Processor, partition: string): Promis
         "e.g. a data version or a hash of the entity ids.",
     );
   }
-  const total = processor.count ? await processor.count({ partition }) : null;
+  const total = processor.count
+    ? checkCount(await processor.count({ partition }), `${processor.name}/${partition}`)
+    : null;
   return { fingerprint, total };
 }
 
@@ -120,7 +123,15 @@ function driftAllowsResume(
       `fingerprint ${JSON.stringify(checkpoint.fingerprint)} -> ${JSON.stringify(input.fingerprint)}`,
     );
   }
-  if (checkpoint.total !== null && input.total !== null && checkpoint.total !== input.total) {
+  // A total the run itself grew past count() (total = completed) says count() was wrong,
+  // not that the input changed.
+  const countWasWrong = checkpoint.total !== null && checkpoint.total <= checkpoint.completed;
+  if (
+    checkpoint.total !== null &&
+    input.total !== null &&
+    checkpoint.total !== input.total &&
+    !countWasWrong
+  ) {
     changes.push(`total ${checkpoint.total} -> ${input.total}`);
   }
   if (changes.length === 0) return true;

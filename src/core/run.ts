@@ -7,6 +7,7 @@ import { BatchExecutor, type RunTally } from "./batch-executor.js";
 import { BatchReader } from "./batch-reader.js";
 import { checkpointKey, describeKey } from "./checkpoint-key.js";
 import { acquireResolved, completeResolved, idempotent } from "./commit-outcome.js";
+import { reachTotal } from "./count.js";
 import { FencedError, InvalidOptionError } from "./errors.js";
 import { LeaseKeeper } from "./lease-keeper.js";
 import { withLogFields } from "./logger.js";
@@ -77,6 +78,7 @@ class Runner<E, S, Tx> {
   readonly #tally: RunTally<S> = {
     completed: 0,
     total: null,
+    totalGrew: false,
     processed: 0,
     skipped: 0,
     batches: 0,
@@ -287,6 +289,7 @@ class Runner<E, S, Tx> {
       await this.#artifacts.openFresh();
     }
     if (p.count) this.#tally.total = input.total;
+    reachTotal(this.#tally, this.#tally.completed, this.#where, logger);
     const source = await p.entities({ partition, after, signal: this.#stopper.signal });
     const reader = new BatchReader(source, p.id, after, this.#where);
     const remaining = reader.remainingInArray();

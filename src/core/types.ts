@@ -21,14 +21,17 @@
 /** The id of an entity. Numbers compare numerically, strings by UTF-16 code units. */
 export type Cursor = string | number;
 
-/** How a run ended. `running` only appears in history for a run still in flight (or dead). */
+/**
+ * How a run ended. A run whose lease another runner took over (fenced) ends `failed` with an
+ * error whose `code` is `FENCED`: it committed nothing after losing the lease.
+ */
 export type RunStatus = "completed" | "suspended" | "failed" | "busy" | "skipped";
 
 /** A run's status as stored in history, including the in-flight `running`. */
 export type RecordedRunStatus = RunStatus | "running";
 
 /** Why a run stopped early with `suspended`. */
-export type SuspendReason = "deadline" | "signal" | "circuit-open" | "fenced";
+export type SuspendReason = "deadline" | "signal" | "circuit-open";
 
 /** A log line's severity, least first. */
 export type LogLevel = "debug" | "info" | "warn" | "error";

@@ -48,7 +48,6 @@ describe("npm run bench -- --quick", () => {
     for (const name of [
       /^fromFile \(ndjson\): 50,000 lines, no-op batches vs bare readline loop/,
       /^fromFile \(ndjson\): bytes read before the first batch of a resume/,
-      /^peak RSS: fromQuery \(sqlite\), 50,000 vs 10,000 entities/,
       /^peak RSS: fromFile \(ndjson\), 50,000 vs 10,000 entities/,
       /^peak RSS: fromRange, 50,000 vs 10,000 entities/,
     ]) {

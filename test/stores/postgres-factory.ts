@@ -63,7 +63,10 @@ export const postgres: StoreFactory = {
     const test = openTestPool();
     const store = await PostgresStore.open({ pool: test.pool, schema: test.schema });
     const effects = `${test.schema}.effects`;
-    await test.pool.query(`CREATE TABLE ${effects} (key TEXT PRIMARY KEY, writes INT NOT NULL)`);
+    await test.pool.query(
+      `CREATE TABLE ${effects} (key TEXT PRIMARY KEY CHECK (key NOT LIKE 'poison%'),
+         writes INT NOT NULL)`,
+    );
     return {
       store,
       async writeEffect(tx, key) {

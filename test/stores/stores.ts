@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MemoryStore } from "../../src/stores/memory/memory-store.js";
+import { MemoryStore, type MemoryTx } from "../../src/stores/memory/memory-store.js";
 import { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
 import type { CheckpointStore } from "../../src/stores/store.js";
 import { postgres } from "./postgres-factory.js";
@@ -9,7 +9,11 @@ import { postgres } from "./postgres-factory.js";
 /** An open store for one test, and how to throw it away. */
 export interface OpenedStore {
   store: CheckpointStore;
-  /** Writes one effect through `ctx.tx` in the store's dialect (for exactly-once checks). */
+  /**
+   * Writes one effect through `ctx.tx` in the store's dialect (for exactly-once checks). A key
+   * starting with `poison` breaks a CHECK constraint of the effects table (on memory, the
+   * effect throws at commit), as a bad row written through `ctx.tx` would.
+   */
   writeEffect(tx: unknown, key: string): void | Promise<void>;
   /** Every effect key written through `ctx.tx`, with how many times it was written. */
   effects(): Promise<Map<string, number>>;
@@ -30,8 +34,16 @@ const memory: StoreFactory = {
     return {
       store,
       writeEffect(tx, key) {
-        (tx as { run(effect: () => void): void }).run(() =>
-          written.set(key, (written.get(key) ?? 0) + 1),
+        (tx as MemoryTx).run(
+          () => {
+            if (key.startsWith("poison")) throw new Error(`CHECK constraint failed: ${key}`);
+            written.set(key, (written.get(key) ?? 0) + 1);
+          },
+          () => {
+            const writes = (written.get(key) ?? 0) - 1;
+            if (writes > 0) written.set(key, writes);
+            else written.delete(key);
+          },
         );
       },
       effects: async () => new Map(written),
@@ -45,7 +57,10 @@ const sqlite: StoreFactory = {
   async open() {
     const dir = mkdtempSync(join(tmpdir(), "waymark-test-"));
     const store = new SqliteStore(join(dir, "waymark.db"));
-    store.database.exec("CREATE TABLE effects (key TEXT PRIMARY KEY, writes INTEGER NOT NULL)");
+    store.database.exec(
+      `CREATE TABLE effects (key TEXT PRIMARY KEY CHECK (key NOT LIKE 'poison%'),
+         writes INTEGER NOT NULL)`,
+    );
     return {
       store,
       writeEffect(tx, key) {

@@ -1,5 +1,4 @@
 import { z } from "zod";
-import { StoreError, WaymarkError } from "../errors.js";
 import { fn, integerFrom } from "../validate.js";
 
 /**
@@ -30,8 +29,9 @@ export interface RetryOptions {
   jitter?: number;
   /**
    * Whether an error is transient (worth retrying). A permanent error fails the batch at once.
-   * waymark's own errors (lease lost, bad state, out-of-order entities) are never retried; an
-   * unreachable store (`STORE_UNAVAILABLE`, e.g. a `ctx.tx` connection dropped) is.
+   * It decides for errors thrown by `processBatch` and for statements written through
+   * `ctx.tx` that fail at commit. waymark's own errors (lease lost, bad state, out-of-order
+   * entities) are never retried; a store that cannot be reached is always retried.
    * @default every error is transient
    */
   retryable?: (error: Error) => boolean;
@@ -117,22 +117,6 @@ export function retryDelay(policy: RetryPolicy, retry: number, random = Math.ran
   const base = Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.factor ** (retry - 1));
   const spread = 1 + policy.jitter * (2 * random() - 1);
   return Math.round(base * spread);
-}
-
-/**
- * Whether `error` should be retried under `policy`. waymark's own errors never are, except an
- * unreachable store (`STORE_UNAVAILABLE`).
- */
-export function isTransient(policy: RetryPolicy, error: Error): boolean {
-  // A store that could not be reached (a ctx.tx statement's connection dropped) may be back
-  // on the next attempt; waymark's other errors are final.
-  const unreachable = error instanceof StoreError && error.code === "STORE_UNAVAILABLE";
-  if (error instanceof WaymarkError && !unreachable) return false;
-  try {
-    return policy.retryable(error);
-  } catch {
-    return false;
-  }
 }
 
 /**

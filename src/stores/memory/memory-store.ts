@@ -28,10 +28,15 @@ import { selectCheckpoints, selectFailures, selectRuns } from "./memory-reads.js
 /**
  * `ctx.tx` on a {@link MemoryStore}: effects staged during the batch and applied, in order,
  * in the same synchronous step as the checkpoint commit. A batch that fails applies none.
+ * An effect that throws fails the batch, as a failing statement does on the SQL stores: the
+ * `undo` of each effect already applied runs, newest first, and the checkpoint stays.
+ *
+ * @example
+ * ctx.tx.run(() => totals.set(id, n), () => totals.delete(id));
  */
 export interface MemoryTx {
-  /** Stages an effect to run when the batch commits. */
-  run(effect: () => void): void;
+  /** Stages an effect to run when the batch commits; `undo` reverts it if the commit fails. */
+  run(effect: () => void, undo?: () => void): void;
 }
 
 /**
@@ -102,20 +107,29 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
   }
 
   openBatch(lease: LeaseHandle): BatchScope<MemoryTx> {
-    const effects: Array<() => void> = [];
+    const effects: Array<readonly [effect: () => void, undo?: () => void]> = [];
     let ended = false;
     return {
       tx: {
-        run: (effect) => {
+        run: (effect, undo) => {
           if (ended) throw txEndedError();
-          effects.push(effect);
+          effects.push([effect, undo]);
         },
       },
       commit: async (write: CheckpointWrite) => {
         ended = true;
         const held = this.#held(lease);
-        if (write.artifacts?.length) this.artifacts.switchRefs(lease, write.artifacts);
-        for (const effect of effects) effect();
+        const applied: Array<(() => void) | undefined> = [];
+        try {
+          for (const [effect, undo] of effects) {
+            effect();
+            applied.push(undo);
+          }
+          if (write.artifacts?.length) this.artifacts.switchRefs(lease, write.artifacts);
+        } catch (error) {
+          for (const undo of applied.reverse()) undo?.();
+          throw error;
+        }
         for (const failure of write.failures ?? []) this.#recordFailure(lease, failure, write.now);
         for (const cursor of write.resolvedFailures ?? [])
           this.#failures.delete(failureId(lease, cursor));

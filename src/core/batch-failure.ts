@@ -1,0 +1,47 @@
+import { FencedError, StoreError, WaymarkError } from "./errors.js";
+import type { RetryPolicy } from "./policies/retry.js";
+
+/**
+ * How a failed attempt at a batch is handled, decided in one place for an error thrown by
+ * `processBatch` and for one raised by the batch's commit, on every store:
+ *
+ * - `fenced`: another runner took the lease over. Never retried or skipped; the run ends
+ *   `failed` with code `FENCED`.
+ * - `store`: the store could not be reached or was busy (`STORE_UNAVAILABLE`). Retried under
+ *   the retry policy's attempts and backoff, whatever `retryable` says; never skipped, since no
+ *   entity is to blame.
+ * - `batch`: the batch's own failure: an error from `processBatch`, or a statement written
+ *   through `ctx.tx` that failed at commit (a constraint, bad SQL). Retried when `retryable`
+ *   says it is transient; with `skip`, bisected to find the entities that cause it.
+ * - `fatal`: waymark refused something (state that cannot be saved, a corrupt checkpoint, a
+ *   full disk). Never retried or skipped.
+ */
+export type BatchFailure = "fenced" | "store" | "batch" | "fatal";
+
+/** Store errors worth trying again: the store may answer the next attempt. */
+const TRANSIENT_STORE_CODES = new Set<string>(["STORE_UNAVAILABLE"]);
+
+/** Classifies the error of one failed attempt at a batch. */
+export function batchFailure(error: unknown): BatchFailure {
+  if (error instanceof FencedError) return "fenced";
+  if (error instanceof StoreError && TRANSIENT_STORE_CODES.has(error.code)) return "store";
+  if (error instanceof WaymarkError) return "fatal";
+  return "batch";
+}
+
+/** Whether a failed attempt is tried again under `policy` (attempts left aside). */
+export function isRetried(policy: RetryPolicy, error: Error): boolean {
+  const kind = batchFailure(error);
+  if (kind === "store") return true;
+  if (kind !== "batch") return false;
+  try {
+    return policy.retryable(error);
+  } catch {
+    return false;
+  }
+}
+
+/** Whether bisection may put the entities behind this error in the failure ledger. */
+export function isSkippable(error: unknown): boolean {
+  return batchFailure(error) === "batch";
+}
