@@ -9,6 +9,7 @@ import type {
   RunStore,
 } from "../stores/run-store.js";
 import { acquiredLease, fencedMessage } from "../stores/run-store.js";
+import { classifyWriteError } from "./batch-failure.js";
 import { describeKey } from "./checkpoint-key.js";
 import { FencedError, StoreError } from "./errors.js";
 
@@ -19,24 +20,6 @@ import { FencedError, StoreError } from "./errors.js";
  * the store says: as if the reply had arrived, or with the write's own error. Only when even
  * the read back fails is the outcome reported as unknown (`OUTCOME_UNKNOWN`).
  */
-
-/**
- * What a failed store write means, decided here and nowhere else:
- * - `fenced`: the lease was lost; nothing was written;
- * - `indeterminate`: the store failed (connection, I/O, full disk): the write may have landed;
- * - `not-landed`: the store refused the write or the batch's own statements failed (a
- *   `ctx.tx` statement, a constraint): the transaction was rolled back.
- */
-export type WriteFailure = "fenced" | "indeterminate" | "not-landed";
-
-const INDETERMINATE = new Set(["STORE_UNAVAILABLE", "STORE_IO_ERROR", "STORE_FULL"]);
-
-/** Classifies the error of a store write (commit, completion, acquire). */
-export function classifyWriteError(error: unknown): WriteFailure {
-  if (error instanceof FencedError) return "fenced";
-  if (error instanceof StoreError && INDETERMINATE.has(error.code)) return "indeterminate";
-  return "not-landed";
-}
 
 /** How to read back: the run's `sleep` between attempts (tests inject one that returns). */
 export interface ReadBackPolicy {
