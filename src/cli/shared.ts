@@ -1,5 +1,5 @@
 import { type Command, Option } from "commander";
-import { WaymarkError } from "../core/errors.js";
+import { StoreError, WaymarkError } from "../core/errors.js";
 import { DEFAULT_STORE_URL, openStore, redact } from "../stores/open-store.js";
 import type { CheckpointStore } from "../stores/store.js";
 import { EXIT } from "./exit-codes.js";
@@ -53,15 +53,37 @@ export function positiveInteger(value: string, option: string, example: string):
   return n;
 }
 
-/** Opens the store, runs `action`, always closes it. A store that cannot open exits 3. */
+/**
+ * What a command does with its store: `read` it (reports: opened read-only), `change` one that
+ * exists (gc, reset), or `create` it if need be (commands that run processors). Only `create`
+ * ever makes a file, a folder or a schema.
+ */
+export type StoreAccess = "read" | "change" | "create";
+
+/**
+ * Opens the store, runs `action`, always closes it. A store that cannot be opened exits 3;
+ * one that is not there (`read`, `change`) says so, and how to point at another.
+ */
 export async function usingStore<T>(
   url: string,
   action: (store: CheckpointStore) => Promise<T>,
+  access: StoreAccess = "create",
 ): Promise<T> {
   let store: CheckpointStore;
   try {
-    store = await openStore(url);
+    store = await openStore(url, {
+      create: access === "create",
+      readOnly: access === "read",
+    });
   } catch (error) {
+    if (error instanceof StoreError && error.code === "STORE_NOT_FOUND") {
+      const hint =
+        url === DEFAULT_STORE_URL
+          ? `\nThat is the default store. Point at yours with --store URL (sqlite:PATH or ` +
+            "postgres://…) or WAYMARK_STORE (or a postgres:// DATABASE_URL)."
+          : "";
+      throw new CliError(`${error.message}${hint}`, EXIT.store);
+    }
     const message = error instanceof Error ? error.message : String(error);
     throw new CliError(`Cannot open store ${redact(url)}: ${message}`, EXIT.store);
   }

@@ -1,20 +1,45 @@
 import { InvalidOptionError, StoreError } from "../core/errors.js";
 import { MemoryStore } from "./memory/memory-store.js";
 import { openPostgresStore } from "./postgres/postgres-store.js";
+import type { ReportStore } from "./report-store.js";
 import { SqliteStore } from "./sqlite/sqlite-store.js";
 import type { CheckpointStore } from "./store.js";
 
 /** The store a CLI command or example uses when none is given. */
 export const DEFAULT_STORE_URL = "sqlite:.waymark/waymark.db";
 
+/** How {@link openStore} opens a store. */
+export interface OpenStoreOptions {
+  /**
+   * Create the store (a SQLite file and its folder, a PostgreSQL schema) or migrate it. With
+   * `false`, a store that does not exist, or has an older schema, fails with
+   * `STORE_NOT_FOUND` ("No store at …") and nothing is created.
+   * @default true
+   */
+  readonly create?: boolean;
+  /**
+   * For reading only, as the reports do: nothing is created, migrated or written.
+   * @default false
+   */
+  readonly readOnly?: boolean;
+}
+
 /**
  * Opens a store from a URL: `sqlite:PATH` (parent folders are created), `memory:`, or
- * `postgres://…` / `postgresql://…` (needs the `pg` package).
+ * `postgres://…` / `postgresql://…` (needs the `pg` package). With `{ readOnly: true }` the
+ * store must exist; it is opened for the reports and nothing is ever written.
  *
  * @example
  * const store = await openStore(process.env.WAYMARK_STORE ?? "sqlite:.waymark/waymark.db");
+ * const reports = await openStore("sqlite:.waymark/waymark.db", { readOnly: true });
+ * console.log(await status(reports));
  */
-export async function openStore(url: string = DEFAULT_STORE_URL): Promise<CheckpointStore> {
+export function openStore(url: string, options: { readonly readOnly: true }): Promise<ReportStore>;
+export function openStore(url?: string, options?: OpenStoreOptions): Promise<CheckpointStore>;
+export async function openStore(
+  url: string = DEFAULT_STORE_URL,
+  options: OpenStoreOptions = {},
+): Promise<CheckpointStore> {
   if (typeof url !== "string" || url.trim() === "") {
     throw new InvalidOptionError(
       "url",
@@ -31,10 +56,10 @@ export async function openStore(url: string = DEFAULT_STORE_URL): Promise<Checkp
         `The store URL "${url}" names no file. Use sqlite:PATH, e.g. "${DEFAULT_STORE_URL}".`,
       );
     }
-    return new SqliteStore(path);
+    return new SqliteStore(path, options);
   }
   // The pg driver itself is loaded only here, when a PostgreSQL URL is opened.
-  if (/^postgres(ql)?:\/\//.test(url)) return openPostgresStore(url);
+  if (/^postgres(ql)?:\/\//.test(url)) return openPostgresStore(url, options);
   throw new StoreError(
     "INVALID_STORE_URL",
     `Unknown store URL "${redact(url)}". Use sqlite:PATH (e.g. "${DEFAULT_STORE_URL}"), ` +

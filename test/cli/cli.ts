@@ -4,6 +4,8 @@ import { fileURLToPath } from "node:url";
 /** The repository root, where `src/cli/main.ts` lives. */
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+/** tsx's loader by its full path, so that a command run from any folder finds it. */
+const TSX = import.meta.resolve("tsx");
 
 /** What one CLI invocation printed and how it exited. */
 export interface CliResult {
@@ -30,11 +32,11 @@ export function cliEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
  */
 export function waymark(
   args: readonly string[],
-  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {},
 ): Promise<CliResult> {
   const started = performance.now();
-  const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
-    cwd: ROOT,
+  const child = spawn(process.execPath, ["--import", TSX, MAIN, ...args], {
+    cwd: options.cwd ?? ROOT,
     env: cliEnv(options.env),
     stdio: ["ignore", "pipe", "pipe"],
     timeout: options.timeoutMs ?? 30_000,
@@ -57,7 +59,7 @@ export function startWaymark(
   options: { env?: NodeJS.ProcessEnv } = {},
 ): LiveCli {
   const started = performance.now();
-  const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
+  const child = spawn(process.execPath, ["--import", TSX, MAIN, ...args], {
     cwd: ROOT,
     env: cliEnv(options.env),
     stdio: ["ignore", "pipe", "pipe"],
@@ -102,7 +104,7 @@ export function startWaymark(
  */
 export function waymarkInTerminal(args: readonly string[], input: string): Promise<CliResult> {
   const started = performance.now();
-  const command = [process.execPath, "--import", "tsx", MAIN, ...args]
+  const command = [process.execPath, "--import", TSX, MAIN, ...args]
     .map((a) => `'${a.replaceAll("'", "'\\''")}'`)
     .join(" ");
   const child = spawn("script", ["-qfec", command, "/dev/null"], {

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { openStore } from "../../src/index.js";
 import { waymark } from "./cli.js";
 
 const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
@@ -12,6 +13,7 @@ const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 describe("waymark dashboard", () => {
   it("serves on 127.0.0.1, answers the page, and stops cleanly on SIGTERM", async () => {
     const dir = mkdtempSync(join(tmpdir(), "waymark-dash-cli-"));
+    await (await openStore(`sqlite:${join(dir, "w.db")}`)).close();
     const child = spawn(
       process.execPath,
       [

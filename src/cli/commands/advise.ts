@@ -34,17 +34,21 @@ export function registerAdvise(program: Command): void {
           `Invalid --weekly-runs ${JSON.stringify(options.weeklyRuns)}: expected a positive number, e.g. 7.`,
         );
       }
-      await usingStore(options.store, async (store) => {
-        const since = Date.now() - windowMs;
-        const processor = argument ?? options.processor;
-        const advice = await loadAdvice(store, since, { windowMs, weeklyRuns }, processor);
-        if (options.json) return printJson(advice);
-        if (advice.length === 0) {
-          process.stdout.write(`No runs recorded since ${new Date(since).toISOString()}.\n`);
-          return;
-        }
-        process.stdout.write(`${advice.map(formatAdvice).join("\n")}`);
-      });
+      await usingStore(
+        options.store,
+        async (store) => {
+          const since = Date.now() - windowMs;
+          const processor = argument ?? options.processor;
+          const advice = await loadAdvice(store, since, { windowMs, weeklyRuns }, processor);
+          if (options.json) return printJson(advice);
+          if (advice.length === 0) {
+            process.stdout.write(`No runs recorded since ${new Date(since).toISOString()}.\n`);
+            return;
+          }
+          process.stdout.write(`${advice.map(formatAdvice).join("\n")}`);
+        },
+        "read",
+      );
     },
   );
 }

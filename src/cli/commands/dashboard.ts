@@ -51,25 +51,29 @@ export function registerDashboard(program: Command): void {
         ? randomBytes(24).toString("base64url")
         : undefined;
     const token = options.token ?? generated;
-    await usingStore(options.store, async (store) => {
-      // Loaded here so that other commands never load the web server.
-      const { startDashboard } = await import("../../dashboard/server.js");
-      const writes = options.allowWrites ?? false;
-      const dashboard = await startDashboard({
-        store,
-        port,
-        host: options.host,
-        allowWrites: writes,
-        allowedHosts: options.allowedHost,
-        ...(token === undefined ? {} : { token }),
-      });
-      const url = generated === undefined ? dashboard.url : `${dashboard.url}?token=${generated}`;
-      if (options.json) printJson({ url, writes });
-      consoleLogger.info(
-        `dashboard on ${url} (${writes ? "writes allowed" : "read-only"}); Ctrl-C stops it.`,
-      );
-      await Promise.race([once(process, "SIGINT"), once(process, "SIGTERM")]);
-      await dashboard.close();
-    });
+    const writes = options.allowWrites ?? false;
+    await usingStore(
+      options.store,
+      async (store) => {
+        // Loaded here so that other commands never load the web server.
+        const { startDashboard } = await import("../../dashboard/server.js");
+        const dashboard = await startDashboard({
+          store,
+          port,
+          host: options.host,
+          allowWrites: writes,
+          allowedHosts: options.allowedHost,
+          ...(token === undefined ? {} : { token }),
+        });
+        const url = generated === undefined ? dashboard.url : `${dashboard.url}?token=${generated}`;
+        if (options.json) printJson({ url, writes });
+        consoleLogger.info(
+          `dashboard on ${url} (${writes ? "writes allowed" : "read-only"}); Ctrl-C stops it.`,
+        );
+        await Promise.race([once(process, "SIGINT"), once(process, "SIGTERM")]);
+        await dashboard.close();
+      },
+      writes ? "change" : "read",
+    );
   });
 }

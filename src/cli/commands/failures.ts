@@ -21,36 +21,40 @@ export function registerFailures(program: Command): void {
     async (
       options: StoreCommandOptions & { processor?: string; partition?: string; shard?: string },
     ) => {
-      await usingStore(options.store, async (store) => {
-        const failures = await store.listFailures({
-          processor: options.processor,
-          partition: options.partition,
-          shard: options.shard,
-        });
-        if (options.json) return printJson(failures);
-        const now = Date.now();
-        printTable(
-          failures.map((f) => ({
-            processor: f.processor,
-            partition: f.partition,
-            shard: f.shard,
-            entity: JSON.stringify(f.cursor),
-            attempts: String(f.attempts),
-            last: `${formatDuration(now - f.lastFailedAt)} ago`,
-            error: f.error.length > 80 ? `${f.error.slice(0, 77)}...` : f.error,
-          })),
-          [
-            ["processor", "PROCESSOR"],
-            ["partition", "PARTITION"],
-            ["shard", "SHARD"],
-            ["entity", "ENTITY"],
-            ["attempts", "ATTEMPTS"],
-            ["last", "LAST FAILED"],
-            ["error", "ERROR"],
-          ],
-          "No failed entities.",
-        );
-      });
+      await usingStore(
+        options.store,
+        async (store) => {
+          const failures = await store.listFailures({
+            processor: options.processor,
+            partition: options.partition,
+            shard: options.shard,
+          });
+          if (options.json) return printJson(failures);
+          const now = Date.now();
+          printTable(
+            failures.map((f) => ({
+              processor: f.processor,
+              partition: f.partition,
+              shard: f.shard,
+              entity: JSON.stringify(f.cursor),
+              attempts: String(f.attempts),
+              last: `${formatDuration(now - f.lastFailedAt)} ago`,
+              error: f.error.length > 80 ? `${f.error.slice(0, 77)}...` : f.error,
+            })),
+            [
+              ["processor", "PROCESSOR"],
+              ["partition", "PARTITION"],
+              ["shard", "SHARD"],
+              ["entity", "ENTITY"],
+              ["attempts", "ATTEMPTS"],
+              ["last", "LAST FAILED"],
+              ["error", "ERROR"],
+            ],
+            "No failed entities.",
+          );
+        },
+        "read",
+      );
     },
   );
 }

@@ -17,32 +17,36 @@ export function registerGc(program: Command): void {
       .option("--processor <name>", "only this processor"),
   ).action(async (options: StaleOptions & { dryRun?: boolean }) => {
     const olderThanMs = parseDuration(options.olderThan, "--older-than");
-    await usingStore(options.store, async (store) => {
-      const now = Date.now();
-      const report = await loadStale(store, now, olderThanMs, options.processor);
-      if (options.dryRun) {
-        if (options.json) return printJson({ dryRun: true, ...report });
-        process.stdout.write("Dry run: nothing is changed. gc would remove:\n\n");
-        return printStale(report);
-      }
-      const result = await collectGarbage(store, report, now);
-      if (options.json) return printJson({ dryRun: false, ...result });
-      for (const c of result.removed) {
+    await usingStore(
+      options.store,
+      async (store) => {
+        const now = Date.now();
+        const report = await loadStale(store, now, olderThanMs, options.processor);
+        if (options.dryRun) {
+          if (options.json) return printJson({ dryRun: true, ...report });
+          process.stdout.write("Dry run: nothing is changed. gc would remove:\n\n");
+          return printStale(report);
+        }
+        const result = await collectGarbage(store, report, now);
+        if (options.json) return printJson({ dryRun: false, ...result });
+        for (const c of result.removed) {
+          process.stdout.write(
+            `removed checkpoint ${describeKey(c)} (${c.completed}/${c.total ?? "?"})\n`,
+          );
+        }
+        for (const c of result.kept) {
+          process.stdout.write(`kept checkpoint ${describeKey(c)}: a runner leased it meanwhile\n`);
+        }
+        for (const d of result.markedFailed) {
+          process.stdout.write(
+            `marked run ${d.run.runId} (${describeKey(d.run)}) failed: ${d.cause}\n`,
+          );
+        }
         process.stdout.write(
-          `removed checkpoint ${describeKey(c)} (${c.completed}/${c.total ?? "?"})\n`,
+          `gc: ${result.removed.length} checkpoints removed, ${result.markedFailed.length} dead runs marked failed.\n`,
         );
-      }
-      for (const c of result.kept) {
-        process.stdout.write(`kept checkpoint ${describeKey(c)}: a runner leased it meanwhile\n`);
-      }
-      for (const d of result.markedFailed) {
-        process.stdout.write(
-          `marked run ${d.run.runId} (${describeKey(d.run)}) failed: ${d.cause}\n`,
-        );
-      }
-      process.stdout.write(
-        `gc: ${result.removed.length} checkpoints removed, ${result.markedFailed.length} dead runs marked failed.\n`,
-      );
-    });
+      },
+      options.dryRun ? "read" : "change",
+    );
   });
 }

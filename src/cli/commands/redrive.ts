@@ -31,23 +31,27 @@ export function registerRedrive(program: Command): void {
       options: StoreCommandOptions & { processors: string; shard?: string },
     ) => {
       const processor = await loadProcessor(options.processors, name);
-      await usingStore(options.store, async (store) => {
-        const result = await redrive(processor, {
-          store,
-          partition,
-          ...(options.shard === undefined ? {} : { shard: options.shard }),
-          logger: options.json ? false : undefined,
-        });
-        if (options.json) printJson(result);
-        if (result.status === "busy") {
-          throw new CliError(
-            `${describeKey(checkpointKey(name, partition, options.shard))} is leased by a running run; try later.`,
-            EXIT.tempfail,
-          );
-        }
-        if (result.stillFailing.length > 0 || result.notFound.length > 0)
-          process.exitCode = EXIT.failure;
-      });
+      await usingStore(
+        options.store,
+        async (store) => {
+          const result = await redrive(processor, {
+            store,
+            partition,
+            ...(options.shard === undefined ? {} : { shard: options.shard }),
+            logger: options.json ? false : undefined,
+          });
+          if (options.json) printJson(result);
+          if (result.status === "busy") {
+            throw new CliError(
+              `${describeKey(checkpointKey(name, partition, options.shard))} is leased by a running run; try later.`,
+              EXIT.tempfail,
+            );
+          }
+          if (result.stillFailing.length > 0 || result.notFound.length > 0)
+            process.exitCode = EXIT.failure;
+        },
+        "change",
+      );
     },
   );
 }

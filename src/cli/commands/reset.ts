@@ -41,21 +41,25 @@ export function registerReset(program: Command): void {
           throw new CliError("Nothing reset.", EXIT.failure);
         }
       }
-      await usingStore(options.store, async (store) => {
-        const outcome = await resetCheckpoint(store, key, Date.now());
-        if (options.json) printJson({ ...key, outcome });
-        if (outcome === "missing") {
-          throw new CliError(`No checkpoint for ${where}: nothing to reset.`);
-        }
-        if (outcome === "leased") {
-          throw new CliError(
-            `${where} is leased by a running runner; stop it or wait for its ` +
-              "lease to expire, then reset.",
-            EXIT.tempfail,
-          );
-        }
-        if (!options.json) process.stdout.write(`Reset ${where}: the next run starts over.\n`);
-      });
+      await usingStore(
+        options.store,
+        async (store) => {
+          const outcome = await resetCheckpoint(store, key, Date.now());
+          if (options.json) printJson({ ...key, outcome });
+          if (outcome === "missing") {
+            throw new CliError(`No checkpoint for ${where}: nothing to reset.`);
+          }
+          if (outcome === "leased") {
+            throw new CliError(
+              `${where} is leased by a running runner; stop it or wait for its ` +
+                "lease to expire, then reset.",
+              EXIT.tempfail,
+            );
+          }
+          if (!options.json) process.stdout.write(`Reset ${where}: the next run starts over.\n`);
+        },
+        "change",
+      );
     },
   );
 }

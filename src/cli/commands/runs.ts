@@ -39,17 +39,21 @@ export function registerRuns(program: Command): void {
       .addOption(new Option("--status <status>", "only runs that ended so").choices(STATUSES))
       .option("--limit <n>", "how many runs to show, newest first", parseLimit, 20),
   ).action(async (options: RunsOptions) => {
-    await usingStore(options.store, async (store) => {
-      const runs = await store.listRuns({
-        processor: options.processor,
-        partition: options.partition,
-        shard: options.shard,
-        status: options.status,
-        limit: options.limit,
-      });
-      if (options.json) return printJson(runs.map((r) => ({ ...r, durationMs: durationOf(r) })));
-      printTable(runs.map(toRow), COLUMNS, "No runs recorded.");
-    });
+    await usingStore(
+      options.store,
+      async (store) => {
+        const runs = await store.listRuns({
+          processor: options.processor,
+          partition: options.partition,
+          shard: options.shard,
+          status: options.status,
+          limit: options.limit,
+        });
+        if (options.json) return printJson(runs.map((r) => ({ ...r, durationMs: durationOf(r) })));
+        printTable(runs.map(toRow), COLUMNS, "No runs recorded.");
+      },
+      "read",
+    );
   });
 }
 

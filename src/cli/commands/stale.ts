@@ -27,11 +27,15 @@ export function registerStale(program: Command): void {
       .option("--processor <name>", "only this processor"),
   ).action(async (options: StaleOptions) => {
     const olderThanMs = parseDuration(options.olderThan, "--older-than");
-    await usingStore(options.store, async (store) => {
-      const report = await loadStale(store, Date.now(), olderThanMs, options.processor);
-      if (options.json) return printJson(report);
-      printStale(report);
-    });
+    await usingStore(
+      options.store,
+      async (store) => {
+        const report = await loadStale(store, Date.now(), olderThanMs, options.processor);
+        if (options.json) return printJson(report);
+        printStale(report);
+      },
+      "read",
+    );
   });
 }
 

@@ -21,39 +21,43 @@ export function registerStats(program: Command): void {
       .option("--processor <name>", "only this processor"),
   ).action(async (options: StoreCommandOptions & { since: string; processor?: string }) => {
     const windowMs = parseDuration(options.since, "--since");
-    await usingStore(options.store, async (store) => {
-      const since = Date.now() - windowMs;
-      const rows = await loadStats(store, since, options.processor);
-      if (options.json) return printJson({ since, processors: rows });
-      const time = (ms: number | null) => (ms === null ? "-" : formatDuration(ms));
-      printTable(
-        rows.map((r) => ({
-          processor: r.processor,
-          runs: String(r.runs),
-          failed: String(r.failedRuns),
-          resumed: String(r.resumedRuns),
-          saved: String(r.entitiesSaved),
-          time: time(r.timeSavedMs),
-          overhead: time(r.checkpointOverheadMs),
-          net:
-            r.netSavingMs === null
-              ? "-"
-              : `${r.netSavingMs < 0 ? "-" : ""}${time(Math.abs(r.netSavingMs))}`,
-        })),
-        [
-          ["processor", "PROCESSOR"],
-          ["runs", "RUNS"],
-          ["failed", "FAILED"],
-          ["resumed", "RESUMED"],
-          ["saved", "ENTITIES SAVED"],
-          ["time", "TIME SAVED"],
-          ["overhead", "CHECKPOINT OVERHEAD"],
-          ["net", "NET SAVING"],
-        ],
-        `No runs since ${new Date(since).toISOString()}.`,
-      );
-      const warning = stallWarning(rows.flatMap((r) => r.stalledPartitions));
-      if (warning) console.log(`\n! ${warning}`);
-    });
+    await usingStore(
+      options.store,
+      async (store) => {
+        const since = Date.now() - windowMs;
+        const rows = await loadStats(store, since, options.processor);
+        if (options.json) return printJson({ since, processors: rows });
+        const time = (ms: number | null) => (ms === null ? "-" : formatDuration(ms));
+        printTable(
+          rows.map((r) => ({
+            processor: r.processor,
+            runs: String(r.runs),
+            failed: String(r.failedRuns),
+            resumed: String(r.resumedRuns),
+            saved: String(r.entitiesSaved),
+            time: time(r.timeSavedMs),
+            overhead: time(r.checkpointOverheadMs),
+            net:
+              r.netSavingMs === null
+                ? "-"
+                : `${r.netSavingMs < 0 ? "-" : ""}${time(Math.abs(r.netSavingMs))}`,
+          })),
+          [
+            ["processor", "PROCESSOR"],
+            ["runs", "RUNS"],
+            ["failed", "FAILED"],
+            ["resumed", "RESUMED"],
+            ["saved", "ENTITIES SAVED"],
+            ["time", "TIME SAVED"],
+            ["overhead", "CHECKPOINT OVERHEAD"],
+            ["net", "NET SAVING"],
+          ],
+          `No runs since ${new Date(since).toISOString()}.`,
+        );
+        const warning = stallWarning(rows.flatMap((r) => r.stalledPartitions));
+        if (warning) console.log(`\n! ${warning}`);
+      },
+      "read",
+    );
   });
 }

@@ -22,38 +22,42 @@ export function registerStatus(program: Command): void {
       )
       .option("--processor <name>", "only this processor"),
   ).action(async (options: StoreCommandOptions & { processor?: string }) => {
-    await usingStore(options.store, async (store) => {
-      const rows = await loadStatus(store, Date.now(), options.processor);
-      if (options.json) return printJson(rows);
-      printTable(
-        rows
-          .flatMap((r): RolledStatusRow[] => [r, ...(r.shards ?? [])])
-          .map((r) => ({
-            processor: r.processor,
-            partition: r.partition,
-            shard: r.shards ? `${r.shards.length} shards` : r.shard,
-            progress: `${r.completed}/${r.total ?? "?"}`,
-            percent: r.percent === null ? "" : `${r.percent.toFixed(1)}%`,
-            rate: formatRate(r.ratePerSecond),
-            eta: r.etaMs === null ? "-" : formatDuration(r.etaMs),
-            age: formatDuration(r.ageMs),
-            lease: r.leaseHolder ?? "-",
-            resumes: String(r.resumes),
-          })),
-        [
-          ["processor", "PROCESSOR"],
-          ["partition", "PARTITION"],
-          ["shard", "SHARD"],
-          ["progress", "DONE"],
-          ["percent", "%"],
-          ["rate", "RATE"],
-          ["eta", "ETA"],
-          ["age", "AGE"],
-          ["lease", "LEASE HOLDER"],
-          ["resumes", "RESUMES"],
-        ],
-        "No active checkpoints.",
-      );
-    });
+    await usingStore(
+      options.store,
+      async (store) => {
+        const rows = await loadStatus(store, Date.now(), options.processor);
+        if (options.json) return printJson(rows);
+        printTable(
+          rows
+            .flatMap((r): RolledStatusRow[] => [r, ...(r.shards ?? [])])
+            .map((r) => ({
+              processor: r.processor,
+              partition: r.partition,
+              shard: r.shards ? `${r.shards.length} shards` : r.shard,
+              progress: `${r.completed}/${r.total ?? "?"}`,
+              percent: r.percent === null ? "" : `${r.percent.toFixed(1)}%`,
+              rate: formatRate(r.ratePerSecond),
+              eta: r.etaMs === null ? "-" : formatDuration(r.etaMs),
+              age: formatDuration(r.ageMs),
+              lease: r.leaseHolder ?? "-",
+              resumes: String(r.resumes),
+            })),
+          [
+            ["processor", "PROCESSOR"],
+            ["partition", "PARTITION"],
+            ["shard", "SHARD"],
+            ["progress", "DONE"],
+            ["percent", "%"],
+            ["rate", "RATE"],
+            ["eta", "ETA"],
+            ["age", "AGE"],
+            ["lease", "LEASE HOLDER"],
+            ["resumes", "RESUMES"],
+          ],
+          "No active checkpoints.",
+        );
+      },
+      "read",
+    );
   });
 }

@@ -218,6 +218,37 @@ async function migrateLocked(client: PgPoolClient, schema: string, where: string
   }
 }
 
+/**
+ * Checks, without creating or changing anything, that the schema holds a waymark store of
+ * this version: `STORE_NOT_FOUND` when it is missing or older (only a writer migrates),
+ * `STORE_INCOMPATIBLE` when it is newer than this waymark.
+ */
+export async function checkPostgresSchema(
+  pool: PgPool,
+  schema: string,
+  where: string,
+): Promise<void> {
+  const current = await readVersion(pool, quoteIdentifier(schema));
+  const latest = POSTGRES_MIGRATIONS.length;
+  if (current === null || current === 0) {
+    throw new StoreError(
+      "STORE_NOT_FOUND",
+      `No store at ${where}: there is no schema "${schema}" with waymark's tables. Check the ` +
+        "URL and ?schema=, or create it with: waymark schema --apply",
+      { location: where },
+    );
+  }
+  assertKnown(current, schema, where);
+  if (current < latest) {
+    throw new StoreError(
+      "STORE_NOT_FOUND",
+      `The store at ${where} (schema "${schema}") has schema version ${current}; this waymark ` +
+        `reads version ${latest}. Migrate it first: waymark schema --apply`,
+      { location: where },
+    );
+  }
+}
+
 /** The recorded schema version, or null when the schema or its `migrations` table is missing. */
 async function readVersion(pool: PgPool, q: string): Promise<number | null> {
   try {

@@ -19,6 +19,19 @@ export interface PostgresCommonOptions {
    * @default undefined (the server's setting, usually no limit)
    */
   idleInTransactionTimeoutMs?: number;
+  /**
+   * Create the schema and its tables, or migrate older ones, on first use. With `false` the
+   * schema must exist and be current, or the store fails with `STORE_NOT_FOUND` and creates
+   * nothing: what commands that only look at a store use.
+   * @default true
+   */
+  create?: boolean;
+  /**
+   * Open for reading only: nothing is created, migrated or written (`create` is false), and a
+   * pool the store creates runs every transaction read-only.
+   * @default false
+   */
+  readOnly?: boolean;
 }
 
 /** Options for a pool the store creates and owns (and ends on `close()`). */
@@ -52,6 +65,8 @@ export interface ResolvedPostgresOptions {
   readonly ownsPool: boolean;
   readonly schema: string;
   readonly idleInTransactionTimeoutMs: number | undefined;
+  readonly create: boolean;
+  readonly readOnly: boolean;
   /** The server as messages name it, never with its password. */
   readonly where: string;
 }
@@ -102,7 +117,13 @@ export function resolvePostgresOptions(options: PostgresStoreOptions): ResolvedP
         `${describeValue(idleInTransactionTimeoutMs)}.`,
     );
   }
-  const common = { schema, idleInTransactionTimeoutMs };
+  const readOnly = options.readOnly ?? false;
+  const common = {
+    schema,
+    idleInTransactionTimeoutMs,
+    readOnly,
+    create: !readOnly && (options.create ?? true),
+  };
   if ("pool" in options && options.pool) {
     // An idle client that loses its connection emits "error" on the pool; a pool nobody
     // listens to would crash the process for a connection pg has already dropped.
@@ -133,6 +154,8 @@ export function resolvePostgresOptions(options: PostgresStoreOptions): ResolvedP
     connectionString,
     max: poolSize,
     connectionTimeoutMillis: connectTimeoutMs,
+    // The server itself refuses any write on these connections.
+    ...(readOnly ? { options: "-c default_transaction_read_only=on" } : {}),
   });
   // An idle client whose server went away emits "error" on the pool, which already drops it;
   // without a listener Node would crash the process instead.

@@ -24,7 +24,7 @@ import { PostgresArtifacts } from "./postgres-artifacts.js";
 import { PostgresBackfills } from "./postgres-backfills.js";
 import { translatePgError } from "./postgres-errors.js";
 import { failureSql, hasLedgerChanges, writeLedger } from "./postgres-failures.js";
-import { migratePostgres, quoteIdentifier } from "./postgres-migrations.js";
+import { checkPostgresSchema, migratePostgres, quoteIdentifier } from "./postgres-migrations.js";
 import {
   type PostgresCommonOptions,
   type PostgresStoreOptions,
@@ -64,6 +64,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
   readonly #ownsPool: boolean;
   readonly #where: string;
   readonly #idleInTransactionTimeoutMs: number | undefined;
+  readonly #create: boolean;
   readonly #sql: Record<StatementName, PgStatement>;
   readonly #failureSql: ReturnType<typeof failureSql>;
   readonly #reports: PostgresReports;
@@ -78,6 +79,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     this.#ownsPool = resolved.ownsPool;
     this.#where = resolved.where;
     this.#idleInTransactionTimeoutMs = resolved.idleInTransactionTimeoutMs;
+    this.#create = resolved.create;
     this.#sql = postgresSql(quoteIdentifier(resolved.schema));
     this.#failureSql = failureSql(quoteIdentifier(resolved.schema));
     const query = <R extends PgRow>(text: string, values: unknown[]) =>
@@ -104,9 +106,13 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     return store;
   }
 
-  /** Creates or upgrades the schema; later calls return the first call's promise. */
+  /**
+   * Creates or upgrades the schema (with `create: false`, checks that it exists and is
+   * current); later calls return the first call's promise.
+   */
   migrate(): Promise<void> {
-    this.#migrated ??= migratePostgres(this.pool, this.schema, this.#where).then(
+    const prepare = this.#create ? migratePostgres : checkPostgresSchema;
+    this.#migrated ??= prepare(this.pool, this.schema, this.#where).then(
       () => {
         this.#ready = true;
       },

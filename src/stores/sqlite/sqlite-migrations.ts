@@ -204,6 +204,41 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
 ];
 
 /**
+ * Checks, without changing anything, that `file` holds a waymark store of this version:
+ * `STORE_NOT_FOUND` when it has no waymark schema or an older one (which only a writer may
+ * migrate), `STORE_INCOMPATIBLE` when it is newer than this waymark.
+ */
+export function checkSqliteSchema(db: SqliteDatabase, file: string): void {
+  const latest = SQLITE_MIGRATIONS.length;
+  const current = db.pragma("user_version", { simple: true }) as number;
+  if (current > latest) throw newerSchema(file, current, latest);
+  if (current === 0) {
+    throw new StoreError(
+      "STORE_NOT_FOUND",
+      `No store at ${file}: the file is not a waymark store (it has no waymark tables). ` +
+        "Check the path.",
+      { location: file },
+    );
+  }
+  if (current < latest) {
+    throw new StoreError(
+      "STORE_NOT_FOUND",
+      `The store at ${file} has schema version ${current}; this waymark reads version ` +
+        `${latest}. Migrate it first: waymark schema --apply --store sqlite:${file}`,
+      { location: file },
+    );
+  }
+}
+
+function newerSchema(file: string, current: number, latest: number): StoreError {
+  return new StoreError(
+    "STORE_INCOMPATIBLE",
+    `The SQLite store ${file} has schema version ${current}, newer than this waymark ` +
+      `understands (${latest}). Upgrade waymark, or point --store at another file.`,
+  );
+}
+
+/**
  * Brings the schema up to date. `BEGIN IMMEDIATE` takes the write lock before reading the
  * version, so that several processes opening one file at once migrate exactly once.
  */
@@ -219,13 +254,7 @@ export function migrateSqlite(db: SqliteDatabase, file: string): void {
   db.exec("BEGIN IMMEDIATE");
   try {
     const current = db.pragma("user_version", { simple: true }) as number;
-    if (current > latest) {
-      throw new StoreError(
-        "STORE_INCOMPATIBLE",
-        `The SQLite store ${file} has schema version ${current}, newer than this waymark ` +
-          `understands (${latest}). Upgrade waymark, or point --store at another file.`,
-      );
-    }
+    if (current > latest) throw newerSchema(file, current, latest);
     for (let version = current + 1; version <= latest; version++) {
       db.exec(SQLITE_MIGRATIONS[version - 1] as string);
       db.pragma(`user_version = ${version}`);

@@ -1,26 +1,52 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { StoreError } from "../../core/errors.js";
 import { connectSqlite, type SqliteDatabase } from "./sqlite-driver.js";
 import { translateSqliteError } from "./sqlite-errors.js";
-import { migrateSqlite } from "./sqlite-migrations.js";
+import { checkSqliteSchema, migrateSqlite } from "./sqlite-migrations.js";
+
+/** How a `SqliteStore` opens its file. */
+export interface SqliteOpenMode {
+  readonly synchronous: "FULL" | "NORMAL";
+  readonly busyTimeoutMs: number;
+  /** Create the folder, the file and the schema, or migrate it; else it must exist, current. */
+  readonly create: boolean;
+  /** No write of any kind goes through the connection (`PRAGMA query_only`). */
+  readonly readOnly: boolean;
+}
 
 /**
- * Opens (creating its folder and file when needed) and migrates the database of a
- * `SqliteStore`. Every failure is a `StoreError` naming the file and the fix: a folder that
- * cannot be created, a file that is not a database or is corrupt, a read-only or full disk, an
- * I/O error. A connection that was opened is closed again, and its close never hides the cause.
+ * Opens the database of a `SqliteStore`: creating its folder and file and migrating it, or,
+ * with `create: false`, only a store that exists with a current schema (`STORE_NOT_FOUND`
+ * otherwise, and nothing is created). Every failure is a `StoreError` naming the file and the
+ * fix: a folder that cannot be created, a file that is not a database or is corrupt, a
+ * read-only or full disk, an I/O error. A connection that was opened is closed again, and its
+ * close never hides the cause.
  */
-export function openSqliteDatabase(
-  path: string,
-  options: { synchronous: "FULL" | "NORMAL"; busyTimeoutMs: number },
-): SqliteDatabase {
+export function openSqliteDatabase(path: string, mode: SqliteOpenMode): SqliteDatabase {
+  if (!mode.create && path !== ":memory:" && !existsSync(path)) {
+    throw new StoreError(
+      "STORE_NOT_FOUND",
+      `No store at ${path}: no file there. Check the path, or run a processor on it first.`,
+      { location: path },
+    );
+  }
   let database: SqliteDatabase | undefined;
   try {
-    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-    database = connectSqlite(path, { timeout: options.busyTimeoutMs });
-    database.pragma("journal_mode = WAL");
-    database.pragma(`synchronous = ${options.synchronous}`);
-    migrateSqlite(database, path);
+    if (mode.create) {
+      if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+      database = connectSqlite(path, { timeout: mode.busyTimeoutMs });
+      database.pragma("journal_mode = WAL");
+      database.pragma(`synchronous = ${mode.synchronous}`);
+      migrateSqlite(database, path);
+      return database;
+    }
+    // Read-write but query_only rather than a read-only connection: a read-only one leaves the
+    // -wal and -shm files behind, this one removes them on close as every writer does.
+    database = connectSqlite(path, { timeout: mode.busyTimeoutMs, fileMustExist: true });
+    if (mode.readOnly) database.pragma("query_only = ON");
+    else database.pragma(`synchronous = ${mode.synchronous}`);
+    checkSqliteSchema(database, path);
     return database;
   } catch (error) {
     try {

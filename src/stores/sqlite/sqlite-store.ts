@@ -43,6 +43,19 @@ export interface SqliteStoreOptions {
    * @default 5000
    */
   busyTimeoutMs?: number;
+  /**
+   * Create the file (and its folder) and the schema, or migrate an older one. With `false`
+   * the store must exist with a current schema, or opening fails with `STORE_NOT_FOUND` and
+   * nothing is created: what commands that only look at a store use.
+   * @default true
+   */
+  create?: boolean;
+  /**
+   * Open for reading only: nothing is created, migrated or written (`create` is false).
+   * The reports (`status`, `runs`, …) need nothing more.
+   * @default false
+   */
+  readOnly?: boolean;
 }
 
 /**
@@ -77,9 +90,12 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.path = path;
+    const readOnly = options.readOnly ?? false;
     this.database = openSqliteDatabase(path, {
       synchronous: options.synchronous ?? "FULL",
       busyTimeoutMs: options.busyTimeoutMs ?? 5000,
+      create: !readOnly && (options.create ?? true),
+      readOnly,
     });
     this.#statements = new SqliteStatements(this.database);
     this.#reports = new SqliteReports(this.#statements);
