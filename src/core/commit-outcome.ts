@@ -112,6 +112,14 @@ export async function commitResolved(
     if (!checkpoint || checkpoint.fence !== lease.fence || checkpoint.leaseOwner !== lease.owner) {
       throw new FencedError(fencedMessage(lease));
     }
+    if (write.keepCheckpoint) {
+      // A redrive leaves the cursor alone: its commit shows in the ledger entries it removed.
+      const fixed = new Set((write.resolvedFailures ?? []).map((c) => JSON.stringify(c)));
+      if (fixed.size === 0) throw error;
+      const ledger = await store.listFailures(lease);
+      if (ledger.some((f) => fixed.has(JSON.stringify(f.cursor)))) throw error;
+      return;
+    }
     if (checkpoint.cursor === write.cursor && checkpoint.completed === write.completed) {
       return;
     }

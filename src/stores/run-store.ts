@@ -134,8 +134,14 @@ export interface FailureWrite {
 
 /** The progress one batch commits. */
 export interface CheckpointWrite {
+  /**
+   * Commit the batch's `ctx.tx` writes and ledger changes under the lease, but leave the
+   * checkpoint as it is: cursor, counts, state, fingerprint, artifacts and `updatedAt` (its
+   * age) stay; only the lease is renewed. What a redrive commits. @default false
+   */
+  readonly keepCheckpoint?: boolean;
   readonly processorVersion: number;
-  /** Null only when a redrive commits on a checkpoint that has no progress yet. */
+  /** Null only while a checkpoint has no progress yet. */
   readonly cursor: Cursor | null;
   readonly completed: number;
   readonly total: number | null;

@@ -125,7 +125,9 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
             effect();
             applied.push(undo);
           }
-          if (write.artifacts?.length) this.artifacts.switchRefs(lease, write.artifacts);
+          if (write.artifacts?.length && !write.keepCheckpoint) {
+            this.artifacts.switchRefs(lease, write.artifacts);
+          }
         } catch (error) {
           for (const undo of applied.reverse()) undo?.();
           throw error;
@@ -133,17 +135,22 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
         for (const failure of write.failures ?? []) this.#recordFailure(lease, failure, write.now);
         for (const cursor of write.resolvedFailures ?? [])
           this.#failures.delete(failureId(lease, cursor));
-        this.#checkpoints.set(keyId(lease), {
-          ...held,
-          processorVersion: write.processorVersion,
-          cursor: write.cursor,
-          completed: write.completed,
-          total: write.total,
-          state: write.state,
-          fingerprint: write.fingerprint,
-          leaseExpiresAt: write.now + write.leaseTtlMs,
-          updatedAt: write.now,
-        });
+        this.#checkpoints.set(
+          keyId(lease),
+          write.keepCheckpoint
+            ? { ...held, leaseExpiresAt: write.now + write.leaseTtlMs }
+            : {
+                ...held,
+                processorVersion: write.processorVersion,
+                cursor: write.cursor,
+                completed: write.completed,
+                total: write.total,
+                state: write.state,
+                fingerprint: write.fingerprint,
+                leaseExpiresAt: write.now + write.leaseTtlMs,
+                updatedAt: write.now,
+              },
+        );
       },
       rollback: async () => {
         ended = true;

@@ -172,16 +172,18 @@ export class PostgresStore implements CheckpointStore<PgTx> {
       commit: async (write: CheckpointWrite) => {
         const values = commitValues(write, lease);
         // With artifacts the commit grows a CTE whose shape varies, so it is not prepared.
-        const [statement, params]: [PgStatement, unknown[]] = write.artifacts?.length
-          ? withText(
-              this.artifacts.commitStatement(
-                this.#sql.commit.text,
-                values,
-                write.artifacts,
-                write.now,
-              ),
-            )
-          : [this.#sql.commit, values];
+        const [statement, params]: [PgStatement, unknown[]] = write.keepCheckpoint
+          ? [this.#sql.renew, [write.now + write.leaseTtlMs, ...fenceOf(lease)]]
+          : write.artifacts?.length
+            ? withText(
+                this.artifacts.commitStatement(
+                  this.#sql.commit.text,
+                  values,
+                  write.artifacts,
+                  write.now,
+                ),
+              )
+            : [this.#sql.commit, values];
         let committed: boolean;
         if (hasLedgerChanges(write)) {
           try {

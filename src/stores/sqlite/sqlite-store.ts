@@ -166,13 +166,20 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
 
   /** The checkpoint and the batch's staged writes; run inside `#commitBatch`'s transaction. */
   #writeBatch(lease: LeaseHandle, write: CheckpointWrite, tx: SqliteTx): void {
-    const { changes } = this.#sql(
-      `UPDATE checkpoints SET processor_version = ?, cursor = ?, completed = ?, total = ?,
-         state = ?, fingerprint = ?, lease_expires_at = ?, updated_at = ?
-       WHERE ${FENCED}`,
-    ).run(...commitValues(write, lease));
+    const { changes } = write.keepCheckpoint
+      ? this.#sql(`UPDATE checkpoints SET lease_expires_at = ? WHERE ${FENCED}`).run(
+          write.now + write.leaseTtlMs,
+          ...fenceOf(lease),
+        )
+      : this.#sql(
+          `UPDATE checkpoints SET processor_version = ?, cursor = ?, completed = ?, total = ?,
+             state = ?, fingerprint = ?, lease_expires_at = ?, updated_at = ?
+           WHERE ${FENCED}`,
+        ).run(...commitValues(write, lease));
     if (changes === 0) throw new FencedError(fencedMessage(lease));
-    if (write.artifacts?.length) this.artifacts.switchRefs(lease, write.artifacts, write.now);
+    if (write.artifacts?.length && !write.keepCheckpoint) {
+      this.artifacts.switchRefs(lease, write.artifacts, write.now);
+    }
     for (const [sql, params] of tx.staged) this.#sql(sql).run(...params);
     writeFailures(this.#statements, lease, write);
   }
