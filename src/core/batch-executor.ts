@@ -1,7 +1,8 @@
 import { performance } from "node:perf_hooks";
-import type { BatchScope, FailureWrite, LeaseHandle } from "../stores/store.js";
+import type { BatchScope, CheckpointWrite, FailureWrite, LeaseHandle } from "../stores/store.js";
 import type { BatchArtifacts, RunArtifacts } from "./artifacts.js";
 import { isRetried, isSkippable } from "./batch-failure.js";
+import { commitResolved } from "./commit-outcome.js";
 import { reachTotal, type TotalTally } from "./count.js";
 import { FencedError, WaymarkError } from "./errors.js";
 import { idempotencyKeyOf } from "./idempotency.js";
@@ -59,6 +60,14 @@ export interface ExecutorContext<E, S, Tx> {
   readonly onCommitted: (entities: number, commitMs: number) => void;
 }
 
+/** What one commit carries besides the batch. */
+interface CommitPlan {
+  /** Skipped entities recorded in the failure ledger in the same transaction. */
+  readonly failures?: readonly FailureWrite[];
+  /** A redrive's commit: the checkpoint stays as it is, and these ledger entries go. */
+  readonly resolved?: readonly Cursor[];
+}
+
 /** A batch that ran without error and waits for its commit. */
 interface Prepared<S> {
   readonly scope: BatchScope<unknown>;
@@ -113,18 +122,52 @@ export class BatchExecutor<E, S, Tx> {
   }
 
   /**
+   * Redrives one entity of the failure ledger through the same attempt as a batch (context,
+   * retries, breaker, fencing). Its commit keeps the checkpoint as it is (cursor, counts,
+   * state, artifacts and age) and takes the entity out of the ledger. Resolves to null, or to
+   * the error it still fails with; its ledger entry then carries that error.
+   */
+  async redrive(entity: E): Promise<Error | null> {
+    const id = this.#c.processor.id(entity);
+    let calls = 0;
+    try {
+      await this.#withRetries(1, () => {
+        calls++;
+        return this.#attempt([entity], id, { resolved: [id] });
+      });
+      return null;
+    } catch (error) {
+      if (!isSkippable(error)) throw error;
+      const { name, message } = error as Error;
+      const failure = { cursor: id, error: `${name}: ${message}`, attempts: calls };
+      await this.#withRetries(0, () =>
+        this.#commit(this.#unchanged(), 0, id, { failures: [failure], resolved: [] }),
+      );
+      return error as Error;
+    }
+  }
+
+  /**
    * One attempt at a batch: processBatch, then its commit. A commit that fails (a `ctx.tx`
    * statement, the store) fails the attempt exactly as an error thrown by processBatch does,
    * so retries and skipping treat both alike on every store.
    */
-  async #attempt(
-    batch: E[],
-    cursor: Cursor,
-    failures: readonly FailureWrite[] = [],
-  ): Promise<BatchTiming> {
+  async #attempt(batch: E[], cursor: Cursor, plan: CommitPlan = {}): Promise<BatchTiming> {
     const prepared = await this.#tryBatch(batch);
-    const commitMs = await this.#commit(prepared, batch.length, cursor, failures);
+    const commitMs = await this.#commit(prepared, batch.length, cursor, plan);
     return { workMs: prepared.workMs, commitMs };
+  }
+
+  /** A commit with nothing processed: the cursor moves past skips, or the ledger changes. */
+  #unchanged(): Prepared<S> {
+    const { options, tally } = this.#c;
+    return {
+      scope: options.store.openBatch(this.#c.lease) as BatchScope<unknown>,
+      artifacts: null,
+      state: tally.state,
+      stateJson: tally.committedState,
+      workMs: 0,
+    };
   }
 
   /** Bisects a batch that failed every attempt, committing what works, skipping the rest. */
@@ -144,7 +187,7 @@ export class BatchExecutor<E, S, Tx> {
         if (stop) throw new RunStoppedError(stop, `Stopped while searching a batch (${stop}).`);
         const last = p.id(part[part.length - 1] as E);
         // The skips found so far go with the first part that commits, in its transaction.
-        const attempt = () => this.#attempt(part, last, [...pending]);
+        const attempt = () => this.#attempt(part, last, { failures: [...pending] });
         try {
           await (skip.retryable ? this.#withRetries(part.length, attempt) : attempt());
         } catch (error) {
@@ -173,16 +216,9 @@ export class BatchExecutor<E, S, Tx> {
     });
     if (pending.length > 0) {
       // The batch ended with failures: move the cursor past them, with nothing processed.
-      await this.#withRetries(0, () => {
-        const unchanged = {
-          scope: options.store.openBatch(this.#c.lease) as BatchScope<unknown>,
-          artifacts: null,
-          state: tally.state,
-          stateJson: tally.committedState,
-          workMs: 0,
-        };
-        return this.#commit(unchanged, 0, cursor, pending);
-      });
+      await this.#withRetries(0, () =>
+        this.#commit(this.#unchanged(), 0, cursor, { failures: pending }),
+      );
     }
   }
 
@@ -279,26 +315,32 @@ export class BatchExecutor<E, S, Tx> {
     prepared: Prepared<S>,
     entities: number,
     cursor: Cursor,
-    failures: readonly FailureWrite[] = [],
+    plan: CommitPlan = {},
   ): Promise<number> {
     const { processor: p, options, tally, clock } = this.#c;
-    const completed = tally.completed + entities + failures.length;
+    const failures = plan.failures ?? [];
+    const keep = plan.resolved !== undefined;
+    const completed = keep ? tally.completed : tally.completed + entities + failures.length;
     reachTotal(tally, completed, this.#c.where, options.logger);
     const started = clock();
     const startedPerf = performance.now();
+    const write: CheckpointWrite = {
+      ...(keep ? { keepCheckpoint: true, resolvedFailures: plan.resolved } : {}),
+      processorVersion: p.version,
+      cursor: keep ? tally.cursor : cursor,
+      completed,
+      total: tally.total,
+      state: keep ? tally.committedState : prepared.stateJson,
+      fingerprint: this.#c.fingerprint(),
+      ...(prepared.artifacts && !keep ? { artifacts: prepared.artifacts.staged() } : {}),
+      leaseTtlMs: p.leaseTtlMs,
+      now: options.now(),
+      ...(failures.length > 0 ? { failures } : {}),
+    };
     try {
-      await prepared.scope.commit({
-        processorVersion: p.version,
-        cursor,
-        completed,
-        total: tally.total,
-        state: prepared.stateJson,
-        fingerprint: this.#c.fingerprint(),
-        ...(prepared.artifacts ? { artifacts: prepared.artifacts.staged() } : {}),
-        leaseTtlMs: p.leaseTtlMs,
-        now: options.now(),
-        ...(failures.length > 0 ? { failures } : {}),
-      });
+      // A commit whose reply was lost is read back: only one known not to have landed fails
+      // here (and may then be retried with its batch).
+      await commitResolved(options.store, prepared.scope, this.#c.lease, write, options);
     } catch (error) {
       // Nothing of the batch committed: its blobs are garbage and its state changes undone.
       await prepared.artifacts?.discard();
@@ -309,14 +351,22 @@ export class BatchExecutor<E, S, Tx> {
     // History reports real time even when a simulation drives the run's clock.
     const realCommitMs = performance.now() - startedPerf;
     tally.checkpointMs += realCommitMs;
-    if (prepared.artifacts) await this.#c.artifacts.committed(prepared.artifacts, options.logger);
-    tally.state = prepared.state;
-    tally.committedState = prepared.stateJson;
-    tally.completed = completed;
+    if (keep) {
+      // A redrive keeps the checkpoint: what it put and how it changed the state go.
+      await prepared.artifacts?.discard();
+      tally.state = parseState(tally.committedState, this.#c.lease) as S;
+    } else {
+      if (prepared.artifacts) {
+        await this.#c.artifacts.committed(prepared.artifacts, options.logger);
+      }
+      tally.state = prepared.state;
+      tally.committedState = prepared.stateJson;
+      tally.completed = completed;
+      tally.skipped += failures.length;
+      tally.cursor = cursor;
+    }
     tally.processed += entities;
-    tally.skipped += failures.length;
     tally.batches++;
-    tally.cursor = cursor;
     this.#c.onCommitted(entities, commitMs);
     options.logger.debug(
       `Committed batch ${tally.batches} of ${this.#c.where}: ${entities} entities to cursor ` +

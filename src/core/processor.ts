@@ -161,7 +161,10 @@ export interface ProcessorDefinition<E, S = undefined, Tx = unknown> {
    * entities). Return the entities found, in any order.
    * @example lookup: (ids, { partition }) => db.players.findMany({ where: { id: { in: ids } } })
    */
-  lookup?(ids: Cursor[], args: { readonly partition: string }): Iterable<E> | Promise<Iterable<E>>;
+  lookup?(
+    ids: Cursor[],
+    args: { readonly partition: string; readonly shard?: Shard },
+  ): Iterable<E> | Promise<Iterable<E>>;
 }
 
 /** Arguments of `shouldRun`. */

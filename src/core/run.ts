@@ -2,24 +2,22 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { performance } from "node:perf_hooks";
 import type { LeaseHandle, RunRecord, StoredCheckpoint } from "../stores/store.js";
-import { RunArtifacts } from "./artifacts.js";
-import { BatchExecutor, type RunTally } from "./batch-executor.js";
+import type { RunArtifacts } from "./artifacts.js";
+import type { BatchExecutor, RunTally } from "./batch-executor.js";
 import { BatchReader } from "./batch-reader.js";
-import { checkpointKey, describeKey } from "./checkpoint-key.js";
+import { acquireResolved, completeResolved, idempotent } from "./commit-outcome.js";
 import { reachTotal } from "./count.js";
-import { FencedError, InvalidOptionError } from "./errors.js";
+import { FencedError } from "./errors.js";
 import { LeaseKeeper } from "./lease-keeper.js";
-import { withLogFields } from "./logger.js";
 import type { RunMetrics } from "./metrics-hooks.js";
 import { batchSizer } from "./policies/adaptive-batch.js";
-import { adaptBreaker, type BreakerAdapter } from "./policies/breaker.js";
-import { DeadlinePlanner, resolveDeadline } from "./policies/deadline.js";
-import { type RetryPolicy, resolveRetry } from "./policies/retry.js";
-import { RunStoppedError, RunStopper, untilAborted } from "./policies/stop.js";
+import type { DeadlinePlanner } from "./policies/deadline.js";
+import { RunStoppedError, type RunStopper, untilAborted } from "./policies/stop.js";
 import { defineProcessor, type Processor } from "./processor.js";
 import { isResumable, readInput, resumePoint } from "./resume.js";
 import { type ResolvedRunOptions, type RunOptions, resolveRunOptions } from "./run-options.js";
 import type { RunResult } from "./run-result.js";
+import { emitMetric, executorOf, type RunSetup, setUpRun } from "./run-setup.js";
 import { shardOfRun } from "./shard-run.js";
 import type { Shard } from "./shards.js";
 import { parseState, serializeState } from "./state.js";
@@ -58,18 +56,16 @@ export async function run<E, S, Tx>(
 }
 
 class Runner<E, S, Tx> {
+  readonly #setup: RunSetup<E, S, Tx>;
   readonly #p: Processor<E, S, Tx>;
   readonly #o: ResolvedRunOptions;
   readonly #key: CheckpointKey;
-  readonly #shard: Shard | null;
   readonly #where: string;
-  readonly #runId = randomUUID();
+  readonly #runId: string;
   readonly #owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   readonly #startedAt: number;
   readonly #stopper: RunStopper;
   readonly #planner: DeadlinePlanner | null;
-  readonly #breaker: BreakerAdapter | null;
-  readonly #retry: RetryPolicy;
   readonly #startedPerf = performance.now();
   #lease: LeaseHandle | undefined;
   #attemptNumber = 1;
@@ -91,33 +87,16 @@ class Runner<E, S, Tx> {
   #lastProgressLog = 0;
 
   constructor(processor: Processor<E, S, Tx>, shard: Shard | null, options: ResolvedRunOptions) {
+    this.#setup = setUpRun(processor, shard, options, randomUUID());
     this.#p = processor;
-    // Every line of this run, ctx.log's too, carries its processor, partition and run id.
-    const logger = withLogFields(options.logger, {
-      processor: processor.name,
-      partition: options.partition,
-      ...(shard ? { shard: shard.id } : {}),
-      runId: this.#runId,
-    });
-    this.#o = { ...options, logger };
-    this.#shard = shard;
-    this.#key = checkpointKey(processor.name, options.partition, shard?.id);
-    this.#where = describeKey(this.#key);
-    this.#startedAt = options.now();
-    const deadline = resolveDeadline(options, this.#startedAt);
-    refuseDeadlineInsideMargin(deadline, this.#startedAt, options.deadlineMarginMs);
-    this.#planner =
-      deadline === null ? null : new DeadlinePlanner(deadline, options.deadlineMarginMs);
-    this.#stopper = new RunStopper({ ...options, deadline }, this.#where);
-    const breaker = options.breaker ?? processor.breaker;
-    this.#breaker = breaker ? adaptBreaker(breaker) : null;
-    this.#retry = resolveRetry(processor.retry);
-    this.#artifacts = new RunArtifacts(
-      options.store,
-      this.#key,
-      processor.maxArtifactBytes,
-      options.now,
-    );
+    this.#o = this.#setup.options;
+    this.#runId = this.#setup.runId;
+    this.#key = this.#setup.key;
+    this.#where = this.#setup.where;
+    this.#startedAt = this.#setup.startedAt;
+    this.#planner = this.#setup.planner;
+    this.#stopper = this.#setup.stopper;
+    this.#artifacts = this.#setup.artifacts;
   }
 
   async execute(): Promise<RunResult> {
@@ -133,13 +112,14 @@ class Runner<E, S, Tx> {
           return await this.#finish("skipped");
         }
       }
-      const acquired = await store.acquire({
+      const request = {
         ...this.#key,
         owner: this.#owner,
         runId: this.#runId,
         leaseTtlMs: this.#p.leaseTtlMs,
         now: this.#o.now(),
-      });
+      };
+      const acquired = await acquireResolved(store, request, this.#o);
       if (!acquired.acquired) {
         const until = new Date(acquired.holder.expiresAt).toISOString();
         logger.info(`${this.#where} is busy: leased by ${acquired.holder.owner} until ${until}.`);
@@ -164,7 +144,7 @@ class Runner<E, S, Tx> {
       );
       reader = await untilAborted(this.#open(acquired.checkpoint), this.#stopper.signal);
       // Recorded once resume point and total are known, so reports can rate the live run.
-      await store.recordRun(this.#record("running"));
+      await idempotent(() => store.recordRun(this.#record("running")), this.#o);
       this.#emit("runStarted", (m) =>
         m.runStarted?.({
           ...this.#event(),
@@ -176,9 +156,11 @@ class Runner<E, S, Tx> {
       const outcome = await this.#loop(reader, this.#executor(acquired.lease));
       keeper.stop();
       if (outcome.status === "completed") {
-        await store.complete(acquired.lease, this.#o.now());
+        // History's `completed` row is written with the completion, in one transaction.
+        const record = this.#record("completed");
+        await completeResolved(store, acquired.lease, this.#o.now(), record, this.#o);
         logger.info(`Completed ${this.#where}: ${this.#progressText()} in ${this.#elapsed()} ms.`);
-        return await this.#finish("completed");
+        return await this.#finish("completed", undefined, undefined, record);
       }
       return await this.#suspend(acquired.lease, outcome.reason);
     } catch (caught) {
@@ -189,11 +171,16 @@ class Runner<E, S, Tx> {
       }
       const error = caught instanceof Error ? caught : new Error(String(caught));
       const saved =
-        this.#tally.completed > 0
-          ? "Checkpoint saved - can resume."
-          : "No checkpoint to resume from.";
+        (error as { code?: string }).code === "OUTCOME_UNKNOWN"
+          ? "Whether the last write landed is unknown."
+          : this.#tally.completed > 0
+            ? "Checkpoint saved - can resume."
+            : "No checkpoint to resume from.";
       logger.error(`Failed at ${this.#countText()}. ${saved} ${error.message}`);
-      if (this.#lease) await store.release(this.#lease, this.#o.now()).catch(() => {});
+      const lease = this.#lease;
+      if (lease) {
+        await idempotent(() => store.release(lease, this.#o.now()), this.#o).catch(() => {});
+      }
       return await this.#finish("failed", undefined, error);
     } finally {
       this.#stopper.dispose();
@@ -205,7 +192,7 @@ class Runner<E, S, Tx> {
   }
 
   async #suspend(lease: LeaseHandle, reason: SuspendReason): Promise<RunResult> {
-    await this.#o.store.release(lease, this.#o.now());
+    await idempotent(() => this.#o.store.release(lease, this.#o.now()), this.#o);
     const idle = this.#tally.batches === 0;
     // A run that keeps suspending before its first batch would otherwise loop unnoticed.
     const note = idle
@@ -216,21 +203,7 @@ class Runner<E, S, Tx> {
   }
 
   #executor(lease: LeaseHandle): BatchExecutor<E, S, Tx> {
-    const now = this.#o.now;
-    return new BatchExecutor({
-      processor: this.#p,
-      options: this.#o,
-      lease,
-      shard: this.#shard,
-      where: this.#where,
-      tally: this.#tally,
-      stopper: this.#stopper,
-      planner: this.#planner,
-      breaker: this.#breaker,
-      retry: this.#retry,
-      // A simulation's clock measures its simulated batches; real runs use a monotonic clock.
-      clock: now === Date.now ? () => performance.now() : now,
-      artifacts: this.#artifacts,
+    return executorOf(this.#setup, lease, this.#tally, {
       fingerprint: () => this.#fingerprint,
       onCommitted: (entities, commitMs) => {
         this.#emit("batchCommitted", (m) =>
@@ -335,13 +308,7 @@ class Runner<E, S, Tx> {
 
   /** Calls a metrics hook on every configured sink; a failing hook never fails the run. */
   #emit(hook: string, call: (metrics: RunMetrics) => void): void {
-    for (const metrics of this.#o.metrics ?? []) {
-      try {
-        call(metrics);
-      } catch (error) {
-        this.#o.logger.warn(`Metrics hook ${hook} failed: ${(error as Error).message}`);
-      }
-    }
+    emitMetric(this.#o, hook, call);
   }
 
   /** `300/450`, or `300/?` while the total is unknown. */
@@ -378,10 +345,19 @@ class Runner<E, S, Tx> {
     };
   }
 
-  async #finish(status: RunStatus, reason?: SuspendReason, error?: Error): Promise<RunResult> {
-    await this.#o.store.recordRun(this.#record(status, reason, error)).catch((e: Error) => {
-      this.#o.logger.warn(`Could not record run ${this.#runId} in history: ${e.message}`);
-    });
+  /** Records the run (unless `recorded`, its completion's row) and builds its result. */
+  async #finish(
+    status: RunStatus,
+    reason?: SuspendReason,
+    error?: Error,
+    recorded?: RunRecord,
+  ): Promise<RunResult> {
+    if (!recorded) {
+      const record = this.#record(status, reason, error);
+      await idempotent(() => this.#o.store.recordRun(record), this.#o).catch((e: Error) => {
+        this.#o.logger.warn(`Could not record run ${this.#runId} in history: ${e.message}`);
+      });
+    }
     this.#emit("runFinished", (m) =>
       m.runFinished?.({
         ...this.#event(),
@@ -412,23 +388,4 @@ class Runner<E, S, Tx> {
       ...(error ? { error } : {}),
     };
   }
-}
-
-/**
- * Refuses a deadline that leaves no more than the margin when the run starts: such a run would
- * suspend before its first batch, and so would every re-invocation (a silent livelock).
- */
-function refuseDeadlineInsideMargin(
-  deadline: number | null,
-  startedAt: number,
-  marginMs: number,
-): void {
-  if (deadline === null || deadline - startedAt > marginMs) return;
-  const left = deadline - startedAt;
-  throw new InvalidOptionError(
-    "deadline",
-    `The deadline leaves ${left} ms when the run starts, no more than \`deadlineMarginMs\` ` +
-      `(${marginMs} ms): the run would suspend before its first batch, and so would every ` +
-      `run started with it. Pass a later deadline, or lower deadlineMarginMs below ${Math.max(0, left)}.`,
-  );
 }

@@ -41,11 +41,12 @@ export function registerRedrive(program: Command): void {
             logger: options.json ? false : undefined,
           });
           if (options.json) printJson(result);
+          const where = describeKey(checkpointKey(name, partition, options.shard));
           if (result.status === "busy") {
-            throw new CliError(
-              `${describeKey(checkpointKey(name, partition, options.shard))} is leased by a running run; try later.`,
-              EXIT.tempfail,
-            );
+            throw new CliError(`${where} is leased by a running run; try later.`, EXIT.tempfail);
+          }
+          if (result.status === "suspended") {
+            throw new CliError(`The redrive of ${where} was stopped; run it again.`, EXIT.tempfail);
           }
           if (result.stillFailing.length > 0 || result.notFound.length > 0)
             process.exitCode = EXIT.failure;

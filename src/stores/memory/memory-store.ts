@@ -16,6 +16,7 @@ import type {
   CheckpointWrite,
   FailureWrite,
   LeaseHandle,
+  ReadBack,
 } from "../run-store.js";
 import { abandonedRunError, acquiredLease, fencedMessage } from "../run-store.js";
 import type { CheckpointStore } from "../store.js";
@@ -56,6 +57,8 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
   readonly #completions = new Map<string, number>();
   /** Backfills begun and finished, for `runPartitions` and `waymark run`. */
   readonly backfills = new MemoryBackfills(this.#completions);
+  /** The run that last completed each key, for `readBack`. */
+  readonly #completedBy = new Map<string, string>();
   readonly #failures = new Map<string, StoredFailure>();
 
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
@@ -136,7 +139,9 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
             effect();
             applied.push(undo);
           }
-          if (write.artifacts?.length) this.artifacts.switchRefs(lease, write.artifacts);
+          if (write.artifacts?.length && !write.keepCheckpoint) {
+            this.artifacts.switchRefs(lease, write.artifacts);
+          }
         } catch (error) {
           for (const undo of applied.reverse()) undo?.();
           throw error;
@@ -144,17 +149,22 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
         for (const failure of write.failures ?? []) this.#recordFailure(lease, failure, write.now);
         for (const cursor of write.resolvedFailures ?? [])
           this.#failures.delete(failureId(lease, cursor));
-        this.#checkpoints.set(keyId(lease), {
-          ...held,
-          processorVersion: write.processorVersion,
-          cursor: write.cursor,
-          completed: write.completed,
-          total: write.total,
-          state: write.state,
-          fingerprint: write.fingerprint,
-          leaseExpiresAt: write.now + write.leaseTtlMs,
-          updatedAt: write.now,
-        });
+        this.#checkpoints.set(
+          keyId(lease),
+          write.keepCheckpoint
+            ? { ...held, leaseExpiresAt: write.now + write.leaseTtlMs }
+            : {
+                ...held,
+                processorVersion: write.processorVersion,
+                cursor: write.cursor,
+                completed: write.completed,
+                total: write.total,
+                state: write.state,
+                fingerprint: write.fingerprint,
+                leaseExpiresAt: write.now + write.leaseTtlMs,
+                updatedAt: write.now,
+              },
+        );
       },
       rollback: async () => {
         ended = true;
@@ -163,11 +173,20 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
     };
   }
 
-  async complete(lease: LeaseHandle, now: number): Promise<void> {
+  async complete(lease: LeaseHandle, now: number, run: RunRecord): Promise<void> {
     this.#held(lease);
     this.#checkpoints.delete(keyId(lease));
     this.artifacts.clearSync(lease);
     this.#completions.set(keyId(lease), now);
+    this.#completedBy.set(keyId(lease), lease.runId);
+    this.#runs.set(run.runId, { ...run });
+  }
+
+  async readBack(key: CheckpointKey): Promise<ReadBack> {
+    return {
+      checkpoint: this.#checkpoints.get(keyId(key)) ?? null,
+      completedBy: this.#completedBy.get(keyId(key)) ?? null,
+    };
   }
 
   async release(
@@ -186,6 +205,7 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
   }
 
   async recordRun(run: RunRecord): Promise<void> {
+    if (this.#runs.get(run.runId)?.status === "completed") return;
     this.#runs.set(run.runId, { ...run });
   }
 

@@ -140,6 +140,8 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<(s: string) => readonly string[]
      )`,
     `CREATE INDEX completions_by_time ON ${s}.completions (processor, completed_at)`,
   ],
+  // 6: the run that completed each key, so that a completion whose reply was lost is found.
+  (s) => [`ALTER TABLE ${s}.completions ADD COLUMN run_id TEXT`],
 ];
 
 /** Double-quotes an identifier that {@link validateSchemaName} already accepted. */

@@ -48,29 +48,38 @@ export function postgresSql(s: string): Record<StatementName, PgStatement> {
     commit: `UPDATE ${s}.checkpoints SET processor_version = $1, cursor = $2, completed = $3,
                total = $4, state = $5, fingerprint = $6, lease_expires_at = $7, updated_at = $8
              WHERE ${fenced(9)}`,
-    // Clearing the checkpoint and remembering the completion in one atomic statement.
+    // Clearing the checkpoint, remembering the completion and its run, and recording the run
+    // as completed: one atomic statement, so history agrees with the completion.
     complete: `WITH done AS (
                  DELETE FROM ${s}.checkpoints WHERE ${fenced(1)}
                  RETURNING processor, partition, shard
+               ), history AS (
+                 INSERT INTO ${s}.runs AS r (${RUN_COLUMNS})
+                 SELECT $7::text, processor, partition, shard, $8::text, $9::bigint,
+                   $10::bigint, $11::bigint, $12::bigint, $13::bigint, $14::integer,
+                   $15::double precision, $16::integer, $17::text, $18::text
+                 FROM done
+                 ON CONFLICT (run_id) DO UPDATE SET ${RUN_UPDATE}
                )
-               INSERT INTO ${s}.completions (processor, partition, shard, completed_at)
-               SELECT processor, partition, shard, $6 FROM done
+               INSERT INTO ${s}.completions (processor, partition, shard, completed_at, run_id)
+               SELECT processor, partition, shard, $6, $7 FROM done
                ON CONFLICT (processor, partition, shard) DO UPDATE SET
-                 completed_at = EXCLUDED.completed_at`,
+                 completed_at = EXCLUDED.completed_at, run_id = EXCLUDED.run_id`,
+    // The checkpoint (as JSON, null when there is none) and the run of the last completion.
+    readBack: `SELECT to_jsonb(c) AS checkpoint, m.run_id AS completed_by
+               FROM (SELECT 1) AS one
+               LEFT JOIN ${s}.checkpoints c
+                 ON c.processor = $1 AND c.partition = $2 AND c.shard = $3
+               LEFT JOIN ${s}.completions m
+                 ON m.processor = $1 AND m.partition = $2 AND m.shard = $3`,
     release: `UPDATE ${s}.checkpoints SET lease_owner = NULL, lease_expires_at = NULL
               WHERE ${fenced(1)}`,
     discardEmpty: `DELETE FROM ${s}.checkpoints WHERE ${fenced(1)} AND cursor IS NULL`,
-    recordRun: `INSERT INTO ${s}.runs (run_id, processor, partition, shard, status, started_at,
-                  finished_at, resumed_from, processed, total, batches, checkpoint_ms, attempt,
-                  reason, error)
+    // A row the completion wrote as `completed` stays so (see RunStore.recordRun).
+    recordRun: `INSERT INTO ${s}.runs AS r (${RUN_COLUMNS})
                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-                ON CONFLICT (run_id) DO UPDATE SET processor = EXCLUDED.processor,
-                  partition = EXCLUDED.partition, shard = EXCLUDED.shard,
-                  status = EXCLUDED.status, started_at = EXCLUDED.started_at,
-                  finished_at = EXCLUDED.finished_at, resumed_from = EXCLUDED.resumed_from,
-                  processed = EXCLUDED.processed, total = EXCLUDED.total,
-                  batches = EXCLUDED.batches, checkpoint_ms = EXCLUDED.checkpoint_ms,
-                  attempt = EXCLUDED.attempt, reason = EXCLUDED.reason, error = EXCLUDED.error`,
+                ON CONFLICT (run_id) DO UPDATE SET ${RUN_UPDATE}
+                WHERE r.status <> 'completed'`,
     lastCompletedAt: `SELECT completed_at FROM ${s}.completions
                       WHERE processor = $1 AND partition = $2 AND shard = $3`,
   };
@@ -80,6 +89,18 @@ export function postgresSql(s: string): Record<StatementName, PgStatement> {
   }
   return statements;
 }
+
+/** The columns of `runs`, in the order of {@link runValues}. */
+const RUN_COLUMNS = `run_id, processor, partition, shard, status, started_at, finished_at,
+  resumed_from, processed, total, batches, checkpoint_ms, attempt, reason, error`;
+
+/** What an upsert of a `runs` row replaces. */
+const RUN_UPDATE = `processor = EXCLUDED.processor, partition = EXCLUDED.partition,
+  shard = EXCLUDED.shard, status = EXCLUDED.status, started_at = EXCLUDED.started_at,
+  finished_at = EXCLUDED.finished_at, resumed_from = EXCLUDED.resumed_from,
+  processed = EXCLUDED.processed, total = EXCLUDED.total, batches = EXCLUDED.batches,
+  checkpoint_ms = EXCLUDED.checkpoint_ms, attempt = EXCLUDED.attempt,
+  reason = EXCLUDED.reason, error = EXCLUDED.error`;
 
 /** The WHERE of a fenced statement whose parameters start at `$first`. */
 function fenced(first: number): string {
@@ -99,6 +120,7 @@ export type StatementName =
   | "release"
   | "discardEmpty"
   | "recordRun"
+  | "readBack"
   | "lastCompletedAt";
 
 /**

@@ -14,6 +14,7 @@ import type {
   BatchScope,
   CheckpointWrite,
   LeaseHandle,
+  ReadBack,
 } from "../run-store.js";
 import { abandonedRunError, acquiredLease, fencedMessage } from "../run-store.js";
 import { type CheckpointRow, commitValues, fenceOf, keyOf, toCheckpoint } from "../sql-rows.js";
@@ -178,18 +179,25 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
 
   /** The checkpoint and the batch's staged writes; run inside `#commitBatch`'s transaction. */
   #writeBatch(lease: LeaseHandle, write: CheckpointWrite, tx: SqliteTx): void {
-    const { changes } = this.#sql(
-      `UPDATE checkpoints SET processor_version = ?, cursor = ?, completed = ?, total = ?,
-         state = ?, fingerprint = ?, lease_expires_at = ?, updated_at = ?
-       WHERE ${FENCED}`,
-    ).run(...commitValues(write, lease));
+    const { changes } = write.keepCheckpoint
+      ? this.#sql(`UPDATE checkpoints SET lease_expires_at = ? WHERE ${FENCED}`).run(
+          write.now + write.leaseTtlMs,
+          ...fenceOf(lease),
+        )
+      : this.#sql(
+          `UPDATE checkpoints SET processor_version = ?, cursor = ?, completed = ?, total = ?,
+             state = ?, fingerprint = ?, lease_expires_at = ?, updated_at = ?
+           WHERE ${FENCED}`,
+        ).run(...commitValues(write, lease));
     if (changes === 0) throw new FencedError(fencedMessage(lease));
-    if (write.artifacts?.length) this.artifacts.switchRefs(lease, write.artifacts, write.now);
+    if (write.artifacts?.length && !write.keepCheckpoint) {
+      this.artifacts.switchRefs(lease, write.artifacts, write.now);
+    }
     for (const [sql, params] of tx.staged) this.#sql(sql).run(...params);
     writeFailures(this.#statements, lease, write);
   }
 
-  async complete(lease: LeaseHandle, now: number): Promise<void> {
+  async complete(lease: LeaseHandle, now: number, run: RunRecord): Promise<void> {
     return this.#guard(() => {
       this.database
         .transaction(() => {
@@ -198,13 +206,28 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
           );
           if (changes === 0) throw new FencedError(fencedMessage(lease));
           this.#sql(
-            `INSERT INTO completions (processor, partition, shard, completed_at) VALUES (?, ?, ?, ?)
+            `INSERT INTO completions (processor, partition, shard, completed_at, run_id)
+             VALUES (?, ?, ?, ?, ?)
              ON CONFLICT (processor, partition, shard) DO UPDATE SET
-               completed_at = excluded.completed_at`,
-          ).run(...keyOf(lease), now);
+               completed_at = excluded.completed_at, run_id = excluded.run_id`,
+          ).run(...keyOf(lease), now, lease.runId);
+          this.#writeRun(run);
           this.artifacts.clearSync(lease);
         })
         .immediate();
+    });
+  }
+
+  async readBack(key: CheckpointKey): Promise<ReadBack> {
+    return this.#guard(() => {
+      const row = this.#get(key);
+      const completion = this.#sql(
+        "SELECT run_id FROM completions WHERE processor = ? AND partition = ? AND shard = ?",
+      ).get(...keyOf(key)) as { run_id: string | null } | undefined;
+      return {
+        checkpoint: row ? toCheckpoint(row) : null,
+        completedBy: completion?.run_id ?? null,
+      };
     });
   }
 
@@ -231,15 +254,7 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
   }
 
   async recordRun(run: RunRecord): Promise<void> {
-    return this.#guard(() => {
-      this.#sql(
-        `INSERT OR REPLACE INTO runs (run_id, processor, partition, shard, status, started_at,
-           finished_at, resumed_from, processed, total, batches, checkpoint_ms, attempt, reason,
-           error)
-         VALUES (@runId, @processor, @partition, @shard, @status, @startedAt, @finishedAt,
-           @resumedFrom, @processed, @total, @batches, @checkpointMs, @attempt, @reason, @error)`,
-      ).run({ ...run });
-    });
+    return this.#guard(() => this.#writeRun(run));
   }
 
   async lastCompletedAt(key: CheckpointKey): Promise<number | null> {
@@ -320,6 +335,24 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
     } catch (error) {
       throw translateSqliteError(error, this.path);
     }
+  }
+
+  /** Upserts a history row; a `completed` one stays as the completion wrote it. */
+  #writeRun(run: RunRecord): void {
+    this.#sql(
+      `INSERT INTO runs (run_id, processor, partition, shard, status, started_at, finished_at,
+         resumed_from, processed, total, batches, checkpoint_ms, attempt, reason, error)
+       VALUES (@runId, @processor, @partition, @shard, @status, @startedAt, @finishedAt,
+         @resumedFrom, @processed, @total, @batches, @checkpointMs, @attempt, @reason, @error)
+       ON CONFLICT (run_id) DO UPDATE SET processor = excluded.processor,
+         partition = excluded.partition, shard = excluded.shard, status = excluded.status,
+         started_at = excluded.started_at, finished_at = excluded.finished_at,
+         resumed_from = excluded.resumed_from, processed = excluded.processed,
+         total = excluded.total, batches = excluded.batches,
+         checkpoint_ms = excluded.checkpoint_ms, attempt = excluded.attempt,
+         reason = excluded.reason, error = excluded.error
+       WHERE runs.status <> 'completed'`,
+    ).run({ ...run });
   }
 
   #get(key: CheckpointKey): CheckpointRow | undefined {

@@ -1,0 +1,139 @@
+import { performance } from "node:perf_hooks";
+import type { LeaseHandle } from "../stores/run-store.js";
+import { RunArtifacts } from "./artifacts.js";
+import { BatchExecutor, type RunTally } from "./batch-executor.js";
+import { checkpointKey, describeKey } from "./checkpoint-key.js";
+import { InvalidOptionError } from "./errors.js";
+import { withLogFields } from "./logger.js";
+import type { RunMetrics } from "./metrics-hooks.js";
+import { adaptBreaker, type BreakerAdapter } from "./policies/breaker.js";
+import { DeadlinePlanner, resolveDeadline } from "./policies/deadline.js";
+import { type RetryPolicy, resolveRetry } from "./policies/retry.js";
+import { RunStopper } from "./policies/stop.js";
+import type { Processor } from "./processor.js";
+import type { ResolvedRunOptions } from "./run-options.js";
+import type { Shard } from "./shards.js";
+import type { CheckpointKey } from "./types.js";
+
+/**
+ * What one invocation (a run, or a redrive) executes its batches under, built once in one
+ * place so that both go through the same batch executor with the same context: the logger
+ * bound to the checkpoint and run id, the stops, the deadline plan, the breaker, the retry
+ * policy and the artifacts.
+ */
+export interface RunSetup<E, S, Tx> {
+  readonly processor: Processor<E, S, Tx>;
+  /** The options, with the logger bound to `{ processor, partition, shard?, runId }`. */
+  readonly options: ResolvedRunOptions;
+  readonly runId: string;
+  readonly shard: Shard | null;
+  readonly key: CheckpointKey;
+  /** How messages name the checkpoint. */
+  readonly where: string;
+  readonly startedAt: number;
+  readonly stopper: RunStopper;
+  readonly planner: DeadlinePlanner | null;
+  readonly breaker: BreakerAdapter | null;
+  readonly retry: RetryPolicy;
+  readonly artifacts: RunArtifacts;
+}
+
+/** Builds the setup of one invocation; throws an `InvalidOptionError` for a hopeless deadline. */
+export function setUpRun<E, S, Tx>(
+  processor: Processor<E, S, Tx>,
+  shard: Shard | null,
+  resolved: ResolvedRunOptions,
+  runId: string,
+): RunSetup<E, S, Tx> {
+  // Every line of the invocation, ctx.log's too, carries its checkpoint and run id.
+  const logger = withLogFields(resolved.logger, {
+    processor: processor.name,
+    partition: resolved.partition,
+    ...(shard ? { shard: shard.id } : {}),
+    runId,
+  });
+  const options = { ...resolved, logger };
+  const key = checkpointKey(processor.name, options.partition, shard?.id);
+  const where = describeKey(key);
+  const startedAt = options.now();
+  const deadline = resolveDeadline(options, startedAt);
+  refuseDeadlineInsideMargin(deadline, startedAt, options.deadlineMarginMs);
+  const breaker = options.breaker ?? processor.breaker;
+  return {
+    processor,
+    options,
+    runId,
+    shard,
+    key,
+    where,
+    startedAt,
+    stopper: new RunStopper({ ...options, deadline }, where),
+    planner: deadline === null ? null : new DeadlinePlanner(deadline, options.deadlineMarginMs),
+    breaker: breaker ? adaptBreaker(breaker) : null,
+    retry: resolveRetry(processor.retry),
+    artifacts: new RunArtifacts(options.store, key, processor.maxArtifactBytes, options.now),
+  };
+}
+
+/** The batch executor of an invocation holding `lease`. */
+export function executorOf<E, S, Tx>(
+  setup: RunSetup<E, S, Tx>,
+  lease: LeaseHandle,
+  tally: RunTally<S>,
+  hooks: {
+    readonly fingerprint: () => string | null;
+    readonly onCommitted: (entities: number, commitMs: number) => void;
+  },
+): BatchExecutor<E, S, Tx> {
+  const now = setup.options.now;
+  return new BatchExecutor({
+    processor: setup.processor,
+    options: setup.options,
+    lease,
+    shard: setup.shard,
+    where: setup.where,
+    tally,
+    stopper: setup.stopper,
+    planner: setup.planner,
+    breaker: setup.breaker,
+    retry: setup.retry,
+    // A simulation's clock measures its simulated batches; real runs use a monotonic clock.
+    clock: now === Date.now ? () => performance.now() : now,
+    artifacts: setup.artifacts,
+    ...hooks,
+  });
+}
+
+/** Calls a metrics hook on every configured sink; a failing hook never fails the run. */
+export function emitMetric(
+  options: ResolvedRunOptions,
+  hook: string,
+  call: (metrics: RunMetrics) => void,
+): void {
+  for (const metrics of options.metrics ?? []) {
+    try {
+      call(metrics);
+    } catch (error) {
+      options.logger.warn(`Metrics hook ${hook} failed: ${(error as Error).message}`);
+    }
+  }
+}
+
+/**
+ * Refuses a deadline that leaves no more than the margin when the run starts: such a run would
+ * suspend before its first batch, and so would every re-invocation (a silent livelock).
+ */
+function refuseDeadlineInsideMargin(
+  deadline: number | null,
+  startedAt: number,
+  marginMs: number,
+): void {
+  if (deadline === null || deadline - startedAt > marginMs) return;
+  const left = deadline - startedAt;
+  throw new InvalidOptionError(
+    "deadline",
+    `The deadline leaves ${left} ms when the run starts, no more than \`deadlineMarginMs\` ` +
+      `(${marginMs} ms): the run would suspend before its first batch, and so would every ` +
+      `run started with it. Pass a later deadline, or lower deadlineMarginMs below ${Math.max(0, left)}.`,
+  );
+}
