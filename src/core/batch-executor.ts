@@ -1,7 +1,8 @@
 import { performance } from "node:perf_hooks";
-import type { BatchScope, FailureWrite, LeaseHandle } from "../stores/store.js";
+import type { BatchScope, CheckpointWrite, FailureWrite, LeaseHandle } from "../stores/store.js";
 import type { BatchArtifacts, RunArtifacts } from "./artifacts.js";
 import { isRetried, isSkippable } from "./batch-failure.js";
+import { commitResolved } from "./commit-outcome.js";
 import { reachTotal, type TotalTally } from "./count.js";
 import { FencedError, WaymarkError } from "./errors.js";
 import { idempotencyKeyOf } from "./idempotency.js";
@@ -330,21 +331,24 @@ export class BatchExecutor<E, S, Tx> {
     reachTotal(tally, completed, this.#c.where, options.logger);
     const started = clock();
     const startedPerf = performance.now();
+    const write: CheckpointWrite = {
+      ...(keep ? { keepCheckpoint: true, resolvedFailures: plan.resolved } : {}),
+      processorVersion: p.version,
+      cursor: keep ? tally.cursor : cursor,
+      completed,
+      total: tally.total,
+      state: keep ? tally.committedState : prepared.stateText,
+      stateCodec: codecOf(p).name,
+      fingerprint: this.#c.fingerprint(),
+      ...(prepared.artifacts && !keep ? { artifacts: prepared.artifacts.staged() } : {}),
+      leaseTtlMs: p.leaseTtlMs,
+      now: options.now(),
+      ...(failures.length > 0 ? { failures } : {}),
+    };
     try {
-      await prepared.scope.commit({
-        ...(keep ? { keepCheckpoint: true, resolvedFailures: plan.resolved } : {}),
-        processorVersion: p.version,
-        cursor: keep ? tally.cursor : cursor,
-        completed,
-        total: tally.total,
-        state: keep ? tally.committedState : prepared.stateText,
-        stateCodec: codecOf(p).name,
-        fingerprint: this.#c.fingerprint(),
-        ...(prepared.artifacts && !keep ? { artifacts: prepared.artifacts.staged() } : {}),
-        leaseTtlMs: p.leaseTtlMs,
-        now: options.now(),
-        ...(failures.length > 0 ? { failures } : {}),
-      });
+      // A commit whose reply was lost is read back: only one known not to have landed fails
+      // here (and may then be retried with its batch).
+      await commitResolved(options.store, prepared.scope, this.#c.lease, write, options);
     } catch (error) {
       // Nothing of the batch committed: its blobs are garbage and its state changes undone.
       await prepared.artifacts?.discard();

@@ -45,3 +45,23 @@ export function isRetried(policy: RetryPolicy, error: Error): boolean {
 export function isSkippable(error: unknown): boolean {
   return batchFailure(error) === "batch";
 }
+
+/**
+ * Whether a failed store write may have landed (the runner then reads it back, see
+ * commit-outcome.ts), decided here and nowhere else:
+ * - `fenced`: the lease was lost; nothing was written;
+ * - `indeterminate`: the store failed (connection, I/O, full disk): the write may have landed;
+ * - `not-landed`: the store refused the write or the batch's own statements failed (a
+ *   `ctx.tx` statement, a constraint): the transaction was rolled back.
+ */
+export type WriteFailure = "fenced" | "indeterminate" | "not-landed";
+
+/** Store errors after which a write may or may not have landed: read it back. */
+const INDETERMINATE = new Set<string>(["STORE_UNAVAILABLE", "STORE_IO_ERROR", "STORE_FULL"]);
+
+/** Classifies the error of a store write (commit, completion, acquire). */
+export function classifyWriteError(error: unknown): WriteFailure {
+  if (error instanceof FencedError) return "fenced";
+  if (error instanceof StoreError && INDETERMINATE.has(error.code)) return "indeterminate";
+  return "not-landed";
+}

@@ -9,6 +9,7 @@ export type WaymarkErrorCode =
   | "STORE_READ_ONLY"
   | "STORE_IO_ERROR"
   | "STORE_CLOSED"
+  | "OUTCOME_UNKNOWN"
   | "STORE_NOT_FOUND"
   | "CORRUPT_CHECKPOINT"
   | "FENCED"
@@ -58,6 +59,8 @@ export class InvalidOptionError extends WaymarkError {
  * - `STORE_READ_ONLY`: the file or its folder cannot be written;
  * - `STORE_IO_ERROR`: the disk failed a read, write or sync;
  * - `STORE_CLOSED`: the store was used after `close()`;
+ * - `OUTCOME_UNKNOWN`: a write's reply was lost and the store could not be read back to learn
+ *   whether it landed (the next run reads the checkpoint and goes on from whatever did);
  * - `STORE_NOT_FOUND`: opened without creating it (`create: false`, `readOnly`), there is no
  *   store there: no file, or no waymark schema in it, or one older than this waymark;
  * - `CORRUPT_CHECKPOINT`: one checkpoint row holds values no run could have written.
@@ -71,6 +74,7 @@ export type StoreErrorCode =
   | "STORE_READ_ONLY"
   | "STORE_IO_ERROR"
   | "STORE_CLOSED"
+  | "OUTCOME_UNKNOWN"
   | "STORE_NOT_FOUND"
   | "CORRUPT_CHECKPOINT";
 

@@ -5,6 +5,7 @@ import type { LeaseHandle, RunRecord, StoredCheckpoint } from "../stores/store.j
 import type { RunArtifacts } from "./artifacts.js";
 import type { BatchExecutor, RunTally } from "./batch-executor.js";
 import { BatchReader } from "./batch-reader.js";
+import { acquireResolved, completeResolved, idempotent } from "./commit-outcome.js";
 import { reachTotal } from "./count.js";
 import { FencedError } from "./errors.js";
 import { LeaseKeeper } from "./lease-keeper.js";
@@ -111,13 +112,14 @@ class Runner<E, S, Tx> {
           return await this.#finish("skipped");
         }
       }
-      const acquired = await store.acquire({
+      const request = {
         ...this.#key,
         owner: this.#owner,
         runId: this.#runId,
         leaseTtlMs: this.#p.leaseTtlMs,
         now: this.#o.now(),
-      });
+      };
+      const acquired = await acquireResolved(store, request, this.#o);
       if (!acquired.acquired) {
         const until = new Date(acquired.holder.expiresAt).toISOString();
         logger.info(`${this.#where} is busy: leased by ${acquired.holder.owner} until ${until}.`);
@@ -142,7 +144,7 @@ class Runner<E, S, Tx> {
       );
       reader = await untilAborted(this.#open(acquired.checkpoint), this.#stopper.signal);
       // Recorded once resume point and total are known, so reports can rate the live run.
-      await store.recordRun(this.#record("running"));
+      await idempotent(() => store.recordRun(this.#record("running")), this.#o);
       this.#emit("runStarted", (m) =>
         m.runStarted?.({
           ...this.#event(),
@@ -154,9 +156,11 @@ class Runner<E, S, Tx> {
       const outcome = await this.#loop(reader, this.#executor(acquired.lease));
       keeper.stop();
       if (outcome.status === "completed") {
-        await store.complete(acquired.lease, this.#o.now());
+        // History's `completed` row is written with the completion, in one transaction.
+        const record = this.#record("completed");
+        await completeResolved(store, acquired.lease, this.#o.now(), record, this.#o);
         logger.info(`Completed ${this.#where}: ${this.#progressText()} in ${this.#elapsed()} ms.`);
-        return await this.#finish("completed");
+        return await this.#finish("completed", undefined, undefined, record);
       }
       return await this.#suspend(acquired.lease, outcome.reason);
     } catch (caught) {
@@ -167,11 +171,16 @@ class Runner<E, S, Tx> {
       }
       const error = caught instanceof Error ? caught : new Error(String(caught));
       const saved =
-        this.#tally.completed > 0
-          ? "Checkpoint saved - can resume."
-          : "No checkpoint to resume from.";
+        (error as { code?: string }).code === "OUTCOME_UNKNOWN"
+          ? "Whether the last write landed is unknown."
+          : this.#tally.completed > 0
+            ? "Checkpoint saved - can resume."
+            : "No checkpoint to resume from.";
       logger.error(`Failed at ${this.#countText()}. ${saved} ${error.message}`);
-      if (this.#lease) await store.release(this.#lease, this.#o.now()).catch(() => {});
+      const lease = this.#lease;
+      if (lease) {
+        await idempotent(() => store.release(lease, this.#o.now()), this.#o).catch(() => {});
+      }
       return await this.#finish("failed", undefined, error);
     } finally {
       this.#stopper.dispose();
@@ -183,7 +192,7 @@ class Runner<E, S, Tx> {
   }
 
   async #suspend(lease: LeaseHandle, reason: SuspendReason): Promise<RunResult<S>> {
-    await this.#o.store.release(lease, this.#o.now());
+    await idempotent(() => this.#o.store.release(lease, this.#o.now()), this.#o);
     const idle = this.#tally.batches === 0;
     // A run that keeps suspending before its first batch would otherwise loop unnoticed.
     const note = idle
@@ -338,10 +347,19 @@ class Runner<E, S, Tx> {
     };
   }
 
-  async #finish(status: RunStatus, reason?: SuspendReason, error?: Error): Promise<RunResult<S>> {
-    await this.#o.store.recordRun(this.#record(status, reason, error)).catch((e: Error) => {
-      this.#o.logger.warn(`Could not record run ${this.#runId} in history: ${e.message}`);
-    });
+  /** Records the run (unless `recorded`, its completion's row) and builds its result. */
+  async #finish(
+    status: RunStatus,
+    reason?: SuspendReason,
+    error?: Error,
+    recorded?: RunRecord,
+  ): Promise<RunResult<S>> {
+    if (!recorded) {
+      const record = this.#record(status, reason, error);
+      await idempotent(() => this.#o.store.recordRun(record), this.#o).catch((e: Error) => {
+        this.#o.logger.warn(`Could not record run ${this.#runId} in history: ${e.message}`);
+      });
+    }
     this.#emit("runFinished", (m) =>
       m.runFinished?.({
         ...this.#event(),

@@ -36,8 +36,19 @@ export interface RunStore<Tx = unknown> {
    */
   openBatch(lease: LeaseHandle): BatchScope<Tx>;
 
-  /** Clears a finished checkpoint (fenced) and remembers when the partition last completed. */
-  complete(lease: LeaseHandle, now: number): Promise<void>;
+  /**
+   * Clears a finished checkpoint (fenced), remembers when and by which run the partition last
+   * completed, and records `run` (the run's `completed` history row), all in one transaction:
+   * a completion that landed is found by {@link RunStore.readBack}, and history agrees with it.
+   */
+  complete(lease: LeaseHandle, now: number, run: RunRecord): Promise<void>;
+
+  /**
+   * What the store holds for `key` now: the checkpoint and the run of its last completion.
+   * The runner reads it back after a write whose reply was lost (a connection cut after the
+   * statement was sent, an I/O error at COMMIT) to learn whether the write landed.
+   */
+  readBack(key: CheckpointKey): Promise<ReadBack>;
 
   /**
    * Gives up a lease and keeps the checkpoint for the next run. A lost lease is no error.
@@ -46,7 +57,11 @@ export interface RunStore<Tx = unknown> {
    */
   release(lease: LeaseHandle, now: number, options?: { discardEmpty?: boolean }): Promise<void>;
 
-  /** Inserts or replaces one run's history row (keyed by `runId`). */
+  /**
+   * Inserts or replaces one run's history row (keyed by `runId`). A row already `completed`
+   * is never replaced: the completion wrote it, and a later report of the same run (one that
+   * could not learn its completion landed) must not contradict the store.
+   */
   recordRun(run: RunRecord): Promise<void>;
 
   /** When the checkpoint's partition (or shard) last completed, or null. */
@@ -75,6 +90,14 @@ export interface RunStore<Tx = unknown> {
 
   /** Releases connections and file handles. Idempotent. */
   close(): Promise<void>;
+}
+
+/** What {@link RunStore.readBack} returns. */
+export interface ReadBack {
+  /** The checkpoint, or null when there is none (never created, completed, or reset). */
+  readonly checkpoint: StoredCheckpoint | null;
+  /** The run that last completed this key, or null when none did (or none that recorded it). */
+  readonly completedBy: string | null;
 }
 
 /** What a runner asks for when it starts. */
@@ -152,6 +175,18 @@ export function fencedMessage(lease: LeaseHandle): string {
     `Lease lost for ${describeKey(lease)} (fence ${lease.fence}): another runner ` +
     "took it over after this one's lease expired. Nothing more was committed by this run; " +
     "raise leaseTtlMs if batches legitimately run longer than the lease."
+  );
+}
+
+/**
+ * The error a run still marked `running` gets when another run takes its expired lease over:
+ * its process stopped without recording an outcome. Every store's `acquire` records it, with
+ * `processed` set from the checkpoint's committed count, so history shows where it died.
+ */
+export function abandonedRunError(takenOverBy: string): string {
+  return (
+    "Abandoned: the process running it stopped without recording an outcome; run " +
+    `${takenOverBy} took its checkpoint over from the last commit.`
   );
 }
 

@@ -17,6 +17,7 @@ export type {
   CheckpointWrite,
   FailureWrite,
   LeaseHandle,
+  ReadBack,
   RunStore,
 } from "./run-store.js";
 export { acquiredLease, fencedMessage } from "./run-store.js";

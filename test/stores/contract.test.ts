@@ -229,7 +229,10 @@ for (const factory of STORE_FACTORIES) {
       await opened.writeEffect(stale.tx, "zombie");
       await assert.rejects(stale.commit(write({ cursor: 100, completed: 100 })), FencedError);
       await assert.rejects(opened.store.renew(old, 30_000, T0), { code: "FENCED" });
-      await assert.rejects(opened.store.complete(old, T0), FencedError);
+      await assert.rejects(
+        opened.store.complete(old, T0, runRecord({ runId: old.runId, status: "completed" })),
+        FencedError,
+      );
       const stored = await opened.store.getCheckpoint(key);
       assert.equal(stored?.cursor, 50, "the fenced commit left the checkpoint alone");
       assert.equal(stored?.attempt, 2);
@@ -254,13 +257,31 @@ for (const factory of STORE_FACTORIES) {
       assert.equal((await opened.store.getCheckpoint(key))?.leaseOwner, "b");
     });
 
-    it("complete clears the checkpoint and remembers the completion", async () => {
+    it("complete clears the checkpoint and remembers the completion, its run and its history", async () => {
       assert.equal(await opened.store.lastCompletedAt(key), null);
       const lease = await acquire("a");
+      await opened.store.recordRun(runRecord({ runId: lease.runId }));
       await opened.store.openBatch(lease).commit(write());
-      await opened.store.complete(lease, T0 + 5000);
+      assert.deepEqual(
+        await opened.store.readBack(key).then((b) => [b.checkpoint?.cursor, b.completedBy]),
+        [50, null],
+      );
+      const done = runRecord({ runId: lease.runId, status: "completed", processed: 50 });
+      await opened.store.complete(lease, T0 + 5000, { ...done, finishedAt: T0 + 5000 });
       assert.equal(await opened.store.getCheckpoint(key), null);
       assert.equal(await opened.store.lastCompletedAt(key), T0 + 5000);
+      assert.deepEqual(await opened.store.readBack(key), {
+        checkpoint: null,
+        completedBy: lease.runId,
+      });
+      const [row] = await opened.store.listRuns({ processor: key.processor });
+      assert.equal(row?.status, "completed");
+      assert.equal(row?.processed, 50);
+      // A later report of the same run that could not learn its completion landed changes nothing.
+      await opened.store.recordRun({ ...done, status: "failed", error: "connection lost" });
+      const [after] = await opened.store.listRuns({ processor: key.processor });
+      assert.equal(after?.status, "completed");
+      assert.equal(after?.error, null);
     });
 
     it("records, replaces and filters run history", async () => {

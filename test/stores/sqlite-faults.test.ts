@@ -3,7 +3,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import {
   checkpointKey,
   defineProcessor,
@@ -13,10 +12,11 @@ import {
   type SqliteTx,
   StoreError,
 } from "../../src/index.js";
-import { NO_FIU, spawnUnderFiu } from "../support/fiu.js";
+import { NO_FIU } from "../support/fiu.js";
+import { runFiuScenario } from "../support/fiu-scenario.js";
+import { counts } from "../support/tally.js";
 import { mountTmpfs, tmpfsUnavailable } from "../support/tmpfs.js";
 
-const CHILD = fileURLToPath(new URL("../fixtures/sqlite-fault-child.ts", import.meta.url));
 const SEED = Number(process.env.WAYMARK_FAULT_SEED ?? 9);
 const dir = mkdtempSync(join(tmpdir(), "waymark-sqlite-faults-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -65,105 +65,15 @@ function assertExactlyOnce(store: SqliteStore, partitions: readonly string[], to
   }
 }
 
-interface ChildRun {
-  event: "run";
-  i: number;
-  partition: string;
-  armAt: string | number | null;
-  armed?: boolean;
-  runId?: string;
-  status?: string;
-  completed?: number;
-  error?: { name: string; code?: string; message: string };
-  thrown?: { name: string; code?: string; message: string };
-  stored: number | null;
-  lastCompletedAt: number | null;
-  history: string | null;
-}
-
 describe("SQLite store under injected I/O errors (libfiu)", { skip: NO_FIU }, () => {
   it("each faulty run fails with a typed error; integrity holds; progress never goes back; exactly once", async () => {
-    const file = join(dir, "fiu.db");
-    const total = 40;
-    const child = spawnUnderFiu(CHILD, [], {
-      CONFIG: JSON.stringify({ file, seed: SEED, runs: 30, total, batchSize: 10 }),
-    });
-    let out = "";
-    child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
-      out += chunk;
-    });
-    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
-    assert.equal(code, 0, out);
-    const events = out
-      .trim()
-      .split("\n")
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
-
-    // A new store opened while the disk fails: a typed error, never a secondary one.
-    const opens = events.filter((e) => e.event === "open");
-    assert.equal(opens.length, 4);
-    for (const open of opens) {
-      const thrown = open.thrown as ChildRun["thrown"];
-      assert.equal(thrown?.name, "StoreError", JSON.stringify(open));
-      assert.match(String(thrown?.code), /^STORE_(IO_ERROR|FULL)$/);
-      assert.doesNotMatch(String(thrown?.message), /cannot rollback/);
-    }
-
-    const runs = events.filter((e) => e.event === "run") as unknown as ChildRun[];
-    const faulty = runs.filter((r) => r.armed);
-    const outcomes = new Map<string, number>();
-    const lastStored = new Map<string, number>();
-    for (const r of runs) {
-      const where = `run ${r.i} (${r.partition}, fault at ${r.armAt})`;
-      if (r.armed) {
-        const error = r.error ?? r.thrown;
-        assert.equal(error?.name, "StoreError", `${where}: ${JSON.stringify(error)}`);
-        assert.match(String(error?.code), /^STORE_(IO_ERROR|FULL)$/, where);
-        assert.ok(error?.message.includes(file), `${where}: the message names the file`);
-        if (r.status !== undefined) assert.equal(r.status, "failed", where);
-        const key = `${r.armAt === "open" ? "open" : r.armAt === "completion" ? "completion" : "commit"}: ${error?.code}`;
-        outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
-      } else {
-        assert.equal(r.status, "completed", `${where}: ${JSON.stringify(r.error)}`);
-      }
-      if (r.status !== undefined) {
-        // What the run reported is what the store holds, and history says the same.
-        if (r.status === "completed") {
-          assert.equal(r.stored, null, where);
-          assert.ok(r.lastCompletedAt !== null, where);
-        } else {
-          assert.equal(r.completed, r.stored, `${where}: reported progress is the stored one`);
-        }
-        assert.equal(r.history, r.status, `${where}: history agrees`);
-      }
-      if (r.stored !== null) {
-        const before = lastStored.get(r.partition) ?? 0;
-        assert.ok(r.stored >= before, `${where}: progress went back from ${before} to ${r.stored}`);
-        lastStored.set(r.partition, r.stored);
-      }
-    }
-    assert.ok(faulty.length >= 15, `only ${faulty.length} faults fired`);
+    const summary = await runFiuScenario({ dir, seed: SEED, runs: 30 });
     console.log(
-      `libfiu: ${faulty.length} faults in ${runs.length} runs (+4 opens of a new store): ` +
-        [...outcomes].map(([k, n]) => `${k} x${n}`).join(", "),
+      `libfiu (seed ${SEED}): ${summary.faultCount} faults in ${summary.runs} runs and 4 new ` +
+        `stores: ${counts(summary.outcomes)}`,
     );
-
-    // Finish the last partition without faults, then check the whole file.
-    const store = new SqliteStore(file);
-    try {
-      const partitions = [...new Set(runs.map((r) => r.partition))];
-      const unfinished = partitions.filter(
-        (p) => runs.filter((r) => r.partition === p).at(-1)?.status !== "completed",
-      );
-      for (const partition of unfinished) {
-        const result = await run(appending(total, 10), { store, partition, logger: false });
-        assert.equal(result.status, "completed");
-      }
-      assert.equal(integrity(store), "ok");
-      assertExactlyOnce(store, partitions, total);
-    } finally {
-      await store.close();
-    }
+    assert.deepEqual(summary.violations, []);
+    assert.ok(summary.faultCount >= 20, `only ${summary.faultCount} faults fired`);
   });
 });
 

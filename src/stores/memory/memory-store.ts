@@ -16,8 +16,9 @@ import type {
   CheckpointWrite,
   FailureWrite,
   LeaseHandle,
+  ReadBack,
 } from "../run-store.js";
-import { acquiredLease, fencedMessage } from "../run-store.js";
+import { abandonedRunError, acquiredLease, fencedMessage } from "../run-store.js";
 import type { CheckpointStore } from "../store.js";
 import { closedStoreError, txEndedError } from "../store-errors.js";
 import { MemoryArtifacts } from "./memory-artifacts.js";
@@ -56,6 +57,8 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
   readonly #completions = new Map<string, number>();
   /** Backfills begun and finished, for `runPartitions` and `waymark run`. */
   readonly backfills = new MemoryBackfills(this.#completions);
+  /** The run that last completed each key, for `readBack`. */
+  readonly #completedBy = new Map<string, string>();
   readonly #failures = new Map<string, StoredFailure>();
 
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
@@ -96,7 +99,21 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
       attempt: base.attempt + 1,
     };
     this.#checkpoints.set(id, checkpoint);
+    if (existing) this.#abandon(existing, request.runId);
     return acquiredLease(request, checkpoint);
+  }
+
+  /** The run that held `previous` and never recorded an outcome died where it last committed. */
+  #abandon(previous: StoredCheckpoint, takenOverBy: string): void {
+    const dead = previous.runId === null ? undefined : this.#runs.get(previous.runId);
+    if (dead?.status !== "running") return;
+    this.#runs.set(dead.runId, {
+      ...dead,
+      status: "failed",
+      finishedAt: Math.max(previous.updatedAt, dead.startedAt),
+      processed: Math.max(0, previous.completed - (dead.resumedFrom ?? 0)),
+      error: abandonedRunError(takenOverBy),
+    });
   }
 
   async renew(lease: LeaseHandle, leaseTtlMs: number, now: number): Promise<void> {
@@ -158,11 +175,20 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
     };
   }
 
-  async complete(lease: LeaseHandle, now: number): Promise<void> {
+  async complete(lease: LeaseHandle, now: number, run: RunRecord): Promise<void> {
     this.#held(lease);
     this.#checkpoints.delete(keyId(lease));
     this.artifacts.clearSync(lease);
     this.#completions.set(keyId(lease), now);
+    this.#completedBy.set(keyId(lease), lease.runId);
+    this.#runs.set(run.runId, { ...run });
+  }
+
+  async readBack(key: CheckpointKey): Promise<ReadBack> {
+    return {
+      checkpoint: this.#checkpoints.get(keyId(key)) ?? null,
+      completedBy: this.#completedBy.get(keyId(key)) ?? null,
+    };
   }
 
   async release(
@@ -181,6 +207,7 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
   }
 
   async recordRun(run: RunRecord): Promise<void> {
+    if (this.#runs.get(run.runId)?.status === "completed") return;
     this.#runs.set(run.runId, { ...run });
   }
 

@@ -140,7 +140,9 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<(s: string) => readonly string[]
      )`,
     `CREATE INDEX completions_by_time ON ${s}.completions (processor, completed_at)`,
   ],
-  // 6: the name of the codec that wrote a checkpoint's state (NULL: JSON, from before).
+  // 6: the run that completed each key, so that a completion whose reply was lost is found.
+  (s) => [`ALTER TABLE ${s}.completions ADD COLUMN run_id TEXT`],
+  // 7: the name of the codec that wrote a checkpoint's state (NULL: JSON, from before).
   (s) => [`ALTER TABLE ${s}.checkpoints ADD COLUMN state_codec TEXT`],
 ];
 

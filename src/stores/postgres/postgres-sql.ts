@@ -16,16 +16,32 @@ export function postgresSql(s: string): Record<StatementName, PgStatement> {
   const texts: Record<StatementName, string> = {
     // One statement: create the row, or take a free or expired lease with a higher fence.
     // A live lease makes the WHERE false, so nothing is returned and nothing changes.
-    acquire: `INSERT INTO ${s}.checkpoints AS c (processor, partition, shard, run_id,
-                lease_owner, lease_expires_at, fence, attempt, created_at, updated_at)
-              VALUES ($1, $2, $3, $4, $5, $6, 1, 1, $7, $7)
-              ON CONFLICT (processor, partition, shard) DO UPDATE SET
-                run_id = EXCLUDED.run_id, lease_owner = EXCLUDED.lease_owner,
-                lease_expires_at = EXCLUDED.lease_expires_at,
-                fence = c.fence + 1, attempt = c.attempt + 1
-              WHERE c.lease_owner IS NULL OR c.lease_expires_at IS NULL
-                 OR c.lease_expires_at <= $7
-              RETURNING *`,
+    // Takes the lease and, in the same statement, records the run that held it and never
+    // recorded an outcome as failed where it last committed. `before` reads the statement's
+    // snapshot: a commit racing with it renews the lease, and then the upsert takes nothing.
+    acquire: `WITH before AS (
+                SELECT run_id, completed, updated_at FROM ${s}.checkpoints
+                WHERE processor = $1 AND partition = $2 AND shard = $3
+              ), taken AS (
+                INSERT INTO ${s}.checkpoints AS c (processor, partition, shard, run_id,
+                  lease_owner, lease_expires_at, fence, attempt, created_at, updated_at)
+                VALUES ($1, $2, $3, $4, $5, $6, 1, 1, $7, $7)
+                ON CONFLICT (processor, partition, shard) DO UPDATE SET
+                  run_id = EXCLUDED.run_id, lease_owner = EXCLUDED.lease_owner,
+                  lease_expires_at = EXCLUDED.lease_expires_at,
+                  fence = c.fence + 1, attempt = c.attempt + 1
+                WHERE c.lease_owner IS NULL OR c.lease_expires_at IS NULL
+                   OR c.lease_expires_at <= $7
+                RETURNING *
+              ), abandoned AS (
+                UPDATE ${s}.runs AS r SET status = 'failed',
+                  finished_at = GREATEST(before.updated_at, r.started_at),
+                  processed = GREATEST(0, before.completed - COALESCE(r.resumed_from, 0)),
+                  error = $8
+                FROM before, taken
+                WHERE r.run_id = before.run_id AND r.status = 'running'
+              )
+              SELECT * FROM taken`,
     holder: `SELECT lease_owner, lease_expires_at FROM ${s}.checkpoints
              WHERE processor = $1 AND partition = $2 AND shard = $3`,
     renew: `UPDATE ${s}.checkpoints SET lease_expires_at = $1 WHERE ${fenced(2)}`,
@@ -33,29 +49,38 @@ export function postgresSql(s: string): Record<StatementName, PgStatement> {
                total = $4, state = $5, fingerprint = $6, lease_expires_at = $7, updated_at = $8,
                state_codec = $9
              WHERE ${fenced(10)}`,
-    // Clearing the checkpoint and remembering the completion in one atomic statement.
+    // Clearing the checkpoint, remembering the completion and its run, and recording the run
+    // as completed: one atomic statement, so history agrees with the completion.
     complete: `WITH done AS (
                  DELETE FROM ${s}.checkpoints WHERE ${fenced(1)}
                  RETURNING processor, partition, shard
+               ), history AS (
+                 INSERT INTO ${s}.runs AS r (${RUN_COLUMNS})
+                 SELECT $7::text, processor, partition, shard, $8::text, $9::bigint,
+                   $10::bigint, $11::bigint, $12::bigint, $13::bigint, $14::integer,
+                   $15::double precision, $16::integer, $17::text, $18::text
+                 FROM done
+                 ON CONFLICT (run_id) DO UPDATE SET ${RUN_UPDATE}
                )
-               INSERT INTO ${s}.completions (processor, partition, shard, completed_at)
-               SELECT processor, partition, shard, $6 FROM done
+               INSERT INTO ${s}.completions (processor, partition, shard, completed_at, run_id)
+               SELECT processor, partition, shard, $6, $7 FROM done
                ON CONFLICT (processor, partition, shard) DO UPDATE SET
-                 completed_at = EXCLUDED.completed_at`,
+                 completed_at = EXCLUDED.completed_at, run_id = EXCLUDED.run_id`,
+    // The checkpoint (as JSON, null when there is none) and the run of the last completion.
+    readBack: `SELECT to_jsonb(c) AS checkpoint, m.run_id AS completed_by
+               FROM (SELECT 1) AS one
+               LEFT JOIN ${s}.checkpoints c
+                 ON c.processor = $1 AND c.partition = $2 AND c.shard = $3
+               LEFT JOIN ${s}.completions m
+                 ON m.processor = $1 AND m.partition = $2 AND m.shard = $3`,
     release: `UPDATE ${s}.checkpoints SET lease_owner = NULL, lease_expires_at = NULL
               WHERE ${fenced(1)}`,
     discardEmpty: `DELETE FROM ${s}.checkpoints WHERE ${fenced(1)} AND cursor IS NULL`,
-    recordRun: `INSERT INTO ${s}.runs (run_id, processor, partition, shard, status, started_at,
-                  finished_at, resumed_from, processed, total, batches, checkpoint_ms, attempt,
-                  reason, error)
+    // A row the completion wrote as `completed` stays so (see RunStore.recordRun).
+    recordRun: `INSERT INTO ${s}.runs AS r (${RUN_COLUMNS})
                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-                ON CONFLICT (run_id) DO UPDATE SET processor = EXCLUDED.processor,
-                  partition = EXCLUDED.partition, shard = EXCLUDED.shard,
-                  status = EXCLUDED.status, started_at = EXCLUDED.started_at,
-                  finished_at = EXCLUDED.finished_at, resumed_from = EXCLUDED.resumed_from,
-                  processed = EXCLUDED.processed, total = EXCLUDED.total,
-                  batches = EXCLUDED.batches, checkpoint_ms = EXCLUDED.checkpoint_ms,
-                  attempt = EXCLUDED.attempt, reason = EXCLUDED.reason, error = EXCLUDED.error`,
+                ON CONFLICT (run_id) DO UPDATE SET ${RUN_UPDATE}
+                WHERE r.status <> 'completed'`,
     lastCompletedAt: `SELECT completed_at FROM ${s}.completions
                       WHERE processor = $1 AND partition = $2 AND shard = $3`,
   };
@@ -65,6 +90,18 @@ export function postgresSql(s: string): Record<StatementName, PgStatement> {
   }
   return statements;
 }
+
+/** The columns of `runs`, in the order of {@link runValues}. */
+const RUN_COLUMNS = `run_id, processor, partition, shard, status, started_at, finished_at,
+  resumed_from, processed, total, batches, checkpoint_ms, attempt, reason, error`;
+
+/** What an upsert of a `runs` row replaces. */
+const RUN_UPDATE = `processor = EXCLUDED.processor, partition = EXCLUDED.partition,
+  shard = EXCLUDED.shard, status = EXCLUDED.status, started_at = EXCLUDED.started_at,
+  finished_at = EXCLUDED.finished_at, resumed_from = EXCLUDED.resumed_from,
+  processed = EXCLUDED.processed, total = EXCLUDED.total, batches = EXCLUDED.batches,
+  checkpoint_ms = EXCLUDED.checkpoint_ms, attempt = EXCLUDED.attempt,
+  reason = EXCLUDED.reason, error = EXCLUDED.error`;
 
 /** The WHERE of a fenced statement whose parameters start at `$first`. */
 function fenced(first: number): string {
@@ -84,6 +121,7 @@ export type StatementName =
   | "release"
   | "discardEmpty"
   | "recordRun"
+  | "readBack"
   | "lastCompletedAt";
 
 /**

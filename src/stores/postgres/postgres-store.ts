@@ -14,8 +14,9 @@ import type {
   BatchScope,
   CheckpointWrite,
   LeaseHandle,
+  ReadBack,
 } from "../run-store.js";
-import { acquiredLease, fencedMessage } from "../run-store.js";
+import { abandonedRunError, acquiredLease, fencedMessage } from "../run-store.js";
 import { type CheckpointRow, commitValues, fenceOf, keyOf, toCheckpoint } from "../sql-rows.js";
 import type { CheckpointStore } from "../store.js";
 import { closedStoreError } from "../store-errors.js";
@@ -133,6 +134,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
         request.owner,
         expiresAt,
         request.now,
+        abandonedRunError(request.runId),
       ]);
       const row = taken.rows[0];
       if (row) {
@@ -165,7 +167,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
 
   openBatch(lease: LeaseHandle): BatchScope<PgTx> {
     if (this.#closed) throw closedStoreError(this.#where);
-    const transaction = openPgTransaction(this.pool, this.#idleInTransactionTimeoutMs);
+    const transaction = openPgTransaction(this.pool, this.#idleInTransactionTimeoutMs, this.#where);
     return {
       tx: transaction.tx,
       commit: async (write: CheckpointWrite) => {
@@ -209,11 +211,24 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     };
   }
 
-  async complete(lease: LeaseHandle, now: number): Promise<void> {
-    const result = await this.#query(this.#sql.complete, [...fenceOf(lease), now]);
+  async complete(lease: LeaseHandle, now: number, run: RunRecord): Promise<void> {
+    const [runId, , , , ...rest] = runValues(run);
+    const result = await this.#query(this.#sql.complete, [...fenceOf(lease), now, runId, ...rest]);
     if (result.rowCount === 0) throw new FencedError(fencedMessage(lease));
     // A separate statement: if it is lost, a fresh start of the partition clears them anyway.
     await this.artifacts.clearArtifacts(lease);
+  }
+
+  async readBack(key: CheckpointKey): Promise<ReadBack> {
+    const result = await this.#query<{ checkpoint: CheckpointRow | null; completed_by: string }>(
+      this.#sql.readBack,
+      keyOf(key),
+    );
+    const row = result.rows[0];
+    return {
+      checkpoint: row?.checkpoint ? toCheckpoint(row.checkpoint) : null,
+      completedBy: row?.completed_by ?? null,
+    };
   }
 
   async release(

@@ -1,4 +1,5 @@
 import { txEndedError } from "../store-errors.js";
+import { translatePgError } from "./postgres-errors.js";
 import type { PgPool, PgPoolClient, PgQueryConfig, PgResult, PgRow } from "./postgres-pool.js";
 
 /**
@@ -48,7 +49,11 @@ export interface PgBatchTransaction {
  * Opens the lazy transaction of one batch on `pool`. With `idleTimeoutMs`, the server ends
  * the transaction if it sits idle that long, releasing its locks (see the store option).
  */
-export function openPgTransaction(pool: PgPool, idleTimeoutMs?: number): PgBatchTransaction {
+export function openPgTransaction(
+  pool: PgPool,
+  idleTimeoutMs?: number,
+  where = "the given pool",
+): PgBatchTransaction {
   let begun: Promise<PgPoolClient> | null = null;
   let client: PgPoolClient | null = null;
   let ended = false;
@@ -106,6 +111,10 @@ export function openPgTransaction(pool: PgPool, idleTimeoutMs?: number): PgBatch
         begun ??= begin();
         const checkedOut = await begun;
         return await checkedOut.query(text, values);
+      } catch (error) {
+        // A lost connection is the store's failure (StoreError); a failing statement stays
+        // the driver's error, for processBatch to catch (a unique violation, say).
+        throw translatePgError(error, where);
       } finally {
         inFlight--;
       }

@@ -199,7 +199,9 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
      PRIMARY KEY (processor, backfill_id)
    ) WITHOUT ROWID;
    CREATE INDEX completions_by_time ON completions (processor, completed_at);`,
-  // 6: the name of the codec that wrote a checkpoint's state (NULL: JSON, from before).
+  // 6: the run that completed each key, so that a completion whose reply was lost is found.
+  "ALTER TABLE completions ADD COLUMN run_id TEXT;",
+  // 7: the name of the codec that wrote a checkpoint's state (NULL: JSON, from before).
   `ALTER TABLE checkpoints ADD COLUMN state_codec TEXT;`,
 ];
 

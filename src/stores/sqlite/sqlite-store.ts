@@ -14,8 +14,9 @@ import type {
   BatchScope,
   CheckpointWrite,
   LeaseHandle,
+  ReadBack,
 } from "../run-store.js";
-import { acquiredLease, fencedMessage } from "../run-store.js";
+import { abandonedRunError, acquiredLease, fencedMessage } from "../run-store.js";
 import { type CheckpointRow, commitValues, fenceOf, keyOf, toCheckpoint } from "../sql-rows.js";
 import type { CheckpointStore } from "../store.js";
 import { closedStoreError } from "../store-errors.js";
@@ -135,6 +136,19 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
             expiresAt: request.now + request.leaseTtlMs,
             now: request.now,
           });
+          if (existing?.run_id) {
+            // The run that held it and never recorded an outcome died at its last commit.
+            this.#sql(
+              `UPDATE runs SET status = 'failed', finished_at = MAX(@updatedAt, started_at),
+                 processed = MAX(0, @completed - COALESCE(resumed_from, 0)), error = @error
+               WHERE run_id = @deadRunId AND status = 'running'`,
+            ).run({
+              deadRunId: existing.run_id,
+              updatedAt: existing.updated_at,
+              completed: existing.completed,
+              error: abandonedRunError(request.runId),
+            });
+          }
           const checkpoint = toCheckpoint(this.#get(request) as CheckpointRow);
           return acquiredLease(request, checkpoint);
         })
@@ -183,7 +197,7 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
     writeFailures(this.#statements, lease, write);
   }
 
-  async complete(lease: LeaseHandle, now: number): Promise<void> {
+  async complete(lease: LeaseHandle, now: number, run: RunRecord): Promise<void> {
     return this.#guard(() => {
       this.database
         .transaction(() => {
@@ -192,13 +206,28 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
           );
           if (changes === 0) throw new FencedError(fencedMessage(lease));
           this.#sql(
-            `INSERT INTO completions (processor, partition, shard, completed_at) VALUES (?, ?, ?, ?)
+            `INSERT INTO completions (processor, partition, shard, completed_at, run_id)
+             VALUES (?, ?, ?, ?, ?)
              ON CONFLICT (processor, partition, shard) DO UPDATE SET
-               completed_at = excluded.completed_at`,
-          ).run(...keyOf(lease), now);
+               completed_at = excluded.completed_at, run_id = excluded.run_id`,
+          ).run(...keyOf(lease), now, lease.runId);
+          this.#writeRun(run);
           this.artifacts.clearSync(lease);
         })
         .immediate();
+    });
+  }
+
+  async readBack(key: CheckpointKey): Promise<ReadBack> {
+    return this.#guard(() => {
+      const row = this.#get(key);
+      const completion = this.#sql(
+        "SELECT run_id FROM completions WHERE processor = ? AND partition = ? AND shard = ?",
+      ).get(...keyOf(key)) as { run_id: string | null } | undefined;
+      return {
+        checkpoint: row ? toCheckpoint(row) : null,
+        completedBy: completion?.run_id ?? null,
+      };
     });
   }
 
@@ -225,15 +254,7 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
   }
 
   async recordRun(run: RunRecord): Promise<void> {
-    return this.#guard(() => {
-      this.#sql(
-        `INSERT OR REPLACE INTO runs (run_id, processor, partition, shard, status, started_at,
-           finished_at, resumed_from, processed, total, batches, checkpoint_ms, attempt, reason,
-           error)
-         VALUES (@runId, @processor, @partition, @shard, @status, @startedAt, @finishedAt,
-           @resumedFrom, @processed, @total, @batches, @checkpointMs, @attempt, @reason, @error)`,
-      ).run({ ...run });
-    });
+    return this.#guard(() => this.#writeRun(run));
   }
 
   async lastCompletedAt(key: CheckpointKey): Promise<number | null> {
@@ -314,6 +335,24 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
     } catch (error) {
       throw translateSqliteError(error, this.path);
     }
+  }
+
+  /** Upserts a history row; a `completed` one stays as the completion wrote it. */
+  #writeRun(run: RunRecord): void {
+    this.#sql(
+      `INSERT INTO runs (run_id, processor, partition, shard, status, started_at, finished_at,
+         resumed_from, processed, total, batches, checkpoint_ms, attempt, reason, error)
+       VALUES (@runId, @processor, @partition, @shard, @status, @startedAt, @finishedAt,
+         @resumedFrom, @processed, @total, @batches, @checkpointMs, @attempt, @reason, @error)
+       ON CONFLICT (run_id) DO UPDATE SET processor = excluded.processor,
+         partition = excluded.partition, shard = excluded.shard, status = excluded.status,
+         started_at = excluded.started_at, finished_at = excluded.finished_at,
+         resumed_from = excluded.resumed_from, processed = excluded.processed,
+         total = excluded.total, batches = excluded.batches,
+         checkpoint_ms = excluded.checkpoint_ms, attempt = excluded.attempt,
+         reason = excluded.reason, error = excluded.error
+       WHERE runs.status <> 'completed'`,
+    ).run({ ...run });
   }
 
   #get(key: CheckpointKey): CheckpointRow | undefined {
