@@ -62,6 +62,30 @@ export type {
 export { openTelemetryTracing } from "./metrics/opentelemetry.js";
 export type { PrometheusMetricsOptions } from "./metrics/prometheus.js";
 export { prometheusMetrics } from "./metrics/prometheus.js";
+export type { GcResult, ResetOutcome } from "./reports/actions.js";
+export { collectGarbage, resetCheckpoint } from "./reports/actions.js";
+export type { Advice, AdviceFigures, AdviceStep, Verdict } from "./reports/advise.js";
+export type {
+  AdviceReportOptions,
+  ReportOptions,
+  RunsReportOptions,
+  StaleReportOptions,
+  StatsReportOptions,
+} from "./reports/load.js";
+export {
+  loadAdvice,
+  loadFailures,
+  loadRuns,
+  loadStale,
+  loadStats,
+  loadStatus,
+} from "./reports/load.js";
+export type { RunningState } from "./reports/reached.js";
+export type { RunView } from "./reports/runs.js";
+export type { RolledStatusRow } from "./reports/shard-rollup.js";
+export type { DeadRun, DeadRunCause, StaleCheckpoint, StaleReport } from "./reports/stale.js";
+export type { ProcessorStats } from "./reports/stats.js";
+export type { StatusRow } from "./reports/status.js";
 export type { DaysOptions } from "./sources/days.js";
 export { days } from "./sources/days.js";
 export type { Decoder } from "./sources/decode.js";

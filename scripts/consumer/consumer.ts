@@ -1,12 +1,16 @@
 // A small ESM consumer of the packed package, type-checked strictly (skipLibCheck false) in a
 // project without the optional peers, then run. Every check throws on failure.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  type Advice,
   defineProcessor,
+  loadAdvice,
+  loadRuns,
+  loadStatus,
   openStore,
   prometheusMetrics,
   type RunResult,
@@ -52,6 +56,21 @@ try {
   assert.equal(result.processed, 120);
   assert.equal(sqliteLoaded(), true, "opening a SQLite store loads better-sqlite3");
   await store.close();
+
+  // The reports, over a store opened read-only; a missing store is an error, not a new file.
+  const reports = await openStore(`sqlite:${join(dir, "waymark.db")}`, { readOnly: true });
+  const [last] = await loadRuns(reports, { limit: 1 });
+  assert.equal(last?.status, "completed");
+  assert.equal(last?.processed, 120);
+  assert.deepEqual(await loadStatus(reports), []);
+  const advice: Advice[] = await loadAdvice(reports);
+  assert.equal(advice[0]?.verdict, "insufficient-history");
+  await reports.close();
+  await assert.rejects(
+    openStore(`sqlite:${join(dir, "typo", "waymark.db")}`, { readOnly: true }),
+    (error: unknown) => error instanceof WaymarkError && error.code === "STORE_NOT_FOUND",
+  );
+  assert.equal(existsSync(join(dir, "typo")), false);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -7,6 +7,7 @@ import { checkpointKey, describeKey } from "../core/checkpoint-key.js";
 import type { PromRegistryLike } from "../metrics/peer-types.js";
 import { collectGarbage, resetCheckpoint } from "../reports/actions.js";
 import { adviceFrom, loadStale } from "../reports/load.js";
+import { runsReport } from "../reports/runs.js";
 import { rollUpShards } from "../reports/shard-rollup.js";
 import { staleReport } from "../reports/stale.js";
 import { statsReport } from "../reports/stats.js";
@@ -64,9 +65,9 @@ export async function collectDashboardData(
   ]);
   return {
     status: rollUpShards(statusReport(checkpoints, current, now)),
-    runs,
+    runs: runsReport(runs, checkpoints, now),
     stats: statsReport(month, now - 7 * DAY),
-    stale: staleReport(checkpoints, running, now, DAY),
+    stale: staleReport(checkpoints, running, now, DAY, current),
     advice: adviceFrom(month, { windowMs: 30 * DAY }),
     saved: savedPerDay(
       month.filter((r) => r.startedAt >= now - 14 * DAY),
@@ -159,7 +160,11 @@ export function createDashboardApp(options: DashboardAppOptions): Hono {
     if (!Number.isFinite(olderThanMs) || olderThanMs <= 0)
       return c.text("older-than must be milliseconds above 0.", 400);
     const at = now();
-    const result = await collectGarbage(store, await loadStale(store, at, olderThanMs), at);
+    const result = await collectGarbage(
+      store,
+      await loadStale(store, { now: at, olderThanMs }),
+      at,
+    );
     cached = undefined;
     return c.text(
       `gc: ${result.removed.length} checkpoints removed, ${result.markedFailed.length} dead runs marked failed.`,

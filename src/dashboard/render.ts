@@ -1,10 +1,10 @@
 import { html, raw } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
 import type { Advice } from "../reports/advise.js";
+import type { RunView } from "../reports/runs.js";
 import type { RolledStatusRow } from "../reports/shard-rollup.js";
 import type { StaleReport } from "../reports/stale.js";
 import type { ProcessorStats } from "../reports/stats.js";
-import type { RunRecord } from "../stores/store.js";
 import { type SavedPerDay, savedChartSvg } from "./chart.js";
 
 /**
@@ -19,7 +19,7 @@ const h = (strings: TemplateStringsArray, ...values: unknown[]): Html =>
 /** Everything one refresh shows. */
 export interface DashboardData {
   readonly status: readonly RolledStatusRow[];
-  readonly runs: readonly RunRecord[];
+  readonly runs: readonly RunView[];
   readonly stats: readonly ProcessorStats[];
   readonly stale: StaleReport;
   readonly advice: readonly Advice[];
@@ -84,7 +84,7 @@ function statusRow(r: RolledStatusRow, allowWrites: boolean): Html {
 <td>${reset}</td></tr>`;
 }
 
-function runsSection(runs: readonly RunRecord[]): Html {
+function runsSection(runs: readonly RunView[]): Html {
   if (runs.length === 0) return h`<p class="empty">No runs recorded.</p>`;
   return h`<table><thead><tr><th>Started</th><th>Processor</th><th>Partition</th><th>Status</th>
 <th>Processed</th><th>Resumed from</th><th>Duration</th><th>Error</th></tr></thead><tbody>
@@ -92,8 +92,8 @@ ${runs.map(
   (
     r,
   ) => h`<tr class="run ${r.status}"><td>${new Date(r.startedAt).toISOString().replace("T", " ").slice(0, 19)}</td>
-<td>${r.processor}</td><td>${r.shard === "" ? r.partition : `${r.partition} shard ${r.shard}`}</td><td>${r.status}${r.reason ? ` (${r.reason})` : ""}</td>
-<td>${r.processed}</td><td>${r.resumedFrom ?? "-"}</td>
+<td>${r.processor}</td><td>${r.shard === "" ? r.partition : `${r.partition} shard ${r.shard}`}</td><td>${r.running && r.running !== "live" ? `running (${r.running}: dead?)` : r.status}${r.reason ? ` (${r.reason})` : ""}</td>
+<td>${r.processed}${r.total === null ? "" : ` of ${r.total}`}</td><td>${r.resumedFrom ?? "-"}</td>
 <td>${duration(r.finishedAt === null ? null : r.finishedAt - r.startedAt)}</td><td>${r.error ?? ""}</td></tr>`,
 )}</tbody></table>`;
 }

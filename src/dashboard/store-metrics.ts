@@ -45,12 +45,12 @@ export async function storeMetrics(
     help: "Runs left running by a process that stopped, silent for 24 hours.",
     registers: [own],
   });
-  for (const row of await loadStatus(store, now)) {
+  for (const row of await loadStatus(store, { now })) {
     const labels = { processor: row.processor, partition: row.partition };
     completed.set(labels, row.completed);
     if (row.total !== null) total.set(labels, row.total);
   }
-  const report = await loadStale(store, now, DAY);
+  const report = await loadStale(store, { now, olderThanMs: DAY });
   stale.set(report.checkpoints.length);
   dead.set(report.runs.length);
   return `${await own.metrics()}\n${registry ? await registry.metrics() : ""}`;

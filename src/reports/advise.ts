@@ -1,5 +1,6 @@
 import type { RunRecord } from "../stores/store.js";
 import { runDurationMs } from "./lease.js";
+import { reachedBy, successorsOf } from "./reached.js";
 import { stalledPartitions, stallWarning } from "./stalled.js";
 
 /** The advisor's answer, from the first branch of the decision tree that decides. */
@@ -53,7 +54,10 @@ export interface AdviceFigures {
   readonly finishedRuns: number;
   readonly failedRuns: number;
   readonly failureRate: number | null;
-  /** Mean position of failures in their partition, `(resumedFrom + processed) / total`. */
+  /**
+   * Mean position of failures in their partition: `(resumedFrom + processed) / total`, or the
+   * next run's `resumedFrom / total` when that is further (a run that died recorded less).
+   */
   readonly avgProgressAtFailure: number | null;
   readonly failuresNearEdges: number;
   /** Median time a whole partition takes, scaled from completed runs. */
@@ -185,9 +189,12 @@ function measure(runs: readonly RunRecord[], options: AdviseOptions): AdviceFigu
   const t = ADVISE_THRESHOLDS;
   const finished = runs.filter((r) => r.status === "completed" || r.status === "failed");
   const failed = finished.filter((r) => r.status === "failed");
+  // Where each failure happened: what the run recorded, or where the run that resumed it
+  // started, when a process that died recorded less.
+  const successors = successorsOf(runs);
   const positions = failed
     .filter((r) => r.total !== null && r.total > 0)
-    .map((r) => ((r.resumedFrom ?? 0) + r.processed) / (r.total as number));
+    .map((r) => Math.min(1, reachedBy(r, successors.get(r.runId)) / (r.total as number)));
   const failureRate = finished.length > 0 ? failed.length / finished.length : null;
   const avgProgressAtFailure = positions.length > 0 ? mean(positions) : null;
   const fullDurations = runs

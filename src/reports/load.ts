@@ -1,61 +1,133 @@
-import type { RunRecord } from "../stores/records.js";
+import type { FailureFilter, RunFilter, RunRecord, StoredFailure } from "../stores/records.js";
 import type { ReportStore } from "../stores/report-store.js";
 import { type Advice, type AdviseOptions, advise } from "./advise.js";
+import { type RunView, runsReport } from "./runs.js";
 import { type RolledStatusRow, rollUpShards } from "./shard-rollup.js";
 import { type StaleReport, staleReport } from "./stale.js";
 import { type ProcessorStats, statsReport } from "./stats.js";
 import { statusReport } from "./status.js";
 
 /**
- * Reads what each report needs through the read side of the store, so that the CLI and the
- * dashboard show the same figures on every store. Each report costs a fixed number of
- * queries, however many checkpoints and runs there are.
+ * The reports `waymark status`, `runs`, `stats`, `stale`, `advise` and `failures` print and the
+ * dashboard shows, as functions over the read side of any store. Each costs a fixed number of
+ * queries, however many checkpoints and runs there are, and none ever writes.
  */
 
-/** The status report of the store's checkpoints, optionally of one processor: two queries. */
+const DAY = 86_400_000;
+
+/** What every report takes: one processor only, and the time it is computed at. */
+export interface ReportOptions {
+  /** Only this processor. @default every processor */
+  readonly processor?: string;
+  /** The time the report is for, epoch ms. @default Date.now() */
+  readonly now?: number;
+}
+
+/**
+ * Checkpoints in flight with progress, rate, ETA, age and lease holder; a sharded partition
+ * rolled up, its shards under it. Two queries.
+ *
+ * @example
+ * const store = await openStore(url, { readOnly: true });
+ * for (const row of await loadStatus(store)) console.log(row.partition, row.percent);
+ */
 export async function loadStatus(
   store: ReportStore,
-  now: number,
-  processor?: string,
+  options: ReportOptions = {},
 ): Promise<RolledStatusRow[]> {
+  const { processor } = options;
   const [checkpoints, current] = await Promise.all([
     store.listCheckpoints({ processor }),
     store.listCurrentRuns({ processor }),
   ]);
-  return rollUpShards(statusReport(checkpoints, current, now));
+  return rollUpShards(statusReport(checkpoints, current, options.now ?? Date.now()));
 }
 
-/** Effectiveness per processor for runs started at or after `since`: one query. */
+/** Options of {@link loadRuns}: the history filters, and the time liveness is judged at. */
+export interface RunsReportOptions extends RunFilter {
+  /** @default Date.now() */
+  readonly now?: number;
+}
+
+/**
+ * Run history, newest first (all of it unless `limit` says), with runs in flight and runs whose
+ * process died shown at what they committed. Two queries.
+ */
+export async function loadRuns(
+  store: ReportStore,
+  options: RunsReportOptions = {},
+): Promise<RunView[]> {
+  const { now, ...filter } = options;
+  const [runs, checkpoints] = await Promise.all([
+    store.listRuns(filter),
+    store.listCheckpoints({ processor: filter.processor }),
+  ]);
+  return runsReport(runs, checkpoints, now ?? Date.now());
+}
+
+/** Options of {@link loadStats}. */
+export interface StatsReportOptions extends ReportOptions {
+  /** Runs started at or after this time, epoch ms. @default 7 days before `now` */
+  readonly since?: number;
+}
+
+/** What checkpoints saved, per processor, over a window of history. One query. */
 export async function loadStats(
   store: ReportStore,
-  since: number,
-  processor?: string,
+  options: StatsReportOptions = {},
 ): Promise<ProcessorStats[]> {
-  return statsReport(await store.listRuns({ processor, since }), since);
+  const since = options.since ?? (options.now ?? Date.now()) - 7 * DAY;
+  return statsReport(await store.listRuns({ processor: options.processor, since }), since);
 }
 
-/** Stale checkpoints and dead runs older than `olderThanMs`: two queries. */
+/** Options of {@link loadStale}. */
+export interface StaleReportOptions extends ReportOptions {
+  /** Silent for longer than this. @default 86_400_000 (24 h) */
+  readonly olderThanMs?: number;
+}
+
+/** Stale checkpoints and runs left `running` by a process that died: what `gc` removes. Three queries. */
 export async function loadStale(
   store: ReportStore,
-  now: number,
-  olderThanMs: number,
-  processor?: string,
+  options: StaleReportOptions = {},
 ): Promise<StaleReport> {
-  const [checkpoints, running] = await Promise.all([
+  const { processor } = options;
+  const [checkpoints, running, current] = await Promise.all([
     store.listCheckpoints({ processor }),
     store.listRuns({ processor, status: "running" }),
+    store.listCurrentRuns({ processor }),
   ]);
-  return staleReport(checkpoints, running, now, olderThanMs);
+  const now = options.now ?? Date.now();
+  return staleReport(checkpoints, running, now, options.olderThanMs ?? DAY, current);
 }
 
-/** The advisor's verdict per processor (or for one), from runs started at or after `since`. */
+/** Options of {@link loadAdvice}. */
+export interface AdviceReportOptions extends ReportOptions {
+  /** How much history to judge from. @default 2_592_000_000 (30 days) */
+  readonly windowMs?: number;
+  /** Runs per week for the ROI figures. @default measured from the window */
+  readonly weeklyRuns?: number;
+}
+
+/** Retry or checkpoint: the advisor's verdict and figures per processor. One query. */
 export async function loadAdvice(
   store: ReportStore,
-  since: number,
-  options: AdviseOptions,
-  processor?: string,
+  options: AdviceReportOptions = {},
 ): Promise<Advice[]> {
-  return adviceFrom(await store.listRuns({ processor, since }), options, processor);
+  const windowMs = options.windowMs ?? 30 * DAY;
+  const since = (options.now ?? Date.now()) - windowMs;
+  const runs = await store.listRuns({ processor: options.processor, since });
+  const adviseOptions =
+    options.weeklyRuns === undefined ? { windowMs } : { windowMs, weeklyRuns: options.weeklyRuns };
+  return adviceFrom(runs, adviseOptions, options.processor);
+}
+
+/** The failure ledger: entities skipped after every attempt failed, for `redrive`. One query. */
+export function loadFailures(
+  store: ReportStore,
+  filter: FailureFilter = {},
+): Promise<StoredFailure[]> {
+  return store.listFailures(filter);
 }
 
 /** The advisor's verdicts from runs already read. */

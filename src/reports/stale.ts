@@ -2,6 +2,7 @@ import { keyId } from "../core/checkpoint-key.js";
 import type { CheckpointKey } from "../core/types.js";
 import type { RunRecord, StoredCheckpoint } from "../stores/store.js";
 import { leaseIsLive } from "./lease.js";
+import { type RunningState, runningRun, successorsOf } from "./reached.js";
 
 /** A checkpoint nobody works on that has not advanced for longer than the threshold. */
 export interface StaleCheckpoint extends CheckpointKey {
@@ -13,7 +14,7 @@ export interface StaleCheckpoint extends CheckpointKey {
 }
 
 /** Why a run still marked `running` is taken for dead. */
-export type DeadRunCause = "lease-expired" | "taken-over" | "checkpoint-gone";
+export type DeadRunCause = Exclude<RunningState, "live">;
 
 /** A run left `running` by a process that stopped without recording an outcome. */
 export interface DeadRun {
@@ -22,7 +23,10 @@ export interface DeadRun {
   /** Its last sign of life: its checkpoint's last commit, or its start. */
   readonly lastSeenAt: number;
   readonly ageMs: number;
-  /** Entities it committed, read from its checkpoint when that is still its own. */
+  /**
+   * Entities it committed: read from its checkpoint while that is still its own, else from
+   * the run that resumed it (where it died), else what it recorded.
+   */
   readonly processed: number;
 }
 
@@ -38,13 +42,15 @@ export interface StaleReport {
  * Finds stale checkpoints (no live lease, no commit for more than `olderThanMs`) and dead
  * runs (marked `running`, but their lease expired, another run took the checkpoint over,
  * or the checkpoint is gone; silent for more than `olderThanMs`). A checkpoint with a live
- * lease is never stale, however old its last commit.
+ * lease is never stale, however old its last commit. `history` (the checkpoints' current
+ * runs, say) lets a dead run's progress be read from the run that resumed it.
  */
 export function staleReport(
   checkpoints: readonly StoredCheckpoint[],
   runs: readonly RunRecord[],
   now: number,
   olderThanMs: number,
+  history: readonly RunRecord[] = [],
 ): StaleReport {
   const byKey = new Map(checkpoints.map((c) => [keyId(c), c]));
   const stale = checkpoints
@@ -59,20 +65,18 @@ export function staleReport(
       updatedAt: c.updatedAt,
       ageMs: now - c.updatedAt,
     }));
+  const successors = successorsOf([...runs, ...history]);
   const dead: DeadRun[] = [];
   for (const run of runs) {
     if (run.status !== "running") continue;
-    const checkpoint = byKey.get(keyId(run));
-    const own = checkpoint !== undefined && checkpoint.runId === run.runId;
-    if (own && leaseIsLive(checkpoint, now)) continue;
-    const lastSeenAt = own ? Math.max(checkpoint.updatedAt, run.startedAt) : run.startedAt;
-    if (now - lastSeenAt <= olderThanMs) continue;
+    const found = runningRun(run, byKey.get(keyId(run)), successors.get(run.runId), now);
+    if (found.state === "live" || now - found.lastSeenAt <= olderThanMs) continue;
     dead.push({
       run,
-      cause: checkpoint === undefined ? "checkpoint-gone" : own ? "lease-expired" : "taken-over",
-      lastSeenAt,
-      ageMs: now - lastSeenAt,
-      processed: own ? Math.max(0, checkpoint.completed - (run.resumedFrom ?? 0)) : run.processed,
+      cause: found.state,
+      lastSeenAt: found.lastSeenAt,
+      ageMs: now - found.lastSeenAt,
+      processed: found.processed,
     });
   }
   return { now, olderThanMs, checkpoints: stale, runs: dead };

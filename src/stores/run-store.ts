@@ -189,6 +189,18 @@ export function fencedMessage(lease: LeaseHandle): string {
   );
 }
 
+/**
+ * The error a run still marked `running` gets when another run takes its expired lease over:
+ * its process stopped without recording an outcome. Every store's `acquire` records it, with
+ * `processed` set from the checkpoint's committed count, so history shows where it died.
+ */
+export function abandonedRunError(takenOverBy: string): string {
+  return (
+    "Abandoned: the process running it stopped without recording an outcome; run " +
+    `${takenOverBy} took its checkpoint over from the last commit.`
+  );
+}
+
 /** The successful outcome of `acquire`: the lease carries the checkpoint's new fence. */
 export function acquiredLease(
   request: AcquireRequest,

@@ -151,7 +151,7 @@ describe("partition names are data on every store", { timeout: 120_000 }, () => 
         });
         results.push(resultOf(result));
       }
-      const status = await loadStatus(opened.store, Date.now());
+      const status = await loadStatus(opened.store);
       return {
         results,
         status: status.map((r) => ({

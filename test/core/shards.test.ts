@@ -110,7 +110,7 @@ for (const factory of STORE_FACTORIES) {
         });
         assert.equal(result.status, "suspended");
       }
-      const rows = await loadStatus(opened.store, Date.now(), "sharded");
+      const rows = await loadStatus(opened.store, { processor: "sharded" });
       assert.equal(rows.length, 1, "one row for the sharded partition");
       assert.equal(rows[0]?.partition, "2024-01-15");
       assert.deepEqual(

@@ -46,7 +46,7 @@ async function assertRefreshCost(store: CheckpointStore, queries: () => number):
   // Exactly: checkpoints, current runs, running runs, the last 50 runs, the month's runs.
   assert.equal(refresh, 5, `a dashboard refresh made ${refresh} queries`);
   const statusBefore = queries();
-  await loadStatus(store, NOW);
+  await loadStatus(store, { now: NOW });
   assert.equal(queries() - statusBefore, 2, "status: checkpoints and their current runs");
 }
 

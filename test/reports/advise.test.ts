@@ -57,7 +57,11 @@ const failedAt = (progress: number, durationMs: number): Spec => ({
 async function adviceFrom(history: RunRecord[], weeklyRuns?: number) {
   const store = new MemoryStore();
   for (const run of history) await store.recordRun(run);
-  const [advice] = await loadAdvice(store, 0, { windowMs: WEEK, weeklyRuns }, "p");
+  const [advice] = await loadAdvice(store, {
+    windowMs: WEEK,
+    processor: "p",
+    ...(weeklyRuns === undefined ? {} : { weeklyRuns }),
+  });
   await store.close();
   assert.ok(advice);
   return advice;
@@ -192,6 +196,31 @@ describe("advise: the decision tree on recorded histories", () => {
     const a = advise("p", history, { windowMs: 2 * WEEK });
     assert.equal(a.figures.typicalDurationMs, 10 * MIN);
     assert.equal(a.figures.weeklyRuns, 6, "12 finished runs over two weeks");
+  });
+
+  it("locates a failure recorded at 0 (its process died) where the run that resumed it started", () => {
+    // What gc recorded for dead runs before it read their checkpoints: processed 0. The next
+    // attempt on the same checkpoint resumed from 400: that is where each one died.
+    const history: RunRecord[] = [];
+    for (const [died, resumed] of runs(6, failedAt(0, 20 * MIN)).map((r) => [
+      { ...r, attempt: 1 },
+      {
+        ...runs(1, { durationMs: 12 * MIN, processed: 600, resumedFrom: 400 })[0],
+        partition: r.partition,
+        attempt: 2,
+      },
+    ])) {
+      history.push(died as RunRecord, resumed as RunRecord);
+    }
+    const a = advise("p", history, { windowMs: WEEK });
+    close(a.figures.avgProgressAtFailure, 0.4);
+    assert.equal(a.figures.failuresNearEdges, 0);
+    assert.equal(a.verdict, "checkpoint", "mid-run failures of 20-minute runs");
+    // A run that started over (no resumedFrom) says nothing about where the failed one died.
+    const restarted = history.map((r) =>
+      r.attempt === 2 ? { ...r, resumedFrom: null, processed: 1000 } : r,
+    );
+    close(advise("p", restarted, { windowMs: WEEK }).figures.avgProgressAtFailure, 0);
   });
 
   it("flags checkpoint overhead over 5% and recommends larger batches", () => {

@@ -50,20 +50,20 @@ for (const factory of STORE_FACTORIES) {
       assert.equal((await go("p2")).status, "failed"); // 20 committed, left behind
 
       const now = clock + DAY + 1000;
-      const status = await loadStatus(opened.store, now);
+      const status = await loadStatus(opened.store, { now });
       assert.deepEqual(
         status.map((r) => [r.processor, r.partition, r.completed, r.total, r.percent]),
         [["players", "p2", 20, 100, 20]],
       );
 
-      const [stats] = await loadStats(opened.store, t0);
+      const [stats] = await loadStats(opened.store, { since: t0 });
       assert.equal(stats?.runs, 3);
       assert.equal(stats?.resumedRuns, 1);
       assert.equal(stats?.entitiesSaved, 40);
       assert.equal(stats?.perEntityMs, 100); // the completed run: 60 entities in 6 s
       assert.equal(stats?.timeSavedMs, 4000);
 
-      const stale = await loadStale(opened.store, now, DAY);
+      const stale = await loadStale(opened.store, { now, olderThanMs: DAY });
       assert.deepEqual(
         stale.checkpoints.map((c) => [c.processor, c.partition, c.completed]),
         [["players", "p2", 20]],
@@ -72,7 +72,11 @@ for (const factory of STORE_FACTORIES) {
       assert.equal(gc.removed.length, 1);
       assert.deepEqual(await opened.store.listCheckpoints(), []);
 
-      const [advice] = await loadAdvice(opened.store, t0, { weeklyRuns: 10, windowMs: 7 * DAY });
+      const [advice] = await loadAdvice(opened.store, {
+        now: t0 + 7 * DAY,
+        weeklyRuns: 10,
+        windowMs: 7 * DAY,
+      });
       assert.equal(advice?.processor, "players");
       assert.equal(advice?.verdict, "insufficient-history");
       assert.equal(advice?.runsNeeded, 7); // 10 finished runs are needed; there are 3

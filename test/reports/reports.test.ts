@@ -14,7 +14,7 @@ describe("reports on a SQLite store filled by real runs", () => {
   });
 
   it("status: progress, rate, ETA, age, lease holder and resumes of every checkpoint", async () => {
-    const rows = await loadStatus(h.store, h.now);
+    const rows = await loadStatus(h.store, { now: h.now });
     const byKey = new Map(rows.map((r) => [`${r.processor}/${r.partition}`, r]));
     assert.deepEqual([...byKey.keys()].sort(), [
       "alpha/p3",
@@ -48,16 +48,18 @@ describe("reports on a SQLite store filled by real runs", () => {
     // Delta's process was killed: its lease expired, nobody holds it.
     assert.equal(byKey.get("delta/d1")?.leaseHolder, null);
     assert.equal(byKey.get("delta/d1")?.completed, 20);
-    assert.deepEqual((await loadStatus(h.store, h.now, "alpha")).map((r) => r.partition).sort(), [
-      "p3",
-      "p4",
-    ]);
+    assert.deepEqual(
+      (await loadStatus(h.store, { now: h.now, processor: "alpha" }))
+        .map((r) => r.partition)
+        .sort(),
+      ["p3", "p4"],
+    );
   });
 
   it("stats: resumed runs, entities and time saved, overhead and net saving per processor", async () => {
     const runs = await h.store.listRuns({ processor: "alpha" });
     const overhead = runs.reduce((sum, r) => sum + r.checkpointMs, 0);
-    const [alpha, beta, delta, gamma] = await loadStats(h.store, h.now - 7 * DAY);
+    const [alpha, beta, delta, gamma] = await loadStats(h.store, { since: h.now - 7 * DAY });
     assert.equal(alpha?.processor, "alpha");
     assert.equal(alpha?.runs, 6);
     assert.equal(alpha?.completedRuns, 2);
@@ -79,13 +81,13 @@ describe("reports on a SQLite store filled by real runs", () => {
     assert.equal(gamma?.processor, "gamma");
     // A one-day window leaves out the runs of two days ago.
     assert.deepEqual(
-      (await loadStats(h.store, h.now - DAY)).map((s) => s.processor),
+      (await loadStats(h.store, { since: h.now - DAY })).map((s) => s.processor),
       ["alpha"],
     );
   });
 
   it("stale: old checkpoints without a live lease and the run of the killed process", async () => {
-    const report = await loadStale(h.store, h.now, DAY);
+    const report = await loadStale(h.store, { now: h.now, olderThanMs: DAY });
     assert.deepEqual(
       report.checkpoints.map((c) => `${c.processor}/${c.partition}@${c.completed}`).sort(),
       ["beta/b1@20", "delta/d1@20"],
@@ -98,12 +100,12 @@ describe("reports on a SQLite store filled by real runs", () => {
     assert.equal(dead?.processed, 20);
     assert.equal(dead?.lastSeenAt, h.t0 - 2 * DAY + 2_000);
     // A threshold of three days lists nothing.
-    const none = await loadStale(h.store, h.now, 3 * DAY);
+    const none = await loadStale(h.store, { now: h.now, olderThanMs: 3 * DAY });
     assert.equal(none.checkpoints.length + none.runs.length, 0);
   });
 
   it("gc removes exactly what stale listed, marks the dead run failed, spares the live lease", async () => {
-    const report = await loadStale(h.store, h.now, DAY);
+    const report = await loadStale(h.store, { now: h.now, olderThanMs: DAY });
     const before = await h.store.listCheckpoints();
     const result = await collectGarbage(h.store, report, h.now);
     assert.deepEqual(result.removed, report.checkpoints);
@@ -125,14 +127,14 @@ describe("reports on a SQLite store filled by real runs", () => {
     assert.equal(dead?.processed, 20);
     assert.equal(dead?.finishedAt, h.t0 - 2 * DAY + 2_000);
     assert.match(dead?.error ?? "", /Abandoned/);
-    const after = await loadStale(h.store, h.now, DAY);
+    const after = await loadStale(h.store, { now: h.now, olderThanMs: DAY });
     assert.equal(after.checkpoints.length + after.runs.length, 0);
   });
 
   it("gc never removes a checkpoint whose lease was taken after the listing", async () => {
     // Listed with a clock far in the future, where even gamma's lease has run out.
     const late = h.now + 5 * DAY;
-    const report = await loadStale(h.store, late, DAY);
+    const report = await loadStale(h.store, { now: late, olderThanMs: DAY });
     assert.ok(report.checkpoints.some((c) => c.processor === "gamma"));
     const result = await collectGarbage(h.store, report, h.now);
     assert.deepEqual(

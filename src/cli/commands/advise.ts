@@ -37,9 +37,15 @@ export function registerAdvise(program: Command): void {
       await usingStore(
         options.store,
         async (store) => {
-          const since = Date.now() - windowMs;
+          const now = Date.now();
+          const since = now - windowMs;
           const processor = argument ?? options.processor;
-          const advice = await loadAdvice(store, since, { windowMs, weeklyRuns }, processor);
+          const advice = await loadAdvice(store, {
+            now,
+            windowMs,
+            ...(weeklyRuns === undefined ? {} : { weeklyRuns }),
+            ...(processor === undefined ? {} : { processor }),
+          });
           if (options.json) return printJson(advice);
           if (advice.length === 0) {
             process.stdout.write(`No runs recorded since ${new Date(since).toISOString()}.\n`);

@@ -21,7 +21,7 @@ export function registerGc(program: Command): void {
       options.store,
       async (store) => {
         const now = Date.now();
-        const report = await loadStale(store, now, olderThanMs, options.processor);
+        const report = await loadStale(store, { now, olderThanMs, processor: options.processor });
         if (options.dryRun) {
           if (options.json) return printJson({ dryRun: true, ...report });
           process.stdout.write("Dry run: nothing is changed. gc would remove:\n\n");

@@ -1,6 +1,8 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
 import type { RecordedRunStatus } from "../../core/types.js";
-import type { RunRecord } from "../../stores/store.js";
+import { loadRuns } from "../../reports/load.js";
+import type { RunningState } from "../../reports/reached.js";
+import type { RunView } from "../../reports/runs.js";
 import {
   formatDuration,
   printJson,
@@ -42,14 +44,14 @@ export function registerRuns(program: Command): void {
     await usingStore(
       options.store,
       async (store) => {
-        const runs = await store.listRuns({
+        const runs = await loadRuns(store, {
           processor: options.processor,
           partition: options.partition,
           shard: options.shard,
           status: options.status,
           limit: options.limit,
         });
-        if (options.json) return printJson(runs.map((r) => ({ ...r, durationMs: durationOf(r) })));
+        if (options.json) return printJson(runs);
         printTable(runs.map(toRow), COLUMNS, "No runs recorded.");
       },
       "read",
@@ -70,24 +72,29 @@ const COLUMNS = [
   ["error", "ERROR"],
 ] as const;
 
-function toRow(run: RunRecord): Record<string, string> {
-  const duration = durationOf(run);
+/** How a run still marked `running` reads: in flight, or what became of its process. */
+const RUNNING: Record<RunningState, string> = {
+  live: "running",
+  "lease-expired": "running (lease expired: dead?)",
+  "taken-over": "running (dead: taken over)",
+  "checkpoint-gone": "running (dead: checkpoint gone)",
+};
+
+function toRow(run: RunView): Record<string, string> {
+  const duration = run.durationMs;
+  const status = run.running ? RUNNING[run.running] : run.status;
   return {
     started: new Date(run.startedAt).toISOString().slice(0, 19).replace("T", " "),
     processor: run.processor,
     partition: run.partition,
     shard: run.shard,
-    status: run.reason ? `${run.status} (${run.reason})` : run.status,
+    status: run.reason ? `${status} (${run.reason})` : status,
     processed: run.total === null ? `${run.processed}` : `${run.processed} of ${run.total}`,
     resumedFrom: run.resumedFrom === null ? "-" : String(run.resumedFrom),
     duration: duration === null ? "-" : formatDuration(duration),
     checkpointMs: run.checkpointMs.toFixed(1),
     error: shorten(run.error ?? "", 60),
   };
-}
-
-function durationOf(run: RunRecord): number | null {
-  return run.finishedAt === null ? null : run.finishedAt - run.startedAt;
 }
 
 /** The first line of an error, cut to `max` characters so the table stays readable. */

@@ -30,7 +30,7 @@ export function registerStale(program: Command): void {
     await usingStore(
       options.store,
       async (store) => {
-        const report = await loadStale(store, Date.now(), olderThanMs, options.processor);
+        const report = await loadStale(store, { olderThanMs, processor: options.processor });
         if (options.json) return printJson(report);
         printStale(report);
       },

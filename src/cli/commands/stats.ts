@@ -25,7 +25,7 @@ export function registerStats(program: Command): void {
       options.store,
       async (store) => {
         const since = Date.now() - windowMs;
-        const rows = await loadStats(store, since, options.processor);
+        const rows = await loadStats(store, { since, processor: options.processor });
         if (options.json) return printJson({ since, processors: rows });
         const time = (ms: number | null) => (ms === null ? "-" : formatDuration(ms));
         printTable(

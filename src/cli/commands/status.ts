@@ -25,7 +25,7 @@ export function registerStatus(program: Command): void {
     await usingStore(
       options.store,
       async (store) => {
-        const rows = await loadStatus(store, Date.now(), options.processor);
+        const rows = await loadStatus(store, { processor: options.processor });
         if (options.json) return printJson(rows);
         printTable(
           rows

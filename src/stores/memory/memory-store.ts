@@ -18,7 +18,7 @@ import type {
   LeaseHandle,
   ReadBack,
 } from "../run-store.js";
-import { acquiredLease, fencedMessage } from "../run-store.js";
+import { abandonedRunError, acquiredLease, fencedMessage } from "../run-store.js";
 import type { CheckpointStore } from "../store.js";
 import { closedStoreError, txEndedError } from "../store-errors.js";
 import { MemoryArtifacts } from "./memory-artifacts.js";
@@ -98,7 +98,21 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
       attempt: base.attempt + 1,
     };
     this.#checkpoints.set(id, checkpoint);
+    if (existing) this.#abandon(existing, request.runId);
     return acquiredLease(request, checkpoint);
+  }
+
+  /** The run that held `previous` and never recorded an outcome died where it last committed. */
+  #abandon(previous: StoredCheckpoint, takenOverBy: string): void {
+    const dead = previous.runId === null ? undefined : this.#runs.get(previous.runId);
+    if (dead?.status !== "running") return;
+    this.#runs.set(dead.runId, {
+      ...dead,
+      status: "failed",
+      finishedAt: Math.max(previous.updatedAt, dead.startedAt),
+      processed: Math.max(0, previous.completed - (dead.resumedFrom ?? 0)),
+      error: abandonedRunError(takenOverBy),
+    });
   }
 
   async renew(lease: LeaseHandle, leaseTtlMs: number, now: number): Promise<void> {

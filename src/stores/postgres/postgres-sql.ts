@@ -18,17 +18,36 @@ export function postgresSql(s: string): Record<StatementName, PgStatement> {
   const texts: Record<StatementName, string> = {
     // One statement: create the row, or take a free or expired lease with a higher fence.
     // A live lease makes the WHERE false, so nothing is returned and nothing changes.
-    acquire: `INSERT INTO ${s}.checkpoints AS c (processor, partition, shard, run_id,
-                lease_owner, lease_expires_at, fence, attempt, created_at, updated_at)
-              VALUES ($1, $2, $3, $4, $5, ${storeNow(7)} + $6::bigint, 1, 1, ${storeNow(7)}, ${storeNow(7)})
-              ON CONFLICT (processor, partition, shard) DO UPDATE SET
-                run_id = EXCLUDED.run_id, lease_owner = EXCLUDED.lease_owner,
-                lease_expires_at = EXCLUDED.lease_expires_at,
-                fence = c.fence + 1, attempt = c.attempt + 1
-              WHERE c.lease_owner IS NULL OR c.lease_expires_at IS NULL
-                 OR c.lease_expires_at <= ${storeNow(7)}
-              RETURNING *, ${storeNow(7)} AS store_now`,
-    holder: `SELECT lease_owner, lease_expires_at, ${storeNow(4)} AS store_now FROM ${s}.checkpoints
+    // Takes the lease and, in the same statement, records the run that held it and never
+    // recorded an outcome as failed where it last committed. `before` reads the statement's
+    // snapshot: a commit racing with it renews the lease, and then the upsert takes nothing.
+    // Expiry is judged by the store's clock (the server's, unless the runner's is passed).
+    acquire: `WITH before AS (
+                SELECT run_id, completed, updated_at FROM ${s}.checkpoints
+                WHERE processor = $1 AND partition = $2 AND shard = $3
+              ), taken AS (
+                INSERT INTO ${s}.checkpoints AS c (processor, partition, shard, run_id,
+                  lease_owner, lease_expires_at, fence, attempt, created_at, updated_at)
+                VALUES ($1, $2, $3, $4, $5, ${storeNow(7)} + $6::bigint, 1, 1,
+                  ${storeNow(7)}, ${storeNow(7)})
+                ON CONFLICT (processor, partition, shard) DO UPDATE SET
+                  run_id = EXCLUDED.run_id, lease_owner = EXCLUDED.lease_owner,
+                  lease_expires_at = EXCLUDED.lease_expires_at,
+                  fence = c.fence + 1, attempt = c.attempt + 1
+                WHERE c.lease_owner IS NULL OR c.lease_expires_at IS NULL
+                   OR c.lease_expires_at <= ${storeNow(7)}
+                RETURNING *
+              ), abandoned AS (
+                UPDATE ${s}.runs AS r SET status = 'failed',
+                  finished_at = GREATEST(before.updated_at, r.started_at),
+                  processed = GREATEST(0, before.completed - COALESCE(r.resumed_from, 0)),
+                  error = $8
+                FROM before, taken
+                WHERE r.run_id = before.run_id AND r.status = 'running'
+              )
+              SELECT *, ${storeNow(7)} AS store_now FROM taken`,
+    holder: `SELECT lease_owner, lease_expires_at, ${storeNow(4)} AS store_now
+             FROM ${s}.checkpoints
              WHERE processor = $1 AND partition = $2 AND shard = $3`,
     renew: `UPDATE ${s}.checkpoints SET lease_expires_at = ${storeNow(2)} + $1::bigint
             WHERE ${fenced(3)}`,

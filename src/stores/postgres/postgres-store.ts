@@ -16,7 +16,7 @@ import type {
   LeaseHandle,
   ReadBack,
 } from "../run-store.js";
-import { acquiredLease, fencedMessage } from "../run-store.js";
+import { abandonedRunError, acquiredLease, fencedMessage } from "../run-store.js";
 import { type CheckpointRow, fenceOf, keyOf, toCheckpoint } from "../sql-rows.js";
 import type { CheckpointStore } from "../store.js";
 import { closedStoreError } from "../store-errors.js";
@@ -142,6 +142,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
         request.owner,
         request.leaseTtlMs,
         now,
+        abandonedRunError(request.runId),
       ]);
       const row = taken.rows[0];
       if (row) {

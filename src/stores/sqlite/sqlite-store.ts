@@ -16,7 +16,7 @@ import type {
   LeaseHandle,
   ReadBack,
 } from "../run-store.js";
-import { acquiredLease, fencedMessage } from "../run-store.js";
+import { abandonedRunError, acquiredLease, fencedMessage } from "../run-store.js";
 import { type CheckpointRow, commitValues, fenceOf, keyOf, toCheckpoint } from "../sql-rows.js";
 import type { CheckpointStore } from "../store.js";
 import { closedStoreError } from "../store-errors.js";
@@ -136,6 +136,19 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
             expiresAt: request.now + request.leaseTtlMs,
             now: request.now,
           });
+          if (existing?.run_id) {
+            // The run that held it and never recorded an outcome died at its last commit.
+            this.#sql(
+              `UPDATE runs SET status = 'failed', finished_at = MAX(@updatedAt, started_at),
+                 processed = MAX(0, @completed - COALESCE(resumed_from, 0)), error = @error
+               WHERE run_id = @deadRunId AND status = 'running'`,
+            ).run({
+              deadRunId: existing.run_id,
+              updatedAt: existing.updated_at,
+              completed: existing.completed,
+              error: abandonedRunError(request.runId),
+            });
+          }
           const checkpoint = toCheckpoint(this.#get(request) as CheckpointRow);
           return acquiredLease(request, checkpoint);
         })

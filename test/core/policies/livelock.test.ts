@@ -95,16 +95,16 @@ describe("no silent livelock", () => {
     for (let i = 0; i < 2; i++)
       await run(processor, { store, logger: false, breaker, partition: "p3" });
 
-    const [stats] = await loadStats(store, 0);
+    const [stats] = await loadStats(store, { since: 0 });
     assert.deepEqual(
       stats?.stalledPartitions.map((s) => [s.partition, s.suspensions, s.reason]),
       [["p1", 3, "circuit-open"]],
     );
-    const [advice] = await loadAdvice(store, 0, { windowMs: 86_400_000 });
+    const [advice] = await loadAdvice(store, { windowMs: 86_400_000 });
     assert.match(advice?.stallWarning ?? "", /budgeted\/p1 \(3 times, circuit-open\)/);
     // Progress ends the streak.
     await run(processor, { store, logger: false, partition: "p1" });
-    assert.deepEqual((await loadStats(store, 0))[0]?.stalledPartitions, []);
+    assert.deepEqual((await loadStats(store, { since: 0 }))[0]?.stalledPartitions, []);
     for (let i = 0; i < 3; i++)
       await run(processor, { store, logger: false, breaker, partition: "p1" });
     await store.close();
