@@ -138,6 +138,8 @@ export type {
   LeaseHandle,
   RunStore,
 } from "./stores/run-store.js";
+export type { StoreSchema } from "./stores/schema.js";
+export { applySchema, describeSchema } from "./stores/schema.js";
 export type { SqliteStoreOptions } from "./stores/sqlite/sqlite-store.js";
 export { SqliteStore } from "./stores/sqlite/sqlite-store.js";
 export { SqliteTx } from "./stores/sqlite/sqlite-tx.js";

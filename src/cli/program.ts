@@ -10,6 +10,7 @@ import { registerRedrive } from "./commands/redrive.js";
 import { registerReset } from "./commands/reset.js";
 import { registerRun } from "./commands/run.js";
 import { registerRuns } from "./commands/runs.js";
+import { registerSchema } from "./commands/schema.js";
 import { registerStale } from "./commands/stale.js";
 import { registerStats } from "./commands/stats.js";
 import { registerStatus } from "./commands/status.js";
@@ -36,6 +37,7 @@ export function buildProgram(version: string): Command {
   registerGc(program);
   registerReset(program);
   registerAdvise(program);
+  registerSchema(program);
   registerDashboard(program);
   registerWorker(program);
   registerEnqueue(program);

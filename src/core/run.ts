@@ -142,7 +142,9 @@ class Runner<E, S, Tx> {
         },
         logger,
       );
-      reader = await untilAborted(this.#open(acquired.checkpoint), this.#stopper.signal);
+      // A store with its own clock (PostgreSQL's server) measures the checkpoint's age too.
+      const now = acquired.storeNow ?? this.#o.now();
+      reader = await untilAborted(this.#open(acquired.checkpoint, now), this.#stopper.signal);
       // Recorded once resume point and total are known, so reports can rate the live run.
       await idempotent(() => store.recordRun(this.#record("running")), this.#o);
       this.#emit("runStarted", (m) =>
@@ -220,14 +222,14 @@ class Runner<E, S, Tx> {
   }
 
   /** Decides fresh start or resume, prepares state and total, and opens the entity source. */
-  async #open(checkpoint: StoredCheckpoint): Promise<BatchReader<E>> {
+  async #open(checkpoint: StoredCheckpoint, now: number): Promise<BatchReader<E>> {
     const p = this.#p;
     const { partition, logger } = this.#o;
     const input = await readInput(p as Processor, partition);
     this.#fingerprint = input.fingerprint;
     let after: Cursor | null = null;
     const point =
-      checkpoint.cursor !== null && isResumable(checkpoint, p as Processor, this.#o.now(), logger)
+      checkpoint.cursor !== null && isResumable(checkpoint, p as Processor, now, logger)
         ? await resumePoint(
             p as Processor,
             { ...checkpoint, cursor: checkpoint.cursor },

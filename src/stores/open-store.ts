@@ -40,6 +40,21 @@ export async function openStore(
   url: string = DEFAULT_STORE_URL,
   options: OpenStoreOptions = {},
 ): Promise<CheckpointStore> {
+  const target = storeTarget(url);
+  if (target.kind === "memory") return new MemoryStore();
+  if (target.kind === "sqlite") return new SqliteStore(target.path, options);
+  // The pg driver itself is loaded only here, when a PostgreSQL URL is opened.
+  return openPostgresStore(target.url, options);
+}
+
+/** What a store URL names. */
+export type StoreTarget =
+  | { readonly kind: "memory" }
+  | { readonly kind: "sqlite"; readonly path: string }
+  | { readonly kind: "postgres"; readonly url: string };
+
+/** Reads a store URL, refusing one that names no store with what to write instead. */
+export function storeTarget(url: string): StoreTarget {
   if (typeof url !== "string" || url.trim() === "") {
     throw new InvalidOptionError(
       "url",
@@ -47,7 +62,7 @@ export async function openStore(
         `"postgres://user@host/db", got ${JSON.stringify(url)}.`,
     );
   }
-  if (url === "memory:" || url === "memory") return new MemoryStore();
+  if (url === "memory:" || url === "memory") return { kind: "memory" };
   if (url.startsWith("sqlite:")) {
     const path = url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "");
     if (path === "") {
@@ -56,10 +71,9 @@ export async function openStore(
         `The store URL "${url}" names no file. Use sqlite:PATH, e.g. "${DEFAULT_STORE_URL}".`,
       );
     }
-    return new SqliteStore(path, options);
+    return { kind: "sqlite", path };
   }
-  // The pg driver itself is loaded only here, when a PostgreSQL URL is opened.
-  if (/^postgres(ql)?:\/\//.test(url)) return openPostgresStore(url, options);
+  if (/^postgres(ql)?:\/\//.test(url)) return { kind: "postgres", url };
   throw new StoreError(
     "INVALID_STORE_URL",
     `Unknown store URL "${redact(url)}". Use sqlite:PATH (e.g. "${DEFAULT_STORE_URL}"), ` +

@@ -10,7 +10,9 @@ import type { FailureFilter, RunRecord, StoredCheckpoint, StoredFailure } from "
  * Batching, ordering checks, retries and deadlines live in the core and are written once.
  *
  * Times are epoch milliseconds supplied by the caller, so that a run's clock (real or a
- * test's) decides expiry everywhere. Cursors and state cross this seam already validated:
+ * test's) decides expiry, except in a store that keeps its own clock for leases and expiry
+ * (PostgreSQL judges by its server's, so that workers whose clocks disagree never steal a
+ * live lease). Cursors and state cross this seam already validated:
  * the cursor as a string or number, the state as a string.
  *
  * `Tx` is what `processBatch` sees as `ctx.tx`: `run` refuses, at compile time, a processor
@@ -22,8 +24,9 @@ export interface RunStore<Tx = unknown> {
 
   /**
    * Takes the lease of a checkpoint for `owner`, creating an empty checkpoint row when there
-   * is none. Succeeds when nobody holds the lease or the holder's lease expired before `now`;
-   * each success increments the fencing token. Returns the checkpoint as it was committed.
+   * is none. Succeeds when nobody holds the lease or the holder's lease expired before `now`
+   * (by the store's clock, where it keeps one); each success increments the fencing token.
+   * Returns the checkpoint as it was committed.
    */
   acquire(request: AcquireRequest): Promise<AcquireResult>;
 
@@ -110,7 +113,17 @@ export interface AcquireRequest extends CheckpointKey {
 
 /** The outcome of {@link RunStore.acquire}. */
 export type AcquireResult =
-  | { readonly acquired: true; readonly lease: LeaseHandle; readonly checkpoint: StoredCheckpoint }
+  | {
+      readonly acquired: true;
+      readonly lease: LeaseHandle;
+      readonly checkpoint: StoredCheckpoint;
+      /**
+       * The store's own clock when it took the lease, for a store that judges time itself
+       * (PostgreSQL with its server's clock): the checkpoint's age is measured against it.
+       * Absent where the runner's `now` decides.
+       */
+      readonly storeNow?: number;
+    }
   | {
       readonly acquired: false;
       readonly holder: { readonly owner: string; readonly expiresAt: number };
@@ -194,6 +207,7 @@ export function abandonedRunError(takenOverBy: string): string {
 export function acquiredLease(
   request: AcquireRequest,
   checkpoint: StoredCheckpoint,
+  storeNow?: number,
 ): AcquireResult {
   const lease: LeaseHandle = {
     processor: request.processor,
@@ -203,5 +217,5 @@ export function acquiredLease(
     fence: checkpoint.fence,
     runId: request.runId,
   };
-  return { acquired: true, lease, checkpoint };
+  return { acquired: true, lease, checkpoint, ...(storeNow === undefined ? {} : { storeNow }) };
 }

@@ -61,7 +61,13 @@ export const postgres: StoreFactory = {
   name: "postgres",
   async open(): Promise<OpenedStore> {
     const test = openTestPool();
-    const store = await PostgresStore.open({ pool: test.pool, schema: test.schema });
+    // The contract tests drive time through `now` (leases, expiry), as on the other stores;
+    // the server's clock, the default, is tested on its own (postgres-clock.test.ts).
+    const store = await PostgresStore.open({
+      pool: test.pool,
+      schema: test.schema,
+      clock: "runner",
+    });
     const effects = `${test.schema}.effects`;
     await test.pool.query(
       `CREATE TABLE ${effects} (key TEXT PRIMARY KEY CHECK (key NOT LIKE 'poison%'),

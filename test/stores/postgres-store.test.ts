@@ -44,7 +44,8 @@ describe("PostgresStore: ctx.tx and exactly once", { timeout: 60_000 }, () => {
 
   beforeEach(async () => {
     test = openTestPool();
-    store = await PostgresStore.open({ pool: test.pool, schema: test.schema });
+    // These tests drive time through `now`.
+    store = await PostgresStore.open({ pool: test.pool, schema: test.schema, clock: "runner" });
     effects = `${test.schema}.effects`;
     await test.pool.query(`CREATE TABLE ${effects} (key TEXT PRIMARY KEY)`);
   });

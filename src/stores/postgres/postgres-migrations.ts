@@ -146,6 +146,47 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<(s: string) => readonly string[]
   (s) => [`ALTER TABLE ${s}.checkpoints ADD COLUMN state_codec TEXT`],
 ];
 
+/** The table that records which migrations a schema has had. */
+function migrationsTable(q: string): string {
+  return `CREATE TABLE IF NOT EXISTS ${q}.migrations (
+       version     INTEGER PRIMARY KEY,
+       applied_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+     )`;
+}
+
+/**
+ * The SQL that creates (or, from `fromVersion`, upgrades) waymark's tables in `schema`, for a
+ * DBA to review and run: the migrations in order, each recorded in the `migrations` table as
+ * the store would record it, in one transaction. A store opened on the result finds it
+ * current and changes nothing.
+ */
+export function postgresSchemaDdl(schema: string, fromVersion = 0): string {
+  const q = quoteIdentifier(schema);
+  const latest = POSTGRES_MIGRATIONS.length;
+  if (fromVersion >= latest) {
+    return `-- waymark's tables in schema ${q} are at version ${latest}: nothing to run.\n`;
+  }
+  const lines = [
+    `-- waymark's tables in schema ${q}: migrations ${fromVersion + 1} to ${latest}`,
+    "BEGIN;",
+    `CREATE SCHEMA IF NOT EXISTS ${q};`,
+    `${migrationsTable(q)};`,
+  ];
+  for (let version = fromVersion + 1; version <= latest; version++) {
+    const migration = POSTGRES_MIGRATIONS[version - 1] as (s: string) => readonly string[];
+    lines.push("", `-- migration ${version}`);
+    for (const statement of migration(q)) lines.push(`${statement};`);
+    lines.push(`INSERT INTO ${q}.migrations (version) VALUES (${version});`);
+  }
+  lines.push("COMMIT;");
+  return `${lines.join("\n")}\n`;
+}
+
+/** The schema version of `schema`: 0 when it has no waymark tables. Reads only. */
+export async function postgresSchemaVersion(pool: PgPool, schema: string): Promise<number> {
+  return (await readVersion(pool, quoteIdentifier(schema))) ?? 0;
+}
+
 /** Double-quotes an identifier that {@link validateSchemaName} already accepted. */
 export function quoteIdentifier(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
@@ -202,12 +243,7 @@ async function migrateLocked(client: PgPoolClient, schema: string, where: string
   // the schema exists, and a role granted only the schema should still start.
   const exists = await client.query("SELECT 1 FROM pg_namespace WHERE nspname = $1", [schema]);
   if (exists.rows.length === 0) await client.query(`CREATE SCHEMA ${q}`);
-  await client.query(
-    `CREATE TABLE IF NOT EXISTS ${q}.migrations (
-       version     INTEGER PRIMARY KEY,
-       applied_at  TIMESTAMPTZ NOT NULL DEFAULT now()
-     )`,
-  );
+  await client.query(migrationsTable(q));
   const result = await client.query<{ version: number | null }>(
     `SELECT max(version) AS version FROM ${q}.migrations`,
   );

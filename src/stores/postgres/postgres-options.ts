@@ -32,6 +32,14 @@ export interface PostgresCommonOptions {
    * @default false
    */
   readOnly?: boolean;
+  /**
+   * Whose clock decides when a lease expires and when a checkpoint was last committed:
+   * `"server"`, PostgreSQL's own (`statement_timestamp()`), so that workers whose clocks
+   * disagree by minutes never take a live lease from each other; or `"runner"`, the `now` a
+   * run passes in (its `now` option), for simulations and tests that drive time themselves.
+   * @default "server"
+   */
+  clock?: "server" | "runner";
 }
 
 /** Options for a pool the store creates and owns (and ends on `close()`). */
@@ -67,6 +75,7 @@ export interface ResolvedPostgresOptions {
   readonly idleInTransactionTimeoutMs: number | undefined;
   readonly create: boolean;
   readonly readOnly: boolean;
+  readonly clock: "server" | "runner";
   /** The server as messages name it, never with its password. */
   readonly where: string;
 }
@@ -118,10 +127,18 @@ export function resolvePostgresOptions(options: PostgresStoreOptions): ResolvedP
     );
   }
   const readOnly = options.readOnly ?? false;
+  const clock = options.clock ?? "server";
+  if (clock !== "server" && clock !== "runner") {
+    throw new InvalidOptionError(
+      "clock",
+      `Expected \`clock\` to be "server" or "runner", got ${describeValue(clock)}.`,
+    );
+  }
   const common = {
     schema,
     idleInTransactionTimeoutMs,
     readOnly,
+    clock,
     create: !readOnly && (options.create ?? true),
   };
   if ("pool" in options && options.pool) {

@@ -17,6 +17,7 @@ import {
   toRun,
 } from "../sql-rows.js";
 import type { PgResult, PgRow } from "./postgres-pool.js";
+import { storeNow } from "./postgres-sql.js";
 
 /** Runs one statement of the store (schema first, errors translated). */
 export type PgQuery = <R extends PgRow>(text: string, values: unknown[]) => Promise<PgResult<R>>;
@@ -99,11 +100,20 @@ export class PostgresReports {
   }
 
   /** Deletes a checkpoint unless leased at `unlessLeasedAt`; whether a row went. */
-  async deleteCheckpoint(key: CheckpointKey, unlessLeasedAt: number | null): Promise<boolean> {
+  /**
+   * Deletes a checkpoint; with `unlessLeased`, not one whose lease is live at `at`, or, when
+   * `at` is null (the server's clock), live now by the server's clock.
+   */
+  async deleteCheckpoint(
+    key: CheckpointKey,
+    unlessLeased: boolean,
+    at: number | null,
+  ): Promise<boolean> {
     const result = await this.#query(
       `DELETE FROM ${this.#s}.checkpoints WHERE processor = $1 AND partition = $2 AND shard = $3
-         AND ($4::bigint IS NULL OR lease_owner IS NULL OR lease_expires_at <= $4)`,
-      [...keyOf(key), unlessLeasedAt],
+         AND ($4::boolean IS NOT TRUE OR lease_owner IS NULL
+              OR lease_expires_at <= ${storeNow(5)})`,
+      [...keyOf(key), unlessLeased, at],
     );
     return (result.rowCount ?? 0) > 0;
   }

@@ -1,5 +1,7 @@
 import { createHash } from "node:crypto";
 import type { RunRecord } from "../records.js";
+import type { CheckpointWrite, LeaseHandle } from "../run-store.js";
+import { cursorJson, fenceOf } from "../sql-rows.js";
 
 /** A statement's text, and its prepared-statement name when it has one. */
 export interface PgStatement {
@@ -19,19 +21,21 @@ export function postgresSql(s: string): Record<StatementName, PgStatement> {
     // Takes the lease and, in the same statement, records the run that held it and never
     // recorded an outcome as failed where it last committed. `before` reads the statement's
     // snapshot: a commit racing with it renews the lease, and then the upsert takes nothing.
+    // Expiry is judged by the store's clock (the server's, unless the runner's is passed).
     acquire: `WITH before AS (
                 SELECT run_id, completed, updated_at FROM ${s}.checkpoints
                 WHERE processor = $1 AND partition = $2 AND shard = $3
               ), taken AS (
                 INSERT INTO ${s}.checkpoints AS c (processor, partition, shard, run_id,
                   lease_owner, lease_expires_at, fence, attempt, created_at, updated_at)
-                VALUES ($1, $2, $3, $4, $5, $6, 1, 1, $7, $7)
+                VALUES ($1, $2, $3, $4, $5, ${storeNow(7)} + $6::bigint, 1, 1,
+                  ${storeNow(7)}, ${storeNow(7)})
                 ON CONFLICT (processor, partition, shard) DO UPDATE SET
                   run_id = EXCLUDED.run_id, lease_owner = EXCLUDED.lease_owner,
                   lease_expires_at = EXCLUDED.lease_expires_at,
                   fence = c.fence + 1, attempt = c.attempt + 1
                 WHERE c.lease_owner IS NULL OR c.lease_expires_at IS NULL
-                   OR c.lease_expires_at <= $7
+                   OR c.lease_expires_at <= ${storeNow(7)}
                 RETURNING *
               ), abandoned AS (
                 UPDATE ${s}.runs AS r SET status = 'failed',
@@ -41,12 +45,15 @@ export function postgresSql(s: string): Record<StatementName, PgStatement> {
                 FROM before, taken
                 WHERE r.run_id = before.run_id AND r.status = 'running'
               )
-              SELECT * FROM taken`,
-    holder: `SELECT lease_owner, lease_expires_at FROM ${s}.checkpoints
+              SELECT *, ${storeNow(7)} AS store_now FROM taken`,
+    holder: `SELECT lease_owner, lease_expires_at, ${storeNow(4)} AS store_now
+             FROM ${s}.checkpoints
              WHERE processor = $1 AND partition = $2 AND shard = $3`,
-    renew: `UPDATE ${s}.checkpoints SET lease_expires_at = $1 WHERE ${fenced(2)}`,
+    renew: `UPDATE ${s}.checkpoints SET lease_expires_at = ${storeNow(2)} + $1::bigint
+            WHERE ${fenced(3)}`,
     commit: `UPDATE ${s}.checkpoints SET processor_version = $1, cursor = $2, completed = $3,
-               total = $4, state = $5, fingerprint = $6, lease_expires_at = $7, updated_at = $8,
+               total = $4, state = $5, fingerprint = $6,
+               lease_expires_at = ${storeNow(8)} + $7::bigint, updated_at = ${storeNow(8)},
                state_codec = $9
              WHERE ${fenced(10)}`,
     // Clearing the checkpoint, remembering the completion and its run, and recording the run
@@ -89,6 +96,34 @@ export function postgresSql(s: string): Record<StatementName, PgStatement> {
     statements[key] = PREPARED.has(key) ? { text, name: preparedName(text) } : { text };
   }
   return statements;
+}
+
+/**
+ * The store's clock in epoch ms: the runner's `now` passed as `$n`, or, when `$n` is null
+ * (the `"server"` clock), the server's time at the start of the statement.
+ */
+export function storeNow(n: number): string {
+  return `COALESCE($${n}::bigint, (extract(epoch from statement_timestamp()) * 1000)::bigint)`;
+}
+
+/** The parameters of `commit`: the runner's `now` is null when the server's clock decides. */
+export function pgCommitValues(
+  write: CheckpointWrite,
+  lease: LeaseHandle,
+  now: number | null,
+): unknown[] {
+  return [
+    write.processorVersion,
+    cursorJson(write.cursor),
+    write.completed,
+    write.total,
+    write.state,
+    write.fingerprint,
+    write.leaseTtlMs,
+    now,
+    write.stateCodec,
+    ...fenceOf(lease),
+  ];
 }
 
 /** The columns of `runs`, in the order of {@link runValues}. */

@@ -17,7 +17,7 @@ import type {
   ReadBack,
 } from "../run-store.js";
 import { abandonedRunError, acquiredLease, fencedMessage } from "../run-store.js";
-import { type CheckpointRow, commitValues, fenceOf, keyOf, toCheckpoint } from "../sql-rows.js";
+import { type CheckpointRow, fenceOf, keyOf, toCheckpoint } from "../sql-rows.js";
 import type { CheckpointStore } from "../store.js";
 import { closedStoreError } from "../store-errors.js";
 import { PostgresArtifacts } from "./postgres-artifacts.js";
@@ -33,7 +33,13 @@ import {
 } from "./postgres-options.js";
 import type { PgPool, PgResult, PgRow } from "./postgres-pool.js";
 import { PostgresReports } from "./postgres-reports.js";
-import { type PgStatement, postgresSql, runValues, type StatementName } from "./postgres-sql.js";
+import {
+  type PgStatement,
+  pgCommitValues,
+  postgresSql,
+  runValues,
+  type StatementName,
+} from "./postgres-sql.js";
 import { openPgTransaction, type PgTx } from "./postgres-tx.js";
 
 /**
@@ -63,6 +69,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
   readonly backfills: PostgresBackfills;
   readonly #ownsPool: boolean;
   readonly #where: string;
+  readonly #clock: "server" | "runner";
   readonly #idleInTransactionTimeoutMs: number | undefined;
   readonly #create: boolean;
   readonly #sql: Record<StatementName, PgStatement>;
@@ -78,6 +85,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     this.schema = resolved.schema;
     this.#ownsPool = resolved.ownsPool;
     this.#where = resolved.where;
+    this.#clock = resolved.clock;
     this.#idleInTransactionTimeoutMs = resolved.idleInTransactionTimeoutMs;
     this.#create = resolved.create;
     this.#sql = postgresSql(quoteIdentifier(resolved.schema));
@@ -125,35 +133,37 @@ export class PostgresStore implements CheckpointStore<PgTx> {
   }
 
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
-    const expiresAt = request.now + request.leaseTtlMs;
+    const now = this.#now(request.now);
     // A holder may release between the refused upsert and the read; then simply try again.
     for (let attempt = 0; ; attempt++) {
-      const taken = await this.#query<CheckpointRow>(this.#sql.acquire, [
+      const taken = await this.#query<CheckpointRow & { store_now: string }>(this.#sql.acquire, [
         ...keyOf(request),
         request.runId,
         request.owner,
-        expiresAt,
-        request.now,
+        request.leaseTtlMs,
+        now,
         abandonedRunError(request.runId),
       ]);
       const row = taken.rows[0];
       if (row) {
         const checkpoint = toCheckpoint(row);
-        return acquiredLease(request, checkpoint);
+        return acquiredLease(request, checkpoint, Number(row.store_now));
       }
-      const held = await this.#query<{ lease_owner: string | null; lease_expires_at: string }>(
-        this.#sql.holder,
-        keyOf(request),
-      );
+      const held = await this.#query<{
+        lease_owner: string | null;
+        lease_expires_at: string;
+        store_now: string;
+      }>(this.#sql.holder, [...keyOf(request), now]);
       const holder = held.rows[0];
-      const live = holder?.lease_owner && Number(holder.lease_expires_at) > request.now;
+      const storeNow = Number(holder?.store_now ?? request.now);
+      const live = holder?.lease_owner && Number(holder.lease_expires_at) > storeNow;
       // Bounded: a lease that keeps changing hands this fast is simply busy.
       if (live || attempt >= 2) {
         return {
           acquired: false,
           holder: {
             owner: holder?.lease_owner ?? "(released while asking)",
-            expiresAt: Number(holder?.lease_expires_at ?? request.now),
+            expiresAt: Number(holder?.lease_expires_at ?? storeNow),
           },
         };
       }
@@ -161,7 +171,11 @@ export class PostgresStore implements CheckpointStore<PgTx> {
   }
 
   async renew(lease: LeaseHandle, leaseTtlMs: number, now: number): Promise<void> {
-    const result = await this.#query(this.#sql.renew, [now + leaseTtlMs, ...fenceOf(lease)]);
+    const result = await this.#query(this.#sql.renew, [
+      leaseTtlMs,
+      this.#now(now),
+      ...fenceOf(lease),
+    ]);
     if (result.rowCount === 0) throw new FencedError(fencedMessage(lease));
   }
 
@@ -171,10 +185,10 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     return {
       tx: transaction.tx,
       commit: async (write: CheckpointWrite) => {
-        const values = commitValues(write, lease);
+        const values = pgCommitValues(write, lease, this.#now(write.now));
         // With artifacts the commit grows a CTE whose shape varies, so it is not prepared.
         const [statement, params]: [PgStatement, unknown[]] = write.keepCheckpoint
-          ? [this.#sql.renew, [write.now + write.leaseTtlMs, ...fenceOf(lease)]]
+          ? [this.#sql.renew, [write.leaseTtlMs, this.#now(write.now), ...fenceOf(lease)]]
           : write.artifacts?.length
             ? withText(
                 this.artifacts.commitStatement(
@@ -283,7 +297,10 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     key: CheckpointKey,
     options: { unlessLeasedAt?: number } = {},
   ): Promise<boolean> {
-    if (!(await this.#reports.deleteCheckpoint(key, options.unlessLeasedAt ?? null))) return false;
+    const { unlessLeasedAt } = options;
+    const unlessLeased = unlessLeasedAt !== undefined;
+    const at = unlessLeased ? this.#now(unlessLeasedAt) : null;
+    if (!(await this.#reports.deleteCheckpoint(key, unlessLeased, at))) return false;
     await this.artifacts.clearArtifacts(key);
     return true;
   }
@@ -293,6 +310,11 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#ownsPool) await this.pool.end();
+  }
+
+  /** The runner's `now` for the SQL, or null where the server's clock decides. */
+  #now(now: number): number | null {
+    return this.#clock === "server" ? null : now;
   }
 
   /** Every statement goes through here: schema first, connection failures as StoreErrors. */

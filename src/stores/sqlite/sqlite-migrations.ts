@@ -206,6 +206,35 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
 ];
 
 /**
+ * The SQL of a current waymark store in SQLite, for review or for creating one with the
+ * sqlite3 shell: the schema a fresh store ends up with (taken from one migrated in memory),
+ * then its version. A store opened on the result finds it current and changes nothing.
+ */
+export function sqliteSchemaDdl(db: SqliteDatabase): string {
+  migrateSqlite(db, ":memory:");
+  const objects = db
+    .prepare(
+      `SELECT type, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'
+       ORDER BY type = 'index', rowid`,
+    )
+    .all() as Array<{ sql: string }>;
+  return [
+    `-- waymark's tables in SQLite: schema version ${SQLITE_MIGRATIONS.length}`,
+    "PRAGMA journal_mode = WAL;",
+    "BEGIN;",
+    ...objects.map((o) => `${o.sql};`),
+    `PRAGMA user_version = ${SQLITE_MIGRATIONS.length};`,
+    "COMMIT;",
+    "",
+  ].join("\n");
+}
+
+/** The schema version of a SQLite store's file: 0 when it has no waymark tables. Reads only. */
+export function sqliteSchemaVersion(db: SqliteDatabase): number {
+  return db.pragma("user_version", { simple: true }) as number;
+}
+
+/**
  * Checks, without changing anything, that `file` holds a waymark store of this version:
  * `STORE_NOT_FOUND` when it has no waymark schema or an older one (which only a writer may
  * migrate), `STORE_INCOMPATIBLE` when it is newer than this waymark.
