@@ -89,7 +89,11 @@ describe("kill -9 and resume on SQLite", { timeout: 120_000 }, () => {
 
     assert.equal(final.checkpoint, null, "a completed run clears its checkpoint");
     const byId = new Map(final.runs.map((r) => [r.runId, r]));
-    assert.equal(byId.get(dead.runId)?.status, "running", "the dead run's row is left as is");
+    // The resuming run's acquisition records the dead run as failed where it last committed.
+    const deadAfter = byId.get(dead.runId);
+    assert.equal(deadAfter?.status, "failed", "the dead run is recorded as failed");
+    assert.match(deadAfter?.error ?? "", new RegExp(`^Abandoned: .*run ${report.runId} took`));
+    assert.equal(deadAfter?.processed, expected.resumedFrom ?? 0, "the dead run's committed count");
     assert.equal(byId.get(report.runId)?.status, "completed");
     assert.equal(byId.get(report.runId)?.resumedFrom, expected.resumedFrom);
   }
