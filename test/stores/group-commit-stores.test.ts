@@ -11,7 +11,7 @@ import { defineProcessor } from "../../src/core/processor.js";
 import { runPartitions } from "../../src/core/run-partitions.js";
 import type { GroupCommitStats } from "../../src/stores/group-commit.js";
 import { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
-import type { CheckpointWrite, LeaseHandle } from "../../src/stores/store.js";
+import type { BatchScope, CheckpointWrite, LeaseHandle } from "../../src/stores/store.js";
 import { type OpenedStore, STORE_FACTORIES } from "./stores.js";
 
 const T0 = 1_700_000_000_000;
@@ -29,6 +29,17 @@ function write(cursor: number): CheckpointWrite {
     leaseTtlMs: TTL,
     now: T0 + 1000,
   };
+}
+
+/** Commits one batch of each scope in the same turn; only the second (b) may fail. */
+async function commitTogether(scopes: BatchScope<unknown>[]) {
+  const outcomes = await Promise.allSettled(scopes.map((scope, i) => scope.commit(write(i + 1))));
+  assert.deepEqual(
+    outcomes.map((o) => o.status),
+    ["fulfilled", "rejected", "fulfilled"],
+    "only b's commit fails",
+  );
+  return outcomes;
 }
 
 function statsOf(opened: OpenedStore): GroupCommitStats {
@@ -66,14 +77,7 @@ for (const factory of STORE_FACTORIES.filter((f) => f.name !== "memory")) {
       // Another runner takes b over once its lease expired: the first one's commit is fenced.
       await acquire("b", "second", T0 + TTL + 1);
       const scopes = [a, stale, c].map((lease) => opened.store.openBatch(lease));
-      const outcomes = await Promise.allSettled(
-        scopes.map((scope, i) => scope.commit(write(i + 1))),
-      );
-      assert.deepEqual(
-        outcomes.map((o) => o.status),
-        ["fulfilled", "rejected", "fulfilled"],
-        "only b's commit fails",
-      );
+      const outcomes = await commitTogether(scopes);
       const reason = (outcomes[1] as PromiseRejectedResult).reason;
       assert.ok(reason instanceof FencedError, `b is fenced, got ${String(reason)}`);
       assert.deepEqual(statsOf(opened), { enabled: true, groups: 1, commits: 3, largest: 3 });
@@ -155,14 +159,7 @@ describe("group commit on sqlite: ctx.tx and the option", () => {
       scopes.forEach((scope, i) => {
         scope.tx.run("INSERT INTO effects (key) VALUES (?)", keys[i]);
       });
-      const outcomes = await Promise.allSettled(
-        scopes.map((scope, i) => scope.commit(write(i + 1))),
-      );
-      assert.deepEqual(
-        outcomes.map((o) => o.status),
-        ["fulfilled", "rejected", "fulfilled"],
-        "only b's commit fails",
-      );
+      const outcomes = await commitTogether(scopes);
       assert.match(String((outcomes[1] as PromiseRejectedResult).reason), /CHECK constraint/);
       const effects = store.database.prepare("SELECT key FROM effects ORDER BY key").all();
       assert.deepEqual(effects, [{ key: "a" }, { key: "c" }], "b's writes were rolled back");
