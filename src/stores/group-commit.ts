@@ -104,6 +104,15 @@ export class CommitGroups<C> {
     return { enabled: true, groups: this.#groups, commits: this.#commits, largest: this.#largest };
   }
 
+  /**
+   * Whether a commit now would be written alone and at once: one run holds a lease and no
+   * group is waiting or being written. The store then writes it itself, directly, so that a
+   * lone run pays not even the promise of a group.
+   */
+  alone(): boolean {
+    return !this.#inFlight && !this.#scheduled && this.#waiting.length === 0 && this.#active() <= 1;
+  }
+
   /** Resolves once `commit` landed; rejects with the error its flush reported for it. */
   commit(commit: C): Promise<void> {
     return new Promise<void>((resolve, reject) => {

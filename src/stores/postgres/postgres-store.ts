@@ -243,7 +243,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
           // Nothing went through ctx.tx: one autocommit statement, one round trip, shared
           // with the other runs' commits of the moment when it is a plain one.
           transaction.seal();
-          if (this.#groups && statement === this.#sql.commit) {
+          if (this.#groups && !this.#groups.alone() && statement === this.#sql.commit) {
             return this.#groups.commit({ lease, values: params });
           }
           committed = (await this.#query(statement, params)).rowCount !== 0;

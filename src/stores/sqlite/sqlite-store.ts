@@ -203,7 +203,9 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
       tx,
       commit: async (write: CheckpointWrite) => {
         tx.end();
-        if (this.#groups) return this.#groups.commit({ lease, write, tx });
+        if (this.#groups && !this.#groups.alone()) {
+          return this.#groups.commit({ lease, write, tx });
+        }
         this.#guard(() => this.#commitBatch.immediate(lease, write, tx));
       },
       rollback: async () => tx.clear(),
