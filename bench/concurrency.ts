@@ -120,7 +120,7 @@ export async function pgEndToEnd(url: string, quick: boolean): Promise<BenchRow[
   const upsert = `INSERT INTO ${schema}.checkpoints AS c (processor, partition, processor_version,
       cursor, completed, total, state, fingerprint, lease_expires_at, created_at, updated_at)
     VALUES ($1, $2, 1, $3, $4, $5, NULL, NULL, $6, $7, $7)
-    ON CONFLICT (processor, partition) DO UPDATE SET processor_version = 1,
+    ON CONFLICT (processor, partition, shard) DO UPDATE SET processor_version = 1,
       cursor = EXCLUDED.cursor, completed = EXCLUDED.completed, total = EXCLUDED.total,
       state = EXCLUDED.state, fingerprint = NULL, lease_expires_at = EXCLUDED.lease_expires_at,
       updated_at = EXCLUDED.updated_at`;

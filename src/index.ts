@@ -31,6 +31,7 @@ export type {
   CheckpointMigration,
   EntitiesArgs,
   EntitySource,
+  IdOf,
   MigratedCheckpoint,
   Processor,
   ProcessorDefinition,
@@ -113,7 +114,7 @@ export { SqlFragment, sql } from "./sources/sql.js";
 export type { ArtifactRef, ArtifactStore } from "./stores/artifact-store.js";
 export type { MemoryTx } from "./stores/memory/memory-store.js";
 export { MemoryStore } from "./stores/memory/memory-store.js";
-export type { OpenStoreOptions } from "./stores/open-store.js";
+export type { AnyStore, OpenStoreOptions } from "./stores/open-store.js";
 export { DEFAULT_STORE_URL, openStore } from "./stores/open-store.js";
 export type {
   PostgresCommonOptions,

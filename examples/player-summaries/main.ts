@@ -6,7 +6,7 @@
 //   node --import tsx examples/player-summaries/main.ts --store sqlite:.waymark/summaries.db --date 2024-01-15
 //   node --import tsx examples/player-summaries/main.ts --store postgres://localhost/app --fail-once 320
 import { parseArgs } from "node:util";
-import { openStore, run, SqliteStore } from "../../src/index.js";
+import { MemoryStore, openStore, run, SqliteStore } from "../../src/index.js";
 import { summariesProcessor } from "./processor.js";
 import { countSummaries, type PgClient, preparePostgres, prepareSqlite } from "./tables.js";
 
@@ -21,6 +21,8 @@ const date = values.date;
 // A bare path is a SQLite file, as before the store URLs.
 const url = /^[a-z]+:/.test(values.store) ? values.store : `sqlite:${values.store}`;
 const store = await openStore(url);
+// The summaries are written through SqliteTx or PgTx: a memory store has neither.
+if (store instanceof MemoryStore) throw new Error("--store must be sqlite:PATH or postgres://…");
 let db: PgClient | SqliteStore["database"];
 let close = async () => {};
 if (store instanceof SqliteStore) {

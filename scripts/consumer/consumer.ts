@@ -12,10 +12,10 @@ import {
   loadRuns,
   loadStatus,
   openStore,
+  type PgTx,
   prometheusMetrics,
   type RunResult,
   run,
-  type SqliteTx,
   WaymarkError,
 } from "waymark";
 import { createDashboardApp } from "waymark/dashboard";
@@ -30,10 +30,12 @@ interface Row {
 }
 const rows: Row[] = Array.from({ length: 120 }, (_, i) => ({ id: i + 1, value: i }));
 
-const sums = defineProcessor<Row, { total: number }, SqliteTx>({
+// No third type argument: it never touches ctx.tx, so it runs on every store. `after` is a
+// number, as the entity's id.
+const sums = defineProcessor<Row, { total: number }>({
   name: "consumer-sums",
   batchSize: 25,
-  entities: ({ after }) => rows.filter((r) => after === null || r.id > Number(after)),
+  entities: ({ after }) => rows.filter((r) => after === null || r.id > after),
   id: (row) => row.id,
   initialState: () => ({ total: 0 }),
   processBatch(batch, ctx) {
@@ -44,6 +46,17 @@ const sums = defineProcessor<Row, { total: number }, SqliteTx>({
 assert.equal(sqliteLoaded(), false, 'import "waymark" must not load better-sqlite3');
 const memory = await openStore("memory:");
 const inMemory: RunResult = await run(sums, { store: memory, logger: false });
+// The published types tie ctx.tx to the store: a PgTx processor on a memory store is refused.
+const onPostgres = defineProcessor<Row, undefined, PgTx>({
+  name: "consumer-pg",
+  entities: () => rows,
+  id: (row) => row.id,
+  async processBatch(batch, ctx) {
+    for (const row of batch) await ctx.tx.query("SELECT $1", [row.id]);
+  },
+});
+// @ts-expect-error a MemoryStore gives MemoryTx, not PgTx
+void (() => run(onPostgres, { store: memory }));
 assert.equal(inMemory.status, "completed");
 await memory.close();
 assert.equal(sqliteLoaded(), false, "a memory store must not load better-sqlite3");

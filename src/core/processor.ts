@@ -64,11 +64,19 @@ export interface BatchContext<S, Tx = unknown> {
   idempotencyKey(entity: unknown): string;
 }
 
-/** Arguments of `entities`. */
-export interface EntitiesArgs {
+/**
+ * The cursor type of an entity type: the type of its `id` property when it has one (a
+ * `number` id gives `number` cursors), else any cursor. It is the default of
+ * `defineProcessor`'s fourth type argument; pass that argument when `id()` returns
+ * something other than the entity's `id` property.
+ */
+export type IdOf<E> = E extends { readonly id: infer I extends Cursor } ? I : Cursor;
+
+/** Arguments of `entities`. `C` is the cursor type (`number` for numeric ids). */
+export interface EntitiesArgs<C extends Cursor = Cursor> {
   readonly partition: string;
   /** Return only entities whose id is strictly greater than this; null on a fresh start. */
-  readonly after: Cursor | null;
+  readonly after: C | null;
   readonly signal: AbortSignal;
   /** The shard this run covers, when the processor defines `shards`: stop after its `to`. */
   readonly shard?: Shard;
@@ -76,9 +84,10 @@ export interface EntitiesArgs {
 
 /**
  * What you write to define a processor. See `defineProcessor`.
- * `E` is the entity type, `S` the state type, `Tx` the store's transaction handle.
+ * `E` is the entity type, `S` the state type, `Tx` the store's transaction handle, `C` the
+ * cursor type: what `id()` returns and `entities` gets as `after`.
  */
-export interface ProcessorDefinition<E, S = undefined, Tx = unknown> {
+export interface ProcessorDefinition<E, S = undefined, Tx = unknown, C extends Cursor = Cursor> {
   /** A stable id: 1-128 characters, no control characters or surrounding spaces. */
   name: string;
   /** Bump when the meaning of the cursor or the state changes. @default 1 */
@@ -90,9 +99,9 @@ export interface ProcessorDefinition<E, S = undefined, Tx = unknown> {
    */
   batchSize?: BatchSizeOption;
   /** The partition's entities, ascending by id, strictly after `after`. */
-  entities(args: EntitiesArgs): EntitySource<E>;
+  entities(args: EntitiesArgs<C>): EntitySource<E>;
   /** An entity's id: its cursor value. A finite number or a string. */
-  id(entity: E): Cursor;
+  id(entity: E): C;
   /** How many entities the partition has, for progress. Optional. */
   count?(args: { readonly partition: string }): number | Promise<number>;
   /** The state a fresh run starts from. @default undefined */
@@ -173,7 +182,7 @@ export interface ProcessorDefinition<E, S = undefined, Tx = unknown> {
    * @example lookup: (ids, { partition }) => db.players.findMany({ where: { id: { in: ids } } })
    */
   lookup?(
-    ids: Cursor[],
+    ids: C[],
     args: { readonly partition: string; readonly shard?: Shard },
   ): Iterable<E> | Promise<Iterable<E>>;
 }
@@ -186,10 +195,10 @@ export interface ShouldRunArgs {
 }
 
 /** A validated processor with its defaults filled in. Create one with `defineProcessor`. */
-export interface Processor<E = unknown, S = unknown, Tx = unknown>
+export interface Processor<E = unknown, S = unknown, Tx = unknown, C extends Cursor = Cursor>
   extends Readonly<
-    Required<Omit<ProcessorDefinition<E, S, Tx>, OptionalHooks>> &
-      Pick<ProcessorDefinition<E, S, Tx>, OptionalHooks>
+    Required<Omit<ProcessorDefinition<E, S, Tx, C>, OptionalHooks>> &
+      Pick<ProcessorDefinition<E, S, Tx, C>, OptionalHooks>
   > {}
 
 /** The hooks a processor may leave out: they have no default. */
@@ -267,6 +276,11 @@ const definitionSchema = z.strictObject({
  * Defines a processor: where its entities come from and how one batch is processed.
  * Validates every option at once and throws an `InvalidOptionError` that names the option.
  *
+ * Type arguments: the entity, the state, the store's `ctx.tx` handle (`SqliteTx`, `PgTx`,
+ * `MemoryTx`; `run` refuses at compile time a store that does not provide it) and the cursor,
+ * which follows the entity's `id` property by default (`after: number | null` for numeric
+ * ids). Without type arguments, the cursor is inferred from `id` when its parameter is typed.
+ *
  * @example
  * const summaries = defineProcessor({
  *   name: "player-game-summary",
@@ -275,9 +289,9 @@ const definitionSchema = z.strictObject({
  *   async processBatch(players, ctx) { await writeSummaries(players) },
  * });
  */
-export function defineProcessor<E, S = undefined, Tx = unknown>(
-  definition: ProcessorDefinition<E, S, Tx>,
-): Processor<E, S, Tx> {
+export function defineProcessor<E, S = undefined, Tx = unknown, C extends Cursor = IdOf<E>>(
+  definition: ProcessorDefinition<E, S, Tx, C>,
+): Processor<E, S, Tx, C> {
   parseOptions(definitionSchema, definition, "processor");
   return Object.freeze({
     version: 1,
@@ -289,7 +303,7 @@ export function defineProcessor<E, S = undefined, Tx = unknown>(
     onDrift: "restart",
     maxArtifactBytes: 268_435_456,
     ...withoutUndefined(definition),
-  }) as Processor<E, S, Tx>;
+  }) as Processor<E, S, Tx, C>;
 }
 
 /** Drops keys set to `undefined`, so that `{ batchSize: undefined }` keeps the default. */

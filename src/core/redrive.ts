@@ -15,8 +15,8 @@ import type { Cursor } from "./types.js";
  * Options of {@link redrive}: those of `run` that apply to reprocessing single entities.
  * `shard` names the shard whose ledger to redrive, for a processor with `shards`.
  */
-export type RedriveOptions = Pick<
-  RunOptions,
+export type RedriveOptions<Tx = unknown> = Pick<
+  RunOptions<Tx>,
   "store" | "partition" | "shard" | "logger" | "now" | "sleep" | "signal" | "metrics" | "breaker"
 >;
 
@@ -49,7 +49,7 @@ export interface RedriveResult {
  */
 export async function redrive<E, S, Tx>(
   definition: Processor<E, S, Tx>,
-  options: RedriveOptions,
+  options: RedriveOptions<NoInfer<Tx>>,
 ): Promise<RedriveResult> {
   const resolved = resolveRunOptions(options);
   const defined = defineProcessor(definition);

@@ -24,10 +24,13 @@ export interface RunProgress {
   readonly elapsedMs: number;
 }
 
-/** Options of `run`. */
-export interface RunOptions {
+/**
+ * Options of `run`. `Tx` is the `ctx.tx` handle the processor needs: the store must provide
+ * it (a `SqliteStore` provides `SqliteTx`), which `run` checks at compile time.
+ */
+export interface RunOptions<Tx = unknown> {
   /** Where checkpoints, leases and history live. */
-  store: RunStore;
+  store: RunStore<Tx>;
   /** The slice this run covers. @default "default" */
   partition?: string;
   /** Where log lines go; `false` for none. @default the console */
@@ -162,7 +165,7 @@ const runOptionsSchema = z.strictObject({
 });
 
 /** Validates `run`'s options, fills defaults and freezes the result. */
-export function resolveRunOptions(input: RunOptions): ResolvedRunOptions {
+export function resolveRunOptions(input: RunOptions<unknown>): ResolvedRunOptions {
   const options = parseOptions(runOptionsSchema, input, "run") as RunOptions;
   const deadlineMarginMs = options.deadlineMarginMs ?? 1000;
   if (options.timeBudgetMs !== undefined && options.timeBudgetMs <= deadlineMarginMs) {

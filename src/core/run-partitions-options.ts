@@ -40,7 +40,8 @@ export interface PartitionsResult {
 }
 
 /** Options of `runPartitions`: those of `run` for every partition, and how to go through them. */
-export interface RunPartitionsOptions extends Omit<RunOptions, "partition" | "shard"> {
+export interface RunPartitionsOptions<Tx = unknown>
+  extends Omit<RunOptions<Tx>, "partition" | "shard"> {
   /** The partitions to run, e.g. the days of a backfill. Each is run once, in this order. */
   partitions: readonly string[];
   /** Partitions run at once in this process. @default 1 */

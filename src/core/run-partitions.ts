@@ -43,7 +43,7 @@ import { listShards } from "./shards.js";
  */
 export async function runPartitions<E, S, Tx>(
   processor: Processor<E, S, Tx>,
-  options: RunPartitionsOptions,
+  options: RunPartitionsOptions<NoInfer<Tx>>,
 ): Promise<PartitionsResult> {
   const definition = defineProcessor(processor);
   let resolved = resolvePartitionsOptions(options);
@@ -187,7 +187,8 @@ class Backfill<E, S, Tx> {
     display?.runStarted(unit);
     let result: RunResult;
     try {
-      result = await run(this.#processor, {
+      // runPartitions checked the store against the processor's Tx.
+      result = await run<E, S, unknown>(this.#processor, {
         ...options,
         partition: unit.partition,
         ...(unit.shard === undefined ? {} : { shard: unit.shard }),

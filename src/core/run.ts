@@ -42,7 +42,8 @@ type Outcome = { status: "completed" } | { status: "suspended"; reason: SuspendR
  */
 export async function run<E, S, Tx>(
   processor: Processor<E, S, Tx>,
-  options: RunOptions,
+  // NoInfer: Tx comes from the processor alone, so a store without that Tx is refused.
+  options: RunOptions<NoInfer<Tx>>,
 ): Promise<RunResult<S>> {
   const resolved = resolveRunOptions(options);
   const { processor: definition, shard } = await shardOfRun(defineProcessor(processor), resolved);

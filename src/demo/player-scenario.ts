@@ -56,7 +56,7 @@ export function playerSummaries(options: ScenarioOptions): Processor<Player, Sum
     batchSize: options.batchSize,
     // The scenario is about what a failed run leaves behind: the quota error ends the run.
     retry: false,
-    entities: ({ after }) => playersAfter(options.players, after as number | null),
+    entities: ({ after }) => playersAfter(options.players, after),
     id: (player) => player.id,
     count: () => options.players,
     initialState: () => ({ summaries: 0, points: 0 }),

@@ -49,9 +49,12 @@ export interface PartitionJobData {
 }
 
 /** Options of {@link workPartitions}. */
-export interface PgBossWorkerOptions {
-  /** Where checkpoints live; usually a `PostgresStore` on the same database as pg-boss. */
-  store: RunStore;
+export interface PgBossWorkerOptions<Tx = unknown> {
+  /**
+   * Where checkpoints live; usually a `PostgresStore` on the same database as pg-boss. It
+   * must provide the processor's `ctx.tx` handle.
+   */
+  store: RunStore<Tx>;
   /** The queue. @default "waymark-" + the processor's name, other characters as "_" */
   queue?: string;
   /**
@@ -91,7 +94,7 @@ export function defaultQueueName(processor: { readonly name: string }): string {
 export async function workPartitions<E, S, Tx>(
   boss: PgBossLike,
   processor: Processor<E, S, Tx>,
-  options: PgBossWorkerOptions,
+  options: PgBossWorkerOptions<NoInfer<Tx>>,
 ): Promise<string> {
   const queue = options.queue ?? defaultQueueName(processor);
   const busyRetrySeconds = options.busyRetrySeconds ?? 5;

@@ -25,14 +25,16 @@ for (const factory of STORE_FACTORIES) {
     /** Sums ids in state; fails at the batch starting with `failAt` while it is set. */
     function processor(
       failAt: { id: number | null },
-      overrides: Partial<ProcessorDefinition<Item, { sum: number; seen: number }>> = {},
+      overrides: Partial<
+        ProcessorDefinition<Item, { sum: number; seen: number }, unknown, number>
+      > = {},
     ) {
       return defineProcessor<Item, { sum: number; seen: number }>({
         name: KEY.processor,
         batchSize: 20,
         retry: false,
         entities: ({ after }) =>
-          ids.filter((id) => after === null || id > (after as number)).map((id) => ({ id })),
+          ids.filter((id) => after === null || id > after).map((id) => ({ id })),
         id: (item) => item.id,
         count: () => ids.length,
         fingerprint: () => version,

@@ -37,7 +37,7 @@ for (const factory of STORE_FACTORIES) {
       });
     }
 
-    function go<E, S, Tx>(processor: Processor<E, S, Tx>, options: Partial<RunOptions> = {}) {
+    function go<E, S>(processor: Processor<E, S>, options: Partial<RunOptions> = {}) {
       return run(processor, {
         store: opened.store,
         partition: "2024-01-15",

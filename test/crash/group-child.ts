@@ -20,6 +20,11 @@ export interface GroupChildConfig {
   readonly txPartitions: readonly string[];
   readonly entities: number;
   readonly batchSize: number;
+  /**
+   * Time each batch takes, so that a whole backfill lasts long enough (about a second) for
+   * every kill to land mid-run rather than after the child finished by itself.
+   */
+  readonly batchDelayMs?: number;
 }
 
 const config = JSON.parse(process.env.WAYMARK_GROUP_CRASH ?? "{}") as GroupChildConfig;
@@ -43,6 +48,7 @@ const processor = defineProcessor<number>({
       announced = true;
       process.stdout.write("processing\n");
     }
+    if (config.batchDelayMs) await new Promise((r) => setTimeout(r, config.batchDelayMs));
     if (writesTx.has(ctx.partition)) {
       for (const n of batch) {
         const sql = `INSERT INTO ${config.table} (partition, entity, writes) VALUES ($1, $2, 1)

@@ -17,6 +17,11 @@ const PARTITIONS = Array.from({ length: 8 }, (_, i) => `p${i}`);
 const ENTITIES = 120;
 const BATCH = 4;
 const KILLS = 3;
+/**
+ * 30 batches of 30 ms: a child that starts from scratch runs about a second, so three kills
+ * at most 220 ms after each child's first batch always land mid-run.
+ */
+const BATCH_DELAY_MS = 30;
 
 interface ChildEnd {
   code: number | null;
@@ -61,22 +66,23 @@ function start(config: GroupChildConfig) {
 /**
  * Kills the child `KILLS` times at seeded random moments after its first batch (eight runs
  * committing together), then lets one run to the end; returns how many kills landed and the
- * last child's result line.
+ * last child's result line. A child that ended by itself before its kill is the last one:
+ * starting another would begin a new backfill and process everything again.
  */
 async function killAndFinish(config: GroupChildConfig, seed: number) {
   const random = seeded(seed);
   let kills = 0;
-  for (let i = 0; i < KILLS; i++) {
+  let last: ChildEnd | null = null;
+  for (let i = 0; i < KILLS && last === null; i++) {
     const { child, started, ended } = start(config);
     await started;
     await delay(20 + Math.floor(random() * 200));
-    if (child.exitCode === null) {
-      child.kill("SIGKILL");
-      kills++;
-    }
-    await ended;
+    const killed = child.exitCode === null && child.signalCode === null && child.kill("SIGKILL");
+    const end = await ended;
+    if (killed && end.signal === "SIGKILL") kills++;
+    else last = end;
   }
-  const last = await start(config).ended;
+  last ??= await start(config).ended;
   assert.equal(last.code, 0, last.stderr);
   const line = last.stdout.trim().split("\n").at(-1) ?? "";
   return { kills, result: JSON.parse(line) as { status: string; groups: unknown } };
@@ -136,6 +142,7 @@ describe("group commit under SIGKILL", { timeout: 180_000 }, () => {
       txPartitions: PARTITIONS.slice(0, 4),
       entities: ENTITIES,
       batchSize: BATCH,
+      batchDelayMs: BATCH_DELAY_MS,
     };
     const { kills, result } = await killAndFinish(config, 7);
     assert.equal(result.status, "completed");
@@ -170,6 +177,7 @@ describe("group commit under SIGKILL", { timeout: 180_000 }, () => {
         txPartitions: PARTITIONS.slice(0, 4),
         entities: ENTITIES,
         batchSize: BATCH,
+        batchDelayMs: BATCH_DELAY_MS,
       };
       const { kills, result } = await killAndFinish(config, 11);
       assert.equal(result.status, "completed");

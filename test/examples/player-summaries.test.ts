@@ -19,14 +19,13 @@ import {
   SqliteStore,
   type SqliteTx,
 } from "../../src/index.js";
-import type { CheckpointStore } from "../../src/stores/store.js";
 import { NO_SERVER, PG_TEST_URL } from "../stores/postgres-factory.js";
 
 const DATE = "2024-01-15";
 const OTHER_DATE = "2024-01-16";
 
 interface Setup {
-  store: CheckpointStore;
+  store: SqliteStore | PostgresStore;
   db: PgClient | SqliteDb;
   rows(date?: string): Promise<Array<{ player_id: number; points: number }>>;
   close(): Promise<void>;

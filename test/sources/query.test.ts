@@ -48,7 +48,7 @@ async function runWithRandomStops<E>(
   const random = seeded(seed);
   const committed: E[] = [];
   let failing = false;
-  const processor = defineProcessor<E>({
+  const processor = defineProcessor<E, undefined, unknown, Cursor>({
     name,
     batchSize: 5,
     retry: false,
@@ -57,7 +57,7 @@ async function runWithRandomStops<E>(
       if (failing && random() < 0.15) throw new Error("a random stop");
       committed.push(...batch);
     },
-  } as Parameters<typeof defineProcessor<E>>[0]);
+  } as Parameters<typeof defineProcessor<E, undefined, unknown, Cursor>>[0]);
   let runs = 0;
   for (;;) {
     failing = runs < 12; // then let it finish
