@@ -176,4 +176,22 @@ describe("a processBatch that never settles", () => {
       stop(child);
     }
   });
+
+  it("exits at once on a SIGINT after a SIGTERM, with exit code 130", async () => {
+    const file = join(dir, "term-then-int.db");
+    const { child, next, exited } = start(file, "double-signal");
+    try {
+      await next("in-batch");
+      child.kill("SIGTERM");
+      await next("sigterm");
+      assert.equal(child.exitCode, null, "the first SIGTERM did not end the process");
+      const secondAt = Date.now();
+      child.kill("SIGINT");
+      const exit = await exited;
+      assert.equal(exit.code, 130);
+      assert.ok(exit.at - secondAt < 1000, `exited ${exit.at - secondAt} ms after SIGINT`);
+    } finally {
+      stop(child);
+    }
+  });
 });
