@@ -8,6 +8,7 @@ import {
 } from "../group-commit.js";
 import type {
   CheckpointFilter,
+  CheckpointScan,
   FailureFilter,
   RunFilter,
   RunRecord,
@@ -158,6 +159,8 @@ export class PostgresStore implements CheckpointStore<PgTx> {
 
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
     const now = this.#now(request.now);
+    // A corrupt row is refused before anything is written, the lease included.
+    await this.#reports.getCheckpoint(request);
     // A holder may release between the refused upsert and the read; then simply try again.
     for (let attempt = 0; ; attempt++) {
       const taken = await this.#query<CheckpointRow & { store_now: string }>(this.#sql.acquire, [
@@ -310,6 +313,10 @@ export class PostgresStore implements CheckpointStore<PgTx> {
 
   async listCheckpoints(filter: CheckpointFilter = {}): Promise<StoredCheckpoint[]> {
     return this.#reports.listCheckpoints(filter);
+  }
+
+  async scanCheckpoints(filter: CheckpointFilter = {}): Promise<CheckpointScan> {
+    return this.#reports.scanCheckpoints(filter);
   }
 
   async getCheckpoint(key: CheckpointKey): Promise<StoredCheckpoint | null> {

@@ -8,6 +8,7 @@ import {
 } from "../group-commit.js";
 import type {
   CheckpointFilter,
+  CheckpointScan,
   FailureFilter,
   RunFilter,
   RunRecord,
@@ -147,6 +148,8 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
       return this.database
         .transaction((): AcquireResult => {
           const existing = this.#get(request);
+          // A corrupt row is refused before anything is written, the lease included.
+          if (existing) toCheckpoint(existing);
           const expiresAt = Number(existing?.lease_expires_at ?? 0);
           if (existing?.lease_owner && expiresAt > request.now) {
             return { acquired: false, holder: { owner: existing.lease_owner, expiresAt } };
@@ -315,6 +318,10 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
     });
   }
 
+  async scanCheckpoints(filter: CheckpointFilter = {}): Promise<CheckpointScan> {
+    return this.#guard(() => this.#reports.scanCheckpoints(filter));
+  }
+
   async getCheckpoint(key: CheckpointKey): Promise<StoredCheckpoint | null> {
     return this.#guard(() => {
       return this.#reports.getCheckpoint(key);
@@ -343,7 +350,8 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
           const { changes } = this.#sql(
             `DELETE FROM checkpoints
              WHERE processor = @processor AND partition = @partition AND shard = @shard
-               AND (@at IS NULL OR lease_owner IS NULL OR lease_expires_at <= @at)`,
+               AND (@at IS NULL OR lease_owner IS NULL OR lease_expires_at <= @at
+                    OR typeof(lease_expires_at) NOT IN ('integer', 'real'))`,
           ).run({
             processor: key.processor,
             partition: key.partition,
