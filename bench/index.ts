@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { adaptiveRows } from "./adaptive.js";
 import { backfillMemory } from "./backfill.js";
 import { pgConcurrency, pgEndToEnd, sqliteConcurrency } from "./concurrency.js";
+import { loneRunGroupCommit } from "./group-commit.js";
 import { memory } from "./memory.js";
 import { overhead } from "./overhead.js";
 import { pgCommit } from "./pg-commit.js";
@@ -29,6 +30,8 @@ step("commit-bound concurrency on sqlite, synchronous=FULL");
 rows.push(...(await sqliteConcurrency(quick)));
 const pgUrl =
   process.env.WAYMARK_BENCH_PG_URL ?? process.env.WAYMARK_TEST_PG_URL ?? process.env.DATABASE_URL;
+step("one run alone, group commit on against off");
+rows.push(...(await loneRunGroupCommit(pgUrl, quick)));
 if (pgUrl) {
   step("postgres commit against raw pg and pg-boss");
   rows.push(...(await pgCommit(pgUrl, quick)));

@@ -3,6 +3,7 @@ export type { ArtifactInfo, Artifacts } from "./core/artifacts.js";
 export { checkpointKey, describeKey } from "./core/checkpoint-key.js";
 export type { StoreErrorCode, WaymarkErrorCode } from "./core/errors.js";
 export {
+  CorruptCheckpointError,
   FencedError,
   InvalidOptionError,
   OrderViolationError,
@@ -123,6 +124,8 @@ export { openPostgresStore, PostgresStore } from "./stores/postgres/postgres-sto
 export type { PgTx } from "./stores/postgres/postgres-tx.js";
 export type {
   CheckpointFilter,
+  CheckpointScan,
+  CorruptCheckpoint,
   FailureFilter,
   RunFilter,
   RunRecord,

@@ -1,7 +1,7 @@
 import { type Command, Option } from "commander";
 import { StoreError, WaymarkError } from "../core/errors.js";
 import { DEFAULT_STORE_URL, openStore, redact } from "../stores/open-store.js";
-import type { CheckpointStore } from "../stores/store.js";
+import type { CheckpointStore, CorruptCheckpoint } from "../stores/store.js";
 import { EXIT } from "./exit-codes.js";
 
 /** Options every store-reading command takes. */
@@ -92,6 +92,20 @@ export async function usingStore<T>(
   } finally {
     await store.close();
   }
+}
+
+/**
+ * Ends a report whose readable rows were printed: the corrupt rows named on stderr, each with
+ * its reset, and exit code 65.
+ */
+export function failOnCorrupt(corrupt: readonly CorruptCheckpoint[]): void {
+  if (corrupt.length === 0) return;
+  const count =
+    corrupt.length === 1 ? "1 corrupt checkpoint" : `${corrupt.length} corrupt checkpoints`;
+  throw new CliError(
+    `${count} in the store:\n${corrupt.map((c) => `  ${c.message}`).join("\n")}`,
+    EXIT.corrupt,
+  );
 }
 
 /** An error that ends the CLI with a message and a specific exit code. */

@@ -1,3 +1,6 @@
+import { describeKey, resetCommand } from "./checkpoint-key.js";
+import type { CheckpointKey } from "./types.js";
+
 /** Every code a {@link WaymarkError} can carry. Match on `error.code`, not on the message. */
 export type WaymarkErrorCode =
   | "INVALID_OPTION"
@@ -94,6 +97,32 @@ export class StoreError extends WaymarkError {
     super(code, message, options);
     this.name = "StoreError";
     this.location = options?.location;
+  }
+}
+
+/**
+ * A checkpoint row holds a value no run could have written (code `CORRUPT_CHECKPOINT`): the run
+ * refuses it before writing anything. Only a reset (`waymark reset`) recovers the partition.
+ */
+export class CorruptCheckpointError extends StoreError {
+  /** The checkpoint whose row is corrupt. */
+  readonly key: CheckpointKey;
+  /** The column that holds the bad value, e.g. `completed`. */
+  readonly field: string;
+  /** The value as the driver returned it. */
+  readonly value: unknown;
+
+  constructor(key: CheckpointKey, field: string, value: unknown, problem: string) {
+    super(
+      "CORRUPT_CHECKPOINT",
+      `The checkpoint of ${describeKey(key)} is corrupt: ${field} is ${describeValue(value)}; ` +
+        `${problem}. Reset it with \`${resetCommand(key)}\` to start the ` +
+        "partition over.",
+    );
+    this.name = "CorruptCheckpointError";
+    this.key = { processor: key.processor, partition: key.partition, shard: key.shard };
+    this.field = field;
+    this.value = value;
   }
 }
 

@@ -56,8 +56,8 @@ export async function collectDashboardData(
   store: ReportStore,
   now: number,
 ): Promise<DashboardData> {
-  const [checkpoints, current, running, runs, month] = await Promise.all([
-    store.listCheckpoints(),
+  const [{ checkpoints, corrupt }, current, running, runs, month] = await Promise.all([
+    store.scanCheckpoints(),
     store.listCurrentRuns(),
     store.listRuns({ status: "running" }),
     store.listRuns({ limit: 50 }),
@@ -65,9 +65,10 @@ export async function collectDashboardData(
   ]);
   return {
     status: rollUpShards(statusReport(checkpoints, current, now)),
+    corrupt,
     runs: runsReport(runs, checkpoints, now),
     stats: statsReport(month, now - 7 * DAY),
-    stale: staleReport(checkpoints, running, now, DAY, current),
+    stale: staleReport(checkpoints, running, now, DAY, current, corrupt),
     advice: adviceFrom(month, { windowMs: 30 * DAY }),
     saved: savedPerDay(
       month.filter((r) => r.startedAt >= now - 14 * DAY),

@@ -5,6 +5,7 @@ import type { RunView } from "../reports/runs.js";
 import type { RolledStatusRow } from "../reports/shard-rollup.js";
 import type { StaleReport } from "../reports/stale.js";
 import type { ProcessorStats } from "../reports/stats.js";
+import type { CorruptCheckpoint } from "../stores/records.js";
 import { type SavedPerDay, savedChartSvg } from "./chart.js";
 
 /**
@@ -19,6 +20,8 @@ const h = (strings: TemplateStringsArray, ...values: unknown[]): Html =>
 /** Everything one refresh shows. */
 export interface DashboardData {
   readonly status: readonly RolledStatusRow[];
+  /** Checkpoint rows that cannot be read, shown under the status with a reset button. */
+  readonly corrupt: readonly CorruptCheckpoint[];
   readonly runs: readonly RunView[];
   readonly stats: readonly ProcessorStats[];
   readonly stale: StaleReport;
@@ -29,7 +32,9 @@ export interface DashboardData {
 /** The sections that live updates replace, by element id. */
 export function renderSections(data: DashboardData, allowWrites: boolean): Record<string, string> {
   return {
-    status: String(statusSection(data.status, allowWrites)),
+    status:
+      String(statusSection(data.status, allowWrites)) +
+      String(corruptSection(data.corrupt, allowWrites)),
     runs: String(runsSection(data.runs)),
     stats: String(statsSection(data.stats, data.saved)),
     stale: String(staleSection(data.stale, allowWrites)),
@@ -63,6 +68,24 @@ function statusSection(rows: readonly RolledStatusRow[], allowWrites: boolean): 
   return h`<table><thead><tr><th>Processor</th><th>Partition</th><th>Progress</th><th>Done</th>
 <th>Rate</th><th>ETA</th><th>Age</th><th>Lease holder</th><th>Resumes</th><th></th></tr></thead><tbody>
 ${rows.map((r) => [statusRow(r, allowWrites), ...(r.shards ?? []).map((s) => statusRow(s, allowWrites))])}</tbody></table>`;
+}
+
+/** Rows no run could have written: what is wrong, and the reset that recovers each. */
+function corruptSection(
+  corrupt: readonly CorruptCheckpoint[],
+  allowWrites: boolean,
+): Html | string {
+  if (corrupt.length === 0) return "";
+  return h`<h3 class="corrupt">Corrupt checkpoints</h3><table class="corrupt"><thead><tr><th>Processor</th>
+<th>Partition</th><th>Field</th><th>Value</th><th>Problem</th><th></th></tr></thead><tbody>
+${corrupt.map(
+  (
+    c,
+  ) => h`<tr class="corrupt" data-processor="${c.processor}" data-partition="${c.partition}" data-shard="${c.shard}">
+<td class="processor">${c.processor}</td><td>${c.shard === "" ? c.partition : `${c.partition} shard ${c.shard}`}</td>
+<td>${c.field}</td><td>${c.value}</td><td>${c.message}</td>
+<td>${writeButton(allowWrites, "reset", "Reset", { processor: c.processor, partition: c.partition, shard: c.shard })}</td></tr>`,
+)}</tbody></table>`;
 }
 
 /** One row; a sharded partition's sum has no reset button, each of its shards has one. */

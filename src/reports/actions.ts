@@ -1,4 +1,6 @@
+import { WaymarkError } from "../core/errors.js";
 import type { CheckpointKey } from "../core/types.js";
+import type { StoredCheckpoint } from "../stores/records.js";
 import type { OperatorStore, ReportStore } from "../stores/report-store.js";
 import { leaseIsLive } from "./lease.js";
 import type { DeadRun, StaleCheckpoint, StaleReport } from "./stale.js";
@@ -59,17 +61,32 @@ export type ResetOutcome = "deleted" | "missing" | "leased";
 
 /**
  * Forgets a checkpoint so that the next run starts over. A checkpoint a runner holds a
- * live lease on is kept (`leased`): stop that run first.
+ * live lease on is kept (`leased`): stop that run first. A corrupt row is deleted without
+ * being read: the store's own lease check (`unlessLeasedAt`) is all it needs.
  */
 export async function resetCheckpoint(
   store: ReportStore & OperatorStore,
   key: CheckpointKey,
   now: number,
 ): Promise<ResetOutcome> {
-  const checkpoint = await store.getCheckpoint(key);
+  const checkpoint = await readableOrCorrupt(store, key);
   if (checkpoint === null) return "missing";
-  if (leaseIsLive(checkpoint, now)) return "leased";
+  if (checkpoint !== CORRUPT && leaseIsLive(checkpoint, now)) return "leased";
   const deleted = await store.deleteCheckpoint(key, { unlessLeasedAt: now });
   if (deleted) return "deleted";
-  return (await store.getCheckpoint(key)) === null ? "missing" : "leased";
+  return (await readableOrCorrupt(store, key)) === null ? "missing" : "leased";
+}
+
+const CORRUPT = Symbol("corrupt");
+
+async function readableOrCorrupt(
+  store: ReportStore,
+  key: CheckpointKey,
+): Promise<StoredCheckpoint | typeof CORRUPT | null> {
+  try {
+    return await store.getCheckpoint(key);
+  } catch (error) {
+    if (error instanceof WaymarkError && error.code === "CORRUPT_CHECKPOINT") return CORRUPT;
+    throw error;
+  }
 }

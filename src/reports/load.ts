@@ -1,4 +1,10 @@
-import type { FailureFilter, RunFilter, RunRecord, StoredFailure } from "../stores/records.js";
+import type {
+  CorruptCheckpoint,
+  FailureFilter,
+  RunFilter,
+  RunRecord,
+  StoredFailure,
+} from "../stores/records.js";
 import type { ReportStore } from "../stores/report-store.js";
 import { type Advice, type AdviseOptions, advise } from "./advise.js";
 import { type RunView, runsReport } from "./runs.js";
@@ -25,7 +31,8 @@ export interface ReportOptions {
 
 /**
  * Checkpoints in flight with progress, rate, ETA, age and lease holder; a sharded partition
- * rolled up, its shards under it. Two queries.
+ * rolled up, its shards under it; corrupt rows left out ({@link loadCorrupt} lists them). Two
+ * queries.
  *
  * @example
  * const store = await openStore(url, { readOnly: true });
@@ -36,8 +43,8 @@ export async function loadStatus(
   options: ReportOptions = {},
 ): Promise<RolledStatusRow[]> {
   const { processor } = options;
-  const [checkpoints, current] = await Promise.all([
-    store.listCheckpoints({ processor }),
+  const [{ checkpoints }, current] = await Promise.all([
+    store.scanCheckpoints({ processor }),
     store.listCurrentRuns({ processor }),
   ]);
   return rollUpShards(statusReport(checkpoints, current, options.now ?? Date.now()));
@@ -58,11 +65,23 @@ export async function loadRuns(
   options: RunsReportOptions = {},
 ): Promise<RunView[]> {
   const { now, ...filter } = options;
-  const [runs, checkpoints] = await Promise.all([
+  const [runs, { checkpoints }] = await Promise.all([
     store.listRuns(filter),
-    store.listCheckpoints({ processor: filter.processor }),
+    store.scanCheckpoints({ processor: filter.processor }),
   ]);
   return runsReport(runs, checkpoints, now ?? Date.now());
+}
+
+/**
+ * Checkpoint rows that hold values no run could have written, with the field, the value and
+ * the reset that recovers each: the rows `status`, `runs` and `stale` leave out and flag. One
+ * query.
+ */
+export async function loadCorrupt(
+  store: ReportStore,
+  options: Pick<ReportOptions, "processor"> = {},
+): Promise<CorruptCheckpoint[]> {
+  return (await store.scanCheckpoints({ processor: options.processor })).corrupt;
 }
 
 /** Options of {@link loadStats}. */
@@ -92,13 +111,13 @@ export async function loadStale(
   options: StaleReportOptions = {},
 ): Promise<StaleReport> {
   const { processor } = options;
-  const [checkpoints, running, current] = await Promise.all([
-    store.listCheckpoints({ processor }),
+  const [{ checkpoints, corrupt }, running, current] = await Promise.all([
+    store.scanCheckpoints({ processor }),
     store.listRuns({ processor, status: "running" }),
     store.listCurrentRuns({ processor }),
   ]);
   const now = options.now ?? Date.now();
-  return staleReport(checkpoints, running, now, options.olderThanMs ?? DAY, current);
+  return staleReport(checkpoints, running, now, options.olderThanMs ?? DAY, current, corrupt);
 }
 
 /** Options of {@link loadAdvice}. */

@@ -1,6 +1,6 @@
 import { keyId } from "../core/checkpoint-key.js";
 import type { CheckpointKey } from "../core/types.js";
-import type { RunRecord, StoredCheckpoint } from "../stores/store.js";
+import type { CorruptCheckpoint, RunRecord, StoredCheckpoint } from "../stores/store.js";
 import { leaseIsLive } from "./lease.js";
 import { type RunningState, runningRun, successorsOf } from "./reached.js";
 
@@ -36,6 +36,11 @@ export interface StaleReport {
   readonly olderThanMs: number;
   readonly checkpoints: readonly StaleCheckpoint[];
   readonly runs: readonly DeadRun[];
+  /**
+   * Checkpoint rows that cannot be read: neither listed as stale nor removed by `gc` (their
+   * age and lease cannot be trusted); `waymark reset` deletes one. Runs on them are left out.
+   */
+  readonly corrupt: readonly CorruptCheckpoint[];
 }
 
 /**
@@ -51,8 +56,10 @@ export function staleReport(
   now: number,
   olderThanMs: number,
   history: readonly RunRecord[] = [],
+  corrupt: readonly CorruptCheckpoint[] = [],
 ): StaleReport {
   const byKey = new Map(checkpoints.map((c) => [keyId(c), c]));
+  const unreadable = new Set(corrupt.map(keyId));
   const stale = checkpoints
     .filter((c) => !leaseIsLive(c, now) && now - c.updatedAt > olderThanMs)
     .map((c) => ({
@@ -68,7 +75,7 @@ export function staleReport(
   const successors = successorsOf([...runs, ...history]);
   const dead: DeadRun[] = [];
   for (const run of runs) {
-    if (run.status !== "running") continue;
+    if (run.status !== "running" || unreadable.has(keyId(run))) continue;
     const found = runningRun(run, byKey.get(keyId(run)), successors.get(run.runId), now);
     if (found.state === "live" || now - found.lastSeenAt <= olderThanMs) continue;
     dead.push({
@@ -79,5 +86,5 @@ export function staleReport(
       processed: found.processed,
     });
   }
-  return { now, olderThanMs, checkpoints: stale, runs: dead };
+  return { now, olderThanMs, checkpoints: stale, runs: dead, corrupt };
 }

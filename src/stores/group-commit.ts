@@ -15,6 +15,61 @@ export type CommitOutcome = { readonly ok: true } | { readonly ok: false; readon
 /** How the group is written: all at once, one outcome per commit in the same order. */
 export type FlushGroup<C> = (commits: readonly C[]) => Promise<readonly CommitOutcome[]>;
 
+/**
+ * What group commit did on one store so far (`store.groupCommit`). A group is one
+ * transaction that held the commits of more than one run; a commit written alone counts in
+ * none of these.
+ */
+export interface GroupCommitStats {
+  /** False when the store was opened with `groupCommit: false`: every commit goes alone. */
+  readonly enabled: boolean;
+  /** Transactions that held more than one run's commit. */
+  readonly groups: number;
+  /** Commits written in those transactions. */
+  readonly commits: number;
+  /** The most commits one transaction held. */
+  readonly largest: number;
+}
+
+/** The stats of a store opened with `groupCommit: false`. */
+export const GROUP_COMMIT_OFF: GroupCommitStats = Object.freeze({
+  enabled: false,
+  groups: 0,
+  commits: 0,
+  largest: 0,
+});
+
+/**
+ * The leases a store handed out in this process and not yet got back (completed or released):
+ * how many runs could join a group. A lease lost track of (a process that stops a run without
+ * releasing it) only makes a lone run's commit wait for the end of the turn.
+ */
+export class HeldLeases {
+  readonly #held = new Set<string>();
+
+  get size(): number {
+    return this.#held.size;
+  }
+
+  add(lease: LeaseIdentity): void {
+    this.#held.add(leaseId(lease));
+  }
+
+  delete(lease: LeaseIdentity): void {
+    this.#held.delete(leaseId(lease));
+  }
+}
+
+/** What tells one lease from another: its run and fence. */
+interface LeaseIdentity {
+  readonly runId: string;
+  readonly fence: number;
+}
+
+function leaseId(lease: LeaseIdentity): string {
+  return `${lease.fence} ${lease.runId}`;
+}
+
 interface Waiting<C> {
   readonly commit: C;
   resolve(): void;
@@ -35,10 +90,27 @@ export class CommitGroups<C> {
   #waiting: Waiting<C>[] = [];
   #scheduled = false;
   #inFlight = false;
+  #groups = 0;
+  #commits = 0;
+  #largest = 0;
 
   constructor(flush: FlushGroup<C>, active: () => number) {
     this.#flush = flush;
     this.#active = active;
+  }
+
+  /** What was grouped so far. */
+  get stats(): GroupCommitStats {
+    return { enabled: true, groups: this.#groups, commits: this.#commits, largest: this.#largest };
+  }
+
+  /**
+   * Whether a commit now would be written alone and at once: one run holds a lease and no
+   * group is waiting or being written. The store then writes it itself, directly, so that a
+   * lone run pays not even the promise of a group.
+   */
+  alone(): boolean {
+    return !this.#inFlight && !this.#scheduled && this.#waiting.length === 0 && this.#active() <= 1;
   }
 
   /** Resolves once `commit` landed; rejects with the error its flush reported for it. */
@@ -64,6 +136,11 @@ export class CommitGroups<C> {
     const group = this.#waiting;
     this.#waiting = [];
     this.#inFlight = true;
+    if (group.length > 1) {
+      this.#groups++;
+      this.#commits += group.length;
+      this.#largest = Math.max(this.#largest, group.length);
+    }
     let outcomes: readonly CommitOutcome[];
     try {
       outcomes = await this.#flush(group.map((w) => w.commit));

@@ -21,6 +21,13 @@ export interface OpenStoreOptions {
    * @default false
    */
   readonly readOnly?: boolean;
+  /**
+   * Write the checkpoint commits that runs sharing the store have ready at the same moment
+   * together (one transaction on SQLite, one statement on PostgreSQL). `false` writes each
+   * alone, as a lone run's always is. On PostgreSQL also `?groupCommit=false` in the URL.
+   * @default true
+   */
+  readonly groupCommit?: boolean;
 }
 
 /**

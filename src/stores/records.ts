@@ -27,6 +27,25 @@ export interface StoredCheckpoint extends CheckpointKey {
   readonly updatedAt: number;
 }
 
+/**
+ * A checkpoint row that holds a value no run could have written: its key and what is wrong.
+ * Reports list it as corrupt; `reset` deletes it without reading it.
+ */
+export interface CorruptCheckpoint extends CheckpointKey {
+  /** The column with the bad value, e.g. `cursor` or `completed`. */
+  readonly field: string;
+  /** The bad value, described: `-5 (number)`, `"abc" (string)`, `null`. */
+  readonly value: string;
+  /** What is wrong, and the reset that recovers the partition. */
+  readonly message: string;
+}
+
+/** Every checkpoint row of a listing: those that read back, and those that are corrupt. */
+export interface CheckpointScan {
+  readonly checkpoints: StoredCheckpoint[];
+  readonly corrupt: CorruptCheckpoint[];
+}
+
 /** One row of run history. */
 export interface RunRecord extends CheckpointKey {
   readonly runId: string;

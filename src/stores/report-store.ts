@@ -1,6 +1,7 @@
 import type { CheckpointKey } from "../core/types.js";
 import type {
   CheckpointFilter,
+  CheckpointScan,
   FailureFilter,
   RunFilter,
   RunRecord,
@@ -14,10 +15,19 @@ import type {
  * a fixed number of queries however many checkpoints there are.
  */
 export interface ReportStore {
-  /** Checkpoints, newest commit first, optionally of one processor. */
+  /**
+   * Checkpoints, newest commit first, optionally of one processor. Throws `CORRUPT_CHECKPOINT`
+   * when a row is corrupt; {@link ReportStore.scanCheckpoints} lists the others beside it.
+   */
   listCheckpoints(filter?: CheckpointFilter): Promise<StoredCheckpoint[]>;
 
-  /** One checkpoint, or null. */
+  /**
+   * The rows {@link ReportStore.listCheckpoints} reads, in the same one query, with the
+   * corrupt ones set apart instead of refused: what the reports and the dashboard show.
+   */
+  scanCheckpoints(filter?: CheckpointFilter): Promise<CheckpointScan>;
+
+  /** One checkpoint, or null. Throws `CORRUPT_CHECKPOINT` when its row is corrupt. */
   getCheckpoint(key: CheckpointKey): Promise<StoredCheckpoint | null>;
 
   /** Run history, newest first. */

@@ -1,7 +1,12 @@
-import { describeKey, resetCommand } from "../core/checkpoint-key.js";
-import { StoreError } from "../core/errors.js";
+import { CorruptCheckpointError, describeValue } from "../core/errors.js";
 import type { CheckpointKey, Cursor, RecordedRunStatus } from "../core/types.js";
-import type { RunRecord, StoredCheckpoint, StoredFailure } from "./records.js";
+import type {
+  CheckpointScan,
+  CorruptCheckpoint,
+  RunRecord,
+  StoredCheckpoint,
+  StoredFailure,
+} from "./records.js";
 import type { CheckpointWrite, LeaseHandle } from "./run-store.js";
 
 /** A `checkpoints` row as SQL returns it (shared by the SQL stores). */
@@ -77,27 +82,109 @@ export function cursorJson(cursor: Cursor | null): string | null {
   return cursor === null ? null : JSON.stringify(cursor);
 }
 
-/** Maps a row to the store contract's shape, refusing a cursor that is not valid JSON. */
+/**
+ * Maps a row to the store contract's shape, checking every field first: a row no run could
+ * have written (a cursor that is not a JSON string or number, or none with entities
+ * completed; a count that is negative, fractional or not a number; a version, fence or time
+ * that is not an integer; text columns that hold something else) is refused with a
+ * {@link CorruptCheckpointError} naming the field and its value, before anything acts on it.
+ */
 export function toCheckpoint(row: CheckpointRow): StoredCheckpoint {
+  const check = new RowCheck(row);
+  const completed = check.count("completed", row.completed);
+  const cursor = row.cursor === null ? null : parseCursor(row);
+  if (cursor === null && completed > 0) {
+    throw corruptField(
+      row,
+      "cursor",
+      null,
+      `there is no cursor, yet ${completed} entities are recorded as completed`,
+    );
+  }
   return {
     processor: row.processor,
     partition: row.partition,
     shard: row.shard,
-    processorVersion: row.processor_version,
-    cursor: row.cursor === null ? null : parseCursor(row),
-    completed: Number(row.completed),
-    total: nullableNumber(row.total),
-    state: row.state,
-    stateCodec: row.state_codec ?? null,
-    fingerprint: row.fingerprint,
-    runId: row.run_id,
-    leaseOwner: row.lease_owner,
-    leaseExpiresAt: nullableNumber(row.lease_expires_at),
-    fence: Number(row.fence),
-    attempt: row.attempt,
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
+    processorVersion: check.nullable("processor_version", row.processor_version, 1),
+    cursor,
+    completed,
+    total: check.nullable("total", row.total, 0),
+    state: check.text("state", row.state),
+    stateCodec: check.text("state_codec", row.state_codec ?? null),
+    fingerprint: check.text("fingerprint", row.fingerprint),
+    runId: check.text("run_id", row.run_id),
+    leaseOwner: check.text("lease_owner", row.lease_owner),
+    leaseExpiresAt: check.nullable("lease_expires_at", row.lease_expires_at, 0),
+    fence: check.count("fence", row.fence),
+    attempt: check.count("attempt", row.attempt),
+    createdAt: check.count("created_at", row.created_at),
+    updatedAt: check.count("updated_at", row.updated_at),
   };
+}
+
+/** The columns of a checkpoint row a corrupt value can be found in. */
+type CheckpointField = keyof Omit<CheckpointRow, "processor" | "partition" | "shard">;
+
+function corruptField(
+  row: CheckpointKey,
+  field: CheckpointField,
+  value: unknown,
+  problem: string,
+): CorruptCheckpointError {
+  return new CorruptCheckpointError(row, field, value, problem);
+}
+
+/** The checks of one row's fields; the first bad one throws. */
+class RowCheck {
+  readonly #row: CheckpointKey;
+
+  constructor(row: CheckpointKey) {
+    this.#row = row;
+  }
+
+  /** A safe integer ≥ 0, as a number or (PostgreSQL's BIGINT) as decimal text. */
+  count(field: CheckpointField, value: unknown, min = 0): number {
+    const number = integerOf(value);
+    if (number === undefined || number < min) {
+      throw corruptField(this.#row, field, value, `it must be an integer of at least ${min}`);
+    }
+    return number;
+  }
+
+  nullable(field: CheckpointField, value: unknown, min: number): number | null {
+    return value === null || value === undefined ? null : this.count(field, value, min);
+  }
+
+  text(field: CheckpointField, value: unknown): string | null {
+    if (value === null || value === undefined || typeof value === "string") return value ?? null;
+    throw corruptField(this.#row, field, value, "it must be text or NULL");
+  }
+}
+
+function integerOf(value: unknown): number | undefined {
+  if (typeof value === "bigint") value = Number(value);
+  if (typeof value === "string") value = /^-?\d+$/.test(value) ? Number(value) : Number.NaN;
+  return typeof value === "number" && Number.isSafeInteger(value) ? value : undefined;
+}
+
+/** Maps rows with {@link toCheckpoint}, setting the corrupt ones apart. */
+export function scanRows(rows: readonly CheckpointRow[]): CheckpointScan {
+  const checkpoints: StoredCheckpoint[] = [];
+  const corrupt: CorruptCheckpoint[] = [];
+  for (const row of rows) {
+    try {
+      checkpoints.push(toCheckpoint(row));
+    } catch (error) {
+      if (!(error instanceof CorruptCheckpointError)) throw error;
+      corrupt.push({
+        ...error.key,
+        field: error.field,
+        value: describeValue(error.value),
+        message: error.message,
+      });
+    }
+  }
+  return { checkpoints, corrupt };
 }
 
 /** Maps a `runs` row to a {@link RunRecord}. */
@@ -124,17 +211,12 @@ export function toRun(row: RunRow): RunRecord {
 function parseCursor(row: CheckpointKey & { cursor: string | null }): Cursor {
   let value: unknown;
   try {
-    value = JSON.parse(row.cursor as string);
+    value = typeof row.cursor === "string" ? JSON.parse(row.cursor) : undefined;
   } catch {
     value = undefined;
   }
   if (typeof value !== "string" && typeof value !== "number") {
-    throw new StoreError(
-      "CORRUPT_CHECKPOINT",
-      `The checkpoint of ${describeKey(row)} has an unreadable cursor ` +
-        `(${JSON.stringify(row.cursor)}). Reset it with \`${resetCommand(row)}\` to start ` +
-        "the partition over.",
-    );
+    throw corruptField(row, "cursor", row.cursor, "it must be a JSON string or number");
   }
   return value;
 }

@@ -3,6 +3,8 @@ import type { RunStore } from "./run-store.js";
 
 export type {
   CheckpointFilter,
+  CheckpointScan,
+  CorruptCheckpoint,
   FailureFilter,
   RunFilter,
   RunRecord,

@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
+import type { GroupCommitStats } from "../../src/stores/group-commit.js";
 import { NO_SERVER, openTestPool, PG_TEST_URL, type TestPool } from "../stores/postgres-factory.js";
 import { seeded } from "../support/random.js";
 import type { GroupChildConfig } from "./group-child.js";
@@ -85,7 +86,12 @@ async function killAndFinish(config: GroupChildConfig, seed: number) {
   last ??= await start(config).ended;
   assert.equal(last.code, 0, last.stderr);
   const line = last.stdout.trim().split("\n").at(-1) ?? "";
-  return { kills, result: JSON.parse(line) as { status: string; groups: unknown } };
+  return { kills, result: JSON.parse(line) as { status: string; groups: GroupCommitStats } };
+}
+
+/** The last child's runs committed together: the crash test exercises group commit. */
+function assertGrouped(groups: GroupCommitStats) {
+  assert.ok(groups.largest > 1, `commits went in groups: ${JSON.stringify(groups)}`);
 }
 
 /** Every entity of every partition in the log; none replayed more than a batch per kill. */
@@ -146,6 +152,7 @@ describe("group commit under SIGKILL", { timeout: 180_000 }, () => {
     };
     const { kills, result } = await killAndFinish(config, 7);
     assert.equal(result.status, "completed");
+    assertGrouped(result.groups);
     assert.ok(kills > 0, "at least one kill landed mid-run");
     const check = new Database(db, { readonly: true });
     const rows = check.prepare("SELECT partition, entity, writes FROM effects").all();
@@ -181,6 +188,8 @@ describe("group commit under SIGKILL", { timeout: 180_000 }, () => {
       };
       const { kills, result } = await killAndFinish(config, 11);
       assert.equal(result.status, "completed");
+      assertGrouped(result.groups);
+      assertGrouped(result.groups);
       assert.ok(kills > 0, "at least one kill landed mid-run");
       const { rows } = await test.pool.query<{ partition: string; entity: number; writes: number }>(
         `SELECT partition, entity, writes FROM ${test.schema}.effects`,

@@ -5,7 +5,7 @@ import type { QueryDatabase } from "../../src/index.js";
 import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
 import { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
 import type { CheckpointStore } from "../../src/stores/store.js";
-import { openTestPool, PG_TEST_URL } from "../stores/postgres-factory.js";
+import { NO_SERVER, openTestPool } from "../stores/postgres-factory.js";
 
 /** A real database to read from, with a store beside it for the checkpoints. */
 export interface SourceDatabase {
@@ -20,13 +20,16 @@ export interface SourceDatabase {
   close(): Promise<void>;
 }
 
-/** Opens one database of each dialect per test: a SQLite file, and PostgreSQL (or PGlite). */
+/** Opens one database of each dialect per test: a SQLite file, and PostgreSQL when a server is configured. */
 export const SOURCE_DATABASES: ReadonlyArray<{
   name: string;
+  /** Why this database's tests are skipped here, or false when they run. */
+  skip: string | false;
   open(): Promise<SourceDatabase>;
 }> = [
   {
     name: "sqlite",
+    skip: false,
     async open() {
       const dir = mkdtempSync(join(tmpdir(), "waymark-source-"));
       const store = new SqliteStore(join(dir, "waymark.db"));
@@ -53,7 +56,8 @@ export const SOURCE_DATABASES: ReadonlyArray<{
     },
   },
   {
-    name: PG_TEST_URL ? "postgres" : "postgres (PGlite)",
+    name: "postgres",
+    skip: NO_SERVER,
     async open() {
       const test = openTestPool();
       const store = await PostgresStore.open({ pool: test.pool, schema: test.schema });

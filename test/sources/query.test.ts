@@ -73,8 +73,8 @@ async function runWithRandomStops<E>(
   }
 }
 
-for (const { name, open } of SOURCE_DATABASES) {
-  describe(`fromQuery on ${name}`, { timeout: 60_000 }, () => {
+for (const { name, skip, open } of SOURCE_DATABASES) {
+  describe(`fromQuery on ${name}`, { timeout: 60_000, skip }, () => {
     let database: SourceDatabase;
     beforeEach(async () => {
       database = await open();
@@ -408,7 +408,7 @@ for (const { name, open } of SOURCE_DATABASES) {
   });
 }
 
-describe("fromQuery on PostgreSQL reads ahead", () => {
+describe("fromQuery on PostgreSQL reads ahead", { skip: SOURCE_DATABASES[1]?.skip }, () => {
   it("fetches the next page while the current batch is processed", async () => {
     const database = await SOURCE_DATABASES[1]!.open();
     try {

@@ -82,4 +82,26 @@ describe("group commit", () => {
       ["c", "d", "e"],
     ]);
   });
+
+  it("is alone only with one active run and no group waiting or in flight", async () => {
+    let active = 1;
+    let release: () => void = () => {};
+    const committer = new CommitGroups<string>(
+      async (commits) => {
+        await new Promise<void>((resolve) => (release = resolve));
+        return commits.map(() => ({ ok: true }));
+      },
+      () => active,
+    );
+    assert.equal(committer.alone(), true, "one run, nothing pending");
+    active = 2;
+    assert.equal(committer.alone(), false, "another run could join");
+    active = 1;
+    const pending = committer.commit("a");
+    assert.equal(committer.alone(), false, "a group is being written");
+    release();
+    await pending;
+    assert.equal(committer.alone(), true, "the group landed");
+    assert.deepEqual(committer.stats, { enabled: true, groups: 0, commits: 0, largest: 0 });
+  });
 });

@@ -3,7 +3,6 @@ import pg from "pg";
 import type { PgPool } from "../../src/stores/postgres/postgres-pool.js";
 import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
 import type { PgTx } from "../../src/stores/postgres/postgres-tx.js";
-import { PglitePool } from "./pglite-pool.js";
 import type { OpenedStore, StoreFactory } from "./stores.js";
 
 /** The real server the PostgreSQL tests use, when one is configured. */
@@ -24,34 +23,21 @@ export interface TestPool {
   dispose(): Promise<void>;
 }
 
-let sharedPglite: PglitePool | undefined;
-
 /**
- * A pool on the real server when `WAYMARK_TEST_PG_URL` (or `DATABASE_URL`) is set, otherwise
- * on in-process PGlite (one instance per test process, a fresh schema per test).
+ * A pool on the real server of `WAYMARK_TEST_PG_URL` (or `DATABASE_URL`), with a fresh schema
+ * for one test. Tests that call it are skipped with {@link NO_SERVER} when none is configured.
  */
 export function openTestPool(): TestPool {
+  if (!PG_TEST_URL) throw new Error(`openTestPool: ${NO_SERVER} (skip the test with NO_SERVER)`);
   const schema = `t_${randomBytes(6).toString("hex")}`;
-  if (PG_TEST_URL) {
-    const pool = new pg.Pool({ connectionString: PG_TEST_URL, max: 4 });
-    return {
-      pool,
-      schema,
-      leaked: () => pool.totalCount - pool.idleCount,
-      async dispose() {
-        await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-        await pool.end();
-      },
-    };
-  }
-  sharedPglite ??= new PglitePool();
-  const pool = sharedPglite;
+  const pool = new pg.Pool({ connectionString: PG_TEST_URL, max: 4 });
   return {
     pool,
     schema,
-    leaked: () => pool.checkedOut,
+    leaked: () => pool.totalCount - pool.idleCount,
     async dispose() {
       await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await pool.end();
     },
   };
 }

@@ -90,7 +90,7 @@ describe("PostgresStore: opening and errors", { timeout: 60_000 }, () => {
   });
 });
 
-describe("PostgresStore: migrations", { timeout: 60_000 }, () => {
+describe("PostgresStore: migrations", { skip: NO_SERVER, timeout: 60_000 }, () => {
   let test: TestPool;
   beforeEach(() => {
     test = openTestPool();

@@ -37,7 +37,7 @@ async function rejectsWith(promise: Promise<unknown>, code: string): Promise<Err
   return error;
 }
 
-describe("PostgresStore: ctx.tx and exactly once", { timeout: 60_000 }, () => {
+describe("PostgresStore: ctx.tx and exactly once", { skip: NO_SERVER, timeout: 60_000 }, () => {
   let test: TestPool;
   let store: PostgresStore;
   let effects: string;
@@ -70,7 +70,6 @@ describe("PostgresStore: ctx.tx and exactly once", { timeout: 60_000 }, () => {
   it("a fenced commit leaves none of the batch's writes", async () => {
     const old = await acquire("a");
     const batch = store.openBatch(old);
-    // PGlite has one connection, held by an open ctx.tx: take over before writing.
     const taker = await acquire("b", T0 + TTL + 1);
     for (const k of ["p1", "p2", "p3"]) {
       await batch.tx.query(`INSERT INTO ${effects} (key) VALUES ($1)`, [k]);

@@ -11,7 +11,7 @@ import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
 import { SQLITE_MIGRATIONS } from "../../src/stores/sqlite/sqlite-migrations.js";
 import { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
 import type { CheckpointStore } from "../../src/stores/store.js";
-import { openTestPool } from "./postgres-factory.js";
+import { NO_SERVER, openTestPool } from "./postgres-factory.js";
 
 /** Old keys and where migration 4 must put them. */
 const KEYS: Array<[old: string, partition: string, shard: string]> = [
@@ -77,7 +77,7 @@ describe("migration 4: shards move to their own column", { timeout: 60_000 }, ()
     }
   });
 
-  it("on PostgreSQL", async () => {
+  it("on PostgreSQL", { skip: NO_SERVER }, async () => {
     const test = openTestPool();
     const s = test.schema;
     await test.pool.query(`CREATE SCHEMA ${s}`);

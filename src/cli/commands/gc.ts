@@ -3,7 +3,7 @@ import { describeKey } from "../../core/checkpoint-key.js";
 import { collectGarbage } from "../../reports/actions.js";
 import { loadStale } from "../../reports/load.js";
 import { parseDuration } from "../duration.js";
-import { printJson, usingStore, withStoreOptions } from "../shared.js";
+import { failOnCorrupt, printJson, usingStore, withStoreOptions } from "../shared.js";
 import { printStale, type StaleOptions } from "./stale.js";
 
 /** `waymark gc`: removes what `stale` lists; never a checkpoint with a live lease. */
@@ -23,12 +23,18 @@ export function registerGc(program: Command): void {
         const now = Date.now();
         const report = await loadStale(store, { now, olderThanMs, processor: options.processor });
         if (options.dryRun) {
-          if (options.json) return printJson({ dryRun: true, ...report });
-          process.stdout.write("Dry run: nothing is changed. gc would remove:\n\n");
-          return printStale(report);
+          if (options.json) printJson({ dryRun: true, ...report });
+          else {
+            process.stdout.write("Dry run: nothing is changed. gc would remove:\n\n");
+            printStale(report);
+          }
+          return failOnCorrupt(report.corrupt);
         }
         const result = await collectGarbage(store, report, now);
-        if (options.json) return printJson({ dryRun: false, ...result });
+        if (options.json) {
+          printJson({ dryRun: false, ...result, corrupt: report.corrupt });
+          return failOnCorrupt(report.corrupt);
+        }
         for (const c of result.removed) {
           process.stdout.write(
             `removed checkpoint ${describeKey(c)} (${c.completed}/${c.total ?? "?"})\n`,
@@ -45,6 +51,8 @@ export function registerGc(program: Command): void {
         process.stdout.write(
           `gc: ${result.removed.length} checkpoints removed, ${result.markedFailed.length} dead runs marked failed.\n`,
         );
+        // Never removed by gc: a corrupt row's age and lease cannot be trusted. Reset it.
+        failOnCorrupt(report.corrupt);
       },
       options.dryRun ? "read" : "change",
     );

@@ -1,9 +1,10 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
 import type { RecordedRunStatus } from "../../core/types.js";
-import { loadRuns } from "../../reports/load.js";
+import { loadCorrupt, loadRuns } from "../../reports/load.js";
 import type { RunningState } from "../../reports/reached.js";
 import type { RunView } from "../../reports/runs.js";
 import {
+  failOnCorrupt,
   formatDuration,
   printJson,
   printTable,
@@ -44,15 +45,26 @@ export function registerRuns(program: Command): void {
     await usingStore(
       options.store,
       async (store) => {
-        const runs = await loadRuns(store, {
-          processor: options.processor,
-          partition: options.partition,
-          shard: options.shard,
-          status: options.status,
-          limit: options.limit,
-        });
-        if (options.json) return printJson(runs);
-        printTable(runs.map(toRow), COLUMNS, "No runs recorded.");
+        const [runs, corrupt] = await Promise.all([
+          loadRuns(store, {
+            processor: options.processor,
+            partition: options.partition,
+            shard: options.shard,
+            status: options.status,
+            limit: options.limit,
+          }),
+          loadCorrupt(store, { processor: options.processor }),
+        ]);
+        if (options.json) printJson(runs);
+        else printTable(runs.map(toRow), COLUMNS, "No runs recorded.");
+        // A run on a corrupt checkpoint is shown at what history recorded; the row is flagged.
+        failOnCorrupt(
+          corrupt.filter(
+            (c) =>
+              (options.partition === undefined || c.partition === options.partition) &&
+              (options.shard === undefined || c.shard === options.shard),
+          ),
+        );
       },
       "read",
     );

@@ -3,6 +3,7 @@ import { loadStale } from "../../reports/load.js";
 import type { StaleReport } from "../../reports/stale.js";
 import { parseDuration } from "../duration.js";
 import {
+  failOnCorrupt,
   formatDuration,
   printJson,
   printTable,
@@ -31,8 +32,9 @@ export function registerStale(program: Command): void {
       options.store,
       async (store) => {
         const report = await loadStale(store, { olderThanMs, processor: options.processor });
-        if (options.json) return printJson(report);
-        printStale(report);
+        if (options.json) printJson(report);
+        else printStale(report);
+        failOnCorrupt(report.corrupt);
       },
       "read",
     );
@@ -78,4 +80,24 @@ export function printStale(report: StaleReport): void {
     ],
     "No runs left running by a dead process.",
   );
+  if (report.corrupt.length > 0) {
+    process.stdout.write("\n");
+    printTable(
+      report.corrupt.map((c) => ({
+        processor: c.processor,
+        partition: c.partition,
+        shard: c.shard,
+        field: c.field,
+        value: c.value,
+      })),
+      [
+        ["processor", "CORRUPT: PROCESSOR"],
+        ["partition", "PARTITION"],
+        ["shard", "SHARD"],
+        ["field", "FIELD"],
+        ["value", "VALUE"],
+      ],
+      "",
+    );
+  }
 }

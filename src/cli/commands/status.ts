@@ -1,8 +1,9 @@
 import type { Command } from "commander";
-import { loadStatus } from "../../reports/load.js";
+import { loadCorrupt, loadStatus } from "../../reports/load.js";
 import type { RolledStatusRow } from "../../reports/shard-rollup.js";
 import { formatRate } from "../duration.js";
 import {
+  failOnCorrupt,
   formatDuration,
   printJson,
   printTable,
@@ -25,23 +26,43 @@ export function registerStatus(program: Command): void {
     await usingStore(
       options.store,
       async (store) => {
-        const rows = await loadStatus(store, { processor: options.processor });
-        if (options.json) return printJson(rows);
+        const [rows, corrupt] = await Promise.all([
+          loadStatus(store, { processor: options.processor }),
+          loadCorrupt(store, { processor: options.processor }),
+        ]);
+        if (options.json) {
+          printJson(rows);
+          return failOnCorrupt(corrupt);
+        }
         printTable(
-          rows
-            .flatMap((r): RolledStatusRow[] => [r, ...(r.shards ?? [])])
-            .map((r) => ({
-              processor: r.processor,
-              partition: r.partition,
-              shard: r.shards ? `${r.shards.length} shards` : r.shard,
-              progress: `${r.completed}/${r.total ?? "?"}`,
-              percent: r.percent === null ? "" : `${r.percent.toFixed(1)}%`,
-              rate: formatRate(r.ratePerSecond),
-              eta: r.etaMs === null ? "-" : formatDuration(r.etaMs),
-              age: formatDuration(r.ageMs),
-              lease: r.leaseHolder ?? "-",
-              resumes: String(r.resumes),
+          [
+            ...rows
+              .flatMap((r): RolledStatusRow[] => [r, ...(r.shards ?? [])])
+              .map((r) => ({
+                processor: r.processor,
+                partition: r.partition,
+                shard: r.shards ? `${r.shards.length} shards` : r.shard,
+                progress: `${r.completed}/${r.total ?? "?"}`,
+                percent: r.percent === null ? "" : `${r.percent.toFixed(1)}%`,
+                rate: formatRate(r.ratePerSecond),
+                eta: r.etaMs === null ? "-" : formatDuration(r.etaMs),
+                age: formatDuration(r.ageMs),
+                lease: r.leaseHolder ?? "-",
+                resumes: String(r.resumes),
+              })),
+            ...corrupt.map((c) => ({
+              processor: c.processor,
+              partition: c.partition,
+              shard: c.shard,
+              progress: "CORRUPT",
+              percent: "",
+              rate: "-",
+              eta: "-",
+              age: "-",
+              lease: "-",
+              resumes: "-",
             })),
+          ],
           [
             ["processor", "PROCESSOR"],
             ["partition", "PARTITION"],
@@ -56,6 +77,7 @@ export function registerStatus(program: Command): void {
           ],
           "No active checkpoints.",
         );
+        failOnCorrupt(corrupt);
       },
       "read",
     );

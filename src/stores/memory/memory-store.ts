@@ -3,6 +3,7 @@ import { FencedError } from "../../core/errors.js";
 import type { CheckpointKey, Cursor } from "../../core/types.js";
 import type {
   CheckpointFilter,
+  CheckpointScan,
   FailureFilter,
   RunFilter,
   RunRecord,
@@ -221,6 +222,11 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
 
   async listCheckpoints(filter: CheckpointFilter = {}): Promise<StoredCheckpoint[]> {
     return selectCheckpoints(this.#checkpoints.values(), filter);
+  }
+
+  /** A memory store holds no corrupt rows: nothing outside the process can edit them. */
+  async scanCheckpoints(filter: CheckpointFilter = {}): Promise<CheckpointScan> {
+    return { checkpoints: await this.listCheckpoints(filter), corrupt: [] };
   }
 
   async getCheckpoint(key: CheckpointKey): Promise<StoredCheckpoint | null> {

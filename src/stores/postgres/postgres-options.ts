@@ -40,6 +40,14 @@ export interface PostgresCommonOptions {
    * @default "server"
    */
   clock?: "server" | "runner";
+  /**
+   * Write the plain checkpoint commits of runs sharing this store that are ready at the same
+   * moment as one statement (one round trip), each fenced on its own. A lone run's commit is
+   * written at once either way; `false` writes every commit alone. In a URL:
+   * `?groupCommit=false`.
+   * @default true
+   */
+  groupCommit?: boolean;
 }
 
 /** Options for a pool the store creates and owns (and ends on `close()`). */
@@ -76,6 +84,7 @@ export interface ResolvedPostgresOptions {
   readonly create: boolean;
   readonly readOnly: boolean;
   readonly clock: "server" | "runner";
+  readonly groupCommit: boolean;
   /** The server as messages name it, never with its password. */
   readonly where: string;
 }
@@ -96,7 +105,11 @@ export function validateSchemaName(schema: unknown): string {
  * Checks a `postgres://` or `postgresql://` URL and splits off the `schema` query parameter,
  * which is waymark's and must not reach the driver. Throws `INVALID_STORE_URL` otherwise.
  */
-export function parsePostgresUrl(url: string): { connectionString: string; schema?: string } {
+export function parsePostgresUrl(url: string): {
+  connectionString: string;
+  schema?: string;
+  groupCommit?: boolean;
+} {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -107,9 +120,18 @@ export function parsePostgresUrl(url: string): { connectionString: string; schem
     throw invalidUrl(url, `its scheme is "${parsed.protocol}"`);
   }
   const schema = parsed.searchParams.get("schema");
-  if (schema === null) return { connectionString: url };
+  const group = parsed.searchParams.get("groupCommit");
+  if (schema === null && group === null) return { connectionString: url };
+  if (group !== null && group !== "true" && group !== "false") {
+    throw invalidUrl(url, `its groupCommit is "${group}", not true or false`);
+  }
   parsed.searchParams.delete("schema");
-  return { connectionString: parsed.toString(), schema };
+  parsed.searchParams.delete("groupCommit");
+  return {
+    connectionString: parsed.toString(),
+    ...(schema === null ? {} : { schema }),
+    ...(group === null ? {} : { groupCommit: group === "true" }),
+  };
 }
 
 /** Validates the options and creates the pool when the store is to own one. */
@@ -139,6 +161,7 @@ export function resolvePostgresOptions(options: PostgresStoreOptions): ResolvedP
     idleInTransactionTimeoutMs,
     readOnly,
     clock,
+    groupCommit: options.groupCommit ?? true,
     create: !readOnly && (options.create ?? true),
   };
   if ("pool" in options && options.pool) {

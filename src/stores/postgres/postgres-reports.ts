@@ -1,6 +1,7 @@
 import type { CheckpointKey } from "../../core/types.js";
 import type {
   CheckpointFilter,
+  CheckpointScan,
   FailureFilter,
   RunFilter,
   RunRecord,
@@ -12,6 +13,7 @@ import {
   type FailureRow,
   keyOf,
   type RunRow,
+  scanRows,
   toCheckpoint,
   toFailure,
   toRun,
@@ -36,13 +38,21 @@ export class PostgresReports {
   }
 
   async listCheckpoints(filter: CheckpointFilter): Promise<StoredCheckpoint[]> {
+    return (await this.#checkpointRows(filter)).map(toCheckpoint);
+  }
+
+  async scanCheckpoints(filter: CheckpointFilter): Promise<CheckpointScan> {
+    return scanRows(await this.#checkpointRows(filter));
+  }
+
+  async #checkpointRows(filter: CheckpointFilter): Promise<CheckpointRow[]> {
     const result = await this.#query<CheckpointRow>(
       `SELECT * FROM ${this.#s}.checkpoints
        WHERE ($1::text IS NULL OR processor = $1)
        ORDER BY updated_at DESC, processor COLLATE "C", partition COLLATE "C", shard COLLATE "C"`,
       [filter.processor ?? null],
     );
-    return result.rows.map(toCheckpoint);
+    return result.rows;
   }
 
   async getCheckpoint(key: CheckpointKey): Promise<StoredCheckpoint | null> {

@@ -56,6 +56,24 @@ export function postgresSql(s: string): Record<StatementName, PgStatement> {
                lease_expires_at = ${storeNow(8)} + $7::bigint, updated_at = ${storeNow(8)},
                state_codec = $9
              WHERE ${fenced(10)}`,
+    // `commit` for several runs at once (group commit): one statement, one round trip. Each
+    // parameter is an array with one element per commit, in `commit`'s order; the ordinals
+    // returned are the commits that landed, a missing one was fenced.
+    commitGroup: `UPDATE ${s}.checkpoints AS c SET processor_version = v.processor_version,
+                    cursor = v.cursor, completed = v.completed, total = v.total,
+                    state = v.state, fingerprint = v.fingerprint,
+                    lease_expires_at = ${groupNow} + v.lease_ttl_ms,
+                    updated_at = ${groupNow}, state_codec = v.state_codec
+                  FROM unnest($1::integer[], $2::text[], $3::bigint[], $4::bigint[],
+                    $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::text[],
+                    $10::text[], $11::text[], $12::text[], $13::text[], $14::bigint[])
+                    WITH ORDINALITY AS v(processor_version, cursor, completed, total, state,
+                      fingerprint, lease_ttl_ms, now, state_codec, processor, partition, shard,
+                      lease_owner, fence, ordinal)
+                  WHERE c.processor = v.processor AND c.partition = v.partition
+                    AND c.shard = v.shard AND c.lease_owner = v.lease_owner
+                    AND c.fence = v.fence
+                  RETURNING v.ordinal`,
     // Clearing the checkpoint, remembering the completion and its run, and recording the run
     // as completed: one atomic statement, so history agrees with the completion.
     complete: `WITH done AS (
@@ -106,6 +124,9 @@ export function storeNow(n: number): string {
   return `COALESCE($${n}::bigint, (extract(epoch from statement_timestamp()) * 1000)::bigint)`;
 }
 
+/** `storeNow` of one row of `commitGroup`: its runner's `now`, or the server's clock. */
+const groupNow = "COALESCE(v.now, (extract(epoch from statement_timestamp()) * 1000)::bigint)";
+
 /** The parameters of `commit`: the runner's `now` is null when the server's clock decides. */
 export function pgCommitValues(
   write: CheckpointWrite,
@@ -152,6 +173,7 @@ export type StatementName =
   | "holder"
   | "renew"
   | "commit"
+  | "commitGroup"
   | "complete"
   | "release"
   | "discardEmpty"
@@ -163,7 +185,14 @@ export type StatementName =
  * The statements run for every batch or run, prepared once per connection. Only ones that
  * return no `*` columns: a prepared `SELECT *` fails after a migration adds a column.
  */
-const PREPARED = new Set<StatementName>(["renew", "commit", "complete", "release", "recordRun"]);
+const PREPARED = new Set<StatementName>([
+  "renew",
+  "commit",
+  "commitGroup",
+  "complete",
+  "release",
+  "recordRun",
+]);
 
 /** Names follow the text (which includes the schema), so two stores on one pool never clash. */
 function preparedName(text: string): string {

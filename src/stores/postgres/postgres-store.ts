@@ -1,7 +1,14 @@
 import { FencedError } from "../../core/errors.js";
 import type { CheckpointKey } from "../../core/types.js";
+import {
+  CommitGroups,
+  GROUP_COMMIT_OFF,
+  type GroupCommitStats,
+  HeldLeases,
+} from "../group-commit.js";
 import type {
   CheckpointFilter,
+  CheckpointScan,
   FailureFilter,
   RunFilter,
   RunRecord,
@@ -24,6 +31,7 @@ import { PostgresArtifacts } from "./postgres-artifacts.js";
 import { PostgresBackfills } from "./postgres-backfills.js";
 import { translatePgError } from "./postgres-errors.js";
 import { failureSql, hasLedgerChanges, writeLedger } from "./postgres-failures.js";
+import { type PgCommit, pgGroupFlush } from "./postgres-group.js";
 import { checkPostgresSchema, migratePostgres, quoteIdentifier } from "./postgres-migrations.js";
 import {
   type PostgresCommonOptions,
@@ -75,6 +83,8 @@ export class PostgresStore implements CheckpointStore<PgTx> {
   readonly #sql: Record<StatementName, PgStatement>;
   readonly #failureSql: ReturnType<typeof failureSql>;
   readonly #reports: PostgresReports;
+  readonly #groups: CommitGroups<PgCommit> | null;
+  readonly #held = new HeldLeases();
   #migrated: Promise<void> | null = null;
   #ready = false;
   #closed = false;
@@ -95,6 +105,21 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     this.artifacts = new PostgresArtifacts(quoteIdentifier(resolved.schema), query);
     this.#reports = new PostgresReports(quoteIdentifier(resolved.schema), query);
     this.backfills = new PostgresBackfills(quoteIdentifier(resolved.schema), query);
+    this.#groups = resolved.groupCommit
+      ? new CommitGroups(
+          pgGroupFlush(
+            (statement, values) => this.#query(statement, values),
+            this.#sql.commit,
+            this.#sql.commitGroup,
+          ),
+          () => this.#held.size,
+        )
+      : null;
+  }
+
+  /** What group commit did so far: statements that held several runs' commits. */
+  get groupCommit(): GroupCommitStats {
+    return this.#groups?.stats ?? GROUP_COMMIT_OFF;
   }
 
   /**
@@ -134,6 +159,8 @@ export class PostgresStore implements CheckpointStore<PgTx> {
 
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
     const now = this.#now(request.now);
+    // A corrupt row is refused before anything is written, the lease included.
+    await this.#reports.getCheckpoint(request);
     // A holder may release between the refused upsert and the read; then simply try again.
     for (let attempt = 0; ; attempt++) {
       const taken = await this.#query<CheckpointRow & { store_now: string }>(this.#sql.acquire, [
@@ -146,8 +173,9 @@ export class PostgresStore implements CheckpointStore<PgTx> {
       ]);
       const row = taken.rows[0];
       if (row) {
-        const checkpoint = toCheckpoint(row);
-        return acquiredLease(request, checkpoint, Number(row.store_now));
+        const acquired = acquiredLease(request, toCheckpoint(row), Number(row.store_now));
+        if (acquired.acquired) this.#held.add(acquired.lease);
+        return acquired;
       }
       const held = await this.#query<{
         lease_owner: string | null;
@@ -215,8 +243,12 @@ export class PostgresStore implements CheckpointStore<PgTx> {
             throw translatePgError(error, this.#where);
           }
         } else {
-          // Nothing went through ctx.tx: one autocommit statement, one round trip.
+          // Nothing went through ctx.tx: one autocommit statement, one round trip, shared
+          // with the other runs' commits of the moment when it is a plain one.
           transaction.seal();
+          if (this.#groups && !this.#groups.alone() && statement === this.#sql.commit) {
+            return this.#groups.commit({ lease, values: params });
+          }
           committed = (await this.#query(statement, params)).rowCount !== 0;
         }
         if (!committed) throw new FencedError(fencedMessage(lease));
@@ -226,6 +258,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
   }
 
   async complete(lease: LeaseHandle, now: number, run: RunRecord): Promise<void> {
+    this.#held.delete(lease);
     const [runId, , , , ...rest] = runValues(run);
     const result = await this.#query(this.#sql.complete, [...fenceOf(lease), now, runId, ...rest]);
     if (result.rowCount === 0) throw new FencedError(fencedMessage(lease));
@@ -250,6 +283,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     _now: number,
     options: { discardEmpty?: boolean } = {},
   ): Promise<void> {
+    this.#held.delete(lease);
     if (options.discardEmpty) {
       const discarded = await this.#query(this.#sql.discardEmpty, fenceOf(lease));
       if ((discarded.rowCount ?? 0) > 0) {
@@ -279,6 +313,10 @@ export class PostgresStore implements CheckpointStore<PgTx> {
 
   async listCheckpoints(filter: CheckpointFilter = {}): Promise<StoredCheckpoint[]> {
     return this.#reports.listCheckpoints(filter);
+  }
+
+  async scanCheckpoints(filter: CheckpointFilter = {}): Promise<CheckpointScan> {
+    return this.#reports.scanCheckpoints(filter);
   }
 
   async getCheckpoint(key: CheckpointKey): Promise<StoredCheckpoint | null> {
@@ -341,8 +379,13 @@ export async function openPostgresStore(
   url: string,
   options: PostgresCommonOptions & { poolSize?: number; connectTimeoutMs?: number } = {},
 ): Promise<PostgresStore> {
-  const { connectionString, schema } = parsePostgresUrl(url);
-  return PostgresStore.open({ ...options, connectionString, schema: options.schema ?? schema });
+  const { connectionString, schema, groupCommit } = parsePostgresUrl(url);
+  return PostgresStore.open({
+    ...options,
+    connectionString,
+    schema: options.schema ?? schema,
+    groupCommit: options.groupCommit ?? groupCommit,
+  });
 }
 
 function withText([text, values]: [string, unknown[]]): [PgStatement, unknown[]] {

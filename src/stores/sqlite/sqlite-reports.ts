@@ -1,13 +1,21 @@
 import type { CheckpointKey } from "../../core/types.js";
 import type {
   CheckpointFilter,
+  CheckpointScan,
   FailureFilter,
   RunFilter,
   RunRecord,
   StoredCheckpoint,
   StoredFailure,
 } from "../records.js";
-import { type CheckpointRow, keyOf, type RunRow, toCheckpoint, toRun } from "../sql-rows.js";
+import {
+  type CheckpointRow,
+  keyOf,
+  type RunRow,
+  scanRows,
+  toCheckpoint,
+  toRun,
+} from "../sql-rows.js";
 import { listFailures } from "./sqlite-ledger.js";
 import type { SqliteStatements } from "./sqlite-statements.js";
 
@@ -20,13 +28,20 @@ export class SqliteReports {
   }
 
   listCheckpoints(filter: CheckpointFilter): StoredCheckpoint[] {
-    const rows = this.#statements
+    return this.#checkpointRows(filter).map(toCheckpoint);
+  }
+
+  scanCheckpoints(filter: CheckpointFilter): CheckpointScan {
+    return scanRows(this.#checkpointRows(filter));
+  }
+
+  #checkpointRows(filter: CheckpointFilter): CheckpointRow[] {
+    return this.#statements
       .get(
         `SELECT * FROM checkpoints WHERE (@processor IS NULL OR processor = @processor)
          ORDER BY updated_at DESC, processor, partition, shard`,
       )
       .all({ processor: filter.processor ?? null }) as CheckpointRow[];
-    return rows.map(toCheckpoint);
   }
 
   getCheckpoint(key: CheckpointKey): StoredCheckpoint | null {

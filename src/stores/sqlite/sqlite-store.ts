@@ -1,7 +1,14 @@
 import { FencedError } from "../../core/errors.js";
 import type { CheckpointKey } from "../../core/types.js";
+import {
+  CommitGroups,
+  GROUP_COMMIT_OFF,
+  type GroupCommitStats,
+  HeldLeases,
+} from "../group-commit.js";
 import type {
   CheckpointFilter,
+  CheckpointScan,
   FailureFilter,
   RunFilter,
   RunRecord,
@@ -22,8 +29,9 @@ import type { CheckpointStore } from "../store.js";
 import { closedStoreError } from "../store-errors.js";
 import { SqliteArtifacts } from "./sqlite-artifacts.js";
 import { SqliteBackfills } from "./sqlite-backfills.js";
-import type { SqliteDatabase, SqliteStatement, SqliteTransaction } from "./sqlite-driver.js";
+import type { SqliteDatabase, SqliteStatement } from "./sqlite-driver.js";
 import { translateSqliteError } from "./sqlite-errors.js";
+import { type SqliteCommit, type SqliteCommitOne, sqliteGroupFlush } from "./sqlite-group.js";
 import { writeFailures } from "./sqlite-ledger.js";
 import { openSqliteDatabase } from "./sqlite-open.js";
 import { SqliteReports } from "./sqlite-reports.js";
@@ -56,6 +64,13 @@ export interface SqliteStoreOptions {
    * @default false
    */
   readOnly?: boolean;
+  /**
+   * Write the checkpoint commits of runs sharing this store that are ready at the same
+   * moment in one transaction (one fsync), each in its own savepoint. A lone run's commit is
+   * written at once either way; `false` writes every commit alone.
+   * @default true
+   */
+  groupCommit?: boolean;
 }
 
 /**
@@ -84,9 +99,9 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
   readonly #reports: SqliteReports;
   // Built once: wrapping a fresh function with `database.transaction` on every commit costs
   // about as much as the write itself.
-  readonly #commitBatch: SqliteTransaction<
-    (lease: LeaseHandle, write: CheckpointWrite, tx: SqliteTx) => void
-  >;
+  readonly #commitBatch: SqliteCommitOne;
+  readonly #groups: CommitGroups<SqliteCommit> | null;
+  readonly #held = new HeldLeases();
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.path = path;
@@ -108,13 +123,33 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
     this.#commitBatch = this.database.transaction((lease, write, tx) =>
       this.#writeBatch(lease, write, tx),
     );
+    this.#groups =
+      options.groupCommit === false
+        ? null
+        : new CommitGroups(
+            sqliteGroupFlush(this.database, this.#commitBatch, (work) => this.#guard(work), path),
+            () => this.#held.size,
+          );
+  }
+
+  /** What group commit did so far: transactions that held several runs' commits. */
+  get groupCommit(): GroupCommitStats {
+    return this.#groups?.stats ?? GROUP_COMMIT_OFF;
   }
 
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
+    const result = this.#acquire(request);
+    if (result.acquired) this.#held.add(result.lease);
+    return result;
+  }
+
+  #acquire(request: AcquireRequest): AcquireResult {
     return this.#guard(() => {
       return this.database
         .transaction((): AcquireResult => {
           const existing = this.#get(request);
+          // A corrupt row is refused before anything is written, the lease included.
+          if (existing) toCheckpoint(existing);
           const expiresAt = Number(existing?.lease_expires_at ?? 0);
           if (existing?.lease_owner && expiresAt > request.now) {
             return { acquired: false, holder: { owner: existing.lease_owner, expiresAt } };
@@ -171,6 +206,9 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
       tx,
       commit: async (write: CheckpointWrite) => {
         tx.end();
+        if (this.#groups && !this.#groups.alone()) {
+          return this.#groups.commit({ lease, write, tx });
+        }
         this.#guard(() => this.#commitBatch.immediate(lease, write, tx));
       },
       rollback: async () => tx.clear(),
@@ -198,6 +236,7 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
   }
 
   async complete(lease: LeaseHandle, now: number, run: RunRecord): Promise<void> {
+    this.#held.delete(lease);
     return this.#guard(() => {
       this.database
         .transaction(() => {
@@ -236,6 +275,7 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
     _now: number,
     options: { discardEmpty?: boolean } = {},
   ): Promise<void> {
+    this.#held.delete(lease);
     return this.#guard(() => {
       if (options.discardEmpty) {
         this.database
@@ -278,6 +318,10 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
     });
   }
 
+  async scanCheckpoints(filter: CheckpointFilter = {}): Promise<CheckpointScan> {
+    return this.#guard(() => this.#reports.scanCheckpoints(filter));
+  }
+
   async getCheckpoint(key: CheckpointKey): Promise<StoredCheckpoint | null> {
     return this.#guard(() => {
       return this.#reports.getCheckpoint(key);
@@ -306,7 +350,8 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
           const { changes } = this.#sql(
             `DELETE FROM checkpoints
              WHERE processor = @processor AND partition = @partition AND shard = @shard
-               AND (@at IS NULL OR lease_owner IS NULL OR lease_expires_at <= @at)`,
+               AND (@at IS NULL OR lease_owner IS NULL OR lease_expires_at <= @at
+                    OR typeof(lease_expires_at) NOT IN ('integer', 'real'))`,
           ).run({
             processor: key.processor,
             partition: key.partition,

@@ -104,6 +104,31 @@ function stop(child: ChildProcess): void {
   if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
 }
 
+/**
+ * SIGTERM asks the hung run to stop (grace: a minute); `second` then ends the process at once
+ * with the conventional exit code.
+ */
+async function secondSignalEndsAtOnce(
+  name: string,
+  second: NodeJS.Signals,
+  code: number,
+): Promise<void> {
+  const { child, next, exited } = start(join(dir, name), "double-signal");
+  try {
+    await next("in-batch");
+    child.kill("SIGTERM");
+    await next("sigterm");
+    assert.equal(child.exitCode, null, "the first SIGTERM did not end the process");
+    const secondAt = Date.now();
+    child.kill(second);
+    const exit = await exited;
+    assert.equal(exit.code, code);
+    assert.ok(exit.at - secondAt < 1000, `exited ${exit.at - secondAt} ms after ${second}`);
+  } finally {
+    stop(child);
+  }
+}
+
 describe("a processBatch that never settles", () => {
   it("ends the run at the deadline: suspended, lease released, late ctx.tx writes refused", async () => {
     const file = join(dir, "deadline.db");
@@ -158,22 +183,9 @@ describe("a processBatch that never settles", () => {
     }
   });
 
-  it("exits at once on a second SIGTERM, with exit code 143", async () => {
-    const file = join(dir, "double.db");
-    const { child, next, exited } = start(file, "double-signal");
-    try {
-      await next("in-batch");
-      child.kill("SIGTERM");
-      // The first signal only asks the run to stop (grace: a minute); the second means now.
-      await next("sigterm");
-      assert.equal(child.exitCode, null, "the first SIGTERM did not end the process");
-      const secondAt = Date.now();
-      child.kill("SIGTERM");
-      const exit = await exited;
-      assert.equal(exit.code, 143);
-      assert.ok(exit.at - secondAt < 1000, `exited ${exit.at - secondAt} ms after the second`);
-    } finally {
-      stop(child);
-    }
-  });
+  it("exits at once on a second SIGTERM, with exit code 143", () =>
+    secondSignalEndsAtOnce("double.db", "SIGTERM", 143));
+
+  it("exits at once on a SIGINT after a SIGTERM, with exit code 130", () =>
+    secondSignalEndsAtOnce("term-then-int.db", "SIGINT", 130));
 });

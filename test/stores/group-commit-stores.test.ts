@@ -1,0 +1,186 @@
+// Group commit inside the SQL stores: commits of several runs ready at the same moment are
+// written together, and each keeps its own outcome: a fenced commit, or one whose ctx.tx
+// statement fails, fails only its own run while the others of its group land.
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, it } from "node:test";
+import { FencedError } from "../../src/core/errors.js";
+import { defineProcessor } from "../../src/core/processor.js";
+import { runPartitions } from "../../src/core/run-partitions.js";
+import type { GroupCommitStats } from "../../src/stores/group-commit.js";
+import { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
+import type { BatchScope, CheckpointWrite, LeaseHandle } from "../../src/stores/store.js";
+import { type OpenedStore, STORE_FACTORIES } from "./stores.js";
+
+const T0 = 1_700_000_000_000;
+const TTL = 30_000;
+
+function write(cursor: number): CheckpointWrite {
+  return {
+    processorVersion: 1,
+    cursor,
+    completed: cursor,
+    total: 10,
+    state: null,
+    stateCodec: "json",
+    fingerprint: null,
+    leaseTtlMs: TTL,
+    now: T0 + 1000,
+  };
+}
+
+/** Commits one batch of each scope in the same turn; only the second (b) may fail. */
+async function commitTogether(scopes: BatchScope<unknown>[]) {
+  const outcomes = await Promise.allSettled(scopes.map((scope, i) => scope.commit(write(i + 1))));
+  assert.deepEqual(
+    outcomes.map((o) => o.status),
+    ["fulfilled", "rejected", "fulfilled"],
+    "only b's commit fails",
+  );
+  return outcomes;
+}
+
+function statsOf(opened: OpenedStore): GroupCommitStats {
+  return (opened.store as unknown as { groupCommit: GroupCommitStats }).groupCommit;
+}
+
+for (const factory of STORE_FACTORIES.filter((f) => f.name !== "memory")) {
+  describe(`group commit on ${factory.name}`, () => {
+    let opened: OpenedStore;
+    beforeEach(async () => {
+      opened = await factory.open();
+    });
+    afterEach(async () => {
+      await opened.cleanup();
+    });
+
+    async function acquire(partition: string, owner: string, now = T0): Promise<LeaseHandle> {
+      const result = await opened.store.acquire({
+        processor: "grouped",
+        partition,
+        shard: "",
+        owner,
+        runId: `run-${owner}-${partition}`,
+        leaseTtlMs: TTL,
+        now,
+      });
+      assert.ok(result.acquired, `${owner} takes the lease of ${partition}`);
+      return result.lease;
+    }
+
+    it("a fenced commit inside a group fails only its own run; the others land", async () => {
+      const a = await acquire("a", "first");
+      const stale = await acquire("b", "first");
+      const c = await acquire("c", "first");
+      // Another runner takes b over once its lease expired: the first one's commit is fenced.
+      await acquire("b", "second", T0 + TTL + 1);
+      const scopes = [a, stale, c].map((lease) => opened.store.openBatch(lease));
+      const outcomes = await commitTogether(scopes);
+      const reason = (outcomes[1] as PromiseRejectedResult).reason;
+      assert.ok(reason instanceof FencedError, `b is fenced, got ${String(reason)}`);
+      assert.deepEqual(statsOf(opened), { enabled: true, groups: 1, commits: 3, largest: 3 });
+      const cursors = await Promise.all(
+        ["a", "b", "c"].map(async (partition) => {
+          const back = await opened.store.readBack({ processor: "grouped", partition, shard: "" });
+          return back.checkpoint?.cursor ?? null;
+        }),
+      );
+      assert.deepEqual(cursors, [1, null, 3], "a and c landed, b kept the new holder's");
+    });
+
+    it("runs sharing the store commit in groups, and every entity is committed", async () => {
+      const partitions = Array.from({ length: 6 }, (_, i) => `p${i}`);
+      const done: string[] = [];
+      const processor = defineProcessor<number>({
+        name: "grouped-run",
+        batchSize: 1,
+        retry: false,
+        entities: ({ after }) =>
+          [1, 2, 3, 4, 5].filter((n) => after === null || n > (after as number)),
+        id: (n) => n,
+        processBatch(batch, ctx) {
+          for (const n of batch) done.push(`${ctx.partition} ${n}`);
+        },
+      });
+      const result = await runPartitions(processor, {
+        store: opened.store,
+        partitions,
+        concurrency: partitions.length,
+        logger: false,
+      });
+      assert.equal(result.status, "completed", JSON.stringify(result.counts));
+      assert.equal(done.length, 30, "every entity once");
+      const stats = statsOf(opened);
+      assert.ok(stats.largest > 1, `commits went together: ${JSON.stringify(stats)}`);
+    });
+  });
+}
+
+describe("group commit on sqlite: ctx.tx and the option", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "waymark-group-"));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  function open(options: { groupCommit?: boolean } = {}): SqliteStore {
+    const store = new SqliteStore(join(dir, "waymark.db"), options);
+    store.database.exec(
+      "CREATE TABLE IF NOT EXISTS effects (key TEXT PRIMARY KEY CHECK (key NOT LIKE 'poison%'))",
+    );
+    return store;
+  }
+
+  async function leases(store: SqliteStore, partitions: string[]): Promise<LeaseHandle[]> {
+    const held: LeaseHandle[] = [];
+    for (const partition of partitions) {
+      const result = await store.acquire({
+        processor: "grouped",
+        partition,
+        shard: "",
+        owner: "runner",
+        runId: `run-${partition}`,
+        leaseTtlMs: TTL,
+        now: T0,
+      });
+      assert.ok(result.acquired, `the lease of ${partition}`);
+      held.push(result.lease);
+    }
+    return held;
+  }
+
+  it("a failing staged ctx.tx statement undoes only its own commit in the group", async () => {
+    const store = open();
+    try {
+      const keys = ["a", "poison-b", "c"];
+      const scopes = (await leases(store, ["a", "b", "c"])).map((l) => store.openBatch(l));
+      scopes.forEach((scope, i) => {
+        scope.tx.run("INSERT INTO effects (key) VALUES (?)", keys[i]);
+      });
+      const outcomes = await commitTogether(scopes);
+      assert.match(String((outcomes[1] as PromiseRejectedResult).reason), /CHECK constraint/);
+      const effects = store.database.prepare("SELECT key FROM effects ORDER BY key").all();
+      assert.deepEqual(effects, [{ key: "a" }, { key: "c" }], "b's writes were rolled back");
+      const b = await store.readBack({ processor: "grouped", partition: "b", shard: "" });
+      assert.equal(b.checkpoint?.cursor, null, "b's checkpoint did not move");
+      assert.equal(store.groupCommit.largest, 3, "the three went together");
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("with groupCommit: false every commit goes alone", async () => {
+    const store = open({ groupCommit: false });
+    try {
+      const scopes = (await leases(store, ["a", "b"])).map((l) => store.openBatch(l));
+      await Promise.all(scopes.map((scope, i) => scope.commit(write(i + 1))));
+      assert.deepEqual(store.groupCommit, { enabled: false, groups: 0, commits: 0, largest: 0 });
+      const a = await store.readBack({ processor: "grouped", partition: "a", shard: "" });
+      assert.equal(a.checkpoint?.cursor, 1, "a's commit landed");
+    } finally {
+      await store.close();
+    }
+  });
+});
