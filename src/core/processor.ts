@@ -65,12 +65,19 @@ export interface BatchContext<S, Tx = unknown> {
 }
 
 /**
- * The cursor type of an entity type: the type of its `id` property when it has one (a
- * `number` id gives `number` cursors), else any cursor. It is the default of
+ * The cursor type of an entity type: the entity itself when it is a number or a string, the
+ * type of its `id` property when it has one (a `number` id gives `number` cursors), else any
+ * cursor. It is the default of
  * `defineProcessor`'s fourth type argument; pass that argument when `id()` returns
  * something other than the entity's `id` property.
  */
-export type IdOf<E> = E extends { readonly id: infer I extends Cursor } ? I : Cursor;
+export type IdOf<E> = [E] extends [number]
+  ? number
+  : [E] extends [string]
+    ? string
+    : E extends { readonly id: infer I extends Cursor }
+      ? I
+      : Cursor;
 
 /** Arguments of `entities`. `C` is the cursor type (`number` for numeric ids). */
 export interface EntitiesArgs<C extends Cursor = Cursor> {
@@ -87,7 +94,7 @@ export interface EntitiesArgs<C extends Cursor = Cursor> {
  * `E` is the entity type, `S` the state type, `Tx` the store's transaction handle, `C` the
  * cursor type: what `id()` returns and `entities` gets as `after`.
  */
-export interface ProcessorDefinition<E, S = undefined, Tx = unknown, C extends Cursor = Cursor> {
+export interface ProcessorDefinition<E, S = undefined, Tx = unknown, C extends Cursor = IdOf<E>> {
   /** A stable id: 1-128 characters, no control characters or surrounding spaces. */
   name: string;
   /** Bump when the meaning of the cursor or the state changes. @default 1 */

@@ -3,30 +3,43 @@
  * worker fetches it; waymark builds no queue of its own. `pg-boss` is an optional peer and is
  * typed structurally here, so importing this module never loads it.
  *
- * - `suspended` (the job's deadline came): a continuation job is sent and the run resumes
- *   from its checkpoint wherever that job lands.
+ * - A job's run has a deadline from the job's expiry: it suspends at a batch boundary before
+ *   pg-boss would expire the job, and a continuation job resumes it from its checkpoint
+ *   wherever that job lands.
  * - `busy` (another runner holds the lease): the job is sent again, to start later.
  * - `failed`: the error is thrown to pg-boss, so its retry and backoff policy applies.
  * - `completed`: the job completes with the run's result as its output.
+ * - A worker that dies (SIGKILL, OOM, a lost machine) leaves its job active until pg-boss's
+ *   expiry; a watch job sent beside every running job notices the lease expire and takes the
+ *   partition over within the processor's `leaseTtlMs` and a second or two.
  */
 
-import { checkpointKey } from "../core/checkpoint-key.js";
+import { checkpointKey, describeKey } from "../core/checkpoint-key.js";
 import { InvalidOptionError } from "../core/errors.js";
+import { consoleLogger, silentLogger } from "../core/logger.js";
 import type { Processor } from "../core/processor.js";
 import { run } from "../core/run.js";
 import type { RunResult } from "../core/run-result.js";
 import { listShards, type Shard, type ShardsArgs } from "../core/shards.js";
 import type { Logger } from "../core/types.js";
 import type { RunStore } from "../stores/run-store.js";
+import { guardCompleted, type PartitionJobData, parseJobData, runData } from "./pg-boss-jobs.js";
+
+export type { PartitionJobData } from "./pg-boss-jobs.js";
+
+/** Options of `send` that waymark uses. */
+export interface PgBossSendOptions {
+  startAfter?: number;
+  singletonKey?: string;
+  expireInSeconds?: number;
+}
 
 /** The slice of a pg-boss 10 instance this module calls. */
 export interface PgBossLike {
   createQueue(name: string, options?: { expireInSeconds?: number }): Promise<void>;
-  send(
-    name: string,
-    data: object,
-    options?: { startAfter?: number; singletonKey?: string },
-  ): Promise<string | null>;
+  /** Called only when `jobExpirySeconds` is given, to set it on a queue that exists. */
+  updateQueue?(name: string, options?: { name: string; expireInSeconds?: number }): Promise<void>;
+  send(name: string, data: object, options?: PgBossSendOptions): Promise<string | null>;
   work(
     name: string,
     options: { batchSize?: number; pollingIntervalSeconds?: number },
@@ -34,18 +47,8 @@ export interface PgBossLike {
       jobs: Array<{ id: string; data: unknown; expireInSeconds: number }>,
     ) => Promise<unknown>,
   ): Promise<string>;
-}
-
-/** What one job carries. */
-export interface PartitionJobData {
-  readonly partition: string;
-  /** The shard of the partition, when its processor defines `shards`. */
-  readonly shard?: string | number;
-  /**
-   * When the partition was asked for (epoch ms). A job whose partition completed after
-   * this is already satisfied: it completes without starting the partition over.
-   */
-  readonly requestedAt: number;
+  getJobById(name: string, id: string): Promise<{ readonly state: string } | null>;
+  cancel(name: string, id: string): Promise<unknown>;
 }
 
 /** Options of {@link workPartitions}. */
@@ -58,9 +61,24 @@ export interface PgBossWorkerOptions<Tx = unknown> {
   /** The queue. @default "waymark-" + the processor's name, other characters as "_" */
   queue?: string;
   /**
-   * Time kept free before the job's expiry: the run suspends (at a batch boundary) once
-   * `expireInSeconds` minus this has passed, so pg-boss never expires a job still running.
-   * @default 10% of the job's expiry, at least 1000
+   * How long one job may run its partition before it suspends and hands the rest to a
+   * continuation job. Sets the job expiry (this plus the margin) when `jobExpirySeconds` is
+   * not given. @default none: the job expiry alone decides
+   */
+  timeBudgetMs?: number;
+  /**
+   * The expiry of the jobs this worker sends and of the queue's jobs from now on (pg-boss's
+   * `expireInSeconds`); a run suspends `deadlineMarginMs` before it. A job sent elsewhere
+   * keeps its own expiry, which its run follows. @default from `timeBudgetMs`, else the
+   * queue's (pg-boss: 15 minutes)
+   * @example jobExpirySeconds: 600
+   */
+  jobExpirySeconds?: number;
+  /**
+   * Time kept free before the job's expiry: no batch starts that would likely end later
+   * than the expiry minus this, and a batch still running at the expiry minus half of it is
+   * aborted and not committed, so pg-boss never expires a job whose run is still going.
+   * @default 10% of the job's expiry, at least 1000 (at most 90% of the expiry)
    */
   deadlineMarginMs?: number;
   /** When a partition is busy, how long before its job is tried again. @default 5 */
@@ -88,7 +106,7 @@ export function defaultQueueName(processor: { readonly name: string }): string {
  * @example
  * const boss = new PgBoss(process.env.DATABASE_URL!);
  * await boss.start();
- * await workPartitions(boss, summaries, { store });
+ * await workPartitions(boss, summaries, { store, jobExpirySeconds: 600 });
  * await enqueuePartitions(boss, summaries, ["2024-01-15", "2024-01-16"]);
  */
 export async function workPartitions<E, S, Tx>(
@@ -97,35 +115,181 @@ export async function workPartitions<E, S, Tx>(
   options: PgBossWorkerOptions<NoInfer<Tx>>,
 ): Promise<string> {
   const queue = options.queue ?? defaultQueueName(processor);
-  const busyRetrySeconds = options.busyRetrySeconds ?? 5;
-  await boss.createQueue(queue);
+  const expireInSeconds = jobExpiry(options);
+  await boss.createQueue(queue, expireInSeconds === undefined ? undefined : { expireInSeconds });
+  if (expireInSeconds !== undefined)
+    await boss.updateQueue?.(queue, { name: queue, expireInSeconds });
+  const worker = new PartitionWorker(boss, processor, options as PgBossWorkerOptions, queue, {
+    ...(expireInSeconds === undefined ? {} : { expireInSeconds }),
+  });
   return boss.work(
     queue,
     { batchSize: 1, pollingIntervalSeconds: options.pollingIntervalSeconds ?? 2 },
     async (jobs) => {
-      const outputs: RunResult[] = [];
-      for (const job of jobs) {
-        const data = parseJobData(job.data, queue);
-        const expiryMs = job.expireInSeconds * 1000;
-        const margin = options.deadlineMarginMs ?? Math.max(1000, expiryMs / 10);
-        const stop = jobSignal(Math.max(0, expiryMs - margin), options.signal);
-        const result = await run(guardCompleted(processor, options.store, data.requestedAt), {
-          store: options.store,
-          partition: data.partition,
-          ...(data.shard === undefined ? {} : { shard: data.shard }),
-          signal: stop.signal,
-          ...(options.logger === undefined ? {} : { logger: options.logger }),
-        }).finally(() => stop.dispose());
-        if (result.status === "failed") throw result.error ?? new Error("the run failed");
-        if (result.status === "suspended") await boss.send(queue, data);
-        if (result.status === "busy") {
-          await boss.send(queue, data, { startAfter: busyRetrySeconds });
-        }
-        outputs.push(result);
-      }
-      return outputs.map(({ error, ...rest }) => rest);
+      const outputs: unknown[] = [];
+      for (const job of jobs) outputs.push(await worker.handle(job));
+      return outputs;
     },
   );
+}
+
+/** The job expiry the options ask for, in whole seconds, or undefined for the queue's. */
+function jobExpiry(options: PgBossWorkerOptions): number | undefined {
+  const { jobExpirySeconds, timeBudgetMs, deadlineMarginMs } = options;
+  if (jobExpirySeconds !== undefined) {
+    if (!Number.isInteger(jobExpirySeconds) || jobExpirySeconds < 2) {
+      throw new InvalidOptionError(
+        "jobExpirySeconds",
+        `Expected \`jobExpirySeconds\` to be a whole number of seconds from 2 up, got ` +
+          `${String(jobExpirySeconds)}, e.g. 600 for 10 minutes.`,
+      );
+    }
+    return jobExpirySeconds;
+  }
+  if (timeBudgetMs === undefined) return undefined;
+  if (!Number.isFinite(timeBudgetMs) || timeBudgetMs < 1000) {
+    throw new InvalidOptionError(
+      "timeBudgetMs",
+      `Expected \`timeBudgetMs\` to be milliseconds from 1000 up, got ${String(timeBudgetMs)}, ` +
+        "e.g. 540_000 for 9 minutes.",
+    );
+  }
+  // The budget is what the run gets: the margin comes on top of it.
+  const expiryMs =
+    deadlineMarginMs === undefined ? timeBudgetMs / 0.9 : timeBudgetMs + deadlineMarginMs;
+  return Math.max(2, Math.ceil(expiryMs / 1000));
+}
+
+type Job = { id: string; data: unknown; expireInSeconds: number };
+
+/** What a watch job did, as its output in pg-boss. */
+interface WatchOutput {
+  readonly watched: string;
+  readonly state: string;
+}
+
+/** Runs one queue's jobs for one processor. */
+class PartitionWorker<E, S> {
+  readonly #boss: PgBossLike;
+  readonly #processor: Processor<E, S, unknown>;
+  readonly #options: PgBossWorkerOptions;
+  readonly #queue: string;
+  readonly #send: PgBossSendOptions;
+  readonly #log: Logger;
+
+  constructor(
+    boss: PgBossLike,
+    processor: Processor<E, S, unknown>,
+    options: PgBossWorkerOptions,
+    queue: string,
+    send: PgBossSendOptions,
+  ) {
+    this.#boss = boss;
+    this.#processor = processor;
+    this.#options = options;
+    this.#queue = queue;
+    this.#send = send;
+    this.#log = options.logger === false ? silentLogger : (options.logger ?? consoleLogger);
+  }
+
+  handle(job: Job): Promise<unknown> {
+    const data = parseJobData(job.data, this.#queue);
+    return data.watch === undefined
+      ? this.#runJob(job, data)
+      : this.#watch(job, data.watch, runData(data));
+  }
+
+  /** Runs the job's partition until the job's deadline, and sends what comes next. */
+  async #runJob(job: Job, data: PartitionJobData): Promise<Omit<RunResult, "error">> {
+    const startedAt = Date.now();
+    const expiryMs = job.expireInSeconds * 1000;
+    const margin = Math.min(
+      this.#options.deadlineMarginMs ?? Math.max(1000, expiryMs / 10),
+      expiryMs * 0.9,
+    );
+    // If this process dies, the watch job finds the lease expired and takes over.
+    const watcher = await this.#boss.send(
+      this.#queue,
+      { ...data, watch: job.id },
+      { ...this.#send, startAfter: this.#leaseSeconds() },
+    );
+    let result: RunResult;
+    try {
+      result = await run(guardCompleted(this.#processor, this.#options.store, data.requestedAt), {
+        store: this.#options.store,
+        partition: data.partition,
+        ...(data.shard === undefined ? {} : { shard: data.shard }),
+        // No batch starts that would likely end past expiry - margin; one still running at
+        // expiry - margin/2 is aborted uncommitted: the rest of the margin is for the commit,
+        // the release and the continuation job.
+        deadline: startedAt + expiryMs - margin / 2,
+        deadlineMarginMs: margin / 2,
+        ...(this.#options.signal === undefined ? {} : { signal: this.#options.signal }),
+        ...(this.#options.logger === undefined ? {} : { logger: this.#options.logger }),
+      });
+    } finally {
+      if (watcher !== null) await this.#cancel(watcher);
+    }
+    if (result.status === "failed") throw result.error ?? new Error("the run failed");
+    if (result.status === "suspended") await this.#boss.send(this.#queue, data, this.#send);
+    if (result.status === "busy") {
+      await this.#boss.send(this.#queue, data, {
+        ...this.#send,
+        startAfter: this.#options.busyRetrySeconds ?? 5,
+      });
+    }
+    const { error: _error, ...output } = result;
+    return output;
+  }
+
+  /**
+   * A watch job: while the watched job is active and its lease live, looks again when the
+   * lease would expire; when the lease expired under an active job, its worker is gone and
+   * this job runs the partition, then cancels the dead job so that pg-boss never retries it.
+   */
+  async #watch(job: Job, watched: string, data: PartitionJobData): Promise<unknown> {
+    const state = (await this.#boss.getJobById(this.#queue, watched))?.state ?? "gone";
+    if (state !== "active") return { watched, state } satisfies WatchOutput;
+    const key = checkpointKey(this.#processor.name, data.partition, data.shard);
+    const { checkpoint } = await this.#options.store.readBack(key);
+    const expiresAt = checkpoint?.leaseOwner ? checkpoint.leaseExpiresAt : null;
+    const now = Date.now();
+    if (expiresAt !== null && expiresAt > now) {
+      await this.#boss.send(
+        this.#queue,
+        { ...data, watch: watched },
+        { ...this.#send, startAfter: Math.max(1, Math.ceil((expiresAt - now) / 1000)) },
+      );
+      return { watched, state: "active" } satisfies WatchOutput;
+    }
+    this.#log.warn(
+      `Job ${watched} (${describeKey(key)}) is active but its lease has expired: its worker ` +
+        "is gone. Taking the partition over.",
+    );
+    let busy = false;
+    try {
+      const output = await this.#runJob(job, data);
+      busy = output.status === "busy";
+      return output;
+    } finally {
+      if (!busy) await this.#cancel(watched);
+    }
+  }
+
+  #leaseSeconds(): number {
+    return Math.max(1, Math.ceil(this.#processor.leaseTtlMs / 1000));
+  }
+
+  /** Cancels a job; one that already ended or is gone is no error. */
+  async #cancel(id: string): Promise<void> {
+    try {
+      await this.#boss.cancel(this.#queue, id);
+    } catch (error) {
+      this.#log.warn(
+        `Could not cancel job ${id} on ${this.#queue}: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  }
 }
 
 /**
@@ -142,83 +306,22 @@ export async function enqueuePartitions(
     shards?(args: ShardsArgs): Shard[] | Promise<Shard[]>;
   },
   partitions: Iterable<string>,
-  options: { queue?: string; now?: () => number } = {},
+  options: { queue?: string; now?: () => number; jobExpirySeconds?: number } = {},
 ): Promise<number> {
   const queue = options.queue ?? defaultQueueName(processor);
   await boss.createQueue(queue);
   const requestedAt = (options.now ?? Date.now)();
+  const send =
+    options.jobExpirySeconds === undefined ? {} : { expireInSeconds: options.jobExpirySeconds };
   let sent = 0;
   for (const partition of partitions) {
     const shards = await listShards(processor, partition);
     for (const shard of shards.length > 0 ? shards.map((s) => s.id) : [undefined]) {
       const data: PartitionJobData =
         shard === undefined ? { partition, requestedAt } : { partition, shard, requestedAt };
-      await boss.send(queue, data);
+      await boss.send(queue, data, send);
       sent++;
     }
   }
   return sent;
-}
-
-/**
- * Aborts at the job's deadline or on shutdown, whichever comes first. A plain timer rather
- * than `AbortSignal.any([AbortSignal.timeout(…), …])`: the composite holds its sources
- * weakly, and a timeout signal collected by the GC never fires.
- */
-function jobSignal(ms: number, shutdown: AbortSignal | undefined) {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new Error(`the job's deadline (${ms} ms)`)), ms);
-  const onShutdown = () => controller.abort(shutdown?.reason);
-  if (shutdown?.aborted) onShutdown();
-  else shutdown?.addEventListener("abort", onShutdown, { once: true });
-  return {
-    signal: controller.signal,
-    dispose() {
-      clearTimeout(timer);
-      shutdown?.removeEventListener("abort", onShutdown);
-    },
-  };
-}
-
-/**
- * The processor, except that a fresh start on a partition completed since `requestedAt`
- * yields nothing. It is checked inside `entities`, under the lease, so a job that arrives
- * just after another worker finished the partition cannot start it over.
- */
-function guardCompleted<E, S, Tx>(
-  processor: Processor<E, S, Tx>,
-  store: RunStore,
-  requestedAt: number,
-): Processor<E, S, Tx> {
-  return {
-    ...processor,
-    entities: async (args) => {
-      if (args.after === null) {
-        const completedAt = await store.lastCompletedAt(
-          checkpointKey(processor.name, args.partition, args.shard?.id),
-        );
-        if (completedAt !== null && completedAt >= requestedAt) return [];
-      }
-      return processor.entities(args);
-    },
-  };
-}
-
-function parseJobData(data: unknown, queue: string): PartitionJobData {
-  const candidate = data as Partial<PartitionJobData> | null;
-  const shard = candidate?.shard;
-  if (
-    typeof candidate?.partition !== "string" ||
-    typeof candidate.requestedAt !== "number" ||
-    (shard !== undefined && typeof shard !== "string" && typeof shard !== "number")
-  ) {
-    throw new InvalidOptionError(
-      "job.data",
-      `A job on queue "${queue}" carries ${JSON.stringify(data)}; expected ` +
-        "{ partition: string, shard?: string | number, requestedAt: number }. Send jobs with " +
-        "enqueuePartitions().",
-    );
-  }
-  const { partition, requestedAt } = candidate;
-  return shard === undefined ? { partition, requestedAt } : { partition, shard, requestedAt };
 }

@@ -51,6 +51,17 @@ describe("waymark worker: loading processors", () => {
     ]);
     assert.equal(worker.code, 2);
     assert.match(worker.stderr, /--concurrency expects a whole number from 1 up, got "0"/);
+    const expiry = await waymark([
+      "worker",
+      "--store",
+      "postgres://x@h/db",
+      "--processors",
+      FIXTURE,
+      "--job-expiry",
+      "soon",
+    ]);
+    assert.equal(expiry.code, 2, expiry.stderr);
+    assert.match(expiry.stderr, /Invalid --job-expiry "soon": expected a positive duration/);
     const enqueue = await waymark([
       "enqueue",
       "backfill",

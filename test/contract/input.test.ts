@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { defineProcessor } from "../../src/core/processor.js";
 import { run } from "../../src/core/run.js";
+import { resetCheckpoint } from "../../src/reports/actions.js";
 import { loadStatus } from "../../src/reports/load.js";
 import { captureLogger } from "../support/logger.js";
 import { historyOf, onEveryStore, resultOf } from "./compare.js";
@@ -152,8 +153,24 @@ describe("partition names are data on every store", { timeout: 120_000 }, () => 
         results.push(resultOf(result));
       }
       const status = await loadStatus(opened.store);
+      // A partition is addressed by its name as status shows it; a shard by partition and id.
+      const reset = [
+        await resetCheckpoint(
+          opened.store,
+          { processor: "tickets", partition: "d#0", shard: "" },
+          Date.now(),
+        ),
+        await resetCheckpoint(
+          opened.store,
+          { processor: "tickets", partition: "d", shard: "0" },
+          Date.now(),
+        ),
+      ];
+      const left = (await loadStatus(opened.store)).map((r) => r.partition);
       return {
         results,
+        reset,
+        left,
         status: status.map((r) => ({
           partition: r.partition,
           shard: r.shard,
@@ -190,6 +207,8 @@ describe("partition names are data on every store", { timeout: 120_000 }, () => 
       completed: 2,
       shards: [["0", 2]],
     });
+    assert.deepEqual(seen.reset, ["deleted", "deleted"]);
+    assert.deepEqual(seen.left, ["ticket#42"], "each reset removed its own checkpoint only");
     assert.deepEqual(
       seen.history.map((h) => [h.partition, h.shard]),
       [

@@ -162,6 +162,7 @@ describe("redrive through the run's execution, on every store", { timeout: 120_0
           .slice(-2),
         ledger: await ledgerOf(opened.store),
         checkpoints: (await opened.store.listCheckpoints()).length,
+        history: await historyOf(opened.store),
       };
     });
     assert.deepEqual(
@@ -181,5 +182,13 @@ describe("redrive through the run's execution, on every store", { timeout: 120_0
     ]);
     assert.deepEqual(seen.ledger, []);
     assert.equal(seen.checkpoints, 0, "the redrive left no checkpoint behind");
+    assert.deepEqual(
+      seen.history.map((h) => [h.partition, h.shard, h.status, h.processed]),
+      [
+        ["p", "0", "completed", 5],
+        ["p", "1", "completed", 9],
+      ],
+      "one row per shard's run; a redrive is no run",
+    );
   });
 });

@@ -140,11 +140,16 @@ describe("one ctx.tx contract on every store", { timeout: 120_000 }, () => {
         calls,
         effects: await effectsOf(opened),
         retries: lines.filter((l) => /Retrying/.test(l)).length,
+        history: await historyOf(opened.store),
       };
     });
     assert.equal(seen.result.status, "completed");
     assert.deepEqual(seen.calls, [5, 5, 5], "batch 2 ran again after its commit failed");
     assert.equal(seen.retries, 1);
+    assert.deepEqual(
+      seen.history.map((h) => [h.status, h.processed, h.batches, h.error]),
+      [["completed", 10, 2, null]],
+    );
     assert.ok(
       seen.effects.every(([, n]) => n === 1),
       "exactly once",

@@ -2,12 +2,12 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import PgBoss from "pg-boss";
+import type PgBoss from "pg-boss";
 import { defineProcessor } from "../../src/core/processor.js";
 import { enqueuePartitions, workPartitions } from "../../src/integrations/pg-boss.js";
-import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
-import type { PgTx } from "../../src/stores/postgres/postgres-tx.js";
-import { NO_SERVER, openTestPool, PG_TEST_URL, type TestPool } from "../stores/postgres-factory.js";
+import type { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
+import { NO_SERVER, PG_TEST_URL, type TestPool } from "../stores/postgres-factory.js";
+import { BossFixture, effectsProcessor } from "../support/pg-boss-fixture.js";
 import type { BossWorkerConfig } from "../support/pg-boss-worker.js";
 import { until } from "../support/time.js";
 
@@ -17,40 +17,18 @@ const PARTITIONS = Array.from({ length: 6 }, (_, i) => `2024-01-${String(i + 10)
 const ENTITIES = 60;
 
 describe("pg-boss fan-out", { skip: NO_SERVER, timeout: 120_000 }, () => {
+  let fixture: BossFixture;
   let test: TestPool;
   let store: PostgresStore;
-  let bosses: PgBoss[] = [];
 
   beforeEach(async () => {
-    test = openTestPool();
-    store = await PostgresStore.open({ pool: test.pool, schema: test.schema });
-    await test.pool.query(
-      `CREATE TABLE ${test.schema}.effects (partition TEXT, entity INT, writes INT NOT NULL,
-         owner TEXT, PRIMARY KEY (partition, entity))`,
-    );
+    fixture = await BossFixture.open();
+    ({ test, store } = fixture);
   });
 
-  afterEach(async () => {
-    await Promise.all(bosses.map((b) => b.stop({ graceful: false, wait: true, timeout: 1000 })));
-    bosses = [];
-    await store.close();
-    await test.pool.query(`DROP SCHEMA IF EXISTS ${test.schema}_boss CASCADE`);
-    await test.dispose();
-  });
+  afterEach(() => fixture.close());
 
-  async function startBoss(): Promise<PgBoss> {
-    const boss = new PgBoss({
-      connectionString: PG_TEST_URL as string,
-      schema: `${test.schema}_boss`,
-      expireInSeconds: 2,
-      supervise: false,
-      schedule: false,
-    });
-    boss.on("error", (error) => assert.fail(error));
-    await boss.start();
-    bosses.push(boss);
-    return boss;
-  }
+  const startBoss = () => fixture.boss({ expireInSeconds: 2 });
 
   it("retries a busy partition later and hands a failure to pg-boss", async () => {
     const boss = await startBoss();
@@ -109,25 +87,7 @@ describe("pg-boss fan-out", { skip: NO_SERVER, timeout: 120_000 }, () => {
 
   it("runs every partition across two workers, suspending at the job deadline", async () => {
     const effects = `${test.schema}.effects`;
-    const processor = defineProcessor<number, undefined, PgTx>({
-      name: "backfill",
-      batchSize: 5,
-      entities: ({ after }) =>
-        Array.from({ length: ENTITIES }, (_, i) => i + 1).filter(
-          (n) => n > ((after as number) ?? 0),
-        ),
-      id: (n) => n,
-      async processBatch(batch, ctx) {
-        await new Promise((resolve) => setTimeout(resolve, 40));
-        for (const n of batch) {
-          await ctx.tx.query(
-            `INSERT INTO ${effects} (partition, entity, writes) VALUES ($1, $2, 1)
-             ON CONFLICT (partition, entity) DO UPDATE SET writes = ${effects}.writes + 1`,
-            [ctx.partition, n],
-          );
-        }
-      },
-    });
+    const processor = effectsProcessor({ effects, entities: ENTITIES, batchSize: 5, delayMs: 40 });
     for (let i = 0; i < 2; i++) {
       const boss = await startBoss();
       // Each job may run 2 s; with 1.5 s kept free, a run suspends after about 0.5 s.
@@ -139,7 +99,7 @@ describe("pg-boss fan-out", { skip: NO_SERVER, timeout: 120_000 }, () => {
         logger: false,
       });
     }
-    assert.equal(await enqueuePartitions(bosses[0] as PgBoss, processor, PARTITIONS), 6);
+    assert.equal(await enqueuePartitions(fixture.bosses[0] as PgBoss, processor, PARTITIONS), 6);
 
     await until("every partition to complete", async () => {
       const done = await Promise.all(

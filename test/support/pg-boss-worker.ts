@@ -17,7 +17,9 @@ export interface BossWorkerConfig {
   batchSize: number;
   delayMs: number;
   expireInSeconds: number;
-  deadlineMarginMs: number;
+  deadlineMarginMs?: number;
+  /** The processor's lease; a SIGKILLed worker's partition is taken over after it. */
+  leaseTtlMs?: number;
 }
 
 const config = JSON.parse(process.env.WORKER as string) as BossWorkerConfig;
@@ -41,8 +43,9 @@ const effects = `${config.schema}.effects`;
 const processor = defineProcessor<number, undefined, PgTx>({
   name: "backfill",
   batchSize: config.batchSize,
+  ...(config.leaseTtlMs === undefined ? {} : { leaseTtlMs: config.leaseTtlMs }),
   entities: ({ after }) => {
-    const first = after === null ? 1 : (after as number) + 1;
+    const first = after === null ? 1 : after + 1;
     return Array.from({ length: Math.max(0, config.entities - first + 1) }, (_, i) => first + i);
   },
   id: (n) => n,
@@ -59,7 +62,7 @@ const processor = defineProcessor<number, undefined, PgTx>({
 });
 await workPartitions(boss, processor, {
   store,
-  deadlineMarginMs: config.deadlineMarginMs,
+  ...(config.deadlineMarginMs === undefined ? {} : { deadlineMarginMs: config.deadlineMarginMs }),
   pollingIntervalSeconds: 0.5,
   busyRetrySeconds: 1,
   logger: false,

@@ -76,3 +76,11 @@ defineProcessor<Player>({
   lookup: (ids: string[]) => players.filter((p) => ids.includes(String(p.id))),
   processBatch() {},
 });
+
+// Entities that are numbers (or strings) are their own cursor.
+export const plainNumbers = defineProcessor<number>({
+  name: "plain-numbers",
+  entities: ({ after }) => [1, 2, 3].filter((n) => after === null || n > after),
+  id: (n) => n,
+  processBatch() {},
+});

@@ -2,6 +2,7 @@ import { type Command, Option } from "commander";
 import { consoleLogger } from "../../core/logger.js";
 import { defaultQueueName, workPartitions } from "../../integrations/pg-boss.js";
 import { startBoss } from "../boss.js";
+import { parseDuration } from "../duration.js";
 import { EXIT } from "../exit-codes.js";
 import { loadProcessors } from "../load-processors.js";
 import {
@@ -18,6 +19,7 @@ interface WorkerOptions extends StoreCommandOptions {
   concurrency: string;
   bossSchema: string;
   shutdownTimeoutMs: string;
+  jobExpiry?: string;
 }
 
 /**
@@ -38,7 +40,12 @@ export function registerWorker(program: Command): void {
           .env("PGBOSS_SCHEMA")
           .default("pgboss"),
       )
-      .option("--shutdown-timeout-ms <ms>", "how long to wait for runs to stop", "30000"),
+      .option("--shutdown-timeout-ms <ms>", "how long to wait for runs to stop", "30000")
+      .option(
+        "--job-expiry <duration>",
+        "pg-boss expiry of the queue's jobs (e.g. 10m); each run suspends before it and a " +
+          "continuation job resumes it. Default: the queue's (pg-boss: 15m)",
+      ),
     "write log lines as JSON objects on stderr, one per line (as WAYMARK_LOG=json does)",
   ).action(async (options: WorkerOptions) => {
     // The worker's output is its log: --json makes every line of it, the runs' too, JSON.
@@ -50,6 +57,10 @@ export function registerWorker(program: Command): void {
       "--shutdown-timeout-ms",
       "e.g. 30000",
     );
+    const jobExpirySeconds =
+      options.jobExpiry === undefined
+        ? undefined
+        : Math.max(2, Math.ceil(parseDuration(options.jobExpiry, "--job-expiry") / 1000));
     const processors = await loadProcessors(options.processors);
     if (options.queue && processors.length > 1) {
       throw new CliError(
@@ -80,6 +91,7 @@ export function registerWorker(program: Command): void {
             await workPartitions(boss, processor, {
               store,
               signal: shutdown.signal,
+              ...(jobExpirySeconds === undefined ? {} : { jobExpirySeconds }),
               ...(options.queue ? { queue: options.queue } : {}),
             });
           }

@@ -1,0 +1,79 @@
+import { checkpointKey } from "../core/checkpoint-key.js";
+import { InvalidOptionError } from "../core/errors.js";
+import type { Processor } from "../core/processor.js";
+import type { RunStore } from "../stores/run-store.js";
+
+/** What one job carries. */
+export interface PartitionJobData {
+  readonly partition: string;
+  /** The shard of the partition, when its processor defines `shards`. */
+  readonly shard?: string | number;
+  /**
+   * When the partition was asked for (epoch ms). A job whose partition completed after
+   * this is already satisfied: it completes without starting the partition over.
+   */
+  readonly requestedAt: number;
+  /**
+   * Set on a watch job: the id of the job running the partition. The watch job takes the
+   * partition over when that job is still active but its worker's lease expired (the worker
+   * died), instead of waiting for pg-boss to expire the job.
+   */
+  readonly watch?: string;
+}
+
+/**
+ * The processor, except that a fresh start on a partition completed since `requestedAt`
+ * yields nothing. It is checked inside `entities`, under the lease, so a job that arrives
+ * just after another worker finished the partition cannot start it over.
+ */
+export function guardCompleted<E, S, Tx>(
+  processor: Processor<E, S, Tx>,
+  store: RunStore,
+  requestedAt: number,
+): Processor<E, S, Tx> {
+  return {
+    ...processor,
+    entities: async (args) => {
+      if (args.after === null) {
+        const completedAt = await store.lastCompletedAt(
+          checkpointKey(processor.name, args.partition, args.shard?.id),
+        );
+        if (completedAt !== null && completedAt >= requestedAt) return [];
+      }
+      return processor.entities(args);
+    },
+  };
+}
+
+/** Reads a job's data, refusing what `enqueuePartitions` would never have sent. */
+export function parseJobData(data: unknown, queue: string): PartitionJobData {
+  const candidate = data as Partial<PartitionJobData> | null;
+  const shard = candidate?.shard;
+  const watch = candidate?.watch;
+  if (
+    typeof candidate?.partition !== "string" ||
+    typeof candidate.requestedAt !== "number" ||
+    (shard !== undefined && typeof shard !== "string" && typeof shard !== "number") ||
+    (watch !== undefined && typeof watch !== "string")
+  ) {
+    throw new InvalidOptionError(
+      "job.data",
+      `A job on queue "${queue}" carries ${JSON.stringify(data)}; expected ` +
+        "{ partition: string, shard?: string | number, requestedAt: number }. Send jobs with " +
+        "enqueuePartitions().",
+    );
+  }
+  const { partition, requestedAt } = candidate;
+  return {
+    partition,
+    requestedAt,
+    ...(shard === undefined ? {} : { shard }),
+    ...(watch === undefined ? {} : { watch }),
+  };
+}
+
+/** The job data without its `watch`: what a job that runs the partition carries. */
+export function runData(data: PartitionJobData): PartitionJobData {
+  const { watch: _watched, ...rest } = data;
+  return rest;
+}

@@ -1,0 +1,93 @@
+import assert from "node:assert/strict";
+import PgBoss from "pg-boss";
+import { defineProcessor } from "../../src/core/processor.js";
+import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
+import type { PgTx } from "../../src/stores/postgres/postgres-tx.js";
+import { openTestPool, PG_TEST_URL, type TestPool } from "../stores/postgres-factory.js";
+
+/**
+ * A PostgreSQL schema of its own for one pg-boss test: a store, an `effects` table that
+ * processors write one row per entity into (with the writing process), and pg-boss instances
+ * in `<schema>_boss`, all dropped by `close`.
+ */
+export class BossFixture {
+  readonly test: TestPool;
+  readonly store: PostgresStore;
+  readonly effects: string;
+  readonly #bosses: PgBoss[] = [];
+
+  private constructor(test: TestPool, store: PostgresStore) {
+    this.test = test;
+    this.store = store;
+    this.effects = `${test.schema}.effects`;
+  }
+
+  static async open(): Promise<BossFixture> {
+    const test = openTestPool();
+    const store = await PostgresStore.open({ pool: test.pool, schema: test.schema });
+    await test.pool.query(
+      `CREATE TABLE ${test.schema}.effects (partition TEXT, entity INT, writes INT NOT NULL,
+         owner TEXT, PRIMARY KEY (partition, entity))`,
+    );
+    return new BossFixture(test, store);
+  }
+
+  /** A started pg-boss on the test's schema, without maintenance (tests never wait for it). */
+  async boss(options: { expireInSeconds?: number } = {}): Promise<PgBoss> {
+    const boss = new PgBoss({
+      connectionString: PG_TEST_URL as string,
+      schema: `${this.test.schema}_boss`,
+      ...options,
+      supervise: false,
+      schedule: false,
+    });
+    boss.on("error", (error) => assert.fail(error));
+    await boss.start();
+    this.#bosses.push(boss);
+    return boss;
+  }
+
+  get bosses(): readonly PgBoss[] {
+    return this.#bosses;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(
+      this.#bosses.map((b) => b.stop({ graceful: false, wait: true, timeout: 1000 })),
+    );
+    await this.store.close();
+    await this.test.pool.query(`DROP SCHEMA IF EXISTS ${this.test.schema}_boss CASCADE`);
+    await this.test.dispose();
+  }
+}
+
+/**
+ * The "backfill" processor of the pg-boss tests: entities 1..`entities`, each batch waits
+ * `delayMs` and then writes one row per entity into `effects` through `ctx.tx` (a second
+ * write of an entity counts up `writes`).
+ */
+export function effectsProcessor(options: {
+  effects: string;
+  entities: number;
+  batchSize: number;
+  delayMs: number;
+}) {
+  const { effects, entities, batchSize, delayMs } = options;
+  return defineProcessor<number, undefined, PgTx>({
+    name: "backfill",
+    batchSize,
+    entities: ({ after }) =>
+      Array.from({ length: entities }, (_, i) => i + 1).filter((n) => n > (after ?? 0)),
+    id: (n) => n,
+    async processBatch(batch, ctx) {
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      for (const n of batch) {
+        await ctx.tx.query(
+          `INSERT INTO ${effects} (partition, entity, writes) VALUES ($1, $2, 1)
+           ON CONFLICT (partition, entity) DO UPDATE SET writes = ${effects}.writes + 1`,
+          [ctx.partition, n],
+        );
+      }
+    },
+  });
+}
