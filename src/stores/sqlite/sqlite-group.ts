@@ -12,10 +12,11 @@ export interface SqliteCommit {
   readonly tx: SqliteTx;
 }
 
-/** The store's transaction of one commit (`#commitBatch`): fenced, throws `FencedError`. */
-export type SqliteCommitOne = SqliteTransaction<
-  (lease: LeaseHandle, write: CheckpointWrite, tx: SqliteTx) => void
->;
+/** The writes of one commit (`#writeBatch`): fenced first, throws `FencedError`. */
+export type SqliteWriteOne = (lease: LeaseHandle, write: CheckpointWrite, tx: SqliteTx) => void;
+
+/** The same in a transaction of its own (`#commitBatch`), or a savepoint inside another. */
+export type SqliteCommitOne = SqliteTransaction<SqliteWriteOne>;
 
 const LANDED: CommitOutcome = Object.freeze({ ok: true });
 
@@ -26,12 +27,16 @@ const LANDED: CommitOutcome = Object.freeze({ ok: true });
  * `SAVEPOINT … RELEASE`, and `ROLLBACK TO` it when it throws), so a fenced commit or a failing
  * staged `ctx.tx` statement undoes only its own writes and fails only its own run.
  *
+ * A plain commit (the checkpoint only: nothing staged, no ledger change, no artifact) needs
+ * no savepoint: its one fenced UPDATE either changes its row or nothing, so it goes without.
+ *
  * An error that ended the whole transaction (SQLite rolls back by itself on some I/O, full
  * disk or busy errors) fails the group: what follows must not land outside it, one statement
  * at a time. Each run then reads its commit back, as after any lost reply.
  */
 export function sqliteGroupFlush(
   database: SqliteDatabase,
+  writeOne: SqliteWriteOne,
   commitOne: SqliteCommitOne,
   guard: SqliteGuard,
   path: string,
@@ -39,7 +44,8 @@ export function sqliteGroupFlush(
   const group = database.transaction((commits: readonly SqliteCommit[]): CommitOutcome[] =>
     commits.map((commit) => {
       try {
-        commitOne(commit.lease, commit.write, commit.tx);
+        const write = plain(commit) ? writeOne : commitOne;
+        write(commit.lease, commit.write, commit.tx);
         return LANDED;
       } catch (error) {
         if (!database.inTransaction) throw error;
@@ -55,4 +61,14 @@ export function sqliteGroupFlush(
     }
     return guard(() => group.immediate(commits));
   };
+}
+
+/** Whether a commit writes the checkpoint row and nothing else. */
+function plain({ write, tx }: SqliteCommit): boolean {
+  return (
+    tx.staged.length === 0 &&
+    !write.artifacts?.length &&
+    !write.failures?.length &&
+    !write.resolvedFailures?.length
+  );
 }

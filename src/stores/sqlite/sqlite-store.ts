@@ -127,7 +127,13 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
       options.groupCommit === false
         ? null
         : new CommitGroups(
-            sqliteGroupFlush(this.database, this.#commitBatch, (work) => this.#guard(work), path),
+            sqliteGroupFlush(
+              this.database,
+              (lease, write, tx) => this.#writeBatch(lease, write, tx),
+              this.#commitBatch,
+              (work) => this.#guard(work),
+              path,
+            ),
             () => this.#held.size,
           );
   }
