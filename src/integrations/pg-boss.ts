@@ -37,8 +37,13 @@ export interface PgBossSendOptions {
 /** The slice of a pg-boss 10 instance this module calls. */
 export interface PgBossLike {
   createQueue(name: string, options?: { expireInSeconds?: number }): Promise<void>;
-  /** Called only when `jobExpirySeconds` is given, to set it on a queue that exists. */
-  updateQueue?(name: string, options?: { name: string; expireInSeconds?: number }): Promise<void>;
+  /** Called only when an expiry is asked for, to set it on a queue that exists. */
+  updateQueue?(
+    name: string,
+    options?: { name: string; expireInSeconds?: number; policy?: string },
+  ): Promise<void>;
+  /** Read before `updateQueue`, whose pg-boss 10 default would reset the queue's policy. */
+  getQueue?(name: string): Promise<{ readonly policy?: string } | null>;
   send(name: string, data: object, options?: PgBossSendOptions): Promise<string | null>;
   work(
     name: string,
@@ -117,8 +122,14 @@ export async function workPartitions<E, S, Tx>(
   const queue = options.queue ?? defaultQueueName(processor);
   const expireInSeconds = jobExpiry(options);
   await boss.createQueue(queue, expireInSeconds === undefined ? undefined : { expireInSeconds });
-  if (expireInSeconds !== undefined)
-    await boss.updateQueue?.(queue, { name: queue, expireInSeconds });
+  if (expireInSeconds !== undefined && boss.updateQueue) {
+    const policy = (await boss.getQueue?.(queue))?.policy;
+    await boss.updateQueue(queue, {
+      name: queue,
+      expireInSeconds,
+      ...(policy === undefined ? {} : { policy }),
+    });
+  }
   const worker = new PartitionWorker(boss, processor, options as PgBossWorkerOptions, queue, {
     ...(expireInSeconds === undefined ? {} : { expireInSeconds }),
   });
