@@ -10,8 +10,12 @@ import { FencedError } from "../../src/core/errors.js";
 import { defineProcessor } from "../../src/core/processor.js";
 import { runPartitions } from "../../src/core/run-partitions.js";
 import type { GroupCommitStats } from "../../src/stores/group-commit.js";
+import type { PgPool, PgQueryConfig } from "../../src/stores/postgres/postgres-pool.js";
+import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
+import type { RunStore } from "../../src/stores/run-store.js";
 import { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
 import type { BatchScope, CheckpointWrite, LeaseHandle } from "../../src/stores/store.js";
+import { NO_SERVER, openTestPool, type TestPool } from "./postgres-factory.js";
 import { type OpenedStore, STORE_FACTORIES } from "./stores.js";
 
 const T0 = 1_700_000_000_000;
@@ -29,6 +33,26 @@ function write(cursor: number): CheckpointWrite {
     leaseTtlMs: TTL,
     now: T0 + 1000,
   };
+}
+
+/** `owner` takes the lease of `partition` at `now`. */
+async function take(
+  store: Pick<RunStore, "acquire">,
+  partition: string,
+  owner: string,
+  now = T0,
+): Promise<LeaseHandle> {
+  const result = await store.acquire({
+    processor: "grouped",
+    partition,
+    shard: "",
+    owner,
+    runId: `run-${owner}-${partition}`,
+    leaseTtlMs: TTL,
+    now,
+  });
+  assert.ok(result.acquired, `${owner} takes the lease of ${partition}`);
+  return result.lease;
 }
 
 /** Commits one batch of each scope in the same turn; only the second (b) may fail. */
@@ -56,19 +80,8 @@ for (const factory of STORE_FACTORIES.filter((f) => f.name !== "memory")) {
       await opened.cleanup();
     });
 
-    async function acquire(partition: string, owner: string, now = T0): Promise<LeaseHandle> {
-      const result = await opened.store.acquire({
-        processor: "grouped",
-        partition,
-        shard: "",
-        owner,
-        runId: `run-${owner}-${partition}`,
-        leaseTtlMs: TTL,
-        now,
-      });
-      assert.ok(result.acquired, `${owner} takes the lease of ${partition}`);
-      return result.lease;
-    }
+    const acquire = (partition: string, owner: string, now = T0) =>
+      take(opened.store, partition, owner, now);
 
     it("a fenced commit inside a group fails only its own run; the others land", async () => {
       const a = await acquire("a", "first");
@@ -179,6 +192,48 @@ describe("group commit on sqlite: ctx.tx and the option", () => {
       assert.deepEqual(store.groupCommit, { enabled: false, groups: 0, commits: 0, largest: 0 });
       const a = await store.readBack({ processor: "grouped", partition: "a", shard: "" });
       assert.equal(a.checkpoint?.cursor, 1, "a's commit landed");
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe("group commit on postgres: a grouped statement that fails", { skip: NO_SERVER }, () => {
+  let test: TestPool;
+  beforeEach(() => {
+    test = openTestPool();
+  });
+  afterEach(() => test.dispose());
+
+  it("writes each of its commits again alone: the good ones land, the fenced one fails", async () => {
+    let refused = 0;
+    // A pool that refuses the grouped statement, as a server would a statement it cannot run.
+    const pool: PgPool = {
+      query: ((config: string | PgQueryConfig, values?: unknown[]) => {
+        if (typeof config !== "string" && config.text.includes("unnest")) {
+          refused++;
+          return Promise.reject(new Error("statement refused"));
+        }
+        return test.pool.query(config, values);
+      }) as PgPool["query"],
+      connect: () => test.pool.connect(),
+      end: async () => {},
+    };
+    const store = await PostgresStore.open({ pool, schema: test.schema, clock: "runner" });
+    try {
+      const lease = (partition: string, owner: string, now = T0) =>
+        take(store, partition, owner, now);
+      const leases = [
+        await lease("a", "first"),
+        await lease("b", "first"),
+        await lease("c", "first"),
+      ];
+      await lease("b", "second", T0 + TTL + 1);
+      const outcomes = await commitTogether(leases.map((l) => store.openBatch(l)));
+      assert.ok((outcomes[1] as PromiseRejectedResult).reason instanceof FencedError, "b fenced");
+      assert.equal(refused, 1, "the group was tried once, then each commit alone");
+      const a = await store.readBack({ processor: "grouped", partition: "a", shard: "" });
+      assert.equal(a.checkpoint?.cursor, 1, "a landed alone");
     } finally {
       await store.close();
     }
