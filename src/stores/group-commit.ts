@@ -1,3 +1,5 @@
+import type { LeaseHandle } from "./run-store.js";
+
 /**
  * Group commit: checkpoint commits of several runs in one process that are ready at the same
  * moment go to the database together, in one transaction (one fsync on SQLite, one statement
@@ -60,14 +62,11 @@ export class HeldLeases {
   }
 }
 
-/** What tells one lease from another: its run and fence. */
-interface LeaseIdentity {
-  readonly runId: string;
-  readonly fence: number;
-}
+/** What tells one lease from another: its checkpoint, fence and run. */
+type LeaseIdentity = Pick<LeaseHandle, "processor" | "partition" | "shard" | "fence" | "runId">;
 
 function leaseId(lease: LeaseIdentity): string {
-  return `${lease.fence} ${lease.runId}`;
+  return JSON.stringify([lease.processor, lease.partition, lease.shard, lease.fence, lease.runId]);
 }
 
 interface Waiting<C> {

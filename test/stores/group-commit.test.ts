@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { CommitGroups, type CommitOutcome } from "../../src/stores/group-commit.js";
+import { CommitGroups, type CommitOutcome, HeldLeases } from "../../src/stores/group-commit.js";
 
 /** A flush that records each group and fails the commits named in `fail`. */
 function recorder(fail: ReadonlySet<string> = new Set()) {
@@ -103,5 +103,23 @@ describe("group commit", () => {
     await pending;
     assert.equal(committer.alone(), true, "the group landed");
     assert.deepEqual(committer.stats, { enabled: true, groups: 0, commits: 0, largest: 0 });
+  });
+
+  it("counts the leases of one run's shards apart, and each once", () => {
+    const held = new HeldLeases();
+    const shard = (n: string) => ({
+      processor: "p",
+      partition: "d",
+      shard: n,
+      fence: 1,
+      runId: "r",
+    });
+    held.add(shard("0"));
+    held.add(shard("1"));
+    held.add(shard("1"));
+    assert.equal(held.size, 2, "two shards, same run and fence");
+    held.delete(shard("0"));
+    held.delete(shard("0"));
+    assert.equal(held.size, 1, "a lease given back twice counts once");
   });
 });
