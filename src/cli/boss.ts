@@ -34,7 +34,9 @@ export async function startBoss(storeUrl: string, schema: string): Promise<CliBo
     );
   }
   const url = new URL(storeUrl);
+  // waymark's own parameters, which the server would refuse as settings.
   url.searchParams.delete("schema");
+  url.searchParams.delete("groupCommit");
   const boss = new PgBoss({ connectionString: url.href, schema, max: 4 });
   boss.on("error", (error) => consoleLogger.error(`pg-boss: ${error.message}`));
   try {

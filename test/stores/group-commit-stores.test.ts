@@ -10,6 +10,7 @@ import { FencedError } from "../../src/core/errors.js";
 import { defineProcessor } from "../../src/core/processor.js";
 import { runPartitions } from "../../src/core/run-partitions.js";
 import type { GroupCommitStats } from "../../src/stores/group-commit.js";
+import { parsePostgresUrl } from "../../src/stores/postgres/postgres-options.js";
 import type { PgPool, PgQueryConfig } from "../../src/stores/postgres/postgres-pool.js";
 import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
 import type { RunStore } from "../../src/stores/run-store.js";
@@ -237,5 +238,21 @@ describe("group commit on postgres: a grouped statement that fails", { skip: NO_
     } finally {
       await store.close();
     }
+  });
+});
+
+describe("group commit in a PostgreSQL URL", () => {
+  it("?groupCommit=false turns it off and is not passed on to the server", () => {
+    const parsed = parsePostgresUrl("postgres://app@db:5432/app?schema=jobs&groupCommit=false");
+    assert.deepEqual(parsed, {
+      connectionString: "postgres://app@db:5432/app",
+      schema: "jobs",
+      groupCommit: false,
+    });
+    assert.equal(parsePostgresUrl("postgres://app@db/app").groupCommit, undefined, "default");
+    assert.throws(
+      () => parsePostgresUrl("postgres://app@db/app?groupCommit=no"),
+      /groupCommit is "no", not true or false/,
+    );
   });
 });
