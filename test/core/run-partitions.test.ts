@@ -12,6 +12,7 @@ import {
 import type { BackfillStore } from "../../src/stores/backfill-store.js";
 import type { LeaseHandle, RunRecord } from "../../src/stores/store.js";
 import { type OpenedStore, STORE_FACTORIES } from "../stores/stores.js";
+import { until } from "../support/time.js";
 
 const HOUR = 3_600_000;
 const DAYS = ["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"];
@@ -67,13 +68,15 @@ for (const factory of STORE_FACTORIES) {
     it("runs every partition, at most `concurrency` at once, and sums them up", async () => {
       let running = 0;
       let most = 0;
+      let entered = 0;
       const finished: string[] = [];
       const processor = daily({
         async processBatch(batch, ctx) {
           running++;
           most = Math.max(most, running);
-          // Yield so that the other runs get their turn while this batch is open.
-          await new Promise((resolve) => setImmediate(resolve));
+          // The first three batches wait for each other, so the runs overlap however slowly
+          // each starts; a fourth run could only start if one of them had ended.
+          if (++entered <= 3) await until("three batches open", () => entered >= 3);
           for (const n of batch) await opened.writeEffect(ctx.tx, `${ctx.partition}:${n}`);
           running--;
         },
