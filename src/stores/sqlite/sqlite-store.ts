@@ -29,9 +29,9 @@ import type { CheckpointStore } from "../store.js";
 import { closedStoreError } from "../store-errors.js";
 import { SqliteArtifacts } from "./sqlite-artifacts.js";
 import { SqliteBackfills } from "./sqlite-backfills.js";
-import type { SqliteDatabase, SqliteStatement } from "./sqlite-driver.js";
+import type { SqliteDatabase, SqliteStatement, SqliteTransaction } from "./sqlite-driver.js";
 import { translateSqliteError } from "./sqlite-errors.js";
-import { type SqliteCommit, type SqliteCommitOne, sqliteGroupFlush } from "./sqlite-group.js";
+import { plainCommit, type SqliteWork, sqliteGroupFlush } from "./sqlite-group.js";
 import { writeFailures } from "./sqlite-ledger.js";
 import { openSqliteDatabase } from "./sqlite-open.js";
 import { SqliteReports } from "./sqlite-reports.js";
@@ -99,8 +99,10 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
   readonly #reports: SqliteReports;
   // Built once: wrapping a fresh function with `database.transaction` on every commit costs
   // about as much as the write itself.
-  readonly #commitBatch: SqliteCommitOne;
-  readonly #groups: CommitGroups<SqliteCommit> | null;
+  readonly #commitBatch: SqliteTransaction<
+    (lease: LeaseHandle, write: CheckpointWrite, tx: SqliteTx) => void
+  >;
+  readonly #groups: CommitGroups<SqliteWork> | null;
   readonly #held = new HeldLeases();
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
@@ -127,20 +129,23 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
       options.groupCommit === false
         ? null
         : new CommitGroups(
-            sqliteGroupFlush(
-              this.database,
-              (lease, write, tx) => this.#writeBatch(lease, write, tx),
-              this.#commitBatch,
-              (work) => this.#guard(work),
-              path,
-            ),
+            sqliteGroupFlush(this.database, (work) => this.#guard(work), path),
             () => this.#held.size,
           );
   }
 
-  /** What group commit did so far: transactions that held several runs' commits. */
+  /** What group commit did so far: transactions that held several runs' writes. */
   get groupCommit(): GroupCommitStats {
     return this.#groups?.stats ?? GROUP_COMMIT_OFF;
+  }
+
+  /**
+   * The groups to hand a write to when another run could join it (batch commits,
+   * completions, history rows); null when this run is alone and writes at once, as without
+   * group commit.
+   */
+  #groupsNow(): CommitGroups<SqliteWork> | null {
+    return this.#groups?.alone() === false ? this.#groups : null;
   }
 
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
@@ -212,8 +217,10 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
       tx,
       commit: async (write: CheckpointWrite) => {
         tx.end();
-        if (this.#groups && !this.#groups.alone()) {
-          return this.#groups.commit({ lease, write, tx });
+        const groups = this.#groupsNow();
+        if (groups) {
+          const plain = plainCommit(write, tx);
+          return groups.commit({ write: () => this.#writeBatch(lease, write, tx), plain });
         }
         this.#guard(() => this.#commitBatch.immediate(lease, write, tx));
       },
@@ -242,25 +249,27 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
   }
 
   async complete(lease: LeaseHandle, now: number, run: RunRecord): Promise<void> {
+    const groups = this.#groupsNow();
     this.#held.delete(lease);
+    const write = () => this.#writeCompletion(lease, now, run);
+    if (groups) return groups.commit({ write, plain: false });
     return this.#guard(() => {
-      this.database
-        .transaction(() => {
-          const { changes } = this.#sql(`DELETE FROM checkpoints WHERE ${FENCED}`).run(
-            ...fenceOf(lease),
-          );
-          if (changes === 0) throw new FencedError(fencedMessage(lease));
-          this.#sql(
-            `INSERT INTO completions (processor, partition, shard, completed_at, run_id)
-             VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT (processor, partition, shard) DO UPDATE SET
-               completed_at = excluded.completed_at, run_id = excluded.run_id`,
-          ).run(...keyOf(lease), now, lease.runId);
-          this.#writeRun(run);
-          this.artifacts.clearSync(lease);
-        })
-        .immediate();
+      this.database.transaction(write).immediate();
     });
+  }
+
+  /** The completion's writes; run inside a transaction (or a group's savepoint). */
+  #writeCompletion(lease: LeaseHandle, now: number, run: RunRecord): void {
+    const { changes } = this.#sql(`DELETE FROM checkpoints WHERE ${FENCED}`).run(...fenceOf(lease));
+    if (changes === 0) throw new FencedError(fencedMessage(lease));
+    this.#sql(
+      `INSERT INTO completions (processor, partition, shard, completed_at, run_id)
+       VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (processor, partition, shard) DO UPDATE SET
+         completed_at = excluded.completed_at, run_id = excluded.run_id`,
+    ).run(...keyOf(lease), now, lease.runId);
+    this.#writeRun(run);
+    this.artifacts.clearSync(lease);
   }
 
   async readBack(key: CheckpointKey): Promise<ReadBack> {
@@ -300,6 +309,8 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
   }
 
   async recordRun(run: RunRecord): Promise<void> {
+    const groups = this.#groupsNow();
+    if (groups) return groups.commit({ write: () => this.#writeRun(run), plain: true });
     return this.#guard(() => this.#writeRun(run));
   }
 
