@@ -13,6 +13,7 @@ import type { GroupCommitStats } from "../../src/stores/group-commit.js";
 import { parsePostgresUrl } from "../../src/stores/postgres/postgres-options.js";
 import type { PgPool, PgQueryConfig } from "../../src/stores/postgres/postgres-pool.js";
 import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
+import type { RunRecord } from "../../src/stores/records.js";
 import type { RunStore } from "../../src/stores/run-store.js";
 import { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
 import type { BatchScope, CheckpointWrite, LeaseHandle } from "../../src/stores/store.js";
@@ -149,19 +150,7 @@ describe("group commit on sqlite: ctx.tx and the option", () => {
 
   async function leases(store: SqliteStore, partitions: string[]): Promise<LeaseHandle[]> {
     const held: LeaseHandle[] = [];
-    for (const partition of partitions) {
-      const result = await store.acquire({
-        processor: "grouped",
-        partition,
-        shard: "",
-        owner: "runner",
-        runId: `run-${partition}`,
-        leaseTtlMs: TTL,
-        now: T0,
-      });
-      assert.ok(result.acquired, `the lease of ${partition}`);
-      held.push(result.lease);
-    }
+    for (const partition of partitions) held.push(await take(store, partition, "runner"));
     return held;
   }
 
@@ -179,6 +168,55 @@ describe("group commit on sqlite: ctx.tx and the option", () => {
       assert.deepEqual(effects, [{ key: "a" }, { key: "c" }], "b's writes were rolled back");
       const b = await store.readBack({ processor: "grouped", partition: "b", shard: "" });
       assert.equal(b.checkpoint?.cursor, null, "b's checkpoint did not move");
+      assert.equal(store.groupCommit.largest, 3, "the three went together");
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("completions and history rows join the group; a fenced completion fails alone", async () => {
+    const store = open();
+    try {
+      const [a, staleB, c] = (await leases(store, ["a", "b", "c"])) as [
+        LeaseHandle,
+        LeaseHandle,
+        LeaseHandle,
+      ];
+      await take(store, "b", "second", T0 + TTL + 1);
+      const record = (lease: LeaseHandle, status: RunRecord["status"]): RunRecord => ({
+        processor: lease.processor,
+        partition: lease.partition,
+        shard: lease.shard,
+        runId: lease.runId,
+        status,
+        startedAt: T0,
+        finishedAt: T0 + 1,
+        resumedFrom: null,
+        processed: 0,
+        total: null,
+        batches: 0,
+        checkpointMs: 0,
+        attempt: 1,
+        reason: null,
+        error: null,
+      });
+      const outcomes = await Promise.allSettled([
+        store.complete(a, T0 + 1, record(a, "completed")),
+        store.complete(staleB, T0 + 1, record(staleB, "completed")),
+        store.recordRun(record(c, "running")),
+      ]);
+      assert.deepEqual(
+        outcomes.map((o) => o.status),
+        ["fulfilled", "rejected", "fulfilled"],
+        "only the stale completion fails",
+      );
+      const back = await store.readBack({ processor: "grouped", partition: "a", shard: "" });
+      assert.equal(back.completedBy, a.runId, "a's completion landed");
+      const runs = await store.listRuns({ processor: "grouped" });
+      assert.deepEqual(runs.map((r) => `${r.partition} ${r.status}`).sort(), [
+        "a completed",
+        "c running",
+      ]);
       assert.equal(store.groupCommit.largest, 3, "the three went together");
     } finally {
       await store.close();
