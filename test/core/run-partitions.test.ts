@@ -10,8 +10,8 @@ import {
   runPartitions,
 } from "../../src/index.js";
 import type { BackfillStore } from "../../src/stores/backfill-store.js";
-import type { LeaseHandle, RunRecord } from "../../src/stores/store.js";
 import { type OpenedStore, STORE_FACTORIES } from "../stores/stores.js";
+import { leaseRun } from "../support/run-record.js";
 import { until } from "../support/time.js";
 
 const HOUR = 3_600_000;
@@ -335,7 +335,7 @@ for (const factory of STORE_FACTORIES) {
           now,
         });
         assert.ok(acquired.acquired);
-        await opened.store.complete(acquired.lease, now, completedRun(acquired.lease, now));
+        await opened.store.complete(acquired.lease, now, leaseRun(acquired.lease, now));
       };
       await complete("2024-01-01", "", 100);
       await complete("2024-01-02", "", 200);
@@ -348,7 +348,7 @@ for (const factory of STORE_FACTORIES) {
         now: 400,
       });
       assert.ok(acquired.acquired);
-      await opened.store.complete(acquired.lease, 400, completedRun(acquired.lease, 400));
+      await opened.store.complete(acquired.lease, 400, leaseRun(acquired.lease, 400));
       const since = await backfills.completedSince("daily", 200);
       assert.deepEqual(since.map((k) => `${k.partition}/${k.shard}`).sort(), [
         "2024-01-02/",
@@ -386,22 +386,3 @@ describe("runPartitions options", () => {
     });
   }
 });
-
-/** The history row a completion records for a lease's run. */
-function completedRun(lease: LeaseHandle, now: number): RunRecord {
-  return {
-    ...checkpointKey(lease.processor, lease.partition, lease.shard),
-    runId: lease.runId,
-    status: "completed",
-    startedAt: now,
-    finishedAt: now,
-    resumedFrom: null,
-    processed: 0,
-    total: null,
-    batches: 0,
-    checkpointMs: 0,
-    attempt: 1,
-    reason: null,
-    error: null,
-  };
-}

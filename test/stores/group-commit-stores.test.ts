@@ -13,10 +13,10 @@ import type { GroupCommitStats } from "../../src/stores/group-commit.js";
 import { parsePostgresUrl } from "../../src/stores/postgres/postgres-options.js";
 import type { PgPool, PgQueryConfig } from "../../src/stores/postgres/postgres-pool.js";
 import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
-import type { RunRecord } from "../../src/stores/records.js";
 import type { RunStore } from "../../src/stores/run-store.js";
 import { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
 import type { BatchScope, CheckpointWrite, LeaseHandle } from "../../src/stores/store.js";
+import { leaseRun } from "../support/run-record.js";
 import { NO_SERVER, openTestPool, type TestPool } from "./postgres-factory.js";
 import { type OpenedStore, STORE_FACTORIES } from "./stores.js";
 
@@ -183,27 +183,10 @@ describe("group commit on sqlite: ctx.tx and the option", () => {
         LeaseHandle,
       ];
       await take(store, "b", "second", T0 + TTL + 1);
-      const record = (lease: LeaseHandle, status: RunRecord["status"]): RunRecord => ({
-        processor: lease.processor,
-        partition: lease.partition,
-        shard: lease.shard,
-        runId: lease.runId,
-        status,
-        startedAt: T0,
-        finishedAt: T0 + 1,
-        resumedFrom: null,
-        processed: 0,
-        total: null,
-        batches: 0,
-        checkpointMs: 0,
-        attempt: 1,
-        reason: null,
-        error: null,
-      });
       const outcomes = await Promise.allSettled([
-        store.complete(a, T0 + 1, record(a, "completed")),
-        store.complete(staleB, T0 + 1, record(staleB, "completed")),
-        store.recordRun(record(c, "running")),
+        store.complete(a, T0 + 1, leaseRun(a, T0 + 1)),
+        store.complete(staleB, T0 + 1, leaseRun(staleB, T0 + 1)),
+        store.recordRun(leaseRun(c, T0, "running")),
       ]);
       assert.deepEqual(
         outcomes.map((o) => o.status),
