@@ -25,6 +25,8 @@ import {
 import { type BenchRow, formatTable, median, ms } from "./stats.js";
 
 const RUNS = 8;
+/** Medians of this many rounds: on a shared machine a single round can be off by a quarter. */
+const REPETITIONS = 7;
 
 /** A processor of `entities` entities, one per batch, that does no work: commits only. */
 export function commitBound(name: string, entities: number) {
@@ -99,7 +101,7 @@ export async function sqliteConcurrency(quick: boolean): Promise<BenchRow[]> {
       const file = join(dir, `store-${groupCommit}.db`);
       const store = new SqliteStore(file, { synchronous: "FULL", groupCommit });
       try {
-        const m = await measure(store, entities, quick ? 1 : 3);
+        const m = await measure(store, entities, quick ? 1 : REPETITIONS);
         rows.push(row("sqlite FULL", entities, m, groupCommit));
       } finally {
         await store.close();
@@ -124,7 +126,7 @@ export async function pgConcurrency(url: string, quick: boolean): Promise<BenchR
       groupCommit,
     });
     try {
-      const m = await measure(store, entities, quick ? 1 : 3);
+      const m = await measure(store, entities, quick ? 1 : REPETITIONS);
       rows.push(row("postgres", entities, m, groupCommit));
     } finally {
       await store.pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {});
