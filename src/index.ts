@@ -112,6 +112,7 @@ export type { PerPartition, Source, SourceArgs } from "./sources/source.js";
 export type { PartitionPlaceholder, RawSql, SqlTag } from "./sources/sql.js";
 export { SqlFragment, sql } from "./sources/sql.js";
 export type { ArtifactRef, ArtifactStore } from "./stores/artifact-store.js";
+export type { GroupCommitStats } from "./stores/group-commit.js";
 export type { MemoryTx } from "./stores/memory/memory-store.js";
 export { MemoryStore } from "./stores/memory/memory-store.js";
 export type { AnyStore, OpenStoreOptions } from "./stores/open-store.js";
