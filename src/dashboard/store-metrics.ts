@@ -7,7 +7,7 @@ const DAY = 86_400_000;
 
 /**
  * The `/metrics` text: gauges read from the store (progress of every checkpoint, stale
- * checkpoints, dead runs) followed by `registry`'s metrics. Null when prom-client, an
+ * checkpoints, corrupt ones, dead runs) followed by `registry`'s metrics. Null when prom-client, an
  * optional peer, is not installed.
  */
 export async function storeMetrics(
@@ -40,6 +40,11 @@ export async function storeMetrics(
     help: "Checkpoints without a live lease and no commit for 24 hours.",
     registers: [own],
   });
+  const corrupt = new client.Gauge({
+    name: "waymark_corrupt_checkpoints",
+    help: "Checkpoint rows holding values no run could have written: reset them.",
+    registers: [own],
+  });
   const dead = new client.Gauge({
     name: "waymark_dead_runs",
     help: "Runs left running by a process that stopped, silent for 24 hours.",
@@ -53,5 +58,6 @@ export async function storeMetrics(
   const report = await loadStale(store, { now, olderThanMs: DAY });
   stale.set(report.checkpoints.length);
   dead.set(report.runs.length);
+  corrupt.set(report.corrupt.length);
   return `${await own.metrics()}\n${registry ? await registry.metrics() : ""}`;
 }

@@ -74,6 +74,15 @@ describe("reports over a store with one corrupt checkpoint", { timeout: 30_000 }
     assert.doesNotMatch(Object.values(sections).join(""), /NaN/);
 
     const app = createDashboardApp({ store, allowWrites: true });
+    const metrics = await (
+      await app.request("http://localhost/metrics", { headers: { host: "localhost" } })
+    ).text();
+    assert.match(metrics, /^waymark_corrupt_checkpoints 1$/m);
+    assert.match(
+      metrics,
+      /waymark_checkpoint_completed_entities\{processor="ids",partition="good"\} 10/,
+    );
+    assert.doesNotMatch(metrics, /NaN/);
     const reply = await app.request("http://localhost/actions/reset", {
       method: "POST",
       headers: { host: "localhost", origin: "http://localhost" },

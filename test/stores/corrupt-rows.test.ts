@@ -12,6 +12,7 @@ import Database from "better-sqlite3";
 import { CorruptCheckpointError, WaymarkError } from "../../src/core/errors.js";
 import { defineProcessor } from "../../src/core/processor.js";
 import { run } from "../../src/core/run.js";
+import { resetCheckpoint } from "../../src/reports/actions.js";
 import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
 import type { PgTx } from "../../src/stores/postgres/postgres-tx.js";
 import { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
@@ -166,7 +167,17 @@ async function refused(
       assert.equal(now.lease_owner, null, "the lease is released");
     } else {
       assert.deepEqual(now, edited, "the row is left as it was found, lease and all");
+      // The reports set the row apart; a reset deletes it without reading it.
+      const scan = await bench.store.scanCheckpoints();
+      assert.deepEqual(
+        scan.corrupt.map((c) => [c.partition, c.field]),
+        [["default", field]],
+      );
+      assert.equal(scan.checkpoints.length, 0);
     }
+    const key = { processor: "ids", partition: "default", shard: "" };
+    assert.equal(await resetCheckpoint(bench.store, key, Date.now()), "deleted");
+    assert.equal(await bench.raw(), undefined, "reset deleted the row");
   } finally {
     await bench.close();
   }
