@@ -4,6 +4,18 @@ import type { Cursor } from "./types.js";
 type Source<E> = readonly E[] | Iterable<E> | AsyncIterable<E>;
 
 /**
+ * An async iterator of waymark's sources (pages of rows, chunks of records) may offer the
+ * items it already holds through this method: up to `max` of them, handed to `accept` at once,
+ * the number handed back. The reader then awaits only when a page runs out, not per entity.
+ */
+export const TAKE_BUFFERED: unique symbol = Symbol.for("waymark.takeBuffered");
+
+/** An async iterator that can hand over the items it holds without a promise each. */
+export interface BufferedIterator<E> extends AsyncIterator<E> {
+  [TAKE_BUFFERED](max: number, accept: (item: E) => void): number;
+}
+
+/**
  * Cuts a lazily consumed entity source into batches and guards the cursor order: every id
  * must be greater than the one before it, so that resuming "strictly after the cursor" can
  * never skip an entity. Leading entities at or before the resume cursor are passed over, so a
@@ -21,6 +33,7 @@ export class BatchReader<E> {
   #index = 0;
   #sync: Iterator<E> | undefined;
   #async: AsyncIterator<E> | undefined;
+  #buffered: BufferedIterator<E> | undefined;
   #done = false;
 
   constructor(source: Source<E>, id: (entity: E) => Cursor, after: Cursor | null, where: string) {
@@ -33,6 +46,9 @@ export class BatchReader<E> {
       this.#array = source;
     } else if (isAsyncIterable(source)) {
       this.#async = source[Symbol.asyncIterator]();
+      if (typeof (this.#async as Partial<BufferedIterator<E>>)[TAKE_BUFFERED] === "function") {
+        this.#buffered = this.#async as BufferedIterator<E>;
+      }
     } else if (isIterable(source)) {
       this.#sync = source[Symbol.iterator]();
     } else {
@@ -81,7 +97,13 @@ export class BatchReader<E> {
         this.#accept(step.value, batch);
       }
     } else if (this.#async) {
+      const buffered = this.#buffered;
+      const accept = buffered ? (entity: E) => this.#accept(entity, batch) : undefined;
       while (batch.length < size) {
+        if (buffered && accept) {
+          buffered[TAKE_BUFFERED](size - batch.length, accept);
+          if (batch.length >= size) break;
+        }
         const step = await this.#async.next();
         if (step.done) {
           this.#done = true;

@@ -1,9 +1,14 @@
+import { type BufferedIterator, TAKE_BUFFERED } from "../core/batch-reader.js";
+
 /**
  * Serves the items of an async iterable of arrays (pages of rows, chunks of records) one at
- * a time. The runner awaits every item: an item already in hand costs one resolved promise
- * here, where an async generator would switch context for each.
+ * a time. An item already in hand costs one resolved promise here, where an async generator
+ * would switch context for each; the runner takes a page's items without any promise at all
+ * (`TAKE_BUFFERED`), and awaits only for the next page.
  */
-export function flatten<T>(pages: AsyncIterable<readonly T[]>): AsyncIterableIterator<T> {
+export function flatten<T>(
+  pages: AsyncIterable<readonly T[]>,
+): AsyncIterableIterator<T> & BufferedIterator<T> {
   const source = pages[Symbol.asyncIterator]();
   let page: readonly T[] = [];
   let index = 0;
@@ -23,6 +28,13 @@ export function flatten<T>(pages: AsyncIterable<readonly T[]>): AsyncIterableIte
   };
 
   return {
+    [TAKE_BUFFERED](max: number, accept: (item: T) => void): number {
+      const end = Math.min(page.length, index + max);
+      const start = index;
+      // The index moves before each item is handed over: an item that is refused is consumed.
+      while (index < end) accept(page[index++] as T);
+      return end - start;
+    },
     next() {
       if (index < page.length) return Promise.resolve({ value: page[index++] as T, done: false });
       if (done) return Promise.resolve({ value: undefined, done: true });

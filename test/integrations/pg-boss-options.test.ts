@@ -148,7 +148,7 @@ describe("workPartitions: job expiry and watch jobs", () => {
       "waymark-numbers",
       { partition: "live", requestedAt: 0, watch: "job-live" },
     ]);
-    const again = (sent?.[3] as PgBossSendOptions).startAfter ?? 0;
+    const again = (sent?.[3] as PgBossSendOptions | undefined)?.startAfter ?? 0;
     assert.ok(again >= 29 && again <= 30, `looks again when the lease expires, got ${again} s`);
 
     calls.length = 0;
