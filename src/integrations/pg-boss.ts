@@ -139,7 +139,9 @@ export async function workPartitions<E, S, Tx>(
     async (jobs) => {
       const outputs: unknown[] = [];
       for (const job of jobs) outputs.push(await worker.handle(job));
-      return outputs;
+      // One job at a time (batchSize 1): its output is its run's result, not an array that
+      // pg-boss would store as { value: [result] }.
+      return outputs.length === 1 ? outputs[0] : outputs;
     },
   );
 }

@@ -141,7 +141,7 @@ describe("workPartitions: job expiry and watch jobs", () => {
       data: { partition, requestedAt: 0, watch: `job-${partition}` },
       expireInSeconds: 60,
     });
-    assert.deepEqual(await deliver(watch("live")), [{ watched: "job-live", state: "active" }]);
+    assert.deepEqual(await deliver(watch("live")), { watched: "job-live", state: "active" });
     const [sent] = calls;
     assert.deepEqual(sent?.slice(0, 3), [
       "send",
@@ -152,7 +152,7 @@ describe("workPartitions: job expiry and watch jobs", () => {
     assert.ok(again >= 29 && again <= 30, `looks again when the lease expires, got ${again} s`);
 
     calls.length = 0;
-    const [output] = (await deliver(watch("dead"))) as Array<{ status: string; processed: number }>;
+    const output = (await deliver(watch("dead"))) as { status: string; processed: number };
     assert.equal(output?.status, "completed");
     assert.equal(output?.processed, 3);
     assert.deepEqual(

@@ -53,7 +53,8 @@ const memory: StoreFactory = {
   },
 };
 
-const sqlite: StoreFactory = {
+/** A SQLite file of its own; `store.path` names it. */
+export const sqlite: StoreFactory = {
   name: "sqlite",
   async open() {
     const dir = mkdtempSync(join(tmpdir(), "waymark-test-"));
