@@ -372,7 +372,8 @@ export class BatchExecutor<E, S, Tx> {
       await prepared.artifacts?.discard();
       this.#restoreState();
     } else {
-      if (prepared.artifacts) {
+      // Most batches put nothing: they skip the call and its await.
+      if (prepared.artifacts && write.artifacts?.length) {
         await this.#c.artifacts.committed(prepared.artifacts, options.logger);
       }
       tally.state = prepared.state;
