@@ -102,6 +102,10 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
   readonly #commitBatch: SqliteTransaction<
     (lease: LeaseHandle, write: CheckpointWrite, tx: SqliteTx) => void
   >;
+  // Built once too: a run takes one lease and writes one completion, and short partitions
+  // are many.
+  readonly #takeLease: SqliteTransaction<(request: AcquireRequest) => AcquireResult>;
+  readonly #complete: SqliteTransaction<(write: () => void) => void>;
   readonly #groups: CommitGroups<SqliteWork> | null;
   readonly #held = new HeldLeases();
 
@@ -125,6 +129,8 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
     this.#commitBatch = this.database.transaction((lease, write, tx) =>
       this.#writeBatch(lease, write, tx),
     );
+    this.#takeLease = this.database.transaction((request) => this.#writeLease(request));
+    this.#complete = this.database.transaction((write) => write());
     this.#groups =
       options.groupCommit === false
         ? null
@@ -155,51 +161,50 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
   }
 
   #acquire(request: AcquireRequest): AcquireResult {
-    return this.#guard(() => {
-      return this.database
-        .transaction((): AcquireResult => {
-          const existing = this.#get(request);
-          // A corrupt row is refused before anything is written, the lease included.
-          if (existing) toCheckpoint(existing);
-          const expiresAt = Number(existing?.lease_expires_at ?? 0);
-          if (existing?.lease_owner && expiresAt > request.now) {
-            return { acquired: false, holder: { owner: existing.lease_owner, expiresAt } };
-          }
-          this.#sql(
-            `INSERT INTO checkpoints (processor, partition, shard, run_id, lease_owner,
+    return this.#guard(() => this.#takeLease.immediate(request));
+  }
+
+  /** Takes the lease if it is free; run inside `#takeLease`'s transaction. */
+  #writeLease(request: AcquireRequest): AcquireResult {
+    const existing = this.#get(request);
+    // A corrupt row is refused before anything is written, the lease included.
+    if (existing) toCheckpoint(existing);
+    const expiresAt = Number(existing?.lease_expires_at ?? 0);
+    if (existing?.lease_owner && expiresAt > request.now) {
+      return { acquired: false, holder: { owner: existing.lease_owner, expiresAt } };
+    }
+    this.#sql(
+      `INSERT INTO checkpoints (processor, partition, shard, run_id, lease_owner,
                lease_expires_at, fence, attempt, created_at, updated_at)
              VALUES (@processor, @partition, @shard, @runId, @owner, @expiresAt, 1, 1, @now, @now)
              ON CONFLICT (processor, partition, shard) DO UPDATE SET
                run_id = excluded.run_id, lease_owner = excluded.lease_owner,
                lease_expires_at = excluded.lease_expires_at,
                fence = checkpoints.fence + 1, attempt = checkpoints.attempt + 1`,
-          ).run({
-            processor: request.processor,
-            partition: request.partition,
-            shard: request.shard,
-            runId: request.runId,
-            owner: request.owner,
-            expiresAt: request.now + request.leaseTtlMs,
-            now: request.now,
-          });
-          if (existing?.run_id) {
-            // The run that held it and never recorded an outcome died at its last commit.
-            this.#sql(
-              `UPDATE runs SET status = 'failed', finished_at = MAX(@updatedAt, started_at),
+    ).run({
+      processor: request.processor,
+      partition: request.partition,
+      shard: request.shard,
+      runId: request.runId,
+      owner: request.owner,
+      expiresAt: request.now + request.leaseTtlMs,
+      now: request.now,
+    });
+    if (existing?.run_id) {
+      // The run that held it and never recorded an outcome died at its last commit.
+      this.#sql(
+        `UPDATE runs SET status = 'failed', finished_at = MAX(@updatedAt, started_at),
                  processed = MAX(0, @completed - COALESCE(resumed_from, 0)), error = @error
                WHERE run_id = @deadRunId AND status = 'running'`,
-            ).run({
-              deadRunId: existing.run_id,
-              updatedAt: existing.updated_at,
-              completed: existing.completed,
-              error: abandonedRunError(request.runId),
-            });
-          }
-          const checkpoint = toCheckpoint(this.#get(request) as CheckpointRow);
-          return acquiredLease(request, checkpoint);
-        })
-        .immediate();
-    });
+      ).run({
+        deadRunId: existing.run_id,
+        updatedAt: existing.updated_at,
+        completed: existing.completed,
+        error: abandonedRunError(request.runId),
+      });
+    }
+    const checkpoint = toCheckpoint(this.#get(request) as CheckpointRow);
+    return acquiredLease(request, checkpoint);
   }
 
   async renew(lease: LeaseHandle, leaseTtlMs: number, now: number): Promise<void> {
@@ -240,9 +245,7 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
     this.#held.delete(lease);
     const write = () => this.#writeCompletion(lease, now, run);
     if (groups) return groups.commit({ write, plain: false });
-    return this.#guard(() => {
-      this.database.transaction(write).immediate();
-    });
+    return this.#guard(() => this.#complete.immediate(write));
   }
 
   /** The completion's writes; run inside a transaction (or a group's savepoint). */
