@@ -21,7 +21,7 @@ import { sqlite } from "../stores/stores.js";
 import { ENTITIES, entryProcessors, POISONED } from "../support/entry-processors.js";
 import { BossFixture } from "../support/pg-boss-fixture.js";
 import { noBackoff, until } from "../support/time.js";
-import { historyOf } from "./compare.js";
+import { historyOf, WAYMARK_ERRORS } from "./compare.js";
 
 const MODULE = fileURLToPath(new URL("../fixtures/entry-point-processors.ts", import.meta.url));
 const PARTITION = "2024-01-15";
@@ -36,8 +36,8 @@ const TIME_BUDGET_MS = 1300;
 const JOB_EXPIRY_SECONDS = 2;
 const JOB_MARGIN_MS = 1600;
 
-type Scenario = "plain" | "skipping" | "failing" | "budget";
-const SCENARIOS: Scenario[] = ["plain", "skipping", "failing", "budget"];
+type Scenario = "plain" | "skipping" | "failing" | "unordered" | "budget";
+const SCENARIOS: Scenario[] = ["plain", "skipping", "failing", "unordered", "budget"];
 type Entry = "run" | "runPartitions" | "cli" | "pg-boss";
 
 /** What an entry point reports of one run: its own result, as the caller sees it. */
@@ -122,10 +122,9 @@ function outcomeOf(result: RunResult | null): Outcome {
 function kindOfText(text: string | null | undefined, code?: string): string | null {
   if (text === null || text === undefined) return null;
   const name = text.slice(0, text.indexOf(":"));
-  if (!WAYMARK_NAMES.has(name)) return "batch";
+  if (!WAYMARK_ERRORS.has(name)) return "batch";
   return code ?? name;
 }
-const WAYMARK_NAMES = new Set(["WaymarkError", "FencedError", "StoreError", "StateError"]);
 
 /** Runs one scenario's processor once through one entry point. */
 type Invoke = (
@@ -197,7 +196,10 @@ function invoker(entry: Entry, env: Env, poison: { on: boolean }): Invoke {
         return {
           status,
           reason: (finished.reason as string | null) ?? null,
-          error: kindOfText(finished.error as string | null, finished.errorCode as string),
+          error: kindOfText(
+            finished.error as string | null,
+            (finished.errorCode as string | null) ?? undefined,
+          ),
           processed: finished.processed as number,
           completed: finished.completed as number,
         };
@@ -473,6 +475,27 @@ describe("one contract through every entry point", { timeout: 120_000 }, () => {
     assert.deepEqual(
       failing.history.map((h) => [h.status, h.processed, h.error]),
       [["failed", 15, "batch"]],
+    );
+  });
+
+  it("entities out of order: failed with ORDER_VIOLATION, nothing committed past them", () => {
+    const unordered = same<{ outcome: Outcome; history: HistoryRow[]; effects: unknown }>(
+      "unordered",
+    );
+    assert.deepEqual(unordered.outcome, {
+      status: "failed",
+      reason: null,
+      error: "ORDER_VIOLATION",
+      processed: 10,
+      completed: 10,
+    });
+    assert.deepEqual(
+      unordered.history.map((h) => [h.status, h.processed, h.error]),
+      [["failed", 10, "OrderViolationError"]],
+    );
+    assert.deepEqual(
+      unordered.effects,
+      ALL_ONCE.slice(0, 10).map((n) => [`unordered-${n}`, 1]),
     );
   });
 
