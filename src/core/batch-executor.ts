@@ -6,11 +6,12 @@ import { commitResolved } from "./commit-outcome.js";
 import { reachTotal, type TotalTally } from "./count.js";
 import { FencedError, WaymarkError } from "./errors.js";
 import { idempotencyKeyOf } from "./idempotency.js";
+import { writesDebug } from "./logger.js";
 import type { BreakerAdapter } from "./policies/breaker.js";
 import type { DeadlinePlanner } from "./policies/deadline.js";
 import { type RetryPolicy, retryDelay } from "./policies/retry.js";
 import { bisect } from "./policies/skip.js";
-import { RunStoppedError, type RunStopper, untilAborted } from "./policies/stop.js";
+import { RunStoppedError, type RunStopper } from "./policies/stop.js";
 import type { Processor } from "./processor.js";
 import type { ResolvedRunOptions } from "./run-options.js";
 import type { Shard } from "./shards.js";
@@ -86,9 +87,14 @@ interface Prepared<S> {
  */
 export class BatchExecutor<E, S, Tx> {
   readonly #c: ExecutorContext<E, S, Tx>;
+  /** `ctx.idempotencyKey`: the same for every batch of the run, so made once. */
+  readonly #idempotencyKey: (entity: unknown) => string;
 
   constructor(context: ExecutorContext<E, S, Tx>) {
     this.#c = context;
+    const { processor: p, options } = context;
+    this.#idempotencyKey = (entity) =>
+      idempotencyKeyOf(p.name, p.version, options.partition, p.id(entity as E));
   }
 
   /** Why the next batch (of `size`) must not start, or null. A lost lease throws. */
@@ -274,15 +280,17 @@ export class BatchExecutor<E, S, Tx> {
       tx: scope.tx as Tx,
       artifacts,
       batchNumber: tally.batches + 1,
-      idempotencyKey: (entity: unknown) =>
-        idempotencyKeyOf(p.name, p.version, partition, p.id(entity as E)),
+      idempotencyKey: this.#idempotencyKey,
     };
     const started = clock();
     try {
-      const work = async () => p.processBatch(batch, ctx);
+      const done = breaker
+        ? breaker.run(async () => p.processBatch(batch, ctx))
+        : p.processBatch(batch, ctx);
       // At the deadline or the end of the shutdown grace the run stops waiting, even for a
-      // processBatch that ignores ctx.signal; its late ctx.tx writes are refused.
-      await untilAborted(breaker ? breaker.run(work) : work(), stopper.signal);
+      // processBatch that ignores ctx.signal; its late ctx.tx writes are refused. One that
+      // returned without a promise is over already: there is nothing to wait for.
+      if (isPromiseLike(done)) await stopper.race(Promise.resolve(done));
       this.#throwIfAborted();
       const workMs = clock() - started;
       const stateText = encodeState(ctx.state, p, where);
@@ -376,11 +384,17 @@ export class BatchExecutor<E, S, Tx> {
     tally.processed += entities;
     tally.batches++;
     this.#c.onCommitted(entities, commitMs);
-    options.logger.debug(
-      `Committed batch ${tally.batches} of ${this.#c.where}: ${entities} entities to cursor ` +
-        `${JSON.stringify(cursor)}, ${completed}/${tally.total ?? "?"} complete, ` +
-        `in ${realCommitMs.toFixed(1)} ms.`,
-    );
+    if (writesDebug(options.logger)) {
+      options.logger.debug(
+        `Committed batch ${tally.batches} of ${this.#c.where}: ${entities} entities to cursor ` +
+          `${JSON.stringify(cursor)}, ${completed}/${tally.total ?? "?"} complete, ` +
+          `in ${realCommitMs.toFixed(1)} ms.`,
+      );
+    }
     return commitMs;
   }
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === "function";
 }

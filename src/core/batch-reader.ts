@@ -79,6 +79,15 @@ export class BatchReader<E> {
 
   /** The next batch of up to `size` entities; an empty array when the source is exhausted. */
   async next(size: number): Promise<E[]> {
+    return this.nextNow(size) ?? this.#nextAsync(size);
+  }
+
+  /**
+   * The next batch when it needs no await (an array or a sync iterable, or the source is
+   * exhausted), else null: the runner then takes it without a promise and a wait per batch.
+   */
+  nextNow(size: number): E[] | null {
+    if (this.#async && !this.#done) return null;
     const batch: E[] = [];
     if (this.#done) return batch;
     if (this.#array) {
@@ -96,7 +105,13 @@ export class BatchReader<E> {
         }
         this.#accept(step.value, batch);
       }
-    } else if (this.#async) {
+    }
+    return batch;
+  }
+
+  async #nextAsync(size: number): Promise<E[]> {
+    const batch: E[] = [];
+    if (this.#async) {
       const buffered = this.#buffered;
       const accept = buffered ? (entity: E) => this.#accept(entity, batch) : undefined;
       while (batch.length < size) {

@@ -4,6 +4,9 @@ import type { LogFields, Logger, LogLevel } from "./types.js";
 
 const LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 
+/** On waymark's own loggers: whether they write debug lines now (see {@link writesDebug}). */
+const WRITES_DEBUG = Symbol("waymark.writesDebug");
+
 /** Options of {@link jsonLogger}. */
 export interface JsonLoggerOptions {
   /**
@@ -39,13 +42,16 @@ export function jsonLogger(options: JsonLoggerOptions = {}): Logger {
         const time = new Date(now()).toISOString();
         write(`${JSON.stringify({ level, time, message: format(message, ...args), ...fields })}\n`);
       };
-    return {
-      debug: line("debug"),
-      info: line("info"),
-      warn: line("warn"),
-      error: line("error"),
-      child: (more) => make({ ...fields, ...more }),
-    };
+    return markDebug(
+      {
+        debug: line("debug"),
+        info: line("info"),
+        warn: line("warn"),
+        error: line("error"),
+        child: (more) => make({ ...fields, ...more }),
+      },
+      () => least === 0,
+    );
   };
   return make(options.fields ?? {});
 }
@@ -70,22 +76,45 @@ function textOrJson(fields: LogFields): Logger {
       if (level === "debug" && !debugEnabled()) return;
       process.stderr.write(`[waymark] ${format(message, ...args)}\n`);
     };
-  return {
-    debug: line("debug"),
-    info: line("info"),
-    warn: line("warn"),
-    error: line("error"),
-    child: (more) => textOrJson({ ...fields, ...more }),
-  };
+  return markDebug(
+    {
+      debug: line("debug"),
+      info: line("info"),
+      warn: line("warn"),
+      error: line("error"),
+      child: (more) => textOrJson({ ...fields, ...more }),
+    },
+    // Both formats drop debug lines unless WAYMARK_DEBUG asks for them.
+    () => debugEnabled(),
+  );
 }
 
 /** A logger that says nothing: `run(p, { logger: silentLogger })` or `logger: false`. */
-export const silentLogger: Logger = {
-  debug: () => {},
-  info: () => {},
-  warn: () => {},
-  error: () => {},
-};
+export const silentLogger: Logger = markDebug(
+  {
+    debug: () => {},
+    info: () => {},
+    warn: () => {},
+    error: () => {},
+  },
+  () => false,
+);
+
+/** Tags one of waymark's own loggers with whether it writes debug lines now. */
+function markDebug(logger: Logger, writesDebug: () => boolean): Logger {
+  Object.defineProperty(logger, WRITES_DEBUG, { value: writesDebug });
+  return logger;
+}
+
+/**
+ * Whether `logger.debug` would write a line now: false only for waymark's own loggers with
+ * debug off; any other logger decides for itself. The runner asks before building a debug
+ * line it would write once per batch, whose text costs about as much as a batch's own work.
+ */
+export function writesDebug(logger: Logger): boolean {
+  const check = (logger as { [WRITES_DEBUG]?: () => boolean })[WRITES_DEBUG];
+  return check === undefined || check();
+}
 
 /**
  * The logger for one run or command: `logger.child(fields)` when the logger has one (waymark's

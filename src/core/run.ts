@@ -209,17 +209,22 @@ class Runner<E, S, Tx> {
     return executorOf(this.#setup, lease, this.#tally, {
       fingerprint: () => this.#fingerprint,
       onCommitted: (entities, commitMs) => {
-        this.#emit("batchCommitted", (m) =>
-          m.batchCommitted?.({
-            ...this.#event(),
-            entities,
-            commitMs,
-            completed: this.#tally.completed,
-          }),
-        );
+        // Without metrics sinks, not even the event is built: this runs once per batch.
+        if (this.#o.metrics?.length) this.#emitCommitted(entities, commitMs);
         this.#reportProgress();
       },
     });
+  }
+
+  #emitCommitted(entities: number, commitMs: number): void {
+    this.#emit("batchCommitted", (m) =>
+      m.batchCommitted?.({
+        ...this.#event(),
+        entities,
+        commitMs,
+        completed: this.#tally.completed,
+      }),
+    );
   }
 
   /** Decides fresh start or resume, prepares state and total, and opens the entity source. */
@@ -273,7 +278,7 @@ class Runner<E, S, Tx> {
         const size = sizer.next();
         const stop = executor.stopBefore(size);
         if (stop) return { status: "suspended", reason: stop };
-        const batch = await untilAborted(reader.next(size), this.#stopper.signal);
+        const batch = this.#take(reader, size) ?? (await this.#stopper.race(reader.next(size)));
         if (batch.length === 0) return { status: "completed" };
         const timing = await executor.run(batch, reader.lastCursor as Cursor);
         if (timing) {
@@ -285,6 +290,16 @@ class Runner<E, S, Tx> {
       if (error instanceof RunStoppedError) return { status: "suspended", reason: error.reason };
       throw error;
     }
+  }
+
+  /**
+   * The next batch of an array or sync source, or null when it must be awaited. Taken at once
+   * it needs no race with the signal; a signal already aborted stops the run all the same.
+   */
+  #take(reader: BatchReader<E>, size: number): E[] | null {
+    const signal = this.#stopper.signal;
+    if (signal.aborted) throw signal.reason;
+    return reader.nextNow(size);
   }
 
   #reportProgress(): void {

@@ -2,12 +2,15 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { writesDebug } from "../../src/core/logger.js";
 import {
+  consoleLogger,
   defineProcessor,
   InvalidOptionError,
   jsonLogger,
   MemoryStore,
   run,
+  silentLogger,
 } from "../../src/index.js";
 import { noBackoff, until } from "../support/time.js";
 
@@ -168,6 +171,41 @@ describe("logging", () => {
       assert.match(line.runId ?? "", /^[0-9a-f-]{36}$/);
     }
     assert.ok(parsed.some((l) => l.level === "debug" && l.message.startsWith("Committed batch 1")));
+  });
+
+  it("a logger of one's own gets every debug line; waymark's own say when they drop them", async () => {
+    const debug: string[] = [];
+    const own = { debug: (m: string) => debug.push(m), info() {}, warn() {}, error() {} };
+    const result = await run(
+      defineProcessor<number>({
+        name: "own-logger",
+        batchSize: 2,
+        entities: () => [1, 2, 3],
+        id: (n) => n,
+        processBatch() {},
+      }),
+      { store: new MemoryStore(), logger: own },
+    );
+    assert.equal(result.status, "completed");
+    assert.equal(
+      debug.filter((m) => m.startsWith("Committed batch")).length,
+      2,
+      `a commit line per batch, got:\n${debug.join("\n")}`,
+    );
+    assert.equal(writesDebug(own), true, "a logger of one's own decides for itself");
+    assert.equal(writesDebug(silentLogger), false, "the silent logger drops every line");
+    assert.equal(writesDebug(jsonLogger({ level: "info" })), false, "below its level");
+    assert.equal(writesDebug(jsonLogger({ level: "debug" }).child?.({ a: 1 }) ?? own), true);
+    const saved = process.env.WAYMARK_DEBUG;
+    try {
+      delete process.env.WAYMARK_DEBUG;
+      assert.equal(writesDebug(consoleLogger), false, "no WAYMARK_DEBUG, no debug lines");
+      process.env.WAYMARK_DEBUG = "1";
+      assert.equal(writesDebug(consoleLogger), true, "WAYMARK_DEBUG is read at each line");
+    } finally {
+      if (saved === undefined) delete process.env.WAYMARK_DEBUG;
+      else process.env.WAYMARK_DEBUG = saved;
+    }
   });
 
   it("refuses a WAYMARK_LOG that names no format, saying which ones exist", async () => {

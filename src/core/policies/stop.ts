@@ -68,10 +68,21 @@ export class RunStopper {
   readonly #wake = new AbortController();
   readonly #timers: NodeJS.Timeout[] = [];
   readonly #cleanups: Array<() => void> = [];
+  /** The rejections of the waits in {@link race}, all settled by one listener. */
+  readonly #racing = new Set<(reason: unknown) => void>();
   #requested: SuspendReason | null = null;
 
   constructor(sources: StopSources, where: string) {
     const { signal, deadline, now } = sources;
+    const aborted = this.#abort.signal;
+    aborted.addEventListener(
+      "abort",
+      () => {
+        for (const reject of this.#racing) reject(aborted.reason);
+        this.#racing.clear();
+      },
+      { once: true },
+    );
     if (signal) {
       const onAbort = () => this.request("signal");
       if (signal.aborted) onAbort();
@@ -105,6 +116,33 @@ export class RunStopper {
   /** Aborted when the batch in flight must stop; `processBatch` sees it as `ctx.signal`. */
   get signal(): AbortSignal {
     return this.#abort.signal;
+  }
+
+  /**
+   * `untilAborted(work, this.signal)`: waits for `work` unless the run's signal aborts first.
+   * The run waits like this at least once per batch, so one listener, added once, serves
+   * every wait: adding and removing an abort listener per wait cost more than the wait.
+   */
+  race<T>(work: Promise<T>): Promise<T> {
+    const signal = this.#abort.signal;
+    if (signal.aborted) {
+      work.catch(() => {});
+      return Promise.reject(signal.reason);
+    }
+    return new Promise<T>((resolve, reject) => {
+      const racing = this.#racing;
+      racing.add(reject);
+      work.then(
+        (value) => {
+          racing.delete(reject);
+          resolve(value);
+        },
+        (error: unknown) => {
+          racing.delete(reject);
+          reject(error);
+        },
+      );
+    });
   }
 
   /** Why the run should stop at the next batch boundary, or null. */

@@ -204,42 +204,29 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
 
   async renew(lease: LeaseHandle, leaseTtlMs: number, now: number): Promise<void> {
     return this.#guard(() => {
-      const { changes } = this.#sql(
-        `UPDATE checkpoints SET lease_expires_at = ? WHERE ${FENCED}`,
-      ).run(now + leaseTtlMs, ...fenceOf(lease));
+      const { changes } = this.#sql(RENEW_SQL).run(now + leaseTtlMs, ...fenceOf(lease));
       if (changes === 0) throw new FencedError(fencedMessage(lease));
     });
   }
 
   openBatch(lease: LeaseHandle): BatchScope<SqliteTx> {
-    const tx = new SqliteTx();
-    return {
-      tx,
-      commit: async (write: CheckpointWrite) => {
-        tx.end();
-        const groups = this.#groupsNow();
-        if (groups) {
-          const plain = plainCommit(write, tx);
-          return groups.commit({ write: () => this.#writeBatch(lease, write, tx), plain });
-        }
-        this.#guard(() => this.#commitBatch.immediate(lease, write, tx));
-      },
-      rollback: async () => tx.clear(),
-    };
+    return new SqliteBatch(this.#committer, lease);
   }
+
+  /** A batch's commit: alone at once, or handed to the group that other runs join. */
+  readonly #committer: Committer = async (lease, write, tx) => {
+    const groups = this.#groupsNow();
+    if (groups) return groups.commit(new BatchWork(this.#writer, lease, write, tx));
+    this.#guard(() => this.#commitBatch.immediate(lease, write, tx));
+  };
+
+  readonly #writer: Writer = (lease, write, tx) => this.#writeBatch(lease, write, tx);
 
   /** The checkpoint and the batch's staged writes; run inside `#commitBatch`'s transaction. */
   #writeBatch(lease: LeaseHandle, write: CheckpointWrite, tx: SqliteTx): void {
     const { changes } = write.keepCheckpoint
-      ? this.#sql(`UPDATE checkpoints SET lease_expires_at = ? WHERE ${FENCED}`).run(
-          write.now + write.leaseTtlMs,
-          ...fenceOf(lease),
-        )
-      : this.#sql(
-          `UPDATE checkpoints SET processor_version = ?, cursor = ?, completed = ?, total = ?,
-             state = ?, fingerprint = ?, lease_expires_at = ?, updated_at = ?, state_codec = ?
-           WHERE ${FENCED}`,
-        ).run(...commitValues(write, lease));
+      ? this.#sql(RENEW_SQL).run(write.now + write.leaseTtlMs, ...fenceOf(lease))
+      : this.#sql(COMMIT_SQL).run(...commitValues(write, lease));
     if (changes === 0) throw new FencedError(fencedMessage(lease));
     if (write.artifacts?.length && !write.keepCheckpoint) {
       this.artifacts.switchRefs(lease, write.artifacts, write.now);
@@ -430,3 +417,58 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
 
 /** The WHERE of every fenced statement; its parameters are `fenceOf(lease)`. */
 const FENCED = "processor = ? AND partition = ? AND shard = ? AND lease_owner = ? AND fence = ?";
+
+// The statements of every commit, built once: a template with `${FENCED}` makes a new string
+// on each call, which the statement cache must then hash in full to find it.
+const COMMIT_SQL = `UPDATE checkpoints SET processor_version = ?, cursor = ?, completed = ?, total = ?,
+    state = ?, fingerprint = ?, lease_expires_at = ?, updated_at = ?, state_codec = ?
+  WHERE ${FENCED}`;
+const RENEW_SQL = `UPDATE checkpoints SET lease_expires_at = ? WHERE ${FENCED}`;
+
+type Writer = (lease: LeaseHandle, write: CheckpointWrite, tx: SqliteTx) => void;
+type Committer = (lease: LeaseHandle, write: CheckpointWrite, tx: SqliteTx) => Promise<void>;
+
+/**
+ * One batch's scope. A class rather than an object of closures: a run opens one per batch, and
+ * its methods are then made once, not per batch.
+ */
+class SqliteBatch implements BatchScope<SqliteTx> {
+  readonly tx = new SqliteTx();
+  readonly #commit: Committer;
+  readonly #lease: LeaseHandle;
+
+  constructor(commit: Committer, lease: LeaseHandle) {
+    this.#commit = commit;
+    this.#lease = lease;
+  }
+
+  commit(write: CheckpointWrite): Promise<void> {
+    this.tx.end();
+    return this.#commit(this.#lease, write, this.tx);
+  }
+
+  async rollback(): Promise<void> {
+    this.tx.clear();
+  }
+}
+
+/** A batch's commit waiting for its group; `write` runs inside the group's transaction. */
+class BatchWork implements SqliteWork {
+  readonly plain: boolean;
+  readonly #writer: Writer;
+  readonly #lease: LeaseHandle;
+  readonly #write: CheckpointWrite;
+  readonly #tx: SqliteTx;
+
+  constructor(writer: Writer, lease: LeaseHandle, write: CheckpointWrite, tx: SqliteTx) {
+    this.plain = plainCommit(write, tx);
+    this.#writer = writer;
+    this.#lease = lease;
+    this.#write = write;
+    this.#tx = tx;
+  }
+
+  write(): void {
+    this.#writer(this.#lease, this.#write, this.#tx);
+  }
+}
