@@ -12,10 +12,14 @@ import { redrive } from "../../src/core/redrive.js";
 import { run } from "../../src/core/run.js";
 import { runPartitions } from "../../src/core/run-partitions.js";
 import type { RunResult } from "../../src/core/run-result.js";
-import { enqueuePartitions, workPartitions } from "../../src/integrations/pg-boss.js";
+import {
+  defaultQueueName,
+  enqueuePartitions,
+  workPartitions,
+} from "../../src/integrations/pg-boss.js";
 import type { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
 import type { CheckpointStore } from "../../src/stores/store.js";
-import { waymark } from "../cli/cli.js";
+import { type LiveCli, startWaymark, waymark } from "../cli/cli.js";
 import { NO_SERVER, PG_TEST_URL } from "../stores/postgres-factory.js";
 import { sqlite } from "../stores/stores.js";
 import { ENTITIES, entryProcessors, POISONED } from "../support/entry-processors.js";
@@ -35,10 +39,12 @@ const TIME_BUDGET_MS = 1300;
  */
 const JOB_EXPIRY_SECONDS = 2;
 const JOB_MARGIN_MS = 1600;
+/** `waymark worker` keeps the default margin (1 s of 2): six such batches do not fit. */
+const WORKER_BATCH_DELAY_MS = 250;
 
 type Scenario = "plain" | "skipping" | "failing" | "unordered" | "budget";
 const SCENARIOS: Scenario[] = ["plain", "skipping", "failing", "unordered", "budget"];
-type Entry = "run" | "runPartitions" | "cli" | "pg-boss";
+type Entry = "run" | "runPartitions" | "cli" | "pg-boss" | "worker";
 
 /** What an entry point reports of one run: its own result, as the caller sees it. */
 interface Outcome {
@@ -132,7 +138,12 @@ type Invoke = (
   options: { budget: boolean; poisoned: boolean },
 ) => Promise<Outcome>;
 
-function invoker(entry: Entry, env: Env, poison: { on: boolean }): Invoke {
+function invoker(
+  entry: Entry,
+  env: Env,
+  poison: { on: boolean },
+  child: WorkerChild | null,
+): Invoke {
   const processors = entryProcessors({
     table: env.table,
     poisoned: () => poison.on,
@@ -205,7 +216,10 @@ function invoker(entry: Entry, env: Env, poison: { on: boolean }): Invoke {
         };
       };
     case "pg-boss":
-      return pgBossInvoker(env, processors);
+      return pgBossInvoker(env, processors, null);
+    case "worker":
+      if (!child) throw new Error("the worker leg needs its child");
+      return pgBossInvoker(env, processors, child);
   }
 }
 
@@ -215,30 +229,45 @@ function invoker(entry: Entry, env: Env, poison: { on: boolean }): Invoke {
  * that a failed run is reported once, as `run` reports it; pg-boss's own retries are a
  * policy on top.
  */
-function pgBossInvoker(env: Env, processors: ReturnType<typeof entryProcessors>): Invoke {
+function pgBossInvoker(
+  env: Env,
+  processors: ReturnType<typeof entryProcessors>,
+  child: WorkerChild | null,
+): Invoke {
+  const queueOf = (scenario: Scenario) =>
+    child ? defaultQueueName(processors[scenario]) : `entry-${scenario}`;
   let boss: Promise<PgBoss> | undefined;
   return async (scenario, options) => {
     const sql = env.sql;
     if (!env.boss || !sql) throw new Error("pg-boss needs PostgreSQL");
-    boss ??= env.boss();
-    const started = await boss;
-    const queue = `entry-${scenario}`;
-    await started.createQueue(queue, { name: queue, retryLimit: 0 });
-    await workPartitions(started, processors[scenario], {
-      store: env.store,
-      queue,
-      pollingIntervalSeconds: 0.5,
-      logger: false,
-      ...(options.budget
-        ? { jobExpirySeconds: JOB_EXPIRY_SECONDS, deadlineMarginMs: JOB_MARGIN_MS }
-        : {}),
+    // Every queue before any scenario: pg-boss deadlocks creating queues at once.
+    boss ??= env.boss().then(async (started) => {
+      for (const name of SCENARIOS.map(queueOf)) {
+        await started.createQueue(name, { name, retryLimit: 0 });
+      }
+      return started;
     });
+    const started = await boss;
+    const queue = queueOf(scenario);
+    if (child) {
+      await child.ready();
+    } else {
+      await workPartitions(started, processors[scenario], {
+        store: env.store,
+        queue,
+        pollingIntervalSeconds: 0.5,
+        logger: false,
+        ...(options.budget
+          ? { jobExpirySeconds: JOB_EXPIRY_SECONDS, deadlineMarginMs: JOB_MARGIN_MS }
+          : {}),
+      });
+    }
     await enqueuePartitions(started, processors[scenario], [PARTITION], { queue });
     const ended = async () => {
       const runs = await env.store.listRuns({ processor: scenario });
       return runs.some((r) => r.status === "completed" || r.status === "failed");
     };
-    await until(`${scenario} to end through pg-boss`, ended, { timeoutMs: 20_000 });
+    await until(`${scenario} to end through pg-boss`, ended, { timeoutMs: 30_000 });
     let job: { state: string; output: Record<string, unknown> } | undefined;
     await until(`the job of ${scenario} to end`, async () => {
       const { rows } = await sql<{ state: string; output: Record<string, unknown> }>(
@@ -295,6 +324,56 @@ function continuedShape(rows: HistoryRow[]) {
   };
 }
 
+/** A `waymark worker` child working every scenario's queue, started by the first job. */
+interface WorkerChild {
+  ready(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * `waymark worker` on the store's pg-boss schema, the queues made beforehand without retries.
+ * Its job expiry (2 s, the least) leaves the run about 1 s: slower batches than elsewhere
+ * make the budget scenario suspend, as it has no margin option to shorten it.
+ */
+function workerChild(env: Env): WorkerChild {
+  let cli: LiveCli | undefined;
+  let ready: Promise<void> | undefined;
+  return {
+    ready() {
+      ready ??= (async () => {
+        cli = startWaymark(
+          [
+            "worker",
+            "--store",
+            env.url,
+            "--processors",
+            MODULE,
+            "--boss-schema",
+            env.bossSchema as string,
+            "--job-expiry",
+            `${JOB_EXPIRY_SECONDS}s`,
+          ],
+          {
+            env: {
+              EFFECTS_TABLE: env.table,
+              POISON: "1",
+              BATCH_DELAY_MS: String(WORKER_BATCH_DELAY_MS),
+            },
+          },
+        );
+        await cli.waitFor(/worker ready/, 20_000);
+      })();
+      return ready;
+    },
+    async stop() {
+      if (!cli) return;
+      cli.child.kill("SIGTERM");
+      const exited = await cli.exited;
+      assert.equal(exited.code, 0, `waymark worker stopped:\n${exited.stderr}`);
+    },
+  };
+}
+
 async function ledgerOf(store: CheckpointStore, processor: string) {
   return (await store.listFailures({ processor })).map((f) => ({
     partition: f.partition,
@@ -337,22 +416,23 @@ async function redriveThrough(entry: Entry, env: Env, poison: { on: boolean }) {
 async function observe(entry: Entry, open: () => Promise<Env>) {
   const env = await open();
   const poison = { on: true };
+  const child = entry === "worker" ? workerChild(env) : null;
   try {
-    const invoke = invoker(entry, env, poison);
+    const invoke = invoker(entry, env, poison, child);
     const once = async (scenario: Scenario) => {
       if (scenario !== "budget") {
         return { outcome: await invoke(scenario, { budget: false, poisoned: true }), first: null };
       }
       const first = await invoke(scenario, { budget: true, poisoned: true });
       // pg-boss sends the continuation job itself; elsewhere the caller runs again.
-      if (entry === "pg-boss") return { outcome: first, first: null };
+      if (entry === "pg-boss" || entry === "worker") return { outcome: first, first: null };
       const last = await invoke(scenario, { budget: false, poisoned: true });
       return { outcome: last, first };
     };
-    // Child processes start slowly: the CLI's scenarios run side by side, each with its own
-    // processor (checkpoint, history, effects); the others one after another.
+    // Child processes start slowly and queues poll: there the scenarios run side by side,
+    // each with its own processor (checkpoint, history, effects); in code one after another.
     const results =
-      entry === "cli"
+      entry !== "run" && entry !== "runPartitions"
         ? await Promise.all(SCENARIOS.map(once))
         : await SCENARIOS.reduce<Promise<Array<Awaited<ReturnType<typeof once>>>>>(
             async (done, s) => [...(await done), await once(s)],
@@ -386,24 +466,34 @@ async function observe(entry: Entry, open: () => Promise<Env>) {
     };
     return seen;
   } finally {
+    await child?.stop();
     await env.cleanup();
   }
 }
 
-const LEGS: Array<{ name: string; entry: Entry; open: () => Promise<Env> }> = [
+/** The legs; those of one `chain` run one after another, the chains side by side. */
+const LEGS: Array<{ name: string; entry: Entry; chain: string; open: () => Promise<Env> }> = [
   ...(["run", "runPartitions", "cli"] as const).map((entry) => ({
     name: `${entry} on sqlite`,
     entry,
+    chain: "sqlite",
     open: sqliteEnv,
   })),
   ...(NO_SERVER
     ? []
-    : (["run", "runPartitions", "cli", "pg-boss"] as const).map((entry) => ({
+    : (["run", "runPartitions", "cli", "pg-boss", "worker"] as const).map((entry) => ({
         name: `${entry} on postgres`,
         entry,
+        chain: entry === "pg-boss" || entry === "worker" ? "queue" : "postgres",
         open: postgresEnv,
       }))),
 ];
+
+if (NO_SERVER) {
+  describe("every entry point: the PostgreSQL, pg-boss and waymark worker legs", {
+    skip: NO_SERVER,
+  }, () => {});
+}
 
 const ALL_ONCE = Array.from({ length: ENTITIES }, (_, i) => i + 1);
 
@@ -411,11 +501,10 @@ describe("one contract through every entry point", { timeout: 120_000 }, () => {
   const seen = new Map<string, Record<string, unknown>>();
   let firstLeg = "";
   before(async () => {
-    // Each store's legs one after another, the two stores side by side.
-    const stores = [...new Set(LEGS.map((leg) => leg.open))];
+    const chains = [...new Set(LEGS.map((leg) => leg.chain))];
     await Promise.all(
-      stores.map(async (open) => {
-        const legs = LEGS.filter((leg) => leg.open === open);
+      chains.map(async (chain) => {
+        const legs = LEGS.filter((leg) => leg.chain === chain);
         for (const leg of legs) seen.set(leg.name, await observe(leg.entry, leg.open));
       }),
     );
