@@ -5,12 +5,14 @@
 // after the poison is removed has the same effect everywhere.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import type PgBoss from "pg-boss";
 import { redrive } from "../../src/core/redrive.js";
+import { enqueuePartitions, workPartitions } from "../../src/integrations/pg-boss.js";
 import type { CheckpointStore } from "../../src/stores/store.js";
 import { waymark } from "../cli/cli.js";
 import { NO_SERVER } from "../stores/postgres-factory.js";
 import { ENTITIES, entryProcessors, POISONED } from "../support/entry-processors.js";
-import { noBackoff } from "../support/time.js";
+import { noBackoff, until } from "../support/time.js";
 import { historyOf } from "./compare.js";
 import { type Env, postgresEnv, sqliteEnv } from "./entry-envs.js";
 import {
@@ -290,5 +292,47 @@ describe("one contract through every entry point", { timeout: 120_000 }, () => {
       redriven.effects,
       ALL_ONCE.map((n) => [`skipping-${n}`, 1]),
     );
+  });
+});
+
+describe("the pg-boss worker on a queue with pg-boss's defaults", { skip: NO_SERVER }, () => {
+  // A difference kept on purpose, and shown here: the worker throws a failed run to pg-boss
+  // so that the queue's retry policy applies, and pg-boss 10 retries a job twice by default.
+  // A run that `run` fails once (even with a permanent error such as ORDER_VIOLATION) is
+  // then run, and recorded as failed, three times. Queues made without retries behave as
+  // `run` does (the contract above).
+  it("a failed run is run again by pg-boss's retries: three failed history rows", async () => {
+    const env = await postgresEnv();
+    try {
+      const boss = await (env.boss as () => Promise<PgBoss>)();
+      const { unordered } = entryProcessors({
+        table: env.table,
+        poisoned: () => true,
+        batchDelayMs: 0,
+      });
+      await workPartitions(boss, unordered, {
+        store: env.store,
+        pollingIntervalSeconds: 0.5,
+        logger: false,
+      });
+      await enqueuePartitions(boss, unordered, [PARTITION]);
+      const failed = async () =>
+        (await env.store.listRuns({ processor: "unordered" })).filter((r) => r.status === "failed")
+          .length;
+      await until("pg-boss to give up on the job", async () => (await failed()) >= 3, {
+        timeoutMs: 20_000,
+      });
+      const history = await historyOf(env.store, "unordered");
+      assert.deepEqual(
+        history.map((h) => [h.status, h.resumedFrom, h.processed, h.error]),
+        [
+          ["failed", null, 10, "OrderViolationError"],
+          ["failed", 10, 0, "OrderViolationError"],
+          ["failed", 10, 0, "OrderViolationError"],
+        ],
+      );
+    } finally {
+      await env.cleanup();
+    }
   });
 });
