@@ -1,3 +1,4 @@
+import { WaymarkError } from "../core/errors.js";
 import type { RunMetrics } from "../core/metrics-hooks.js";
 import type { RunProgress } from "../core/run-options.js";
 import {
@@ -75,6 +76,8 @@ export class JsonLines {
       resumedFrom: r.resumedFrom,
       durationMs: r.durationMs,
       error: r.error ? `${r.error.name}: ${r.error.message}` : null,
+      // The code `run()` gives (ORDER_VIOLATION, FENCED, …), for scripts that branch on it.
+      errorCode: r.error instanceof WaymarkError ? r.error.code : null,
     });
   }
 

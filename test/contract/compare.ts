@@ -34,7 +34,8 @@ export function resultOf(result: RunResult) {
   };
 }
 
-const WAYMARK_ERRORS = new Set([
+/** The names of waymark's error classes. */
+export const WAYMARK_ERRORS = new Set([
   "WaymarkError",
   "FencedError",
   "StoreError",

@@ -1,274 +1,30 @@
 // One contract through every entry point: the same processors give the same statuses, error
 // kinds, counts, failure ledger, ctx.tx effects and history rows through `run`,
-// `runPartitions`, `waymark run` in a child process and the pg-boss worker, on SQLite and
-// (with a server) PostgreSQL; a redrive (in code or `waymark redrive`) of the skipped entity
+// `runPartitions`, `waymark run` in a child process and the pg-boss worker (in code and as
+// `waymark worker`), on SQLite and (with a server) PostgreSQL; a redrive (in code or `waymark redrive`) of the skipped entity
 // after the poison is removed has the same effect everywhere.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import type PgBoss from "pg-boss";
-import { WaymarkError } from "../../src/core/errors.js";
 import { redrive } from "../../src/core/redrive.js";
-import { run } from "../../src/core/run.js";
-import { runPartitions } from "../../src/core/run-partitions.js";
-import type { RunResult } from "../../src/core/run-result.js";
 import { enqueuePartitions, workPartitions } from "../../src/integrations/pg-boss.js";
-import type { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
 import type { CheckpointStore } from "../../src/stores/store.js";
 import { waymark } from "../cli/cli.js";
-import { NO_SERVER, PG_TEST_URL } from "../stores/postgres-factory.js";
-import { sqlite } from "../stores/stores.js";
+import { NO_SERVER } from "../stores/postgres-factory.js";
 import { ENTITIES, entryProcessors, POISONED } from "../support/entry-processors.js";
-import { BossFixture } from "../support/pg-boss-fixture.js";
 import { noBackoff, until } from "../support/time.js";
 import { historyOf } from "./compare.js";
-
-const MODULE = fileURLToPath(new URL("../fixtures/entry-point-processors.ts", import.meta.url));
-const PARTITION = "2024-01-15";
-/** Each batch of `budget` takes this long: six batches do not fit in the budgets below. */
-const BATCH_DELAY_MS = 100;
-/** `run`'s time budget; with the default 1 s margin, about three batches fit. */
-const TIME_BUDGET_MS = 1300;
-/**
- * The pg-boss job expiry (its least) and margin: the run gets a deadline 1.2 s after the job
- * starts with a 0.8 s margin, so about four batches fit.
- */
-const JOB_EXPIRY_SECONDS = 2;
-const JOB_MARGIN_MS = 1600;
-
-type Scenario = "plain" | "skipping" | "failing" | "budget";
-const SCENARIOS: Scenario[] = ["plain", "skipping", "failing", "budget"];
-type Entry = "run" | "runPartitions" | "cli" | "pg-boss";
-
-/** What an entry point reports of one run: its own result, as the caller sees it. */
-interface Outcome {
-  status: string;
-  reason: string | null;
-  error: string | null;
-  processed: number;
-  completed: number;
-}
-
-/** A fresh store of one kind and how the processors and the CLI reach it. */
-interface Env {
-  readonly store: CheckpointStore;
-  readonly url: string;
-  readonly table: string;
-  effects(): Promise<Map<string, number>>;
-  boss?(): Promise<PgBoss>;
-  /** PostgreSQL: the schema pg-boss keeps its jobs in. */
-  readonly bossSchema?: string;
-  sql?<R>(text: string, params: unknown[]): Promise<{ rows: R[] }>;
-  cleanup(): Promise<void>;
-}
-
-const EFFECTS_DDL = "(key TEXT PRIMARY KEY CHECK (key NOT LIKE 'poison%'), writes INT NOT NULL)";
-
-async function sqliteEnv(): Promise<Env> {
-  const opened = await sqlite.open();
-  return {
-    store: opened.store,
-    url: `sqlite:${(opened.store as SqliteStore).path}`,
-    table: "effects",
-    effects: () => opened.effects(),
-    cleanup: () => opened.cleanup(),
-  };
-}
-
-async function postgresEnv(): Promise<Env> {
-  const fixture = await BossFixture.open();
-  const { schema, pool } = fixture.test;
-  const table = `${schema}.entry_effects`;
-  await pool.query(`CREATE TABLE ${table} ${EFFECTS_DDL}`);
-  const url = new URL(PG_TEST_URL as string);
-  url.searchParams.set("schema", schema);
-  return {
-    store: fixture.store,
-    url: url.toString(),
-    table,
-    async effects() {
-      const rows = await pool.query<{ key: string; writes: number }>(
-        `SELECT key, writes FROM ${table}`,
-      );
-      return new Map(rows.rows.map((r) => [r.key, r.writes]));
-    },
-    boss: () => fixture.boss(),
-    bossSchema: `${schema}_boss`,
-    sql: async <R>(text: string, params: unknown[]) => {
-      const result = await pool.query(text, params);
-      return { rows: result.rows as R[] };
-    },
-    cleanup: () => fixture.close(),
-  };
-}
-
-function errorKind(error: unknown): string | null {
-  if (error === undefined || error === null) return null;
-  return error instanceof WaymarkError ? error.code : "batch";
-}
-
-function outcomeOf(result: RunResult | null): Outcome {
-  if (!result) throw new Error("the partition did not run");
-  return {
-    status: result.status,
-    reason: result.reason ?? null,
-    error: errorKind(result.error),
-    processed: result.processed,
-    completed: result.completed,
-  };
-}
-
-/** The kind of an error given as `Name: message` (CLI JSON, history) or a serialised one. */
-function kindOfText(text: string | null | undefined, code?: string): string | null {
-  if (text === null || text === undefined) return null;
-  const name = text.slice(0, text.indexOf(":"));
-  if (!WAYMARK_NAMES.has(name)) return "batch";
-  return code ?? name;
-}
-const WAYMARK_NAMES = new Set(["WaymarkError", "FencedError", "StoreError", "StateError"]);
-
-/** Runs one scenario's processor once through one entry point. */
-type Invoke = (
-  scenario: Scenario,
-  options: { budget: boolean; poisoned: boolean },
-) => Promise<Outcome>;
-
-function invoker(entry: Entry, env: Env, poison: { on: boolean }): Invoke {
-  const processors = entryProcessors({
-    table: env.table,
-    poisoned: () => poison.on,
-    batchDelayMs: BATCH_DELAY_MS,
-  });
-  const budget = (on: boolean) => (on ? { timeBudgetMs: TIME_BUDGET_MS } : {});
-  switch (entry) {
-    case "run":
-      return async (scenario, options) =>
-        outcomeOf(
-          await run(processors[scenario], {
-            store: env.store,
-            partition: PARTITION,
-            logger: false,
-            sleep: noBackoff,
-            ...budget(options.budget),
-          }),
-        );
-    case "runPartitions":
-      return async (scenario, options) => {
-        const result = await runPartitions(processors[scenario], {
-          store: env.store,
-          partitions: [PARTITION],
-          logger: false,
-          sleep: noBackoff,
-          ...budget(options.budget),
-        });
-        return outcomeOf(result.partitions[0]?.result ?? null);
-      };
-    case "cli":
-      return async (scenario, options) => {
-        const cli = await waymark(
-          [
-            "run",
-            MODULE,
-            scenario,
-            "--partition",
-            PARTITION,
-            "--store",
-            env.url,
-            "--json",
-            ...(options.budget ? ["--time-budget", `${TIME_BUDGET_MS}ms`] : []),
-          ],
-          {
-            env: {
-              EFFECTS_TABLE: env.table,
-              POISON: poison.on ? "1" : "0",
-              BATCH_DELAY_MS: String(BATCH_DELAY_MS),
-            },
-          },
-        );
-        const finished = cli.stdout
-          .split("\n")
-          .filter((l) => l.startsWith("{"))
-          .map((l) => JSON.parse(l) as Record<string, unknown>)
-          .find((e) => e.event === "run-finished");
-        if (!finished) assert.fail(`no run-finished line (exit ${cli.code}):\n${cli.stderr}`);
-        const status = finished.status as string;
-        const exit = { completed: 0, failed: 1, suspended: 75 }[status];
-        assert.equal(cli.code, exit, `exit code of a ${status} run:\n${cli.stderr}`);
-        return {
-          status,
-          reason: (finished.reason as string | null) ?? null,
-          error: kindOfText(finished.error as string | null, finished.errorCode as string),
-          processed: finished.processed as number,
-          completed: finished.completed as number,
-        };
-      };
-    case "pg-boss":
-      return pgBossInvoker(env, processors);
-  }
-}
-
-/**
- * A pg-boss worker in this process per processor: the job's outcome is the worker's report
- * (the job's output, or the error it failed with). The queue is made without retries, so
- * that a failed run is reported once, as `run` reports it; pg-boss's own retries are a
- * policy on top.
- */
-function pgBossInvoker(env: Env, processors: ReturnType<typeof entryProcessors>): Invoke {
-  let boss: Promise<PgBoss> | undefined;
-  return async (scenario, options) => {
-    const sql = env.sql;
-    if (!env.boss || !sql) throw new Error("pg-boss needs PostgreSQL");
-    boss ??= env.boss();
-    const started = await boss;
-    const queue = `entry-${scenario}`;
-    await started.createQueue(queue, { name: queue, retryLimit: 0 });
-    await workPartitions(started, processors[scenario], {
-      store: env.store,
-      queue,
-      pollingIntervalSeconds: 0.5,
-      logger: false,
-      ...(options.budget
-        ? { jobExpirySeconds: JOB_EXPIRY_SECONDS, deadlineMarginMs: JOB_MARGIN_MS }
-        : {}),
-    });
-    await enqueuePartitions(started, processors[scenario], [PARTITION], { queue });
-    const ended = async () => {
-      const runs = await env.store.listRuns({ processor: scenario });
-      return runs.some((r) => r.status === "completed" || r.status === "failed");
-    };
-    await until(`${scenario} to end through pg-boss`, ended, { timeoutMs: 20_000 });
-    let job: { state: string; output: Record<string, unknown> } | undefined;
-    await until(`the job of ${scenario} to end`, async () => {
-      const { rows } = await sql<{ state: string; output: Record<string, unknown> }>(
-        `SELECT state, output FROM ${env.bossSchema}.job WHERE name = $1
-         AND data->>'watch' IS NULL ORDER BY created_on DESC LIMIT 1`,
-        [queue],
-      );
-      job = rows[0];
-      return job?.state === "completed" || job?.state === "failed";
-    });
-    // The job's output is its run's result, as pg-boss's getJobById shows it.
-    const output = job?.output ?? {};
-    if (job?.state === "failed") {
-      const [last] = await env.store.listRuns({ processor: scenario });
-      const [checkpoint] = await env.store.listCheckpoints({ processor: scenario });
-      return {
-        status: "failed",
-        reason: null,
-        error: kindOfText(`${output.name}: ${output.message}`, output.code as string | undefined),
-        processed: last?.processed ?? -1,
-        completed: checkpoint?.completed ?? 0,
-      };
-    }
-    return {
-      status: output.status as string,
-      reason: (output.reason as string | null) ?? null,
-      error: null,
-      processed: output.processed as number,
-      completed: output.completed as number,
-    };
-  };
-}
+import { type Env, postgresEnv, sqliteEnv } from "./entry-envs.js";
+import {
+  type Entry,
+  invoker,
+  MODULE,
+  type Outcome,
+  PARTITION,
+  SCENARIOS,
+  type Scenario,
+  workerChild,
+} from "./entry-invokers.js";
 
 type HistoryRow = Awaited<ReturnType<typeof historyOf>>[number];
 
@@ -335,22 +91,23 @@ async function redriveThrough(entry: Entry, env: Env, poison: { on: boolean }) {
 async function observe(entry: Entry, open: () => Promise<Env>) {
   const env = await open();
   const poison = { on: true };
+  const child = entry === "worker" ? workerChild(env) : null;
   try {
-    const invoke = invoker(entry, env, poison);
+    const invoke = invoker(entry, env, poison, child);
     const once = async (scenario: Scenario) => {
       if (scenario !== "budget") {
         return { outcome: await invoke(scenario, { budget: false, poisoned: true }), first: null };
       }
       const first = await invoke(scenario, { budget: true, poisoned: true });
       // pg-boss sends the continuation job itself; elsewhere the caller runs again.
-      if (entry === "pg-boss") return { outcome: first, first: null };
+      if (entry === "pg-boss" || entry === "worker") return { outcome: first, first: null };
       const last = await invoke(scenario, { budget: false, poisoned: true });
       return { outcome: last, first };
     };
-    // Child processes start slowly: the CLI's scenarios run side by side, each with its own
-    // processor (checkpoint, history, effects); the others one after another.
+    // Child processes start slowly and queues poll: there the scenarios run side by side,
+    // each with its own processor (checkpoint, history, effects); in code one after another.
     const results =
-      entry === "cli"
+      entry !== "run" && entry !== "runPartitions"
         ? await Promise.all(SCENARIOS.map(once))
         : await SCENARIOS.reduce<Promise<Array<Awaited<ReturnType<typeof once>>>>>(
             async (done, s) => [...(await done), await once(s)],
@@ -384,24 +141,34 @@ async function observe(entry: Entry, open: () => Promise<Env>) {
     };
     return seen;
   } finally {
+    await child?.stop();
     await env.cleanup();
   }
 }
 
-const LEGS: Array<{ name: string; entry: Entry; open: () => Promise<Env> }> = [
+/** The legs; those of one `chain` run one after another, the chains side by side. */
+const LEGS: Array<{ name: string; entry: Entry; chain: string; open: () => Promise<Env> }> = [
   ...(["run", "runPartitions", "cli"] as const).map((entry) => ({
     name: `${entry} on sqlite`,
     entry,
+    chain: "sqlite",
     open: sqliteEnv,
   })),
   ...(NO_SERVER
     ? []
-    : (["run", "runPartitions", "cli", "pg-boss"] as const).map((entry) => ({
+    : (["run", "runPartitions", "cli", "pg-boss", "worker"] as const).map((entry) => ({
         name: `${entry} on postgres`,
         entry,
+        chain: entry === "pg-boss" || entry === "worker" ? "queue" : "postgres",
         open: postgresEnv,
       }))),
 ];
+
+if (NO_SERVER) {
+  describe("every entry point: the PostgreSQL, pg-boss and waymark worker legs", {
+    skip: NO_SERVER,
+  }, () => {});
+}
 
 const ALL_ONCE = Array.from({ length: ENTITIES }, (_, i) => i + 1);
 
@@ -409,11 +176,10 @@ describe("one contract through every entry point", { timeout: 120_000 }, () => {
   const seen = new Map<string, Record<string, unknown>>();
   let firstLeg = "";
   before(async () => {
-    // Each store's legs one after another, the two stores side by side.
-    const stores = [...new Set(LEGS.map((leg) => leg.open))];
+    const chains = [...new Set(LEGS.map((leg) => leg.chain))];
     await Promise.all(
-      stores.map(async (open) => {
-        const legs = LEGS.filter((leg) => leg.open === open);
+      chains.map(async (chain) => {
+        const legs = LEGS.filter((leg) => leg.chain === chain);
         for (const leg of legs) seen.set(leg.name, await observe(leg.entry, leg.open));
       }),
     );
@@ -476,6 +242,27 @@ describe("one contract through every entry point", { timeout: 120_000 }, () => {
     );
   });
 
+  it("entities out of order: failed with ORDER_VIOLATION, nothing committed past them", () => {
+    const unordered = same<{ outcome: Outcome; history: HistoryRow[]; effects: unknown }>(
+      "unordered",
+    );
+    assert.deepEqual(unordered.outcome, {
+      status: "failed",
+      reason: null,
+      error: "ORDER_VIOLATION",
+      processed: 10,
+      completed: 10,
+    });
+    assert.deepEqual(
+      unordered.history.map((h) => [h.status, h.processed, h.error]),
+      [["failed", 10, "OrderViolationError"]],
+    );
+    assert.deepEqual(
+      unordered.effects,
+      ALL_ONCE.slice(0, 10).map((n) => [`unordered-${n}`, 1]),
+    );
+  });
+
   it("a time budget suspends the run; a continuation completes it", () => {
     const budget = same<{ outcome: unknown; history: unknown; effects: unknown }>("budget");
     assert.deepEqual(budget.outcome, { status: "completed", error: null, completed: ENTITIES });
@@ -505,5 +292,47 @@ describe("one contract through every entry point", { timeout: 120_000 }, () => {
       redriven.effects,
       ALL_ONCE.map((n) => [`skipping-${n}`, 1]),
     );
+  });
+});
+
+describe("the pg-boss worker on a queue with pg-boss's defaults", { skip: NO_SERVER }, () => {
+  // A difference kept on purpose, and shown here: the worker throws a failed run to pg-boss
+  // so that the queue's retry policy applies, and pg-boss 10 retries a job twice by default.
+  // A run that `run` fails once (even with a permanent error such as ORDER_VIOLATION) is
+  // then run, and recorded as failed, three times. Queues made without retries behave as
+  // `run` does (the contract above).
+  it("a failed run is run again by pg-boss's retries: three failed history rows", async () => {
+    const env = await postgresEnv();
+    try {
+      const boss = await (env.boss as () => Promise<PgBoss>)();
+      const { unordered } = entryProcessors({
+        table: env.table,
+        poisoned: () => true,
+        batchDelayMs: 0,
+      });
+      await workPartitions(boss, unordered, {
+        store: env.store,
+        pollingIntervalSeconds: 0.5,
+        logger: false,
+      });
+      await enqueuePartitions(boss, unordered, [PARTITION]);
+      const failed = async () =>
+        (await env.store.listRuns({ processor: "unordered" })).filter((r) => r.status === "failed")
+          .length;
+      await until("pg-boss to give up on the job", async () => (await failed()) >= 3, {
+        timeoutMs: 20_000,
+      });
+      const history = await historyOf(env.store, "unordered");
+      assert.deepEqual(
+        history.map((h) => [h.status, h.resumedFrom, h.processed, h.error]),
+        [
+          ["failed", null, 10, "OrderViolationError"],
+          ["failed", 10, 0, "OrderViolationError"],
+          ["failed", 10, 0, "OrderViolationError"],
+        ],
+      );
+    } finally {
+      await env.cleanup();
+    }
   });
 });

@@ -81,6 +81,13 @@ export function entryProcessors(config: EntryConfig) {
     failing: entryProcessor("failing", config, {
       retry: { attempts: 2, initialDelayMs: 1, maxDelayMs: 1, jitter: 0 },
     }),
+    /** Entity 11 comes again after 12: the run fails with ORDER_VIOLATION, 10 committed. */
+    unordered: entryProcessor("unordered", config, {
+      entities: ({ after }) =>
+        [...IDS.slice(0, 12), 11, ...IDS.slice(12)].filter(
+          (n) => after === null || n > (after as number),
+        ),
+    }),
     /** Slow batches: a short time budget suspends it; a continuation completes it. */
     budget: entryProcessor("budget", config),
   };
