@@ -50,7 +50,8 @@ export function jsonLogger(options: JsonLoggerOptions = {}): Logger {
         error: line("error"),
         child: (more) => make({ ...fields, ...more }),
       },
-      () => least === 0,
+      // An unknown level (-1) filters nothing out.
+      () => least <= 0,
     );
   };
   return make(options.fields ?? {});
