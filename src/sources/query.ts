@@ -108,6 +108,9 @@ class QueryReader<E> {
       return this.#all(pageQuery(shape, filter), filter.values, "page");
     };
     this.#checkIndex(shape, where, after, to);
+    // Rows of a NOT NULL key with no decoder are the entities as they come: a page is handed
+    // over as is, with no copy and no per-row work.
+    const asIs = this.#options.decode === undefined && shape.key.every((k) => !k.nullable);
     let pending: Promise<Row[]> | null = fetch(after);
     try {
       while (pending) {
@@ -118,14 +121,16 @@ class QueryReader<E> {
           after = this.#rowKey(last);
           pending = this.#driver.readAhead ? fetch(after) : null;
         }
-        yield* mapPage(rows, (row) => {
-          for (const column of this.#key) {
-            if (row[column.name] === null || row[column.name] === undefined) {
-              keyValue(null, column.kind, column.name, this.#where); // throws the NULL error
+        if (asIs) yield rows as unknown as E[];
+        else
+          yield* mapPage(rows, (row) => {
+            for (const column of this.#key) {
+              if (row[column.name] === null || row[column.name] === undefined) {
+                keyValue(null, column.kind, column.name, this.#where); // throws the NULL error
+              }
             }
-          }
-          return this.#decode(row, () => `the row with key ${JSON.stringify(this.#rowKey(row))}`);
-        });
+            return this.#decode(row, () => `the row with key ${JSON.stringify(this.#rowKey(row))}`);
+          });
         if (probe.found) throw probe.error();
         if (rows.length === shape.pageSize && !pending) pending = fetch(after);
       }
