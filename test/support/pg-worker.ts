@@ -111,9 +111,11 @@ while (pending.size > 0 && Date.now() < deadline) {
       code,
     });
     if (result.status === "completed") pending.delete(partition);
-    if (result.status !== "busy") progressed = true;
+    if (result.status !== "busy" && result.status !== "suspended") progressed = true;
   }
-  // Every partition is leased by someone else: wait a little before asking again.
+  // Every partition is leased by someone else, or this worker just handed its lease over
+  // (suspended on purpose): wait as long as the others do before asking again, so that the
+  // lease really changes hands instead of going back to the fastest process every time.
   if (!progressed) await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 80));
 }
 await store.close();
