@@ -155,13 +155,9 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
   }
 
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
-    const result = this.#acquire(request);
+    const result = this.#guard(() => this.#takeLease.immediate(request));
     if (result.acquired) this.#held.add(result.lease);
     return result;
-  }
-
-  #acquire(request: AcquireRequest): AcquireResult {
-    return this.#guard(() => this.#takeLease.immediate(request));
   }
 
   /** Takes the lease if it is free; run inside `#takeLease`'s transaction. */
