@@ -116,16 +116,19 @@ export function postgresSql(s: string): Record<StatementName, PgStatement> {
   return statements;
 }
 
+/** The server's time at the start of the statement, in epoch ms. */
+const SERVER_NOW = "(extract(epoch from statement_timestamp()) * 1000)::bigint";
+
 /**
  * The store's clock in epoch ms: the runner's `now` passed as `$n`, or, when `$n` is null
  * (the `"server"` clock), the server's time at the start of the statement.
  */
 export function storeNow(n: number): string {
-  return `COALESCE($${n}::bigint, (extract(epoch from statement_timestamp()) * 1000)::bigint)`;
+  return `COALESCE($${n}::bigint, ${SERVER_NOW})`;
 }
 
 /** `storeNow` of one row of `commitGroup`: its runner's `now`, or the server's clock. */
-const groupNow = "COALESCE(v.now, (extract(epoch from statement_timestamp()) * 1000)::bigint)";
+const groupNow = `COALESCE(v.now, ${SERVER_NOW})`;
 
 /** The parameters of `commit`: the runner's `now` is null when the server's clock decides. */
 export function pgCommitValues(
