@@ -15,6 +15,7 @@ import { NO_FIU } from "../test/support/fiu.js";
 import { runFiuScenario } from "../test/support/fiu-scenario.js";
 import { runProxyScenario } from "../test/support/proxy-scenario.js";
 import { counts } from "../test/support/tally.js";
+import { positive } from "./args.js";
 
 const { values } = parseArgs({
   options: {
@@ -29,15 +30,6 @@ const seed = positive("seed", values.seed, 0);
 const minFaults = positive("faults", values.faults);
 const runs = positive("runs", values.runs);
 const url = process.env.WAYMARK_TEST_PG_URL ?? process.env.DATABASE_URL;
-
-function positive(name: string, text: string, min = 1): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < min) {
-    console.error(`--${name} must be an integer from ${min} up, got ${JSON.stringify(text)}.`);
-    process.exit(2);
-  }
-  return value;
-}
 
 console.log(`faults: seed ${seed}, ${rounds} rounds`);
 const violations: string[] = [];

@@ -22,6 +22,7 @@ import {
   snapshot,
   spawnCrashChild,
 } from "../test/crash/harness.js";
+import { positive } from "./args.js";
 
 const { values } = parseArgs({
   options: {
@@ -38,15 +39,6 @@ const processes = positive("processes", values.processes);
 const total = positive("total", values.total);
 const batchSize = positive("batch", values.batch);
 const MAX_KILLS = 4;
-
-function positive(name: string, text: string, min = 1): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < min) {
-    console.error(`--${name} must be an integer from ${min} up, got ${JSON.stringify(text)}.`);
-    process.exit(2);
-  }
-  return value;
-}
 
 const random = seeded(seed);
 const pick = (from: number, to: number) => from + Math.floor(random() * (to - from + 1));

@@ -52,7 +52,7 @@ export async function planBackfill(
 }
 
 /** The id of a backfill: a digest of the processor's name and version and of its partitions. */
-export function backfillId(
+function backfillId(
   processor: { readonly name: string; readonly version: number },
   units: readonly PartitionUnit[],
 ): string {

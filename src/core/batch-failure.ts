@@ -22,7 +22,7 @@ export type BatchFailure = "fenced" | "store" | "batch" | "fatal";
 const TRANSIENT_STORE_CODES = new Set<string>(["STORE_UNAVAILABLE"]);
 
 /** Classifies the error of one failed attempt at a batch. */
-export function batchFailure(error: unknown): BatchFailure {
+function batchFailure(error: unknown): BatchFailure {
   if (error instanceof FencedError) return "fenced";
   if (error instanceof StoreError && TRANSIENT_STORE_CODES.has(error.code)) return "store";
   if (error instanceof WaymarkError) return "fatal";

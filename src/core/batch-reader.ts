@@ -5,14 +5,14 @@ type Source<E> = readonly E[] | Iterable<E> | AsyncIterable<E>;
 
 /**
  * An async iterator of waymark's sources (pages of rows, chunks of records) may offer the
- * items it already holds through this method: up to `max` of them, handed to `accept` at once,
- * the number handed back. The reader then awaits only when a page runs out, not per entity.
+ * items it already holds through this method: up to `max` of them, handed to `accept` at once.
+ * The reader then awaits only when a page runs out, not per entity.
  */
 export const TAKE_BUFFERED: unique symbol = Symbol.for("waymark.takeBuffered");
 
 /** An async iterator that can hand over the items it holds without a promise each. */
 export interface BufferedIterator<E> extends AsyncIterator<E> {
-  [TAKE_BUFFERED](max: number, accept: (item: E) => void): number;
+  [TAKE_BUFFERED](max: number, accept: (item: E) => void): void;
 }
 
 /**
@@ -113,9 +113,9 @@ export class BatchReader<E> {
     const batch: E[] = [];
     if (this.#async) {
       const buffered = this.#buffered;
-      const accept = buffered ? (entity: E) => this.#accept(entity, batch) : undefined;
+      const accept = (entity: E) => this.#accept(entity, batch);
       while (batch.length < size) {
-        if (buffered && accept) {
+        if (buffered) {
           buffered[TAKE_BUFFERED](size - batch.length, accept);
           if (batch.length >= size) break;
         }

@@ -28,12 +28,10 @@ export function flatten<T>(
   };
 
   return {
-    [TAKE_BUFFERED](max: number, accept: (item: T) => void): number {
+    [TAKE_BUFFERED](max: number, accept: (item: T) => void): void {
       const end = Math.min(page.length, index + max);
-      const start = index;
       // The index moves before each item is handed over: an item that is refused is consumed.
       while (index < end) accept(page[index++] as T);
-      return end - start;
     },
     next() {
       if (index < page.length) return Promise.resolve({ value: page[index++] as T, done: false });

@@ -8,6 +8,7 @@ import { defineProcessor, run } from "../../src/index.js";
 import { loadRuns, loadStale } from "../../src/reports/load.js";
 import type { CheckpointStore } from "../../src/stores/store.js";
 import { onEveryStore } from "../contract/compare.js";
+import { leaseRun } from "../support/run-record.js";
 import { until } from "../support/time.js";
 
 const KEY = checkpointKey("orders", "2024-01-15");
@@ -23,21 +24,7 @@ async function leaveDeadRun(store: CheckpointStore): Promise<void> {
     now: T,
   });
   assert.ok(acquired.acquired);
-  await store.recordRun({
-    ...KEY,
-    runId: "dead-run",
-    status: "running",
-    startedAt: T,
-    finishedAt: null,
-    resumedFrom: null,
-    processed: 0,
-    total: 100,
-    batches: 0,
-    checkpointMs: 0,
-    attempt: 1,
-    reason: null,
-    error: null,
-  });
+  await store.recordRun({ ...leaseRun(acquired.lease, T, "running"), total: 100 });
   for (const completed of [10, 20, 30]) {
     await store.openBatch(acquired.lease).commit({
       processorVersion: 1,
