@@ -43,13 +43,7 @@ export function jsonLogger(options: JsonLoggerOptions = {}): Logger {
         write(`${JSON.stringify({ level, time, message: format(message, ...args), ...fields })}\n`);
       };
     return markDebug(
-      {
-        debug: line("debug"),
-        info: line("info"),
-        warn: line("warn"),
-        error: line("error"),
-        child: (more) => make({ ...fields, ...more }),
-      },
+      { ...levels(line), child: (more) => make({ ...fields, ...more }) },
       // An unknown level (-1) filters nothing out.
       () => least <= 0,
     );
@@ -78,13 +72,7 @@ function textOrJson(fields: LogFields): Logger {
       process.stderr.write(`[waymark] ${format(message, ...args)}\n`);
     };
   return markDebug(
-    {
-      debug: line("debug"),
-      info: line("info"),
-      warn: line("warn"),
-      error: line("error"),
-      child: (more) => textOrJson({ ...fields, ...more }),
-    },
+    { ...levels(line), child: (more) => textOrJson({ ...fields, ...more }) },
     // Both formats drop debug lines unless WAYMARK_DEBUG asks for them.
     () => debugEnabled(),
   );
@@ -100,6 +88,11 @@ export const silentLogger: Logger = markDebug(
   },
   () => false,
 );
+
+/** A logger's four level methods, each writing through `line(level)`. */
+function levels(line: (level: LogLevel) => Logger["debug"]): Omit<Logger, "child"> {
+  return { debug: line("debug"), info: line("info"), warn: line("warn"), error: line("error") };
+}
 
 /** Tags one of waymark's own loggers with whether it writes debug lines now. */
 function markDebug(logger: Logger, writesDebug: () => boolean): Logger {
