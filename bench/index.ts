@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { adaptiveRows } from "./adaptive.js";
 import { backfillMemory } from "./backfill.js";
 import { pgConcurrency, pgEndToEnd, sqliteConcurrency } from "./concurrency.js";
+import { pgGroupCeiling, sqliteGroupCeiling } from "./group-ceiling.js";
 import { loneRunGroupCommit } from "./group-commit.js";
 import { memory } from "./memory.js";
 import { overhead } from "./overhead.js";
@@ -27,7 +28,7 @@ rows.push(...(await sqliteCommit("FULL", quick)));
 step("sqlite commit, synchronous=NORMAL");
 rows.push(...(await sqliteCommit("NORMAL", quick)));
 step("commit-bound concurrency on sqlite, synchronous=FULL");
-rows.push(...(await sqliteConcurrency(quick)));
+rows.push(...(await sqliteConcurrency(quick)), await sqliteGroupCeiling(quick));
 const pgUrl =
   process.env.WAYMARK_BENCH_PG_URL ?? process.env.WAYMARK_TEST_PG_URL ?? process.env.DATABASE_URL;
 step("one run alone, group commit on against off");
@@ -36,7 +37,8 @@ if (pgUrl) {
   step("postgres commit against raw pg and pg-boss");
   rows.push(...(await pgCommit(pgUrl, quick)));
   step("commit-bound concurrency on postgres, and one run end to end against raw pg");
-  rows.push(...(await pgConcurrency(pgUrl, quick)), ...(await pgEndToEnd(pgUrl, quick)));
+  rows.push(...(await pgConcurrency(pgUrl, quick)), await pgGroupCeiling(pgUrl, quick));
+  rows.push(...(await pgEndToEnd(pgUrl, quick)));
 } else {
   step("postgres commit skipped: set WAYMARK_BENCH_PG_URL to a server");
 }
