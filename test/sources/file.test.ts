@@ -104,6 +104,48 @@ describe("fromFile", () => {
     });
   }
 
+  it("gives every NDJSON record its exact bytes, in chunks of plain ASCII and of UTF-8 alike", async () => {
+    // About six 64 KiB chunks: the first and last hold only ASCII, the middle ones also
+    // two-, three- and four-byte characters; CRLF endings, blank lines, no final newline.
+    const rows = Array.from({ length: 6000 }, (_, i) => ({
+      id: i + 1,
+      name: i >= 2500 && i < 3200 && i % 3 === 0 ? `Zoë ü € 🙂 ${i}` : `customer number ${i + 1}`,
+    }));
+    const text = rows
+      .map(
+        (r, i) => JSON.stringify(r) + (i % 4 === 0 ? "\r\n" : "\n") + (i % 997 === 0 ? "\n" : ""),
+      )
+      .join("")
+      .trimEnd();
+    const path = join(dir, "mixed.ndjson");
+    writeFileSync(path, text);
+    const bytes = Buffer.from(text);
+    const records: FileRecord<unknown>[] = [];
+    const { values } = await runWithRandomStops(
+      () =>
+        defineProcessor({
+          name: "mixed",
+          batchSize: 97,
+          retry: false,
+          ...fromFile<unknown>(path),
+          processBatch(batch) {
+            records.push(...batch);
+          },
+        }),
+      11,
+    );
+    assert.deepEqual(values, rows);
+    assert.equal(records.length, rows.length);
+    assert.equal(records[0]?.start, 0);
+    assert.equal(records.at(-1)?.end, bytes.length);
+    records.forEach((record, i) => {
+      const own = bytes.subarray(record.start, record.end).toString("utf8");
+      assert.deepEqual(JSON.parse(own), rows[i], `record ${i}'s bytes hold it`);
+      const gap = bytes.subarray(records[i - 1]?.end ?? 0, record.start).toString("utf8");
+      assert.match(gap, /^\s*$/, `only blank lines before record ${i}`);
+    });
+  });
+
   it("resumes by seeking: the bytes before the cursor are never read again", async () => {
     const path = join(dir, "events.ndjson");
     writeFileSync(path, customers.map((c) => `${JSON.stringify(c)}\n`).join(""));
