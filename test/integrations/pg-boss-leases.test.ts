@@ -4,8 +4,9 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { enqueuePartitions, workPartitions } from "../../src/integrations/pg-boss.js";
 import type { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
+import { effectsProcessor } from "../fixtures/effects-processor.js";
 import { NO_SERVER, PG_TEST_URL, type TestPool } from "../stores/postgres-factory.js";
-import { BossFixture, effectsProcessor } from "../support/pg-boss-fixture.js";
+import { BossFixture } from "../support/pg-boss-fixture.js";
 import type { BossWorkerConfig } from "../support/pg-boss-worker.js";
 import { until } from "../support/time.js";
 

@@ -6,8 +6,9 @@ import type PgBoss from "pg-boss";
 import { defineProcessor } from "../../src/core/processor.js";
 import { enqueuePartitions, workPartitions } from "../../src/integrations/pg-boss.js";
 import type { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
+import { effectsProcessor } from "../fixtures/effects-processor.js";
 import { NO_SERVER, PG_TEST_URL, type TestPool } from "../stores/postgres-factory.js";
-import { BossFixture, effectsProcessor } from "../support/pg-boss-fixture.js";
+import { BossFixture } from "../support/pg-boss-fixture.js";
 import type { BossWorkerConfig } from "../support/pg-boss-worker.js";
 import { until } from "../support/time.js";
 

@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
 import PgBoss from "pg-boss";
-import { defineProcessor } from "../../src/core/processor.js";
 import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
-import type { PgTx } from "../../src/stores/postgres/postgres-tx.js";
 import { openTestPool, PG_TEST_URL, type TestPool } from "../stores/postgres-factory.js";
 
 /**
@@ -59,35 +57,4 @@ export class BossFixture {
     await this.test.pool.query(`DROP SCHEMA IF EXISTS ${this.test.schema}_boss CASCADE`);
     await this.test.dispose();
   }
-}
-
-/**
- * The "backfill" processor of the pg-boss tests: entities 1..`entities`, each batch waits
- * `delayMs` and then writes one row per entity into `effects` through `ctx.tx` (a second
- * write of an entity counts up `writes`).
- */
-export function effectsProcessor(options: {
-  effects: string;
-  entities: number;
-  batchSize: number;
-  delayMs: number;
-}) {
-  const { effects, entities, batchSize, delayMs } = options;
-  return defineProcessor<number, undefined, PgTx>({
-    name: "backfill",
-    batchSize,
-    entities: ({ after }) =>
-      Array.from({ length: entities }, (_, i) => i + 1).filter((n) => n > (after ?? 0)),
-    id: (n) => n,
-    async processBatch(batch, ctx) {
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
-      for (const n of batch) {
-        await ctx.tx.query(
-          `INSERT INTO ${effects} (partition, entity, writes) VALUES ($1, $2, 1)
-           ON CONFLICT (partition, entity) DO UPDATE SET writes = ${effects}.writes + 1`,
-          [ctx.partition, n],
-        );
-      }
-    },
-  });
 }

@@ -4,10 +4,9 @@
  * stops gracefully on SIGTERM. Configured by the WORKER env variable (JSON).
  */
 import PgBoss from "pg-boss";
-import { defineProcessor } from "../../src/core/processor.js";
 import { workPartitions } from "../../src/integrations/pg-boss.js";
 import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
-import type { PgTx } from "../../src/stores/postgres/postgres-tx.js";
+import { effectsProcessor } from "../fixtures/effects-processor.js";
 
 /** What the test tells a pg-boss worker. */
 export interface BossWorkerConfig {
@@ -39,26 +38,13 @@ const boss = new PgBoss({
 boss.on("error", (error) => console.error(error));
 await boss.start();
 
-const effects = `${config.schema}.effects`;
-const processor = defineProcessor<number, undefined, PgTx>({
-  name: "backfill",
+const processor = effectsProcessor({
+  effects: `${config.schema}.effects`,
+  entities: config.entities,
   batchSize: config.batchSize,
+  delayMs: config.delayMs,
+  owner: String(process.pid),
   ...(config.leaseTtlMs === undefined ? {} : { leaseTtlMs: config.leaseTtlMs }),
-  entities: ({ after }) => {
-    const first = after === null ? 1 : after + 1;
-    return Array.from({ length: Math.max(0, config.entities - first + 1) }, (_, i) => first + i);
-  },
-  id: (n) => n,
-  async processBatch(batch, ctx) {
-    await new Promise((resolve) => setTimeout(resolve, config.delayMs));
-    for (const n of batch) {
-      await ctx.tx.query(
-        `INSERT INTO ${effects} (partition, entity, owner, writes) VALUES ($1, $2, $3, 1)
-         ON CONFLICT (partition, entity) DO UPDATE SET writes = ${effects}.writes + 1`,
-        [ctx.partition, n, String(process.pid)],
-      );
-    }
-  },
 });
 await workPartitions(boss, processor, {
   store,
