@@ -3,8 +3,9 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import PgBoss from "pg-boss";
-import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
-import { NO_SERVER, openTestPool, PG_TEST_URL, type TestPool } from "../stores/postgres-factory.js";
+import type { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
+import { NO_SERVER, PG_TEST_URL, type TestPool } from "../stores/postgres-factory.js";
+import { BossFixture } from "../support/pg-boss-fixture.js";
 import { until } from "../support/time.js";
 import { ROOT, waymark } from "./cli.js";
 
@@ -78,18 +79,15 @@ describe("waymark worker: loading processors", () => {
 });
 
 describe("waymark worker on PostgreSQL", { skip: NO_SERVER, timeout: 120_000 }, () => {
+  let fixture: BossFixture;
   let test: TestPool;
   let store: PostgresStore;
   let storeUrl: string;
   let children: ChildProcess[] = [];
 
   beforeEach(async () => {
-    test = openTestPool();
-    store = await PostgresStore.open({ pool: test.pool, schema: test.schema });
-    await test.pool.query(
-      `CREATE TABLE ${test.schema}.effects (partition TEXT, entity INT, writes INT NOT NULL,
-         PRIMARY KEY (partition, entity))`,
-    );
+    fixture = await BossFixture.open();
+    ({ test, store } = fixture);
     const url = new URL(PG_TEST_URL as string);
     url.searchParams.set("schema", test.schema);
     storeUrl = url.href;
@@ -98,9 +96,7 @@ describe("waymark worker on PostgreSQL", { skip: NO_SERVER, timeout: 120_000 }, 
   afterEach(async () => {
     for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
     children = [];
-    await store.close();
-    await test.pool.query(`DROP SCHEMA IF EXISTS ${test.schema}_boss CASCADE`);
-    await test.dispose();
+    await fixture.close();
   });
 
   const env = () => ({
