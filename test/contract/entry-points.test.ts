@@ -172,6 +172,10 @@ if (NO_SERVER) {
 
 const ALL_ONCE = Array.from({ length: ENTITIES }, (_, i) => i + 1);
 
+/** The effects rows of `ids` written once each under `label`, as the comparison reads them. */
+const writtenOnce = (label: string, ids: readonly number[] = ALL_ONCE) =>
+  ids.map((n) => [`${label}-${n}`, 1]);
+
 describe("one contract through every entry point", { timeout: 120_000 }, () => {
   const seen = new Map<string, Record<string, unknown>>();
   let firstLeg = "";
@@ -207,10 +211,7 @@ describe("one contract through every entry point", { timeout: 120_000 }, () => {
       processed: ENTITIES,
       completed: ENTITIES,
     });
-    assert.deepEqual(
-      plain.effects,
-      ALL_ONCE.map((n) => [`plain-${n}`, 1]),
-    );
+    assert.deepEqual(plain.effects, writtenOnce("plain"));
   });
 
   it("a poisoned ctx.tx row with skip: the one bad entity is skipped, the run completes", () => {
@@ -223,7 +224,10 @@ describe("one contract through every entry point", { timeout: 120_000 }, () => {
     );
     assert.deepEqual(
       skipping.effects,
-      ALL_ONCE.filter((n) => n !== POISONED).map((n) => [`skipping-${n}`, 1]),
+      writtenOnce(
+        "skipping",
+        ALL_ONCE.filter((n) => n !== POISONED),
+      ),
     );
   });
 
@@ -257,10 +261,7 @@ describe("one contract through every entry point", { timeout: 120_000 }, () => {
       unordered.history.map((h) => [h.status, h.processed, h.error]),
       [["failed", 10, "OrderViolationError"]],
     );
-    assert.deepEqual(
-      unordered.effects,
-      ALL_ONCE.slice(0, 10).map((n) => [`unordered-${n}`, 1]),
-    );
+    assert.deepEqual(unordered.effects, writtenOnce("unordered", ALL_ONCE.slice(0, 10)));
   });
 
   it("a time budget suspends the run; a continuation completes it", () => {
@@ -273,10 +274,7 @@ describe("one contract through every entry point", { timeout: 120_000 }, () => {
       chained: true,
       processed: ENTITIES,
     });
-    assert.deepEqual(
-      budget.effects,
-      ALL_ONCE.map((n) => [`budget-${n}`, 1]),
-    );
+    assert.deepEqual(budget.effects, writtenOnce("budget"));
   });
 
   it("a redrive of the skipped entity after the poison is removed: the same everywhere", () => {
@@ -288,10 +286,7 @@ describe("one contract through every entry point", { timeout: 120_000 }, () => {
       notFound: [],
     });
     assert.deepEqual(redriven.ledger, []);
-    assert.deepEqual(
-      redriven.effects,
-      ALL_ONCE.map((n) => [`skipping-${n}`, 1]),
-    );
+    assert.deepEqual(redriven.effects, writtenOnce("skipping"));
   });
 });
 
