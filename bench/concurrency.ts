@@ -22,7 +22,7 @@ import {
   runPartitions,
   SqliteStore,
 } from "../src/index.js";
-import { type BenchRow, formatTable, median, ms } from "./stats.js";
+import { type BenchRow, formatTable, median, ms, pairedRatio } from "./stats.js";
 
 const RUNS = 8;
 /** Medians of this many rounds: on a shared machine a single round can be off by a quarter. */
@@ -68,10 +68,13 @@ async function measure(
     together.push(performance.now() - started);
     if (all.status !== "completed") throw new Error(`the backfill ended ${all.status}`);
   }
-  // Each round's own ratio, then their median: the two halves of a round follow each other,
-  // so a disk whose fsync drifts over the measure (it does, by half) moves both alike.
-  const ratios = together.map((t, i) => t / ((alone[i] as number) * RUNS));
-  return { alone: median(alone), together: median(together), ratio: median(ratios) };
+  // A disk whose fsync drifts over the measure (it does, by half) moves both halves alike.
+  const sequential = alone.map((elapsed) => elapsed * RUNS);
+  return {
+    alone: median(alone),
+    together: median(together),
+    ratio: pairedRatio(together, sequential),
+  };
 }
 
 /** Medians of one partition alone and of eight at once, and the median of their ratios. */

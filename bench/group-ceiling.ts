@@ -19,40 +19,44 @@ import { pathToFileURL } from "node:url";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { migrateSqlite } from "../src/stores/sqlite/sqlite-migrations.js";
-import { type BenchRow, formatTable, median, ms } from "./stats.js";
+import { alternate, type BenchRow, formatTable, ms } from "./stats.js";
 
 const ROWS = 8;
 const PARTITIONS = Array.from({ length: ROWS }, (_, i) => `p${i}`);
 
-/** Time of `rounds` rounds of `single` x 8 and of `group`, interleaved; medians per round. */
-async function interleaved(
+/**
+ * `rounds` rounds of `group` against `single` for each of the eight partitions, alternated;
+ * each call gets the round's number to write as the cursor.
+ */
+function interleaved(
   rounds: number,
   single: (partition: string, n: number) => unknown,
   group: (n: number) => unknown,
-): Promise<{ single: number; group: number }> {
-  const singles: number[] = [];
-  const groups: number[] = [];
-  for (let n = 0; n < rounds; n++) {
-    let started = performance.now();
+): Promise<{ single: number; group: number; ratio: number }> {
+  let n = 0;
+  const timed = (work: () => Promise<void>) => async () => {
+    const started = performance.now();
+    await work();
+    return performance.now() - started;
+  };
+  const eight = timed(async () => {
+    n++;
     for (const partition of PARTITIONS) await single(partition, n);
-    singles.push(performance.now() - started);
-    started = performance.now();
-    await group(n);
-    groups.push(performance.now() - started);
-  }
-  // The first tenth warms statements, the JIT and the file.
-  const warm = Math.ceil(rounds / 10);
-  return { single: median(singles.slice(warm)), group: median(groups.slice(warm)) };
+  });
+  const all = timed(async () => {
+    await group(++n);
+  });
+  return alternate(rounds, all, eight).then((m) => ({ single: m.b, group: m.a, ratio: m.ratio }));
 }
 
-function row(label: string, m: { single: number; group: number }): BenchRow {
+function row(label: string, m: { single: number; group: number; ratio: number }): BenchRow {
   return {
     name:
       `${label} raw driver: ${ROWS} checkpoint rows in one transaction vs ${ROWS} transactions ` +
-      `of one (ceiling of group commit: ${(m.single / m.group).toFixed(1)}x)`,
+      `of one (ceiling of group commit: ${(1 / m.ratio).toFixed(1)}x)`,
     value: ms(m.group),
     baseline: ms(m.single),
-    ratio: m.group / m.single,
+    ratio: m.ratio,
     goal: null,
   };
 }

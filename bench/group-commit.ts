@@ -16,9 +16,9 @@ import { performance } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
 import { type CheckpointStore, PostgresStore, run, SqliteStore } from "../src/index.js";
 import { commitBound } from "./concurrency.js";
-import { type BenchRow, formatTable, median, ms } from "./stats.js";
+import { alternate, type BenchRow, formatTable, ms } from "./stats.js";
 
-/** Per-batch medians of a lone run on `grouped` and on `alone`, interleaved, and their ratio. */
+/** Per-batch medians of a lone run on `grouped` and on `alone`, alternated, and their ratio. */
 async function lone(
   label: string,
   grouped: CheckpointStore,
@@ -26,30 +26,20 @@ async function lone(
   entities: number,
   repetitions: number,
 ): Promise<BenchRow> {
-  const samples = { grouped: [] as number[], alone: [] as number[] };
-  for (let r = 0; r <= repetitions; r++) {
-    const processor = commitBound(`lone-${r}`, entities);
-    // Each goes first every other round, so that neither pays for the other's garbage.
-    const order = [
-      ["grouped", grouped],
-      ["alone", alone],
-    ] as const;
-    for (const [name, store] of r % 2 === 0 ? order : [...order].reverse()) {
-      const started = performance.now();
-      const result = await run(processor, { store, partition: "p", logger: false });
-      if (result.status !== "completed") throw new Error(`a lone run ended ${result.status}`);
-      // The first round warms statements and the JIT.
-      if (r > 0) samples[name].push((performance.now() - started) / entities);
-    }
-  }
-  // The ratio is the median of each round's own ratio: the two runs of a round follow each
-  // other, so a drift of the disk or the server over the whole measure cancels out.
-  const ratios = samples.grouped.map((g, i) => g / (samples.alone[i] as number));
+  let round = 0;
+  const perBatch = (store: CheckpointStore) => async () => {
+    const processor = commitBound(`lone-${round++}`, entities);
+    const started = performance.now();
+    const result = await run(processor, { store, partition: "p", logger: false });
+    if (result.status !== "completed") throw new Error(`a lone run ended ${result.status}`);
+    return (performance.now() - started) / entities;
+  };
+  const m = await alternate(repetitions, perBatch(grouped), perBatch(alone));
   return {
     name: `${label}: one run alone, group commit on vs off, per batch, batchSize 1, ${entities} entities`,
-    value: ms(median(samples.grouped)),
-    baseline: ms(median(samples.alone)),
-    ratio: median(ratios),
+    value: ms(m.a),
+    baseline: ms(m.b),
+    ratio: m.ratio,
     goal: 1.05,
   };
 }

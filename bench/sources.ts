@@ -23,7 +23,7 @@ import {
   type Source,
 } from "../src/index.js";
 import { gzipFile, ndjsonCustomers, pgCustomers, sqliteCustomers } from "./sources-data.js";
-import { type BenchRow, median, mib, ms } from "./stats.js";
+import { alternate, type BenchRow, mib, ms } from "./stats.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const execFileAsync = promisify(execFile);
@@ -64,31 +64,6 @@ async function firstBatch(source: Source<unknown>, after: number | null): Promis
   }
   if (count !== PAGE) throw new Error(`the first batch had ${count} entities`);
   return performance.now() - started;
-}
-
-/**
- * Alternates `a` and `b` `rounds` times, so both see the same machine, after one untimed
- * round of each (the JIT and the database's cache warm up for both alike). Returns the
- * medians of each and the median of each round's own ratio a / b: the two halves of a round
- * follow each other, so what drifts over the whole measure (GC, the JIT, the disk) moves both.
- */
-async function alternate(rounds: number, a: () => Promise<number>, b: () => Promise<number>) {
-  await a();
-  await b();
-  const as: number[] = [];
-  const bs: number[] = [];
-  for (let i = 0; i < rounds; i++) {
-    // ABBA order: neither side always runs right after the other.
-    if (i % 2 === 0) {
-      as.push(await a());
-      bs.push(await b());
-    } else {
-      bs.push(await b());
-      as.push(await a());
-    }
-  }
-  const ratio = median(as.map((value, i) => value / (bs[i] as number)));
-  return { a: median(as), b: median(bs), ratio };
 }
 
 const rate = (count: number, elapsedMs: number) =>

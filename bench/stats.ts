@@ -14,6 +14,42 @@ export function median(samples: readonly number[]): number {
   return percentile(samples, 50);
 }
 
+/**
+ * The median of each round's own ratio `as[i] / bs[i]`: when the two halves of a round follow
+ * each other, what drifts over the whole measure (the disk's sync time, GC, the JIT) moves
+ * both, and cancels out of the ratio.
+ */
+export function pairedRatio(as: readonly number[], bs: readonly number[]): number {
+  return median(as.map((value, i) => value / (bs[i] as number)));
+}
+
+/**
+ * Alternates the measures `a` and `b` `rounds` times, so both see the same machine, after one
+ * untimed round of each (the JIT and the database's cache warm up for both alike): the medians
+ * of each and their {@link pairedRatio}.
+ */
+export async function alternate(
+  rounds: number,
+  a: () => Promise<number>,
+  b: () => Promise<number>,
+) {
+  await a();
+  await b();
+  const as: number[] = [];
+  const bs: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    // ABBA order: neither side always runs right after the other.
+    if (i % 2 === 0) {
+      as.push(await a());
+      bs.push(await b());
+    } else {
+      bs.push(await b());
+      as.push(await a());
+    }
+  }
+  return { a: median(as), b: median(bs), ratio: pairedRatio(as, bs) };
+}
+
 /** The nearest-rank percentile (0-100) of some samples. */
 export function percentile(samples: readonly number[], p: number): number {
   if (samples.length === 0) return Number.NaN;
