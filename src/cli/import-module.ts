@@ -7,7 +7,11 @@ import { CliError } from "./shared.js";
 
 const TYPESCRIPT = new Set([".ts", ".mts", ".cts", ".tsx"]);
 
-/** Flags with which the user may already have given node a loader (tsx, ts-node, swc). */
+/**
+ * Flags with which the user may already have given node a loader (tsx, ts-node, swc). They
+ * also preload modules that load nothing (instrumentation, say): such a run is told apart by
+ * node refusing the `.ts` file, and then goes through tsx after all.
+ */
 const LOADER_FLAGS = /^(--import|--loader|--experimental-loader|--require|-r)(=|$)/;
 
 let tsxRegistered = false;
@@ -23,20 +27,49 @@ export async function importModule(file: string): Promise<Record<string, unknown
   if (!existsSync(path)) {
     throw new CliError(`Cannot find ${file} (looked at ${path}).`, EXIT.usage);
   }
-  if (TYPESCRIPT.has(extname(path)) && !hasOwnLoader()) await registerTsx(path, file);
+  const typescript = TYPESCRIPT.has(extname(path));
+  if (typescript && !hasOwnLoader()) await registerTsx(path, file);
   try {
     return (await import(pathToFileURL(path).href)) as Record<string, unknown>;
   } catch (error) {
     const code = (error as { code?: string }).code;
-    if (code === "ERR_UNKNOWN_FILE_EXTENSION" && TYPESCRIPT.has(extname(path))) {
-      throw new CliError(tsxMissing(file), EXIT.usage);
+    if (code === "ERR_UNKNOWN_FILE_EXTENSION" && typescript && !tsxRegistered) {
+      // The flags node was given loaded no TypeScript: node remembers the refused import, so
+      // it goes through tsx's own `tsImport` rather than a second plain `import`.
+      return importFailed(file, () => tsImportModule(path, file));
     }
-    throw new CliError(
-      `Cannot import ${file}: ${(error as Error).message}. Pass a module that exports ` +
-        "processors made by defineProcessor().",
-      EXIT.usage,
-    );
+    throw cannotImport(file, error);
   }
+}
+
+/** `load()`, with any failure but a `CliError` turned into the "cannot import" one. */
+async function importFailed(
+  file: string,
+  load: () => Promise<Record<string, unknown>>,
+): Promise<Record<string, unknown>> {
+  try {
+    return await load();
+  } catch (error) {
+    throw error instanceof CliError ? error : cannotImport(file, error);
+  }
+}
+
+function cannotImport(file: string, error: unknown): CliError {
+  return new CliError(
+    `Cannot import ${file}: ${(error as Error).message}. Pass a module that exports ` +
+      "processors made by defineProcessor().",
+    EXIT.usage,
+  );
+}
+
+/** Imports `path` through the project's tsx without registering its hooks for the process. */
+async function tsImportModule(path: string, file: string): Promise<Record<string, unknown>> {
+  const api = findTsxApi([dirname(path), process.cwd()]);
+  if (!api) throw new CliError(tsxMissing(file), EXIT.usage);
+  const { tsImport } = (await import(pathToFileURL(api).href)) as {
+    tsImport(specifier: string, parentUrl: string): Promise<Record<string, unknown>>;
+  };
+  return tsImport(pathToFileURL(path).href, import.meta.url);
 }
 
 /** Whether node runs with a loader or type stripping of its own: then it imports TypeScript. */

@@ -45,10 +45,10 @@ describe("waymark run MODULE.ts from an installed waymark", () => {
     return root;
   }
 
-  const waymark = (cwd: string) =>
+  const waymark = (cwd: string, nodeFlags: string[] = []) =>
     spawnSync(
       process.execPath,
-      [BIN, "run", "jobs.ts", "--partition", "a", "--store", "memory:", "--quiet"],
+      [...nodeFlags, BIN, "run", "jobs.ts", "--partition", "a", "--store", "memory:", "--quiet"],
       { cwd, encoding: "utf8", env: { ...process.env, WAYMARK_STORE: "" } },
     );
 
@@ -65,5 +65,27 @@ describe("waymark run MODULE.ts from an installed waymark", () => {
       result.stderr,
       /Cannot load jobs\.ts: TypeScript modules are loaded through tsx, which is not installed in this project\. Install it with `npm install --save-dev tsx`/,
     );
+  });
+
+  // `node --import ./instrument.mjs` (tracing, metrics) preloads a module that loads no
+  // TypeScript: the project's tsx still loads the processors.
+  function preloaded(name: string, withTsx: boolean): { root: string; flags: string[] } {
+    const root = project(name, withTsx);
+    writeFileSync(join(root, "instrument.mjs"), "globalThis.instrumented = true;\n");
+    return { root, flags: ["--import", "./instrument.mjs"] };
+  }
+
+  it("with a preload that is no loader, still loads it through the project's tsx", () => {
+    const { root, flags } = preloaded("preload-with-tsx", true);
+    const result = waymark(root, flags);
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stderr, /visit 3/, "the enum ran");
+  });
+
+  it("with a preload that is no loader and without tsx, names the install command", () => {
+    const { root, flags } = preloaded("preload-without-tsx", false);
+    const result = waymark(root, flags);
+    assert.equal(result.status, 2, result.stderr);
+    assert.match(result.stderr, /which is not installed in this project/);
   });
 });
