@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
-import { type BatchSizeOption, defineProcessor, run, SqliteStore } from "../src/index.js";
+import { type BatchSizeOption, defineProcessor, run, SqliteStore } from "../dist/index.js";
 import type { BenchRow } from "./stats.js";
 
 /** One configuration's figures. */

@@ -14,7 +14,7 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import Database from "better-sqlite3";
-import { days } from "../src/index.js";
+import { days } from "../dist/index.js";
 import { type BenchRow, formatTable, mib, ms } from "./stats.js";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -43,9 +43,7 @@ async function backfill(count: number, entities: number): Promise<Backfill> {
       [
         "--import",
         join(ROOT, "bench", "peak-rss.mjs"),
-        "--import",
-        "tsx",
-        join(ROOT, "src", "cli", "main.ts"),
+        join(ROOT, "dist", "cli", "main.js"),
         "run",
         MODULE,
         "visits",

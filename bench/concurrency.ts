@@ -21,7 +21,7 @@ import {
   run,
   runPartitions,
   SqliteStore,
-} from "../src/index.js";
+} from "../dist/index.js";
 import { type BenchRow, formatTable, median, ms, pairedRatio } from "./stats.js";
 
 const RUNS = 8;

@@ -18,7 +18,7 @@ import { performance } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
 import Database from "better-sqlite3";
 import pg from "pg";
-import { migrateSqlite } from "../src/stores/sqlite/sqlite-migrations.js";
+import { migrateSqlite } from "../dist/stores/sqlite/sqlite-migrations.js";
 import { alternate, type BenchRow, formatTable, ms } from "./stats.js";
 
 const ROWS = 8;

@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
-import { type CheckpointStore, PostgresStore, run, SqliteStore } from "../src/index.js";
+import { type CheckpointStore, PostgresStore, run, SqliteStore } from "../dist/index.js";
 import { commitBound } from "./concurrency.js";
 import { alternate, type BenchRow, formatTable, ms } from "./stats.js";
 

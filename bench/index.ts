@@ -5,6 +5,10 @@
  *
  * Each step runs in a fresh child process, so that none measures with the heap, the JIT's
  * state or the disk's writeback that an earlier step left behind.
+ *
+ * Every step measures the built package in `dist/`, the code users run: `npm run bench`
+ * builds it first; a step run alone (`node --import tsx bench/<step>.ts`) needs
+ * `npm run build` after any change to `src/`.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";

@@ -5,7 +5,7 @@
  * live heap after a full collection every 100 batches: the leak detector, free of the GC's
  * habit of growing its heap while garbage piles up.
  */
-import { defineProcessor, MemoryStore, run } from "../src/index.js";
+import { defineProcessor, MemoryStore, run } from "../dist/index.js";
 
 const count = Number(process.argv[2]);
 const mode = process.argv[3] ?? "run";

@@ -1,5 +1,5 @@
 import { performance } from "node:perf_hooks";
-import { defineProcessor, MemoryStore, run } from "../src/index.js";
+import { defineProcessor, MemoryStore, run } from "../dist/index.js";
 import { type BenchRow, median, ms } from "./stats.js";
 
 /** The entity source both sides consume: the same async generator, a fresh instance each. */

@@ -10,9 +10,7 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import pg from "pg";
-import { defineProcessor, run } from "../src/index.js";
-import { PostgresStore } from "../src/stores/postgres/postgres-store.js";
-import type { PgTx } from "../src/stores/postgres/postgres-tx.js";
+import { defineProcessor, type PgTx, PostgresStore, run } from "../dist/index.js";
 
 const ENTITIES = Number(process.env.BENCH_ENTITIES ?? 20000);
 const BATCH_SIZE = 50;

@@ -14,7 +14,7 @@ import {
   MemoryStore,
   run,
   type Source,
-} from "../src/index.js";
+} from "../dist/index.js";
 
 const [kind, where, name] = process.argv.slice(2) as [string, string, string];
 let close = async () => {};

@@ -21,7 +21,7 @@ import {
   MemoryStore,
   run,
   type Source,
-} from "../src/index.js";
+} from "../dist/index.js";
 import { gzipFile, ndjsonCustomers, pgCustomers, sqliteCustomers } from "./sources-data.js";
 import { alternate, type BenchRow, mib, ms } from "./stats.js";
 

@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import Database from "better-sqlite3";
-import { SqliteStore } from "../src/index.js";
-import { migrateSqlite } from "../src/stores/sqlite/sqlite-migrations.js";
+import { SqliteStore } from "../dist/index.js";
+import { migrateSqlite } from "../dist/stores/sqlite/sqlite-migrations.js";
 import { type BenchRow, median, ms, percentile } from "./stats.js";
 
 const KEY = { processor: "bench-commit", partition: "default", shard: "" };
