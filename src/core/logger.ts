@@ -4,6 +4,16 @@ import type { LogFields, Logger, LogLevel } from "./types.js";
 
 const LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 
+/** Whether `value` is a {@link Logger}: an object with debug, info, warn and error methods. */
+export function isLogger(value: unknown): value is Logger {
+  const candidate = value as Record<string, unknown> | null;
+  return (
+    typeof candidate === "object" &&
+    candidate !== null &&
+    LEVELS.every((level) => typeof candidate[level] === "function")
+  );
+}
+
 /** On waymark's own loggers: whether they write debug lines now (see {@link writesDebug}). */
 const WRITES_DEBUG = Symbol("waymark.writesDebug");
 

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { RunStore } from "../stores/store.js";
 import { InvalidOptionError } from "./errors.js";
-import { consoleLogger, logFormat, silentLogger } from "./logger.js";
+import { consoleLogger, isLogger, logFormat, silentLogger } from "./logger.js";
 import type { RunMetrics } from "./metrics-hooks.js";
 import { breakerSchema, type CircuitBreakerLike } from "./policies/breaker.js";
 import { deadlineSchemas } from "./policies/deadline.js";
@@ -205,14 +205,5 @@ function isMetrics(value: unknown): value is RunMetrics {
     typeof candidate === "object" &&
     candidate !== null &&
     ["runStarted", "batchCommitted", "runFinished"].some((m) => typeof candidate[m] === "function")
-  );
-}
-
-function isLogger(value: unknown): value is Logger {
-  const candidate = value as Record<string, unknown> | null;
-  return (
-    typeof candidate === "object" &&
-    candidate !== null &&
-    ["debug", "info", "warn", "error"].every((m) => typeof candidate[m] === "function")
   );
 }

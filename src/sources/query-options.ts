@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { isLogger } from "../core/logger.js";
 import type { Cursor, Logger } from "../core/types.js";
 import { integerFrom } from "../core/validate.js";
 import type { Decoder } from "./decode.js";
@@ -89,7 +90,11 @@ export const optionsSchema = z.strictObject({
   pageSize: integerFrom(1, "e.g. 1000").optional(),
   count: z.boolean({ error: "expected true or false" }).optional(),
   decode: z.unknown().optional(),
-  logger: z.union([z.literal(false), z.custom<Logger>((l) => typeof l === "object")]).optional(),
+  logger: z
+    .custom<Logger | false>((l) => l === false || isLogger(l), {
+      error: "expected false or an object with debug, info, warn and error methods",
+    })
+    .optional(),
   checkIndex: z.boolean({ error: "expected true or false" }).optional(),
 });
 

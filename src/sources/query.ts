@@ -226,19 +226,23 @@ class QueryReader<E> {
     if (this.#indexChecked) return;
     this.#indexChecked = true;
     const filter = compileFilter(shape, where, { after, to });
-    this.#driver.missingIndex(pageQuery(shape, filter), filter.values, shape.pageSize).then(
-      (problem) => {
-        if (!problem) return;
-        const order = shape.key.map((k) => k.sql).join(", ");
-        this.#logger.warn(
-          `${this.#where}: no index serves ORDER BY ${order}: ${problem}, so pages get slower ` +
-            "as the table grows. Create one, with the where's equality columns first: " +
-            `CREATE INDEX ON ${shape.from} (${order}).`,
-        );
-      },
-      (error: Error) =>
-        this.#logger.debug(`${this.#where}: could not check the index: ${error.message}`),
-    );
+    this.#driver
+      .missingIndex(pageQuery(shape, filter), filter.values, shape.pageSize)
+      .then(
+        (problem) => {
+          if (!problem) return;
+          const order = shape.key.map((k) => k.sql).join(", ");
+          this.#logger.warn(
+            `${this.#where}: no index serves ORDER BY ${order}: ${problem}, so pages get ` +
+              "slower as the table grows. Create one, with the where's equality columns first: " +
+              `CREATE INDEX ON ${shape.from} (${order}).`,
+          );
+        },
+        (error: Error) =>
+          this.#logger.debug(`${this.#where}: could not check the index: ${error.message}`),
+      )
+      // Nothing awaits this check: a logger that throws must not bring the process down.
+      .catch(() => {});
   }
 
   async #all(text: string, values: readonly unknown[], what: string): Promise<Row[]> {

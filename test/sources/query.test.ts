@@ -388,6 +388,27 @@ for (const { name, skip, open } of SOURCE_DATABASES) {
       assert.match(missing.warnings[0] ?? "", /no index serves ORDER BY "n"/);
       assert.match(missing.warnings[0] ?? "", /CREATE INDEX ON .*\("n"\)/);
       assert.deepEqual(indexed.warnings, []);
+      // Nothing awaits the check: a logger that throws there must not become an unhandled
+      // rejection, which would take a user's process down after its run ended.
+      let threw = 0;
+      const throwing = {
+        ...recordingLogger(),
+        warn() {
+          threw++;
+          throw new Error("the logger broke");
+        },
+      };
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown) => unhandled.push(reason);
+      process.on("unhandledRejection", onUnhandled);
+      try {
+        await drain("n", throwing);
+        await until("the third index check", () => threw === 1, { timeoutMs: 20_000 });
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        assert.deepEqual(unhandled, []);
+      } finally {
+        process.off("unhandledRejection", onUnhandled);
+      }
     });
 
     it("refuses bad options with an error that names the option", () => {
@@ -404,6 +425,7 @@ for (const { name, skip, open } of SOURCE_DATABASES) {
       fails({ key: [] }, "key", /`key`/);
       fails({ colums: ["a"] }, "colums", /Unknown fromQuery option `colums`/);
       fails({ decode: 42 }, "decode", /schema with parse/);
+      fails({ logger: {} }, "logger", /debug, info, warn and error methods/);
     });
   });
 }
