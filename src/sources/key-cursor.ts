@@ -73,8 +73,16 @@ function encodeComponent(value: KeyValue): string {
  * names the column: NULL and values no cursor can order are refused.
  */
 export function keyValue(value: unknown, kind: KeyKind, column: string, where: string): KeyValue {
-  if (typeof value === "number" && kind !== "text" && kind !== "date" && Number.isFinite(value)) {
-    return value;
+  // Only integers JavaScript holds exactly: a REAL, or a SQLite INTEGER past 2^53 that the
+  // driver already rounded, would give a cursor that names another row than the one read.
+  if (typeof value === "number" && kind !== "text" && kind !== "date") {
+    if (Number.isSafeInteger(value)) return value;
+    throw new WaymarkError(
+      "INVALID_ENTITY",
+      `${where}: key column "${column}" holds ${describeValue(value)}, which is not an ` +
+        "integer JavaScript holds exactly (from -(2^53 - 1) to 2^53 - 1) and cannot be a " +
+        "cursor. Key on integer (up to 2^53), text, uuid or date columns.",
+    );
   }
   if (typeof value === "string") {
     if (kind !== "integer") return value;

@@ -218,6 +218,42 @@ for (const { name, skip, open } of SOURCE_DATABASES) {
       assert.equal(second.resumedFrom, 5, "the resume started from the kept checkpoint");
     });
 
+    it("refuses a key JavaScript cannot hold exactly, after committing the rows before it", async () => {
+      const big = database.table("big_ids");
+      await database.exec(`CREATE TABLE ${big} (id BIGINT NOT NULL, v INTEGER NOT NULL)`);
+      // 2^53 + 1: node-postgres gives it as a string, better-sqlite3 as 2^53 already rounded.
+      const ids = ["1", "2", "3", "4", "9007199254740993"];
+      // SQLite stores a fraction in an INTEGER-affinity column as REAL: no cursor either.
+      if (!pg()) ids.splice(4, 0, "4.5");
+      await database.insert(
+        big,
+        ["id", "v"],
+        ids.map((id, i) => [pg() ? id : Number(id), i]),
+      );
+      const seen: unknown[] = [];
+      const processor = defineProcessor({
+        name: "big-ids",
+        batchSize: 2,
+        retry: false,
+        ...fromQuery<{ id: number; v: number }, "id">({
+          db: database.db,
+          table: big,
+          key: "id",
+          logger: false,
+        }),
+        processBatch(batch) {
+          seen.push(...batch.map((row) => Number(row.id)));
+        },
+      });
+      const result = await run(processor, { store: database.store, partition: "p", logger: false });
+      assert.equal(result.status, "failed");
+      assert.ok(result.error instanceof WaymarkError);
+      assert.equal(result.error.code, "INVALID_ENTITY");
+      assert.match(result.error.message, /key column "id" holds/);
+      assert.deepEqual(seen, [1, 2, 3, 4], "the batches before the refused row committed");
+      assert.equal(result.completed, 4);
+    });
+
     it("keeps a where value a parameter: an injection string is data", async () => {
       const users = database.table("users");
       await database.exec(`CREATE TABLE ${users} (id INTEGER PRIMARY KEY, name TEXT NOT NULL)`);
