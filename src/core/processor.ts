@@ -156,7 +156,8 @@ export interface ProcessorDefinition<E, S = undefined, Tx = unknown, C extends C
   /**
    * Splits one partition into ranges of the cursor space, each with a checkpoint of its own
    * (keyed by partition and shard id), run in parallel by `run(p, { partition, shard: id })` or one pg-boss job
-   * per shard. Optional; without it a partition is one checkpoint.
+   * per shard. Optional; without it a partition is one checkpoint. The ranges must cover the
+   * space exactly once (no overlap, no gap), or every run of a shard is refused.
    * @example shards: () => [{ id: 0, to: 5000 }, { id: 1, from: 5000 }]
    */
   shards?(args: ShardsArgs): Shard[] | Promise<Shard[]>;

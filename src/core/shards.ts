@@ -45,7 +45,77 @@ export async function listShards(
     }
     seen.add(String(id));
   }
+  checkRanges(shards as Shard[], where);
   return shards as Shard[];
+}
+
+/**
+ * The shards must cover the partition's cursor space exactly once: an overlap would process
+ * its entities twice, a gap never, and every shard would still end completed. In the order
+ * of their `from`, the first has none, each starts where the one before ends, and the last
+ * has no `to`.
+ */
+function checkRanges(shards: readonly Shard[], where: string): void {
+  const refuse = (problem: string) => {
+    throw new InvalidOptionError("shards", `${where}: ${problem}`);
+  };
+  const bounds = shards.flatMap((s) => [s.from, s.to]).filter((b) => b !== undefined);
+  for (const bound of bounds) {
+    if (typeof bound !== "string" && !(typeof bound === "number" && Number.isFinite(bound))) {
+      refuse(
+        `a shard bound is ${describeValue(bound)}; from and to are cursors, numbers or strings as id() returns them.`,
+      );
+    }
+  }
+  if (new Set(bounds.map((b) => typeof b)).size > 1) {
+    refuse("the bounds mix numbers and strings, which do not compare; use the type id() returns.");
+  }
+  const label = (shard: Shard) => `shard ${String(shard.id)}`;
+  const ordered = [...shards].sort((a, b) => compareFrom(a.from, b.from));
+  let previous: Shard | undefined;
+  for (const shard of ordered) {
+    const { from, to } = shard;
+    if (from !== undefined && to !== undefined && !(from < to)) {
+      refuse(
+        `${label(shard)} is ids after ${show(from)} up to ${show(to)}, which is empty; its from must be below its to.`,
+      );
+    }
+    if (previous === undefined) {
+      if (from !== undefined) {
+        refuse(
+          `no shard starts at the partition's start, so ids up to ${show(from)} would never run; leave from out of ${label(shard)}.`,
+        );
+      }
+    } else if (from === undefined) {
+      refuse(
+        `${label(previous)} and ${label(shard)} both start at the partition's start and would process the same ids twice; give the second a from.`,
+      );
+    } else if (previous.to === undefined || from < previous.to) {
+      const end = previous.to === undefined ? "the end" : show(previous.to);
+      refuse(
+        `${label(previous)} runs up to ${end} and ${label(shard)} starts after ${show(from)}: the ids between would be processed twice. Start each shard where the one before ends.`,
+      );
+    } else if (from !== previous.to) {
+      refuse(
+        `${label(previous)} ends at ${show(previous.to)} and ${label(shard)} starts after ${show(from)}: the ids between would never run. Start each shard where the one before ends.`,
+      );
+    }
+    previous = shard;
+  }
+  if (previous?.to !== undefined) {
+    refuse(
+      `no shard reaches the partition's end, so ids after ${show(previous.to)} would never run; leave to out of ${label(previous)}.`,
+    );
+  }
+}
+
+/** A bound as the user wrote it: `6`, `"2024-01-15"`. */
+const show = (bound: Cursor) => JSON.stringify(bound);
+
+/** Orders shards by `from`, the open start first. */
+function compareFrom(a: Cursor | undefined, b: Cursor | undefined): number {
+  if (a === undefined || b === undefined) return a === b ? 0 : a === undefined ? -1 : 1;
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /**

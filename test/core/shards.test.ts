@@ -168,6 +168,62 @@ describe("shard definitions", () => {
     await assert.rejects(findShard(base, "x", 0), /defines no shards/);
   });
 
+  it("refuses shards that would process ids twice or never, naming the shards", async () => {
+    const cases: Array<[Shard[], RegExp]> = [
+      [
+        [
+          { id: 0, to: 6 },
+          { id: 1, from: 2 },
+        ],
+        /shard 0 runs up to 6 and shard 1 starts after 2: the ids between would be processed twice/,
+      ],
+      [[{ id: 0 }, { id: 1, from: 2 }], /shard 0 runs up to the end and shard 1 starts after 2/],
+      [[{ id: 0 }, { id: 1 }], /shard 0 and shard 1 both start at the partition's start/],
+      [
+        [
+          { id: 0, to: 3 },
+          { id: 1, from: 6 },
+        ],
+        /shard 0 ends at 3 and shard 1 starts after 6: the ids between would never run/,
+      ],
+      [[{ id: 0, from: 6, to: 2 }], /shard 0 is ids after 6 up to 2, which is empty/],
+      [
+        [{ id: 0, from: 1 }],
+        /no shard starts at the partition's start, so ids up to 1 would never run/,
+      ],
+      [[{ id: 0, to: 9 }], /no shard reaches the partition's end, so ids after 9 would never run/],
+      [
+        [
+          { id: 0, to: "5" },
+          { id: 1, from: 5 },
+        ],
+        /mix numbers and strings/,
+      ],
+      [
+        [
+          { id: 0, to: Number.NaN },
+          { id: 1, from: Number.NaN },
+        ],
+        /a shard bound is NaN/,
+      ],
+    ];
+    for (const [shards, message] of cases) {
+      await assert.rejects(
+        listShards({ ...base, shards: () => shards }, "x"),
+        (error: Error & { option?: string }) =>
+          error.option === "shards" && message.test(error.message),
+        `${JSON.stringify(shards)} should be refused with ${message}`,
+      );
+    }
+    // Any order is fine as long as the ranges tile the space.
+    const tiled: Shard[] = [
+      { id: "c", from: "m" },
+      { id: "a", to: "f" },
+      { id: "b", from: "f", to: "m" },
+    ];
+    assert.deepEqual(await listShards({ ...base, shards: () => tiled }, "x"), tiled);
+  });
+
   it("splits old partition#id keys by the documented rule only", () => {
     const cases: Array<[string, string, string]> = [
       ["2024-01-15#3", "2024-01-15", "3"],
