@@ -47,38 +47,49 @@ export async function* csvRecords(
   // and the first record's offset is exact.
   const header = columns === true ? await readHeader(path, gzip, rest, parse) : null;
   const from = Math.max(after, header?.end ?? 0);
+  // Records are taken as csv-parse reads them (on_record) rather than from its readable
+  // side: a bad record fails the chunk's whole write, and the stream would drop the good
+  // records before it, which the run must commit first.
+  let parsed: RawRecord[] = [];
+  let start = from;
   const parser = parse({
     skip_empty_lines: true,
     ...rest,
     columns: header ? header.names : columns,
     bom: from === 0,
-    info: true,
-  });
-  Readable.from(openChunks(path, from, gzip).stream)
-    .on("error", (error) => parser.destroy(error))
-    .pipe(parser);
-  let start = from;
-  let records: RawRecord[] = [];
-  try {
-    for await (const { record, info } of parser as AsyncIterable<{
-      record: unknown;
-      info: { bytes: number };
-    }>) {
+    on_record: (record: unknown, info: { bytes: number }) => {
       const end = from + info.bytes;
-      records.push({ value: record, start, end });
+      parsed.push({ value: record, start, end });
       start = end;
-      // Hand over what one chunk of input gave, once the parser has no more of it buffered.
-      if (parser.readableLength === 0) {
-        yield records;
-        records = [];
-      }
+      return null;
+    },
+  });
+  // Every error also reaches the write's callback; this keeps it from being unhandled.
+  parser.on("error", () => {});
+  const take = () => {
+    const taken = parsed;
+    parsed = [];
+    return taken;
+  };
+  try {
+    for await (const chunk of openChunks(path, from, gzip).stream) {
+      await settle((done) => parser.write(chunk, done));
+      // Hand over what one chunk of input gave.
+      if (parsed.length > 0) yield take();
     }
-    if (records.length > 0) yield records;
+    await settle((done) => parser.end(done));
+    if (parsed.length > 0) yield take();
   } catch (error) {
+    if (parsed.length > 0) yield take();
     throw asInvalid(error, where, from);
   } finally {
     parser.destroy();
   }
+}
+
+/** Resolves when `write` calls back, rejects with the error it calls back with. */
+function settle(write: (done: (error?: Error | null) => void) => void): Promise<void> {
+  return new Promise((resolve, reject) => write((error) => (error ? reject(error) : resolve())));
 }
 
 /** The column names on the file's first line, and the offset where the records start. */

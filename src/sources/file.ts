@@ -23,7 +23,10 @@ export interface FileRecord<T> {
 
 /** Options of {@link fromFile}. */
 export interface FileOptions<T> {
-  /** How records are written. @default "csv" for a .csv or .tsv name (before any .gz), else "ndjson" */
+  /**
+   * How records are written. A `.tsv` name is CSV with a tab delimiter (unless `csv` sets one).
+   * @default "csv" for a .csv or .tsv name (before any .gz), else "ndjson"
+   */
   format?: "ndjson" | "csv";
   /**
    * Whether the file is gzip-compressed. A gzip file cannot seek: a resume decompresses and
@@ -88,8 +91,10 @@ export function fromFile<T = unknown>(
     const csv =
       (options.format ?? (/\.(csv|tsv)(\.gz)?$/i.test(file) ? "csv" : "ndjson")) === "csv";
     const from = typeof after === "number" ? after : 0;
+    // A .tsv name means tab-separated unless the csv options say otherwise.
+    const tsv = /\.tsv(\.gz)?$/i.test(file) ? { delimiter: "\t" } : {};
     const raw = csv
-      ? csvRecords(file, from, gzip, options.csv ?? {}, where)
+      ? csvRecords(file, from, gzip, { ...tsv, ...options.csv }, where)
       : ndjsonRecords(openChunks(file, from, gzip), where);
     try {
       for await (const records of raw) {

@@ -244,6 +244,66 @@ describe("fromFile", () => {
     );
   });
 
+  it("stops at a bad CSV record, or one decode rejects, after committing the records before it", async () => {
+    const path = join(dir, "bad.csv");
+    // All in one chunk: csv-parse fails the chunk's whole write at the bad row.
+    const good = "id,name\n1,x\n2,y\n";
+    writeFileSync(path, `${good}3,z,EXTRA\n4,w\n`);
+    const runIt = async (decode?: (row: { id: string }) => { id: string }) => {
+      const committed: string[] = [];
+      const processor = defineProcessor({
+        name: "bad-csv",
+        batchSize: 1,
+        retry: false,
+        ...fromFile<{ id: string }>(path, decode ? { decode } : {}),
+        processBatch(batch) {
+          committed.push(...batch.map((r) => r.value.id));
+        },
+      });
+      const result = await run(processor, {
+        store: new MemoryStore(),
+        partition: "p",
+        logger: false,
+      });
+      return { result, committed };
+    };
+    const bad = await runIt();
+    assert.equal(bad.result.status, "failed");
+    assert.equal((bad.result.error as WaymarkError).code, "INVALID_ENTITY");
+    assert.match(bad.result.error?.message ?? "", /is not valid CSV/);
+    assert.deepEqual(bad.committed, ["1", "2"]);
+    assert.equal(bad.result.completed, 2);
+    const rejected = await runIt((row) => {
+      if (row.id === "2") throw new Error("no 2");
+      return row;
+    });
+    assert.equal((rejected.result.error as WaymarkError).code, "INVALID_ENTITY");
+    assert.deepEqual(rejected.committed, ["1"]);
+  });
+
+  it("reads a .tsv file as tab-separated", async () => {
+    const path = join(dir, "scores.tsv");
+    writeFileSync(path, "id\tnote\n1\ta, b\n2\tc\n");
+    const values: unknown[] = [];
+    const processor = defineProcessor({
+      name: "tsv",
+      ...fromFile(path),
+      processBatch(batch) {
+        values.push(...batch.map((r) => r.value));
+      },
+    });
+    const result = await run(processor, {
+      store: new MemoryStore(),
+      partition: "p",
+      logger: false,
+    });
+    assert.equal(result.status, "completed");
+    assert.deepEqual(values, [
+      { id: "1", note: "a, b" },
+      { id: "2", note: "c" },
+    ]);
+  });
+
   it("names the file it cannot read, and the options it cannot use", async () => {
     const missing = join(dir, "missing.ndjson");
     const processor = defineProcessor({
