@@ -1,7 +1,7 @@
 import type { StoredCheckpoint } from "../stores/records.js";
 import { describeKey, resetCommand } from "./checkpoint-key.js";
 import { checkCount } from "./count.js";
-import { InvalidOptionError, WaymarkError } from "./errors.js";
+import { describeValue, InvalidOptionError, WaymarkError } from "./errors.js";
 import type { Processor } from "./processor.js";
 import { decodeState } from "./state.js";
 import type { Cursor, Logger } from "./types.js";
@@ -78,11 +78,19 @@ async function carryForward(
     );
     return null;
   }
+  if (typeof migrated !== "object" || Array.isArray(migrated)) {
+    // Nothing was written yet: the old checkpoint stays for a fixed migrate() to carry.
+    throw new InvalidOptionError(
+      "migrate",
+      `migrate() of ${where} returned ${describeValue(migrated)}; return { state, cursor? } ` +
+        "to carry the checkpoint forward, or null to start over.",
+    );
+  }
   const cursor = migrated.cursor ?? checkpoint.cursor;
   if (typeof cursor !== "string" && !(typeof cursor === "number" && Number.isFinite(cursor))) {
     throw new InvalidOptionError(
       "migrate",
-      `migrate() of ${where} returned cursor ${JSON.stringify(cursor)}; return a string or a ` +
+      `migrate() of ${where} returned cursor ${describeValue(cursor)}; return a string or a ` +
         "finite number, or leave cursor out to keep the old one.",
     );
   }

@@ -211,7 +211,17 @@ for (const factory of STORE_FACTORIES) {
         ),
       );
       assert.equal((bad.error as { option?: string }).option, "migrate");
+      assert.match(bad.error?.message ?? "", /returned cursor NaN/);
       assert.equal((await opened.store.getCheckpoint(KEY))?.cursor, 400, "checkpoint kept");
+      // A migrate that forgot its return (or returns anything but an object) is refused too.
+      for (const returned of [undefined, 5, []]) {
+        const forgot = await go(
+          processor({ id: null }, { version: 2, migrate: () => returned as never }),
+        );
+        assert.equal((forgot.error as { option?: string }).option, "migrate");
+        assert.match(forgot.error?.message ?? "", /return \{ state, cursor\? \}/);
+        assert.equal((await opened.store.getCheckpoint(KEY))?.cursor, 400, "checkpoint kept");
+      }
     });
 
     it("applies onVersionMismatch when there is no migrate", async () => {
