@@ -211,8 +211,8 @@ export class BatchExecutor<E, S, Tx> {
         if (skipped > skip.limit) {
           throw new WaymarkError(
             "SKIP_LIMIT",
-            `${where}: entity ${JSON.stringify(id)} failed (${error.message}), the ` +
-              `${skipped}th this run, past skip.limit (${skip.limit}). Fix the cause ` +
+            `${where}: entity ${JSON.stringify(id)} failed (${error.message}), making ` +
+              `${skipped} skipped this run, past skip.limit (${skip.limit}). Fix the cause ` +
               "or raise skip.limit; entities skipped so far are in `waymark failures`.",
           );
         }

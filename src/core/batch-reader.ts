@@ -166,9 +166,10 @@ export class BatchReader<E> {
     batch.push(entity);
   }
 
+  /** An id no cursor can hold is a bad entity, as a NULL key is; its order is not the fault. */
   #badId(id: unknown): WaymarkError {
     return new WaymarkError(
-      "ORDER_VIOLATION",
+      "INVALID_ENTITY",
       `${this.#where}: id() returned ${describeValue(id)}; an id must be a finite number or a ` +
         "string. Fix the processor's id function.",
     );

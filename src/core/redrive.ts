@@ -10,6 +10,7 @@ import { emitMetric, executorOf, setUpRun } from "./run-setup.js";
 import { shardOfRun } from "./shard-run.js";
 import { decodeState, encodeState } from "./state.js";
 import type { Cursor } from "./types.js";
+import { refuseUnknownKeys } from "./validate.js";
 
 /**
  * Options of {@link redrive}: those of `run` that apply to reprocessing single entities.
@@ -19,6 +20,18 @@ export type RedriveOptions<Tx = unknown> = Pick<
   RunOptions<Tx>,
   "store" | "partition" | "shard" | "logger" | "now" | "sleep" | "signal" | "metrics" | "breaker"
 >;
+
+const REDRIVE_OPTIONS = [
+  "store",
+  "partition",
+  "shard",
+  "logger",
+  "now",
+  "sleep",
+  "signal",
+  "metrics",
+  "breaker",
+] as const satisfies ReadonlyArray<keyof RedriveOptions>;
 
 /** What {@link redrive} did. */
 export interface RedriveResult {
@@ -51,7 +64,9 @@ export async function redrive<E, S, Tx>(
   definition: Processor<E, S, Tx>,
   options: RedriveOptions<NoInfer<Tx>>,
 ): Promise<RedriveResult> {
-  const resolved = resolveRunOptions(options);
+  // run's other options (a time budget, progress) have no meaning for a redrive.
+  refuseUnknownKeys(options, REDRIVE_OPTIONS, "redrive");
+  const resolved = resolveRunOptions(options, "redrive");
   const defined = defineProcessor(definition);
   if (!defined.lookup) {
     throw new InvalidOptionError(

@@ -165,8 +165,11 @@ const runOptionsSchema = z.strictObject({
 });
 
 /** Validates `run`'s options, fills defaults and freezes the result. */
-export function resolveRunOptions(input: RunOptions<unknown>): ResolvedRunOptions {
-  const options = parseOptions(runOptionsSchema, input, "run") as RunOptions;
+export function resolveRunOptions(
+  input: RunOptions<unknown>,
+  where: "run" | "runPartitions" | "redrive" = "run",
+): ResolvedRunOptions {
+  const options = parseOptions(runOptionsSchema, input, where) as RunOptions;
   const deadlineMarginMs = options.deadlineMarginMs ?? 1000;
   if (options.timeBudgetMs !== undefined && options.timeBudgetMs <= deadlineMarginMs) {
     throw new InvalidOptionError(

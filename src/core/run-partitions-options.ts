@@ -72,8 +72,14 @@ const partitionsSchema = z
     partitions: z
       .array(partitionSchema, { error: 'expected an array of partitions, e.g. ["2024-01-15"]' })
       .min(1, { error: 'expected at least one partition, e.g. ["2024-01-15"]' })
-      .refine((list) => new Set(list).size === list.length, {
-        error: "expected each partition once; remove the repeated ones",
+      .superRefine((list, ctx) => {
+        const repeated = list.find((partition, i) => list.indexOf(partition) !== i);
+        if (repeated !== undefined) {
+          ctx.addIssue({
+            code: "custom",
+            message: `expected each partition once; ${JSON.stringify(repeated)} is repeated`,
+          });
+        }
       }),
     concurrency: integerFrom(1, CONCURRENCY_FIX)
       .max(256, { error: `expected at most 256; ${CONCURRENCY_FIX}` })

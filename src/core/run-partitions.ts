@@ -48,7 +48,10 @@ export async function runPartitions<E, S, Tx>(
   const definition = defineProcessor(processor);
   let resolved = resolvePartitionsOptions(options);
   // Every run gets the same options but its partition: validating them once covers all.
-  let base = resolveRunOptions({ ...resolved.run, partition: resolved.partitions[0] });
+  let base = resolveRunOptions(
+    { ...resolved.run, partition: resolved.partitions[0] },
+    "runPartitions",
+  );
   const units = await planUnits(definition, resolved.partitions);
   const display = base.progress
     ? (await import("./partitions-progress.js")).createPartitionsDisplay(

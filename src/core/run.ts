@@ -7,7 +7,7 @@ import type { BatchExecutor, RunTally } from "./batch-executor.js";
 import { BatchReader } from "./batch-reader.js";
 import { acquireResolved, completeResolved, idempotent } from "./commit-outcome.js";
 import { reachTotal } from "./count.js";
-import { FencedError } from "./errors.js";
+import { describeValue, FencedError, InvalidOptionError } from "./errors.js";
 import { LeaseKeeper } from "./lease-keeper.js";
 import type { RunMetrics } from "./metrics-hooks.js";
 import { batchSizer } from "./policies/adaptive-batch.js";
@@ -107,8 +107,19 @@ class Runner<E, S, Tx> {
     try {
       if (this.#p.shouldRun) {
         const lastCompletedAt = await store.lastCompletedAt(this.#key);
-        const shouldRun = this.#p.shouldRun({ partition: this.#o.partition, lastCompletedAt });
-        if (!(await untilAborted(Promise.resolve(shouldRun), this.#stopper.signal))) {
+        const shouldRun = await untilAborted(
+          Promise.resolve(this.#p.shouldRun({ partition: this.#o.partition, lastCompletedAt })),
+          this.#stopper.signal,
+        );
+        if (typeof shouldRun !== "boolean") {
+          // "no" is truthy: guessing either way would run or skip a partition by accident.
+          throw new InvalidOptionError(
+            "shouldRun",
+            `shouldRun() of ${this.#where} returned ${describeValue(shouldRun)}; return true ` +
+              "to run the partition or false to skip it.",
+          );
+        }
+        if (!shouldRun) {
           logger.info(`Skipped ${this.#where}: shouldRun returned false.`);
           return await this.#finish("skipped");
         }

@@ -10,13 +10,30 @@ export function parseOptions<T>(schema: z.ZodType<T>, input: unknown, where: str
   if (result.success) return result.data;
   const lines = result.error.issues.map((issue) => describeIssue(issue, input, where));
   const first = result.error.issues[0];
-  const option = first?.code === "unrecognized_keys" ? String(first.keys[0]) : pathOf(first?.path);
+  const option =
+    first?.code === "unrecognized_keys"
+      ? pathOf([...first.path, first.keys[0] as string])
+      : pathOf(first?.path);
   throw new InvalidOptionError(option, lines.join("\n"));
+}
+
+/**
+ * Throws an {@link InvalidOptionError} for the first key of `input` that `known` lacks, for
+ * the options objects checked by hand rather than by a schema.
+ */
+export function refuseUnknownKeys(input: object, known: readonly string[], where: string): void {
+  const unknown = Object.keys(input).find((key) => !known.includes(key));
+  if (unknown === undefined) return;
+  throw new InvalidOptionError(
+    unknown,
+    `Unknown ${where} option \`${unknown}\`: it takes ${known.map((k) => `\`${k}\``).join(", ")}.`,
+  );
 }
 
 function describeIssue(issue: z.core.$ZodIssue, input: unknown, where: string): string {
   if (issue.code === "unrecognized_keys") {
-    const names = issue.keys.map((k) => `\`${k}\``).join(", ");
+    // A nested option is named by its whole path: `batchSize.adaptive.targetOverhed`.
+    const names = issue.keys.map((k) => `\`${pathOf([...issue.path, k])}\``).join(", ");
     return `Unknown ${where} option ${names}: check the spelling against the documented options.`;
   }
   const path = pathOf(issue.path);

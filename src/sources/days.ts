@@ -1,4 +1,5 @@
 import { describeValue, InvalidOptionError } from "../core/errors.js";
+import { refuseUnknownKeys } from "../core/validate.js";
 
 const DAY_MS = 86_400_000;
 
@@ -22,6 +23,7 @@ export interface DaysOptions {
  * days("2024-02-27", "2024-03-01"); // ["2024-02-27", "2024-02-28", "2024-02-29", "2024-03-01"]
  */
 export function days(from: string | Date, to: string | Date, options: DaysOptions = {}): string[] {
+  refuseUnknownKeys(options, ["maxDays"], "days");
   const { maxDays = 36_600 } = options;
   if (!Number.isSafeInteger(maxDays) || maxDays < 1) {
     throw new InvalidOptionError(

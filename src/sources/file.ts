@@ -1,7 +1,7 @@
 import { stat } from "node:fs/promises";
 import { z } from "zod";
 import { describeValue, InvalidOptionError, WaymarkError } from "../core/errors.js";
-import { parseOptions } from "../core/validate.js";
+import { fn, parseOptions } from "../core/validate.js";
 import { type Decoder, decoderOf } from "./decode.js";
 import { type CsvOptions, csvRecords } from "./file-csv.js";
 import { ndjsonRecords } from "./file-ndjson.js";
@@ -43,9 +43,47 @@ export interface FileOptions<T> {
 const optionsSchema = z.strictObject({
   format: z.enum(["ndjson", "csv"], { error: 'expected "ndjson" or "csv"' }).optional(),
   gzip: z.boolean({ error: "expected true or false" }).optional(),
-  csv: z.record(z.string(), z.unknown(), { error: "expected csv-parse options" }).optional(),
+  csv: csvSchema().optional(),
   decode: z.unknown().optional(),
 });
+
+/** The csv-parse options {@link CsvOptions} passes on, checked before any file is read. */
+function csvSchema() {
+  const text = (example: string) =>
+    z.union([z.string().min(1), z.instanceof(Buffer)], {
+      error: `expected a non-empty string, e.g. ${example}`,
+    });
+  const flag = z.boolean({ error: "expected true or false" }).optional();
+  const flagOrFunction = z
+    .union([z.boolean(), fn("")], { error: "expected true, false or a function" })
+    .optional();
+  return z.strictObject(
+    {
+      delimiter: z
+        .union([text('";"'), z.array(text('";"')).min(1)], {
+          error: 'expected a non-empty string or an array of them, e.g. ";" or "\\t"',
+        })
+        .optional(),
+      quote: z.union([text("'\"'"), z.boolean(), z.null()]).optional(),
+      escape: z.union([text("'\"'"), z.boolean(), z.null()]).optional(),
+      comment: text('"#"').optional(),
+      relax_quotes: flag,
+      relax_column_count: flag,
+      skip_empty_lines: flag,
+      trim: flag,
+      ltrim: flag,
+      rtrim: flag,
+      cast: flagOrFunction,
+      cast_date: flagOrFunction,
+      columns: z
+        .union([z.boolean(), z.array(z.string())], {
+          error: 'expected true, false or an array of column names, e.g. ["id", "name"]',
+        })
+        .optional(),
+    },
+    { error: 'expected csv-parse options, e.g. { delimiter: ";" }' },
+  );
+}
 
 /**
  * A source of the records of a newline-delimited JSON or CSV file, streamed (memory holds a

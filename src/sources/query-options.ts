@@ -75,17 +75,29 @@ const NAME = z
   .string({ error: "expected a name" })
   .min(1, { error: "expected a non-empty name" })
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused.
-  .regex(/^[^\u0000-\u001f]+$/, { error: "expected a name without control characters" });
+  .regex(/^[^\u0000-\u001f]*$/, { error: "expected a name without control characters" });
+
+/** A composite key: its columns, each once. */
+const keyColumns = z
+  .array(NAME)
+  .min(1, { error: 'expected at least one key column, e.g. ["game_date", "player_id"]' })
+  .max(16, { error: "expected at most 16 key columns" })
+  .refine((columns) => new Set(columns).size === columns.length, {
+    error: "expected each key column once",
+  });
 
 export const optionsSchema = z.strictObject({
   db: z.custom<QueryDatabase>((db) => isPostgres(db) || isSqlite(db), {
     error: "expected a pg Pool or Client, or a better-sqlite3 Database (e.g. store.database)",
   }),
   table: NAME,
-  key: z.union([NAME, z.array(NAME).min(1).max(16)], {
+  key: z.union([NAME, keyColumns], {
     error: 'expected a column name or an array of them, e.g. "id" or ["game_date", "player_id"]',
   }),
-  columns: z.array(NAME).min(1, { error: "expected at least one column" }).optional(),
+  columns: z
+    .array(NAME, { error: 'expected an array of column names, e.g. ["id", "name"]' })
+    .min(1, { error: "expected at least one column" })
+    .optional(),
   where: z.unknown().optional(),
   pageSize: integerFrom(1, "e.g. 1000").optional(),
   count: z.boolean({ error: "expected true or false" }).optional(),

@@ -1,4 +1,5 @@
 import { describeValue, InvalidOptionError } from "../core/errors.js";
+import { refuseUnknownKeys } from "../core/validate.js";
 import { forPartition, type PerPartition, type Source, type SourceArgs } from "./source.js";
 
 /** The integers a {@link fromRange} source walks: `from`, `from + step`, … up to `to`. */
@@ -87,6 +88,7 @@ function checkRange(range: RangeOptions): CheckedRange {
       `fromRange expects { from, to, step? } or a function of the partition returning it, got ${describeValue(range)}.`,
     );
   }
+  refuseUnknownKeys(range, ["from", "to", "step"], "fromRange");
   const { from, to, step = 1 } = range;
   for (const [name, value] of [
     ["from", from],

@@ -62,6 +62,12 @@ describe("processor options", () => {
       /"restart" or "fail"/,
     ],
     ["a misspelt option", { batchsize: 10 }, "batchsize", /Unknown processor option `batchsize`/],
+    [
+      "a misspelt nested option",
+      { batchSize: { adaptive: { targetOverhed: 0.01 } } },
+      "batchSize.adaptive.targetOverhed",
+      /Unknown processor option `batchSize.adaptive.targetOverhed`/,
+    ],
   ];
   for (const [label, overrides, option, value] of cases) {
     it(`rejects ${label}`, () => rejects(overrides, option, value));

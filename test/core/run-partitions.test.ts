@@ -368,7 +368,8 @@ describe("runPartitions options", () => {
   const store = { acquire() {} } as unknown as RunPartitionsOptions["store"];
   const cases: Array<[Partial<RunPartitionsOptions>, string, RegExp]> = [
     [{ partitions: [] }, "partitions", /at least one partition/],
-    [{ partitions: ["a", "b", "a"] }, "partitions", /each partition once/],
+    [{ partitions: ["a", "b", "a"] }, "partitions", /each partition once; "a" is repeated/],
+    [{ partitions: ["a"], foo: 1 } as never, "foo", /Unknown runPartitions option `foo`/],
     [{ partitions: ["a"], concurrency: 0 }, "concurrency", /from 1 and up.*got 0/],
     [{ partitions: ["a"], concurrency: 1.5 }, "concurrency", /integer/],
     [{ partitions: ["a\u0000"] }, "partitions.0", /control characters/],

@@ -324,6 +324,15 @@ describe("fromFile", () => {
         e instanceof InvalidOptionError && /`format`: expected "ndjson" or "csv"/.test(e.message),
     );
     assert.throws(() => fromFile(""), /fromFile expects a file path/);
+    const csvFails = (csv: object, option: string, message: RegExp) =>
+      assert.throws(
+        () => fromFile("x.csv", { csv } as never),
+        (e: unknown) =>
+          e instanceof InvalidOptionError && e.option === option && message.test(e.message),
+      );
+    csvFails({ delimeter: ";" }, "csv.delimeter", /Unknown fromFile option `csv.delimeter`/);
+    csvFails({ delimiter: 5 }, "csv.delimiter", /`csv.delimiter`: expected a non-empty string/);
+    csvFails({ trim: "yes" }, "csv.trim", /`csv.trim`: expected true or false/);
   });
 
   it("reads a CSV without a header through given column names, and casts with csv-parse", async () => {

@@ -458,7 +458,14 @@ for (const { name, skip, open } of SOURCE_DATABASES) {
         );
       fails({ pageSize: 0 }, "pageSize", /`pageSize`: expected an integer from 1 and up/);
       fails({ db: {} }, "db", /expected a pg Pool or Client, or a better-sqlite3 Database/);
-      fails({ key: [] }, "key", /`key`/);
+      fails({ key: [] }, "key", /`key`: expected at least one key column/);
+      fails({ key: ["id", "id"] }, "key", /`key`: expected each key column once/);
+      fails({ columns: "v" }, "columns", /`columns`: expected an array of column names/);
+      fails(
+        { table: "" },
+        "table",
+        /^Invalid fromQuery option `table`: expected a non-empty name, got ""/,
+      );
       fails({ colums: ["a"] }, "colums", /Unknown fromQuery option `colums`/);
       fails({ decode: 42 }, "decode", /schema with parse/);
       fails({ logger: {} }, "logger", /debug, info, warn and error methods/);

@@ -113,6 +113,13 @@ describe("fromRange", () => {
       async () => lazy.entities({ partition: "p", after: null }),
       /`to`: expected a safe integer, got NaN/,
     );
+    assert.throws(
+      () => fromRange({ from: 1, to: 3, stp: 2 } as never),
+      (error: unknown) =>
+        error instanceof InvalidOptionError &&
+        error.option === "stp" &&
+        /Unknown fromRange option `stp`: it takes `from`, `to`, `step`/.test(error.message),
+    );
   });
 });
 
@@ -159,5 +166,9 @@ describe("days", () => {
     );
     fails("0024-01-01", "2024-01-01", "to", /spans 730486 days, more than maxDays \(36600\)/);
     fails("2024-01-01", "2024-01-08", "to", /spans 8 days, more than maxDays \(7\)/, 7);
+    assert.throws(
+      () => days("2024-01-01", "2024-01-02", { maxDay: 1 } as never),
+      (error: unknown) => error instanceof InvalidOptionError && error.option === "maxDay",
+    );
   });
 });

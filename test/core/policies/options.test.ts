@@ -6,6 +6,7 @@ import {
   MemoryStore,
   type ProcessorDefinition,
   type RunOptions,
+  redrive,
   run,
 } from "../../../src/index.js";
 
@@ -59,5 +60,39 @@ describe("resilience options", () => {
     await rejectsRun({ deadline: new Date(Number.NaN) }, "deadline", /expected a Date/);
     await rejectsRun({ sleep: 5 }, "sleep", /\(ms, signal\)/);
     await rejectsRun({ breaker: {} }, "breaker", /circuit breaker/);
+  });
+
+  it("fails a run whose shouldRun returns anything but a boolean, and one whose id() is NaN", async () => {
+    const store = new MemoryStore();
+    const no = await run(defineProcessor({ ...valid, shouldRun: () => "no" as never }), {
+      store,
+      partition: "p",
+      logger: false,
+    });
+    assert.equal(no.status, "failed");
+    assert.ok(no.error instanceof InvalidOptionError);
+    assert.equal(no.error.option, "shouldRun");
+    assert.match(no.error.message, /returned "no" \(string\); return true to run/);
+    const nan = await run(defineProcessor({ ...valid, id: () => Number.NaN }), {
+      store,
+      partition: "q",
+      logger: false,
+    });
+    assert.equal((nan.error as { code?: string }).code, "INVALID_ENTITY");
+    assert.match(nan.error?.message ?? "", /id\(\) returned NaN/);
+  });
+
+  it("refuses run's options that mean nothing to redrive", async () => {
+    await assert.rejects(
+      redrive(defineProcessor({ ...valid, lookup: async () => [] }), {
+        store: new MemoryStore(),
+        partition: "p",
+        timeBudgetMs: 5000,
+      } as never),
+      (error: unknown) =>
+        error instanceof InvalidOptionError &&
+        error.option === "timeBudgetMs" &&
+        /Unknown redrive option `timeBudgetMs`: it takes `store`/.test(error.message),
+    );
   });
 });
