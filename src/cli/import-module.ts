@@ -54,12 +54,23 @@ async function importFailed(
   }
 }
 
+/**
+ * The module (or one it imports) threw while loading: its own message, and where it threw,
+ * which the user needs to fix it (the whole stack with WAYMARK_DEBUG set).
+ */
 function cannotImport(file: string, error: unknown): CliError {
-  return new CliError(
-    `Cannot import ${file}: ${(error as Error).message}. Pass a module that exports ` +
-      "processors made by defineProcessor().",
-    EXIT.usage,
-  );
+  const what = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  const stack = error instanceof Error ? (error.stack ?? "") : "";
+  if (process.env.WAYMARK_DEBUG) {
+    return new CliError(`Cannot import ${file}: ${stack || what}`, EXIT.usage);
+  }
+  // A syntax error's stack starts with the file and line; any other's first frame outside
+  // node's own code is where the module threw.
+  const lines = stack.split("\n");
+  const source = /^(file:|\/)\S*:\d+$/.test(lines[0] ?? "") ? lines[0] : undefined;
+  const frame = lines.find((line) => /^\s+at /.test(line) && !line.includes("node:"));
+  const at = source ?? frame?.trim().replace(/^at /, "");
+  return new CliError(`Cannot import ${file}: ${what}${at ? ` (at ${at})` : ""}`, EXIT.usage);
 }
 
 /** Imports `path` through the project's tsx without registering its hooks for the process. */

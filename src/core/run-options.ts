@@ -164,13 +164,16 @@ const runOptionsSchema = z.strictObject({
   sleep: fn("expected a function (ms, signal) => Promise<void>").optional(),
 });
 
+/** The time a run keeps free before its deadline unless `deadlineMarginMs` says otherwise. */
+export const DEFAULT_DEADLINE_MARGIN_MS = 1000;
+
 /** Validates `run`'s options, fills defaults and freezes the result. */
 export function resolveRunOptions(
   input: RunOptions<unknown>,
   where: "run" | "runPartitions" | "redrive" = "run",
 ): ResolvedRunOptions {
   const options = parseOptions(runOptionsSchema, input, where) as RunOptions;
-  const deadlineMarginMs = options.deadlineMarginMs ?? 1000;
+  const deadlineMarginMs = options.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS;
   if (options.timeBudgetMs !== undefined && options.timeBudgetMs <= deadlineMarginMs) {
     throw new InvalidOptionError(
       "timeBudgetMs",

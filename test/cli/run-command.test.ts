@@ -178,6 +178,11 @@ describe("waymark run", () => {
       [["visits", "--partition", "a", "--concurrency", "0"], /--concurrency expects a whole/],
       [["visits", "--partition", "a", "--time-budget", "soon"], /Invalid --time-budget "soon"/],
       [["visits", "--partition", "a", "--deadline", "tomorrow"], /--deadline expects an ISO/],
+      [["visits", "--partition", "a", "--deadline", "2020-01-01T00:00:00Z"], /has passed/],
+      [
+        ["visits", "--partition", "a", "--time-budget", "500"],
+        /--time-budget 500 ms leaves no time/,
+      ],
       [["visits", ...TEN_DAYS, "--step", "36h"], /not a whole number of days/],
       [["--partition", "a"], /exports 2 processors \(orders, visits\); name the one/],
       [["invoices", "--partition", "a"], /exports no processor named "invoices"/],

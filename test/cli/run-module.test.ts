@@ -67,6 +67,27 @@ describe("waymark run MODULE.ts from an installed waymark", () => {
     );
   });
 
+  it("names where a module threw while loading, not the shape of its exports", () => {
+    const root = project("throws", false);
+    writeFileSync(join(root, "jobs.js"), 'import "./config.js";\nexport {};\n');
+    writeFileSync(join(root, "config.js"), "const env = undefined;\nexport const url = env.url;\n");
+    const result = spawnSync(
+      process.execPath,
+      [BIN, "run", "jobs.js", "--partition", "a", "--store", "memory:"],
+      {
+        cwd: root,
+        encoding: "utf8",
+        env: { ...process.env, WAYMARK_STORE: "", WAYMARK_DEBUG: "" },
+      },
+    );
+    assert.equal(result.status, 2, result.stderr);
+    assert.match(
+      result.stderr,
+      /Cannot import jobs\.js: TypeError: Cannot read properties of undefined \(reading 'url'\) \(at file:\/\/.*config\.js:2:\d+\)/,
+    );
+    assert.doesNotMatch(result.stderr, /exports processors/);
+  });
+
   // `node --import ./instrument.mjs` (tracing, metrics) preloads a module that loads no
   // TypeScript: the project's tsx still loads the processors.
   function preloaded(name: string, withTsx: boolean): { root: string; flags: string[] } {

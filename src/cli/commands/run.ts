@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { consoleLogger, silentLogger } from "../../core/logger.js";
 import { onStopSignal } from "../../core/policies/process-signals.js";
+import { DEFAULT_DEADLINE_MARGIN_MS } from "../../core/run-options.js";
 import { runPartitions } from "../../core/run-partitions.js";
 import type { Logger } from "../../core/types.js";
 import { parseDuration } from "../duration.js";
@@ -73,6 +74,7 @@ Examples:
           ? undefined
           : parseDuration(options.timeBudget, "--time-budget");
       const deadline = options.deadline === undefined ? undefined : parseDeadline(options.deadline);
+      refuseNoTime(timeBudgetMs, deadline);
       const processor = await pickProcessor(module, name);
       const json = options.json ? new JsonLines((line) => process.stdout.write(line)) : null;
       const stopSignals = stopOnSignals(options.quiet || json ? null : processor.name);
@@ -133,6 +135,29 @@ function stopOnSignals(announceFor: string | null): () => void {
 /** Warnings and errors only, as the default logger writes them. */
 function quietLogger(): Logger {
   return { ...silentLogger, warn: consoleLogger.warn, error: consoleLogger.error };
+}
+
+/**
+ * A budget or deadline that leaves no time past the margin each run keeps before it would
+ * suspend every run before its first batch, on every invocation: a usage error, not exit 75.
+ */
+function refuseNoTime(timeBudgetMs: number | undefined, deadline: Date | undefined): void {
+  const margin = `${DEFAULT_DEADLINE_MARGIN_MS / 1000} s`;
+  if (timeBudgetMs !== undefined && timeBudgetMs <= DEFAULT_DEADLINE_MARGIN_MS) {
+    throw new CliError(
+      `--time-budget ${timeBudgetMs} ms leaves no time: a run stops ${margin} before its ` +
+        "deadline to finish its batch, so every run would suspend before starting. A bare " +
+        "number is milliseconds; pass e.g. 55m.",
+      EXIT.usage,
+    );
+  }
+  if (deadline !== undefined && deadline.getTime() <= Date.now() + DEFAULT_DEADLINE_MARGIN_MS) {
+    throw new CliError(
+      `--deadline ${deadline.toISOString()} has passed (or is less than ${margin} away), so ` +
+        "every run would stop before its first batch; pass a later time.",
+      EXIT.usage,
+    );
+  }
 }
 
 function parseDeadline(value: string): Date {
