@@ -143,5 +143,7 @@ function detail(outcome: PartitionOutcome): string {
   const at = `at ${r.completed}/${r.total ?? "?"}`;
   if (r.status === "failed") return `${at}: ${r.error?.message ?? "failed"}`;
   if (r.status === "busy") return "leased by another runner";
-  return r.reason ? `${r.reason} ${at}` : at;
+  const suspended = r.reason ? `${r.reason} ${at}` : at;
+  // A suspension can follow a batch that failed with no time left to retry it.
+  return r.error ? `${suspended} after ${r.error.message}` : suspended;
 }

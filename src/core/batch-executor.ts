@@ -250,9 +250,17 @@ export class BatchExecutor<E, S, Tx> {
           throw error;
         }
         const delay = retryDelay(policy, retry);
-        // No point waiting for a retry that could not finish before the deadline.
+        // No point waiting for a retry that could not finish before the deadline. The error
+        // goes with the stop: a run that keeps failing must not pass for one that ran late.
         if (this.#c.planner?.wouldOverrun(options.now() + delay, size)) {
-          throw new RunStoppedError("deadline", `No time left to retry (${error.message}).`);
+          options.logger.warn(
+            `Batch ${tally.batches + 1} of ${where} failed (attempt ${retry} of ` +
+              `${policy.attempts + 1}): ${error.message}. No time is left to retry it before ` +
+              "the deadline.",
+          );
+          throw new RunStoppedError("deadline", `No time left to retry (${error.message}).`, {
+            cause: error,
+          });
         }
         options.logger.warn(
           `Batch ${tally.batches + 1} of ${where} failed (attempt ${retry} of ` +

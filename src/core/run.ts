@@ -29,7 +29,9 @@ import type {
   SuspendReason,
 } from "./types.js";
 
-type Outcome = { status: "completed" } | { status: "suspended"; reason: SuspendReason };
+type Outcome =
+  | { status: "completed" }
+  | { status: "suspended"; reason: SuspendReason; cause?: Error | undefined };
 
 /**
  * Runs a processor on one partition: takes the lease, resumes after the last committed
@@ -176,7 +178,12 @@ class Runner<E, S, Tx> {
         logger.info(`Completed ${this.#where}: ${this.#progressText()} in ${this.#elapsed()} ms.`);
         return await this.#finish("completed", undefined, undefined, record);
       }
-      return await this.#suspend(acquired.lease, outcome.reason);
+      if (outcome.cause && this.#tally.batches === 0) {
+        // A batch failed with no time left to retry, and nothing was committed: a run started
+        // again would do the same, so this is a failure (exit 1), not a suspension to repeat.
+        throw outcome.cause;
+      }
+      return await this.#suspend(acquired.lease, outcome.reason, outcome.cause);
     } catch (caught) {
       // Stopped outside the batch loop (while opening the entities, say): still a suspension.
       if (caught instanceof RunStoppedError && this.#lease) {
@@ -205,15 +212,18 @@ class Runner<E, S, Tx> {
     }
   }
 
-  async #suspend(lease: LeaseHandle, reason: SuspendReason): Promise<RunResult<S>> {
+  /** `cause`: a batch error a retry could not follow, kept in the result and history. */
+  async #suspend(lease: LeaseHandle, reason: SuspendReason, cause?: Error): Promise<RunResult<S>> {
     await idempotent(() => this.#o.store.release(lease, this.#o.now()), this.#o);
     const idle = this.#tally.batches === 0;
     // A run that keeps suspending before its first batch would otherwise loop unnoticed.
-    const note = idle
-      ? " without processing anything; a run started again now would likely do the same"
-      : "";
+    const note = cause
+      ? `; its next batch failed (${cause.message}) with no time left to retry, the next run retries it`
+      : idle
+        ? " without processing anything; a run started again now would likely do the same"
+        : "";
     this.#o.logger.info(`Suspended ${this.#where} at ${this.#progressText()} (${reason})${note}.`);
-    return await this.#finish("suspended", reason);
+    return await this.#finish("suspended", reason, cause);
   }
 
   #executor(lease: LeaseHandle): BatchExecutor<E, S, Tx> {
@@ -298,7 +308,9 @@ class Runner<E, S, Tx> {
         }
       }
     } catch (error) {
-      if (error instanceof RunStoppedError) return { status: "suspended", reason: error.reason };
+      if (error instanceof RunStoppedError) {
+        return { status: "suspended", reason: error.reason, cause: error.cause as Error };
+      }
       throw error;
     }
   }

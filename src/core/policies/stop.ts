@@ -8,8 +8,9 @@ export class RunStoppedError extends WaymarkError {
   /** Why the run stops; it ends `suspended` with this reason. */
   readonly reason: SuspendReason;
 
-  constructor(reason: SuspendReason, message: string) {
-    super("ABORTED", message);
+  /** `cause`: the batch error whose retry the stop cut short, when there is one. */
+  constructor(reason: SuspendReason, message: string, options?: { cause?: Error }) {
+    super("ABORTED", message, options);
     this.name = "RunStoppedError";
     this.reason = reason;
   }

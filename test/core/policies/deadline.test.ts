@@ -137,6 +137,39 @@ describe("deadline", () => {
 });
 
 describe("deadline and retries", () => {
+  it("fails, not suspends, when the first batch fails with no time left to retry it", async () => {
+    // Every invocation would fail the same batch once and suspend: exit 75 for ever, with
+    // the error nowhere. Failing with it lets the platform's retry count and a person see it.
+    let now = 1_700_000_000_000;
+    const processor = defineProcessor<number>({
+      name: "always-fails",
+      batchSize: 10,
+      retry: { attempts: 3, jitter: 0 },
+      entities: () => Array.from({ length: 50 }, (_, i) => i + 1),
+      id: (n) => n,
+      processBatch: () => {
+        now += 100;
+        throw new Error("boom");
+      },
+    });
+    const store = new MemoryStore();
+    const result = await run(processor, {
+      store,
+      logger: false,
+      now: () => now,
+      sleep: async (ms) => {
+        now += ms;
+      },
+      timeBudgetMs: 5_000,
+      deadlineMarginMs: 1_000,
+    });
+    assert.equal(result.status, "failed");
+    assert.equal(result.error?.message, "boom");
+    const [history] = await store.listRuns({ processor: "always-fails" });
+    assert.equal(history?.status, "failed");
+    assert.match(history?.error ?? "", /boom/);
+  });
+
   it("suspends instead of waiting for a retry that cannot finish in time", async () => {
     let now = 1_700_000_000_000;
     const slept: number[] = [];
@@ -167,6 +200,7 @@ describe("deadline and retries", () => {
     });
     assert.equal(result.status, "suspended");
     assert.equal(result.reason, "deadline");
+    assert.equal(result.error?.message, "503", "the error the retry could not follow is kept");
     assert.deepEqual(slept, [10_000], "waited for the first retry, not the 20 s second one");
     assert.equal(calls, 4);
     assert.equal(
