@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
@@ -9,7 +9,7 @@ import { buildProgram } from "../../src/cli/program.js";
 import { exitCodeOf } from "../../src/cli/shared.js";
 import { SqliteStore } from "../../src/index.js";
 import { until } from "../support/time.js";
-import { type CliResult, startWaymark, waymark } from "./cli.js";
+import { type CliResult, ROOT, startWaymark, waymark } from "./cli.js";
 
 const MODULE = fileURLToPath(new URL("../fixtures/backfill-processors.ts", import.meta.url));
 const ENTITIES = 50;
@@ -247,6 +247,34 @@ describe("waymark run", () => {
     const rerun = await run(["visits", ...TEN_DAYS, "--concurrency", "4"]);
     assert.equal(rerun.code, 0, rerun.stderr);
     assertExactlyOnce(db, "visits", tenDays());
+  });
+
+  it("exits after its summary though the module left a timer and a batch hanging", async () => {
+    // A module-level pool or interval, and a batch that ignores ctx.signal past the deadline.
+    const module = join(dir, "lingering.ts");
+    writeFileSync(
+      module,
+      `import { defineProcessor } from ${JSON.stringify(join(ROOT, "src", "index.ts"))};
+setInterval(() => {}, 1000);
+export const lingering = defineProcessor({
+  name: "lingering",
+  batchSize: 2,
+  entities: () => [1, 2, 3, 4],
+  id: (n: number) => n,
+  async processBatch(batch: number[]) {
+    if (batch[0] === 3) await new Promise((resolve) => setTimeout(resolve, 3_600_000));
+  },
+});
+`,
+    );
+    const started = performance.now();
+    const result = await waymark(
+      ["run", module, "--partition", "a", "--time-budget", "3s", ...store],
+      { timeoutMs: 60_000 },
+    );
+    assert.equal(result.code, 75, result.stderr);
+    assert.match(result.stdout, /suspended\s+a\s+deadline at 2\/4/);
+    assert.ok(performance.now() - started < 30_000, "it did not wait for the timers");
   });
 
   it("a second SIGTERM exits at once with 143", async () => {

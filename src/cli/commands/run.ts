@@ -108,7 +108,20 @@ Examples:
       } finally {
         stopSignals();
       }
+      // The summary is out and the store closed. What the user's module left running (a pool
+      // it opened, a timer of a batch abandoned at the deadline) must not hold the exit.
+      await exitAfterOutput(Number(process.exitCode ?? EXIT.ok));
     });
+}
+
+/** Exits with `code` once stdout and stderr have taken everything written to them. */
+async function exitAfterOutput(code: number): Promise<never> {
+  await Promise.all(
+    [process.stdout, process.stderr].map(
+      (stream) => new Promise<void>((resolve) => stream.write("", () => resolve())),
+    ),
+  );
+  process.exit(code);
 }
 
 /**
