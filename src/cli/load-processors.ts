@@ -5,21 +5,35 @@ import { CliError } from "./shared.js";
 
 /**
  * Imports a module (JavaScript, or TypeScript through tsx) and finds the processor `name`
- * among its exports: by the processor's name or by the name it is exported under.
+ * among its exports: by the processor's name or by the name it is exported under (a named
+ * export, or a key of a default-exported object). A name that picks two is refused.
  */
 export async function loadProcessor(file: string, name: string): Promise<Processor> {
-  const module = await importModule(file);
-  const found = processorsOf(module);
-  const exported = module[name];
-  const match = found.find((p) => p.name === name) ?? (isProcessor(exported) ? exported : null);
+  const exported = exportsOf(await importModule(file));
+  refuseDuplicateNames(
+    file,
+    exported.map((e) => e.processor),
+  );
+  const matches = exported.filter((e) => e.processor.name === name || e.as.includes(name));
+  const [match, other] = matches;
   if (!match) {
-    const names = found.map((p) => p.name).join(", ") || "none";
+    const names = exported.map((e) => e.processor.name).join(", ") || "none";
     throw new CliError(
       `${file} exports no processor named "${name}" (found: ${names}).`,
       EXIT.usage,
     );
   }
-  return match;
+  if (other) {
+    const describe = (e: Exported) =>
+      `the processor named "${e.processor.name}"` +
+      (e.as.length > 0 ? ` (exported as ${e.as.join(", ")})` : "");
+    throw new CliError(
+      `"${name}" picks two processors of ${file}: ${describe(match)} and ${describe(other)}. ` +
+        "Name the one to run by its processor name, or rename an export.",
+      EXIT.usage,
+    );
+  }
+  return match.processor;
 }
 
 /**
@@ -36,8 +50,14 @@ export async function loadProcessors(file: string): Promise<Processor[]> {
       EXIT.usage,
     );
   }
+  refuseDuplicateNames(file, found);
+  return found;
+}
+
+/** Two processors with one name would share checkpoints: whichever is asked for, refuse. */
+function refuseDuplicateNames(file: string, processors: readonly Processor[]): void {
   const names = new Set<string>();
-  for (const processor of found) {
+  for (const processor of processors) {
     if (names.has(processor.name)) {
       throw new CliError(
         `${file} exports two processors named "${processor.name}"; each needs its own name.`,
@@ -46,7 +66,6 @@ export async function loadProcessors(file: string): Promise<Processor[]> {
     }
     names.add(processor.name);
   }
-  return found;
 }
 
 /**
@@ -68,19 +87,32 @@ export async function pickProcessor(file: string, name: string | undefined): Pro
 }
 
 function processorsOf(module: Record<string, unknown>): Processor[] {
-  return [...new Set(candidates(module).filter(isProcessor))];
+  return exportsOf(module).map((e) => e.processor);
 }
 
-function candidates(module: Record<string, unknown>): unknown[] {
-  const values: unknown[] = [];
-  for (const value of Object.values(module)) {
-    values.push(value);
-    if (Array.isArray(value)) values.push(...value);
+/** A processor of the module and the names it is exported under. */
+interface Exported {
+  readonly processor: Processor;
+  readonly as: string[];
+}
+
+/** Every processor of the module once, with its export names (`default` left out). */
+function exportsOf(module: Record<string, unknown>): Exported[] {
+  const found = new Map<Processor, string[]>();
+  const add = (value: unknown, as: string | null) => {
+    if (!isProcessor(value)) return;
+    const names = found.get(value) ?? [];
+    if (as !== null && as !== "default" && !names.includes(as)) names.push(as);
+    found.set(value, names);
+  };
+  for (const [key, value] of Object.entries(module)) {
+    add(value, key);
+    if (Array.isArray(value)) for (const item of value) add(item, null);
     else if (value && typeof value === "object" && !isProcessor(value)) {
-      values.push(...Object.values(value));
+      for (const [inner, item] of Object.entries(value)) add(item, inner);
     }
   }
-  return values;
+  return [...found].map(([processor, as]) => ({ processor, as }));
 }
 
 function isProcessor(value: unknown): value is Processor {

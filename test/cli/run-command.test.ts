@@ -249,6 +249,44 @@ describe("waymark run", () => {
     assertExactlyOnce(db, "visits", tenDays());
   });
 
+  it("refuses a PROCESSOR that picks two processors, or a name two processors share", async () => {
+    const write = (name: string, body: string) => {
+      const file = join(dir, name);
+      writeFileSync(
+        file,
+        `import { defineProcessor } from ${JSON.stringify(join(ROOT, "src", "index.ts"))};
+const make = (name: string) =>
+  defineProcessor({ name, entities: () => [1], id: (n: number) => n, processBatch() {} });
+${body}`,
+      );
+      return file;
+    };
+    const crossed = write(
+      "crossed.ts",
+      'export const alpha = make("beta");\nexport const beta = make("alpha");\n',
+    );
+    const twins = write(
+      "twins.ts",
+      'export const one = make("same");\nexport const two = make("same");\n',
+    );
+    const keyed = write(
+      "keyed.ts",
+      'export default { first: make("one"), second: make("two") };\n',
+    );
+    const picked = async (file: string, name: string) =>
+      inProcess(["run", file, name, "--partition", "a", "--store", "memory:"]);
+    const ambiguous = await picked(crossed, "alpha");
+    assert.equal(ambiguous.code, 2, ambiguous.message);
+    assert.match(ambiguous.message, /"alpha" picks two processors/);
+    const shared = await picked(twins, "same");
+    assert.equal(shared.code, 2, shared.message);
+    assert.match(shared.message, /exports two processors named "same"/);
+    // A key of a default-exported object is the name it is exported under.
+    const byKey = await waymark(["run", keyed, "second", "--partition", "a", "--store", "memory:"]);
+    assert.equal(byKey.code, 0, byKey.stderr);
+    assert.match(byKey.stdout, /^two: 1 partition: 1 completed/m);
+  });
+
   it("exits after its summary though the module left a timer and a batch hanging", async () => {
     // A module-level pool or interval, and a batch that ignores ctx.signal past the deadline.
     const module = join(dir, "lingering.ts");
