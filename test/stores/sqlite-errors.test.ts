@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -60,6 +60,17 @@ describe("SQLite store: opening a bad file is a typed error", () => {
     assert.throws(
       () => new SqliteStore(path),
       storeError("STORE_UNAVAILABLE", path, /SQLITE_CANTOPEN/, /names a file \(not a folder\)/),
+    );
+  });
+
+  it("a folder the file system cannot create (under /proc): STORE_UNAVAILABLE, at once", {
+    skip: existsSync("/proc/self") ? false : "no /proc on this system",
+  }, () => {
+    // Node's recursive mkdir loops for ever there; the store must fail instead.
+    const path = "/proc/waymark-nope/waymark.db";
+    assert.throws(
+      () => new SqliteStore(path),
+      storeError("STORE_UNAVAILABLE", path, /ENOENT/, /Cannot open the SQLite store/),
     );
   });
 

@@ -77,7 +77,13 @@ export function translateSqliteError(error: unknown, path: string): unknown {
         "a file, not a folder; choose another path with --store sqlite:PATH.",
     );
   }
-  if (code === "SQLITE_CANTOPEN" || code === "EACCES" || code === "EISDIR" || code === "EPERM") {
+  if (
+    code === "SQLITE_CANTOPEN" ||
+    code === "EACCES" ||
+    code === "EISDIR" ||
+    code === "EPERM" ||
+    code === "ENOENT"
+  ) {
     return fail(
       "STORE_UNAVAILABLE",
       `Cannot open the SQLite store at ${path}: ${what}. Check that the path names a file (not ` +

@@ -34,7 +34,7 @@ export function openSqliteDatabase(path: string, mode: SqliteOpenMode): SqliteDa
   let database: SqliteDatabase | undefined;
   try {
     if (mode.create) {
-      if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+      if (path !== ":memory:") makeFolders(dirname(path));
       database = connectSqlite(path, { timeout: mode.busyTimeoutMs });
       database.pragma("journal_mode = WAL");
       database.pragma(`synchronous = ${mode.synchronous}`);
@@ -55,5 +55,22 @@ export function openSqliteDatabase(path: string, mode: SqliteOpenMode): SqliteDa
       // The open already failed; that failure is the one to report.
     }
     throw translateSqliteError(error, path);
+  }
+}
+
+/**
+ * `mkdir -p`, one level at a time from the deepest folder that exists. Node's recursive
+ * mkdir loops for ever where a folder cannot hold another (under /proc); this fails there.
+ */
+function makeFolders(folder: string): void {
+  const missing: string[] = [];
+  for (let at = folder; !existsSync(at) && dirname(at) !== at; at = dirname(at)) missing.push(at);
+  for (const at of missing.reverse()) {
+    try {
+      mkdirSync(at);
+    } catch (error) {
+      // Another process creating the same folder is no failure.
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST" || !existsSync(at)) throw error;
+    }
   }
 }
