@@ -21,6 +21,8 @@ export function successorsOf(runs: readonly RunRecord[]): Map<string, RunRecord>
   }
   const successors = new Map<string, RunRecord>();
   for (const run of runs) {
+    // A busy or skipped run never held the checkpoint: the run after it did not resume it.
+    if (run.status === "busy" || run.status === "skipped") continue;
     const next = byAttempt.get(`${keyId(run)}\u0000${run.attempt + 1}`);
     if (next && next.startedAt >= run.startedAt) successors.set(run.runId, next);
   }

@@ -105,6 +105,22 @@ describe("runs that died, on every store", { timeout: 120_000 }, () => {
     ]);
   });
 
+  it("a busy run keeps its 0: the run that resumed the checkpoint did not follow it", async () => {
+    const seen = await onEveryStore(async ({ store }) => {
+      await leaveDeadRun(store);
+      // While the dead run's lease is live, a run is busy; once it expired, one resumes.
+      for (const at of [T + 10_000, T + 3_600_000]) {
+        await run(orders(), { store, partition: KEY.partition, logger: false, now: () => at });
+      }
+      return (await loadRuns(store, { now: T + 3_600_000 })).map((r) => [r.status, r.processed]);
+    });
+    assert.deepEqual(seen, [
+      ["completed", 70],
+      ["busy", 0],
+      ["failed", 30],
+    ]);
+  });
+
   it("a run in flight shows what it has committed so far, not 0", async () => {
     const seen = await onEveryStore(async ({ store }) => {
       let batches = 0;
