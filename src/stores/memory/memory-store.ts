@@ -1,5 +1,5 @@
 import { keyId } from "../../core/checkpoint-key.js";
-import { FencedError } from "../../core/errors.js";
+import { describeValue, FencedError } from "../../core/errors.js";
 import type { CheckpointKey, Cursor } from "../../core/types.js";
 import type {
   CheckpointFilter,
@@ -21,7 +21,7 @@ import type {
 } from "../run-store.js";
 import { abandonedRunError, acquiredLease, fencedMessage } from "../run-store.js";
 import type { CheckpointStore } from "../store.js";
-import { closedStoreError, txEndedError } from "../store-errors.js";
+import { closedStoreError, txEndedError, wrongTxError } from "../store-errors.js";
 import { MemoryArtifacts } from "./memory-artifacts.js";
 import { MemoryBackfills } from "./memory-backfills.js";
 import { selectCheckpoints, selectFailures, selectRuns } from "./memory-reads.js";
@@ -128,6 +128,9 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
     return {
       tx: {
         run: (effect, undo) => {
+          if (typeof effect !== "function" || (undo !== undefined && typeof undo !== "function")) {
+            throw wrongTxError("memory", `ctx.tx.run got ${describeValue(effect)}`);
+          }
           if (ended) throw txEndedError();
           effects.push([effect, undo]);
         },

@@ -1,4 +1,4 @@
-import { txEndedError } from "../store-errors.js";
+import { txEndedError, wrongTxError } from "../store-errors.js";
 
 /**
  * `ctx.tx` on a `SqliteStore`. Statements are staged while `processBatch` runs and executed
@@ -22,6 +22,7 @@ export class SqliteTx {
 
   /** Stages one statement; `params` bind as in better-sqlite3's `statement.run(...params)`. */
   run(sql: string, ...params: unknown[]): void {
+    if (typeof sql === "function") throw wrongTxError("sqlite", "ctx.tx.run got a function");
     if (typeof sql !== "string" || sql.trim() === "") {
       throw new TypeError("ctx.tx.run(sql, ...params) needs the SQL text as its first argument.");
     }
