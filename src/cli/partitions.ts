@@ -1,3 +1,4 @@
+import { partitionSchema } from "../core/run-options.js";
 import { dayRange } from "./day-range.js";
 import { parseDuration } from "./duration.js";
 import { EXIT } from "./exit-codes.js";
@@ -35,7 +36,7 @@ export function partitionsOf(flags: PartitionFlags, options: { single?: boolean 
   if (flags.step !== undefined && flags.from === undefined) {
     throw new CliError("--step goes with --from/--to, e.g. --step 7d.", EXIT.usage);
   }
-  if (flags.partition !== undefined) return [flags.partition];
+  if (flags.partition !== undefined) return [checked(flags.partition, "--partition")];
   if (flags.partitions !== undefined) {
     const list = flags.partitions
       .split(",")
@@ -44,7 +45,7 @@ export function partitionsOf(flags: PartitionFlags, options: { single?: boolean 
     if (list.length === 0) {
       throw new CliError("--partitions is empty; pass e.g. --partitions a,b,c.", EXIT.usage);
     }
-    return [...new Set(list)];
+    return [...new Set(list.map((p) => checked(p, "--partitions")))];
   }
   if (flags.from === undefined || flags.to === undefined) {
     throw new CliError(
@@ -54,6 +55,16 @@ export function partitionsOf(flags: PartitionFlags, options: { single?: boolean 
   }
   const every = flags.step === undefined ? 1 : stepDays(flags.step);
   return dayRange(flags.from, flags.to).filter((_, i) => i % every === 0);
+}
+
+/** A partition as every run takes it, checked before any store is opened. */
+function checked(partition: string, flag: string): string {
+  const result = partitionSchema.safeParse(partition);
+  if (!result.success) {
+    const why = result.error.issues[0]?.message ?? "not a partition";
+    throw new CliError(`${flag} ${JSON.stringify(partition)}: ${why}.`, EXIT.usage);
+  }
+  return partition;
 }
 
 /** `--step 7d` as a whole number of days. */

@@ -42,11 +42,18 @@ export function withStoreOptions(
 }
 
 /** A flag's whole number from 1 up, or a usage error naming the flag and an example. */
-export function positiveInteger(value: string, option: string, example: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) {
+export function positiveInteger(
+  value: string,
+  option: string,
+  example: string,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
+  // Digits only: Number() would also read 1e3, 0x10 and " 4 ".
+  const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 1 || n > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? "from 1 up" : `from 1 to ${max}`;
     throw new CliError(
-      `${option} expects a whole number from 1 up, got ${JSON.stringify(value)}; pass ${example}.`,
+      `${option} expects a whole number ${range}, got ${JSON.stringify(value)}; pass ${example}.`,
       EXIT.usage,
     );
   }

@@ -176,6 +176,13 @@ describe("waymark run", () => {
       [["visits", "--from", "2024-01-10", "--to", "2024-01-01"], /before/],
       [["visits", "--from", "2024-02-30", "--to", "2024-03-01"], /YYYY-MM-DD/],
       [["visits", "--partition", "a", "--concurrency", "0"], /--concurrency expects a whole/],
+      [["visits", "--partition", "a", "--concurrency", "1e3"], /from 1 to 256, got "1e3"/],
+      [["visits", "--partition", "a", "--concurrency", "300"], /from 1 to 256/],
+      [["visits", "--partition", ""], /--partition "": expected a non-empty partition/],
+      [
+        ["visits", "--partitions", `a,${"x".repeat(300)}`],
+        /--partitions "x+": the partition is too long/,
+      ],
       [["visits", "--partition", "a", "--time-budget", "soon"], /Invalid --time-budget "soon"/],
       [["visits", "--partition", "a", "--deadline", "tomorrow"], /--deadline expects an ISO/],
       [["visits", "--partition", "a", "--deadline", "2020-01-01T00:00:00Z"], /has passed/],

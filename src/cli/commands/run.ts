@@ -43,7 +43,7 @@ export function registerRun(program: Command): void {
       .option("--from <date>", "first day of a range of partitions, YYYY-MM-DD")
       .option("--to <date>", "last day of the range (included), YYYY-MM-DD")
       .option("--step <days>", "days between two partitions of the range, e.g. 7d", undefined)
-      .option("--concurrency <n>", "partitions run at once", "1")
+      .option("--concurrency <n>", "partitions run at once, 1 to 256", "1")
       .option("--time-budget <duration>", "stop at a batch boundary after this long, e.g. 55m")
       .option(
         "--deadline <iso>",
@@ -68,7 +68,7 @@ Examples:
     )
     .action(async (module: string, name: string | undefined, options: RunCommandOptions) => {
       const partitions = partitionsOf(options);
-      const concurrency = positiveInteger(options.concurrency, "--concurrency", "e.g. 4");
+      const concurrency = positiveInteger(options.concurrency, "--concurrency", "e.g. 4", 256);
       const timeBudgetMs =
         options.timeBudget === undefined
           ? undefined
