@@ -2,6 +2,7 @@
 // adapter (the same works for any framework that takes a Node (req, res) handler).
 //
 //   node --import tsx examples/dashboard-mount/express.ts --store sqlite:.waymark/waymark.db
+import { parseArgs } from "node:util";
 import { getRequestListener } from "@hono/node-server";
 import express from "express";
 import { createDashboardApp } from "../../src/dashboard/index.js";
@@ -23,8 +24,12 @@ export function appWithDashboard(store: CheckpointStore, hostName: string): expr
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const url = process.argv[process.argv.indexOf("--store") + 1] ?? "sqlite:.waymark/waymark.db";
-  const store = await openStore(url);
+  const { values } = parseArgs({
+    options: {
+      store: { type: "string", default: "sqlite:.waymark/waymark.db" },
+    },
+  });
+  const store = await openStore(values.store);
   appWithDashboard(store, "localhost").listen(3000, "127.0.0.1", () => {
     console.error("dashboard on http://localhost:3000/waymark/");
   });
