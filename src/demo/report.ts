@@ -16,7 +16,11 @@ export function describeEvent(event: DemoEvent, batchSize: number): string | nul
       // One line per batch would drown the story; the timeline shows the batches.
       return event.line.startsWith("Progress:") ? null : `    ${event.line}`;
     case "reset":
-      return "    Checkpoint reset: no progress is kept, so the retry starts again at player 1.";
+      // The runner just said it saved a checkpoint: say that this half deletes it on purpose.
+      return (
+        "    Checkpoint reset: this half deletes the checkpoint just saved, as if there were " +
+        "none, so the retry starts again at player 1."
+      );
     case "run":
       return `  ${timelineLine(event.run, batchSize)}`;
   }
