@@ -17,7 +17,6 @@ export function txEndedError(): Error {
 const TX_USE = {
   memory: "a memory: store's ctx.tx stages functions: ctx.tx.run(effect, undo?)",
   sqlite: "a SQLite store's ctx.tx stages SQL: ctx.tx.run(sql, ...params)",
-  postgres: "a PostgreSQL store's ctx.tx runs SQL: await ctx.tx.query(text, values)",
 } as const;
 
 /**

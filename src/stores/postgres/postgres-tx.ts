@@ -1,4 +1,4 @@
-import { txEndedError, wrongTxError } from "../store-errors.js";
+import { txEndedError } from "../store-errors.js";
 import { translatePgError } from "./postgres-errors.js";
 import type { PgPool, PgPoolClient, PgQueryConfig, PgResult, PgRow } from "./postgres-pool.js";
 
@@ -104,7 +104,7 @@ export function openPgTransaction(
   };
 
   const tx: PgTx = {
-    query: async (text: string, values?: unknown[]) => {
+    query: async (text, values) => {
       if (ended) throw txEndedError();
       inFlight++;
       try {
@@ -120,13 +120,6 @@ export function openPgTransaction(
       }
     },
   };
-
-  // Not part of PgTx: a processor written for a SQLite store calls it, and learns why.
-  Object.defineProperty(tx, "run", {
-    value: () => {
-      throw wrongTxError("postgres", "ctx.tx.run was called");
-    },
-  });
 
   return {
     tx,
