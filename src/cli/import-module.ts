@@ -75,7 +75,7 @@ function cannotImport(file: string, error: unknown): CliError {
 
 /** Imports `path` through the project's tsx without registering its hooks for the process. */
 async function tsImportModule(path: string, file: string): Promise<Record<string, unknown>> {
-  const api = findTsxApi([dirname(path), process.cwd()]);
+  const api = findTsx([dirname(path), process.cwd()], "./esm/api");
   if (!api) throw new CliError(tsxMissing(file), EXIT.usage);
   const { tsImport } = (await import(pathToFileURL(api).href)) as {
     tsImport(specifier: string, parentUrl: string): Promise<Record<string, unknown>>;
@@ -89,18 +89,24 @@ function hasOwnLoader(): boolean {
   return Boolean(features.typescript) || process.execArgv.some((arg) => LOADER_FLAGS.test(arg));
 }
 
-/** Registers tsx's ESM hooks, found from the module's folder or the working directory. */
+/**
+ * Registers tsx for the process, found from the module's folder or the working directory, by
+ * importing its main entry: what `node --import tsx` does. That hooks both module systems: a
+ * `.ts` file in a package without `"type": "module"` (npm init's default) is CommonJS to node.
+ */
 async function registerTsx(path: string, file: string): Promise<void> {
   if (tsxRegistered) return;
-  const api = findTsxApi([dirname(path), process.cwd()]);
-  if (!api) throw new CliError(tsxMissing(file), EXIT.usage);
-  const { register } = (await import(pathToFileURL(api).href)) as { register(): unknown };
-  register();
+  const loader = findTsx([dirname(path), process.cwd()], ".");
+  if (!loader) throw new CliError(tsxMissing(file), EXIT.usage);
+  await import(pathToFileURL(loader).href);
   tsxRegistered = true;
 }
 
-/** The file of `tsx/esm/api` (its ESM build) as the first of `folders` resolves it, or null. */
-function findTsxApi(folders: readonly string[]): string | null {
+/**
+ * The ESM file of tsx's export `entry` ("." or "./esm/api") as the first of `folders`
+ * resolves the package, or null: read from tsx's own exports map rather than guessed.
+ */
+function findTsx(folders: readonly string[], entry: "." | "./esm/api"): string | null {
   for (const folder of folders) {
     let manifest: string;
     try {
@@ -108,14 +114,12 @@ function findTsxApi(folders: readonly string[]): string | null {
     } catch {
       continue;
     }
-    // The CommonJS build of tsx/esm/api cannot register from here; read the ESM one's path
-    // from tsx's own exports map rather than guessing its layout.
     const pkg = JSON.parse(readFileSync(manifest, "utf8")) as {
       exports?: Record<string, { import?: { default?: string } } | string>;
     };
-    const entry = pkg.exports?.["./esm/api"];
-    const target = typeof entry === "object" ? entry.import?.default : undefined;
-    if (target) return join(dirname(manifest), target);
+    const target = pkg.exports?.[entry];
+    const file = typeof target === "object" ? target.import?.default : target;
+    if (file) return join(dirname(manifest), file);
   }
   return null;
 }

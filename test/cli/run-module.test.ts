@@ -33,10 +33,14 @@ describe("waymark run MODULE.ts from an installed waymark", () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  function project(name: string, withTsx: boolean): string {
+  /** A project folder; `esm: false` leaves out `"type": "module"`, as `npm init` does. */
+  function project(name: string, withTsx: boolean, esm = true): string {
     const root = join(dir, name);
     mkdirSync(join(root, "node_modules"), { recursive: true });
-    writeFileSync(join(root, "package.json"), JSON.stringify({ name, type: "module" }));
+    writeFileSync(
+      join(root, "package.json"),
+      JSON.stringify(esm ? { name, type: "module" } : { name }),
+    );
     writeFileSync(join(root, "jobs.ts"), MODULE);
     symlinkSync(ROOT, join(root, "node_modules", "waymark"), "dir");
     if (withTsx) {
@@ -54,6 +58,13 @@ describe("waymark run MODULE.ts from an installed waymark", () => {
 
   it("loads it through the project's tsx", () => {
     const result = waymark(project("with-tsx", true));
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stderr, /visit 3/, "the enum ran");
+  });
+
+  it("loads it in a project that is not an ES module package (npm init's default)", () => {
+    // Node takes such a .ts file for CommonJS: tsx must hook require as well as import.
+    const result = waymark(project("commonjs-with-tsx", true, false));
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stderr, /visit 3/, "the enum ran");
   });
