@@ -30,7 +30,7 @@ export async function importModule(file: string): Promise<Record<string, unknown
   const typescript = TYPESCRIPT.has(extname(path));
   if (typescript && !hasOwnLoader()) await registerTsx(path, file);
   try {
-    return (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+    return esModuleOf((await import(pathToFileURL(path).href)) as Record<string, unknown>);
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === "ERR_UNKNOWN_FILE_EXTENSION" && typescript && !tsxRegistered) {
@@ -40,6 +40,18 @@ export async function importModule(file: string): Promise<Record<string, unknown
     }
     throw cannotImport(file, error);
   }
+}
+
+/**
+ * The module's own exports. A TypeScript module that node takes for CommonJS (its package has
+ * no `"type": "module"`) arrives with all of them under `default`, marked `__esModule` by the
+ * compiler: its named exports and its own default export are inside.
+ */
+function esModuleOf(module: Record<string, unknown>): Record<string, unknown> {
+  const inner = module.default as { __esModule?: unknown } | null | undefined;
+  return typeof inner === "object" && inner !== null && inner.__esModule === true
+    ? (inner as Record<string, unknown>)
+    : module;
 }
 
 /** `load()`, with any failure but a `CliError` turned into the "cannot import" one. */
@@ -80,7 +92,7 @@ async function tsImportModule(path: string, file: string): Promise<Record<string
   const { tsImport } = (await import(pathToFileURL(api).href)) as {
     tsImport(specifier: string, parentUrl: string): Promise<Record<string, unknown>>;
   };
-  return tsImport(pathToFileURL(path).href, import.meta.url);
+  return esModuleOf(await tsImport(pathToFileURL(path).href, import.meta.url));
 }
 
 /** Whether node runs with a loader or type stripping of its own: then it imports TypeScript. */

@@ -1,11 +1,35 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** The repository root, where `src/cli/main.ts` lives. */
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+const BUILT = join(ROOT, "dist", "cli", "main.js");
 /** tsx's loader by its full path, so that a command run from any folder finds it. */
 const TSX = import.meta.resolve("tsx");
+
+/**
+ * The node arguments that run `waymark`: the built CLI when `dist/` is newer than every
+ * source file (npm install and CI build it), which starts without a loader, as a user's
+ * `npx waymark` does; the sources through tsx otherwise, so that a test never runs stale
+ * code. A module of the test's in TypeScript is loaded by the CLI through tsx either way.
+ */
+export const CLI: readonly string[] = builtIsCurrent() ? [BUILT] : ["--import", TSX, MAIN];
+
+function builtIsCurrent(): boolean {
+  let built: number;
+  try {
+    built = statSync(BUILT).mtimeMs;
+  } catch {
+    return false;
+  }
+  const sources = join(ROOT, "src");
+  return readdirSync(sources, { recursive: true, encoding: "utf8" }).every(
+    (file) => statSync(join(sources, file)).mtimeMs < built,
+  );
+}
 
 /** What one CLI invocation printed and how it exited. */
 export interface CliResult {
@@ -35,7 +59,7 @@ export function waymark(
   options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {},
 ): Promise<CliResult> {
   const started = performance.now();
-  const child = spawn(process.execPath, ["--import", TSX, MAIN, ...args], {
+  const child = spawn(process.execPath, [...CLI, ...args], {
     cwd: options.cwd ?? ROOT,
     env: cliEnv(options.env),
     stdio: ["ignore", "pipe", "pipe"],
@@ -59,7 +83,7 @@ export function startWaymark(
   options: { env?: NodeJS.ProcessEnv } = {},
 ): LiveCli {
   const started = performance.now();
-  const child = spawn(process.execPath, ["--import", TSX, MAIN, ...args], {
+  const child = spawn(process.execPath, [...CLI, ...args], {
     cwd: ROOT,
     env: cliEnv(options.env),
     stdio: ["ignore", "pipe", "pipe"],
@@ -104,7 +128,7 @@ export function startWaymark(
  */
 export function waymarkInTerminal(args: readonly string[], input: string): Promise<CliResult> {
   const started = performance.now();
-  const command = [process.execPath, "--import", TSX, MAIN, ...args]
+  const command = [process.execPath, ...CLI, ...args]
     .map((a) => `'${a.replaceAll("'", "'\\''")}'`)
     .join(" ");
   const child = spawn("script", ["-qfec", command, "/dev/null"], {

@@ -4,11 +4,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { openStore } from "../../src/index.js";
-import { waymark } from "./cli.js";
-
-const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+import { CLI, waymark } from "./cli.js";
 
 describe("waymark dashboard", () => {
   it("serves on 127.0.0.1, answers the page, and stops cleanly on SIGTERM", async () => {
@@ -16,16 +13,7 @@ describe("waymark dashboard", () => {
     await (await openStore(`sqlite:${join(dir, "w.db")}`)).close();
     const child = spawn(
       process.execPath,
-      [
-        "--import",
-        "tsx",
-        MAIN,
-        "dashboard",
-        "--port",
-        "0",
-        "--store",
-        `sqlite:${join(dir, "w.db")}`,
-      ],
+      [...CLI, "dashboard", "--port", "0", "--store", `sqlite:${join(dir, "w.db")}`],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     try {

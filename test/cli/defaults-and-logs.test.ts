@@ -76,12 +76,12 @@ describe("every command's default store, log lines and --json", () => {
   });
 
   it("log lines go to stderr and output to stdout; WAYMARK_LOG=json makes them JSON", async () => {
-    const module = join(dir, "jobs.mjs");
+    const module = join(dir, "jobs.ts");
     const index = new URL("../../src/index.ts", import.meta.url).href;
     writeFileSync(
       module,
       `import { defineProcessor } from ${JSON.stringify(index)};
-export const job = defineProcessor({ name: "job", batchSize: 5, entities: () => [1, 2, 3, 4, 5, 6, 7], id: (n) => n, processBatch() {} });`,
+export const job = defineProcessor({ name: "job", batchSize: 5, entities: () => [1, 2, 3, 4, 5, 6, 7], id: (n: number) => n, processBatch() {} });`,
     );
     const text = await waymark(["run", module, "--partition", "p", "--store", url], {
       env: { WAYMARK_DEBUG: "1" },

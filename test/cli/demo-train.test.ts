@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
+import { CLI } from "./cli.js";
 
-const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 const waymark = (...args: string[]) =>
-  spawnSync(process.execPath, ["--import", "tsx", MAIN, ...args], { encoding: "utf8" });
+  spawnSync(process.execPath, [...CLI, ...args], { encoding: "utf8" });
 
 describe("waymark demo train", () => {
   it("kills the training child, resumes it, and reports a bit-identical model", () => {

@@ -7,14 +7,14 @@ import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { redrive, run, SqliteStore } from "../../src/index.js";
 import { poisoned } from "../fixtures/poison-processors.js";
+import { CLI } from "./cli.js";
 
-const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 const FIXTURE = fileURLToPath(new URL("../fixtures/poison-processors.ts", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "waymark-redrive-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 function cli(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
+  const child = spawn(process.execPath, [...CLI, ...args], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

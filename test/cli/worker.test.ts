@@ -7,9 +7,8 @@ import type { PostgresStore } from "../../src/stores/postgres/postgres-store.js"
 import { NO_SERVER, PG_TEST_URL, type TestPool } from "../stores/postgres-factory.js";
 import { BossFixture } from "../support/pg-boss-fixture.js";
 import { until } from "../support/time.js";
-import { ROOT, waymark } from "./cli.js";
+import { CLI, ROOT, waymark } from "./cli.js";
 
-const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 const FIXTURE = fileURLToPath(new URL("../fixtures/worker-processors.ts", import.meta.url));
 const NONE = fileURLToPath(new URL("../fixtures/no-processors.ts", import.meta.url));
 const PARTITIONS = ["2024-01-01", "2024-01-02", "2024-01-03"];
@@ -109,7 +108,7 @@ describe("waymark worker on PostgreSQL", { skip: NO_SERVER, timeout: 120_000 }, 
   function startWorker(extraEnv: NodeJS.ProcessEnv = {}, args: string[] = []) {
     const child = spawn(
       process.execPath,
-      ["--import", "tsx", MAIN, "worker", "--store", storeUrl, "--processors", FIXTURE, ...args],
+      [...CLI, "worker", "--store", storeUrl, "--processors", FIXTURE, ...args],
       {
         cwd: ROOT,
         env: { ...process.env, ...env(), ...extraEnv },
