@@ -252,20 +252,19 @@ export class BatchExecutor<E, S, Tx> {
         const delay = retryDelay(policy, retry);
         // No point waiting for a retry that could not finish before the deadline. The error
         // goes with the stop: a run that keeps failing must not pass for one that ran late.
-        if (this.#c.planner?.wouldOverrun(options.now() + delay, size)) {
-          options.logger.warn(
-            `Batch ${tally.batches + 1} of ${where} failed (attempt ${retry} of ` +
-              `${policy.attempts + 1}): ${error.message}. No time is left to retry it before ` +
-              "the deadline.",
-          );
+        const late = this.#c.planner?.wouldOverrun(options.now() + delay, size) ?? false;
+        options.logger.warn(
+          `Batch ${tally.batches + 1} of ${where} failed (attempt ${retry} of ` +
+            `${policy.attempts + 1}): ${error.message}. ` +
+            (late
+              ? "No time is left to retry it before the deadline."
+              : `Retrying in ${delay} ms.`),
+        );
+        if (late) {
           throw new RunStoppedError("deadline", `No time left to retry (${error.message}).`, {
             cause: error,
           });
         }
-        options.logger.warn(
-          `Batch ${tally.batches + 1} of ${where} failed (attempt ${retry} of ` +
-            `${policy.attempts + 1}): ${error.message}. Retrying in ${delay} ms.`,
-        );
         await options.sleep(delay, stopper.waitSignal);
         const stop = this.stopBefore(size);
         if (stop) throw new RunStoppedError(stop, `Stopped before retrying (${stop}).`);
