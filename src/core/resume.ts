@@ -4,7 +4,7 @@ import { checkCount } from "./count.js";
 import { describeValue, InvalidOptionError, WaymarkError } from "./errors.js";
 import type { Processor } from "./processor.js";
 import { decodeState } from "./state.js";
-import type { Cursor, Logger } from "./types.js";
+import { type Cursor, isCursor, type Logger } from "./types.js";
 
 /** The partition's input as it is now, read once at the start of a run. */
 export interface InputSnapshot {
@@ -87,7 +87,7 @@ async function carryForward(
     );
   }
   const cursor = migrated.cursor ?? checkpoint.cursor;
-  if (typeof cursor !== "string" && !(typeof cursor === "number" && Number.isFinite(cursor))) {
+  if (!isCursor(cursor)) {
     throw new InvalidOptionError(
       "migrate",
       `migrate() of ${where} returned cursor ${describeValue(cursor)}; return a string or a ` +

@@ -6,7 +6,7 @@
 import { describeValue, InvalidOptionError } from "./errors.js";
 import type { EntitySource, Processor } from "./processor.js";
 import type { Shard, ShardsArgs } from "./shard-types.js";
-import type { Cursor } from "./types.js";
+import { type Cursor, isCursor } from "./types.js";
 
 export type { Shard, ShardsArgs } from "./shard-types.js";
 
@@ -61,7 +61,7 @@ function checkRanges(shards: readonly Shard[], where: string): void {
   };
   const bounds = shards.flatMap((s) => [s.from, s.to]).filter((b) => b !== undefined);
   for (const bound of bounds) {
-    if (typeof bound !== "string" && !(typeof bound === "number" && Number.isFinite(bound))) {
+    if (!isCursor(bound)) {
       refuse(
         `a shard bound is ${describeValue(bound)}; from and to are cursors, numbers or strings as id() returns them.`,
       );

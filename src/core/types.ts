@@ -21,6 +21,11 @@
 /** The id of an entity. Numbers compare numerically, strings by UTF-16 code units. */
 export type Cursor = string | number;
 
+/** Whether `value` can be a cursor: a string or a finite number. */
+export function isCursor(value: unknown): value is Cursor {
+  return typeof value === "string" || (typeof value === "number" && Number.isFinite(value));
+}
+
 /**
  * How a run ended. A run whose lease another runner took over (fenced) ends `failed` with an
  * error whose `code` is `FENCED`: it committed nothing after losing the lease.
