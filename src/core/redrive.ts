@@ -16,11 +16,9 @@ import { refuseUnknownKeys } from "./validate.js";
  * Options of {@link redrive}: those of `run` that apply to reprocessing single entities.
  * `shard` names the shard whose ledger to redrive, for a processor with `shards`.
  */
-export type RedriveOptions<Tx = unknown> = Pick<
-  RunOptions<Tx>,
-  "store" | "partition" | "shard" | "logger" | "now" | "sleep" | "signal" | "metrics" | "breaker"
->;
+export type RedriveOptions<Tx = unknown> = Pick<RunOptions<Tx>, (typeof REDRIVE_OPTIONS)[number]>;
 
+/** The options of `run` that a redrive takes; the rest are refused by name. */
 const REDRIVE_OPTIONS = [
   "store",
   "partition",
@@ -31,7 +29,7 @@ const REDRIVE_OPTIONS = [
   "signal",
   "metrics",
   "breaker",
-] as const satisfies ReadonlyArray<keyof RedriveOptions>;
+] as const satisfies ReadonlyArray<keyof RunOptions>;
 
 /** What {@link redrive} did. */
 export interface RedriveResult {
