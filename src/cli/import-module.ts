@@ -36,7 +36,9 @@ export async function importModule(file: string): Promise<Record<string, unknown
     if (code === "ERR_UNKNOWN_FILE_EXTENSION" && typescript && !tsxRegistered) {
       // The flags node was given loaded no TypeScript: node remembers the refused import, so
       // it goes through tsx's own `tsImport` rather than a second plain `import`.
-      return importFailed(file, () => tsImportModule(path, file));
+      return tsImportModule(path, file).catch((failed: unknown) => {
+        throw failed instanceof CliError ? failed : cannotImport(file, failed);
+      });
     }
     throw cannotImport(file, error);
   }
@@ -52,18 +54,6 @@ function esModuleOf(module: Record<string, unknown>): Record<string, unknown> {
   return typeof inner === "object" && inner !== null && inner.__esModule === true
     ? (inner as Record<string, unknown>)
     : module;
-}
-
-/** `load()`, with any failure but a `CliError` turned into the "cannot import" one. */
-async function importFailed(
-  file: string,
-  load: () => Promise<Record<string, unknown>>,
-): Promise<Record<string, unknown>> {
-  try {
-    return await load();
-  } catch (error) {
-    throw error instanceof CliError ? error : cannotImport(file, error);
-  }
 }
 
 /**
