@@ -137,45 +137,23 @@ describe("deadline", () => {
 });
 
 describe("deadline and retries", () => {
-  it("fails, not suspends, when the first batch fails with no time left to retry it", async () => {
-    // Every invocation would fail the same batch once and suspend: exit 75 for ever, with
-    // the error nowhere. Failing with it lets the platform's retry count and a person see it.
-    let now = 1_700_000_000_000;
-    const processor = defineProcessor<number>({
-      name: "always-fails",
-      batchSize: 10,
-      retry: { attempts: 3, jitter: 0 },
-      entities: () => Array.from({ length: 50 }, (_, i) => i + 1),
-      id: (n) => n,
-      processBatch: () => {
-        now += 100;
-        throw new Error("boom");
-      },
-    });
-    const store = new MemoryStore();
-    const result = await run(processor, {
-      store,
-      logger: false,
-      now: () => now,
-      sleep: async (ms) => {
-        now += ms;
-      },
-      timeBudgetMs: 5_000,
-      deadlineMarginMs: 1_000,
-    });
-    assert.equal(result.status, "failed");
-    assert.equal(result.error?.message, "boom");
-    const [history] = await store.listRuns({ processor: "always-fails" });
-    assert.equal(history?.status, "failed");
-    assert.match(history?.error ?? "", /boom/);
-  });
-
-  it("suspends instead of waiting for a retry that cannot finish in time", async () => {
+  /**
+   * Runs 50 entities in batches of 10 on a fake clock: each batch takes 100 ms, `fails` says
+   * which batches throw (by their first entity), and retries wait 10 s, then 20 s.
+   */
+  async function runLate(
+    name: string,
+    fails: (first: number) => string | null,
+    budget: {
+      timeBudgetMs: number;
+      deadlineMarginMs: number;
+    },
+  ) {
     let now = 1_700_000_000_000;
     const slept: number[] = [];
     let calls = 0;
     const processor = defineProcessor<number>({
-      name: "late-retry",
+      name,
       batchSize: 10,
       retry: { attempts: 3, jitter: 0 },
       entities: () => Array.from({ length: 50 }, (_, i) => i + 1),
@@ -183,7 +161,8 @@ describe("deadline and retries", () => {
       processBatch: (batch) => {
         calls++;
         now += 100;
-        if (batch[0] === 21) throw new Error("503");
+        const error = fails(batch[0] as number);
+        if (error) throw new Error(error);
       },
     });
     const store = new MemoryStore();
@@ -195,9 +174,31 @@ describe("deadline and retries", () => {
         slept.push(ms);
         now += ms;
       },
-      timeBudgetMs: 15_000,
-      deadlineMarginMs: 0,
+      ...budget,
     });
+    return { result, store, slept, calls };
+  }
+
+  it("fails, not suspends, when the first batch fails with no time left to retry it", async () => {
+    // Every invocation would fail the same batch once and suspend: exit 75 for ever, with
+    // the error nowhere. Failing with it lets the platform's retry count and a person see it.
+    const { result, store } = await runLate("always-fails", () => "boom", {
+      timeBudgetMs: 5_000,
+      deadlineMarginMs: 1_000,
+    });
+    assert.equal(result.status, "failed");
+    assert.equal(result.error?.message, "boom");
+    const [history] = await store.listRuns({ processor: "always-fails" });
+    assert.equal(history?.status, "failed");
+    assert.match(history?.error ?? "", /boom/);
+  });
+
+  it("suspends instead of waiting for a retry that cannot finish in time", async () => {
+    const { result, store, slept, calls } = await runLate(
+      "late-retry",
+      (first) => (first === 21 ? "503" : null),
+      { timeBudgetMs: 15_000, deadlineMarginMs: 0 },
+    );
     assert.equal(result.status, "suspended");
     assert.equal(result.reason, "deadline");
     assert.equal(result.error?.message, "503", "the error the retry could not follow is kept");
