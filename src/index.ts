@@ -53,6 +53,28 @@ export type { RunResult } from "./core/run-result.js";
 export type { Shard, ShardsArgs } from "./core/shard-types.js";
 export type { BuiltInCodec, StateCodec } from "./core/state-codecs.js";
 export { jsonStateCodec, v8StateCodec } from "./core/state-codecs.js";
+export type { ArtifactRef, ArtifactStore } from "./core/store/artifact-store.js";
+export type { CheckpointStore } from "./core/store/checkpoint-store.js";
+export type {
+  CheckpointFilter,
+  CheckpointScan,
+  CorruptCheckpoint,
+  FailureFilter,
+  RunFilter,
+  RunRecord,
+  StoredCheckpoint,
+  StoredFailure,
+} from "./core/store/records.js";
+export type { OperatorStore, ReportStore } from "./core/store/report-store.js";
+export type {
+  AcquireRequest,
+  AcquireResult,
+  BatchScope,
+  CheckpointWrite,
+  FailureWrite,
+  LeaseHandle,
+  RunStore,
+} from "./core/store/run-store.js";
 export type {
   CheckpointKey,
   Cursor,
@@ -111,7 +133,6 @@ export { fromRange } from "./sources/range.js";
 export type { PerPartition, Source, SourceArgs } from "./sources/source.js";
 export type { PartitionPlaceholder, RawSql, SqlTag } from "./sources/sql.js";
 export { SqlFragment, sql } from "./sources/sql.js";
-export type { ArtifactRef, ArtifactStore } from "./stores/artifact-store.js";
 export type { GroupCommitStats } from "./stores/group-commit.js";
 export type { MemoryTx } from "./stores/memory/memory-store.js";
 export { MemoryStore } from "./stores/memory/memory-store.js";
@@ -123,29 +144,8 @@ export type {
 } from "./stores/postgres/postgres-options.js";
 export { openPostgresStore, PostgresStore } from "./stores/postgres/postgres-store.js";
 export type { PgTx } from "./stores/postgres/postgres-tx.js";
-export type {
-  CheckpointFilter,
-  CheckpointScan,
-  CorruptCheckpoint,
-  FailureFilter,
-  RunFilter,
-  RunRecord,
-  StoredCheckpoint,
-  StoredFailure,
-} from "./stores/records.js";
-export type { OperatorStore, ReportStore } from "./stores/report-store.js";
-export type {
-  AcquireRequest,
-  AcquireResult,
-  BatchScope,
-  CheckpointWrite,
-  FailureWrite,
-  LeaseHandle,
-  RunStore,
-} from "./stores/run-store.js";
 export type { StoreSchema } from "./stores/schema.js";
 export { applySchema, describeSchema } from "./stores/schema.js";
 export type { SqliteStoreOptions } from "./stores/sqlite/sqlite-store.js";
 export { SqliteStore } from "./stores/sqlite/sqlite-store.js";
 export { SqliteTx } from "./stores/sqlite/sqlite-tx.js";
-export type { CheckpointStore } from "./stores/store.js";

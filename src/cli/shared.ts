@@ -1,7 +1,7 @@
 import { type Command, Option } from "commander";
 import { StoreError, WaymarkError } from "../core/errors.js";
+import type { CheckpointStore, CorruptCheckpoint } from "../core/store/checkpoint-store.js";
 import { DEFAULT_STORE_URL, openStore, redact } from "../stores/open-store.js";
-import type { CheckpointStore, CorruptCheckpoint } from "../stores/store.js";
 import { EXIT } from "./exit-codes.js";
 
 /** Options every store-reading command takes. */

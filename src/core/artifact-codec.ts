@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import { promisify } from "node:util";
 import { constants, deflateRaw, inflateRaw } from "node:zlib";
-import type { ArtifactRef, ArtifactStore } from "../stores/artifact-store.js";
 import { describeKey, resetCommand } from "./checkpoint-key.js";
 import { StoreError, WaymarkError } from "./errors.js";
+import type { ArtifactRef, ArtifactStore } from "./store/artifact-store.js";
 import type { CheckpointKey } from "./types.js";
 
 /** Bytes per stored chunk: big enough that per-row overhead vanishes, small enough to stream. */

@@ -1,8 +1,8 @@
 import { Readable } from "node:stream";
-import type { ArtifactRef, ArtifactStore } from "../stores/artifact-store.js";
-import type { RunStore } from "../stores/store.js";
 import { type ArtifactSource, readBlob, verifyBlob, writeBlob } from "./artifact-codec.js";
 import { InvalidOptionError, StoreError } from "./errors.js";
+import type { ArtifactRef, ArtifactStore } from "./store/artifact-store.js";
+import type { RunStore } from "./store/checkpoint-store.js";
 import type { CheckpointKey, Logger } from "./types.js";
 
 /** What `put` reports about a stored artifact. */

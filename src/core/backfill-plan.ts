@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
-import type { BackfillRecord, BackfillStore } from "../stores/backfill-store.js";
 import type { PartitionUnit } from "./run-partitions-options.js";
+import type { BackfillRecord, BackfillStore } from "./store/backfill-store.js";
 import type { Logger } from "./types.js";
 
 /** What a backfill starts from: its record, and the runs already done for it. */

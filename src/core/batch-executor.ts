@@ -1,5 +1,4 @@
 import { performance } from "node:perf_hooks";
-import type { BatchScope, CheckpointWrite, FailureWrite, LeaseHandle } from "../stores/store.js";
 import type { BatchArtifacts, RunArtifacts } from "./artifacts.js";
 import { isRetried, isSkippable } from "./batch-failure.js";
 import { commitResolved } from "./commit-outcome.js";
@@ -16,6 +15,12 @@ import type { Processor } from "./processor.js";
 import type { ResolvedRunOptions } from "./run-options.js";
 import type { Shard } from "./shards.js";
 import { codecOf, decodeState, encodeState } from "./state.js";
+import type {
+  BatchScope,
+  CheckpointWrite,
+  FailureWrite,
+  LeaseHandle,
+} from "./store/checkpoint-store.js";
 import type { Cursor, SuspendReason } from "./types.js";
 
 /** A run's progress, shared by the runner (which reports it) and the executor (which moves it). */

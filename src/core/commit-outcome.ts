@@ -1,4 +1,7 @@
-import type { RunRecord } from "../stores/records.js";
+import { classifyWriteError } from "./batch-failure.js";
+import { describeKey } from "./checkpoint-key.js";
+import { FencedError, StoreError } from "./errors.js";
+import type { RunRecord } from "./store/records.js";
 import type {
   AcquireRequest,
   AcquireResult,
@@ -7,11 +10,8 @@ import type {
   LeaseHandle,
   ReadBack,
   RunStore,
-} from "../stores/run-store.js";
-import { acquiredLease, fencedMessage } from "../stores/run-store.js";
-import { classifyWriteError } from "./batch-failure.js";
-import { describeKey } from "./checkpoint-key.js";
-import { FencedError, StoreError } from "./errors.js";
+} from "./store/run-store.js";
+import { acquiredLease, fencedMessage } from "./store/run-store.js";
 
 /**
  * Indeterminate is a state, not an error. A store write whose reply was lost (a connection

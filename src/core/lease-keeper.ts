@@ -1,6 +1,6 @@
 import { performance } from "node:perf_hooks";
-import type { LeaseHandle, RunStore } from "../stores/store.js";
 import { describeKey } from "./checkpoint-key.js";
+import type { LeaseHandle, RunStore } from "./store/checkpoint-store.js";
 import type { Logger } from "./types.js";
 
 /**

@@ -1,9 +1,9 @@
-import type { StoredCheckpoint } from "../stores/records.js";
 import { describeKey, resetCommand } from "./checkpoint-key.js";
 import { checkCount } from "./count.js";
 import { describeValue, InvalidOptionError, WaymarkError } from "./errors.js";
 import type { Processor } from "./processor.js";
 import { decodeState } from "./state.js";
+import type { StoredCheckpoint } from "./store/records.js";
 import { type Cursor, isCursor, type Logger } from "./types.js";
 
 /** The partition's input as it is now, read once at the start of a run. */

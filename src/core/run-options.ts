@@ -1,11 +1,11 @@
 import { z } from "zod";
-import type { RunStore } from "../stores/store.js";
 import { InvalidOptionError } from "./errors.js";
 import { consoleLogger, isLogger, logFormat, silentLogger } from "./logger.js";
 import type { RunMetrics } from "./metrics-hooks.js";
 import { breakerSchema, type CircuitBreakerLike } from "./policies/breaker.js";
 import { deadlineSchemas } from "./policies/deadline.js";
 import { sleep } from "./policies/retry.js";
+import type { RunStore } from "./store/checkpoint-store.js";
 import type { Cursor, Logger } from "./types.js";
 import { fn, parseOptions } from "./validate.js";
 

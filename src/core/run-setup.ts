@@ -1,5 +1,4 @@
 import { performance } from "node:perf_hooks";
-import type { LeaseHandle } from "../stores/run-store.js";
 import { RunArtifacts } from "./artifacts.js";
 import { BatchExecutor, type RunTally } from "./batch-executor.js";
 import { checkpointKey, describeKey } from "./checkpoint-key.js";
@@ -13,6 +12,7 @@ import { RunStopper } from "./policies/stop.js";
 import type { Processor } from "./processor.js";
 import type { ResolvedRunOptions } from "./run-options.js";
 import type { Shard } from "./shards.js";
+import type { LeaseHandle } from "./store/run-store.js";
 import type { CheckpointKey } from "./types.js";
 
 /**

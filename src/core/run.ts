@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { performance } from "node:perf_hooks";
-import type { LeaseHandle, RunRecord, StoredCheckpoint } from "../stores/store.js";
 import type { RunArtifacts } from "./artifacts.js";
 import type { BatchExecutor, RunTally } from "./batch-executor.js";
 import { BatchReader } from "./batch-reader.js";
@@ -21,6 +20,7 @@ import { emitMetric, executorOf, type RunSetup, setUpRun } from "./run-setup.js"
 import { shardOfRun } from "./shard-run.js";
 import type { Shard } from "./shards.js";
 import { encodeState } from "./state.js";
+import type { LeaseHandle, RunRecord, StoredCheckpoint } from "./store/checkpoint-store.js";
 import type {
   CheckpointKey,
   Cursor,

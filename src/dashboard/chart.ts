@@ -1,4 +1,4 @@
-import type { RunRecord } from "../stores/store.js";
+import type { RunRecord } from "../core/store/checkpoint-store.js";
 
 const DAY = 86_400_000;
 

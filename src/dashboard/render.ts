@@ -1,11 +1,11 @@
 import { html, raw } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
+import type { CorruptCheckpoint } from "../core/store/records.js";
 import type { Advice } from "../reports/advise.js";
 import type { RunView } from "../reports/runs.js";
 import type { RolledStatusRow } from "../reports/shard-rollup.js";
 import type { StaleReport } from "../reports/stale.js";
 import type { ProcessorStats } from "../reports/stats.js";
-import type { CorruptCheckpoint } from "../stores/records.js";
 import { type SavedPerDay, savedChartSvg } from "./chart.js";
 
 /**

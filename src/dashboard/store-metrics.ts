@@ -1,7 +1,7 @@
 import type * as PromClient from "prom-client";
+import type { ReportStore } from "../core/store/report-store.js";
 import type { PromRegistryLike } from "../metrics/peer-types.js";
 import { loadStale, loadStatus } from "../reports/load.js";
-import type { ReportStore } from "../stores/report-store.js";
 
 const DAY = 86_400_000;
 

@@ -1,8 +1,8 @@
 import { checkpointKey } from "../core/checkpoint-key.js";
 import { run } from "../core/run.js";
 import type { RunResult } from "../core/run-result.js";
+import type { CheckpointStore, RunRecord } from "../core/store/checkpoint-store.js";
 import type { Logger } from "../core/types.js";
-import type { CheckpointStore, RunRecord } from "../stores/store.js";
 import { GAME_DATE, playerSummaries } from "./player-scenario.js";
 
 /** The two ways the demo runs the scenario. */

@@ -1,7 +1,7 @@
 import { checkpointKey } from "../core/checkpoint-key.js";
 import { InvalidOptionError } from "../core/errors.js";
 import type { Processor } from "../core/processor.js";
-import type { RunStore } from "../stores/run-store.js";
+import type { RunStore } from "../core/store/run-store.js";
 
 /** What one job carries. */
 export interface PartitionJobData {

@@ -21,8 +21,8 @@ import type { Processor } from "../core/processor.js";
 import { run } from "../core/run.js";
 import type { RunResult } from "../core/run-result.js";
 import { listShards, type Shard, type ShardsArgs } from "../core/shards.js";
+import type { RunStore } from "../core/store/run-store.js";
 import type { Logger } from "../core/types.js";
-import type { RunStore } from "../stores/run-store.js";
 import { guardCompleted, type PartitionJobData, parseJobData, runData } from "./pg-boss-jobs.js";
 
 export type { PartitionJobData } from "./pg-boss-jobs.js";

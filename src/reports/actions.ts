@@ -1,7 +1,7 @@
 import { WaymarkError } from "../core/errors.js";
+import type { StoredCheckpoint } from "../core/store/records.js";
+import type { OperatorStore, ReportStore } from "../core/store/report-store.js";
 import type { CheckpointKey } from "../core/types.js";
-import type { StoredCheckpoint } from "../stores/records.js";
-import type { OperatorStore, ReportStore } from "../stores/report-store.js";
 import { leaseIsLive } from "./lease.js";
 import type { DeadRun, StaleCheckpoint, StaleReport } from "./stale.js";
 

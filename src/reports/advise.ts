@@ -1,4 +1,4 @@
-import type { RunRecord } from "../stores/store.js";
+import type { RunRecord } from "../core/store/checkpoint-store.js";
 import { runDurationMs } from "./lease.js";
 import { reachedBy, successorsOf } from "./reached.js";
 import { stalledPartitions, stallWarning } from "./stalled.js";

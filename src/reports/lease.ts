@@ -1,4 +1,4 @@
-import type { StoredCheckpoint } from "../stores/store.js";
+import type { StoredCheckpoint } from "../core/store/checkpoint-store.js";
 
 /** Whether a runner holds the checkpoint's lease at `now`: such a checkpoint is never touched. */
 export function leaseIsLive(checkpoint: StoredCheckpoint, now: number): boolean {

@@ -4,8 +4,8 @@ import type {
   RunFilter,
   RunRecord,
   StoredFailure,
-} from "../stores/records.js";
-import type { ReportStore } from "../stores/report-store.js";
+} from "../core/store/records.js";
+import type { ReportStore } from "../core/store/report-store.js";
 import { type Advice, type AdviseOptions, advise } from "./advise.js";
 import { type RunView, runsReport } from "./runs.js";
 import { type RolledStatusRow, rollUpShards } from "./shard-rollup.js";

@@ -1,5 +1,5 @@
 import { keyId } from "../core/checkpoint-key.js";
-import type { RunRecord, StoredCheckpoint } from "../stores/records.js";
+import type { RunRecord, StoredCheckpoint } from "../core/store/records.js";
 import { leaseIsLive } from "./lease.js";
 
 /**

@@ -1,6 +1,10 @@
 import { keyId } from "../core/checkpoint-key.js";
+import type {
+  CorruptCheckpoint,
+  RunRecord,
+  StoredCheckpoint,
+} from "../core/store/checkpoint-store.js";
 import type { CheckpointKey } from "../core/types.js";
-import type { CorruptCheckpoint, RunRecord, StoredCheckpoint } from "../stores/store.js";
 import { leaseIsLive } from "./lease.js";
 import { type RunningState, runningRun, successorsOf } from "./reached.js";
 

@@ -1,4 +1,4 @@
-import type { RunRecord } from "../stores/store.js";
+import type { RunRecord } from "../core/store/checkpoint-store.js";
 
 /** Suspensions in a row without progress after which a partition is flagged. */
 export const STALLED_AFTER = 3;

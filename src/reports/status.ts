@@ -1,5 +1,5 @@
+import type { RunRecord, StoredCheckpoint } from "../core/store/checkpoint-store.js";
 import type { CheckpointKey, Cursor } from "../core/types.js";
-import type { RunRecord, StoredCheckpoint } from "../stores/store.js";
 import { leaseIsLive } from "./lease.js";
 
 /** One active checkpoint as `waymark status` and the dashboard show it. */

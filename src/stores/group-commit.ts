@@ -1,4 +1,4 @@
-import type { LeaseHandle } from "./run-store.js";
+import type { LeaseHandle } from "../core/store/run-store.js";
 
 /**
  * Group commit: checkpoint commits of several runs in one process that are ready at the same

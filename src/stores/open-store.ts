@@ -1,7 +1,7 @@
 import { InvalidOptionError, StoreError } from "../core/errors.js";
+import type { ReportStore } from "../core/store/report-store.js";
 import { MemoryStore } from "./memory/memory-store.js";
 import { openPostgresStore, type PostgresStore } from "./postgres/postgres-store.js";
-import type { ReportStore } from "./report-store.js";
 import { SqliteStore } from "./sqlite/sqlite-store.js";
 
 /** The store a CLI command or example uses when none is given. */

@@ -1,13 +1,13 @@
 import { CorruptCheckpointError, describeValue } from "../core/errors.js";
-import type { CheckpointKey, Cursor, RecordedRunStatus } from "../core/types.js";
 import type {
   CheckpointScan,
   CorruptCheckpoint,
   RunRecord,
   StoredCheckpoint,
   StoredFailure,
-} from "./records.js";
-import type { CheckpointWrite, LeaseHandle } from "./run-store.js";
+} from "../core/store/records.js";
+import type { CheckpointWrite, LeaseHandle } from "../core/store/run-store.js";
+import type { CheckpointKey, Cursor, RecordedRunStatus } from "../core/types.js";
 
 /** A `checkpoints` row as SQL returns it (shared by the SQL stores). */
 export interface CheckpointRow {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { WaymarkError } from "../../src/core/errors.js";
 import type { RunResult } from "../../src/core/run-result.js";
-import type { CheckpointStore } from "../../src/stores/store.js";
+import type { CheckpointStore } from "../../src/core/store/checkpoint-store.js";
 import { type OpenedStore, STORE_FACTORIES } from "../stores/stores.js";
 
 /**

@@ -1,7 +1,7 @@
 /** Fresh stores for the entry-point contract, and how the processors and the CLI reach them. */
 import type PgBoss from "pg-boss";
+import type { CheckpointStore } from "../../src/core/store/checkpoint-store.js";
 import type { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
-import type { CheckpointStore } from "../../src/stores/store.js";
 import { PG_TEST_URL } from "../stores/postgres-factory.js";
 import { sqlite } from "../stores/stores.js";
 import { BossFixture } from "../support/pg-boss-fixture.js";

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { checkpointKey } from "../../src/core/checkpoint-key.js";
+import type { BackfillStore } from "../../src/core/store/backfill-store.js";
 import {
   defineProcessor,
   InvalidOptionError,
@@ -9,7 +10,6 @@ import {
   type RunPartitionsOptions,
   runPartitions,
 } from "../../src/index.js";
-import type { BackfillStore } from "../../src/stores/backfill-store.js";
 import { type OpenedStore, STORE_FACTORIES } from "../stores/stores.js";
 import { leaseRun } from "../support/run-record.js";
 import { until } from "../support/time.js";

@@ -10,8 +10,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { RunRecord, StoredCheckpoint } from "../../src/core/store/checkpoint-store.js";
 import { SqliteStore } from "../../src/index.js";
-import type { RunRecord, StoredCheckpoint } from "../../src/stores/store.js";
 
 /** The table the child writes one row per entity into through `ctx.tx`. */
 export const EFFECTS_TABLE = "crash_effects";

@@ -6,13 +6,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import type { CheckpointStore } from "../../src/core/store/checkpoint-store.js";
 import { collectDashboardData } from "../../src/dashboard/app.js";
 import { loadStatus } from "../../src/reports/load.js";
 import type { PgPool, PgQueryConfig } from "../../src/stores/postgres/postgres-pool.js";
 import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
 import { SqliteStatements } from "../../src/stores/sqlite/sqlite-statements.js";
 import { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
-import type { CheckpointStore } from "../../src/stores/store.js";
 import { NO_SERVER, openTestPool } from "../stores/postgres-factory.js";
 
 const CHECKPOINTS = 500;

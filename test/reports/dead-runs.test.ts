@@ -4,9 +4,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { checkpointKey } from "../../src/core/checkpoint-key.js";
+import type { CheckpointStore } from "../../src/core/store/checkpoint-store.js";
 import { defineProcessor, run } from "../../src/index.js";
 import { loadRuns, loadStale } from "../../src/reports/load.js";
-import type { CheckpointStore } from "../../src/stores/store.js";
 import { onEveryStore } from "../contract/compare.js";
 import { leaseRun } from "../support/run-record.js";
 import { until } from "../support/time.js";

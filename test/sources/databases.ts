@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { CheckpointStore } from "../../src/core/store/checkpoint-store.js";
 import type { QueryDatabase } from "../../src/index.js";
 import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
 import { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
-import type { CheckpointStore } from "../../src/stores/store.js";
 import { NO_SERVER, openTestPool } from "../stores/postgres-factory.js";
 
 /** A real database to read from, with a store beside it for the checkpoints. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import type { ArtifactRef, ArtifactStore } from "../../src/stores/artifact-store.js";
-import type { CheckpointWrite, LeaseHandle } from "../../src/stores/store.js";
+import type { ArtifactRef, ArtifactStore } from "../../src/core/store/artifact-store.js";
+import type { CheckpointWrite, LeaseHandle } from "../../src/core/store/checkpoint-store.js";
 import { type OpenedStore, STORE_FACTORIES } from "./stores.js";
 
 const key = { processor: "model", partition: "default", shard: "" };

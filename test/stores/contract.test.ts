@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { FencedError } from "../../src/core/errors.js";
-import type { CheckpointWrite, LeaseHandle, RunRecord } from "../../src/stores/store.js";
+import type {
+  CheckpointWrite,
+  LeaseHandle,
+  RunRecord,
+} from "../../src/core/store/checkpoint-store.js";
 import { type OpenedStore, STORE_FACTORIES } from "./stores.js";
 
 const key = { processor: "players", partition: "2024-01-15", shard: "" };

@@ -12,12 +12,12 @@ import Database from "better-sqlite3";
 import { CorruptCheckpointError, WaymarkError } from "../../src/core/errors.js";
 import { defineProcessor } from "../../src/core/processor.js";
 import { run } from "../../src/core/run.js";
+import type { CheckpointStore } from "../../src/core/store/checkpoint-store.js";
 import { resetCheckpoint } from "../../src/reports/actions.js";
 import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
 import type { PgTx } from "../../src/stores/postgres/postgres-tx.js";
 import { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
 import type { SqliteTx } from "../../src/stores/sqlite/sqlite-tx.js";
-import type { CheckpointStore } from "../../src/stores/store.js";
 import { noBackoff } from "../support/time.js";
 import { NO_SERVER, openTestPool } from "./postgres-factory.js";
 

@@ -9,13 +9,17 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 import { FencedError } from "../../src/core/errors.js";
 import { defineProcessor } from "../../src/core/processor.js";
 import { runPartitions } from "../../src/core/run-partitions.js";
+import type {
+  BatchScope,
+  CheckpointWrite,
+  LeaseHandle,
+} from "../../src/core/store/checkpoint-store.js";
+import type { RunStore } from "../../src/core/store/run-store.js";
 import type { GroupCommitStats } from "../../src/stores/group-commit.js";
 import { parsePostgresUrl } from "../../src/stores/postgres/postgres-options.js";
 import type { PgPool, PgQueryConfig } from "../../src/stores/postgres/postgres-pool.js";
 import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
-import type { RunStore } from "../../src/stores/run-store.js";
 import { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
-import type { BatchScope, CheckpointWrite, LeaseHandle } from "../../src/stores/store.js";
 import { leaseRun } from "../support/run-record.js";
 import { NO_SERVER, openTestPool, type TestPool } from "./postgres-factory.js";
 import { type OpenedStore, STORE_FACTORIES } from "./stores.js";

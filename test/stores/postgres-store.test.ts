@@ -3,9 +3,9 @@ import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import pg from "pg";
 import { FencedError, StoreError } from "../../src/core/errors.js";
+import type { CheckpointWrite, LeaseHandle } from "../../src/core/store/checkpoint-store.js";
 import type { PgPool } from "../../src/stores/postgres/postgres-pool.js";
 import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
-import type { CheckpointWrite, LeaseHandle } from "../../src/stores/store.js";
 import { NO_SERVER, openTestPool, PG_TEST_URL, type TestPool } from "./postgres-factory.js";
 
 const key = { processor: "players", partition: "2024-01-15", shard: "" };

@@ -6,11 +6,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import Database from "better-sqlite3";
+import type { CheckpointStore } from "../../src/core/store/checkpoint-store.js";
 import { POSTGRES_MIGRATIONS } from "../../src/stores/postgres/postgres-migrations.js";
 import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
 import { SQLITE_MIGRATIONS } from "../../src/stores/sqlite/sqlite-migrations.js";
 import { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
-import type { CheckpointStore } from "../../src/stores/store.js";
 import { NO_SERVER, openTestPool } from "./postgres-factory.js";
 
 /** Old keys and where migration 4 must put them. */

@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe } from "node:test";
+import type { CheckpointStore } from "../../src/core/store/checkpoint-store.js";
 import { MemoryStore, type MemoryTx } from "../../src/stores/memory/memory-store.js";
 import { SqliteStore } from "../../src/stores/sqlite/sqlite-store.js";
-import type { CheckpointStore } from "../../src/stores/store.js";
 import { NO_SERVER, postgres } from "./postgres-factory.js";
 
 /** An open store for one test, and how to throw it away. */

@@ -1,6 +1,6 @@
 import { checkpointKey } from "../../src/core/checkpoint-key.js";
-import type { RunRecord } from "../../src/stores/records.js";
-import type { LeaseHandle } from "../../src/stores/run-store.js";
+import type { RunRecord } from "../../src/core/store/records.js";
+import type { LeaseHandle } from "../../src/core/store/run-store.js";
 
 /** The history row of a lease's run, started and (unless running) finished at `now`. */
 export function leaseRun(

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { describeKey, keyId } from "../../core/checkpoint-key.js";
 import { StoreError } from "../../core/errors.js";
+import type { ArtifactRef, ArtifactStore } from "../../core/store/artifact-store.js";
 import type { CheckpointKey } from "../../core/types.js";
-import type { ArtifactRef, ArtifactStore } from "../artifact-store.js";
 
 interface Blob {
   readonly owner: string;

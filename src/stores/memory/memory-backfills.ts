@@ -1,6 +1,10 @@
 import { checkpointKey } from "../../core/checkpoint-key.js";
+import type {
+  BackfillOpen,
+  BackfillRecord,
+  BackfillStore,
+} from "../../core/store/backfill-store.js";
 import type { CheckpointKey } from "../../core/types.js";
-import type { BackfillOpen, BackfillRecord, BackfillStore } from "../backfill-store.js";
 
 interface Backfill {
   startedAt: number;

@@ -5,7 +5,7 @@ import type {
   RunRecord,
   StoredCheckpoint,
   StoredFailure,
-} from "../records.js";
+} from "../../core/store/records.js";
 
 /** The read side of a `MemoryStore`: filters and orders as the SQL stores do. */
 

@@ -1,6 +1,6 @@
 import { keyId } from "../../core/checkpoint-key.js";
 import { describeValue, FencedError } from "../../core/errors.js";
-import type { CheckpointKey, Cursor } from "../../core/types.js";
+import type { CheckpointStore } from "../../core/store/checkpoint-store.js";
 import type {
   CheckpointFilter,
   CheckpointScan,
@@ -9,7 +9,7 @@ import type {
   RunRecord,
   StoredCheckpoint,
   StoredFailure,
-} from "../records.js";
+} from "../../core/store/records.js";
 import type {
   AcquireRequest,
   AcquireResult,
@@ -18,9 +18,9 @@ import type {
   FailureWrite,
   LeaseHandle,
   ReadBack,
-} from "../run-store.js";
-import { abandonedRunError, acquiredLease, fencedMessage } from "../run-store.js";
-import type { CheckpointStore } from "../store.js";
+} from "../../core/store/run-store.js";
+import { abandonedRunError, acquiredLease, fencedMessage } from "../../core/store/run-store.js";
+import type { CheckpointKey, Cursor } from "../../core/types.js";
 import { closedStoreError, txEndedError, wrongTxError } from "../store-errors.js";
 import { MemoryArtifacts } from "./memory-artifacts.js";
 import { MemoryBackfills } from "./memory-backfills.js";

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
+import type { ArtifactRef, ArtifactStore } from "../../core/store/artifact-store.js";
 import type { CheckpointKey } from "../../core/types.js";
-import type { ArtifactRef, ArtifactStore } from "../artifact-store.js";
 import { keyOf } from "../sql-rows.js";
 import type { PgResult, PgRow } from "./postgres-pool.js";
 

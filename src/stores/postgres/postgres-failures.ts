@@ -1,5 +1,5 @@
+import type { CheckpointWrite, LeaseHandle } from "../../core/store/run-store.js";
 import type { CheckpointKey, Cursor } from "../../core/types.js";
-import type { CheckpointWrite, LeaseHandle } from "../run-store.js";
 import { cursorJson, keyOf } from "../sql-rows.js";
 import type { PgTx } from "./postgres-tx.js";
 

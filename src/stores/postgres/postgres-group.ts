@@ -1,6 +1,6 @@
 import { FencedError } from "../../core/errors.js";
+import { fencedMessage, type LeaseHandle } from "../../core/store/run-store.js";
 import type { CommitOutcome, FlushGroup } from "../group-commit.js";
-import { fencedMessage, type LeaseHandle } from "../run-store.js";
 import type { PgResult, PgRow } from "./postgres-pool.js";
 import type { PgStatement } from "./postgres-sql.js";
 

@@ -1,4 +1,3 @@
-import type { CheckpointKey } from "../../core/types.js";
 import type {
   CheckpointFilter,
   CheckpointScan,
@@ -7,7 +6,8 @@ import type {
   RunRecord,
   StoredCheckpoint,
   StoredFailure,
-} from "../records.js";
+} from "../../core/store/records.js";
+import type { CheckpointKey } from "../../core/types.js";
 import {
   type CheckpointRow,
   type FailureRow,

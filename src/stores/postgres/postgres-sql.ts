@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
-import type { RunRecord } from "../records.js";
-import type { CheckpointWrite, LeaseHandle } from "../run-store.js";
+import type { RunRecord } from "../../core/store/records.js";
+import type { CheckpointWrite, LeaseHandle } from "../../core/store/run-store.js";
 import { cursorJson, fenceOf } from "../sql-rows.js";
 
 /** A statement's text, and its prepared-statement name when it has one. */

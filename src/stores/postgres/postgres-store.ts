@@ -1,11 +1,5 @@
 import { FencedError } from "../../core/errors.js";
-import type { CheckpointKey } from "../../core/types.js";
-import {
-  CommitGroups,
-  GROUP_COMMIT_OFF,
-  type GroupCommitStats,
-  HeldLeases,
-} from "../group-commit.js";
+import type { CheckpointStore } from "../../core/store/checkpoint-store.js";
 import type {
   CheckpointFilter,
   CheckpointScan,
@@ -14,7 +8,7 @@ import type {
   RunRecord,
   StoredCheckpoint,
   StoredFailure,
-} from "../records.js";
+} from "../../core/store/records.js";
 import type {
   AcquireRequest,
   AcquireResult,
@@ -22,10 +16,16 @@ import type {
   CheckpointWrite,
   LeaseHandle,
   ReadBack,
-} from "../run-store.js";
-import { abandonedRunError, acquiredLease, fencedMessage } from "../run-store.js";
+} from "../../core/store/run-store.js";
+import { abandonedRunError, acquiredLease, fencedMessage } from "../../core/store/run-store.js";
+import type { CheckpointKey } from "../../core/types.js";
+import {
+  CommitGroups,
+  GROUP_COMMIT_OFF,
+  type GroupCommitStats,
+  HeldLeases,
+} from "../group-commit.js";
 import { type CheckpointRow, fenceOf, keyOf, toCheckpoint } from "../sql-rows.js";
-import type { CheckpointStore } from "../store.js";
 import { closedStoreError } from "../store-errors.js";
 import { PostgresArtifacts } from "./postgres-artifacts.js";
 import { PostgresBackfills } from "./postgres-backfills.js";

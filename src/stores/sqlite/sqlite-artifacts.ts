@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { describeKey } from "../../core/checkpoint-key.js";
 import { StoreError } from "../../core/errors.js";
+import type { ArtifactRef, ArtifactStore } from "../../core/store/artifact-store.js";
 import type { CheckpointKey } from "../../core/types.js";
-import type { ArtifactRef, ArtifactStore } from "../artifact-store.js";
 import { keyOf } from "../sql-rows.js";
 import type { SqliteDatabase, SqliteStatement } from "./sqlite-driver.js";
 import type { SqliteGuard, SqliteStatements } from "./sqlite-statements.js";

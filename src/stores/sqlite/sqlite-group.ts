@@ -1,5 +1,5 @@
+import type { CheckpointWrite } from "../../core/store/run-store.js";
 import type { CommitOutcome, FlushGroup } from "../group-commit.js";
-import type { CheckpointWrite } from "../run-store.js";
 import type { SqliteDatabase } from "./sqlite-driver.js";
 import { translateSqliteError } from "./sqlite-errors.js";
 import type { SqliteGuard } from "./sqlite-statements.js";

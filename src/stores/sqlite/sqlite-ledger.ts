@@ -1,6 +1,6 @@
+import type { FailureFilter, StoredFailure } from "../../core/store/records.js";
+import type { CheckpointWrite, LeaseHandle } from "../../core/store/run-store.js";
 import type { Cursor } from "../../core/types.js";
-import type { FailureFilter, StoredFailure } from "../records.js";
-import type { CheckpointWrite, LeaseHandle } from "../run-store.js";
 import { cursorJson, type FailureRow, keyOf, toFailure } from "../sql-rows.js";
 import type { SqliteStatements } from "./sqlite-statements.js";
 

@@ -1,5 +1,5 @@
-import { describeKey } from "../core/checkpoint-key.js";
-import type { CheckpointKey, Cursor } from "../core/types.js";
+import { describeKey } from "../checkpoint-key.js";
+import type { CheckpointKey, Cursor } from "../types.js";
 import type { ArtifactRef, ArtifactStore } from "./artifact-store.js";
 import type { BackfillStore } from "./backfill-store.js";
 import type { FailureFilter, RunRecord, StoredCheckpoint, StoredFailure } from "./records.js";

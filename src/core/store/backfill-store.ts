@@ -1,4 +1,4 @@
-import type { CheckpointKey } from "../core/types.js";
+import type { CheckpointKey } from "../types.js";
 
 /**
  * The record of backfills, so that rerunning one resumes it as a whole: a store keeps, per

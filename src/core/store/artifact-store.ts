@@ -1,4 +1,4 @@
-import type { CheckpointKey } from "../core/types.js";
+import type { CheckpointKey } from "../types.js";
 
 /**
  * What makes a stored blob an artifact of a checkpoint: its name, the blob holding its

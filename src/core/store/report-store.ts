@@ -1,4 +1,4 @@
-import type { CheckpointKey } from "../core/types.js";
+import type { CheckpointKey } from "../types.js";
 import type {
   CheckpointFilter,
   CheckpointScan,

@@ -1,4 +1,4 @@
-import type { CheckpointKey, Cursor, RecordedRunStatus } from "../core/types.js";
+import type { CheckpointKey, Cursor, RecordedRunStatus } from "../types.js";
 
 /**
  * The rows a store keeps, as both sides of the seam see them: a run writes them
