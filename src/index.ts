@@ -50,7 +50,7 @@ export type {
   RunPartitionsOptions,
 } from "./core/run-partitions-options.js";
 export type { RunResult } from "./core/run-result.js";
-export type { Shard, ShardsArgs } from "./core/shard-types.js";
+export type { Shard, ShardsArgs, SplitArgs } from "./core/shard-types.js";
 export type { BuiltInCodec, StateCodec } from "./core/state-codecs.js";
 export { jsonStateCodec, v8StateCodec } from "./core/state-codecs.js";
 export type { ArtifactRef, ArtifactStore } from "./core/store/artifact-store.js";

@@ -4,7 +4,7 @@ import { type BatchSizeOption, batchSizeSchema } from "./policies/adaptive-batch
 import { breakerSchema, type CircuitBreakerLike } from "./policies/breaker.js";
 import { type RetryOptions, retrySchema } from "./policies/retry.js";
 import { type SkipOptions, skipSchema } from "./policies/skip.js";
-import type { Shard, ShardsArgs } from "./shard-types.js";
+import type { Shard, ShardsArgs, SplitArgs } from "./shard-types.js";
 import type { StateCodec } from "./state-codecs.js";
 import type { Cursor, Logger } from "./types.js";
 import { fn, integerFrom, parseOptions } from "./validate.js";
@@ -162,6 +162,15 @@ export interface ProcessorDefinition<E, S = undefined, Tx = unknown, C extends C
    */
   shards?(args: ShardsArgs): Shard[] | Promise<Shard[]>;
   /**
+   * Names a point where the unclaimed rest of a running partition (or shard) can be cut in
+   * two, so that an idle runner can take the second half (dynamic splitting). Return an id
+   * strictly greater than `after` and below `to` (when `to` is not null), near the middle of
+   * the range, or null when it cannot be split. The sources (`fromRange`, `fromQuery`,
+   * `fromFile`) provide it; without it a partition is never split.
+   * @example split: ({ after, to }) => (to - (after ?? 0) >= 200 ? Math.floor(((after ?? 0) + to) / 2) : null)
+   */
+  split?(args: SplitArgs<C>): C | null | Promise<C | null>;
+  /**
    * How a failed batch is retried before the run fails; `false` for no retries. See
    * docs/resilience.md. @default { attempts: 3, initialDelayMs: 10_000, factor: 2, jitter: 0.1 }
    */
@@ -221,6 +230,7 @@ type OptionalHooks =
   | "skip"
   | "lookup"
   | "shards"
+  | "split"
   | "stateCodec";
 
 const NAME_RULE = "use 1-128 characters with no control characters and no surrounding spaces";
@@ -278,6 +288,9 @@ const definitionSchema = z.strictObject({
   ).optional(),
   maxArtifactBytes: integerFrom(1, "pass a size in bytes, e.g. 268_435_456").optional(),
   shards: fn("expected a function ({ partition }) => [{ id, from?, to? }, …]").optional(),
+  split: fn(
+    "expected a function ({ partition, after, to, minimum }) => a split id or null",
+  ).optional(),
 });
 
 /**

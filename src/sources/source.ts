@@ -1,4 +1,4 @@
-import type { Shard } from "../core/shard-types.js";
+import type { Shard, SplitArgs } from "../core/shard-types.js";
 import type { Cursor } from "../core/types.js";
 
 /**
@@ -36,6 +36,11 @@ export interface Source<E, C extends Cursor = Cursor> {
   count?(args: { readonly partition: string; readonly shard?: Shard }): Promise<number> | number;
   /** A value that changes when the input changes (a file's size and mtime). */
   fingerprint?(args: { readonly partition: string }): Promise<string> | string;
+  /**
+   * A point near the middle of the range's unclaimed rest, strictly after `after` and below
+   * `to`, where a running partition can be split in two; null when it cannot be.
+   */
+  split?(args: SplitArgs): Promise<C | null> | C | null;
 }
 
 /** A value, or a function of the partition that gives it (possibly asynchronously). */
