@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { PartitionUnit } from "./run-partitions-options.js";
-import type { BackfillRecord, BackfillStore } from "./store/backfill-store.js";
+import type { BackfillRecord } from "./store/backfill-store.js";
+import type { GuardedStore } from "./store/guarded-store.js";
 import type { Logger } from "./types.js";
 
 /** What a backfill starts from: its record, and the runs already done for it. */
@@ -18,13 +19,13 @@ export interface BackfillPlan {
  * new version of the processor begins a new one.
  */
 export async function planBackfill(
-  backfills: BackfillStore | undefined,
+  store: GuardedStore,
   processor: { readonly name: string; readonly version: number; readonly expiryMs: number },
   units: readonly PartitionUnit[],
   options: { readonly now: number; readonly restart: boolean; readonly logger: Logger },
 ): Promise<BackfillPlan> {
-  if (!backfills || units.length < 2) return { record: null, done: new Set() };
-  const record = await backfills.open({
+  if (!store.keepsBackfills || units.length < 2) return { record: null, done: new Set() };
+  const record = await store.openBackfill({
     processor: processor.name,
     id: backfillId(processor, units),
     partitions: units.length,
@@ -33,9 +34,9 @@ export async function planBackfill(
     staleBefore: options.now - processor.expiryMs,
     restart: options.restart,
   });
-  if (!record.resumed) return { record, done: new Set() };
+  if (!record?.resumed) return { record, done: new Set() };
   const completed = new Set(
-    (await backfills.completedSince(processor.name, record.startedAt)).map((key) =>
+    (await store.completedSince(processor.name, record.startedAt)).map((key) =>
       unitId(key.partition, key.shard),
     ),
   );

@@ -1,7 +1,6 @@
 import { performance } from "node:perf_hooks";
 import type { BatchArtifacts, RunArtifacts } from "./artifacts.js";
 import { isRetried, isSkippable } from "./batch-failure.js";
-import { commitResolved } from "./commit-outcome.js";
 import { reachTotal, type TotalTally } from "./count.js";
 import { FencedError, WaymarkError } from "./errors.js";
 import { idempotencyKeyOf } from "./idempotency.js";
@@ -15,12 +14,8 @@ import type { Processor } from "./processor.js";
 import type { ResolvedRunOptions } from "./run-options.js";
 import type { Shard } from "./shards.js";
 import { codecOf, decodeState, encodeState } from "./state.js";
-import type {
-  BatchScope,
-  CheckpointWrite,
-  FailureWrite,
-  LeaseHandle,
-} from "./store/checkpoint-store.js";
+import type { GuardedStore } from "./store/guarded-store.js";
+import type { BatchScope, CheckpointWrite, FailureWrite, LeaseHandle } from "./store/run-store.js";
 import type { Cursor, SuspendReason } from "./types.js";
 
 /** A run's progress, shared by the runner (which reports it) and the executor (which moves it). */
@@ -37,6 +32,33 @@ export interface RunTally<S> extends TotalTally {
   committedState: string | null;
 }
 
+/** Where a run starts counting: nothing done, or the committed progress it resumes from. */
+export interface TallyStart<S> {
+  readonly completed: number;
+  readonly total: number | null;
+  readonly cursor: Cursor | null;
+  readonly state: S;
+}
+
+/**
+ * The tally of one invocation (a run, a redrive): the one place it is built. `committedState`
+ * is filled by the caller once the state is encoded (encoding may refuse it).
+ */
+export function createTally<S>(start: TallyStart<S>): RunTally<S> {
+  return {
+    completed: start.completed,
+    total: start.total,
+    totalGrew: false,
+    processed: 0,
+    skipped: 0,
+    batches: 0,
+    checkpointMs: 0,
+    cursor: start.cursor,
+    state: start.state,
+    committedState: null,
+  };
+}
+
 /** What one committed batch cost, for adaptive sizing and deadline planning. */
 export interface BatchTiming {
   readonly workMs: number;
@@ -47,6 +69,8 @@ export interface BatchTiming {
 export interface ExecutorContext<E, S, Tx> {
   readonly processor: Processor<E, S, Tx>;
   readonly options: ResolvedRunOptions;
+  /** The run's guarded store: every write of the batch path goes through it. */
+  readonly store: GuardedStore<Tx>;
   readonly lease: LeaseHandle;
   /** The shard this run covers (`ctx.shard`), or null for the whole partition. */
   readonly shard: Shard | null;
@@ -75,8 +99,8 @@ interface CommitPlan {
 }
 
 /** A batch that ran without error and waits for its commit. */
-interface Prepared<S> {
-  readonly scope: BatchScope<unknown>;
+interface Prepared<S, Tx> {
+  readonly scope: BatchScope<Tx>;
   /** Null for a commit that only moves the cursor past skipped entities. */
   readonly artifacts: BatchArtifacts | null;
   readonly state: S;
@@ -91,20 +115,25 @@ interface Prepared<S> {
  * bisection, and the commit of checkpoint, state and ledger.
  */
 export class BatchExecutor<E, S, Tx> {
-  readonly #c: ExecutorContext<E, S, Tx>;
+  readonly #context: ExecutorContext<E, S, Tx>;
   /** `ctx.idempotencyKey`: the same for every batch of the run, so made once. */
   readonly #idempotencyKey: (entity: unknown) => string;
 
   constructor(context: ExecutorContext<E, S, Tx>) {
-    this.#c = context;
-    const { processor: p, options } = context;
+    this.#context = context;
+    const { processor, options } = context;
     this.#idempotencyKey = (entity) =>
-      idempotencyKeyOf(p.name, p.version, options.partition, p.id(entity as E));
+      idempotencyKeyOf(
+        processor.name,
+        processor.version,
+        options.partition,
+        processor.id(entity as E),
+      );
   }
 
   /** Why the next batch (of `size`) must not start, or null. A lost lease throws. */
   stopBefore(size: number): SuspendReason | null {
-    const { stopper, breaker, planner, options } = this.#c;
+    const { stopper, breaker, planner, options } = this.#context;
     const reason: unknown = stopper.signal.reason;
     if (reason instanceof FencedError) throw reason;
     let stop: SuspendReason | null = null;
@@ -118,7 +147,9 @@ export class BatchExecutor<E, S, Tx> {
         `deadline ${new Date(planner.deadline).toISOString()} keeps a ${options.deadlineMarginMs} ms margin`;
     }
     if (stop)
-      options.logger.debug(`Stopping ${this.#c.where} before the next batch (${stop}): ${why}.`);
+      options.logger.debug(
+        `Stopping ${this.#context.where} before the next batch (${stop}): ${why}.`,
+      );
     return stop;
   }
 
@@ -127,7 +158,7 @@ export class BatchExecutor<E, S, Tx> {
     try {
       return await this.#withRetries(batch.length, () => this.#attempt(batch, cursor));
     } catch (error) {
-      if (!this.#c.processor.skip || !isSkippable(error)) throw error;
+      if (!this.#context.processor.skip || !isSkippable(error)) throw error;
       await this.#isolateFailures(batch, cursor, error as Error);
       return null;
     }
@@ -140,7 +171,7 @@ export class BatchExecutor<E, S, Tx> {
    * the error it still fails with; its ledger entry then carries that error.
    */
   async redrive(entity: E): Promise<Error | null> {
-    const id = this.#c.processor.id(entity);
+    const id = this.#context.processor.id(entity);
     let calls = 0;
     try {
       await this.#withRetries(1, () => {
@@ -171,10 +202,10 @@ export class BatchExecutor<E, S, Tx> {
   }
 
   /** A commit with nothing processed: the cursor moves past skips, or the ledger changes. */
-  #unchanged(): Prepared<S> {
-    const { options, tally } = this.#c;
+  #unchanged(): Prepared<S, Tx> {
+    const { store, tally, lease } = this.#context;
     return {
-      scope: options.store.openBatch(this.#c.lease) as BatchScope<unknown>,
+      scope: store.openBatch(lease),
       artifacts: null,
       state: tally.state,
       stateText: tally.committedState,
@@ -184,14 +215,14 @@ export class BatchExecutor<E, S, Tx> {
 
   /** Bisects a batch that failed every attempt, committing what works, skipping the rest. */
   async #isolateFailures(batch: E[], cursor: Cursor, batchError: Error): Promise<void> {
-    const { processor: p, tally, where, options } = this.#c;
+    const { processor: p, tally, where, options } = this.#context;
     const skip = p.skip as NonNullable<Processor<E, S, Tx>["skip"]>;
     const pending: FailureWrite[] = [];
     options.logger.warn(
       `Batch ${tally.batches + 1} of ${where} failed every attempt (${batchError.message}); ` +
         "searching it for the failing entities.",
     );
-    await bisect(batch, batchError, this.#c.retry.attempts + 1, {
+    await bisect(batch, batchError, this.#context.retry.attempts + 1, {
       tryPart: async (part) => {
         // A stop (deadline, signal, open breaker) applies between parts as between batches;
         // skips found so far are simply found again by the next run.
@@ -239,7 +270,7 @@ export class BatchExecutor<E, S, Tx> {
    * failure is one that is retried (see batch-failure.ts); throws the last error.
    */
   async #withRetries<T>(size: number, attempt: () => Promise<T>): Promise<T> {
-    const { retry: policy, options, where, tally, stopper } = this.#c;
+    const { retry: policy, options, where, tally, stopper } = this.#context;
     for (let retry = 1; ; retry++) {
       try {
         return await attempt();
@@ -257,7 +288,7 @@ export class BatchExecutor<E, S, Tx> {
         const delay = retryDelay(policy, retry);
         // No point waiting for a retry that could not finish before the deadline. The error
         // goes with the stop: a run that keeps failing must not pass for one that ran late.
-        const late = this.#c.planner?.wouldOverrun(options.now() + delay, size) ?? false;
+        const late = this.#context.planner?.wouldOverrun(options.now() + delay, size) ?? false;
         options.logger.warn(
           `Batch ${tally.batches + 1} of ${where} failed (attempt ${retry} of ` +
             `${policy.attempts + 1}): ${error.message}. ` +
@@ -278,14 +309,14 @@ export class BatchExecutor<E, S, Tx> {
   }
 
   /** One call of processBatch in its own transaction scope; rolls back on any error. */
-  async #tryBatch(batch: E[]): Promise<Prepared<S>> {
-    const { processor: p, options, tally, stopper, breaker, where, clock } = this.#c;
+  async #tryBatch(batch: E[]): Promise<Prepared<S, Tx>> {
+    const { processor: p, options, store, tally, stopper, breaker, where, clock } = this.#context;
     const { partition } = options;
-    const scope = options.store.openBatch(this.#c.lease);
-    const artifacts = this.#c.artifacts.forBatch();
+    const scope = store.openBatch(this.#context.lease);
+    const artifacts = this.#context.artifacts.forBatch();
     const ctx = {
       partition,
-      ...(this.#c.shard ? { shard: this.#c.shard } : {}),
+      ...(this.#context.shard ? { shard: this.#context.shard } : {}),
       state: tally.state,
       signal: stopper.signal,
       log: options.logger,
@@ -307,7 +338,7 @@ export class BatchExecutor<E, S, Tx> {
       const workMs = clock() - started;
       const stateText = encodeState(ctx.state, p, where);
       return {
-        scope: scope as BatchScope<unknown>,
+        scope,
         artifacts,
         state: ctx.state,
         stateText,
@@ -324,7 +355,7 @@ export class BatchExecutor<E, S, Tx> {
 
   /** After processBatch: a batch aborted or finished past the hard deadline is not committed. */
   #throwIfAborted(): void {
-    const { stopper, planner, options, where } = this.#c;
+    const { stopper, planner, options, where } = this.#context;
     if (stopper.signal.aborted) throw stopper.signal.reason;
     if (planner && options.now() > planner.deadline) {
       throw new RunStoppedError("deadline", `${where} passed its deadline mid-batch.`);
@@ -333,42 +364,51 @@ export class BatchExecutor<E, S, Tx> {
 
   /** `ctx.state` back to the last committed state: a failed or redriven batch's changes go. */
   #restoreState(): void {
-    const { tally, processor, lease } = this.#c;
+    const { tally, processor, lease } = this.#context;
     tally.state = decodeState(tally.committedState, codecOf(processor).name, processor, lease) as S;
   }
 
   /** Commits a prepared batch of `entities` entities ending at `cursor`; returns its time. */
   async #commit(
-    prepared: Prepared<S>,
+    prepared: Prepared<S, Tx>,
     entities: number,
     cursor: Cursor,
     plan: CommitPlan = {},
   ): Promise<number> {
-    const { processor: p, options, tally, clock } = this.#c;
+    const { processor: p, options, store, tally, clock } = this.#context;
     const failures = plan.failures ?? [];
     const keep = plan.resolved !== undefined;
     const completed = keep ? tally.completed : tally.completed + entities + failures.length;
-    reachTotal(tally, completed, this.#c.where, options.logger);
+    reachTotal(tally, completed, this.#context.where, options.logger);
     const started = clock();
     const startedPerf = performance.now();
-    const write: CheckpointWrite = {
-      ...(keep ? { keepCheckpoint: true, resolvedFailures: plan.resolved } : {}),
-      processorVersion: p.version,
-      cursor: keep ? tally.cursor : cursor,
-      completed,
-      total: tally.total,
-      state: keep ? tally.committedState : prepared.stateText,
-      stateCodec: codecOf(p).name,
-      fingerprint: this.#c.fingerprint(),
-      ...(prepared.artifacts && !keep ? { artifacts: prepared.artifacts.staged() } : {}),
-      leaseTtlMs: p.leaseTtlMs,
-      now: options.now(),
-      ...(failures.length > 0 ? { failures } : {}),
-    };
+    const now = options.now();
+    const write: CheckpointWrite = keep
+      ? {
+          kind: "ledger",
+          leaseTtlMs: p.leaseTtlMs,
+          now,
+          ...(failures.length > 0 ? { failures } : {}),
+          resolvedFailures: plan.resolved,
+        }
+      : {
+          kind: "batch",
+          processorVersion: p.version,
+          cursor,
+          completed,
+          total: tally.total,
+          state: prepared.stateText,
+          stateCodec: codecOf(p).name,
+          fingerprint: this.#context.fingerprint(),
+          ...(prepared.artifacts ? { artifacts: prepared.artifacts.staged() } : {}),
+          leaseTtlMs: p.leaseTtlMs,
+          now,
+          ...(failures.length > 0 ? { failures } : {}),
+        };
     try {
       // A commit whose reply was lost is read back: only one known not to have landed fails
       // here (and may then be retried with its batch).
-      await commitResolved(options.store, prepared.scope, this.#c.lease, write, options);
+      await store.commit(prepared.scope, this.#context.lease, write);
     } catch (error) {
       // Nothing of the batch committed: its blobs are garbage and its state changes undone.
       await prepared.artifacts?.discard();
@@ -385,8 +425,8 @@ export class BatchExecutor<E, S, Tx> {
       this.#restoreState();
     } else {
       // Most batches put nothing: they skip the call and its await.
-      if (prepared.artifacts && write.artifacts?.length) {
-        await this.#c.artifacts.committed(prepared.artifacts, options.logger);
+      if (prepared.artifacts && write.kind === "batch" && write.artifacts?.length) {
+        await this.#context.artifacts.committed(prepared.artifacts, options.logger);
       }
       tally.state = prepared.state;
       tally.committedState = prepared.stateText;
@@ -396,10 +436,10 @@ export class BatchExecutor<E, S, Tx> {
     }
     tally.processed += entities;
     tally.batches++;
-    this.#c.onCommitted(entities, commitMs);
+    this.#context.onCommitted(entities, commitMs);
     if (writesDebug(options.logger)) {
       options.logger.debug(
-        `Committed batch ${tally.batches} of ${this.#c.where}: ${entities} entities to cursor ` +
+        `Committed batch ${tally.batches} of ${this.#context.where}: ${entities} entities to cursor ` +
           `${JSON.stringify(cursor)}, ${completed}/${tally.total ?? "?"} complete, ` +
           `in ${realCommitMs.toFixed(1)} ms.`,
       );

@@ -1,14 +1,15 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import type { RunTally } from "./batch-executor.js";
-import { FencedError, InvalidOptionError } from "./errors.js";
-import { LeaseKeeper } from "./lease-keeper.js";
+import { createTally } from "./batch-executor.js";
+import { InvalidOptionError } from "./errors.js";
+import { type HeldLease, holdLease } from "./lease-hold.js";
 import { RunStoppedError } from "./policies/stop.js";
 import { defineProcessor, type Processor } from "./processor.js";
 import { type RunOptions, resolveRunOptions } from "./run-options.js";
-import { emitMetric, executorOf, setUpRun } from "./run-setup.js";
+import { emitMetric, executorOf, type RunSetup, setUpRun } from "./run-setup.js";
 import { shardOfRun } from "./shard-run.js";
 import { decodeState, encodeState } from "./state.js";
+import type { StoredCheckpoint, StoredFailure } from "./store/records.js";
 import type { Cursor } from "./types.js";
 import { refuseUnknownKeys } from "./validate.js";
 
@@ -33,6 +34,8 @@ const REDRIVE_OPTIONS = [
 
 /** What {@link redrive} did. */
 export interface RedriveResult {
+  /** The redrive's id in history (`waymark runs`), where it is recorded as a `redrive`. */
+  readonly runId: string;
   /**
    * `busy` when a run holds the partition's lease (nothing was redriven); `suspended` when
    * `signal` stopped it between entities (the rest stay in the ledger).
@@ -75,60 +78,98 @@ export async function redrive<E, S, Tx>(
   }
   const { processor, shard } = await shardOfRun(defined, resolved);
   const setup = setUpRun(processor, shard, resolved, randomUUID());
-  const { store, logger, partition } = setup.options;
-  const result: RedriveResult = { status: "completed", fixed: [], stillFailing: [], notFound: [] };
-  const ledger = await store.listFailures(setup.key);
-  if (ledger.length === 0) {
-    setup.stopper.dispose();
-    return result;
-  }
-  const acquired = await store.acquire({
-    ...setup.key,
-    owner: `${hostname()}:${process.pid}:redrive`,
-    runId: setup.runId,
-    leaseTtlMs: processor.leaseTtlMs,
-    now: setup.options.now(),
-  });
-  if (!acquired.acquired) {
-    setup.stopper.dispose();
-    return { ...result, status: "busy" };
-  }
-  const { lease, checkpoint } = acquired;
-  const keeper = new LeaseKeeper(
-    store,
-    lease,
-    processor.leaseTtlMs,
-    setup.options.now,
-    (error) => {
-      if (error instanceof FencedError) setup.stopper.abort(error);
-      else logger.warn(`Lease renewal for ${setup.where} failed: ${error.message}`);
-    },
-    logger,
-  );
   try {
+    return await new Redrive(setup).execute();
+  } finally {
+    setup.stopper.dispose();
+  }
+}
+
+/** One redrive: holds the lease like a run, and records itself in history as a `redrive`. */
+class Redrive<E, S, Tx> {
+  readonly #setup: RunSetup<E, S, Tx>;
+  readonly #result: Mutable<RedriveResult>;
+  #held: HeldLease | undefined;
+  #batches = 0;
+  #checkpointMs = 0;
+  #attempt = 0;
+
+  constructor(setup: RunSetup<E, S, Tx>) {
+    this.#setup = setup;
+    this.#result = {
+      runId: setup.runId,
+      status: "completed",
+      fixed: [],
+      stillFailing: [],
+      notFound: [],
+    };
+  }
+
+  async execute(): Promise<RedriveResult> {
+    const { store, where, key, runId, processor, options } = this.#setup;
+    const logger = options.logger;
+    const ledger = await store.listFailures(key);
+    if (ledger.length === 0) return this.#result;
+    try {
+      const taken = await holdLease(
+        store,
+        {
+          ...key,
+          owner: `${hostname()}:${process.pid}:redrive`,
+          runId,
+          leaseTtlMs: processor.leaseTtlMs,
+          now: options.now(),
+          kind: "redrive",
+        },
+        { now: options.now, logger, onFenced: (error) => this.#setup.stopper.abort(error) },
+      );
+      if ("busy" in taken) {
+        logger.info(`Redrive of ${where} is busy: leased by ${taken.busy.owner}.`);
+        return await this.#finish("busy");
+      }
+      this.#held = taken;
+      this.#attempt = taken.checkpoint.attempt;
+      await this.#redrive(taken.checkpoint, ledger);
+      // A checkpoint row this redrive created (no run ever started) is not left behind.
+      await taken.release({ discardEmpty: taken.checkpoint.cursor === null });
+    } catch (caught) {
+      const error = caught instanceof Error ? caught : new Error(String(caught));
+      logger.error(`Redrive of ${where} failed: ${error.message}`);
+      await this.#held?.release({ discardEmpty: this.#held.checkpoint.cursor === null });
+      return await this.#finish("failed", error);
+    } finally {
+      this.#held?.stop();
+    }
+    const { fixed, stillFailing, notFound } = this.#result;
+    logger.info(
+      `Redrive of ${where}: ${fixed.length} fixed, ${stillFailing.length} still failing, ` +
+        `${notFound.length} not found.`,
+    );
+    return await this.#finish(this.#result.status);
+  }
+
+  /** Reprocesses each ledger entry through the run's batch executor. */
+  async #redrive(checkpoint: StoredCheckpoint, ledger: readonly StoredFailure[]): Promise<void> {
+    const setup = this.#setup;
+    const { processor, options } = setup;
+    const { logger, partition } = options;
+    const result = this.#result;
     // The committed state and artifacts, as a resume would see them; nothing is cleared.
     const fresh = checkpoint.state === null;
-    const initial = fresh ? processor.initialState?.({ partition }) : undefined;
-    const tally: RunTally<S> = {
+    const tally = createTally<S>({
       completed: checkpoint.completed,
       total: checkpoint.total,
-      totalGrew: false,
-      processed: 0,
-      skipped: 0,
-      batches: 0,
-      checkpointMs: 0,
       cursor: checkpoint.cursor,
       state: (fresh
-        ? initial
+        ? processor.initialState?.({ partition })
         : decodeState(checkpoint.state, checkpoint.stateCodec, processor, setup.key)) as S,
-      committedState: null,
-    };
+    });
     tally.committedState = encodeState(tally.state, processor, setup.where);
     if (checkpoint.cursor !== null) await setup.artifacts.openForResume();
-    const executor = executorOf(setup, lease, tally, {
+    const executor = executorOf(setup, (this.#held as HeldLease).lease, tally, {
       fingerprint: () => checkpoint.fingerprint,
       onCommitted: (entities, commitMs) =>
-        emitMetric(setup.options, "batchCommitted", (m) =>
+        emitMetric(options, "batchCommitted", (m) =>
           m.batchCommitted?.({
             runId: setup.runId,
             processor: processor.name,
@@ -142,42 +183,68 @@ export async function redrive<E, S, Tx>(
     const lookup = processor.lookup as NonNullable<Processor<E, S, Tx>["lookup"]>;
     const found = new Map<string, E>();
     const ids = ledger.map((f) => f.cursor);
+    const shard = setup.shard;
     for (const entity of await lookup(ids, { partition, ...(shard ? { shard } : {}) })) {
       found.set(JSON.stringify(processor.id(entity)), entity);
     }
-    for (const failure of ledger) {
-      if (executor.stopBefore(1)) return { ...result, status: "suspended" };
-      const entity = found.get(JSON.stringify(failure.cursor));
-      if (entity === undefined) {
-        logger.warn(
-          `Redrive of ${setup.where}: lookup did not return ${JSON.stringify(failure.cursor)}.`,
-        );
-        result.notFound.push(failure.cursor);
-        continue;
+    try {
+      for (const failure of ledger) {
+        if (executor.stopBefore(1)) {
+          result.status = "suspended";
+          return;
+        }
+        const entity = found.get(JSON.stringify(failure.cursor));
+        if (entity === undefined) {
+          logger.warn(
+            `Redrive of ${setup.where}: lookup did not return ${JSON.stringify(failure.cursor)}.`,
+          );
+          result.notFound.push(failure.cursor);
+          continue;
+        }
+        const error = await executor.redrive(entity);
+        if (error) {
+          logger.warn(`Entity ${JSON.stringify(failure.cursor)} still fails: ${error.message}`);
+          result.stillFailing.push(failure.cursor);
+        } else {
+          result.fixed.push(failure.cursor);
+        }
       }
-      let error: Error | null;
-      try {
-        error = await executor.redrive(entity);
-      } catch (stopped) {
-        if (stopped instanceof RunStoppedError) return { ...result, status: "suspended" };
-        throw stopped;
-      }
-      if (error) {
-        logger.warn(`Entity ${JSON.stringify(failure.cursor)} still fails: ${error.message}`);
-        result.stillFailing.push(failure.cursor);
-      } else {
-        result.fixed.push(failure.cursor);
-      }
+    } catch (stopped) {
+      if (!(stopped instanceof RunStoppedError)) throw stopped;
+      result.status = "suspended";
+    } finally {
+      this.#batches = tally.batches;
+      this.#checkpointMs = tally.checkpointMs;
     }
-  } finally {
-    keeper.stop();
-    setup.stopper.dispose();
-    // A checkpoint row this redrive created (no run ever started) is not left behind.
-    await store.release(lease, setup.options.now(), { discardEmpty: checkpoint.attempt === 1 });
   }
-  logger.info(
-    `Redrive of ${setup.where}: ${result.fixed.length} fixed, ` +
-      `${result.stillFailing.length} still failing, ${result.notFound.length} not found.`,
-  );
-  return result;
+
+  /** Records the redrive in history, as a run of its own kind, and builds its result. */
+  async #finish(status: RedriveResult["status"] | "failed", error?: Error): Promise<RedriveResult> {
+    const { store, options, key, runId } = this.#setup;
+    const result = this.#result;
+    await store.recordRun({
+      runId,
+      kind: "redrive",
+      ...key,
+      status,
+      startedAt: this.#setup.startedAt,
+      finishedAt: options.now(),
+      resumedFrom: null,
+      processed: result.fixed.length + result.stillFailing.length,
+      total: null,
+      batches: this.#batches,
+      checkpointMs: this.#checkpointMs,
+      attempt: this.#attempt,
+      reason: status === "suspended" ? "signal" : null,
+      error: error
+        ? `${error.name}: ${error.message}`
+        : result.stillFailing.length > 0
+          ? `${result.stillFailing.length} entities still fail`
+          : null,
+    });
+    if (status === "failed") throw error;
+    return { ...result, status };
+  }
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };

@@ -21,6 +21,7 @@ import {
 } from "./run-partitions-options.js";
 import type { RunResult } from "./run-result.js";
 import { listShards } from "./shards.js";
+import { GuardedStore } from "./store/guarded-store.js";
 
 /**
  * Runs a processor on many partitions, `concurrency` at a time in this process, with the
@@ -124,10 +125,10 @@ class Backfill<E, S, Tx> {
     const unsubscribe = handleSignals ? onStopSignal(stopAll) : () => {};
     const workers = Math.min(this.#options.concurrency, this.#units.length);
     logger.info(`Running ${this.#processor.name} on ${this.#noun()} (concurrency ${workers}).`);
-    const backfills = this.#base.store.backfills;
+    const store = new GuardedStore(this.#base.store, this.#base);
     let plan: BackfillPlan | undefined;
     try {
-      plan = await planBackfill(backfills, this.#processor, this.#units, {
+      plan = await planBackfill(store, this.#processor, this.#units, {
         now: this.#base.now(),
         restart: this.#options.rerunCompleted,
         logger,
@@ -143,11 +144,7 @@ class Backfill<E, S, Tx> {
     if (plan.record && result.status === "completed") {
       // Done: the same command later is a new backfill. If this write is lost, the next
       // one resumes this backfill and finds every partition completed: nothing is redone.
-      await backfills?.finish(plan.record, this.#base.now()).catch((error: Error) => {
-        logger.warn(
-          `Could not mark the backfill of ${this.#processor.name} finished: ${error.message}`,
-        );
-      });
+      await store.finishBackfill(plan.record, this.#base.now());
     }
     return result;
   }

@@ -12,7 +12,8 @@ import { RunStopper } from "./policies/stop.js";
 import type { Processor } from "./processor.js";
 import type { ResolvedRunOptions } from "./run-options.js";
 import type { Shard } from "./shards.js";
-import type { LeaseHandle } from "./store/run-store.js";
+import { GuardedStore } from "./store/guarded-store.js";
+import type { LeaseHandle, RunStore } from "./store/run-store.js";
 import type { CheckpointKey } from "./types.js";
 
 /**
@@ -25,6 +26,11 @@ export interface RunSetup<E, S, Tx> {
   readonly processor: Processor<E, S, Tx>;
   /** The options, with the logger bound to `{ processor, partition, shard?, runId }`. */
   readonly options: ResolvedRunOptions;
+  /**
+   * The store, wrapped once for this invocation: every write it makes goes through here, and
+   * a write whose reply was lost is read back before anything is retried or reported.
+   */
+  readonly store: GuardedStore<Tx>;
   readonly runId: string;
   readonly shard: Shard | null;
   readonly key: CheckpointKey;
@@ -62,6 +68,8 @@ export function setUpRun<E, S, Tx>(
   return {
     processor,
     options,
+    // run() checked the store against the processor's Tx at compile time.
+    store: new GuardedStore(options.store as RunStore<Tx>, options),
     runId,
     shard,
     key,
@@ -89,6 +97,7 @@ export function executorOf<E, S, Tx>(
   return new BatchExecutor({
     processor: setup.processor,
     options: setup.options,
+    store: setup.store,
     lease,
     shard: setup.shard,
     where: setup.where,

@@ -2,12 +2,11 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { performance } from "node:perf_hooks";
 import type { RunArtifacts } from "./artifacts.js";
-import type { BatchExecutor, RunTally } from "./batch-executor.js";
+import { type BatchExecutor, createTally } from "./batch-executor.js";
 import { BatchReader } from "./batch-reader.js";
-import { acquireResolved, completeResolved, idempotent } from "./commit-outcome.js";
 import { reachTotal } from "./count.js";
-import { describeValue, FencedError, InvalidOptionError } from "./errors.js";
-import { LeaseKeeper } from "./lease-keeper.js";
+import { describeValue, InvalidOptionError } from "./errors.js";
+import { type HeldLease, holdLease } from "./lease-hold.js";
 import type { RunMetrics } from "./metrics-hooks.js";
 import { batchSizer } from "./policies/adaptive-batch.js";
 import type { DeadlinePlanner } from "./policies/deadline.js";
@@ -20,7 +19,9 @@ import { emitMetric, executorOf, type RunSetup, setUpRun } from "./run-setup.js"
 import { shardOfRun } from "./shard-run.js";
 import type { Shard } from "./shards.js";
 import { encodeState } from "./state.js";
-import type { LeaseHandle, RunRecord, StoredCheckpoint } from "./store/checkpoint-store.js";
+import type { GuardedStore } from "./store/guarded-store.js";
+import type { RunRecord, StoredCheckpoint } from "./store/records.js";
+import type { LeaseHandle } from "./store/run-store.js";
 import type {
   CheckpointKey,
   Cursor,
@@ -60,8 +61,9 @@ export async function run<E, S, Tx>(
 
 class Runner<E, S, Tx> {
   readonly #setup: RunSetup<E, S, Tx>;
-  readonly #p: Processor<E, S, Tx>;
-  readonly #o: ResolvedRunOptions;
+  readonly #processor: Processor<E, S, Tx>;
+  readonly #options: ResolvedRunOptions;
+  readonly #store: GuardedStore<Tx>;
   readonly #key: CheckpointKey;
   readonly #where: string;
   readonly #runId: string;
@@ -70,29 +72,24 @@ class Runner<E, S, Tx> {
   readonly #stopper: RunStopper;
   readonly #planner: DeadlinePlanner | null;
   readonly #startedPerf = performance.now();
-  #lease: LeaseHandle | undefined;
+  #held: HeldLease | undefined;
   #attemptNumber = 1;
   #resumedFrom: number | null = null;
-  readonly #tally: RunTally<S> = {
+  readonly #tally = createTally<S>({
     completed: 0,
     total: null,
-    totalGrew: false,
-    processed: 0,
-    skipped: 0,
-    batches: 0,
-    checkpointMs: 0,
     cursor: null,
     state: undefined as S,
-    committedState: null,
-  };
+  });
   #fingerprint: string | null = null;
   readonly #artifacts: RunArtifacts;
   #lastProgressLog = 0;
 
   constructor(processor: Processor<E, S, Tx>, shard: Shard | null, options: ResolvedRunOptions) {
     this.#setup = setUpRun(processor, shard, options, randomUUID());
-    this.#p = processor;
-    this.#o = this.#setup.options;
+    this.#processor = processor;
+    this.#options = this.#setup.options;
+    this.#store = this.#setup.store;
     this.#runId = this.#setup.runId;
     this.#key = this.#setup.key;
     this.#where = this.#setup.where;
@@ -103,64 +100,36 @@ class Runner<E, S, Tx> {
   }
 
   async execute(): Promise<RunResult<S>> {
-    const { store, logger } = this.#o;
-    let keeper: LeaseKeeper | undefined;
+    const logger = this.#options.logger;
     let reader: BatchReader<E> | undefined;
     try {
-      if (this.#p.shouldRun) {
-        const lastCompletedAt = await store.lastCompletedAt(this.#key);
-        const shouldRun = await untilAborted(
-          Promise.resolve(this.#p.shouldRun({ partition: this.#o.partition, lastCompletedAt })),
-          this.#stopper.signal,
-        );
-        if (typeof shouldRun !== "boolean") {
-          // "no" is truthy: guessing either way would run or skip a partition by accident.
-          throw new InvalidOptionError(
-            "shouldRun",
-            `shouldRun() of ${this.#where} returned ${describeValue(shouldRun)}; return true ` +
-              "to run the partition or false to skip it.",
-          );
-        }
-        if (!shouldRun) {
-          logger.info(`Skipped ${this.#where}: shouldRun returned false.`);
-          return await this.#finish("skipped");
-        }
+      if (this.#processor.shouldRun && !(await this.#shouldRun())) {
+        logger.info(`Skipped ${this.#where}: shouldRun returned false.`);
+        return await this.#finish("skipped");
       }
-      const request = {
-        ...this.#key,
-        owner: this.#owner,
-        runId: this.#runId,
-        leaseTtlMs: this.#p.leaseTtlMs,
-        now: this.#o.now(),
-      };
-      const acquired = await acquireResolved(store, request, this.#o);
-      if (!acquired.acquired) {
-        const until = new Date(acquired.holder.expiresAt).toISOString();
-        logger.info(`${this.#where} is busy: leased by ${acquired.holder.owner} until ${until}.`);
+      const taken = await holdLease(
+        this.#store,
+        {
+          ...this.#key,
+          owner: this.#owner,
+          runId: this.#runId,
+          leaseTtlMs: this.#processor.leaseTtlMs,
+          now: this.#options.now(),
+        },
+        { now: this.#options.now, logger, onFenced: (error) => this.#stopper.abort(error) },
+      );
+      if ("busy" in taken) {
+        const until = new Date(taken.busy.expiresAt).toISOString();
+        logger.info(`${this.#where} is busy: leased by ${taken.busy.owner} until ${until}.`);
         return await this.#finish("busy");
       }
-      this.#lease = acquired.lease;
-      this.#attemptNumber = acquired.checkpoint.attempt;
-      logger.debug(
-        `Acquired the lease of ${this.#where} as ${this.#owner} (fence ${acquired.lease.fence}, ` +
-          `attempt ${acquired.checkpoint.attempt}) for ${this.#p.leaseTtlMs} ms.`,
-      );
-      keeper = new LeaseKeeper(
-        store,
-        acquired.lease,
-        this.#p.leaseTtlMs,
-        this.#o.now,
-        (error) => {
-          if (error instanceof FencedError) this.#stopper.abort(error);
-          else logger.warn(`Lease renewal for ${this.#where} failed: ${error.message}`);
-        },
-        logger,
-      );
+      this.#held = taken;
+      this.#attemptNumber = taken.checkpoint.attempt;
       // A store with its own clock (PostgreSQL's server) measures the checkpoint's age too.
-      const now = acquired.storeNow ?? this.#o.now();
-      reader = await untilAborted(this.#open(acquired.checkpoint, now), this.#stopper.signal);
+      const now = taken.storeNow ?? this.#options.now();
+      reader = await untilAborted(this.#open(taken.checkpoint, now), this.#stopper.signal);
       // Recorded once resume point and total are known, so reports can rate the live run.
-      await idempotent(() => store.recordRun(this.#record("running")), this.#o);
+      await this.#store.recordRun(this.#record("running"));
       this.#emit("runStarted", (m) =>
         m.runStarted?.({
           ...this.#event(),
@@ -169,12 +138,12 @@ class Runner<E, S, Tx> {
           attempt: this.#attemptNumber,
         }),
       );
-      const outcome = await this.#loop(reader, this.#executor(acquired.lease));
-      keeper.stop();
+      const outcome = await this.#loop(reader, this.#executor(taken.lease));
+      taken.stop();
       if (outcome.status === "completed") {
         // History's `completed` row is written with the completion, in one transaction.
         const record = this.#record("completed");
-        await completeResolved(store, acquired.lease, this.#o.now(), record, this.#o);
+        await this.#store.complete(taken.lease, this.#options.now(), record);
         logger.info(`Completed ${this.#where}: ${this.#progressText()} in ${this.#elapsed()} ms.`);
         return await this.#finish("completed", undefined, undefined, record);
       }
@@ -183,12 +152,11 @@ class Runner<E, S, Tx> {
         // again would do the same, so this is a failure (exit 1), not a suspension to repeat.
         throw outcome.cause;
       }
-      return await this.#suspend(acquired.lease, outcome.reason, outcome.cause);
+      return await this.#suspend(taken, outcome.reason, outcome.cause);
     } catch (caught) {
       // Stopped outside the batch loop (while opening the entities, say): still a suspension.
-      if (caught instanceof RunStoppedError && this.#lease) {
-        keeper?.stop();
-        return await this.#suspend(this.#lease, caught.reason);
+      if (caught instanceof RunStoppedError && this.#held) {
+        return await this.#suspend(this.#held, caught.reason);
       }
       const error = caught instanceof Error ? caught : new Error(String(caught));
       const saved =
@@ -198,23 +166,39 @@ class Runner<E, S, Tx> {
             ? "Checkpoint saved - can resume."
             : "No checkpoint to resume from.";
       logger.error(`Failed at ${this.#countText()}. ${saved} ${error.message}`);
-      const lease = this.#lease;
-      if (lease) {
-        await idempotent(() => store.release(lease, this.#o.now()), this.#o).catch(() => {});
-      }
+      await this.#held?.release();
       return await this.#finish("failed", undefined, error);
     } finally {
       this.#stopper.dispose();
-      keeper?.stop();
+      this.#held?.stop();
       const closing = reader?.close().catch(() => {});
       // An abandoned entity source may be stuck in a read that closing would wait for.
       if (!this.#stopper.signal.aborted) await closing;
     }
   }
 
+  /** Asks the processor's `shouldRun` whether this partition needs a run at all. */
+  async #shouldRun(): Promise<boolean> {
+    const shouldRun = this.#processor.shouldRun as NonNullable<Processor["shouldRun"]>;
+    const lastCompletedAt = await this.#store.lastCompletedAt(this.#key);
+    const answer = await untilAborted(
+      Promise.resolve(shouldRun({ partition: this.#options.partition, lastCompletedAt })),
+      this.#stopper.signal,
+    );
+    if (typeof answer !== "boolean") {
+      // "no" is truthy: guessing either way would run or skip a partition by accident.
+      throw new InvalidOptionError(
+        "shouldRun",
+        `shouldRun() of ${this.#where} returned ${describeValue(answer)}; return true ` +
+          "to run the partition or false to skip it.",
+      );
+    }
+    return answer;
+  }
+
   /** `cause`: a batch error a retry could not follow, kept in the result and history. */
-  async #suspend(lease: LeaseHandle, reason: SuspendReason, cause?: Error): Promise<RunResult<S>> {
-    await idempotent(() => this.#o.store.release(lease, this.#o.now()), this.#o);
+  async #suspend(held: HeldLease, reason: SuspendReason, cause?: Error): Promise<RunResult<S>> {
+    await held.release();
     const idle = this.#tally.batches === 0;
     // A run that keeps suspending before its first batch would otherwise loop unnoticed.
     const note = cause
@@ -222,7 +206,9 @@ class Runner<E, S, Tx> {
       : idle
         ? " without processing anything; a run started again now would likely do the same"
         : "";
-    this.#o.logger.info(`Suspended ${this.#where} at ${this.#progressText()} (${reason})${note}.`);
+    this.#options.logger.info(
+      `Suspended ${this.#where} at ${this.#progressText()} (${reason})${note}.`,
+    );
     return await this.#finish("suspended", reason, cause);
   }
 
@@ -231,7 +217,7 @@ class Runner<E, S, Tx> {
       fingerprint: () => this.#fingerprint,
       onCommitted: (entities, commitMs) => {
         // Without metrics sinks, not even the event is built: this runs once per batch.
-        if (this.#o.metrics?.length) this.#emitCommitted(entities, commitMs);
+        if (this.#options.metrics?.length) this.#emitCommitted(entities, commitMs);
         this.#reportProgress();
       },
     });
@@ -250,8 +236,8 @@ class Runner<E, S, Tx> {
 
   /** Decides fresh start or resume, prepares state and total, and opens the entity source. */
   async #open(checkpoint: StoredCheckpoint, now: number): Promise<BatchReader<E>> {
-    const p = this.#p;
-    const { partition, logger } = this.#o;
+    const p = this.#processor;
+    const { partition, logger } = this.#options;
     const input = await readInput(p as Processor, partition);
     this.#fingerprint = input.fingerprint;
     let after: Cursor | null = null;
@@ -293,7 +279,7 @@ class Runner<E, S, Tx> {
   }
 
   async #loop(reader: BatchReader<E>, executor: BatchExecutor<E, S, Tx>): Promise<Outcome> {
-    const sizer = batchSizer(this.#p.batchSize);
+    const sizer = batchSizer(this.#processor.batchSize);
     try {
       for (;;) {
         const size = sizer.next();
@@ -326,15 +312,15 @@ class Runner<E, S, Tx> {
   }
 
   #reportProgress(): void {
-    const { logger, progressEveryMs, onProgress } = this.#o;
+    const { logger, progressEveryMs, onProgress } = this.#options;
     const elapsed = performance.now();
     if (elapsed - this.#lastProgressLog >= progressEveryMs) {
       this.#lastProgressLog = elapsed;
       logger.info(`Progress: ${this.#progressText()}`);
     }
     onProgress?.({
-      processor: this.#p.name,
-      partition: this.#o.partition,
+      processor: this.#processor.name,
+      partition: this.#options.partition,
       completed: this.#tally.completed,
       total: this.#tally.total,
       processed: this.#tally.processed,
@@ -346,12 +332,16 @@ class Runner<E, S, Tx> {
   }
 
   #event() {
-    return { runId: this.#runId, processor: this.#p.name, partition: this.#o.partition };
+    return {
+      runId: this.#runId,
+      processor: this.#processor.name,
+      partition: this.#options.partition,
+    };
   }
 
   /** Calls a metrics hook on every configured sink; a failing hook never fails the run. */
   #emit(hook: string, call: (metrics: RunMetrics) => void): void {
-    emitMetric(this.#o, hook, call);
+    emitMetric(this.#options, hook, call);
   }
 
   /** `300/450`, or `300/?` while the total is unknown. */
@@ -376,7 +366,7 @@ class Runner<E, S, Tx> {
       ...this.#key,
       status,
       startedAt: this.#startedAt,
-      finishedAt: status === "running" ? null : this.#o.now(),
+      finishedAt: status === "running" ? null : this.#options.now(),
       resumedFrom: this.#resumedFrom,
       processed: this.#tally.processed,
       total: this.#tally.total,
@@ -395,12 +385,7 @@ class Runner<E, S, Tx> {
     error?: Error,
     recorded?: RunRecord,
   ): Promise<RunResult<S>> {
-    if (!recorded) {
-      const record = this.#record(status, reason, error);
-      await idempotent(() => this.#o.store.recordRun(record), this.#o).catch((e: Error) => {
-        this.#o.logger.warn(`Could not record run ${this.#runId} in history: ${e.message}`);
-      });
-    }
+    if (!recorded) await this.#store.recordRun(this.#record(status, reason, error));
     this.#emit("runFinished", (m) =>
       m.runFinished?.({
         ...this.#event(),

@@ -155,11 +155,13 @@ export function adviceFrom(
   options: AdviseOptions,
   processor?: string,
 ): Advice[] {
-  const names = processor ? [processor] : [...new Set(runs.map((r) => r.processor))].sort();
+  // Redrives reprocess ledger entries: they are neither retries nor resumes.
+  const ofRuns = runs.filter((r) => r.kind !== "redrive");
+  const names = processor ? [processor] : [...new Set(ofRuns.map((r) => r.processor))].sort();
   return names.map((name) =>
     advise(
       name,
-      runs.filter((r) => r.processor === name),
+      ofRuns.filter((r) => r.processor === name),
       options,
     ),
   );

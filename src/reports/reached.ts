@@ -16,13 +16,14 @@ import { leaseIsLive } from "./lease.js";
 export function successorsOf(runs: readonly RunRecord[]): Map<string, RunRecord> {
   const byAttempt = new Map<string, RunRecord>();
   for (const run of runs) {
-    if (run.status === "busy" || run.status === "skipped") continue;
+    // A redrive shares its checkpoint's attempt: it resumed nothing and nothing resumed it.
+    if (run.status === "busy" || run.status === "skipped" || run.kind === "redrive") continue;
     byAttempt.set(`${keyId(run)}\u0000${run.attempt}`, run);
   }
   const successors = new Map<string, RunRecord>();
   for (const run of runs) {
     // A busy or skipped run never held the checkpoint: the run after it did not resume it.
-    if (run.status === "busy" || run.status === "skipped") continue;
+    if (run.status === "busy" || run.status === "skipped" || run.kind === "redrive") continue;
     const next = byAttempt.get(`${keyId(run)}\u0000${run.attempt + 1}`);
     if (next && next.startedAt >= run.startedAt) successors.set(run.runId, next);
   }

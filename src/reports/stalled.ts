@@ -21,7 +21,7 @@ export interface StalledPartition {
 export function stalledPartitions(runs: readonly RunRecord[]): StalledPartition[] {
   const streaks = new Map<string, { run: RunRecord; suspensions: number; ended: boolean }>();
   for (const run of runs) {
-    if (run.status === "busy" || run.status === "skipped") continue;
+    if (run.status === "busy" || run.status === "skipped" || run.kind === "redrive") continue;
     const key = JSON.stringify([run.processor, run.partition]);
     const streak = streaks.get(key) ?? { run, suspensions: 0, ended: false };
     streaks.set(key, streak);

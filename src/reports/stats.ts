@@ -30,7 +30,8 @@ export interface ProcessorStats {
 export function statsReport(runs: readonly RunRecord[], since: number): ProcessorStats[] {
   const byProcessor = new Map<string, RunRecord[]>();
   for (const r of runs) {
-    if (r.startedAt < since) continue;
+    // A redrive reprocesses ledger entries: it saves or costs nothing a resume would.
+    if (r.startedAt < since || r.kind === "redrive") continue;
     const list = byProcessor.get(r.processor) ?? [];
     list.push(r);
     byProcessor.set(r.processor, list);

@@ -6,7 +6,7 @@ import type {
   StoredCheckpoint,
   StoredFailure,
 } from "../core/store/records.js";
-import type { CheckpointWrite, LeaseHandle } from "../core/store/run-store.js";
+import type { BatchCommit, LeaseHandle } from "../core/store/run-store.js";
 import type { CheckpointKey, Cursor, RecordedRunStatus } from "../core/types.js";
 
 /** A `checkpoints` row as SQL returns it (shared by the SQL stores). */
@@ -47,6 +47,7 @@ export interface RunRow {
   attempt: number;
   reason: string | null;
   error: string | null;
+  kind: string;
 }
 
 /** A `failures` row as SQL returns it. */
@@ -191,6 +192,7 @@ export function scanRows(rows: readonly CheckpointRow[]): CheckpointScan {
 export function toRun(row: RunRow): RunRecord {
   return {
     runId: row.run_id,
+    kind: row.kind === "redrive" ? "redrive" : "run",
     processor: row.processor,
     partition: row.partition,
     shard: row.shard,
@@ -236,7 +238,7 @@ export function fenceOf(lease: LeaseHandle): unknown[] {
 }
 
 /** The parameters of `commit`; the cursor goes in as JSON so its type survives. */
-export function commitValues(write: CheckpointWrite, lease: LeaseHandle): unknown[] {
+export function commitValues(write: BatchCommit, lease: LeaseHandle): unknown[] {
   return [
     write.processorVersion,
     cursorJson(write.cursor),

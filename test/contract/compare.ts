@@ -59,6 +59,7 @@ export async function historyOf(store: CheckpointStore, processor?: string) {
     .slice()
     .reverse()
     .map((r) => ({
+      kind: r.kind ?? "run",
       processor: r.processor,
       partition: r.partition,
       shard: r.shard,

@@ -68,11 +68,14 @@ describe("redrive through the run's execution, on every store", { timeout: 120_0
         store: opened.store,
         partition: "2024-01-15",
         logger: false,
-        now: () => T0 + 120_000,
+        now: () => T0 + 121_000,
       });
+      const { runId, ...redrivenWithoutId } = redriven;
+      const recorded = await opened.store.listRuns({ runId });
       return {
         first: resultOf(first),
-        redriven,
+        redriven: redrivenWithoutId,
+        recorded: recorded.map((r) => [r.kind, r.status, r.attempt, r.processed]),
         kept: [
           after?.cursor,
           after?.completed,
@@ -103,12 +106,18 @@ describe("redrive through the run's execution, on every store", { timeout: 120_0
     assert.equal(seen.logged, true, "the redrive logged through the caller's logger");
     assert.deepEqual(seen.ledger, []);
     assert.deepEqual(
-      seen.history.map((h) => [h.status, h.resumedFrom]),
+      seen.recorded,
+      [["redrive", "completed", 1, 1]],
+      "the redrive's id is in history, as a redrive that counted no attempt",
+    );
+    assert.deepEqual(
+      seen.history.map((h) => [h.kind, h.status, h.resumedFrom, h.attempt]),
       [
-        ["suspended", null],
-        ["completed", null],
+        ["run", "suspended", null, 1],
+        ["redrive", "completed", null, 1],
+        ["run", "completed", null, 2],
       ],
-      "a redrive is not a run of the partition",
+      "a redrive is recorded as one of its own kind and resumes nothing",
     );
   });
 
@@ -155,8 +164,8 @@ describe("redrive through the run's execution, on every store", { timeout: 120_0
         runs,
         ledgerBefore,
         whole,
-        other,
-        mine,
+        other: { ...other, runId: typeof other.runId },
+        mine: { ...mine, runId: typeof mine.runId },
         calls: calls
           .filter((c) => (c as { lookup?: unknown }).lookup !== undefined || calls.indexOf(c) >= 0)
           .slice(-2),
@@ -183,12 +192,13 @@ describe("redrive through the run's execution, on every store", { timeout: 120_0
     assert.deepEqual(seen.ledger, []);
     assert.equal(seen.checkpoints, 0, "the redrive left no checkpoint behind");
     assert.deepEqual(
-      seen.history.map((h) => [h.partition, h.shard, h.status, h.processed]),
+      seen.history.map((h) => [h.kind, h.partition, h.shard, h.status, h.processed]),
       [
-        ["p", "0", "completed", 5],
-        ["p", "1", "completed", 9],
+        ["run", "p", "0", "completed", 5],
+        ["run", "p", "1", "completed", 9],
+        ["redrive", "p", "1", "completed", 1],
       ],
-      "one row per shard's run; a redrive is no run",
+      "one row per shard's run, and the redrive of shard 1; shard 0's ledger was empty",
     );
   });
 });

@@ -27,6 +27,7 @@ async function leaveDeadRun(store: CheckpointStore): Promise<void> {
   await store.recordRun({ ...leaseRun(acquired.lease, T, "running"), total: 100 });
   for (const completed of [10, 20, 30]) {
     await store.openBatch(acquired.lease).commit({
+      kind: "batch",
       processorVersion: 1,
       cursor: completed,
       completed,

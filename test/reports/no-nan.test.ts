@@ -64,6 +64,7 @@ describe("reports at the edges of history", () => {
     });
     assert.ok(acquired.acquired);
     await store.openBatch(acquired.lease).commit({
+      kind: "batch",
       processorVersion: 1,
       cursor: null,
       completed: 0,

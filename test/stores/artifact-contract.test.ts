@@ -41,6 +41,7 @@ for (const factory of STORE_FACTORIES) {
 
     const commit = (refs: ArtifactRef[], cursor: number) => {
       const write: CheckpointWrite = {
+        kind: "batch",
         processorVersion: 1,
         cursor,
         completed: cursor,

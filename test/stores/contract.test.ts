@@ -1,18 +1,15 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { FencedError } from "../../src/core/errors.js";
-import type {
-  CheckpointWrite,
-  LeaseHandle,
-  RunRecord,
-} from "../../src/core/store/checkpoint-store.js";
+import type { BatchCommit, LeaseHandle, RunRecord } from "../../src/core/store/checkpoint-store.js";
 import { type OpenedStore, STORE_FACTORIES } from "./stores.js";
 
 const key = { processor: "players", partition: "2024-01-15", shard: "" };
 const T0 = 1_700_000_000_000;
 
-function write(overrides: Partial<CheckpointWrite> = {}): CheckpointWrite {
+function write(overrides: Partial<BatchCommit> = {}): BatchCommit {
   return {
+    kind: "batch",
     processorVersion: 1,
     cursor: 50,
     completed: 50,

@@ -29,6 +29,7 @@ const TTL = 30_000;
 
 function write(cursor: number): CheckpointWrite {
   return {
+    kind: "batch",
     processorVersion: 1,
     cursor,
     completed: cursor,

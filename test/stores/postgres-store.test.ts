@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import pg from "pg";
 import { FencedError, StoreError } from "../../src/core/errors.js";
-import type { CheckpointWrite, LeaseHandle } from "../../src/core/store/checkpoint-store.js";
+import type { BatchCommit, LeaseHandle } from "../../src/core/store/checkpoint-store.js";
 import type { PgPool } from "../../src/stores/postgres/postgres-pool.js";
 import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
 import { NO_SERVER, openTestPool, PG_TEST_URL, type TestPool } from "./postgres-factory.js";
@@ -12,8 +12,9 @@ const key = { processor: "players", partition: "2024-01-15", shard: "" };
 const T0 = 1_700_000_000_000;
 const TTL = 30_000;
 
-function write(overrides: Partial<CheckpointWrite> = {}): CheckpointWrite {
+function write(overrides: Partial<BatchCommit> = {}): BatchCommit {
   return {
+    kind: "batch",
     processorVersion: 1,
     cursor: 50,
     completed: 50,

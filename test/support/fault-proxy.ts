@@ -43,6 +43,11 @@ export interface FaultProxyOptions {
   readonly probability: Partial<Record<FaultKind, number>>;
   /** Which statements complete a partition (cut with `completion-reply`). */
   readonly isCompletion?: (sql: string) => boolean;
+  /**
+   * A targeted fault besides the random ones: called for every request outside a
+   * transaction; `true` forwards it and drops its reply (recorded as `statement-reply`).
+   */
+  readonly dropReplyOf?: (sql: string) => boolean;
 }
 
 /** A running proxy. */
@@ -129,6 +134,9 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     }
     if (after && roll(after)) {
       record(after, sql);
+      c.cutOnReply = true;
+    } else if (!c.inTransaction && options.dropReplyOf?.(sql)) {
+      record("statement-reply", sql);
       c.cutOnReply = true;
     }
     c.outstanding = true;

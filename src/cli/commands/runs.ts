@@ -28,6 +28,7 @@ interface RunsOptions extends StoreCommandOptions {
   shard?: string;
   status?: RecordedRunStatus;
   limit: number;
+  run?: string;
 }
 
 /** `waymark runs`: recent run history, newest first. */
@@ -40,6 +41,7 @@ export function registerRuns(program: Command): void {
       .option("--partition <partition>", "only this partition")
       .option("--shard <id>", "only this shard of the partition")
       .addOption(new Option("--status <status>", "only runs that ended so").choices(STATUSES))
+      .option("--run <id>", "only the run (or redrive) with this id")
       .option("--limit <n>", "how many runs to show, newest first", parseLimit, 20),
   ).action(async (options: RunsOptions) => {
     await usingStore(
@@ -52,6 +54,7 @@ export function registerRuns(program: Command): void {
             shard: options.shard,
             status: options.status,
             limit: options.limit,
+            runId: options.run,
           }),
           loadCorrupt(store, { processor: options.processor }),
         ]);
@@ -100,7 +103,7 @@ function toRow(run: RunView): Record<string, string> {
     processor: run.processor,
     partition: run.partition,
     shard: run.shard,
-    status: run.reason ? `${status} (${run.reason})` : status,
+    status: `${run.kind === "redrive" ? "redrive " : ""}${run.reason ? `${status} (${run.reason})` : status}`,
     processed: run.total === null ? `${run.processed}` : `${run.processed} of ${run.total}`,
     resumedFrom: run.resumedFrom === null ? "-" : String(run.resumedFrom),
     duration: duration === null ? "-" : formatDuration(duration),

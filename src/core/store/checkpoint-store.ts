@@ -7,6 +7,7 @@ export type {
   CorruptCheckpoint,
   FailureFilter,
   RunFilter,
+  RunKind,
   RunRecord,
   StoredCheckpoint,
   StoredFailure,
@@ -15,10 +16,12 @@ export type { OperatorStore, ReportStore } from "./report-store.js";
 export type {
   AcquireRequest,
   AcquireResult,
+  BatchCommit,
   BatchScope,
   CheckpointWrite,
   FailureWrite,
   LeaseHandle,
+  LedgerCommit,
   ReadBack,
   RunStore,
 } from "./run-store.js";

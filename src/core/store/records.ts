@@ -46,9 +46,17 @@ export interface CheckpointScan {
   readonly corrupt: CorruptCheckpoint[];
 }
 
+/**
+ * What a history row records: a `run` (which resumes and completes a checkpoint) or a
+ * `redrive` (which reprocesses the failure ledger and leaves the checkpoint as it was).
+ */
+export type RunKind = "run" | "redrive";
+
 /** One row of run history. */
 export interface RunRecord extends CheckpointKey {
   readonly runId: string;
+  /** A run, or a redrive of the failure ledger; reports rate runs only. @default "run" */
+  readonly kind?: RunKind;
   readonly status: RecordedRunStatus;
   readonly startedAt: number;
   readonly finishedAt: number | null;
@@ -100,5 +108,7 @@ export interface RunFilter {
   readonly status?: RecordedRunStatus;
   /** Runs started at or after this time (epoch ms). */
   readonly since?: number;
+  /** The one run with this id (a run's or a redrive's, as results and messages name them). */
+  readonly runId?: string;
   readonly limit?: number;
 }

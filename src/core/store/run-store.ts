@@ -2,7 +2,13 @@ import { describeKey } from "../checkpoint-key.js";
 import type { CheckpointKey, Cursor } from "../types.js";
 import type { ArtifactRef, ArtifactStore } from "./artifact-store.js";
 import type { BackfillStore } from "./backfill-store.js";
-import type { FailureFilter, RunRecord, StoredCheckpoint, StoredFailure } from "./records.js";
+import type {
+  FailureFilter,
+  RunKind,
+  RunRecord,
+  StoredCheckpoint,
+  StoredFailure,
+} from "./records.js";
 
 /**
  * The run side of the store seam: everything a run (and a redrive) needs, and nothing a
@@ -109,6 +115,11 @@ export interface AcquireRequest extends CheckpointKey {
   readonly runId: string;
   readonly leaseTtlMs: number;
   readonly now: number;
+  /**
+   * `redrive` takes the lease without counting an attempt: a redrive resumes nothing.
+   * @default "run"
+   */
+  readonly kind?: RunKind;
 }
 
 /** The outcome of {@link RunStore.acquire}. */
@@ -145,14 +156,19 @@ export interface FailureWrite {
   readonly attempts: number;
 }
 
-/** The progress one batch commits. */
-export interface CheckpointWrite {
-  /**
-   * Commit the batch's `ctx.tx` writes and ledger changes under the lease, but leave the
-   * checkpoint as it is: cursor, counts, state, fingerprint, artifacts and `updatedAt` (its
-   * age) stay; only the lease is renewed. What a redrive commits. @default false
-   */
-  readonly keepCheckpoint?: boolean;
+/** What every commit carries: the lease's renewal and the batch's ledger changes. */
+interface CommitBase {
+  readonly leaseTtlMs: number;
+  readonly now: number;
+  /** Entities skipped by this batch, recorded in the failure ledger in the same transaction. */
+  readonly failures?: readonly FailureWrite[];
+  /** Ledger entries (by cursor) whose entity this batch processed, resolved in the same transaction. */
+  readonly resolvedFailures?: readonly Cursor[];
+}
+
+/** A batch's progress: the checkpoint moves to `cursor` with its counts, state and artifacts. */
+export interface BatchCommit extends CommitBase {
+  readonly kind: "batch";
   readonly processorVersion: number;
   /** Null only while a checkpoint has no progress yet. */
   readonly cursor: Cursor | null;
@@ -164,13 +180,19 @@ export interface CheckpointWrite {
   readonly fingerprint: string | null;
   /** Artifacts this batch put: their references switch in the same transaction. */
   readonly artifacts?: readonly ArtifactRef[];
-  readonly leaseTtlMs: number;
-  readonly now: number;
-  /** Entities skipped by this batch, recorded in the failure ledger in the same transaction. */
-  readonly failures?: readonly FailureWrite[];
-  /** Ledger entries (by cursor) a redrive fixed, removed in the same transaction. */
-  readonly resolvedFailures?: readonly Cursor[];
 }
+
+/**
+ * A commit that leaves the checkpoint as it is (cursor, counts, state, fingerprint, artifacts
+ * and `updatedAt`, its age): only the batch's `ctx.tx` writes and ledger changes land, and the
+ * lease is renewed. What a redrive commits.
+ */
+export interface LedgerCommit extends CommitBase {
+  readonly kind: "ledger";
+}
+
+/** What one batch commits, under the lease. */
+export type CheckpointWrite = BatchCommit | LedgerCommit;
 
 /** One batch's transaction scope. Exactly one of `commit` or `rollback` is called. */
 export interface BatchScope<Tx> {

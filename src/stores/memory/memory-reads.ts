@@ -34,7 +34,8 @@ export function selectRuns(runs: Iterable<RunRecord>, filter: RunFilter): RunRec
         (filter.partition === undefined || r.partition === filter.partition) &&
         (filter.shard === undefined || r.shard === filter.shard) &&
         (filter.status === undefined || r.status === filter.status) &&
-        (filter.since === undefined || r.startedAt >= filter.since),
+        (filter.since === undefined || r.startedAt >= filter.since) &&
+        (filter.runId === undefined || r.runId === filter.runId),
     )
     .sort((a, b) => b.startedAt - a.startedAt || byCodeUnits(b.runId, a.runId));
   return filter.limit === undefined ? selected : selected.slice(0, filter.limit);

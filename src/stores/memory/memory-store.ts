@@ -97,7 +97,7 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
       leaseOwner: request.owner,
       leaseExpiresAt: request.now + request.leaseTtlMs,
       fence: base.fence + 1,
-      attempt: base.attempt + 1,
+      attempt: base.attempt + (request.kind === "redrive" ? 0 : 1),
     };
     this.#checkpoints.set(id, checkpoint);
     if (existing) this.#abandon(existing, request.runId);
@@ -144,7 +144,7 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
             effect();
             applied.push(undo);
           }
-          if (write.artifacts?.length && !write.keepCheckpoint) {
+          if (write.kind === "batch" && write.artifacts?.length) {
             this.artifacts.switchRefs(lease, write.artifacts);
           }
         } catch (error) {
@@ -156,7 +156,7 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
           this.#failures.delete(failureId(lease, cursor));
         this.#checkpoints.set(
           keyId(lease),
-          write.keepCheckpoint
+          write.kind === "ledger"
             ? { ...held, leaseExpiresAt: write.now + write.leaseTtlMs }
             : {
                 ...held,

@@ -144,6 +144,8 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<(s: string) => readonly string[]
   (s) => [`ALTER TABLE ${s}.completions ADD COLUMN run_id TEXT`],
   // 7: the name of the codec that wrote a checkpoint's state (NULL: JSON, from before).
   (s) => [`ALTER TABLE ${s}.checkpoints ADD COLUMN state_codec TEXT`],
+  // 8: what a history row records: a run, or a redrive of the failure ledger.
+  (s) => [`ALTER TABLE ${s}.runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'run'`],
 ];
 
 /** The table that records which migrations a schema has had. */

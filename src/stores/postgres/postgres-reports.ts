@@ -73,6 +73,7 @@ export class PostgresReports {
          AND ($3::text IS NULL OR shard = $3)
          AND ($4::text IS NULL OR status = $4)
          AND ($5::bigint IS NULL OR started_at >= $5)
+         AND ($7::text IS NULL OR run_id = $7)
        ORDER BY started_at DESC, run_id COLLATE "C" DESC
        LIMIT $6`,
       [
@@ -82,6 +83,7 @@ export class PostgresReports {
         filter.status ?? null,
         filter.since ?? null,
         filter.limit ?? null,
+        filter.runId ?? null,
       ],
     );
     return result.rows.map(toRun);

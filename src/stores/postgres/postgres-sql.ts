@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { RunRecord } from "../../core/store/records.js";
-import type { CheckpointWrite, LeaseHandle } from "../../core/store/run-store.js";
+import type { BatchCommit, LeaseHandle } from "../../core/store/run-store.js";
 import { cursorJson, fenceOf } from "../sql-rows.js";
 
 /** A statement's text, and its prepared-statement name when it has one. */
@@ -28,12 +28,12 @@ export function postgresSql(s: string): Record<StatementName, PgStatement> {
               ), taken AS (
                 INSERT INTO ${s}.checkpoints AS c (processor, partition, shard, run_id,
                   lease_owner, lease_expires_at, fence, attempt, created_at, updated_at)
-                VALUES ($1, $2, $3, $4, $5, ${storeNow(7)} + $6::bigint, 1, 1,
+                VALUES ($1, $2, $3, $4, $5, ${storeNow(7)} + $6::bigint, 1, $9::integer,
                   ${storeNow(7)}, ${storeNow(7)})
                 ON CONFLICT (processor, partition, shard) DO UPDATE SET
                   run_id = EXCLUDED.run_id, lease_owner = EXCLUDED.lease_owner,
                   lease_expires_at = EXCLUDED.lease_expires_at,
-                  fence = c.fence + 1, attempt = c.attempt + 1
+                  fence = c.fence + 1, attempt = c.attempt + $9::integer
                 WHERE c.lease_owner IS NULL OR c.lease_expires_at IS NULL
                    OR c.lease_expires_at <= ${storeNow(7)}
                 RETURNING *
@@ -83,7 +83,7 @@ export function postgresSql(s: string): Record<StatementName, PgStatement> {
                  INSERT INTO ${s}.runs AS r (${RUN_COLUMNS})
                  SELECT $7::text, processor, partition, shard, $8::text, $9::bigint,
                    $10::bigint, $11::bigint, $12::bigint, $13::bigint, $14::integer,
-                   $15::double precision, $16::integer, $17::text, $18::text
+                   $15::double precision, $16::integer, $17::text, $18::text, $19::text
                  FROM done
                  ON CONFLICT (run_id) DO UPDATE SET ${RUN_UPDATE}
                )
@@ -103,7 +103,7 @@ export function postgresSql(s: string): Record<StatementName, PgStatement> {
     discardEmpty: `DELETE FROM ${s}.checkpoints WHERE ${fenced(1)} AND cursor IS NULL`,
     // A row the completion wrote as `completed` stays so (see RunStore.recordRun).
     recordRun: `INSERT INTO ${s}.runs AS r (${RUN_COLUMNS})
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
                 ON CONFLICT (run_id) DO UPDATE SET ${RUN_UPDATE}
                 WHERE r.status <> 'completed'`,
     lastCompletedAt: `SELECT completed_at FROM ${s}.completions
@@ -132,7 +132,7 @@ const groupNow = `COALESCE(v.now, ${SERVER_NOW})`;
 
 /** The parameters of `commit`: the runner's `now` is null when the server's clock decides. */
 export function pgCommitValues(
-  write: CheckpointWrite,
+  write: BatchCommit,
   lease: LeaseHandle,
   now: number | null,
 ): unknown[] {
@@ -152,7 +152,7 @@ export function pgCommitValues(
 
 /** The columns of `runs`, in the order of {@link runValues}. */
 const RUN_COLUMNS = `run_id, processor, partition, shard, status, started_at, finished_at,
-  resumed_from, processed, total, batches, checkpoint_ms, attempt, reason, error`;
+  resumed_from, processed, total, batches, checkpoint_ms, attempt, reason, error, kind`;
 
 /** What an upsert of a `runs` row replaces. */
 const RUN_UPDATE = `processor = EXCLUDED.processor, partition = EXCLUDED.partition,
@@ -160,7 +160,7 @@ const RUN_UPDATE = `processor = EXCLUDED.processor, partition = EXCLUDED.partiti
   finished_at = EXCLUDED.finished_at, resumed_from = EXCLUDED.resumed_from,
   processed = EXCLUDED.processed, total = EXCLUDED.total, batches = EXCLUDED.batches,
   checkpoint_ms = EXCLUDED.checkpoint_ms, attempt = EXCLUDED.attempt,
-  reason = EXCLUDED.reason, error = EXCLUDED.error`;
+  reason = EXCLUDED.reason, error = EXCLUDED.error, kind = EXCLUDED.kind`;
 
 /** The WHERE of a fenced statement whose parameters start at `$first`. */
 function fenced(first: number): string {
@@ -220,5 +220,6 @@ export function runValues(run: RunRecord): unknown[] {
     run.attempt,
     run.reason,
     run.error,
+    run.kind ?? "run",
   ];
 }

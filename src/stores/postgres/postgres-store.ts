@@ -170,6 +170,8 @@ export class PostgresStore implements CheckpointStore<PgTx> {
         request.leaseTtlMs,
         now,
         abandonedRunError(request.runId),
+        // A redrive resumes nothing: it takes the lease without counting an attempt.
+        request.kind === "redrive" ? 0 : 1,
       ]);
       const row = taken.rows[0];
       if (row) {
@@ -213,20 +215,20 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     return {
       tx: transaction.tx,
       commit: async (write: CheckpointWrite) => {
-        const values = pgCommitValues(write, lease, this.#now(write.now));
         // With artifacts the commit grows a CTE whose shape varies, so it is not prepared.
-        const [statement, params]: [PgStatement, unknown[]] = write.keepCheckpoint
-          ? [this.#sql.renew, [write.leaseTtlMs, this.#now(write.now), ...fenceOf(lease)]]
-          : write.artifacts?.length
-            ? withText(
-                this.artifacts.commitStatement(
-                  this.#sql.commit.text,
-                  values,
-                  write.artifacts,
-                  write.now,
-                ),
-              )
-            : [this.#sql.commit, values];
+        const [statement, params]: [PgStatement, unknown[]] =
+          write.kind === "ledger"
+            ? [this.#sql.renew, [write.leaseTtlMs, this.#now(write.now), ...fenceOf(lease)]]
+            : write.artifacts?.length
+              ? withText(
+                  this.artifacts.commitStatement(
+                    this.#sql.commit.text,
+                    pgCommitValues(write, lease, this.#now(write.now)),
+                    write.artifacts,
+                    write.now,
+                  ),
+                )
+              : [this.#sql.commit, pgCommitValues(write, lease, this.#now(write.now))];
         let committed: boolean;
         if (hasLedgerChanges(write)) {
           try {

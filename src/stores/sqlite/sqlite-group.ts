@@ -65,6 +65,7 @@ export function sqliteGroupFlush(
 export function plainCommit(write: CheckpointWrite, tx: SqliteTx): boolean {
   return (
     tx.staged.length === 0 &&
+    write.kind === "batch" &&
     !write.artifacts?.length &&
     !write.failures?.length &&
     !write.resolvedFailures?.length

@@ -203,6 +203,8 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   "ALTER TABLE completions ADD COLUMN run_id TEXT;",
   // 7: the name of the codec that wrote a checkpoint's state (NULL: JSON, from before).
   `ALTER TABLE checkpoints ADD COLUMN state_codec TEXT;`,
+  // 8: what a history row records: a run, or a redrive of the failure ledger.
+  `ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'run';`,
 ];
 
 /**

@@ -60,6 +60,7 @@ export class SqliteReports {
            AND (@shard IS NULL OR shard = @shard)
            AND (@status IS NULL OR status = @status)
            AND (@since IS NULL OR started_at >= @since)
+           AND (@runId IS NULL OR run_id = @runId)
          ORDER BY started_at DESC, run_id DESC LIMIT @limit`,
       )
       .all({
@@ -69,6 +70,7 @@ export class SqliteReports {
         status: filter.status ?? null,
         since: filter.since ?? null,
         limit: filter.limit ?? -1,
+        runId: filter.runId ?? null,
       }) as RunRow[];
     return rows.map(toRun);
   }

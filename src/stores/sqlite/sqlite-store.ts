@@ -172,11 +172,12 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
     this.#sql(
       `INSERT INTO checkpoints (processor, partition, shard, run_id, lease_owner,
                lease_expires_at, fence, attempt, created_at, updated_at)
-             VALUES (@processor, @partition, @shard, @runId, @owner, @expiresAt, 1, 1, @now, @now)
+             VALUES (@processor, @partition, @shard, @runId, @owner, @expiresAt, 1, @attempts,
+               @now, @now)
              ON CONFLICT (processor, partition, shard) DO UPDATE SET
                run_id = excluded.run_id, lease_owner = excluded.lease_owner,
                lease_expires_at = excluded.lease_expires_at,
-               fence = checkpoints.fence + 1, attempt = checkpoints.attempt + 1`,
+               fence = checkpoints.fence + 1, attempt = checkpoints.attempt + @attempts`,
     ).run({
       processor: request.processor,
       partition: request.partition,
@@ -185,6 +186,8 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
       owner: request.owner,
       expiresAt: request.now + request.leaseTtlMs,
       now: request.now,
+      // A redrive resumes nothing: it takes the lease without counting an attempt.
+      attempts: request.kind === "redrive" ? 0 : 1,
     });
     if (existing?.run_id) {
       // The run that held it and never recorded an outcome died at its last commit.
@@ -225,11 +228,12 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
 
   /** The checkpoint and the batch's staged writes; run inside `#commitBatch`'s transaction. */
   #writeBatch(lease: LeaseHandle, write: CheckpointWrite, tx: SqliteTx): void {
-    const { changes } = write.keepCheckpoint
-      ? this.#sql(RENEW_SQL).run(write.now + write.leaseTtlMs, ...fenceOf(lease))
-      : this.#sql(COMMIT_SQL).run(...commitValues(write, lease));
+    const { changes } =
+      write.kind === "ledger"
+        ? this.#sql(RENEW_SQL).run(write.now + write.leaseTtlMs, ...fenceOf(lease))
+        : this.#sql(COMMIT_SQL).run(...commitValues(write, lease));
     if (changes === 0) throw new FencedError(fencedMessage(lease));
-    if (write.artifacts?.length && !write.keepCheckpoint) {
+    if (write.kind === "batch" && write.artifacts?.length) {
       this.artifacts.switchRefs(lease, write.artifacts, write.now);
     }
     for (const [sql, params] of tx.staged) this.#sql(sql).run(...params);
@@ -389,18 +393,19 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
   #writeRun(run: RunRecord): void {
     this.#sql(
       `INSERT INTO runs (run_id, processor, partition, shard, status, started_at, finished_at,
-         resumed_from, processed, total, batches, checkpoint_ms, attempt, reason, error)
+         resumed_from, processed, total, batches, checkpoint_ms, attempt, reason, error, kind)
        VALUES (@runId, @processor, @partition, @shard, @status, @startedAt, @finishedAt,
-         @resumedFrom, @processed, @total, @batches, @checkpointMs, @attempt, @reason, @error)
+         @resumedFrom, @processed, @total, @batches, @checkpointMs, @attempt, @reason, @error,
+         @kind)
        ON CONFLICT (run_id) DO UPDATE SET processor = excluded.processor,
          partition = excluded.partition, shard = excluded.shard, status = excluded.status,
          started_at = excluded.started_at, finished_at = excluded.finished_at,
          resumed_from = excluded.resumed_from, processed = excluded.processed,
          total = excluded.total, batches = excluded.batches,
          checkpoint_ms = excluded.checkpoint_ms, attempt = excluded.attempt,
-         reason = excluded.reason, error = excluded.error
+         reason = excluded.reason, error = excluded.error, kind = excluded.kind
        WHERE runs.status <> 'completed'`,
-    ).run({ ...run });
+    ).run({ ...run, kind: run.kind ?? "run" });
   }
 
   #get(key: CheckpointKey): CheckpointRow | undefined {

@@ -1,0 +1,273 @@
+import { classifyWriteError } from "../batch-failure.js";
+import { describeKey } from "../checkpoint-key.js";
+import { FencedError, StoreError } from "../errors.js";
+import type { CheckpointKey, Cursor, Logger } from "../types.js";
+import type { BackfillOpen, BackfillRecord } from "./backfill-store.js";
+import type { FailureFilter, RunRecord, StoredFailure } from "./records.js";
+import type {
+  AcquireRequest,
+  AcquireResult,
+  BatchScope,
+  CheckpointWrite,
+  LeaseHandle,
+  ReadBack,
+  RunStore,
+} from "./run-store.js";
+import { acquiredLease, fencedMessage } from "./run-store.js";
+
+/**
+ * Indeterminate is a state, not an error. A store write whose reply was lost (a connection
+ * cut after the statement was sent, an I/O error at COMMIT) may or may not have happened.
+ * Before anything is retried or reported, the runner reads the store back and carries on as
+ * the store says: as if the reply had arrived, or with the write's own error. Only when even
+ * the read-back fails is the outcome reported as unknown (`OUTCOME_UNKNOWN`).
+ *
+ * {@link GuardedStore} does this for every write of the run side, so that no entry point (run,
+ * redrive, a backfill, the pg-boss worker) can forget it: each wraps its store once, in the
+ * run's setup, and writes only through the wrapper. `npm run lint` fails on a raw store write
+ * anywhere else in `src/core`.
+ */
+
+/** How a {@link GuardedStore} reads back and tries again. */
+export interface GuardPolicy {
+  /** The run's `sleep` between attempts (tests inject one that returns at once). */
+  readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Where a failed release or history write is reported; they never fail the run. */
+  readonly logger: Logger;
+  /** Reads (and idempotent writes) tried before giving up. @default 6 (about 3 s) */
+  readonly attempts?: number;
+}
+
+const FIRST_DELAY_MS = 50;
+const MAX_DELAY_MS = 1000;
+const NEVER = new AbortController().signal;
+
+/**
+ * The run side of a store as every entry point writes to it: each write whose reply was lost
+ * is resolved by reading the store back (acquire, batch commit, completion), repeated where it
+ * is safe to repeat (renewal, release, history), and cleanup (release, history) never fails
+ * the invocation that calls it. Reads go straight through.
+ */
+export class GuardedStore<Tx = unknown> {
+  readonly #store: RunStore<Tx>;
+  readonly #policy: GuardPolicy;
+
+  constructor(store: RunStore<Tx>, policy: GuardPolicy) {
+    this.#store = store;
+    this.#policy = policy;
+  }
+
+  /** `memory`, `sqlite` or `postgres`. */
+  get kind(): string {
+    return this.#store.kind;
+  }
+
+  /** The store's artifacts capability, when it has one (blobs are written by `RunArtifacts`). */
+  get artifacts(): RunStore<Tx>["artifacts"] {
+    return this.#store.artifacts;
+  }
+
+  /** Whether the store keeps backfill records. */
+  get keepsBackfills(): boolean {
+    return this.#store.backfills !== undefined;
+  }
+
+  /**
+   * Takes the lease; when the reply was lost, reads back whether this runner (its owner and run
+   * id) holds it now, so that a lease taken but unanswered does not block the partition.
+   */
+  async acquire(request: AcquireRequest): Promise<AcquireResult> {
+    const attempts = this.#policy.attempts ?? 6;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#store.acquire(request);
+      } catch (error) {
+        if (classifyWriteError(error) !== "indeterminate") throw error;
+        const { checkpoint } = await this.#readBack(request, error, "taking the lease");
+        if (checkpoint?.leaseOwner === request.owner && checkpoint.runId === request.runId) {
+          return acquiredLease(request, checkpoint);
+        }
+        // Known not to have landed, and nothing was done under it yet: simply ask again.
+        if (attempt >= attempts) throw error;
+      }
+    }
+  }
+
+  /** Extends a held lease, again while the store fails; `FencedError` when it was lost. */
+  renew(lease: LeaseHandle, leaseTtlMs: number, now: number): Promise<void> {
+    return this.#repeat(() => this.#store.renew(lease, leaseTtlMs, now));
+  }
+
+  /** Opens the scope of one batch; commit it with {@link GuardedStore.commit}. */
+  openBatch(lease: LeaseHandle): BatchScope<Tx> {
+    return this.#store.openBatch(lease);
+  }
+
+  /**
+   * Commits one batch; when the reply was lost, reads back the checkpoint: this lease's fence
+   * and owner with this batch's cursor and count mean it landed, and the run goes on as if the
+   * reply had arrived. Otherwise the commit's own error (or `FENCED`) is thrown.
+   */
+  async commit(scope: BatchScope<Tx>, lease: LeaseHandle, write: CheckpointWrite): Promise<void> {
+    try {
+      await scope.commit(write);
+    } catch (error) {
+      if (classifyWriteError(error) !== "indeterminate") throw error;
+      if (!(await this.#commitLanded(lease, write, error))) throw error;
+    }
+  }
+
+  async #commitLanded(lease: LeaseHandle, write: CheckpointWrite, error: unknown) {
+    const { checkpoint } = await this.#readBack(lease, error, "a checkpoint commit");
+    if (!checkpoint || checkpoint.fence !== lease.fence || checkpoint.leaseOwner !== lease.owner) {
+      throw new FencedError(fencedMessage(lease));
+    }
+    if (write.kind === "batch") {
+      return checkpoint.cursor === write.cursor && checkpoint.completed === write.completed;
+    }
+    // A ledger commit leaves the cursor alone: it shows in the ledger entries it resolved.
+    return this.#resolvedInLedger(lease, write.resolvedFailures ?? []);
+  }
+
+  async #resolvedInLedger(key: CheckpointKey, cursors: readonly Cursor[]): Promise<boolean> {
+    if (cursors.length === 0) return false;
+    const fixed = new Set(cursors.map((c) => JSON.stringify(c)));
+    const ledger = await this.listFailures(key);
+    return !ledger.some((f) => fixed.has(JSON.stringify(f.cursor)));
+  }
+
+  /**
+   * Completes the checkpoint and records the run; when the reply was lost, reads back the
+   * completion record: this run's id there means it landed, and the run is `completed`.
+   */
+  async complete(lease: LeaseHandle, now: number, record: RunRecord): Promise<void> {
+    try {
+      await this.#store.complete(lease, now, record);
+    } catch (error) {
+      if (classifyWriteError(error) !== "indeterminate") throw error;
+      const back = await this.#readBack(lease, error, "the completion");
+      if (back.completedBy === lease.runId) return;
+      const held =
+        back.checkpoint?.fence === lease.fence && back.checkpoint.leaseOwner === lease.owner;
+      throw held ? error : new FencedError(fencedMessage(lease));
+    }
+  }
+
+  /**
+   * Gives the lease back, again while the store fails. Never throws: a lease that could not
+   * be released expires by itself, and the invocation's own outcome is what matters. Resolves
+   * to whether the release landed.
+   */
+  async release(
+    lease: LeaseHandle,
+    now: number,
+    options?: { discardEmpty?: boolean },
+  ): Promise<boolean> {
+    try {
+      await this.#repeat(() => this.#store.release(lease, now, options));
+      return true;
+    } catch (error) {
+      this.#policy.logger.warn(
+        `Could not release the lease of ${describeKey(lease)}: ${(error as Error).message}. ` +
+          "It expires by itself.",
+      );
+      return false;
+    }
+  }
+
+  /** Writes a history row, again while the store fails. Never throws; resolves to whether it landed. */
+  async recordRun(record: RunRecord): Promise<boolean> {
+    try {
+      await this.#repeat(() => this.#store.recordRun(record));
+      return true;
+    } catch (error) {
+      this.#policy.logger.warn(
+        `Could not record run ${record.runId} in history: ${(error as Error).message}`,
+      );
+      return false;
+    }
+  }
+
+  /** Opens (resumes or begins) a backfill record, again while the store fails. */
+  async openBackfill(request: BackfillOpen): Promise<BackfillRecord | null> {
+    const backfills = this.#store.backfills;
+    if (!backfills) return null;
+    // Opening twice is the same as once: the second call resumes what the first began.
+    return this.#repeat(() => backfills.open({ ...request, restart: request.restart }));
+  }
+
+  /** Marks a backfill finished. Never throws: if it is lost, the next run finds every partition done. */
+  async finishBackfill(record: BackfillRecord, now: number): Promise<void> {
+    const backfills = this.#store.backfills;
+    if (!backfills) return;
+    await this.#repeat(() => backfills.finish(record, now)).catch((error: Error) => {
+      this.#policy.logger.warn(
+        `Could not mark the backfill of ${record.processor} finished: ${error.message}`,
+      );
+    });
+  }
+
+  /** What the store holds for `key` now (see {@link RunStore.readBack}). */
+  readBack(key: CheckpointKey): Promise<ReadBack> {
+    return this.#store.readBack(key);
+  }
+
+  /** When the checkpoint's partition (or shard) last completed, or null. */
+  lastCompletedAt(key: CheckpointKey): Promise<number | null> {
+    return this.#store.lastCompletedAt(key);
+  }
+
+  /** The failure ledger's entries for a filter. */
+  listFailures(filter?: FailureFilter): Promise<StoredFailure[]> {
+    return this.#store.listFailures(filter);
+  }
+
+  /** The keys of `processor` completed at or after `since`, from the backfill records. */
+  async completedSince(processor: string, since: number): Promise<CheckpointKey[]> {
+    return (await this.#store.backfills?.completedSince(processor, since)) ?? [];
+  }
+
+  /** Reads the key back, retrying while the store itself fails; throws OUTCOME_UNKNOWN at the end. */
+  async #readBack(key: CheckpointKey, cause: unknown, what: string): Promise<ReadBack> {
+    const attempts = this.#policy.attempts ?? 6;
+    let last: unknown = cause;
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      if (attempt > 0) await this.#pause(attempt);
+      try {
+        return await this.#store.readBack(key);
+      } catch (error) {
+        if (classifyWriteError(error) !== "indeterminate") throw error;
+        last = error;
+      }
+    }
+    const detail = last instanceof Error ? last.message : String(last);
+    throw new StoreError(
+      "OUTCOME_UNKNOWN",
+      `The store did not answer after ${what} of ${describeKey(key)} was sent, nor when asked ` +
+        `${attempts} times whether it landed (${detail}). It may have landed: the next run reads ` +
+        "the checkpoint and resumes from whatever did (`waymark runs` shows this run " +
+        "`completed` if its completion landed). Check the store's connection.",
+      {
+        cause,
+        ...(cause instanceof StoreError && cause.location ? { location: cause.location } : {}),
+      },
+    );
+  }
+
+  /** Runs a write that is safe to repeat, trying again while the store fails; throws the last error. */
+  async #repeat<T>(write: () => Promise<T>): Promise<T> {
+    const attempts = this.#policy.attempts ?? 6;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await write();
+      } catch (error) {
+        if (attempt >= attempts || classifyWriteError(error) !== "indeterminate") throw error;
+        await this.#pause(attempt);
+      }
+    }
+  }
+
+  #pause(attempt: number): Promise<void> {
+    return this.#policy.sleep(Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** (attempt - 1)), NEVER);
+  }
+}

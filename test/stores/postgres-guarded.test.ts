@@ -1,0 +1,106 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { describe, it } from "node:test";
+import pg from "pg";
+import { defineProcessor } from "../../src/core/processor.js";
+import { redrive } from "../../src/core/redrive.js";
+import { run } from "../../src/core/run.js";
+import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
+import type { PgTx } from "../../src/stores/postgres/postgres-tx.js";
+import { startFaultProxy } from "../support/fault-proxy.js";
+import { noBackoff } from "../support/time.js";
+import { NO_SERVER, PG_TEST_URL } from "./postgres-factory.js";
+
+/** Drops the reply of the first statement matching each pattern, once each. */
+function onceEach(...patterns: RegExp[]) {
+  const left = new Set(patterns);
+  return (sql: string) => {
+    for (const pattern of left) {
+      if (pattern.test(sql)) {
+        left.delete(pattern);
+        return true;
+      }
+    }
+    return false;
+  };
+}
+
+describe("a redrive writes through the guarded store", { skip: NO_SERVER, timeout: 60_000 }, () => {
+  it("reads back a lost acquire and a lost release: its true result, and no lease left", async () => {
+    const url = PG_TEST_URL as string;
+    const schema = `t_${randomBytes(6).toString("hex")}`;
+    const direct = new pg.Pool({ connectionString: url, max: 2 });
+    const armed = { drop: (_sql: string) => false };
+    const proxy = await startFaultProxy({
+      target: url,
+      seed: 1,
+      probability: {},
+      dropReplyOf: (sql) => armed.drop(sql),
+    });
+    const store = await PostgresStore.open({ connectionString: proxy.url, schema, poolSize: 4 });
+    try {
+      await direct.query(`CREATE TABLE ${schema}.effects (id INT PRIMARY KEY, writes INT)`);
+      const poisoned = { on: true };
+      const processor = defineProcessor<number, undefined, PgTx>({
+        name: "guarded",
+        batchSize: 5,
+        retry: false,
+        skip: { limit: 5 },
+        entities: ({ after }) => [1, 2, 3, 4, 5, 6, 7, 8].filter((n) => n > (after ?? 0)),
+        id: (n) => n,
+        lookup: (ids) => ids,
+        async processBatch(batch, ctx) {
+          if (poisoned.on && batch.includes(3)) throw new Error("entity 3 is poisoned");
+          await ctx.tx.query(
+            `INSERT INTO ${schema}.effects (id, writes) SELECT unnest($1::int[]), 1
+             ON CONFLICT (id) DO UPDATE SET writes = effects.writes + 1`,
+            [batch],
+          );
+        },
+      });
+      const first = await run(processor, { store, partition: "p", logger: false });
+      assert.equal(first.status, "completed");
+      assert.equal(first.skipped, 1);
+
+      poisoned.on = false;
+      // The completed partition has no checkpoint: the redrive creates an empty one and its
+      // release deletes it again (a release that finds no row to delete updates nothing).
+      armed.drop = onceEach(/INSERT INTO \S+\.checkpoints AS c/, /AND cursor IS NULL/);
+      const result = await redrive(processor, {
+        store,
+        partition: "p",
+        logger: false,
+        sleep: noBackoff,
+      });
+      assert.deepEqual(
+        proxy.faults.map((f) => f.kind),
+        ["statement-reply", "statement-reply"],
+        "both replies were dropped",
+      );
+      assert.deepEqual(
+        { status: result.status, fixed: result.fixed, stillFailing: result.stillFailing },
+        { status: "completed", fixed: [3], stillFailing: [] },
+      );
+      const leases = await direct.query(
+        `SELECT lease_owner FROM ${schema}.checkpoints WHERE lease_owner IS NOT NULL`,
+      );
+      assert.deepEqual(leases.rows, [], "no lease is left behind");
+      const effects = await direct.query(`SELECT id, writes FROM ${schema}.effects ORDER BY id`);
+      assert.deepEqual(
+        effects.rows.map((r) => [r.id, r.writes]),
+        [1, 2, 3, 4, 5, 6, 7, 8].map((id) => [id, 1]),
+        "every entity's effect exactly once",
+      );
+      const recorded = await store.listRuns({ runId: result.runId });
+      assert.deepEqual(
+        recorded.map((r) => [r.kind, r.status, r.processed]),
+        [["redrive", "completed", 1]],
+      );
+    } finally {
+      await store.close();
+      await proxy.close();
+      await direct.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await direct.end();
+    }
+  });
+});
