@@ -1,5 +1,5 @@
 /**
- * Terminology (DESIGN.md is the source of truth):
+ * Terminology: the words of waymark's API, CLI and docs, each with one meaning.
  *
  * - processor: a named, versioned unit of work: where its entities come from and how one
  *   batch is processed.

@@ -371,8 +371,9 @@ export class PostgresStore implements CheckpointStore<PgTx> {
 
 /**
  * Opens a `PostgresStore` from a `postgres://` or `postgresql://` URL; a `schema` query
- * parameter (`?schema=jobs`) picks the schema. This is what `openStore()` calls, through a
- * dynamic `import()` so that `pg` stays optional.
+ * parameter (`?schema=jobs`) picks the schema. This is what `openStore()` calls. `pg` stays
+ * optional: it is loaded (with `require`, in postgres-options.ts) only when a pool is made from
+ * a URL or connection string.
  *
  * @example
  * const store = await openPostgresStore("postgres://app@db.internal/app?schema=waymark");
