@@ -1,4 +1,5 @@
 import { describeValue, InvalidOptionError } from "../core/errors.js";
+import type { SplitArgs } from "../core/shard-types.js";
 import { refuseUnknownKeys } from "../core/validate.js";
 import { forPartition, type PerPartition, type Source, type SourceArgs } from "./source.js";
 
@@ -16,6 +17,7 @@ export interface RangeOptions {
  * A source of the integers from `from` to `to` (both included), each its own id: pages of
  * an API, blocks of ids to update in slices, numbered files. A resume starts at the first
  * integer after the cursor without producing the ones before it, and the count is known.
+ * A running partition splits at the middle of the integers it has not reached.
  * The range may depend on the partition (`({ partition }) => ({ from: 1, to: await maxId(partition) })`).
  *
  * @example
@@ -47,6 +49,14 @@ export function fromRange(range: PerPartition<RangeOptions>): Source<number, num
         typeof shard?.to === "number" ? shard.to : undefined,
       ).size;
     },
+    async split({ partition, after, to, minimum }: SplitArgs) {
+      const rest = new IntegerRange(
+        await resolve(partition),
+        after as number | null,
+        typeof to === "number" ? to : undefined,
+      );
+      return rest.middle(minimum);
+    },
   };
 }
 
@@ -74,6 +84,16 @@ class IntegerRange implements Iterable<number> {
   /** How many integers the range yields. */
   get size(): number {
     return this.#last < this.#first ? 0 : Math.floor((this.#last - this.#first) / this.#step) + 1;
+  }
+
+  /**
+   * The integer that ends the first half of the range, so that both halves hold at least
+   * `minimum` (and at least one) integers; null when the range is too small for that.
+   */
+  middle(minimum: number): number | null {
+    const size = this.size;
+    if (size < 2 || size < 2 * minimum) return null;
+    return this.#first + (Math.floor(size / 2) - 1) * this.#step;
   }
 
   *[Symbol.iterator](): Iterator<number> {
