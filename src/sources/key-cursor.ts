@@ -5,9 +5,10 @@ export type KeyValue = string | number;
 
 /**
  * How a key column's values become cursor values: `integer` (PostgreSQL's int8 arrives as a
- * string), `text`, `date` (a `Date` becomes `YYYY-MM-DD`) or `auto` (SQLite: by the value).
+ * string), `text`, `uuid` (text, told apart so that a split point is a uuid), `date` (a `Date`
+ * becomes `YYYY-MM-DD`) or `auto` (SQLite: by the value).
  */
-export type KeyKind = "integer" | "text" | "date" | "auto";
+export type KeyKind = "integer" | "text" | "uuid" | "date" | "auto";
 
 // Below every character a key component may hold, so that a shorter component sorts first.
 const SEPARATOR = "\u001f";
@@ -75,7 +76,7 @@ function encodeComponent(value: KeyValue): string {
 export function keyValue(value: unknown, kind: KeyKind, column: string, where: string): KeyValue {
   // Only integers JavaScript holds exactly: a REAL, or a SQLite INTEGER past 2^53 that the
   // driver already rounded, would give a cursor that names another row than the one read.
-  if (typeof value === "number" && kind !== "text" && kind !== "date") {
+  if (typeof value === "number" && (kind === "integer" || kind === "auto")) {
     if (Number.isSafeInteger(value)) return value;
     throw new WaymarkError(
       "INVALID_ENTITY",

@@ -77,7 +77,8 @@ function findSort(node: PlanNode): PlanNode | null {
 
 function kindOf(type: string, table: string, column: string): KeyKind {
   if (INTEGERS.has(type)) return "integer";
-  if (COLLATABLE.has(type) || type === "uuid") return "text";
+  if (COLLATABLE.has(type)) return "text";
+  if (type === "uuid") return "uuid";
   if (type === "date") return "date";
   throw new WaymarkError(
     "INVALID_ENTITY",

@@ -1,5 +1,5 @@
 import type { KeyValue } from "./key-cursor.js";
-import type { KeyColumn } from "./query-driver.js";
+import { type KeyColumn, quoteIdentifier } from "./query-driver.js";
 import { type CompiledSql, compileSql, type RawSql, SqlFragment } from "./sql.js";
 
 /** Everything the statements of one read share: table, key, filter, page size. */
@@ -30,23 +30,45 @@ export function compileWhere(
     : { text: "", values: [] };
 }
 
+/** Bounds on the key: each a whole key, or (for `atMost`) its leading columns. */
+export interface KeyBounds {
+  /** Keys strictly after this one (the cursor). */
+  readonly after?: readonly KeyValue[] | null;
+  /** Keys up to and including this one (a shard's end). */
+  readonly to?: readonly KeyValue[] | null;
+  /** Keys from this one on, included. */
+  readonly atLeast?: readonly KeyValue[] | null;
+  /** Keys whose leading columns are at or below these values. */
+  readonly atMost?: readonly KeyValue[] | null;
+  /** Leaves out rows with a NULL in a key column, which sort first or last by dialect. */
+  readonly notNull?: boolean;
+}
+
 /** The `WHERE` clause: the user's filter and the key's bounds (after the cursor, up to `to`). */
 export function compileFilter(
   shape: QueryShape,
   where: CompiledSql,
-  bounds: { after?: readonly KeyValue[] | null; to?: readonly KeyValue[] | null },
+  bounds: KeyBounds,
 ): CompiledSql {
   const values = [...where.values];
   const terms = where.text ? [where.text] : [];
   if (bounds.after) terms.push(compareKey(shape, ">", bounds.after, values));
   if (bounds.to) terms.push(compareKey(shape, "<=", bounds.to, values));
+  if (bounds.atLeast) terms.push(compareKey(shape, ">=", bounds.atLeast, values));
+  if (bounds.atMost) terms.push(compareKey(shape, "<=", bounds.atMost, values));
+  if (bounds.notNull) {
+    for (const k of shape.key) if (k.nullable) terms.push(`${k.sql} IS NOT NULL`);
+  }
   return { text: terms.length ? ` WHERE ${terms.join(" AND ")}` : "", values };
 }
 
-/** `"k" > $3`, or `("a", "b") > ($3, $4)`: a row comparison that one index seek serves. */
+/**
+ * `"k" > $3`, or `("a", "b") > ($3, $4)`: a row comparison that one index seek serves. A key
+ * shorter than the key compares the leading columns.
+ */
 function compareKey(
   shape: QueryShape,
-  operator: ">" | "<=",
+  operator: ">" | "<=" | ">=",
   key: readonly KeyValue[],
   values: unknown[],
 ): string {
@@ -54,14 +76,30 @@ function compareKey(
     values.push(value);
     return shape.placeholder(values.length);
   });
-  if (shape.key.length === 1) return `${shape.key[0]?.sql} ${operator} ${params[0]}`;
-  return `(${shape.key.map((k) => k.sql).join(", ")}) ${operator} (${params.join(", ")})`;
+  const columns = shape.key.slice(0, key.length).map((k) => k.sql);
+  if (columns.length === 1) return `${columns[0]} ${operator} ${params[0]}`;
+  return `(${columns.join(", ")}) ${operator} (${params.join(", ")})`;
 }
 
 /** One page: the filter plus the key bound, in key order, at most `pageSize` rows. */
 export function pageQuery(shape: QueryShape, filter: CompiledSql): string {
   const order = shape.key.map((k) => k.sql).join(", ");
   return `${shape.select} FROM ${shape.from}${filter.text} ORDER BY ${order} LIMIT ${shape.pageSize}`;
+}
+
+/**
+ * The key of the row `offset` rows from the filter's first (`ASC`) or last (`DESC`) one, as
+ * the index gives it: a seek and a walk of `offset` index entries, never a scan.
+ */
+export function keyAtQuery(
+  shape: QueryShape,
+  filter: CompiledSql,
+  direction: "ASC" | "DESC",
+  offset: number,
+): string {
+  const columns = shape.key.map((k) => quoteIdentifier(k.name)).join(", ");
+  const order = shape.key.map((k) => `${k.sql} ${direction}`).join(", ");
+  return `SELECT ${columns} FROM ${shape.from}${filter.text} ORDER BY ${order} LIMIT 1 OFFSET ${offset}`;
 }
 
 /** The number of rows the filter matches. */

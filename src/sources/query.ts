@@ -1,5 +1,6 @@
 import { describeValue, InvalidOptionError, WaymarkError } from "../core/errors.js";
 import { consoleLogger, silentLogger } from "../core/logger.js";
+import type { SplitArgs } from "../core/shard-types.js";
 import type { Cursor, Logger } from "../core/types.js";
 import { parseOptions } from "../core/validate.js";
 import { decoderOf } from "./decode.js";
@@ -14,6 +15,7 @@ import {
   type QueryOptions,
 } from "./query-options.js";
 import { postgresDriver } from "./query-postgres.js";
+import { splitPoint } from "./query-split.js";
 import {
   compileFilter,
   compileWhere,
@@ -55,6 +57,7 @@ export function fromQuery<E extends object = Row, const K extends KeyOption<E> =
   const source: Source<E, Cursor> = {
     entities: (args) => flatten(reader.pages(args)),
     id: reader.id,
+    split: (args) => reader.split(args),
   };
   if (options.count) source.count = (args) => reader.count(args);
   return source as Source<E, CursorOfKey<E, K>>;
@@ -150,6 +153,17 @@ class QueryReader<E> {
     });
     const [row] = await this.#all(countQuery(shape, filter), filter.values, "count");
     return Number(row?.n ?? 0);
+  }
+
+  /** A key near the middle of the range's rest, found by index seeks (see {@link splitPoint}). */
+  async split(args: SplitArgs): Promise<Cursor | null> {
+    const shape = await this.#shape();
+    const where = await this.#compileWhere(args.partition, shape);
+    const keyAt = async (text: string, values: readonly unknown[]) => {
+      const [row] = await this.#all(text, values, "split");
+      return row ? this.#rowKey(row) : null;
+    };
+    return splitPoint({ shape, where, keyAt, keyOf: (cursor) => this.#keyOf(cursor) }, args);
   }
 
   /** Learns the key's column types once, and builds the parts every statement shares. */

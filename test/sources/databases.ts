@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterEach, beforeEach, describe } from "node:test";
 import type { CheckpointStore } from "../../src/core/store/checkpoint-store.js";
 import type { QueryDatabase } from "../../src/index.js";
 import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
@@ -92,3 +93,27 @@ export const SOURCE_DATABASES: ReadonlyArray<{
     },
   },
 ];
+
+/**
+ * Declares `title`'s suite once per database, skipped with its reason where there is none;
+ * `body` gets a function that returns the test's own database, opened before each test and
+ * closed after it.
+ */
+export function describeEachDatabase(
+  title: string,
+  timeout: number,
+  body: (database: () => SourceDatabase) => void,
+): void {
+  for (const { name, skip, open } of SOURCE_DATABASES) {
+    describe(`${title} on ${name}`, { timeout, skip }, () => {
+      let database: SourceDatabase | undefined;
+      beforeEach(async () => {
+        database = await open();
+      });
+      afterEach(async () => {
+        await database?.close();
+      });
+      body(() => database as SourceDatabase);
+    });
+  }
+}

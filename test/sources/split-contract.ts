@@ -22,7 +22,10 @@ export interface SplitCase {
    * way (undefined): a source that estimates its size cannot be held to an exact count.
    */
   readonly splits: (size: number) => boolean | undefined;
-  /** The smallest share of the rest each half must hold: how near the middle a split lands. */
+  /**
+   * The smallest share of a rest of 32 or more each half must hold: how near the middle a
+   * split lands (a guess from a few keys cannot be held to it on a handful of rows).
+   */
   readonly balance: number;
 }
 
@@ -94,7 +97,7 @@ export async function checkSplits(test: SplitCase): Promise<number> {
       const size = half?.length ?? 0;
       assert.ok(size >= Math.max(1, minimum), `${where}: half ${h} holds ${size}`);
       assert.ok(
-        size >= test.balance * rest.length,
+        rest.length < 32 || size >= test.balance * rest.length,
         `${where}: half ${h} holds ${size} of ${rest.length}, not near the middle`,
       );
       const resumeAt = Math.floor(random() * size);
