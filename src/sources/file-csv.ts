@@ -87,6 +87,14 @@ export async function* csvRecords(
   }
 }
 
+/** Where the records of a plain CSV file start: after its header line when `columns` is true. */
+export async function csvRecordsStart(path: string, options: CsvOptions): Promise<number> {
+  const { columns = true, ...rest } = options;
+  if (columns !== true) return 0;
+  const { parse } = (await import("csv-parse")) as { parse: Parse };
+  return (await readHeader(path, false, rest, parse)).end;
+}
+
 /** Resolves when `write` calls back, rejects with the error it calls back with. */
 function settle(write: (done: (error?: Error | null) => void) => void): Promise<void> {
   return new Promise((resolve, reject) => write((error) => (error ? reject(error) : resolve())));

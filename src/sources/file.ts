@@ -3,8 +3,9 @@ import { z } from "zod";
 import { describeValue, InvalidOptionError, WaymarkError } from "../core/errors.js";
 import { fn, parseOptions } from "../core/validate.js";
 import { type Decoder, decoderOf } from "./decode.js";
-import { type CsvOptions, csvRecords } from "./file-csv.js";
+import { type CsvOptions, csvRecords, csvRecordsStart } from "./file-csv.js";
 import { ndjsonRecords } from "./file-ndjson.js";
+import { fileSplitPoint, recordRules } from "./file-split.js";
 import { openChunks } from "./file-stream.js";
 import { flatten, mapPage } from "./flatten.js";
 import { forPartition, type PerPartition, type Source, type SourceArgs } from "./source.js";
@@ -122,29 +123,29 @@ export function fromFile<T = unknown>(
     return resolved;
   };
 
-  async function* chunks({ partition, after }: SourceArgs): AsyncGenerator<FileRecord<T>[]> {
+  async function* chunks({ partition, after, shard }: SourceArgs): AsyncGenerator<FileRecord<T>[]> {
     const file = await pathOf(partition);
     const where = `fromFile(${file})`;
-    const gzip = options.gzip ?? /\.gz$/i.test(file);
-    const csv =
-      (options.format ?? (/\.(csv|tsv)(\.gz)?$/i.test(file) ? "csv" : "ndjson")) === "csv";
+    const { gzip, csv, csvOptions } = layoutOf(file, options);
     const from = typeof after === "number" ? after : 0;
-    // A .tsv name means tab-separated unless the csv options say otherwise.
-    const tsv = /\.tsv(\.gz)?$/i.test(file) ? { delimiter: "\t" } : {};
+    const to = typeof shard?.to === "number" ? shard.to : Number.POSITIVE_INFINITY;
     const raw = csv
-      ? csvRecords(file, from, gzip, { ...tsv, ...options.csv }, where)
+      ? csvRecords(file, from, gzip, csvOptions, where)
       : ndjsonRecords(openChunks(file, from, gzip), where);
     try {
-      for await (const records of raw) {
-        if (options.decode === undefined) {
-          yield records as FileRecord<T>[];
-          continue;
+      for await (const page of raw) {
+        // A shard ends at the record that ends at its `to`: stop reading there.
+        const past = (page.at(-1)?.end ?? 0) > to;
+        const records = past ? page.filter((record) => record.end <= to) : page;
+        if (options.decode === undefined) yield records as FileRecord<T>[];
+        else {
+          yield* mapPage(records, ({ value, start, end }) => ({
+            value: decode(value, () => `the record at byte ${start}`),
+            start,
+            end,
+          }));
         }
-        yield* mapPage(records, ({ value, start, end }) => ({
-          value: decode(value, () => `the record at byte ${start}`),
-          start,
-          end,
-        }));
+        if (past) return;
       }
     } catch (error) {
       throw readFailed(error, where);
@@ -163,7 +164,30 @@ export function fromFile<T = unknown>(
         throw readFailed(error, `fromFile(${file})`);
       }
     },
+    async split({ partition, after, to, minimum, signal }) {
+      const file = await pathOf(partition);
+      const { gzip, csv, csvOptions } = layoutOf(file, options);
+      // A gzip file cannot seek: a second half would decompress the first one again.
+      if (gzip) return null;
+      try {
+        const start =
+          typeof after === "number" ? after : csv ? await csvRecordsStart(file, csvOptions) : 0;
+        const rules = recordRules(csv, csvOptions);
+        return await fileSplitPoint(file, rules, start, { to, minimum, signal });
+      } catch (error) {
+        throw readFailed(error, `fromFile(${file})`);
+      }
+    },
   };
+}
+
+/** How a file is read, from its options and, where they are silent, its name. */
+function layoutOf(file: string, options: FileOptions<unknown>) {
+  const gzip = options.gzip ?? /\.gz$/i.test(file);
+  const csv = (options.format ?? (/\.(csv|tsv)(\.gz)?$/i.test(file) ? "csv" : "ndjson")) === "csv";
+  // A .tsv name means tab-separated unless the csv options say otherwise.
+  const tsv = /\.tsv(\.gz)?$/i.test(file) ? { delimiter: "\t" } : {};
+  return { gzip, csv, csvOptions: { ...tsv, ...options.csv } as CsvOptions };
 }
 
 /** A file that cannot be read (missing, a directory, no permission) fails the source. */

@@ -23,10 +23,10 @@ export interface SplitCase {
    */
   readonly splits: (size: number) => boolean | undefined;
   /**
-   * The smallest share of a rest of 32 or more each half must hold: how near the middle a
-   * split lands (a guess from a few keys cannot be held to it on a handful of rows).
+   * The fewest ids each half of a rest of `size` ids must hold: at least `minimum`, and a
+   * share that says how near the middle a split lands.
    */
-  readonly balance: number;
+  readonly least: (size: number) => number;
 }
 
 /** The ids `entities` gives for `piece`, read as a runner reads a shard. */
@@ -53,7 +53,7 @@ export async function idsOf(
  * the partition, let its holder read a random part of it, ask the source for a split point of
  * the rest and cut the piece there. Each split point lies strictly inside the rest; the two
  * halves, read through `entities`, are the rest with no overlap and no gap, each holds at
- * least `minimum` ids, and a resume at a random id of either half reads exactly the rest of
+ * least `least(rest)` ids (and one), and a resume at a random id of either half reads exactly the rest of
  * that half. At the end, what the holders read and what the pieces hold is the partition,
  * each id once. Resolves to how many splits were made.
  */
@@ -95,11 +95,8 @@ export async function checkSplits(test: SplitCase): Promise<number> {
     assert.deepEqual([...(first ?? []), ...(second ?? [])], rest, `${where}: the halves`);
     for (const [h, half] of [first, second].entries()) {
       const size = half?.length ?? 0;
-      assert.ok(size >= Math.max(1, minimum), `${where}: half ${h} holds ${size}`);
-      assert.ok(
-        rest.length < 32 || size >= test.balance * rest.length,
-        `${where}: half ${h} holds ${size} of ${rest.length}, not near the middle`,
-      );
+      const least = Math.max(1, test.least(rest.length));
+      assert.ok(size >= least, `${where}: half ${h} holds ${size}, fewer than ${least}`);
       const resumeAt = Math.floor(random() * size);
       const resumed = await idsOf(source, partition, {
         after: half?.[resumeAt] as Cursor,

@@ -15,7 +15,10 @@ import { checkSplits } from "./split-contract.js";
 // biome-ignore lint/suspicious/noExplicitAny: the contract holds for a source of any entity.
 type AnySource = Source<any, Cursor>;
 
-/** Runs the split contract over `source` with a few `minimum`s; resolves to the splits made. */
+/**
+ * Runs the split contract over `source` with a few `minimum`s; each half of a rest of 32 rows
+ * or more must hold `balance` of it.
+ */
 async function contract(source: AnySource, partition: string, seed: number, balance: number) {
   const random = seeded(seed);
   let splits = 0;
@@ -28,7 +31,7 @@ async function contract(source: AnySource, partition: string, seed: number, bala
       minimum,
       // Three bounded seeks tell exactly whether 2 * minimum rows are left.
       splits: (size) => size >= 2 * minimum,
-      balance,
+      least: (size) => Math.max(minimum, size >= 32 ? Math.floor(size * balance) : 0),
     });
   }
   assert.ok(splits > 20, `${splits} splits`);

@@ -17,7 +17,7 @@ describe("fromRange's split points", () => {
           rounds: 40,
           minimum,
           splits: (size) => size >= Math.max(2, 2 * minimum),
-          balance: 1 / 3,
+          least: (size) => Math.max(minimum, Math.floor(size / 3)),
         });
         assert.ok(splits > 2, `step ${step}, minimum ${minimum}: ${splits} splits`);
       }
