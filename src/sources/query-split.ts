@@ -38,8 +38,8 @@ export async function splitPoint(probe: SplitProbe, args: SplitArgs): Promise<Cu
  * 1. `high`, the key `minimum` rows before the last: the new shard keeps the rows after it;
  * 2. `low`, the `minimum`-th key up to `high`: the holder keeps the rows up to it (found only
  *    when there are `2 * minimum` rows);
- * 3. the last key in `[low, high]` at or below a key halfway between the two, in the key's
- *    order (see {@link keyBetween}); `low` when there is none.
+ * 3. the last key from `low` on at or below a guess halfway between the two, which lies below
+ *    `high` in the key's order (see {@link keyBetween}); `low` when there is none.
  *
  * Every comparison is the database's, in the order the pages read, so the point is a key
  * the pages produce whatever the guess in step 3 was.
@@ -66,5 +66,8 @@ export async function splitKey(
     high,
     shape.key.map((k) => k.kind),
   );
-  return (await keyAt({ atLeast: low, to: high, atMost: middle }, "DESC", 0)) ?? low;
+  // One lower and one upper bound, so that the seek starts at the guess: a second upper
+  // bound in a row comparison would start it at `high` and walk down to the guess.
+  if (!middle) return low;
+  return (await keyAt({ atLeast: low, atMost: middle }, "DESC", 0)) ?? low;
 }

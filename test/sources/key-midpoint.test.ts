@@ -18,6 +18,7 @@ describe("the midpoint a split probe seeks from", () => {
     assert.equal(textBetween("2024-01-01", "2024-12-31").slice(0, 10), "2024-07-16");
     assert.equal(textBetween("user-0001", "user-1000"), "user-0556");
     assert.equal(textBetween("apple", "zebra"), "mxioc");
+    assert.equal(textBetween("98b0b3b1", "ffce6be6")[0], "c", "hex: the middle of 9 … f is c");
     assert.equal(textBetween("a", "b").slice(0, 2), "am", "past both strings, a digit more");
     assert.equal(textBetween("abc", "abc"), "abc");
   });
@@ -52,5 +53,8 @@ describe("the midpoint a split probe seeks from", () => {
     assert.deepEqual(keyBetween([1, 5], [1, 100], ["auto", "auto"]), [1, 52]);
     assert.deepEqual(keyBetween([1, 5], [3, 1], ["auto", "auto"]), [2]);
     assert.deepEqual(keyBetween(["x", 5], ["x", "y"], ["auto", "auto"]), ["x", 5]);
+    assert.equal(keyBetween([4], [5], ["integer"])?.[0], 4, "the guess may be low itself");
+    assert.deepEqual(keyBetween(["a"], ["a0"], ["text"]), ["a"], "nothing else lies between");
+    assert.equal(keyBetween([7], [7], ["integer"]), null);
   });
 });
