@@ -16,8 +16,8 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import pg from "pg";
 import PgBoss from "pg-boss";
+import type { LeaseHandle } from "../dist/core/store/run-store.js";
 import { PostgresStore } from "../dist/index.js";
-import type { LeaseHandle } from "../dist/stores/store.js";
 import { type BenchRow, formatTable, median, ms, percentile } from "./stats.js";
 
 /** One measured operation: latencies in milliseconds. */
@@ -64,6 +64,7 @@ export async function pgCommit(url: string, quick: boolean): Promise<BenchRow[]>
     const write = () => {
       i++;
       return {
+        kind: "batch" as const,
         processorVersion: 1,
         cursor: i,
         completed: i,

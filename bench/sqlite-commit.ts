@@ -54,6 +54,7 @@ export async function sqliteCommit(
       const now = Date.now();
       let started = performance.now();
       await store.openBatch(lease).commit({
+        kind: "batch",
         processorVersion: 1,
         cursor: i,
         completed: i,

@@ -114,11 +114,31 @@ export function describeSummary(processor: string, result: PartitionsResult): st
       `${describeCounts(result, { failures: false })} in ${formatDuration(result.durationMs)}; ` +
       `${result.processed.toLocaleString("en")} entities processed.`,
   ];
+  const backfill = result.backfill;
+  if (backfill?.alreadyFinished) {
+    lines.push(
+      `The backfill completed at ${isoSeconds(backfill.finishedAt ?? 0)}, by ` +
+        `${backfill.runs ?? "?"} runs: nothing to do. --rerun-completed runs it again.`,
+    );
+    return `${lines.join("\n")}\n`;
+  }
+  const byOthers = result.partitions.filter((o) => o.completedBy !== undefined);
+  if (byOthers.length > 0) {
+    lines.push(`  completed by other runners of this backfill: ${listed(byOthers.map(unitLabel))}`);
+  }
+  const split = result.partitions.filter(
+    (o) => typeof o.shard === "string" && o.shard.startsWith("~"),
+  );
+  if (split.length > 0) {
+    lines.push(`  shards split off running partitions, run here: ${listed(split.map(unitLabel))}`);
+  }
   const notStarted: string[] = [];
   for (const outcome of result.partitions) {
     if (outcome.status === "not-started") notStarted.push(unitLabel(outcome));
     else if (!["completed", "already-completed", "skipped"].includes(outcome.status)) {
-      lines.push(`  ${outcome.status.padEnd(9)}  ${unitLabel(outcome)}  ${detail(outcome)}`);
+      lines.push(
+        `  ${outcome.status.padEnd(9)}  ${unitLabel(outcome)}  ${detail(outcome, result.waiting)}`,
+      );
     }
   }
   if (notStarted.length > 0) {
@@ -137,7 +157,26 @@ export function describeSummary(processor: string, result: PartitionsResult): st
   return `${lines.join("\n")}\n`;
 }
 
-function detail(outcome: PartitionOutcome): string {
+/** `a, b, c`, or the first and last of a long list with its length. */
+function listed(labels: readonly string[]): string {
+  return labels.length <= 4
+    ? labels.join(", ")
+    : `${labels[0]} … ${labels.at(-1)} (${labels.length})`;
+}
+
+/** A time as `2024-06-01T06:00:00Z`. */
+function isoSeconds(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 19)}Z`;
+}
+
+function detail(outcome: PartitionOutcome, waiting: PartitionsResult["waiting"]): string {
+  const held = waiting?.find((w) => w.partition === outcome.partition && w.shard === outcome.shard);
+  if (held) {
+    return (
+      `held by ${held.owner} until ${isoSeconds(held.expiresAt)} (renewed while it runs; if ` +
+      "its runner died, the lease expires then and the next run takes it over)"
+    );
+  }
   const r = outcome.result;
   if (!r) return "";
   const at = `at ${r.completed}/${r.total ?? "?"}`;

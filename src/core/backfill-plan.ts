@@ -1,68 +1,67 @@
 import { createHash } from "node:crypto";
-import type { PartitionUnit } from "./run-partitions-options.js";
 import type { BackfillRecord } from "./store/backfill-store.js";
 import type { GuardedStore } from "./store/guarded-store.js";
 import type { Logger } from "./types.js";
 
-/** What a backfill starts from: its record, and the runs already done for it. */
-export interface BackfillPlan {
-  /** Null when the store keeps no backfills or there is a single partition. */
+/** Where a backfill starts from: its record and the time its claims count completions from. */
+export interface BackfillStart {
+  /** Null when the store keeps no backfills. */
   readonly record: BackfillRecord | null;
-  /** Indexes (into the units) of the partitions that completed since the backfill began. */
-  readonly done: ReadonlySet<number>;
+  /** A unit completed at or after this (by the store's clock) is done for this backfill. */
+  readonly since: number;
 }
 
 /**
- * Opens the backfill of `units` in the store's backfill records and finds which of them completed since
- * it began: those a rerun of an unfinished backfill does not run again. A backfill is named by
- * its processor, version and partitions, so the same command names the same backfill, and a
- * new version of the processor begins a new one.
+ * Opens the backfill of `partitions`: the same processor, version and partitions name the same
+ * backfill, so the same command in any process joins it. A finished backfill of several
+ * partitions stays finished (`rerunCompleted` begins it anew); a finished one of a single
+ * partition is begun anew, since running one partition again is what the same command asks.
+ * An unfinished one not active for the processor's `expiryMs` begins anew, as its checkpoints
+ * have expired. Each way is logged with what it means for the work.
  */
-export async function planBackfill(
+export async function openBackfill(
   store: GuardedStore,
   processor: { readonly name: string; readonly version: number; readonly expiryMs: number },
-  units: readonly PartitionUnit[],
-  options: { readonly now: number; readonly restart: boolean; readonly logger: Logger },
-): Promise<BackfillPlan> {
-  if (!store.keepsBackfills || units.length < 2) return { record: null, done: new Set() };
+  partitions: readonly string[],
+  options: { readonly now: number; readonly rerunCompleted: boolean; readonly logger: Logger },
+): Promise<BackfillStart> {
+  const { now, logger } = options;
   const record = await store.openBackfill({
     processor: processor.name,
-    id: backfillId(processor, units),
-    partitions: units.length,
-    now: options.now,
+    id: backfillId(processor, partitions),
+    partitions,
+    now,
     // Its checkpoints expire after expiryMs without a commit; so does the backfill.
-    staleBefore: options.now - processor.expiryMs,
-    restart: options.restart,
+    staleBefore: now - processor.expiryMs,
+    restart: options.rerunCompleted,
+    repeatFinished: partitions.length === 1,
   });
-  if (!record?.resumed) return { record, done: new Set() };
-  const completed = new Set(
-    (await store.completedSince(processor.name, record.startedAt)).map((key) =>
-      unitId(key.partition, key.shard),
-    ),
-  );
-  const done = new Set<number>();
-  units.forEach((unit, index) => {
-    if (completed.has(unitId(unit.partition, unit.shard))) done.add(index);
-  });
-  options.logger.info(
-    `Resuming the backfill of ${processor.name} begun ${new Date(record.startedAt).toISOString()}: ` +
-      `${done.size} of ${units.length} completed since then are not run again ` +
-      "(--rerun-completed runs them again).",
-  );
-  return { record, done };
+  if (!record) return { record: null, since: now };
+  const began = new Date(record.startedAt).toISOString();
+  if (record.finishedAt !== null) return { record, since: record.startedAt };
+  if (record.resumed) {
+    logger.info(
+      `Joining the backfill of ${processor.name} begun ${began}: partitions completed since ` +
+        "then are not run again (--rerun-completed runs them again).",
+    );
+  } else if (record.discarded > 0) {
+    logger.warn(
+      `Beginning the backfill of ${processor.name} anew: ${record.discarded} checkpoints of ` +
+        "partitions split by an earlier one are discarded, so their partitions start over " +
+        "(a backfill begins anew after --rerun-completed or expiryMs without progress).",
+    );
+  }
+  return { record, since: record.startedAt };
 }
 
 /** The id of a backfill: a digest of the processor's name and version and of its partitions. */
 function backfillId(
   processor: { readonly name: string; readonly version: number },
-  units: readonly PartitionUnit[],
+  partitions: readonly string[],
 ): string {
   const hash = createHash("sha256");
   hash.update(JSON.stringify([processor.name, processor.version]));
-  for (const unit of units) hash.update(`\n${unitId(unit.partition, unit.shard)}`);
+  // The same digest as for the backfills recorded before shards joined the ids.
+  for (const partition of partitions) hash.update(`\n${partition}\u0000`);
   return hash.digest("hex").slice(0, 32);
-}
-
-function unitId(partition: string, shard: string | number | undefined): string {
-  return `${partition}\u0000${shard ?? ""}`;
 }

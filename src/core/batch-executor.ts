@@ -72,8 +72,8 @@ export interface ExecutorContext<E, S, Tx> {
   /** The run's guarded store: every write of the batch path goes through it. */
   readonly store: GuardedStore<Tx>;
   readonly lease: LeaseHandle;
-  /** The shard this run covers (`ctx.shard`), or null for the whole partition. */
-  readonly shard: Shard | null;
+  /** The shard this run covers now (`ctx.shard`), or null for a whole, unsplit partition. */
+  readonly shardOf: () => Shard | null;
   readonly where: string;
   readonly tally: RunTally<S>;
   readonly stopper: RunStopper;
@@ -312,11 +312,12 @@ export class BatchExecutor<E, S, Tx> {
   async #tryBatch(batch: E[]): Promise<Prepared<S, Tx>> {
     const { processor: p, options, store, tally, stopper, breaker, where, clock } = this.#context;
     const { partition } = options;
+    const shard = this.#context.shardOf();
     const scope = store.openBatch(this.#context.lease);
     const artifacts = this.#context.artifacts.forBatch();
     const ctx = {
       partition,
-      ...(this.#context.shard ? { shard: this.#context.shard } : {}),
+      ...(shard ? { shard } : {}),
       state: tally.state,
       signal: stopper.signal,
       log: options.logger,

@@ -19,11 +19,17 @@ export interface BufferedIterator<E> extends AsyncIterator<E> {
  * Cuts a lazily consumed entity source into batches and guards the cursor order: every id
  * must be greater than the one before it, so that resuming "strictly after the cursor" can
  * never skip an entity. Leading entities at or before the resume cursor are passed over, so a
- * source that ignores `after` still resumes correctly.
+ * source that ignores `after` still resumes correctly. A range's upper bound (a shard's `to`,
+ * or the point a split moved it to) ends the reading at the first id past it, which the order
+ * check has seen first; that id is kept in `pastBound` for the runner to check against the
+ * next range's first id.
  */
 export class BatchReader<E> {
   /** The id of the last entity handed out in a batch (the next checkpoint's cursor). */
   lastCursor: Cursor | null;
+  /** The first id past the upper bound, once the source produced one. */
+  pastBound: Cursor | undefined;
+  #to: Cursor | null = null;
   readonly #id: (entity: E) => Cursor;
   readonly #where: string;
   #previous: Cursor | null;
@@ -60,21 +66,36 @@ export class BatchReader<E> {
     }
   }
 
+  /**
+   * Ends the range at `to` (included): ids past it are left to another runner. Set before the
+   * first batch for a bounded range, and moved down by a split between batches.
+   */
+  setUpperBound(to: Cursor | null): void {
+    this.#to = to;
+  }
+
   /** Entities left in an array source, or null when the source's length is unknown. */
   remainingInArray(): number | null {
     const array = this.#array;
     if (!array) return null;
-    if (this.#previous === null) return array.length;
-    // Binary search for the first id after the resume cursor; order is checked as we read.
+    // Binary searches for the first id after the resume cursor and the first past the bound;
+    // order is checked as we read.
+    const first = this.#previous === null ? 0 : this.#firstAfter(array, this.#previous);
+    const end = this.#to === null ? array.length : this.#firstAfter(array, this.#to);
+    this.#index = first;
+    return Math.max(0, end - first);
+  }
+
+  /** The index of the first entity of a sorted array whose id is greater than `cursor`. */
+  #firstAfter(array: readonly E[], cursor: Cursor): number {
     let low = 0;
     let high = array.length;
     while (low < high) {
       const mid = (low + high) >>> 1;
-      if (this.#id(array[mid] as E) <= this.#previous) low = mid + 1;
+      if (this.#id(array[mid] as E) <= cursor) low = mid + 1;
       else high = mid;
     }
-    this.#index = low;
-    return array.length - low;
+    return low;
   }
 
   /** The next batch of up to `size` entities; an empty array when the source is exhausted. */
@@ -92,12 +113,12 @@ export class BatchReader<E> {
     if (this.#done) return batch;
     if (this.#array) {
       const array = this.#array;
-      while (batch.length < size && this.#index < array.length) {
+      while (batch.length < size && this.#index < array.length && !this.#done) {
         this.#accept(array[this.#index++] as E, batch);
       }
       if (this.#index >= array.length) this.#done = true;
     } else if (this.#sync) {
-      while (batch.length < size) {
+      while (batch.length < size && !this.#done) {
         const step = this.#sync.next();
         if (step.done) {
           this.#done = true;
@@ -114,10 +135,10 @@ export class BatchReader<E> {
     if (this.#async) {
       const buffered = this.#buffered;
       const accept = (entity: E) => this.#accept(entity, batch);
-      while (batch.length < size) {
+      while (batch.length < size && !this.#done) {
         if (buffered) {
           buffered[TAKE_BUFFERED](size - batch.length, accept);
-          if (batch.length >= size) break;
+          if (batch.length >= size || this.#done) break;
         }
         const step = await this.#async.next();
         if (step.done) {
@@ -132,13 +153,16 @@ export class BatchReader<E> {
 
   /** Lets the source clean up (close a database cursor) when the run stops early. */
   async close(): Promise<void> {
-    if (this.#done) return;
+    // A reading ended by the bound left the source open: it is closed like an early stop.
+    if (this.#done && this.pastBound === undefined) return;
     this.#done = true;
     this.#sync?.return?.();
     await this.#async?.return?.();
   }
 
   #accept(entity: E, batch: E[]): void {
+    // A buffered source may hand over more in the same call once the bound ended the range.
+    if (this.pastBound !== undefined) return;
     const id = this.#id(entity);
     const previous = this.#previous;
     if (typeof id !== "number" && typeof id !== "string") throw this.#badId(id);
@@ -162,6 +186,12 @@ export class BatchReader<E> {
     }
     this.#pastResumePoint = true;
     this.#previous = id;
+    if (this.#to !== null && id > this.#to) {
+      // Checked for order above, then left to the range after this one.
+      this.pastBound = id;
+      this.#done = true;
+      return;
+    }
     this.lastCursor = id;
     batch.push(entity);
   }

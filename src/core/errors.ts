@@ -25,6 +25,7 @@ export type WaymarkErrorCode =
   | "ABORTED"
   | "MISSING_PEER"
   | "INPUT_DRIFT"
+  | "SHARD_DRIFT"
   | "ARTIFACT_TOO_LARGE"
   | "INVALID_ENTITY"
   | "SOURCE_FAILED";

@@ -20,19 +20,29 @@ export interface LeaseHolder {
   readonly expiresAt: number;
 }
 
+/** Why a claim took no lease: held by another runner, done for the backfill, or gone. */
+export type NotHeld =
+  | { readonly busy: LeaseHolder }
+  | { readonly completed: { readonly at: number; readonly runId: string | null } }
+  | { readonly absent: true };
+
 /**
  * The one routine that holds a checkpoint's lease, for a run and a redrive alike: takes it
  * through the guarded store (a lost reply is read back), renews it every third of its TTL
  * while the holder works (commits renew it too; this covers long batches), and gives it back.
- * Resolves to the held lease, or to its holder when another runner has it.
+ * Resolves to the held lease, or to why none was taken (see {@link NotHeld}).
  */
 export async function holdLease(
   store: GuardedStore,
   request: AcquireRequest,
   options: LeaseHoldOptions,
-): Promise<HeldLease | { readonly busy: LeaseHolder }> {
+): Promise<HeldLease | NotHeld> {
   const acquired = await store.acquire(request);
-  if (!acquired.acquired) return { busy: acquired.holder };
+  if (!acquired.acquired) {
+    if ("holder" in acquired) return { busy: acquired.holder };
+    if ("completed" in acquired) return { completed: acquired.completed };
+    return { absent: true };
+  }
   return new HeldLease(store, acquired.lease, acquired.checkpoint, acquired.storeNow, {
     ...options,
     leaseTtlMs: request.leaseTtlMs,

@@ -2,15 +2,15 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { createTally } from "./batch-executor.js";
 import { InvalidOptionError } from "./errors.js";
-import { type HeldLease, holdLease } from "./lease-hold.js";
+import { HeldLease, holdLease } from "./lease-hold.js";
 import { RunStoppedError } from "./policies/stop.js";
 import { defineProcessor, type Processor } from "./processor.js";
 import { type RunOptions, resolveRunOptions } from "./run-options.js";
 import { emitMetric, executorOf, type RunSetup, setUpRun } from "./run-setup.js";
-import { shardOfRun } from "./shard-run.js";
 import { decodeState, encodeState } from "./state.js";
 import type { StoredCheckpoint, StoredFailure } from "./store/records.js";
 import type { Cursor } from "./types.js";
+import { unitOfRun } from "./unit.js";
 import { refuseUnknownKeys } from "./validate.js";
 
 /**
@@ -76,8 +76,8 @@ export async function redrive<E, S, Tx>(
         "the ledger's entities by id. Add it to the processor definition.",
     );
   }
-  const { processor, shard } = await shardOfRun(defined, resolved);
-  const setup = setUpRun(processor, shard, resolved, randomUUID());
+  const unit = await unitOfRun(defined, resolved.partition, resolved.shard);
+  const setup = setUpRun(defined, unit, resolved, randomUUID());
   try {
     return await new Redrive(setup).execute();
   } finally {
@@ -123,8 +123,9 @@ class Redrive<E, S, Tx> {
         },
         { now: options.now, logger, onFenced: (error) => this.#setup.stopper.abort(error) },
       );
-      if ("busy" in taken) {
-        logger.info(`Redrive of ${where} is busy: leased by ${taken.busy.owner}.`);
+      if (!(taken instanceof HeldLease)) {
+        const holder = "busy" in taken ? ` by ${taken.busy.owner}` : "";
+        logger.info(`Redrive of ${where} is busy: leased${holder}.`);
         return await this.#finish("busy");
       }
       this.#held = taken;

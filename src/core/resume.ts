@@ -21,9 +21,18 @@ export interface ResumePoint {
   readonly state: unknown;
 }
 
-/** Reads the fingerprint and the count, each once per run. */
-export async function readInput(processor: Processor, partition: string): Promise<InputSnapshot> {
-  const fingerprint = processor.fingerprint ? await processor.fingerprint({ partition }) : null;
+/**
+ * Reads the fingerprint and the count, each once per run: the count of the range the run
+ * covers (`countArgs`), the fingerprint of the unit as defined (`fingerprintArgs`, which a
+ * split never changes). Either carries the partition and, for a shard, the shard.
+ */
+export async function readInput(
+  processor: Processor,
+  countArgs: { readonly partition: string },
+  fingerprintArgs: { readonly partition: string } = countArgs,
+): Promise<InputSnapshot> {
+  const { partition } = countArgs;
+  const fingerprint = processor.fingerprint ? await processor.fingerprint(fingerprintArgs) : null;
   if (fingerprint !== null && typeof fingerprint !== "string") {
     throw new InvalidOptionError(
       "fingerprint",
@@ -32,7 +41,7 @@ export async function readInput(processor: Processor, partition: string): Promis
     );
   }
   const total = processor.count
-    ? checkCount(await processor.count({ partition }), `${processor.name}/${partition}`)
+    ? checkCount(await processor.count(countArgs), `${processor.name}/${partition}`)
     : null;
   return { fingerprint, total };
 }

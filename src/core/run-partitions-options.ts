@@ -21,6 +21,30 @@ export interface PartitionOutcome {
   readonly status: PartitionStatus;
   /** The run's result; null when it did not run (`already-completed`, `not-started`). */
   readonly result: RunResult | null;
+  /** For one completed by another run of the backfill: when, and by which run (if recorded). */
+  readonly completedAt?: number;
+  readonly completedBy?: string | null;
+}
+
+/** A unit another runner held when this process stopped: who, and until when. */
+export interface HeldUnit {
+  readonly partition: string;
+  readonly shard?: string | number;
+  readonly owner: string;
+  /** When the holder's lease expires unless renewed (epoch ms): a dead holder's ends then. */
+  readonly expiresAt: number;
+}
+
+/** The backfill a `runPartitions` call took part in. */
+export interface BackfillSummary {
+  /** When it began (by the store's clock): completions since then count for it. */
+  readonly startedAt: number;
+  /** When it finished, once every partition completed; else null. */
+  readonly finishedAt: number | null;
+  /** Found finished when the call began: it ran nothing. */
+  readonly alreadyFinished: boolean;
+  /** For one found finished: the runs that did it. */
+  readonly runs: number | null;
 }
 
 /** What `runPartitions` resolves to. */
@@ -37,6 +61,10 @@ export interface PartitionsResult {
   /** Entities processed by this call's runs. */
   readonly processed: number;
   readonly durationMs: number;
+  /** The backfill, when the store keeps backfill records. */
+  readonly backfill?: BackfillSummary;
+  /** Units other runners held when this call stopped with work left. */
+  readonly waiting?: readonly HeldUnit[];
 }
 
 /** Options of `runPartitions`: those of `run` for every partition, and how to go through them. */
@@ -53,6 +81,12 @@ export interface RunPartitionsOptions<Tx = unknown>
   rerunCompleted?: boolean;
   /** Called as each partition's run ends, with its outcome (progress displays, scripts). */
   onRunFinished?: (outcome: PartitionOutcome) => void;
+  /**
+   * How often a runner of the backfill looks for work when it has none (shards split off,
+   * partitions released, the backfill done), and how often a running partition looks for a
+   * split request. @default 500
+   */
+  pollIntervalMs?: number;
 }
 
 /** {@link RunPartitionsOptions} validated, with defaults filled in and the run options apart. */
@@ -61,6 +95,7 @@ export interface ResolvedPartitionsOptions {
   readonly concurrency: number;
   readonly rerunCompleted: boolean;
   readonly onRunFinished: ((outcome: PartitionOutcome) => void) | undefined;
+  readonly pollIntervalMs: number;
   /** What each run gets, but its partition. */
   readonly run: Omit<RunOptions, "partition" | "shard">;
 }
@@ -86,6 +121,9 @@ const partitionsSchema = z
       .optional(),
     rerunCompleted: z.boolean({ error: "expected true or false" }).optional(),
     onRunFinished: fn("expected a function (outcome) => void").optional(),
+    pollIntervalMs: integerFrom(10, "pass milliseconds, e.g. 500")
+      .max(60_000, { error: "expected at most 60000; pass milliseconds, e.g. 500" })
+      .optional(),
     // `run`'s single-partition options have no meaning here; saying so beats ignoring them.
     partition: z
       .undefined({ error: 'runPartitions takes `partitions`, e.g. ["2024-01-15"]' })
@@ -102,12 +140,13 @@ const partitionsSchema = z
  */
 export function resolvePartitionsOptions(input: RunPartitionsOptions): ResolvedPartitionsOptions {
   parseOptions(partitionsSchema, input, "runPartitions");
-  const { partitions, concurrency, rerunCompleted, onRunFinished, ...run } = input;
+  const { partitions, concurrency, rerunCompleted, onRunFinished, pollIntervalMs, ...run } = input;
   return Object.freeze({
     partitions: Object.freeze([...partitions]),
     concurrency: concurrency ?? 1,
     rerunCompleted: rerunCompleted ?? false,
     onRunFinished,
+    pollIntervalMs: pollIntervalMs ?? 500,
     run,
   });
 }

@@ -15,6 +15,7 @@ import type { Shard } from "./shards.js";
 import { GuardedStore } from "./store/guarded-store.js";
 import type { LeaseHandle, RunStore } from "./store/run-store.js";
 import type { CheckpointKey } from "./types.js";
+import type { RunUnit } from "./unit.js";
 
 /**
  * What one invocation (a run, or a redrive) executes its batches under, built once in one
@@ -32,7 +33,13 @@ export interface RunSetup<E, S, Tx> {
    */
   readonly store: GuardedStore<Tx>;
   readonly runId: string;
-  readonly shard: Shard | null;
+  /** What this invocation covers: the whole partition, a static shard or a split-off one. */
+  readonly unit: RunUnit;
+  /**
+   * The shard the processor's hooks see (`ctx.shard`, `entities`' `shard`), or null for a
+   * whole partition never split. Set when the lease is taken and moved by a split.
+   */
+  shard: Shard | null;
   readonly key: CheckpointKey;
   /** How messages name the checkpoint. */
   readonly where: string;
@@ -47,7 +54,7 @@ export interface RunSetup<E, S, Tx> {
 /** Builds the setup of one invocation; throws an `InvalidOptionError` for a hopeless deadline. */
 export function setUpRun<E, S, Tx>(
   processor: Processor<E, S, Tx>,
-  shard: Shard | null,
+  unit: RunUnit,
   resolved: ResolvedRunOptions,
   runId: string,
 ): RunSetup<E, S, Tx> {
@@ -55,11 +62,11 @@ export function setUpRun<E, S, Tx>(
   const logger = withLogFields(resolved.logger, {
     processor: processor.name,
     partition: resolved.partition,
-    ...(shard ? { shard: shard.id } : {}),
+    ...(unit.shard === "" ? {} : { shard: unit.shard }),
     runId,
   });
   const options = { ...resolved, logger };
-  const key = checkpointKey(processor.name, options.partition, shard?.id);
+  const key = checkpointKey(processor.name, options.partition, unit.shard);
   const where = describeKey(key);
   const startedAt = options.now();
   const deadline = resolveDeadline(options, startedAt);
@@ -71,7 +78,8 @@ export function setUpRun<E, S, Tx>(
     // run() checked the store against the processor's Tx at compile time.
     store: new GuardedStore(options.store as RunStore<Tx>, options),
     runId,
-    shard,
+    unit,
+    shard: unit.definition,
     key,
     where,
     startedAt,
@@ -99,7 +107,7 @@ export function executorOf<E, S, Tx>(
     options: setup.options,
     store: setup.store,
     lease,
-    shard: setup.shard,
+    shardOf: () => setup.shard,
     where: setup.where,
     tally,
     stopper: setup.stopper,

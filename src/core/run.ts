@@ -4,9 +4,9 @@ import { performance } from "node:perf_hooks";
 import type { RunArtifacts } from "./artifacts.js";
 import { type BatchExecutor, createTally } from "./batch-executor.js";
 import { BatchReader } from "./batch-reader.js";
-import { reachTotal } from "./count.js";
-import { describeValue, InvalidOptionError } from "./errors.js";
-import { type HeldLease, holdLease } from "./lease-hold.js";
+import { checkCount, reachTotal } from "./count.js";
+import { describeValue, InvalidOptionError, OrderViolationError, WaymarkError } from "./errors.js";
+import { HeldLease, holdLease } from "./lease-hold.js";
 import type { RunMetrics } from "./metrics-hooks.js";
 import { batchSizer } from "./policies/adaptive-batch.js";
 import type { DeadlinePlanner } from "./policies/deadline.js";
@@ -16,12 +16,11 @@ import { isResumable, readInput, resumePoint } from "./resume.js";
 import { type ResolvedRunOptions, type RunOptions, resolveRunOptions } from "./run-options.js";
 import type { RunResult } from "./run-result.js";
 import { emitMetric, executorOf, type RunSetup, setUpRun } from "./run-setup.js";
-import { shardOfRun } from "./shard-run.js";
-import type { Shard } from "./shards.js";
+import { type SplitHolder, type SplitMade, SplitHolder as Splits } from "./split-holder.js";
 import { encodeState } from "./state.js";
 import type { GuardedStore } from "./store/guarded-store.js";
-import type { RunRecord, StoredCheckpoint } from "./store/records.js";
-import type { LeaseHandle } from "./store/run-store.js";
+import type { RunRecord, StoredCheckpoint, UnitRange } from "./store/records.js";
+import type { AcquireRequest, LeaseHandle } from "./store/run-store.js";
 import type {
   CheckpointKey,
   Cursor,
@@ -30,9 +29,47 @@ import type {
   SuspendReason,
 } from "./types.js";
 
+import { type RunUnit, shardArgOf, unitOfRun } from "./unit.js";
+
+/** A run's result as a claim's outcome. */
+function ran<S>(result: RunResult<S>): UnitOutcome<S> {
+  return { kind: "ran", result };
+}
+
+/** A range as messages show it: `(after 5, up to 100]`. */
+function describeRange(range: UnitRange | null): string {
+  if (range === null) return "an unrecorded range";
+  const from = range.from === null ? "from the start" : `after ${JSON.stringify(range.from)}`;
+  const to = range.to === null ? "to the end" : `up to ${JSON.stringify(range.to)}`;
+  return `the ids ${from} ${to}`;
+}
+
 type Outcome =
   | { status: "completed" }
   | { status: "suspended"; reason: SuspendReason; cause?: Error | undefined };
+
+/** How a backfill or a queue worker claims a unit: what a lone `run` never needs. */
+export interface UnitClaim {
+  /**
+   * The start of the backfill the claim belongs to (by the store's clock): a unit completed
+   * since is done, decided in the same transaction as its lease, and nothing runs.
+   */
+  readonly completedSince?: number;
+  /** Watch for split requests, this often, and answer them at batch boundaries. */
+  readonly splitPollMs?: number;
+  /** Called after this run split its range (a queue sends a job for the new shard). */
+  readonly onSplit?: (split: SplitMade) => void | Promise<void>;
+}
+
+/** What claiming one unit came to: a run, or nothing to do. */
+export type UnitOutcome<S = unknown> =
+  | { readonly kind: "ran"; readonly result: RunResult<S> }
+  /** The unit completed since the backfill began, by run `runId`: not run again. */
+  | { readonly kind: "completed"; readonly at: number; readonly runId: string | null }
+  /** A split-off shard that no longer exists (it completed, or its partition was reset). */
+  | { readonly kind: "absent" }
+  /** Another runner holds it: the backfill's work in progress, not recorded as a run. */
+  | { readonly kind: "held"; readonly owner: string; readonly expiresAt: number };
 
 /**
  * Runs a processor on one partition: takes the lease, resumes after the last committed
@@ -49,19 +86,41 @@ export async function run<E, S, Tx>(
   options: RunOptions<NoInfer<Tx>>,
 ): Promise<RunResult<S>> {
   const resolved = resolveRunOptions(options);
-  const { processor: definition, shard } = await shardOfRun(defineProcessor(processor), resolved);
+  const definition = defineProcessor(processor);
+  const unit = await unitOfRun(definition, resolved.partition, resolved.shard);
   // Loaded only when asked for: a run without a progress display never loads cli-progress.
   const progress = resolved.progress
     ? (await import("./progress.js")).attachProgress(definition.name, resolved)
     : undefined;
-  const result = await new Runner(definition, shard, progress?.options ?? resolved).execute();
+  const outcome = await new Runner(definition, unit, progress?.options ?? resolved, {}).execute();
+  // Without `completedSince` a claim always runs (an absent split-off shard is `skipped`).
+  const result = (outcome as Extract<UnitOutcome<S>, { kind: "ran" }>).result;
   progress?.finish(result);
   return result;
+}
+
+/**
+ * Claims one unit for a backfill or a queue worker and runs it: the same runner as `run`, with
+ * the claim decided under the lease (`completedSince`) and split requests answered. Options
+ * are resolved already; the processor is defined.
+ */
+export function runUnit<E, S, Tx>(
+  processor: Processor<E, S, Tx>,
+  options: ResolvedRunOptions,
+  unit: RunUnit,
+  claim: UnitClaim,
+): Promise<UnitOutcome<S>> {
+  return new Runner(processor, unit, options, claim).execute();
 }
 
 class Runner<E, S, Tx> {
   readonly #setup: RunSetup<E, S, Tx>;
   readonly #processor: Processor<E, S, Tx>;
+  readonly #unit: RunUnit;
+  readonly #claim: UnitClaim;
+  /** The range this run covers: the stored one once the lease is taken; a split moves `to`. */
+  #range: UnitRange;
+  #splits: SplitHolder | undefined;
   readonly #options: ResolvedRunOptions;
   readonly #store: GuardedStore<Tx>;
   readonly #key: CheckpointKey;
@@ -85,9 +144,17 @@ class Runner<E, S, Tx> {
   readonly #artifacts: RunArtifacts;
   #lastProgressLog = 0;
 
-  constructor(processor: Processor<E, S, Tx>, shard: Shard | null, options: ResolvedRunOptions) {
-    this.#setup = setUpRun(processor, shard, options, randomUUID());
+  constructor(
+    processor: Processor<E, S, Tx>,
+    unit: RunUnit,
+    options: ResolvedRunOptions,
+    claim: UnitClaim,
+  ) {
+    this.#setup = setUpRun(processor, unit, options, randomUUID());
     this.#processor = processor;
+    this.#unit = unit;
+    this.#claim = claim;
+    this.#range = unit.range;
     this.#options = this.#setup.options;
     this.#store = this.#setup.store;
     this.#runId = this.#setup.runId;
@@ -99,32 +166,39 @@ class Runner<E, S, Tx> {
     this.#artifacts = this.#setup.artifacts;
   }
 
-  async execute(): Promise<RunResult<S>> {
+  async execute(): Promise<UnitOutcome<S>> {
     const logger = this.#options.logger;
     let reader: BatchReader<E> | undefined;
     try {
       if (this.#processor.shouldRun && !(await this.#shouldRun())) {
         logger.info(`Skipped ${this.#where}: shouldRun returned false.`);
-        return await this.#finish("skipped");
+        return ran(await this.#finish("skipped"));
       }
-      const taken = await holdLease(
-        this.#store,
-        {
-          ...this.#key,
-          owner: this.#owner,
-          runId: this.#runId,
-          leaseTtlMs: this.#processor.leaseTtlMs,
-          now: this.#options.now(),
-        },
-        { now: this.#options.now, logger, onFenced: (error) => this.#stopper.abort(error) },
-      );
-      if ("busy" in taken) {
-        const until = new Date(taken.busy.expiresAt).toISOString();
-        logger.info(`${this.#where} is busy: leased by ${taken.busy.owner} until ${until}.`);
-        return await this.#finish("busy");
+      const taken = await holdLease(this.#store, this.#request(), {
+        now: this.#options.now,
+        logger,
+        onFenced: (error) => this.#stopper.abort(error),
+      });
+      if (!(taken instanceof HeldLease)) {
+        if ("completed" in taken) return { kind: "completed", ...taken.completed };
+        if ("busy" in taken && this.#claim.completedSince !== undefined) {
+          return { kind: "held", ...taken.busy };
+        }
+        if ("busy" in taken) {
+          const until = new Date(taken.busy.expiresAt).toISOString();
+          logger.info(`${this.#where} is busy: leased by ${taken.busy.owner} until ${until}.`);
+          return ran(await this.#finish("busy"));
+        }
+        if (this.#claim.completedSince !== undefined) return { kind: "absent" };
+        logger.info(`Skipped ${this.#where}: no such shard (a split-off shard that completed).`);
+        return ran(await this.#finish("skipped"));
       }
       this.#held = taken;
       this.#attemptNumber = taken.checkpoint.attempt;
+      this.#applyRange(taken.checkpoint);
+      if (this.#claim.splitPollMs !== undefined) {
+        this.#splits = new Splits(this.#store, taken, this.#claim.splitPollMs);
+      }
       // A store with its own clock (PostgreSQL's server) measures the checkpoint's age too.
       const now = taken.storeNow ?? this.#options.now();
       reader = await untilAborted(this.#open(taken.checkpoint, now), this.#stopper.signal);
@@ -140,23 +214,25 @@ class Runner<E, S, Tx> {
       );
       const outcome = await this.#loop(reader, this.#executor(taken.lease));
       taken.stop();
+      this.#splits?.stop();
       if (outcome.status === "completed") {
+        if (reader.pastBound !== undefined) await this.#checkOrderAtBound(reader.pastBound);
         // History's `completed` row is written with the completion, in one transaction.
         const record = this.#record("completed");
         await this.#store.complete(taken.lease, this.#options.now(), record);
         logger.info(`Completed ${this.#where}: ${this.#progressText()} in ${this.#elapsed()} ms.`);
-        return await this.#finish("completed", undefined, undefined, record);
+        return ran(await this.#finish("completed", undefined, undefined, record));
       }
       if (outcome.cause && this.#tally.batches === 0) {
         // A batch failed with no time left to retry, and nothing was committed: a run started
         // again would do the same, so this is a failure (exit 1), not a suspension to repeat.
         throw outcome.cause;
       }
-      return await this.#suspend(taken, outcome.reason, outcome.cause);
+      return ran(await this.#suspend(taken, outcome.reason, outcome.cause));
     } catch (caught) {
       // Stopped outside the batch loop (while opening the entities, say): still a suspension.
       if (caught instanceof RunStoppedError && this.#held) {
-        return await this.#suspend(this.#held, caught.reason);
+        return ran(await this.#suspend(this.#held, caught.reason));
       }
       const error = caught instanceof Error ? caught : new Error(String(caught));
       const saved =
@@ -167,14 +243,82 @@ class Runner<E, S, Tx> {
             : "No checkpoint to resume from.";
       logger.error(`Failed at ${this.#countText()}. ${saved} ${error.message}`);
       await this.#held?.release();
-      return await this.#finish("failed", undefined, error);
+      return ran(await this.#finish("failed", undefined, error));
     } finally {
       this.#stopper.dispose();
       this.#held?.stop();
+      this.#splits?.stop();
       const closing = reader?.close().catch(() => {});
       // An abandoned entity source may be stuck in a read that closing would wait for.
       if (!this.#stopper.signal.aborted) await closing;
     }
+  }
+
+  /** The claim: this runner, its unit's range and split digest, and the backfill's start. */
+  #request(): AcquireRequest {
+    const unit = this.#unit;
+    const since = this.#claim.completedSince;
+    return {
+      ...this.#key,
+      owner: this.#owner,
+      runId: this.#runId,
+      leaseTtlMs: this.#processor.leaseTtlMs,
+      now: this.#options.now(),
+      ...(since === undefined ? {} : { completedSince: since }),
+      // A split-off shard exists only as its row: a claim never makes one up.
+      ...(unit.splitOff
+        ? { mustExist: true }
+        : { unit: { range: unit.range, layout: unit.layout } }),
+    };
+  }
+
+  /**
+   * Takes the range stored with the checkpoint (a split may have narrowed it). A checkpoint
+   * made under another static split is drift: resuming it under the new one would skip or
+   * repeat the ids between the old and the new bounds.
+   */
+  #applyRange(checkpoint: StoredCheckpoint): void {
+    const unit = this.#unit;
+    if (!unit.splitOff && checkpoint.layout !== null && checkpoint.layout !== unit.layout) {
+      throw new WaymarkError(
+        "SHARD_DRIFT",
+        `${this.#where} was begun under another split of partition ` +
+          `${JSON.stringify(unit.partition)}: its checkpoint covers ${describeRange(checkpoint.range)}, ` +
+          `while shards() now gives it ${describeRange(unit.range)}. Resuming under the new split ` +
+          "would skip or repeat the ids between the bounds. Restore the previous shards(), or " +
+          `start the partition over: waymark reset ${this.#processor.name} ${unit.partition}.`,
+      );
+    }
+    this.#range = checkpoint.range ?? unit.range;
+    this.#setup.shard = shardArgOf(unit, this.#range) ?? null;
+  }
+
+  /**
+   * The order check sees every id before the bound clips it: the first id past the bound must
+   * be the first id of the range after it, or the source's order disagrees with the ids'
+   * (a collation other than code-unit order) and the ranges would miss or repeat ids.
+   */
+  async #checkOrderAtBound(pastBound: Cursor): Promise<void> {
+    const bound = this.#range.to as Cursor;
+    const { partition } = this.#options;
+    const source = await this.#processor.entities({
+      partition,
+      after: bound,
+      signal: this.#stopper.signal,
+      shard: { id: this.#unit.shard, from: bound },
+    });
+    const probe = new BatchReader(source, this.#processor.id, bound, this.#where);
+    const [next] = await probe.next(1);
+    await probe.close();
+    const first = next === undefined ? undefined : this.#processor.id(next);
+    if (first === pastBound) return;
+    throw new OrderViolationError(
+      `${this.#where}: the source gave ${describeValue(pastBound)} right after the range's end ` +
+        `${describeValue(bound)}, but asked for the ids after ${describeValue(bound)} it starts ` +
+        `with ${describeValue(first)}: its order is not the ids' order, so ranges cut at ` +
+        "bounds would miss or repeat ids. Sort the source by id in code-unit order " +
+        '(for strings, e.g. ORDER BY id COLLATE "C"). Nothing of this range was completed.',
+    );
   }
 
   /** Asks the processor's `shouldRun` whether this partition needs a run at all. */
@@ -238,7 +382,13 @@ class Runner<E, S, Tx> {
   async #open(checkpoint: StoredCheckpoint, now: number): Promise<BatchReader<E>> {
     const p = this.#processor;
     const { partition, logger } = this.#options;
-    const input = await readInput(p as Processor, partition);
+    const shard = this.#setup.shard ?? undefined;
+    const unitArgs = { partition, ...(shard ? { shard } : {}) };
+    // The fingerprint names the input of the unit as defined, not of the range a split left.
+    const input = await readInput(p as Processor, unitArgs, {
+      partition,
+      ...(this.#unit.definition ? { shard: this.#unit.definition } : {}),
+    });
     this.#fingerprint = input.fingerprint;
     let after: Cursor | null = null;
     const point =
@@ -264,15 +414,18 @@ class Runner<E, S, Tx> {
         `Found checkpoint: ${this.#countText()} complete (last: ${JSON.stringify(after)})`,
       );
     } else {
-      this.#tally.state = p.initialState?.({ partition }) as S;
+      this.#tally.state = p.initialState?.(unitArgs) as S;
       // The first save: a state the codec cannot give back fails the run before any batch.
       this.#tally.committedState = encodeState(this.#tally.state, p, this.#where);
       await this.#artifacts.openFresh();
     }
     if (p.count) this.#tally.total = input.total;
     reachTotal(this.#tally, this.#tally.completed, this.#where, logger);
-    const source = await p.entities({ partition, after, signal: this.#stopper.signal });
-    const reader = new BatchReader(source, p.id, after, this.#where);
+    // A range's start is where a fresh run of it begins.
+    const start = after ?? this.#range.from;
+    const source = await p.entities({ ...unitArgs, after: start, signal: this.#stopper.signal });
+    const reader = new BatchReader(source, p.id, start, this.#where);
+    reader.setUpperBound(this.#range.to);
     const remaining = reader.remainingInArray();
     if (remaining !== null && !p.count) this.#tally.total = this.#tally.completed + remaining;
     return reader;
@@ -285,6 +438,7 @@ class Runner<E, S, Tx> {
         const size = sizer.next();
         const stop = executor.stopBefore(size);
         if (stop) return { status: "suspended", reason: stop };
+        if (this.#splits?.requested) await this.#split(reader, size);
         const batch = this.#take(reader, size) ?? (await this.#stopper.race(reader.next(size)));
         if (batch.length === 0) return { status: "completed" };
         const timing = await executor.run(batch, reader.lastCursor as Cursor);
@@ -298,6 +452,52 @@ class Runner<E, S, Tx> {
         return { status: "suspended", reason: error.reason, cause: error.cause as Error };
       }
       throw error;
+    }
+  }
+
+  /**
+   * Answers a split request at this batch boundary: everything up to the last committed
+   * cursor is claimed, the rest may go. After a split the reader stops at the new bound and
+   * the total is counted again for the range left. An error here fails the run rather than
+   * read on: if the split landed unseen, only the stored range is right.
+   */
+  async #split(reader: BatchReader<E>, size: number): Promise<void> {
+    const made = await (this.#splits as SplitHolder).answer({
+      processor: this.#processor as Processor<unknown, unknown, unknown>,
+      held: this.#held as HeldLease,
+      partition: this.#options.partition,
+      where: this.#where,
+      range: this.#range,
+      after: reader.lastCursor ?? this.#range.from,
+      minimum: size * 3,
+      signal: this.#stopper.signal,
+      now: this.#options.now(),
+      logger: this.#options.logger,
+    });
+    if (!made) return;
+    this.#range = { from: this.#range.from, to: made.at };
+    reader.setUpperBound(made.at);
+    this.#setup.shard = shardArgOf(this.#unit, this.#range) ?? null;
+    // What is left of the range is counted again; without count() the total is unknown.
+    const count = this.#processor.count;
+    const from = reader.lastCursor ?? this.#range.from;
+    const left = count
+      ? checkCount(
+          await count({
+            partition: this.#options.partition,
+            shard: { id: this.#unit.shard, ...(from === null ? {} : { from }), to: made.at },
+          } as { partition: string }),
+          this.#where,
+        )
+      : null;
+    this.#tally.total = left === null ? null : this.#tally.completed + left;
+    try {
+      await this.#claim.onSplit?.(made);
+    } catch (error) {
+      this.#options.logger.warn(
+        `After splitting ${this.#where}: ${(error as Error).message}. Shard ${made.shard} is ` +
+          "stored; a runner of the backfill will claim it.",
+      );
     }
   }
 

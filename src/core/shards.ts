@@ -4,7 +4,6 @@
  * keyed by (processor, partition, shard id); reports roll the shards back up.
  */
 import { describeValue, InvalidOptionError } from "./errors.js";
-import type { EntitySource, Processor } from "./processor.js";
 import type { Shard, ShardsArgs } from "./shard-types.js";
 import { type Cursor, isCursor } from "./types.js";
 
@@ -116,62 +115,6 @@ const show = (bound: Cursor) => JSON.stringify(bound);
 function compareFrom(a: Cursor | undefined, b: Cursor | undefined): number {
   if (a === undefined || b === undefined) return a === b ? 0 : a === undefined ? -1 : 1;
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/**
- * The processor as one shard of `partition` sees it: `entities` gets the shard and starts
- * after its `from`, and the run stops after its `to` even if `entities` yields past it.
- * `count`, `initialState` and `fingerprint` get the shard too; `ctx.shard` is set by the run.
- */
-export function clipToShard<E, S, Tx>(
-  processor: Processor<E, S, Tx>,
-  partition: string,
-  shard: Shard,
-): Processor<E, S, Tx> {
-  const from = shard.from ?? null;
-  const to = shard.to;
-  const args = { partition, shard };
-  const { shards: _whole, ...unsharded } = processor as Processor<E, S, Tx> & { shards?: unknown };
-  return {
-    ...unsharded,
-    entities: ({ after, signal }) =>
-      clip(
-        processor.entities({ ...args, after: after ?? from, signal }),
-        processor.id,
-        after ?? from,
-        to,
-      ),
-    ...(processor.count
-      ? { count: () => (processor.count as NonNullable<typeof processor.count>)(args) }
-      : {}),
-    ...(processor.initialState
-      ? {
-          initialState: () =>
-            (processor.initialState as NonNullable<typeof processor.initialState>)(args),
-        }
-      : {}),
-    ...(processor.fingerprint
-      ? {
-          fingerprint: () =>
-            (processor.fingerprint as NonNullable<typeof processor.fingerprint>)(args),
-        }
-      : {}),
-  };
-}
-
-/** Skips ids at or before `after` and ends at the first id past `to`. */
-async function* clip<E>(
-  source: EntitySource<E>,
-  id: (entity: E) => Cursor,
-  after: Cursor | null,
-  to: Cursor | undefined,
-): AsyncGenerator<E> {
-  for await (const entity of (await source) as AsyncIterable<E> | Iterable<E>) {
-    const cursor = id(entity);
-    if (to !== undefined && cursor > to) return;
-    if (after !== null && cursor <= after) continue;
-    yield entity;
-  }
 }
 
 /**

@@ -14,16 +14,23 @@
  *   partition over within the processor's `leaseTtlMs` and a second or two.
  */
 
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import { splitCandidate, unitKey, viewOf } from "../core/backfill-view.js";
 import { checkpointKey, describeKey } from "../core/checkpoint-key.js";
 import { InvalidOptionError } from "../core/errors.js";
 import { consoleLogger, silentLogger } from "../core/logger.js";
-import type { Processor } from "../core/processor.js";
-import { run } from "../core/run.js";
+import { defineProcessor, type Processor } from "../core/processor.js";
+import { runUnit } from "../core/run.js";
+import { resolveRunOptions } from "../core/run-options.js";
 import type { RunResult } from "../core/run-result.js";
 import { listShards, type Shard, type ShardsArgs } from "../core/shards.js";
+import type { SplitMade } from "../core/split-holder.js";
+import { GuardedStore } from "../core/store/guarded-store.js";
 import type { RunStore } from "../core/store/run-store.js";
 import type { Logger } from "../core/types.js";
-import { guardCompleted, type PartitionJobData, parseJobData, runData } from "./pg-boss-jobs.js";
+import { unitOfRun } from "../core/unit.js";
+import { type PartitionJobData, parseJobData, runData } from "./pg-boss-jobs.js";
 
 export type { PartitionJobData } from "./pg-boss-jobs.js";
 
@@ -133,6 +140,10 @@ export async function workPartitions<E, S, Tx>(
   const worker = new PartitionWorker(boss, processor, options as PgBossWorkerOptions, queue, {
     ...(expireInSeconds === undefined ? {} : { expireInSeconds }),
   });
+  // An idle worker helps: it asks the running unit with the most work left to split.
+  const helper = setInterval(() => void worker.help(), worker.pollMs);
+  helper.unref();
+  options.signal?.addEventListener("abort", () => clearInterval(helper), { once: true });
   return boss.work(
     queue,
     { batchSize: 1, pollingIntervalSeconds: options.pollingIntervalSeconds ?? 2 },
@@ -175,6 +186,17 @@ function jobExpiry(options: PgBossWorkerOptions): number | undefined {
 
 type Job = { id: string; data: unknown; expireInSeconds: number };
 
+/**
+ * What a job completes with in pg-boss: its run's result; or, when nothing ran, why (the unit
+ * completed since the job was asked for, a split-off shard that is gone, or a busy unit whose
+ * job was sent again for later).
+ */
+type JobOutput =
+  | Omit<RunResult, "error">
+  | { status: "already-completed"; completedAt: number; completedBy: string | null }
+  | { status: "absent" }
+  | { status: "busy" };
+
 /** What a watch job did, as its output in pg-boss. */
 interface WatchOutput {
   readonly watched: string;
@@ -189,6 +211,12 @@ class PartitionWorker<E, S> {
   readonly #queue: string;
   readonly #send: PgBossSendOptions;
   readonly #log: Logger;
+  readonly #store: GuardedStore;
+  /** Who asks for splits: this worker. */
+  readonly #owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}:worker`;
+  /** Jobs this worker is running now; an idle worker helps by asking for splits. */
+  #active = 0;
+  #helping = false;
 
   constructor(
     boss: PgBossLike,
@@ -198,22 +226,69 @@ class PartitionWorker<E, S> {
     send: PgBossSendOptions,
   ) {
     this.#boss = boss;
-    this.#processor = processor;
+    this.#processor = defineProcessor(processor);
     this.#options = options;
     this.#queue = queue;
     this.#send = send;
     this.#log = options.logger === false ? silentLogger : (options.logger ?? consoleLogger);
+    this.#store = new GuardedStore(options.store, {
+      logger: this.#log,
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    });
   }
 
-  handle(job: Job): Promise<unknown> {
+  /** How often a running partition looks for split requests, and an idle worker for work. */
+  get pollMs(): number {
+    return Math.max(250, ((this.#options.pollingIntervalSeconds ?? 2) * 1000) / 2);
+  }
+
+  /**
+   * An idle worker (no job of its own) asks the running partition or shard of this processor
+   * with the most work left to split; the holder sends a job for the new shard, which an idle
+   * worker fetches. Split-off shards that no job covers (their holder died between the split
+   * and the send) get one too: the singleton key keeps it to one job.
+   */
+  async help(): Promise<void> {
+    if (this.#active > 0 || this.#helping) return;
+    this.#helping = true;
+    try {
+      const listing = await this.#store.listUnits(this.#processor.name, null, Date.now());
+      if (!listing) return;
+      const view = viewOf(listing, [], Date.now());
+      for (const unit of view.splitOffs) {
+        await this.#boss.send(
+          this.#queue,
+          { partition: unit.partition, shard: unit.shard, requestedAt: Date.now() },
+          { ...this.#send, singletonKey: unitKey(unit) },
+        );
+      }
+      const minimum =
+        6 * (typeof this.#processor.batchSize === "number" ? this.#processor.batchSize : 1);
+      const target = splitCandidate(view, minimum, new Set());
+      if (target) await this.#store.requestSplit(target, this.#owner, Date.now());
+    } catch (error) {
+      this.#log.warn(
+        `An idle worker could not look for work to split: ${(error as Error).message}`,
+      );
+    } finally {
+      this.#helping = false;
+    }
+  }
+
+  async handle(job: Job): Promise<unknown> {
     const data = parseJobData(job.data, this.#queue);
-    return data.watch === undefined
-      ? this.#runJob(job, data)
-      : this.#watch(job, data.watch, runData(data));
+    this.#active++;
+    try {
+      return data.watch === undefined
+        ? await this.#runJob(job, data)
+        : await this.#watch(job, data.watch, runData(data));
+    } finally {
+      this.#active--;
+    }
   }
 
   /** Runs the job's partition until the job's deadline, and sends what comes next. */
-  async #runJob(job: Job, data: PartitionJobData): Promise<Omit<RunResult, "error">> {
+  async #runJob(job: Job, data: PartitionJobData): Promise<JobOutput> {
     const startedAt = Date.now();
     const expiryMs = job.expireInSeconds * 1000;
     const margin = Math.min(
@@ -226,9 +301,9 @@ class PartitionWorker<E, S> {
       { ...data, watch: job.id },
       { ...this.#send, startAfter: this.#leaseSeconds() },
     );
-    let result: RunResult;
+    let outcome: Awaited<ReturnType<typeof runUnit<E, S, unknown>>>;
     try {
-      result = await run(guardCompleted(this.#processor, this.#options.store, data.requestedAt), {
+      const options = resolveRunOptions({
         store: this.#options.store,
         partition: data.partition,
         ...(data.shard === undefined ? {} : { shard: data.shard }),
@@ -240,9 +315,29 @@ class PartitionWorker<E, S> {
         ...(this.#options.signal === undefined ? {} : { signal: this.#options.signal }),
         ...(this.#options.logger === undefined ? {} : { logger: this.#options.logger }),
       });
+      const unit = await unitOfRun(this.#processor, data.partition, data.shard);
+      // Whether the partition still needs running is decided under its lease: one completed
+      // since the job was asked for is done, whoever completed it.
+      outcome = await runUnit(this.#processor, options, unit, {
+        completedSince: data.requestedAt,
+        splitPollMs: this.pollMs,
+        onSplit: (made) => this.#sendSplit(made, data),
+      });
     } finally {
       if (watcher !== null) await this.#cancel(watcher);
     }
+    if (outcome.kind === "completed") {
+      return { status: "already-completed", completedAt: outcome.at, completedBy: outcome.runId };
+    }
+    if (outcome.kind === "absent") return { status: "absent" };
+    if (outcome.kind === "held") {
+      await this.#boss.send(this.#queue, data, {
+        ...this.#send,
+        startAfter: this.#options.busyRetrySeconds ?? 5,
+      });
+      return { status: "busy" };
+    }
+    const result = outcome.result;
     if (result.status === "failed") throw result.error ?? new Error("the run failed");
     if (result.status === "suspended") await this.#boss.send(this.#queue, data, this.#send);
     if (result.status === "busy") {
@@ -253,6 +348,15 @@ class PartitionWorker<E, S> {
     }
     const { error: _error, ...output } = result;
     return output;
+  }
+
+  /** A job for a shard this worker's run split off: an idle worker fetches it. */
+  async #sendSplit(made: SplitMade, data: PartitionJobData): Promise<void> {
+    await this.#boss.send(
+      this.#queue,
+      { partition: made.partition, shard: made.shard, requestedAt: data.requestedAt },
+      { ...this.#send, singletonKey: unitKey(made) },
+    );
   }
 
   /**

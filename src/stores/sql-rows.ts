@@ -3,11 +3,18 @@ import type {
   CheckpointScan,
   CorruptCheckpoint,
   RunRecord,
+  SplitRecord,
   StoredCheckpoint,
   StoredFailure,
+  UnitCompletion,
 } from "../core/store/records.js";
 import type { BatchCommit, LeaseHandle } from "../core/store/run-store.js";
-import type { CheckpointKey, Cursor, RecordedRunStatus } from "../core/types.js";
+import {
+  type CheckpointKey,
+  type Cursor,
+  isCursor,
+  type RecordedRunStatus,
+} from "../core/types.js";
 
 /** A `checkpoints` row as SQL returns it (shared by the SQL stores). */
 export interface CheckpointRow {
@@ -28,6 +35,39 @@ export interface CheckpointRow {
   attempt: number;
   created_at: number | string;
   updated_at: number | string;
+  range_from?: string | null;
+  range_to?: string | null;
+  layout?: string | null;
+  parent?: string | null;
+  split_requested_by?: string | null;
+  split_requested_at?: number | string | null;
+  split_note?: string | null;
+}
+
+/** A `completions` row as SQL returns it. */
+export interface CompletionRow {
+  processor: string;
+  partition: string;
+  shard: string;
+  completed_at: number | string;
+  run_id: string | null;
+  range_from: string | null;
+  range_to: string | null;
+  layout: string | null;
+  completed: number | string | null;
+  total: number | string | null;
+}
+
+/** A `splits` row as SQL returns it. */
+export interface SplitRow {
+  processor: string;
+  partition: string;
+  shard: string;
+  new_shard: string;
+  at_cursor: string;
+  requested_by: string | null;
+  run_id: string;
+  split_at: number | string;
 }
 
 /** A `runs` row as SQL returns it. */
@@ -120,7 +160,62 @@ export function toCheckpoint(row: CheckpointRow): StoredCheckpoint {
     attempt: check.count("attempt", row.attempt),
     createdAt: check.count("created_at", row.created_at),
     updatedAt: check.count("updated_at", row.updated_at),
+    // Rows from before ranges were recorded have no layout: their range is unknown.
+    range:
+      row.layout === null || row.layout === undefined
+        ? null
+        : {
+            from: check.bound("range_from", row.range_from ?? null),
+            to: check.bound("range_to", row.range_to ?? null),
+          },
+    layout: check.text("layout", row.layout ?? null),
+    parent: check.text("parent", row.parent ?? null),
+    splitRequest:
+      typeof row.split_requested_by === "string"
+        ? {
+            by: row.split_requested_by,
+            at: check.count("split_requested_at", row.split_requested_at ?? 0),
+          }
+        : null,
+    splitNote: check.text("split_note", row.split_note ?? null),
   };
+}
+
+/** Maps a `completions` row to a {@link UnitCompletion}. */
+export function toCompletion(row: CompletionRow): UnitCompletion {
+  return {
+    processor: row.processor,
+    partition: row.partition,
+    shard: row.shard,
+    completedAt: Number(row.completed_at),
+    runId: row.run_id,
+    range:
+      row.layout === null ? null : { from: boundOf(row.range_from), to: boundOf(row.range_to) },
+    layout: row.layout,
+    completed: row.completed === null ? null : Number(row.completed),
+    total: row.total === null ? null : Number(row.total),
+  };
+}
+
+/** Maps a `splits` row to a {@link SplitRecord}. */
+export function toSplit(row: SplitRow): SplitRecord {
+  return {
+    processor: row.processor,
+    partition: row.partition,
+    shard: row.shard,
+    newShard: row.new_shard,
+    at: JSON.parse(row.at_cursor) as Cursor,
+    requestedBy: row.requested_by,
+    runId: row.run_id,
+    splitAt: Number(row.split_at),
+  };
+}
+
+/** A range bound as stored (JSON text, NULL for open), or undefined when it is not a cursor. */
+function boundOf(text: string | null): Cursor | null {
+  if (text === null) return null;
+  const value: unknown = JSON.parse(text);
+  return isCursor(value) ? value : null;
 }
 
 /** The columns of a checkpoint row a corrupt value can be found in. */
@@ -154,6 +249,20 @@ class RowCheck {
 
   nullable(field: CheckpointField, value: unknown, min: number): number | null {
     return value === null || value === undefined ? null : this.count(field, value, min);
+  }
+
+  /** A range bound: NULL (the partition's start or end) or a cursor as JSON text. */
+  bound(field: CheckpointField, value: unknown): Cursor | null {
+    if (value === null) return null;
+    let parsed: unknown;
+    try {
+      parsed = typeof value === "string" ? JSON.parse(value) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    if (!isCursor(parsed))
+      throw corruptField(this.#row, field, value, "it must be a cursor as JSON");
+    return parsed;
   }
 
   text(field: CheckpointField, value: unknown): string | null {

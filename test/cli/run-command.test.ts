@@ -146,7 +146,7 @@ describe("waymark run", () => {
     for (const [key, writes] of written) assert.equal(writes, 1, `${key} once`);
   });
 
-  it("exits 75 when another runner holds a partition's lease", async () => {
+  it("exits 75 when another runner still holds a partition at the end of the time budget", async () => {
     const holder = new SqliteStore(db);
     try {
       const held = await holder.acquire({
@@ -162,9 +162,10 @@ describe("waymark run", () => {
     } finally {
       await holder.close();
     }
-    const result = await run(["visits", "--partitions", "a,b"]);
+    // It waits for the holder within its time budget, then says who holds b and until when.
+    const result = await run(["visits", "--partitions", "a,b", "--time-budget", "3s"]);
     assert.equal(result.code, 75, result.stderr);
-    assert.match(result.stdout, /busy\s+b\s+leased by another runner/);
+    assert.match(result.stdout, /busy\s+b\s+held by another-host:1 until \d{4}-\d\d-\d\dT/);
   });
 
   it("exits 2 for bad usage, saying what to pass", async () => {

@@ -1,7 +1,5 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import { checkpointKey } from "../../src/core/checkpoint-key.js";
-import type { BackfillStore } from "../../src/core/store/backfill-store.js";
 import {
   defineProcessor,
   InvalidOptionError,
@@ -14,7 +12,18 @@ import { type OpenedStore, STORE_FACTORIES } from "../stores/stores.js";
 import { leaseRun } from "../support/run-record.js";
 import { until } from "../support/time.js";
 
-const HOUR = 3_600_000;
+/** A clock that a run's `sleep` moves forward: waits take no real time. */
+function fakeClock(start: number) {
+  const clock = {
+    start,
+    t: start,
+    now: () => clock.t,
+    sleep: async (ms: number) => {
+      clock.t += Math.max(ms, 1);
+    },
+  };
+  return clock;
+}
 const DAYS = ["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"];
 const PER_DAY = 30;
 
@@ -223,10 +232,22 @@ for (const factory of STORE_FACTORIES) {
       assert.equal(rerun.partitions[2]?.result?.resumedFrom, 10, "resumed from its checkpoint");
       assert.equal(rerun.processed, 20);
       await assertEffects(DAYS);
-      // Finished: the same call again is a new backfill, and runs every partition.
-      const again = await go(processor, { partitions: DAYS.slice(0, 2) });
-      const next = await go(processor, { partitions: DAYS.slice(0, 2) });
-      assert.deepEqual([again.counts.completed, next.counts.completed], [2, 2]);
+      // Finished: the same call again runs nothing and says so; rerunCompleted runs it again.
+      const again = await go(processor, { concurrency: 2 });
+      assert.deepEqual(
+        [again.status, again.counts["already-completed"], again.processed],
+        ["completed", 5, 0],
+      );
+      assert.equal(again.backfill?.alreadyFinished, true);
+      const rerunAll = await go(processor, { rerunCompleted: true });
+      assert.deepEqual([rerunAll.counts.completed, rerunAll.processed], [5, 5 * PER_DAY]);
+      // One partition is a run, not a backfill to remember: the same call runs it again.
+      // (A clock that moves on every reading: the second call begins after the first ended.)
+      let t = Date.now();
+      const ticking = { partitions: DAYS.slice(0, 1), now: () => ++t };
+      const one = await go(processor, ticking);
+      const oneAgain = await go(processor, ticking);
+      assert.deepEqual([one.counts.completed, oneAgain.counts.completed], [1, 1]);
     });
 
     it("rerunCompleted runs again what an unfinished backfill completed", async () => {
@@ -250,7 +271,8 @@ for (const factory of STORE_FACTORIES) {
       assert.equal(effects.get("2024-01-05:1"), 1);
     });
 
-    it("reports a partition leased by another runner as busy", async () => {
+    it("waits for a partition another runner holds, and says whose when its time is up", async () => {
+      const clock = fakeClock(Date.now());
       const held = await opened.store.acquire({
         processor: "daily",
         partition: "2024-01-02",
@@ -258,102 +280,68 @@ for (const factory of STORE_FACTORIES) {
         owner: "someone-else",
         runId: "other-run",
         leaseTtlMs: 60_000,
-        now: Date.now(),
+        now: clock.now(),
       });
       assert.ok(held.acquired);
-      const result = await go();
+      const result = await go(daily(), {
+        now: clock.now,
+        sleep: clock.sleep,
+        timeBudgetMs: 10_000,
+      });
       assert.equal(result.status, "suspended");
       assert.equal(result.partitions[1]?.status, "busy");
       assert.equal(result.counts.completed, 4);
-    });
-  });
-}
-
-for (const factory of STORE_FACTORIES) {
-  describe(`backfill records on ${factory.name}`, () => {
-    let opened: OpenedStore;
-    let backfills: BackfillStore;
-    beforeEach(async () => {
-      opened = await factory.open();
-      backfills = opened.store.backfills as BackfillStore;
-      assert.ok(backfills, "the store keeps backfills");
-    });
-    afterEach(() => opened.cleanup());
-
-    const open = (now: number, overrides: { restart?: boolean; staleBefore?: number } = {}) =>
-      backfills.open({
-        processor: "daily",
-        id: "range-2024",
-        partitions: 366,
-        now,
-        staleBefore: overrides.staleBefore ?? now - 24 * HOUR,
-        restart: overrides.restart ?? false,
-      });
-
-    it("begins a backfill, resumes it while unfinished, begins anew once finished", async () => {
-      const first = await open(1000);
-      assert.deepEqual(first, {
-        processor: "daily",
-        id: "range-2024",
-        startedAt: 1000,
-        resumed: false,
-      });
-      const again = await open(2000);
-      assert.equal(again.resumed, true);
-      assert.equal(again.startedAt, 1000, "a resume keeps the beginning");
-      await backfills.finish(again, 3000);
-      const next = await open(4000);
-      assert.equal(next.resumed, false);
-      assert.equal(next.startedAt, 4000);
-    });
-
-    it("begins anew when asked to, or when the unfinished one went stale", async () => {
-      await open(1000);
-      const restarted = await open(2000, { restart: true });
-      assert.deepEqual([restarted.resumed, restarted.startedAt], [false, 2000]);
-      // Active at 5000 at the latest: not resumed by an open that counts 5001 as stale.
-      await open(5000);
-      const stale = await open(30 * HOUR, { staleBefore: 5001 });
-      assert.deepEqual([stale.resumed, stale.startedAt], [false, 30 * HOUR]);
-    });
-
-    it("finish() of an older generation leaves the current one open", async () => {
-      const old = await open(1000);
-      await open(2000, { restart: true });
-      await backfills.finish(old, 2500);
-      assert.equal((await open(3000)).resumed, true);
-    });
-
-    it("lists the processor's partitions and shards completed since a time", async () => {
-      const complete = async (partition: string, shard: string, now: number) => {
-        const key = checkpointKey("daily", partition, shard);
-        const acquired = await opened.store.acquire({
-          ...key,
-          owner: "me",
-          runId: `run-${partition}-${shard}`,
-          leaseTtlMs: 30_000,
-          now,
-        });
-        assert.ok(acquired.acquired);
-        await opened.store.complete(acquired.lease, now, leaseRun(acquired.lease, now));
-      };
-      await complete("2024-01-01", "", 100);
-      await complete("2024-01-02", "", 200);
-      await complete("2024-01-03", "0", 300);
-      const acquired = await opened.store.acquire({
-        ...checkpointKey("other", "2024-01-02"),
-        owner: "me",
-        runId: "other",
-        leaseTtlMs: 30_000,
-        now: 400,
-      });
-      assert.ok(acquired.acquired);
-      await opened.store.complete(acquired.lease, 400, leaseRun(acquired.lease, 400));
-      const since = await backfills.completedSince("daily", 200);
-      assert.deepEqual(since.map((k) => `${k.partition}/${k.shard}`).sort(), [
-        "2024-01-02/",
-        "2024-01-03/0",
+      assert.deepEqual(result.waiting, [
+        { partition: "2024-01-02", owner: "someone-else", expiresAt: clock.start + 60_000 },
       ]);
+    });
+
+    it("takes over a partition whose holder died, once its lease expires", async () => {
+      const clock = fakeClock(Date.now());
+      const held = await opened.store.acquire({
+        processor: "daily",
+        partition: "2024-01-03",
+        shard: "",
+        owner: "dead-runner",
+        runId: "dead-run",
+        leaseTtlMs: 30_000,
+        now: clock.now(),
+      });
+      assert.ok(held.acquired);
+      const result = await go(daily(), { now: clock.now, sleep: clock.sleep });
+      assert.equal(result.status, "completed");
+      assert.equal(result.counts.completed, 5);
+      assert.ok(clock.now() >= clock.start + 30_000, "it waited for the lease to expire");
+      await assertEffects(DAYS);
+    });
+
+    it("a holder that completes while this one waits counts as done: exit 0, nothing redone", async () => {
+      const clock = fakeClock(Date.now());
+      const other = await opened.store.acquire({
+        processor: "daily",
+        partition: "2024-01-04",
+        shard: "",
+        owner: "other-process",
+        runId: "other-run",
+        leaseTtlMs: 60_000,
+        now: clock.now(),
+      });
+      assert.ok(other.acquired);
+      let completedOther = false;
+      const result = await go(daily(), {
+        now: clock.now,
+        sleep: async (ms) => {
+          clock.t += ms;
+          if (!completedOther && other.acquired) {
+            completedOther = true;
+            await opened.store.complete(other.lease, clock.t, leaseRun(other.lease, clock.t));
+          }
+        },
+      });
+      assert.equal(result.status, "completed");
+      const fourth = result.partitions[3];
+      assert.deepEqual([fourth?.status, fourth?.completedBy], ["already-completed", "other-run"]);
+      assert.equal(result.counts.completed, 4);
     });
   });
 }

@@ -28,6 +28,7 @@ for (const factory of STORE_FACTORIES) {
         name: "sharded",
         shards: () => SHARDS,
         batchSize: 10,
+        retry: false,
         entities: (args) => {
           seen.push(args);
           return IDS.filter((n) => args.after === null || n > (args.after as number));
@@ -36,7 +37,8 @@ for (const factory of STORE_FACTORIES) {
         count: () => 50,
         async processBatch(batch, ctx) {
           assert.equal(ctx.partition, "2024-01-15", "processBatch sees the real partition");
-          assert.ok(ctx.shard && SHARDS.includes(ctx.shard), "and its shard");
+          const shard = SHARDS.find((s) => s.id === ctx.shard?.id);
+          assert.deepEqual(ctx.shard, shard, "and its shard");
           for (const n of batch) await opened.writeEffect(ctx.tx, `${ctx.partition}/${n}`);
         },
       });
@@ -68,6 +70,8 @@ for (const factory of STORE_FACTORIES) {
         }),
         [
           { partition: "2024-01-15", after: null, shard: SHARDS[0] },
+          // Shard 0's source went past 50: the first id after 50 is checked to be 51 there too.
+          { partition: "2024-01-15", after: 50, shard: { id: "0", from: 50 } },
           { partition: "2024-01-15", after: 50, shard: SHARDS[1] },
         ],
       );

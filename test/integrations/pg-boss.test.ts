@@ -67,7 +67,16 @@ describe("pg-boss fan-out", { skip: NO_SERVER, timeout: 120_000 }, () => {
     });
     await enqueuePartitions(boss, processor, ["p"]);
     const history = () => store.listRuns({ processor: "flaky" });
-    await until("a busy run", async () => (await history()).some((r) => r.status === "busy"));
+    // A partition another runner holds is its work in progress: the job completes as busy,
+    // with no history row, and is sent again for later.
+    await until("a job to find the partition busy", async () => {
+      const jobs = await test.pool.query(
+        `SELECT 1 FROM ${test.schema}_boss.job WHERE name = 'waymark-flaky'
+         AND state = 'completed' AND output->>'status' = 'busy'`,
+      );
+      return jobs.rows.length > 0;
+    });
+    assert.deepEqual(await history(), [], "a busy claim is no run");
     await store.release(held.lease, Date.now());
     await until("a failed run", async () => (await history()).some((r) => r.status === "failed"));
     // pg-boss records the thrown error on the job, which waits 1 s before its retry.

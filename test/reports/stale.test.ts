@@ -25,6 +25,11 @@ function checkpoint(overrides: Partial<StoredCheckpoint>): StoredCheckpoint {
     attempt: 1,
     createdAt: NOW - 48 * HOUR,
     updatedAt: NOW - 48 * HOUR,
+    range: { from: null, to: null },
+    layout: "",
+    parent: null,
+    splitRequest: null,
+    splitNote: null,
     ...overrides,
   };
 }

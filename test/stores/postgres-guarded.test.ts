@@ -11,15 +11,23 @@ import { startFaultProxy } from "../support/fault-proxy.js";
 import { noBackoff } from "../support/time.js";
 import { NO_SERVER, PG_TEST_URL } from "./postgres-factory.js";
 
-/** Drops the reply of the first statement matching each pattern, once each. */
-function onceEach(...patterns: RegExp[]) {
-  const left = new Set(patterns);
+/**
+ * Drops, once, the reply of the COMMIT that ends the transaction of the first statement
+ * matching `committed` (the claim runs in a transaction that holds the key's lock), and the
+ * reply of the first statement matching `statement`.
+ */
+function dropOnce(committed: RegExp, statement: RegExp) {
+  let armed: "waiting" | "commit-next" | "done" = "waiting";
+  let statementDropped = false;
   return (sql: string) => {
-    for (const pattern of left) {
-      if (pattern.test(sql)) {
-        left.delete(pattern);
-        return true;
-      }
+    if (armed === "waiting" && committed.test(sql)) armed = "commit-next";
+    else if (armed === "commit-next" && /^\s*COMMIT/i.test(sql)) {
+      armed = "done";
+      return true;
+    }
+    if (!statementDropped && statement.test(sql)) {
+      statementDropped = true;
+      return true;
     }
     return false;
   };
@@ -65,7 +73,7 @@ describe("a redrive writes through the guarded store", { skip: NO_SERVER, timeou
       poisoned.on = false;
       // The completed partition has no checkpoint: the redrive creates an empty one and its
       // release deletes it again (a release that finds no row to delete updates nothing).
-      armed.drop = onceEach(/INSERT INTO \S+\.checkpoints AS c/, /AND cursor IS NULL/);
+      armed.drop = dropOnce(/INSERT INTO \S+\.checkpoints AS c/, /AND cursor IS NULL/);
       const result = await redrive(processor, {
         store,
         partition: "p",
@@ -74,7 +82,7 @@ describe("a redrive writes through the guarded store", { skip: NO_SERVER, timeou
       });
       assert.deepEqual(
         proxy.faults.map((f) => f.kind),
-        ["statement-reply", "statement-reply"],
+        ["commit-reply", "statement-reply"],
         "both replies were dropped",
       );
       assert.deepEqual(

@@ -44,8 +44,9 @@ export interface FaultProxyOptions {
   /** Which statements complete a partition (cut with `completion-reply`). */
   readonly isCompletion?: (sql: string) => boolean;
   /**
-   * A targeted fault besides the random ones: called for every request outside a
-   * transaction; `true` forwards it and drops its reply (recorded as `statement-reply`).
+   * A targeted fault besides the random ones: called for every request (COMMIT and the
+   * statements inside a transaction too); `true` forwards it and drops its reply, recorded
+   * as `commit-reply` for a COMMIT and `statement-reply` otherwise.
    */
   readonly dropReplyOf?: (sql: string) => boolean;
 }
@@ -135,8 +136,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     if (after && roll(after)) {
       record(after, sql);
       c.cutOnReply = true;
-    } else if (!c.inTransaction && options.dropReplyOf?.(sql)) {
-      record("statement-reply", sql);
+    } else if (options.dropReplyOf?.(sql)) {
+      record(text.startsWith("COMMIT") ? "commit-reply" : "statement-reply", sql);
       c.cutOnReply = true;
     }
     c.outstanding = true;

@@ -2,7 +2,7 @@ import { classifyWriteError } from "../batch-failure.js";
 import { describeKey } from "../checkpoint-key.js";
 import { FencedError, StoreError } from "../errors.js";
 import type { CheckpointKey, Cursor, Logger } from "../types.js";
-import type { BackfillOpen, BackfillRecord } from "./backfill-store.js";
+import type { BackfillOpen, BackfillRecord, SplitAnswer, UnitListing } from "./backfill-store.js";
 import type { FailureFilter, RunRecord, StoredFailure } from "./records.js";
 import type {
   AcquireRequest,
@@ -222,9 +222,53 @@ export class GuardedStore<Tx = unknown> {
     return this.#store.listFailures(filter);
   }
 
-  /** The keys of `processor` completed at or after `since`, from the backfill records. */
-  async completedSince(processor: string, since: number): Promise<CheckpointKey[]> {
-    return (await this.#store.backfills?.completedSince(processor, since)) ?? [];
+  /**
+   * The checkpoints and the completions (since `since`) of a backfill's partitions, or null
+   * for a store that keeps no backfills. A read: what it says is decided again by `acquire`.
+   */
+  async listUnits(
+    processor: string,
+    partitions: readonly string[] | null,
+    since: number,
+  ): Promise<UnitListing | null> {
+    const backfills = this.#store.backfills;
+    if (!backfills) return null;
+    return this.#repeat(() => backfills.listUnits(processor, partitions, since));
+  }
+
+  /** Asks the live holder of `key` to split; false when it cannot be asked (see the store). */
+  async requestSplit(key: CheckpointKey, by: string, now: number): Promise<boolean> {
+    const backfills = this.#store.backfills;
+    if (!backfills) return false;
+    return this.#repeat(() => backfills.requestSplit(key, by, now));
+  }
+
+  /**
+   * The holder's answer to a split request, under its lease; when the reply was lost, reads
+   * back the checkpoint: its range ending at the split point (or the request cleared with this
+   * note) means it landed.
+   */
+  async answerSplit(lease: LeaseHandle, answer: SplitAnswer, now: number): Promise<void> {
+    const backfills = this.#store.backfills;
+    if (!backfills) return;
+    try {
+      await backfills.answerSplit(lease, answer, now);
+    } catch (error) {
+      if (classifyWriteError(error) !== "indeterminate") throw error;
+      const { checkpoint } = await this.#readBack(lease, error, "a split");
+      if (
+        !checkpoint ||
+        checkpoint.fence !== lease.fence ||
+        checkpoint.leaseOwner !== lease.owner
+      ) {
+        throw new FencedError(fencedMessage(lease));
+      }
+      const landed =
+        answer.kind === "split"
+          ? checkpoint.range?.to === answer.at
+          : checkpoint.splitRequest === null && checkpoint.splitNote === answer.note;
+      if (!landed) throw error;
+    }
   }
 
   /** Reads the key back, retrying while the store itself fails; throws OUTCOME_UNKNOWN at the end. */

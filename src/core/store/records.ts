@@ -5,6 +5,22 @@ import type { CheckpointKey, Cursor, RecordedRunStatus } from "../types.js";
  * (`RunStore`), reports read them (`ReportStore`).
  */
 
+/**
+ * The part of a partition's cursor space one checkpoint covers: ids strictly after `from` up
+ * to and including `to`; null is the partition's start or end.
+ */
+export interface UnitRange {
+  readonly from: Cursor | null;
+  readonly to: Cursor | null;
+}
+
+/** A request, written by an idle runner, that the holder split its unclaimed rest. */
+export interface SplitRequest {
+  /** Who asked: a runner's owner id. */
+  readonly by: string;
+  readonly at: number;
+}
+
 /** A checkpoint as stored. `cursor` is null while no batch has been committed. */
 export interface StoredCheckpoint extends CheckpointKey {
   readonly processorVersion: number | null;
@@ -25,6 +41,47 @@ export interface StoredCheckpoint extends CheckpointKey {
   readonly createdAt: number;
   /** When the last batch committed (or the row was created): expiry counts from here. */
   readonly updatedAt: number;
+  /**
+   * The range this checkpoint covers, stored with it so that a resume keeps to it; a holder's
+   * split narrows its `to`. Null on rows written before ranges were recorded.
+   */
+  readonly range: UnitRange | null;
+  /**
+   * A digest of the processor's `shards()` split the row was made under (`""` for a partition
+   * without static shards): a resume under another split is drift. Null on older rows.
+   */
+  readonly layout: string | null;
+  /** The shard this one was split from, for a shard made by dynamic splitting; else null. */
+  readonly parent: string | null;
+  /** A split asked of the holder and not yet answered, or null. */
+  readonly splitRequest: SplitRequest | null;
+  /** Why the holder last declined a split (no `split` hook, too little left), or null. */
+  readonly splitNote: string | null;
+}
+
+/** A partition's (or shard's) completion, with what it covered. */
+export interface UnitCompletion extends CheckpointKey {
+  readonly completedAt: number;
+  /** The run that completed it; null on rows from before runs were recorded with it. */
+  readonly runId: string | null;
+  /** Its range and split digest, as its checkpoint held them (null on older rows). */
+  readonly range: UnitRange | null;
+  readonly layout: string | null;
+  /** Entities its checkpoint counted done, and its total, when recorded. */
+  readonly completed: number | null;
+  readonly total: number | null;
+}
+
+/** One split of a running partition or shard, as history keeps it. */
+export interface SplitRecord extends CheckpointKey {
+  /** The shard the split made: ids after `at` up to the old end. */
+  readonly newShard: string;
+  /** The split point: the holder kept ids up to and including it. */
+  readonly at: Cursor;
+  readonly requestedBy: string | null;
+  /** The run that held the split shard and made the split. */
+  readonly runId: string;
+  readonly splitAt: number;
 }
 
 /**

@@ -2,12 +2,17 @@ import { describeKey } from "../checkpoint-key.js";
 import type { CheckpointKey, Cursor } from "../types.js";
 import type { ArtifactRef, ArtifactStore } from "./artifact-store.js";
 import type { BackfillStore } from "./backfill-store.js";
+import type { LeaseHandle } from "./lease.js";
+
+export type { LeaseHandle } from "./lease.js";
+
 import type {
   FailureFilter,
   RunKind,
   RunRecord,
   StoredCheckpoint,
   StoredFailure,
+  UnitRange,
 } from "./records.js";
 
 /**
@@ -120,6 +125,19 @@ export interface AcquireRequest extends CheckpointKey {
    * @default "run"
    */
   readonly kind?: RunKind;
+  /**
+   * The start of the backfill this claim belongs to: when the key completed at or after it,
+   * the claim answers `completed` and takes nothing, decided in the same transaction as the
+   * lease. Absent: a completion is no reason not to run.
+   */
+  readonly completedSince?: number;
+  /** The range and split digest a row created by this claim records. */
+  readonly unit?: { readonly range: UnitRange; readonly layout: string };
+  /**
+   * Take only a row that exists (a shard made by a split): with none, the claim answers
+   * `absent` and creates nothing.
+   */
+  readonly mustExist?: boolean;
 }
 
 /** The outcome of {@link RunStore.acquire}. */
@@ -138,14 +156,17 @@ export type AcquireResult =
   | {
       readonly acquired: false;
       readonly holder: { readonly owner: string; readonly expiresAt: number };
+    }
+  | {
+      /** The key completed at or after the request's `completedSince`: nothing to do. */
+      readonly acquired: false;
+      readonly completed: { readonly at: number; readonly runId: string | null };
+    }
+  | {
+      /** `mustExist` was asked and there is no row (nor a completion since `completedSince`). */
+      readonly acquired: false;
+      readonly absent: true;
     };
-
-/** Proof of a held lease: every fenced write names it. */
-export interface LeaseHandle extends CheckpointKey {
-  readonly owner: string;
-  readonly fence: number;
-  readonly runId: string;
-}
 
 /** One skipped entity as a batch commits it. */
 export interface FailureWrite {

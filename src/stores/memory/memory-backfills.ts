@@ -1,9 +1,20 @@
-import { checkpointKey } from "../../core/checkpoint-key.js";
+import { keyId } from "../../core/checkpoint-key.js";
+import { FencedError } from "../../core/errors.js";
 import type {
   BackfillOpen,
   BackfillRecord,
   BackfillStore,
+  SplitAnswer,
+  UnitListing,
 } from "../../core/store/backfill-store.js";
+import type {
+  RunRecord,
+  SplitRecord,
+  StoredCheckpoint,
+  UnitCompletion,
+} from "../../core/store/records.js";
+import type { LeaseHandle } from "../../core/store/run-store.js";
+import { fencedMessage } from "../../core/store/run-store.js";
 import type { CheckpointKey } from "../../core/types.js";
 
 interface Backfill {
@@ -12,46 +23,171 @@ interface Backfill {
   finishedAt: number | null;
 }
 
-/**
- * The backfills of a `MemoryStore`. `completions` is the store's own map of last completions,
- * keyed by `keyId(key)`.
- */
+/** The maps of a `MemoryStore` its backfills read and write, keyed by `keyId(key)`. */
+export interface MemoryTables {
+  readonly checkpoints: Map<string, StoredCheckpoint>;
+  readonly completions: ReadonlyMap<string, UnitCompletion>;
+  readonly runs: ReadonlyMap<string, RunRecord>;
+  readonly splits: SplitRecord[];
+  /** Clears what a discarded checkpoint owned (its artifacts). */
+  readonly discarded: (key: CheckpointKey) => void;
+}
+
+/** The backfills of a `MemoryStore`. */
 export class MemoryBackfills implements BackfillStore {
   readonly #backfills = new Map<string, Backfill>();
-  readonly #completions: ReadonlyMap<string, number>;
+  readonly #tables: MemoryTables;
 
-  constructor(completions: ReadonlyMap<string, number>) {
-    this.#completions = completions;
+  constructor(tables: MemoryTables) {
+    this.#tables = tables;
   }
 
   async open(request: BackfillOpen): Promise<BackfillRecord> {
     const id = `${request.processor}\u0000${request.id}`;
     const prior = this.#backfills.get(id);
-    const resumed =
+    const record = { processor: request.processor, id: request.id };
+    const partitions = new Set(request.partitions);
+    if (prior && !request.restart && !request.repeatFinished && prior.finishedAt !== null) {
+      const finishedAt = prior.finishedAt;
+      const runs = [...this.#tables.runs.values()].filter(
+        (r) =>
+          r.processor === request.processor &&
+          partitions.has(r.partition) &&
+          r.kind !== "redrive" &&
+          r.status !== "busy" &&
+          r.status !== "skipped" &&
+          r.startedAt >= prior.startedAt &&
+          r.startedAt <= finishedAt,
+      ).length;
+      return {
+        ...record,
+        startedAt: prior.startedAt,
+        resumed: true,
+        finishedAt,
+        runs,
+        discarded: 0,
+      };
+    }
+    const mine = (key: CheckpointKey) =>
+      key.processor === request.processor && partitions.has(key.partition);
+    const active =
       prior !== undefined &&
+      !request.restart &&
       prior.finishedAt === null &&
-      prior.updatedAt >= request.staleBefore &&
-      !request.restart;
-    const startedAt = resumed ? prior.startedAt : request.now;
+      (prior.updatedAt >= request.staleBefore ||
+        [...this.#tables.checkpoints.values()].some(
+          (c) => mine(c) && c.updatedAt >= request.staleBefore,
+        ) ||
+        [...this.#tables.completions.values()].some(
+          (c) => mine(c) && c.completedAt >= request.staleBefore,
+        ));
+    const startedAt = active ? prior.startedAt : request.now;
+    const discarded = active ? 0 : this.#discardSplits(mine, request.now);
     this.#backfills.set(id, { startedAt, updatedAt: request.now, finishedAt: null });
-    return { processor: request.processor, id: request.id, startedAt, resumed };
+    return { ...record, startedAt, resumed: active, finishedAt: null, runs: null, discarded };
   }
 
-  async completedSince(processor: string, since: number): Promise<CheckpointKey[]> {
-    const keys: CheckpointKey[] = [];
-    for (const [id, completedAt] of this.#completions) {
-      const [name, partition, shard] = id.split("\u0000") as [string, string, string];
-      if (name === processor && completedAt >= since)
-        keys.push(checkpointKey(name, partition, shard));
+  /** A new backfill's start: the checkpoints of split partitions that no live lease holds go. */
+  #discardSplits(mine: (key: CheckpointKey) => boolean, now: number): number {
+    const { checkpoints } = this.#tables;
+    const split = new Set(
+      [...checkpoints.values()]
+        .filter((c) => mine(c) && c.shard.startsWith("~"))
+        .map((c) => c.partition),
+    );
+    let discarded = 0;
+    for (const [id, c] of checkpoints) {
+      const live = c.leaseOwner !== null && (c.leaseExpiresAt ?? 0) > now;
+      if (mine(c) && split.has(c.partition) && !live) {
+        checkpoints.delete(id);
+        this.#tables.discarded(c);
+        discarded++;
+      }
     }
-    return keys;
+    return discarded;
   }
 
   async finish(record: BackfillRecord, now: number): Promise<void> {
     const backfill = this.#backfills.get(`${record.processor}\u0000${record.id}`);
-    if (backfill?.startedAt === record.startedAt) {
+    if (backfill?.startedAt === record.startedAt && backfill.finishedAt === null) {
       backfill.finishedAt = now;
       backfill.updatedAt = now;
     }
+  }
+
+  async listUnits(
+    processor: string,
+    partitions: readonly string[] | null,
+    since: number,
+  ): Promise<UnitListing> {
+    const wanted = partitions === null ? null : new Set(partitions);
+    const mine = (key: CheckpointKey) =>
+      key.processor === processor && (wanted === null || wanted.has(key.partition));
+    return {
+      checkpoints: [...this.#tables.checkpoints.values()].filter(mine),
+      completions: [...this.#tables.completions.values()].filter(
+        (c) => mine(c) && c.completedAt >= since,
+      ),
+    };
+  }
+
+  async requestSplit(key: CheckpointKey, by: string, now: number): Promise<boolean> {
+    const row = this.#tables.checkpoints.get(keyId(key));
+    if (!row?.leaseOwner || (row.leaseExpiresAt ?? 0) <= now || row.splitRequest) return false;
+    this.#tables.checkpoints.set(keyId(key), { ...row, splitRequest: { by, at: now } });
+    return true;
+  }
+
+  async answerSplit(lease: LeaseHandle, answer: SplitAnswer, now: number): Promise<void> {
+    const { checkpoints, splits } = this.#tables;
+    const row = checkpoints.get(keyId(lease));
+    if (!row || row.leaseOwner !== lease.owner || row.fence !== lease.fence) {
+      throw new FencedError(fencedMessage(lease));
+    }
+    if (answer.kind === "decline") {
+      checkpoints.set(keyId(lease), { ...row, splitRequest: null, splitNote: answer.note });
+      return;
+    }
+    const to = row.range?.to ?? null;
+    checkpoints.set(keyId(lease), {
+      ...row,
+      range: { from: row.range?.from ?? null, to: answer.at },
+      splitRequest: null,
+      splitNote: null,
+    });
+    const child = { ...lease, shard: answer.shard };
+    if (checkpoints.has(keyId(child))) return; // the same split, written again
+    checkpoints.set(keyId(child), {
+      ...child,
+      processorVersion: null,
+      cursor: null,
+      completed: 0,
+      total: null,
+      state: null,
+      stateCodec: null,
+      fingerprint: null,
+      runId: null,
+      leaseOwner: null,
+      leaseExpiresAt: null,
+      fence: 0,
+      attempt: 0,
+      createdAt: now,
+      updatedAt: now,
+      range: { from: answer.at, to },
+      layout: row.layout ?? "",
+      parent: lease.shard,
+      splitRequest: null,
+      splitNote: null,
+    });
+    splits.push({
+      processor: lease.processor,
+      partition: lease.partition,
+      shard: lease.shard,
+      newShard: answer.shard,
+      at: answer.at,
+      requestedBy: answer.requestedBy,
+      runId: lease.runId,
+      splitAt: now,
+    });
   }
 }

@@ -7,8 +7,10 @@ import type {
   FailureFilter,
   RunFilter,
   RunRecord,
+  SplitRecord,
   StoredCheckpoint,
   StoredFailure,
+  UnitCompletion,
 } from "../../core/store/records.js";
 import type {
   AcquireRequest,
@@ -55,17 +57,32 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
   readonly artifacts = new MemoryArtifacts();
   readonly #checkpoints = new Map<string, StoredCheckpoint>();
   readonly #runs = new Map<string, RunRecord>();
-  readonly #completions = new Map<string, number>();
+  /** The last completion of each key: when, by which run, what it covered. */
+  readonly #completions = new Map<string, UnitCompletion>();
+  readonly #splits: SplitRecord[] = [];
   /** Backfills begun and finished, for `runPartitions` and `waymark run`. */
-  readonly backfills = new MemoryBackfills(this.#completions);
-  /** The run that last completed each key, for `readBack`. */
-  readonly #completedBy = new Map<string, string>();
+  readonly backfills = new MemoryBackfills({
+    checkpoints: this.#checkpoints,
+    completions: this.#completions,
+    runs: this.#runs,
+    splits: this.#splits,
+    discarded: (key) => this.artifacts.clearSync(key),
+  });
   readonly #failures = new Map<string, StoredFailure>();
 
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
     if (this.#closed) throw closedStoreError("memory:");
     const id = keyId(request);
+    const done = this.#completions.get(id);
+    if (
+      done &&
+      request.completedSince !== undefined &&
+      done.completedAt >= request.completedSince
+    ) {
+      return { acquired: false, completed: { at: done.completedAt, runId: done.runId } };
+    }
     const existing = this.#checkpoints.get(id);
+    if (!existing && request.mustExist) return { acquired: false, absent: true };
     if (existing?.leaseOwner && (existing.leaseExpiresAt ?? 0) > request.now) {
       return {
         acquired: false,
@@ -90,9 +107,18 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
       attempt: 0,
       createdAt: request.now,
       updatedAt: request.now,
+      range: request.unit?.range ?? null,
+      layout: request.unit?.layout ?? null,
+      parent: null,
+      splitRequest: null,
+      splitNote: null,
     };
     const checkpoint: StoredCheckpoint = {
       ...base,
+      // A row from before ranges were recorded takes the claim's range on its first claim.
+      ...(base.layout === null && request.unit
+        ? { range: request.unit.range, layout: request.unit.layout }
+        : {}),
       runId: request.runId,
       leaseOwner: request.owner,
       leaseExpiresAt: request.now + request.leaseTtlMs,
@@ -180,18 +206,27 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
   }
 
   async complete(lease: LeaseHandle, now: number, run: RunRecord): Promise<void> {
-    this.#held(lease);
+    const held = this.#held(lease);
     this.#checkpoints.delete(keyId(lease));
     this.artifacts.clearSync(lease);
-    this.#completions.set(keyId(lease), now);
-    this.#completedBy.set(keyId(lease), lease.runId);
+    this.#completions.set(keyId(lease), {
+      processor: lease.processor,
+      partition: lease.partition,
+      shard: lease.shard,
+      completedAt: now,
+      runId: lease.runId,
+      range: held.range,
+      layout: held.layout,
+      completed: held.completed,
+      total: held.total,
+    });
     this.#runs.set(run.runId, { ...run });
   }
 
   async readBack(key: CheckpointKey): Promise<ReadBack> {
     return {
       checkpoint: this.#checkpoints.get(keyId(key)) ?? null,
-      completedBy: this.#completedBy.get(keyId(key)) ?? null,
+      completedBy: this.#completions.get(keyId(key))?.runId ?? null,
     };
   }
 
@@ -216,7 +251,7 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
   }
 
   async lastCompletedAt(key: CheckpointKey): Promise<number | null> {
-    return this.#completions.get(keyId(key)) ?? null;
+    return this.#completions.get(keyId(key))?.completedAt ?? null;
   }
 
   async listFailures(filter: FailureFilter = {}): Promise<StoredFailure[]> {

@@ -146,6 +146,27 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<(s: string) => readonly string[]
   (s) => [`ALTER TABLE ${s}.checkpoints ADD COLUMN state_codec TEXT`],
   // 8: what a history row records: a run, or a redrive of the failure ledger.
   (s) => [`ALTER TABLE ${s}.runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'run'`],
+  // 9: elastic backfills. A checkpoint stores the range it covers (a split narrows it), the
+  // digest of the static split it was made under, the shard it was split from, and a pending
+  // split request; a completion keeps what it covered; history keeps every split.
+  (s) => [
+    `ALTER TABLE ${s}.checkpoints ADD COLUMN range_from TEXT, ADD COLUMN range_to TEXT,
+       ADD COLUMN layout TEXT, ADD COLUMN parent TEXT, ADD COLUMN split_requested_by TEXT,
+       ADD COLUMN split_requested_at BIGINT, ADD COLUMN split_note TEXT`,
+    `ALTER TABLE ${s}.completions ADD COLUMN range_from TEXT, ADD COLUMN range_to TEXT,
+       ADD COLUMN layout TEXT, ADD COLUMN completed BIGINT, ADD COLUMN total BIGINT`,
+    `CREATE TABLE ${s}.splits (
+       processor     TEXT   NOT NULL,
+       partition     TEXT   NOT NULL,
+       shard         TEXT   NOT NULL,
+       new_shard     TEXT   NOT NULL,
+       at_cursor     TEXT   NOT NULL,
+       requested_by  TEXT,
+       run_id        TEXT   NOT NULL,
+       split_at      BIGINT NOT NULL,
+       PRIMARY KEY (processor, partition, new_shard)
+     )`,
+  ],
 ];
 
 /** The table that records which migrations a schema has had. */

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { RunRecord } from "../../core/store/records.js";
 import type { BatchCommit, LeaseHandle } from "../../core/store/run-store.js";
+import type { CheckpointKey } from "../../core/types.js";
 import { cursorJson, fenceOf } from "../sql-rows.js";
 
 /** A statement's text, and its prepared-statement name when it has one. */
@@ -22,18 +23,34 @@ export function postgresSql(s: string): Record<StatementName, PgStatement> {
     // recorded an outcome as failed where it last committed. `before` reads the statement's
     // snapshot: a commit racing with it renews the lease, and then the upsert takes nothing.
     // Expiry is judged by the store's clock (the server's, unless the runner's is passed).
+    // Run in a transaction that holds the key's lock (see `keyLockId`), so that a completion
+    // committed just before is in its snapshot: "done since the backfill began" (`done`) and
+    // "a split-off shard that must exist" (`before`) are decided with the lease, atomically.
+    // A row from before ranges were recorded takes the claim's range on its first claim.
     acquire: `WITH before AS (
                 SELECT run_id, completed, updated_at FROM ${s}.checkpoints
                 WHERE processor = $1 AND partition = $2 AND shard = $3
+              ), done AS (
+                SELECT completed_at, run_id FROM ${s}.completions
+                WHERE processor = $1 AND partition = $2 AND shard = $3
+                  AND completed_at >= $10::bigint
               ), taken AS (
                 INSERT INTO ${s}.checkpoints AS c (processor, partition, shard, run_id,
-                  lease_owner, lease_expires_at, fence, attempt, created_at, updated_at)
-                VALUES ($1, $2, $3, $4, $5, ${storeNow(7)} + $6::bigint, 1, $9::integer,
-                  ${storeNow(7)}, ${storeNow(7)})
+                  lease_owner, lease_expires_at, fence, attempt, created_at, updated_at,
+                  range_from, range_to, layout)
+                SELECT $1, $2, $3, $4, $5, ${storeNow(7)} + $6::bigint, 1, $9::integer,
+                  ${storeNow(7)}, ${storeNow(7)}, $12::text, $13::text, $14::text
+                WHERE NOT EXISTS (SELECT 1 FROM done)
+                  AND (NOT $11::boolean OR EXISTS (SELECT 1 FROM before))
                 ON CONFLICT (processor, partition, shard) DO UPDATE SET
                   run_id = EXCLUDED.run_id, lease_owner = EXCLUDED.lease_owner,
                   lease_expires_at = EXCLUDED.lease_expires_at,
-                  fence = c.fence + 1, attempt = c.attempt + $9::integer
+                  fence = c.fence + 1, attempt = c.attempt + $9::integer,
+                  range_from = CASE WHEN c.layout IS NULL THEN EXCLUDED.range_from
+                    ELSE c.range_from END,
+                  range_to = CASE WHEN c.layout IS NULL THEN EXCLUDED.range_to
+                    ELSE c.range_to END,
+                  layout = COALESCE(c.layout, EXCLUDED.layout)
                 WHERE c.lease_owner IS NULL OR c.lease_expires_at IS NULL
                    OR c.lease_expires_at <= ${storeNow(7)}
                 RETURNING *
@@ -45,7 +62,11 @@ export function postgresSql(s: string): Record<StatementName, PgStatement> {
                 FROM before, taken
                 WHERE r.run_id = before.run_id AND r.status = 'running'
               )
-              SELECT *, ${storeNow(7)} AS store_now FROM taken`,
+              SELECT taken.*, ${storeNow(7)} AS store_now,
+                (SELECT completed_at FROM done) AS done_at,
+                (SELECT run_id FROM done) AS done_by,
+                EXISTS (SELECT 1 FROM before) AS existed
+              FROM (SELECT 1) AS one LEFT JOIN taken ON true`,
     holder: `SELECT lease_owner, lease_expires_at, ${storeNow(4)} AS store_now
              FROM ${s}.checkpoints
              WHERE processor = $1 AND partition = $2 AND shard = $3`,
@@ -78,7 +99,8 @@ export function postgresSql(s: string): Record<StatementName, PgStatement> {
     // as completed: one atomic statement, so history agrees with the completion.
     complete: `WITH done AS (
                  DELETE FROM ${s}.checkpoints WHERE ${fenced(1)}
-                 RETURNING processor, partition, shard
+                 RETURNING processor, partition, shard, range_from, range_to, layout, completed,
+                   total
                ), history AS (
                  INSERT INTO ${s}.runs AS r (${RUN_COLUMNS})
                  SELECT $7::text, processor, partition, shard, $8::text, $9::bigint,
@@ -87,10 +109,15 @@ export function postgresSql(s: string): Record<StatementName, PgStatement> {
                  FROM done
                  ON CONFLICT (run_id) DO UPDATE SET ${RUN_UPDATE}
                )
-               INSERT INTO ${s}.completions (processor, partition, shard, completed_at, run_id)
-               SELECT processor, partition, shard, $6, $7 FROM done
+               INSERT INTO ${s}.completions (processor, partition, shard, completed_at, run_id,
+                 range_from, range_to, layout, completed, total)
+               SELECT processor, partition, shard, ${storeNow(6)}, $7, range_from, range_to,
+                 layout, completed, total FROM done
                ON CONFLICT (processor, partition, shard) DO UPDATE SET
-                 completed_at = EXCLUDED.completed_at, run_id = EXCLUDED.run_id`,
+                 completed_at = EXCLUDED.completed_at, run_id = EXCLUDED.run_id,
+                 range_from = EXCLUDED.range_from, range_to = EXCLUDED.range_to,
+                 layout = EXCLUDED.layout, completed = EXCLUDED.completed,
+                 total = EXCLUDED.total`,
     // The checkpoint (as JSON, null when there is none) and the run of the last completion.
     readBack: `SELECT to_jsonb(c) AS checkpoint, m.run_id AS completed_by
                FROM (SELECT 1) AS one
@@ -148,6 +175,18 @@ export function pgCommitValues(
     write.stateCodec,
     ...fenceOf(lease),
   ];
+}
+
+/**
+ * The advisory lock of one checkpoint key, taken by acquire and complete (see `acquire`): a
+ * 64-bit digest of the schema and the key, as an SQL literal. Other users of advisory locks in
+ * the same database (pg-boss) would have to hit the same 64 bits to wait on it.
+ */
+export function keyLockId(schema: string, key: CheckpointKey): string {
+  const digest = createHash("sha256")
+    .update(JSON.stringify(["waymark", schema, key.processor, key.partition, key.shard]))
+    .digest();
+  return digest.readBigInt64BE(0).toString();
 }
 
 /** The columns of `runs`, in the order of {@link runValues}. */

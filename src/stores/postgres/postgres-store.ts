@@ -25,7 +25,7 @@ import {
   type GroupCommitStats,
   HeldLeases,
 } from "../group-commit.js";
-import { type CheckpointRow, fenceOf, keyOf, toCheckpoint } from "../sql-rows.js";
+import { type CheckpointRow, cursorJson, fenceOf, keyOf, toCheckpoint } from "../sql-rows.js";
 import { closedStoreError } from "../store-errors.js";
 import { PostgresArtifacts } from "./postgres-artifacts.js";
 import { PostgresBackfills } from "./postgres-backfills.js";
@@ -39,9 +39,10 @@ import {
   parsePostgresUrl,
   resolvePostgresOptions,
 } from "./postgres-options.js";
-import type { PgPool, PgResult, PgRow } from "./postgres-pool.js";
+import type { PgPool, PgPoolClient, PgResult, PgRow } from "./postgres-pool.js";
 import { PostgresReports } from "./postgres-reports.js";
 import {
+  keyLockId,
   type PgStatement,
   pgCommitValues,
   postgresSql,
@@ -104,7 +105,12 @@ export class PostgresStore implements CheckpointStore<PgTx> {
       this.#query<R>({ text }, values);
     this.artifacts = new PostgresArtifacts(quoteIdentifier(resolved.schema), query);
     this.#reports = new PostgresReports(quoteIdentifier(resolved.schema), query);
-    this.backfills = new PostgresBackfills(quoteIdentifier(resolved.schema), query);
+    this.backfills = new PostgresBackfills(
+      quoteIdentifier(resolved.schema),
+      query,
+      (now) => this.#now(now),
+      (key) => this.artifacts.clearArtifacts(key),
+    );
     this.#groups = resolved.groupCommit
       ? new CommitGroups(
           pgGroupFlush(
@@ -161,9 +167,28 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     const now = this.#now(request.now);
     // A corrupt row is refused before anything is written, the lease included.
     await this.#reports.getCheckpoint(request);
+    const result = await this.#keyLocked(request, (query) => this.#claim(request, now, query));
+    if (result.acquired) this.#held.add(result.lease);
+    return result;
+  }
+
+  /** The claim itself, in the transaction that holds the key's lock. */
+  async #claim(
+    request: AcquireRequest,
+    now: number | null,
+    query: LockedQuery,
+  ): Promise<AcquireResult> {
+    const unit = request.unit;
     // A holder may release between the refused upsert and the read; then simply try again.
     for (let attempt = 0; ; attempt++) {
-      const taken = await this.#query<CheckpointRow & { store_now: string }>(this.#sql.acquire, [
+      const claimed = await query<
+        Partial<CheckpointRow> & {
+          store_now: string;
+          done_at: string | null;
+          done_by: string | null;
+          existed: boolean;
+        }
+      >(this.#sql.acquire, [
         ...keyOf(request),
         request.runId,
         request.owner,
@@ -172,14 +197,21 @@ export class PostgresStore implements CheckpointStore<PgTx> {
         abandonedRunError(request.runId),
         // A redrive resumes nothing: it takes the lease without counting an attempt.
         request.kind === "redrive" ? 0 : 1,
+        request.completedSince ?? null,
+        request.mustExist ?? false,
+        cursorJson(unit?.range.from ?? null),
+        cursorJson(unit?.range.to ?? null),
+        unit?.layout ?? null,
       ]);
-      const row = taken.rows[0];
-      if (row) {
-        const acquired = acquiredLease(request, toCheckpoint(row), Number(row.store_now));
-        if (acquired.acquired) this.#held.add(acquired.lease);
-        return acquired;
+      const row = claimed.rows[0] as (typeof claimed.rows)[number];
+      if (row.done_at !== null) {
+        return { acquired: false, completed: { at: Number(row.done_at), runId: row.done_by } };
       }
-      const held = await this.#query<{
+      if (!row.existed && request.mustExist) return { acquired: false, absent: true };
+      if (row.fence !== null && row.fence !== undefined) {
+        return acquiredLease(request, toCheckpoint(row as CheckpointRow), Number(row.store_now));
+      }
+      const held = await query<{
         lease_owner: string | null;
         lease_expires_at: string;
         store_now: string;
@@ -262,7 +294,10 @@ export class PostgresStore implements CheckpointStore<PgTx> {
   async complete(lease: LeaseHandle, now: number, run: RunRecord): Promise<void> {
     this.#held.delete(lease);
     const [runId, , , , ...rest] = runValues(run);
-    const result = await this.#query(this.#sql.complete, [...fenceOf(lease), now, runId, ...rest]);
+    // Under the key's lock: a claim either sees this completion or is seen by it (fenced).
+    const result = await this.#keyLocked(lease, (query) =>
+      query<PgRow>(this.#sql.complete, [...fenceOf(lease), this.#now(now), runId, ...rest]),
+    );
     if (result.rowCount === 0) throw new FencedError(fencedMessage(lease));
     // A separate statement: if it is lost, a fresh start of the partition clears them anyway.
     await this.artifacts.clearArtifacts(lease);
@@ -352,6 +387,41 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     if (this.#ownsPool) await this.pool.end();
   }
 
+  /**
+   * Runs `work` in a transaction that first takes the key's transaction-scoped advisory lock:
+   * what acquire and complete of one key do is then ordered, and each statement's snapshot
+   * includes the other's commit. Three round trips: BEGIN with the lock, the work, COMMIT.
+   */
+  async #keyLocked<T>(key: CheckpointKey, work: (query: LockedQuery) => Promise<T>): Promise<T> {
+    if (this.#closed) throw closedStoreError(this.#where);
+    if (!this.#ready) await this.migrate();
+    let client: PgPoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw translatePgError(error, this.#where);
+    }
+    let broken: Error | undefined;
+    const onError = (error: Error) => {
+      broken = error;
+    };
+    client.on?.("error", onError);
+    try {
+      await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${keyLockId(this.schema, key)})`);
+      const result = await work((statement, values) => client.query({ ...statement, values }));
+      await client.query("COMMIT");
+      return result;
+    } catch (error) {
+      broken ??= error instanceof Error ? error : new Error(String(error));
+      await client.query("ROLLBACK").catch(() => {});
+      throw translatePgError(error, this.#where);
+    } finally {
+      client.removeListener?.("error", onError);
+      // A client that failed mid-transaction is dropped, not returned to the pool.
+      client.release(broken);
+    }
+  }
+
   /** The runner's `now` for the SQL, or null where the server's clock decides. */
   #now(now: number): number | null {
     return this.#clock === "server" ? null : now;
@@ -390,6 +460,12 @@ export async function openPostgresStore(
     groupCommit: options.groupCommit ?? groupCommit,
   });
 }
+
+/** A statement run on the client of a {@link PostgresStore.#keyLocked} transaction. */
+type LockedQuery = <R extends PgRow>(
+  statement: PgStatement,
+  values: unknown[],
+) => Promise<PgResult<R>>;
 
 function withText([text, values]: [string, unknown[]]): [PgStatement, unknown[]] {
   return [{ text }, values];

@@ -205,6 +205,32 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   `ALTER TABLE checkpoints ADD COLUMN state_codec TEXT;`,
   // 8: what a history row records: a run, or a redrive of the failure ledger.
   `ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'run';`,
+  // 9: elastic backfills. A checkpoint stores the range it covers (a split narrows it), the
+  // digest of the static split it was made under, the shard it was split from, and a pending
+  // split request; a completion keeps what it covered; history keeps every split.
+  `ALTER TABLE checkpoints ADD COLUMN range_from TEXT;
+   ALTER TABLE checkpoints ADD COLUMN range_to TEXT;
+   ALTER TABLE checkpoints ADD COLUMN layout TEXT;
+   ALTER TABLE checkpoints ADD COLUMN parent TEXT;
+   ALTER TABLE checkpoints ADD COLUMN split_requested_by TEXT;
+   ALTER TABLE checkpoints ADD COLUMN split_requested_at INTEGER;
+   ALTER TABLE checkpoints ADD COLUMN split_note TEXT;
+   ALTER TABLE completions ADD COLUMN range_from TEXT;
+   ALTER TABLE completions ADD COLUMN range_to TEXT;
+   ALTER TABLE completions ADD COLUMN layout TEXT;
+   ALTER TABLE completions ADD COLUMN completed INTEGER;
+   ALTER TABLE completions ADD COLUMN total INTEGER;
+   CREATE TABLE splits (
+     processor     TEXT    NOT NULL,
+     partition     TEXT    NOT NULL,
+     shard         TEXT    NOT NULL,
+     new_shard     TEXT    NOT NULL,
+     at_cursor     TEXT    NOT NULL,
+     requested_by  TEXT,
+     run_id        TEXT    NOT NULL,
+     split_at      INTEGER NOT NULL,
+     PRIMARY KEY (processor, partition, new_shard)
+   ) WITHOUT ROWID;`,
 ];
 
 /**

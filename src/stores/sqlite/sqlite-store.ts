@@ -25,7 +25,15 @@ import {
   type GroupCommitStats,
   HeldLeases,
 } from "../group-commit.js";
-import { type CheckpointRow, commitValues, fenceOf, keyOf, toCheckpoint } from "../sql-rows.js";
+import {
+  type CheckpointRow,
+  type CompletionRow,
+  commitValues,
+  cursorJson,
+  fenceOf,
+  keyOf,
+  toCheckpoint,
+} from "../sql-rows.js";
 import { closedStoreError } from "../store-errors.js";
 import { SqliteArtifacts } from "./sqlite-artifacts.js";
 import { SqliteBackfills } from "./sqlite-backfills.js";
@@ -123,8 +131,11 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
     this.artifacts = new SqliteArtifacts(this.database, this.#statements, (work) =>
       this.#guard(work),
     );
-    this.backfills = new SqliteBackfills(this.database, this.#statements, (work) =>
-      this.#guard(work),
+    this.backfills = new SqliteBackfills(
+      this.database,
+      this.#statements,
+      (work) => this.#guard(work),
+      (key) => this.artifacts.clearSync(key),
     );
     this.#commitBatch = this.database.transaction((lease, write, tx) =>
       this.#writeBatch(lease, write, tx),
@@ -162,22 +173,40 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
 
   /** Takes the lease if it is free; run inside `#takeLease`'s transaction. */
   #writeLease(request: AcquireRequest): AcquireResult {
+    if (request.completedSince !== undefined) {
+      // Decided under the same lock as the lease: done for this backfill is done.
+      const done = this.#sql(
+        `SELECT completed_at, run_id FROM completions
+         WHERE processor = ? AND partition = ? AND shard = ? AND completed_at >= ?`,
+      ).get(...keyOf(request), request.completedSince) as
+        | { completed_at: number; run_id: string | null }
+        | undefined;
+      if (done)
+        return { acquired: false, completed: { at: done.completed_at, runId: done.run_id } };
+    }
     const existing = this.#get(request);
+    if (!existing && request.mustExist) return { acquired: false, absent: true };
     // A corrupt row is refused before anything is written, the lease included.
     if (existing) toCheckpoint(existing);
     const expiresAt = Number(existing?.lease_expires_at ?? 0);
     if (existing?.lease_owner && expiresAt > request.now) {
       return { acquired: false, holder: { owner: existing.lease_owner, expiresAt } };
     }
+    const unit = request.unit;
     this.#sql(
       `INSERT INTO checkpoints (processor, partition, shard, run_id, lease_owner,
-               lease_expires_at, fence, attempt, created_at, updated_at)
+               lease_expires_at, fence, attempt, created_at, updated_at, range_from, range_to,
+               layout)
              VALUES (@processor, @partition, @shard, @runId, @owner, @expiresAt, 1, @attempts,
-               @now, @now)
+               @now, @now, @rangeFrom, @rangeTo, @layout)
              ON CONFLICT (processor, partition, shard) DO UPDATE SET
                run_id = excluded.run_id, lease_owner = excluded.lease_owner,
                lease_expires_at = excluded.lease_expires_at,
-               fence = checkpoints.fence + 1, attempt = checkpoints.attempt + @attempts`,
+               fence = checkpoints.fence + 1, attempt = checkpoints.attempt + @attempts,
+               range_from = IIF(checkpoints.layout IS NULL, excluded.range_from,
+                 checkpoints.range_from),
+               range_to = IIF(checkpoints.layout IS NULL, excluded.range_to, checkpoints.range_to),
+               layout = COALESCE(checkpoints.layout, excluded.layout)`,
     ).run({
       processor: request.processor,
       partition: request.partition,
@@ -188,6 +217,10 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
       now: request.now,
       // A redrive resumes nothing: it takes the lease without counting an attempt.
       attempts: request.kind === "redrive" ? 0 : 1,
+      // A row from before ranges were recorded takes the claim's range on its first claim.
+      rangeFrom: cursorJson(unit?.range.from ?? null),
+      rangeTo: cursorJson(unit?.range.to ?? null),
+      layout: unit?.layout ?? null,
     });
     if (existing?.run_id) {
       // The run that held it and never recorded an outcome died at its last commit.
@@ -250,14 +283,31 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
 
   /** The completion's writes; run inside a transaction (or a group's savepoint). */
   #writeCompletion(lease: LeaseHandle, now: number, run: RunRecord): void {
-    const { changes } = this.#sql(`DELETE FROM checkpoints WHERE ${FENCED}`).run(...fenceOf(lease));
-    if (changes === 0) throw new FencedError(fencedMessage(lease));
+    const done = this.#sql(
+      `DELETE FROM checkpoints WHERE ${FENCED}
+       RETURNING range_from, range_to, layout, completed, total`,
+    ).get(...fenceOf(lease)) as
+      | Pick<CompletionRow, "range_from" | "range_to" | "layout" | "completed" | "total">
+      | undefined;
+    if (!done) throw new FencedError(fencedMessage(lease));
     this.#sql(
-      `INSERT INTO completions (processor, partition, shard, completed_at, run_id)
-       VALUES (?, ?, ?, ?, ?)
+      `INSERT INTO completions (processor, partition, shard, completed_at, run_id, range_from,
+         range_to, layout, completed, total)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (processor, partition, shard) DO UPDATE SET
-         completed_at = excluded.completed_at, run_id = excluded.run_id`,
-    ).run(...keyOf(lease), now, lease.runId);
+         completed_at = excluded.completed_at, run_id = excluded.run_id,
+         range_from = excluded.range_from, range_to = excluded.range_to,
+         layout = excluded.layout, completed = excluded.completed, total = excluded.total`,
+    ).run(
+      ...keyOf(lease),
+      now,
+      lease.runId,
+      done.range_from,
+      done.range_to,
+      done.layout,
+      done.completed,
+      done.total,
+    );
     this.#writeRun(run);
     this.artifacts.clearSync(lease);
   }

@@ -1,0 +1,79 @@
+import type { UnitListing } from "./store/backfill-store.js";
+import type { StoredCheckpoint, UnitCompletion } from "./store/records.js";
+import { isSplitOff, type RunUnit } from "./unit.js";
+
+/** The key of a unit within one processor's backfill. */
+export function unitKey(unit: { readonly partition: string; readonly shard: string }): string {
+  return `${unit.partition}\u0000${unit.shard}`;
+}
+
+/**
+ * A backfill as its store lists it at one moment: what is done, what is held, what a runner
+ * may claim, and whether the whole backfill has completed. A snapshot only tells a runner
+ * where to try; whether a unit still needs running is decided by its claim, under its lease.
+ */
+export interface BackfillView {
+  /** Units completed since the backfill began, by unit key. */
+  readonly done: ReadonlyMap<string, UnitCompletion>;
+  /** Checkpoints held under a live lease, by unit key. */
+  readonly held: ReadonlyMap<string, StoredCheckpoint>;
+  /** Shards split off a running unit that nobody holds: claimable. */
+  readonly splitOffs: readonly RunUnit[];
+  /** Every partition completed: no checkpoint left, every static unit done. */
+  readonly complete: boolean;
+  /** The partitions not completed yet. */
+  readonly open: ReadonlySet<string>;
+}
+
+/** Reads a listing against the backfill's static units, at `now` (the store's clock). */
+export function viewOf(listing: UnitListing, units: readonly RunUnit[], now: number): BackfillView {
+  const ids = new Set(units.map(unitKey));
+  const done = new Map(listing.completions.map((c) => [unitKey(c), c]));
+  const held = new Map<string, StoredCheckpoint>();
+  const splitOffs: RunUnit[] = [];
+  const open = new Set<string>();
+  for (const row of listing.checkpoints) {
+    // A row of a shard id the processor no longer has is no part of this backfill's work.
+    if (!ids.has(unitKey(row)) && !isSplitOff(row.shard)) continue;
+    open.add(row.partition);
+    const live = row.leaseOwner !== null && (row.leaseExpiresAt ?? 0) > now;
+    if (live) held.set(unitKey(row), row);
+    else if (isSplitOff(row.shard)) splitOffs.push(splitOffUnit(row));
+  }
+  for (const unit of units) if (!done.has(unitKey(unit))) open.add(unit.partition);
+  return { done, held, splitOffs, complete: open.size === 0, open };
+}
+
+/** A split-off shard as a unit to claim; its range is its checkpoint's. */
+function splitOffUnit(row: StoredCheckpoint): RunUnit {
+  return {
+    partition: row.partition,
+    shard: row.shard,
+    definition: null,
+    range: row.range ?? { from: null, to: null },
+    layout: row.layout ?? "",
+    splitOff: true,
+  };
+}
+
+/**
+ * The running unit an idle runner should ask to split: the held one with the most known work
+ * left (total minus completed), then any held one of unknown size. Skipped: one with a request
+ * pending, one whose holder declined (its range only shrinks, so asking again is no use), one
+ * with less than `minimum` known entities left, and those in `exclude`.
+ */
+export function splitCandidate(
+  view: BackfillView,
+  minimum: number,
+  exclude: ReadonlySet<string>,
+): StoredCheckpoint | null {
+  let best: StoredCheckpoint | null = null;
+  let bestLeft = -1;
+  for (const [key, row] of view.held) {
+    if (exclude.has(key) || row.splitRequest !== null || row.splitNote !== null) continue;
+    const left = row.total === null ? Number.MAX_SAFE_INTEGER : row.total - row.completed;
+    if (left < minimum) continue;
+    if (left > bestLeft) [best, bestLeft] = [row, left];
+  }
+  return best;
+}
