@@ -1,6 +1,6 @@
 import { performance } from "node:perf_hooks";
 import type { BatchArtifacts, RunArtifacts } from "./artifacts.js";
-import { isRetried, isSkippable } from "./batch-failure.js";
+import { isSkippable, whyNotRetried } from "./batch-failure.js";
 import { reachTotal, type TotalTally } from "./count.js";
 import { FencedError, WaymarkError } from "./errors.js";
 import { idempotencyKeyOf } from "./idempotency.js";
@@ -155,11 +155,16 @@ export class BatchExecutor<E, S, Tx> {
 
   /** Processes and commits `batch`; null when it was searched for failures and partly skipped. */
   async run(batch: E[], cursor: Cursor): Promise<BatchTiming | null> {
+    // The ledger counts the calls that failed: fewer than the policy allows when not retried.
+    let calls = 0;
     try {
-      return await this.#withRetries(batch.length, () => this.#attempt(batch, cursor));
+      return await this.#withRetries(batch.length, () => {
+        calls++;
+        return this.#attempt(batch, cursor);
+      });
     } catch (error) {
       if (!this.#context.processor.skip || !isSkippable(error)) throw error;
-      await this.#isolateFailures(batch, cursor, error as Error);
+      await this.#isolateFailures(batch, cursor, error as Error, calls);
       return null;
     }
   }
@@ -213,16 +218,21 @@ export class BatchExecutor<E, S, Tx> {
     };
   }
 
-  /** Bisects a batch that failed every attempt, committing what works, skipping the rest. */
-  async #isolateFailures(batch: E[], cursor: Cursor, batchError: Error): Promise<void> {
+  /** Bisects a batch that failed for good, committing what works, skipping the rest. */
+  async #isolateFailures(
+    batch: E[],
+    cursor: Cursor,
+    batchError: Error,
+    batchCalls: number,
+  ): Promise<void> {
     const { processor: p, tally, where, options } = this.#context;
     const skip = p.skip as NonNullable<Processor<E, S, Tx>["skip"]>;
     const pending: FailureWrite[] = [];
     options.logger.warn(
-      `Batch ${tally.batches + 1} of ${where} failed every attempt (${batchError.message}); ` +
+      `Batch ${tally.batches + 1} of ${where} failed for good (${batchError.message}); ` +
         "searching it for the failing entities.",
     );
-    await bisect(batch, batchError, this.#context.retry.attempts + 1, {
+    await bisect(batch, batchError, batchCalls, {
       tryPart: async (part) => {
         // A stop (deadline, signal, open breaker) applies between parts as between batches;
         // skips found so far are simply found again by the next run.
@@ -276,12 +286,20 @@ export class BatchExecutor<E, S, Tx> {
         return await attempt();
       } catch (caught) {
         const error = caught instanceof Error ? caught : new Error(String(caught));
-        if (retry > policy.attempts || !isRetried(policy, error)) {
+        if (retry > policy.attempts) {
           options.logger.debug(
-            `Batch ${tally.batches + 1} of ${where} is not retried: ` +
-              (retry > policy.attempts
-                ? `its ${policy.attempts + 1} attempts are spent.`
-                : `${error.name} is permanent (retryable() said so, or it is waymark's own refusal).`),
+            `Batch ${tally.batches + 1} of ${where} is not retried: its ` +
+              `${policy.attempts + 1} attempts are spent.`,
+          );
+          throw error;
+        }
+        const why = whyNotRetried(policy, error);
+        if (why !== null) {
+          // Users expect a failed batch to be retried: one that is not says why, visibly.
+          const permanent = policy.retryable === null && isSkippable(error);
+          options.logger[permanent ? "warn" : "debug"](
+            `Batch ${tally.batches + 1} of ${where} failed (attempt ${retry} of ` +
+              `${policy.attempts + 1}): ${error.message}. Not retried: ${why}.`,
           );
           throw error;
         }
