@@ -401,6 +401,7 @@ export class BatchExecutor<E, S, Tx> {
     const started = clock();
     const startedPerf = performance.now();
     const now = options.now();
+    const batchNumber = tally.batches + 1;
     const write: CheckpointWrite = keep
       ? {
           kind: "ledger",
@@ -408,6 +409,7 @@ export class BatchExecutor<E, S, Tx> {
           now,
           ...(failures.length > 0 ? { failures } : {}),
           resolvedFailures: plan.resolved,
+          batchNumber,
         }
       : {
           kind: "batch",
@@ -422,6 +424,7 @@ export class BatchExecutor<E, S, Tx> {
           leaseTtlMs: p.leaseTtlMs,
           now,
           ...(failures.length > 0 ? { failures } : {}),
+          batchNumber,
         };
     try {
       // A commit whose reply was lost is read back: only one known not to have landed fails

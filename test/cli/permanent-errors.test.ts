@@ -33,6 +33,10 @@ describe("waymark run: a permanent database error", () => {
       /Batch 2 of orders-seen\/p failed \(attempt 1 of 4\): UNIQUE constraint failed: orders_seen\.id.*\. Not retried: SQLITE_CONSTRAINT_PRIMARYKEY is permanent; `retryable` overrides\./,
     );
     assert.doesNotMatch(result.stderr, /Retrying/);
+    // The statement staged by ctx.tx.run is named: its SQL, its place, where run was called.
+    const named =
+      /UNIQUE constraint failed: orders_seen\.id \(ctx\.tx statement 2 of 5 of batch 2: INSERT INTO orders_seen \(id\) VALUES \(\?\); ctx\.tx\.run with this SQL first called at (Object\.)?processBatch \(\S*permanent-processors\.ts:17:\d+\)\)/;
+    assert.match(result.stderr, named);
     const read = new Database(db, { readonly: true });
     try {
       const runs = read.prepare("SELECT status, processed, error FROM runs").all();
@@ -43,7 +47,7 @@ describe("waymark run: a permanent database error", () => {
           error: (runs[0] as { error: string }).error,
         },
       ]);
-      assert.match((runs[0] as { error: string }).error, /UNIQUE constraint failed/);
+      assert.match((runs[0] as { error: string }).error, named);
       const seen = read.prepare("SELECT count(*) AS n FROM orders_seen").get();
       assert.deepEqual(seen, { n: 5 }, "batch 1 committed, nothing of batch 2");
     } finally {

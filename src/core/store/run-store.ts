@@ -164,6 +164,8 @@ interface CommitBase {
   readonly failures?: readonly FailureWrite[];
   /** Ledger entries (by cursor) whose entity this batch processed, resolved in the same transaction. */
   readonly resolvedFailures?: readonly Cursor[];
+  /** The batch's number in its run (`ctx.batchNumber`), for a store's messages. */
+  readonly batchNumber?: number;
 }
 
 /** A batch's progress: the checkpoint moves to `cursor` with its counts, state and artifacts. */

@@ -236,7 +236,15 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
     if (write.kind === "batch" && write.artifacts?.length) {
       this.artifacts.switchRefs(lease, write.artifacts, write.now);
     }
-    for (const [sql, params] of tx.staged) this.#sql(sql).run(...params);
+    const staged = tx.staged;
+    for (let index = 0; index < staged.length; index++) {
+      const [sql, params] = staged[index] as [string, unknown[]];
+      try {
+        this.#sql(sql).run(...params);
+      } catch (error) {
+        throw tx.statementError(error, index, write.batchNumber);
+      }
+    }
     writeFailures(this.#statements, lease, write);
   }
 
