@@ -5,6 +5,7 @@ import { reachTotal, type TotalTally } from "./count.js";
 import { FencedError, WaymarkError } from "./errors.js";
 import { idempotencyKeyOf } from "./idempotency.js";
 import { writesDebug } from "./logger.js";
+import { BatchTimer } from "./policies/batch-timeout.js";
 import type { BreakerAdapter } from "./policies/breaker.js";
 import type { DeadlinePlanner } from "./policies/deadline.js";
 import { type RetryPolicy, retryDelay } from "./policies/retry.js";
@@ -332,26 +333,36 @@ export class BatchExecutor<E, S, Tx> {
     const { partition } = options;
     const scope = store.openBatch(this.#context.lease);
     const artifacts = this.#context.artifacts.forBatch();
+    const batchNumber = tally.batches + 1;
+    const timeoutMs = options.batchTimeoutMs ?? p.batchTimeoutMs;
+    const timer =
+      timeoutMs === undefined
+        ? null
+        : new BatchTimer(stopper.signal, timeoutMs, `Batch ${batchNumber} of ${where}`);
     const ctx = {
       partition,
       ...(this.#context.shard ? { shard: this.#context.shard } : {}),
       state: tally.state,
-      signal: stopper.signal,
+      signal: timer?.signal ?? stopper.signal,
       log: options.logger,
       tx: scope.tx as Tx,
       artifacts,
-      batchNumber: tally.batches + 1,
+      batchNumber,
       idempotencyKey: this.#idempotencyKey,
     };
     const started = clock();
+    stopper.inBatch(batchNumber);
     try {
       const done = breaker
         ? breaker.run(async () => p.processBatch(batch, ctx))
         : p.processBatch(batch, ctx);
-      // At the deadline or the end of the shutdown grace the run stops waiting, even for a
-      // processBatch that ignores ctx.signal; its late ctx.tx writes are refused. One that
-      // returned without a promise is over already: there is nothing to wait for.
-      if (isPromiseLike(done)) await stopper.race(Promise.resolve(done));
+      // At the deadline, the end of the shutdown grace or batchTimeoutMs the run stops
+      // waiting, even for a processBatch that ignores ctx.signal; its late ctx.tx writes are
+      // refused. One that returned without a promise is over already: nothing to wait for.
+      if (isPromiseLike(done)) {
+        const work = Promise.resolve(done);
+        await stopper.race(timer ? timer.race(work) : work);
+      }
       this.#throwIfAborted();
       const workMs = clock() - started;
       const stateText = encodeState(ctx.state, p, where);
@@ -368,6 +379,9 @@ export class BatchExecutor<E, S, Tx> {
       // The in-memory state may hold half a batch; the committed one is the truth.
       this.#restoreState();
       throw stopper.signal.aborted ? stopper.signal.reason : error;
+    } finally {
+      timer?.clear();
+      stopper.inBatch(null);
     }
   }
 

@@ -27,6 +27,8 @@ const TRANSIENT_STORE_CODES = new Set<string>(["STORE_UNAVAILABLE"]);
 function batchFailure(error: unknown): BatchFailure {
   if (error instanceof FencedError) return "fenced";
   if (error instanceof StoreError && TRANSIENT_STORE_CODES.has(error.code)) return "store";
+  // waymark raised it, but the batch is what took too long: an attempt like any other.
+  if (error instanceof WaymarkError && error.code === "BATCH_TIMEOUT") return "batch";
   if (error instanceof WaymarkError) return "fatal";
   return "batch";
 }
