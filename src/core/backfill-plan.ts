@@ -25,31 +25,53 @@ export async function planBackfill(
   options: { readonly now: number; readonly restart: boolean; readonly logger: Logger },
 ): Promise<BackfillPlan> {
   if (!store.keepsBackfills || units.length < 2) return { record: null, done: new Set() };
-  const record = await store.openBackfill({
+  const request = {
     processor: processor.name,
     id: backfillId(processor, units),
     partitions: units.length,
     now: options.now,
     // Its checkpoints expire after expiryMs without a commit; so does the backfill.
     staleBefore: options.now - processor.expiryMs,
-    restart: options.restart,
-  });
+  };
+  if (options.restart) {
+    // Only to say what the restart redoes: the unfinished backfill's completed partitions.
+    const unfinished = await store.openBackfill({ ...request, restart: false });
+    if (unfinished?.resumed) {
+      const redone = await completedUnits(store, processor.name, unfinished.startedAt, units);
+      options.logger.warn(
+        `Starting the backfill of ${processor.name} over (rerunCompleted, --rerun-completed): ` +
+          `${redone.size} of ${units.length} that completed since it began ` +
+          `${new Date(unfinished.startedAt).toISOString()} run again from the start; ` +
+          "without it they are not run again.",
+      );
+    }
+  }
+  const record = await store.openBackfill({ ...request, restart: options.restart });
   if (!record?.resumed) return { record, done: new Set() };
-  const completed = new Set(
-    (await store.completedSince(processor.name, record.startedAt)).map((key) =>
-      unitId(key.partition, key.shard),
-    ),
-  );
-  const done = new Set<number>();
-  units.forEach((unit, index) => {
-    if (completed.has(unitId(unit.partition, unit.shard))) done.add(index);
-  });
+  const done = await completedUnits(store, processor.name, record.startedAt, units);
   options.logger.info(
     `Resuming the backfill of ${processor.name} begun ${new Date(record.startedAt).toISOString()}: ` +
       `${done.size} of ${units.length} completed since then are not run again ` +
       "(--rerun-completed runs them again).",
   );
   return { record, done };
+}
+
+/** Indexes (into `units`) of the units of `processor` completed at or after `since`. */
+async function completedUnits(
+  store: GuardedStore,
+  processor: string,
+  since: number,
+  units: readonly PartitionUnit[],
+): Promise<Set<number>> {
+  const completed = new Set(
+    (await store.completedSince(processor, since)).map((key) => unitId(key.partition, key.shard)),
+  );
+  const done = new Set<number>();
+  units.forEach((unit, index) => {
+    if (completed.has(unitId(unit.partition, unit.shard))) done.add(index);
+  });
+  return done;
 }
 
 /** The id of a backfill: a digest of the processor's name and version and of its partitions. */

@@ -1,13 +1,15 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
-import { type CliResult, waymark } from "./cli.js";
+import { until } from "../support/time.js";
+import { type CliResult, startWaymark, waymark } from "./cli.js";
 
 const MODULE = fileURLToPath(new URL("../fixtures/growing-table.ts", import.meta.url));
+const DAILY = fileURLToPath(new URL("../fixtures/backfill-processors.ts", import.meta.url));
 
 describe("waymark run: when work is redone", () => {
   let dir: string;
@@ -56,5 +58,31 @@ describe("waymark run: when work is redone", () => {
       /The total of import-orders\/all changed since its checkpoint \(total 100 -> 101\); resuming after the cursor/,
     );
     assert.doesNotMatch(resumed.stderr, /Starting over/);
+  });
+
+  it("taking over a killed run's checkpoint says it redoes at most its batch in flight", async () => {
+    const db = join(dir, "waymark.db");
+    const database = new Database(db);
+    database.exec(`CREATE TABLE effects (processor TEXT, partition TEXT, entity INTEGER,
+      writes INTEGER, PRIMARY KEY (processor, partition, entity))`);
+    database.close();
+    const log = join(dir, "batches.log");
+    const env = { BATCH_DELAY_MS: "150", LEASE_TTL_MS: "1000", EFFECTS_LOG: log };
+    const args = ["run", DAILY, "visits", "--partition", "a", ...store];
+    const killed = startWaymark(args, { env });
+    await until("a batch is done", () => existsSync(log) && readFileSync(log, "utf8") !== "");
+    killed.child.kill("SIGKILL");
+    await killed.exited;
+    let said = "";
+    await until("a rerun takes the checkpoint over and finishes", async () => {
+      const rerun = await waymark(args, { env });
+      said += rerun.stderr;
+      assert.ok(rerun.code === 0 || rerun.code === 75, rerun.stderr);
+      return rerun.code === 0;
+    });
+    assert.match(
+      said,
+      /Took over visits\/a from \S+ \(run [\w-]+\), whose lease expired without a release: it died or stalled mid-run\. The batch it had in flight is processed again \(at most one batch; its [1-9]\d* committed entities are not\)/,
+    );
   });
 });

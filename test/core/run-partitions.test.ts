@@ -11,6 +11,7 @@ import {
   runPartitions,
 } from "../../src/index.js";
 import { type OpenedStore, STORE_FACTORIES } from "../stores/stores.js";
+import { captureLogger } from "../support/logger.js";
 import { leaseRun } from "../support/run-record.js";
 import { until } from "../support/time.js";
 
@@ -242,8 +243,18 @@ for (const factory of STORE_FACTORIES) {
         first.partitions.map((o) => o.status),
         ["completed", "suspended", "not-started", "not-started", "not-started"],
       );
-      const rerun = await go(processor, { rerunCompleted: true });
+      const { logger, lines } = captureLogger();
+      const rerun = await go(processor, { rerunCompleted: true, logger });
       assert.equal(rerun.counts.completed, 5);
+      // The redo says why, how much, and which option makes it.
+      assert.ok(
+        lines.some((l) =>
+          /^warn: Starting the backfill of daily over \(rerunCompleted, --rerun-completed\): 1 of 5 that completed since it began \S+ run again from the start; without it they are not run again\.$/.test(
+            l,
+          ),
+        ),
+        lines.join("\n"),
+      );
       const effects = await opened.effects();
       assert.equal(effects.get("2024-01-01:1"), 2, "run again");
       assert.equal(effects.get("2024-01-02:1"), 1, "resumed from its checkpoint");

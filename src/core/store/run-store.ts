@@ -134,11 +134,24 @@ export type AcquireResult =
        * Absent where the runner's `now` decides.
        */
       readonly storeNow?: number;
+      /**
+       * The runner whose lease had expired unreleased when this one took it: it died or
+       * stalled mid-run, and the batch it had in flight is processed again. Absent when the
+       * lease was free.
+       */
+      readonly expiredHolder?: ExpiredHolder;
     }
   | {
       readonly acquired: false;
       readonly holder: { readonly owner: string; readonly expiresAt: number };
     };
+
+/** A lease holder that neither renewed nor released its lease in time. */
+export interface ExpiredHolder {
+  readonly owner: string;
+  /** Its run, when the checkpoint recorded one. */
+  readonly runId: string | null;
+}
 
 /** Proof of a held lease: every fenced write names it. */
 export interface LeaseHandle extends CheckpointKey {
@@ -232,6 +245,7 @@ export function acquiredLease(
   request: AcquireRequest,
   checkpoint: StoredCheckpoint,
   storeNow?: number,
+  expiredHolder?: ExpiredHolder | null,
 ): AcquireResult {
   const lease: LeaseHandle = {
     processor: request.processor,
@@ -241,5 +255,11 @@ export function acquiredLease(
     fence: checkpoint.fence,
     runId: request.runId,
   };
-  return { acquired: true, lease, checkpoint, ...(storeNow === undefined ? {} : { storeNow }) };
+  return {
+    acquired: true,
+    lease,
+    checkpoint,
+    ...(storeNow === undefined ? {} : { storeNow }),
+    ...(expiredHolder ? { expiredHolder } : {}),
+  };
 }

@@ -23,7 +23,7 @@ export function postgresSql(s: string): Record<StatementName, PgStatement> {
     // snapshot: a commit racing with it renews the lease, and then the upsert takes nothing.
     // Expiry is judged by the store's clock (the server's, unless the runner's is passed).
     acquire: `WITH before AS (
-                SELECT run_id, completed, updated_at FROM ${s}.checkpoints
+                SELECT run_id, completed, updated_at, lease_owner FROM ${s}.checkpoints
                 WHERE processor = $1 AND partition = $2 AND shard = $3
               ), taken AS (
                 INSERT INTO ${s}.checkpoints AS c (processor, partition, shard, run_id,
@@ -45,7 +45,10 @@ export function postgresSql(s: string): Record<StatementName, PgStatement> {
                 FROM before, taken
                 WHERE r.run_id = before.run_id AND r.status = 'running'
               )
-              SELECT *, ${storeNow(7)} AS store_now FROM taken`,
+              SELECT taken.*, ${storeNow(7)} AS store_now,
+                (SELECT lease_owner FROM before) AS expired_owner,
+                (SELECT run_id FROM before) AS expired_run_id
+              FROM taken`,
     holder: `SELECT lease_owner, lease_expires_at, ${storeNow(4)} AS store_now
              FROM ${s}.checkpoints
              WHERE processor = $1 AND partition = $2 AND shard = $3`,

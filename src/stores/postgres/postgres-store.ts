@@ -163,7 +163,13 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     await this.#reports.getCheckpoint(request);
     // A holder may release between the refused upsert and the read; then simply try again.
     for (let attempt = 0; ; attempt++) {
-      const taken = await this.#query<CheckpointRow & { store_now: string }>(this.#sql.acquire, [
+      const taken = await this.#query<
+        CheckpointRow & {
+          store_now: string;
+          expired_owner: string | null;
+          expired_run_id: string | null;
+        }
+      >(this.#sql.acquire, [
         ...keyOf(request),
         request.runId,
         request.owner,
@@ -175,7 +181,11 @@ export class PostgresStore implements CheckpointStore<PgTx> {
       ]);
       const row = taken.rows[0];
       if (row) {
-        const acquired = acquiredLease(request, toCheckpoint(row), Number(row.store_now));
+        // The lease is free or expired here: an owner still on it never released it.
+        const expired = row.expired_owner
+          ? { owner: row.expired_owner, runId: row.expired_run_id }
+          : null;
+        const acquired = acquiredLease(request, toCheckpoint(row), Number(row.store_now), expired);
         if (acquired.acquired) this.#held.add(acquired.lease);
         return acquired;
       }

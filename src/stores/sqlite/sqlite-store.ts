@@ -203,7 +203,11 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
       });
     }
     const checkpoint = toCheckpoint(this.#get(request) as CheckpointRow);
-    return acquiredLease(request, checkpoint);
+    // The lease is free or expired here: an owner still on it never released it.
+    const expired = existing?.lease_owner
+      ? { owner: existing.lease_owner, runId: existing.run_id ?? null }
+      : null;
+    return acquiredLease(request, checkpoint, undefined, expired);
   }
 
   async renew(lease: LeaseHandle, leaseTtlMs: number, now: number): Promise<void> {
