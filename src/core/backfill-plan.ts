@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { BackfillRecord } from "./store/backfill-store.js";
+import type { BackfillOpen, BackfillRecord } from "./store/backfill-store.js";
 import type { GuardedStore } from "./store/guarded-store.js";
 import type { Logger } from "./types.js";
 
@@ -26,16 +26,17 @@ export async function openBackfill(
   options: { readonly now: number; readonly rerunCompleted: boolean; readonly logger: Logger },
 ): Promise<BackfillStart> {
   const { now, logger } = options;
-  const record = await store.openBackfill({
+  const request = {
     processor: processor.name,
     id: backfillId(processor, partitions),
     partitions,
     now,
     // Its checkpoints expire after expiryMs without a commit; so does the backfill.
     staleBefore: now - processor.expiryMs,
-    restart: options.rerunCompleted,
     repeatFinished: partitions.length === 1,
-  });
+  };
+  if (options.rerunCompleted) await sayWhatARerunRedoes(store, processor.name, request, logger);
+  const record = await store.openBackfill({ ...request, restart: options.rerunCompleted });
   if (!record) return { record: null, since: now };
   const began = new Date(record.startedAt).toISOString();
   if (record.finishedAt !== null) return { record, since: record.startedAt };
@@ -52,6 +53,25 @@ export async function openBackfill(
     );
   }
   return { record, since: record.startedAt };
+}
+
+/** Logs how many partitions the backfill completed, which `--rerun-completed` runs again. */
+async function sayWhatARerunRedoes(
+  store: GuardedStore,
+  processor: string,
+  request: Omit<BackfillOpen, "restart">,
+  logger: Logger,
+): Promise<void> {
+  const previous = await store.openBackfill({ ...request, restart: false, repeatFinished: false });
+  if (!previous?.resumed) return;
+  const listing = await store.listUnits(processor, request.partitions, previous.startedAt);
+  const redone = new Set(listing?.completions.map((c) => c.partition)).size;
+  logger.warn(
+    `Running the backfill of ${processor} again (rerunCompleted, --rerun-completed): ` +
+      `${redone} of ${request.partitions.length} partitions it completed since it began ` +
+      `${new Date(previous.startedAt).toISOString()} run again from the start; without it ` +
+      "they are not run again.",
+  );
 }
 
 /** The id of a backfill: a digest of the processor's name and version and of its partitions. */

@@ -1,10 +1,11 @@
 import { performance } from "node:perf_hooks";
 import type { BatchArtifacts, RunArtifacts } from "./artifacts.js";
-import { isRetried, isSkippable } from "./batch-failure.js";
+import { isSkippable, whyNotRetried } from "./batch-failure.js";
 import { reachTotal, type TotalTally } from "./count.js";
 import { FencedError, WaymarkError } from "./errors.js";
 import { idempotencyKeyOf } from "./idempotency.js";
 import { writesDebug } from "./logger.js";
+import { BatchTimer } from "./policies/batch-timeout.js";
 import type { BreakerAdapter } from "./policies/breaker.js";
 import type { DeadlinePlanner } from "./policies/deadline.js";
 import { type RetryPolicy, retryDelay } from "./policies/retry.js";
@@ -155,11 +156,16 @@ export class BatchExecutor<E, S, Tx> {
 
   /** Processes and commits `batch`; null when it was searched for failures and partly skipped. */
   async run(batch: E[], cursor: Cursor): Promise<BatchTiming | null> {
+    // The ledger counts the calls that failed: fewer than the policy allows when not retried.
+    let calls = 0;
     try {
-      return await this.#withRetries(batch.length, () => this.#attempt(batch, cursor));
+      return await this.#withRetries(batch.length, () => {
+        calls++;
+        return this.#attempt(batch, cursor);
+      });
     } catch (error) {
       if (!this.#context.processor.skip || !isSkippable(error)) throw error;
-      await this.#isolateFailures(batch, cursor, error as Error);
+      await this.#isolateFailures(batch, cursor, error as Error, calls);
       return null;
     }
   }
@@ -213,16 +219,21 @@ export class BatchExecutor<E, S, Tx> {
     };
   }
 
-  /** Bisects a batch that failed every attempt, committing what works, skipping the rest. */
-  async #isolateFailures(batch: E[], cursor: Cursor, batchError: Error): Promise<void> {
+  /** Bisects a batch that failed for good, committing what works, skipping the rest. */
+  async #isolateFailures(
+    batch: E[],
+    cursor: Cursor,
+    batchError: Error,
+    batchCalls: number,
+  ): Promise<void> {
     const { processor: p, tally, where, options } = this.#context;
     const skip = p.skip as NonNullable<Processor<E, S, Tx>["skip"]>;
     const pending: FailureWrite[] = [];
     options.logger.warn(
-      `Batch ${tally.batches + 1} of ${where} failed every attempt (${batchError.message}); ` +
+      `Batch ${tally.batches + 1} of ${where} failed for good (${batchError.message}); ` +
         "searching it for the failing entities.",
     );
-    await bisect(batch, batchError, this.#context.retry.attempts + 1, {
+    await bisect(batch, batchError, batchCalls, {
       tryPart: async (part) => {
         // A stop (deadline, signal, open breaker) applies between parts as between batches;
         // skips found so far are simply found again by the next run.
@@ -276,12 +287,20 @@ export class BatchExecutor<E, S, Tx> {
         return await attempt();
       } catch (caught) {
         const error = caught instanceof Error ? caught : new Error(String(caught));
-        if (retry > policy.attempts || !isRetried(policy, error)) {
+        if (retry > policy.attempts) {
           options.logger.debug(
-            `Batch ${tally.batches + 1} of ${where} is not retried: ` +
-              (retry > policy.attempts
-                ? `its ${policy.attempts + 1} attempts are spent.`
-                : `${error.name} is permanent (retryable() said so, or it is waymark's own refusal).`),
+            `Batch ${tally.batches + 1} of ${where} is not retried: its ` +
+              `${policy.attempts + 1} attempts are spent.`,
+          );
+          throw error;
+        }
+        const why = whyNotRetried(policy, error);
+        if (why !== null) {
+          // Users expect a failed batch to be retried: one that is not says why, visibly.
+          const permanent = policy.retryable === null && isSkippable(error);
+          options.logger[permanent ? "warn" : "debug"](
+            `Batch ${tally.batches + 1} of ${where} failed (attempt ${retry} of ` +
+              `${policy.attempts + 1}): ${error.message}. Not retried: ${why}.`,
           );
           throw error;
         }
@@ -315,26 +334,36 @@ export class BatchExecutor<E, S, Tx> {
     const shard = this.#context.shardOf();
     const scope = store.openBatch(this.#context.lease);
     const artifacts = this.#context.artifacts.forBatch();
+    const batchNumber = tally.batches + 1;
+    const timeoutMs = options.batchTimeoutMs ?? p.batchTimeoutMs;
+    const timer =
+      timeoutMs === undefined
+        ? null
+        : new BatchTimer(stopper.signal, timeoutMs, `Batch ${batchNumber} of ${where}`);
     const ctx = {
       partition,
       ...(shard ? { shard } : {}),
       state: tally.state,
-      signal: stopper.signal,
+      signal: timer?.signal ?? stopper.signal,
       log: options.logger,
       tx: scope.tx as Tx,
       artifacts,
-      batchNumber: tally.batches + 1,
+      batchNumber,
       idempotencyKey: this.#idempotencyKey,
     };
     const started = clock();
+    stopper.inBatch(batchNumber);
     try {
       const done = breaker
         ? breaker.run(async () => p.processBatch(batch, ctx))
         : p.processBatch(batch, ctx);
-      // At the deadline or the end of the shutdown grace the run stops waiting, even for a
-      // processBatch that ignores ctx.signal; its late ctx.tx writes are refused. One that
-      // returned without a promise is over already: there is nothing to wait for.
-      if (isPromiseLike(done)) await stopper.race(Promise.resolve(done));
+      // At the deadline, the end of the shutdown grace or batchTimeoutMs the run stops
+      // waiting, even for a processBatch that ignores ctx.signal; its late ctx.tx writes are
+      // refused. One that returned without a promise is over already: nothing to wait for.
+      if (isPromiseLike(done)) {
+        const work = Promise.resolve(done);
+        await stopper.race(timer ? timer.race(work) : work);
+      }
       this.#throwIfAborted();
       const workMs = clock() - started;
       const stateText = encodeState(ctx.state, p, where);
@@ -351,6 +380,9 @@ export class BatchExecutor<E, S, Tx> {
       // The in-memory state may hold half a batch; the committed one is the truth.
       this.#restoreState();
       throw stopper.signal.aborted ? stopper.signal.reason : error;
+    } finally {
+      timer?.clear();
+      stopper.inBatch(null);
     }
   }
 
@@ -384,6 +416,7 @@ export class BatchExecutor<E, S, Tx> {
     const started = clock();
     const startedPerf = performance.now();
     const now = options.now();
+    const batchNumber = tally.batches + 1;
     const write: CheckpointWrite = keep
       ? {
           kind: "ledger",
@@ -391,6 +424,7 @@ export class BatchExecutor<E, S, Tx> {
           now,
           ...(failures.length > 0 ? { failures } : {}),
           resolvedFailures: plan.resolved,
+          batchNumber,
         }
       : {
           kind: "batch",
@@ -405,6 +439,7 @@ export class BatchExecutor<E, S, Tx> {
           leaseTtlMs: p.leaseTtlMs,
           now,
           ...(failures.length > 0 ? { failures } : {}),
+          batchNumber,
         };
     try {
       // A commit whose reply was lost is read back: only one known not to have landed fails

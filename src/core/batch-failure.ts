@@ -1,4 +1,5 @@
 import { FencedError, StoreError, WaymarkError } from "./errors.js";
+import { permanentError } from "./policies/permanent.js";
 import type { RetryPolicy } from "./policies/retry.js";
 
 /**
@@ -12,7 +13,8 @@ import type { RetryPolicy } from "./policies/retry.js";
  *   entity is to blame.
  * - `batch`: the batch's own failure: an error from `processBatch`, or a statement written
  *   through `ctx.tx` that failed at commit (a constraint, bad SQL). Retried when `retryable`
- *   says it is transient; with `skip`, bisected to find the entities that cause it.
+ *   says it is transient, or without one unless it is a database's permanent error
+ *   (policies/permanent.ts); with `skip`, bisected to find the entities that cause it.
  * - `fatal`: waymark refused something (state that cannot be saved, a corrupt checkpoint, a
  *   full disk). Never retried or skipped.
  */
@@ -25,19 +27,28 @@ const TRANSIENT_STORE_CODES = new Set<string>(["STORE_UNAVAILABLE"]);
 function batchFailure(error: unknown): BatchFailure {
   if (error instanceof FencedError) return "fenced";
   if (error instanceof StoreError && TRANSIENT_STORE_CODES.has(error.code)) return "store";
+  // waymark raised it, but the batch is what took too long: an attempt like any other.
+  if (error instanceof WaymarkError && error.code === "BATCH_TIMEOUT") return "batch";
   if (error instanceof WaymarkError) return "fatal";
   return "batch";
 }
 
-/** Whether a failed attempt is tried again under `policy` (attempts left aside). */
-export function isRetried(policy: RetryPolicy, error: Error): boolean {
+/**
+ * Why a failed attempt is not tried again under `policy` (attempts left aside), or null when
+ * it is: the reason a log line gives.
+ */
+export function whyNotRetried(policy: RetryPolicy, error: Error): string | null {
   const kind = batchFailure(error);
-  if (kind === "store") return true;
-  if (kind !== "batch") return false;
+  if (kind === "store") return null;
+  if (kind !== "batch") return `${error.name} is waymark's own refusal`;
+  if (policy.retryable === null) {
+    const permanent = permanentError(error);
+    return permanent === null ? null : `${permanent} is permanent; \`retryable\` overrides`;
+  }
   try {
-    return policy.retryable(error);
+    return policy.retryable(error) ? null : "retryable() said it is permanent";
   } catch {
-    return false;
+    return "retryable() threw, which counts as permanent";
   }
 }
 

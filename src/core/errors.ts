@@ -28,7 +28,9 @@ export type WaymarkErrorCode =
   | "SHARD_DRIFT"
   | "ARTIFACT_TOO_LARGE"
   | "INVALID_ENTITY"
-  | "SOURCE_FAILED";
+  | "SOURCE_FAILED"
+  | "NEVER_SETTLES"
+  | "BATCH_TIMEOUT";
 
 /** The base class of every error waymark raises on purpose. */
 export class WaymarkError extends Error {

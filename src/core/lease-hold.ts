@@ -43,6 +43,18 @@ export async function holdLease(
     if ("completed" in acquired) return { completed: acquired.completed };
     return { absent: true };
   }
+  const expired = acquired.expiredHolder;
+  if (expired) {
+    // The one redo a crash costs: say it, with what it spares.
+    options.logger.warn(
+      `Took over ${describeKey(request)} from ${expired.owner}` +
+        `${expired.runId ? ` (run ${expired.runId})` : ""}, whose lease expired without a ` +
+        "release: it died or stalled mid-run. The batch it had in flight is processed again " +
+        `(at most one batch; its ${acquired.checkpoint.completed} committed entities are not), ` +
+        "and side effects outside the store may repeat: ctx.idempotencyKey dedupes them, a " +
+        "smaller batchSize bounds them.",
+    );
+  }
   return new HeldLease(store, acquired.lease, acquired.checkpoint, acquired.storeNow, {
     ...options,
     leaseTtlMs: request.leaseTtlMs,

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { Artifacts } from "./artifacts.js";
 import { type BatchSizeOption, batchSizeSchema } from "./policies/adaptive-batch.js";
+import { batchTimeoutSchema } from "./policies/batch-timeout.js";
 import { breakerSchema, type CircuitBreakerLike } from "./policies/breaker.js";
 import { type RetryOptions, retrySchema } from "./policies/retry.js";
 import { type SkipOptions, skipSchema } from "./policies/skip.js";
@@ -134,13 +135,22 @@ export interface ProcessorDefinition<E, S = undefined, Tx = unknown, C extends C
   /** How long a lease lasts without renewal; commits and a heartbeat renew it. @default 30_000 */
   leaseTtlMs?: number;
   /**
+   * How long one call of `processBatch` may take: past it, `ctx.signal` aborts with a
+   * `BATCH_TIMEOUT` error and the call counts as a failed attempt, retried under `retry`. For a
+   * batch that hangs on a socket that never answers. A run's `batchTimeoutMs` overrides it.
+   * @default none (a batch may take as long as it takes)
+   * @example batchTimeoutMs: 60_000
+   */
+  batchTimeoutMs?: number;
+  /**
    * A value that changes when the partition's input changes (a data version, a hash of the
    * entity ids). Recorded with every commit; a different value on resume is input drift.
    */
   fingerprint?(args: { readonly partition: string }): string | Promise<string>;
   /**
-   * What a resume does when the fingerprint or `count()` differs from the checkpoint's:
-   * `restart` the partition, `continue` after the cursor anyway, or `fail` with `INPUT_DRIFT`.
+   * What a resume does when the fingerprint differs from the checkpoint's: `restart` the
+   * partition, `continue` after the cursor anyway, or `fail` with `INPUT_DRIFT`. A changed
+   * `count()` alone is not drift: the run resumes with the new total.
    * @default "restart"
    */
   onDrift?: "restart" | "continue" | "fail";
@@ -220,6 +230,7 @@ export interface Processor<E = unknown, S = unknown, Tx = unknown, C extends Cur
 
 /** The hooks a processor may leave out: they have no default. */
 type OptionalHooks =
+  | "batchTimeoutMs"
   | "count"
   | "initialState"
   | "fingerprint"
@@ -274,6 +285,7 @@ const definitionSchema = z.strictObject({
     )
     .optional(),
   leaseTtlMs: integerFrom(1000, "pass milliseconds, e.g. 30_000").optional(),
+  batchTimeoutMs: batchTimeoutSchema.optional(),
   retry: retrySchema.optional(),
   breaker: breakerSchema.optional(),
   shouldRun: fn("expected a function ({ partition, lastCompletedAt }) => boolean").optional(),

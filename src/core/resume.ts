@@ -83,7 +83,8 @@ async function carryForward(
   if (migrated === null) {
     logger.warn(
       `migrate() of ${where} returned null for the version ${fromVersion} checkpoint; ` +
-        "starting over.",
+        `starting over, redoing its ${checkpoint.completed} committed entities. Return ` +
+        "{ state } from migrate() to carry it forward instead.",
     );
     return null;
   }
@@ -114,9 +115,11 @@ async function carryForward(
 }
 
 /**
- * Input drift: the fingerprint or the count differs from what the checkpoint recorded. A
- * plain resume would then skip entities inserted before the cursor, so by default the
- * partition starts over. A side that did not record a value is not compared.
+ * Input drift: the fingerprint differs from what the checkpoint recorded. A plain resume
+ * would then skip entities inserted before the cursor, so by default the partition starts
+ * over. A changed total alone is not drift: `count()` is for progress, and a table that only
+ * grows would otherwise restart on every resume. A side that did not record a value is not
+ * compared.
  */
 function driftAllowsResume(
   processor: Processor,
@@ -125,28 +128,24 @@ function driftAllowsResume(
   where: string,
   logger: Logger,
 ): boolean {
-  const changes: string[] = [];
+  const total = totalChange(checkpoint, input);
   if (
-    checkpoint.fingerprint !== null &&
-    input.fingerprint !== null &&
-    checkpoint.fingerprint !== input.fingerprint
+    checkpoint.fingerprint === null ||
+    input.fingerprint === null ||
+    checkpoint.fingerprint === input.fingerprint
   ) {
-    changes.push(
-      `fingerprint ${JSON.stringify(checkpoint.fingerprint)} -> ${JSON.stringify(input.fingerprint)}`,
-    );
+    if (total !== null) {
+      logger.info(
+        `The total of ${where} changed since its checkpoint (${total}); resuming after the ` +
+          "cursor with the new total. Only a changed `fingerprint` is input drift.",
+      );
+    }
+    return true;
   }
-  // A total the run itself grew past count() (total = completed) says count() was wrong,
-  // not that the input changed.
-  const countWasWrong = checkpoint.total !== null && checkpoint.total <= checkpoint.completed;
-  if (
-    checkpoint.total !== null &&
-    input.total !== null &&
-    checkpoint.total !== input.total &&
-    !countWasWrong
-  ) {
-    changes.push(`total ${checkpoint.total} -> ${input.total}`);
-  }
-  if (changes.length === 0) return true;
+  const changes = [
+    `fingerprint ${JSON.stringify(checkpoint.fingerprint)} -> ${JSON.stringify(input.fingerprint)}`,
+    ...(total === null ? [] : [total]),
+  ];
   const message = `The input of ${where} changed since its checkpoint (${changes.join(", ")}).`;
   switch (processor.onDrift) {
     case "fail":
@@ -160,9 +159,20 @@ function driftAllowsResume(
       logger.warn(`${message} Resuming after the cursor anyway (onDrift: "continue").`);
       return true;
     default:
-      logger.warn(`${message} Starting over (onDrift: "restart").`);
+      logger.warn(
+        `${message} Starting over (onDrift: "restart"), redoing the ${checkpoint.completed} ` +
+          'committed entities; onDrift: "continue" resumes after the cursor instead.',
+      );
       return false;
   }
+}
+
+/** `total 100 -> 101`, or null when the totals agree or one side recorded none. */
+function totalChange(checkpoint: StoredCheckpoint, input: InputSnapshot): string | null {
+  // A total the run itself grew past count() (total = completed) says count() was wrong.
+  const countWasWrong = checkpoint.total !== null && checkpoint.total <= checkpoint.completed;
+  if (checkpoint.total === null || input.total === null || countWasWrong) return null;
+  return checkpoint.total === input.total ? null : `total ${checkpoint.total} -> ${input.total}`;
 }
 
 /**
@@ -181,7 +191,8 @@ export function isResumable(
   if (age > p.expiryMs) {
     logger.warn(
       `Checkpoint of ${where} at ${checkpoint.completed} entities is ${age} ms old, ` +
-        `past expiryMs (${p.expiryMs}); starting over.`,
+        `past expiryMs (${p.expiryMs}); starting over, redoing its ${checkpoint.completed} ` +
+        "committed entities. A longer `expiryMs` keeps checkpoints resumable for longer.",
     );
     return false;
   }
@@ -197,7 +208,11 @@ export function isResumable(
           `onVersionMismatch: "restart" to start over automatically.`,
       );
     }
-    logger.warn(`${message} Starting over (onVersionMismatch: "restart").`);
+    logger.warn(
+      `${message} Starting over (onVersionMismatch: "restart"), redoing its ` +
+        `${checkpoint.completed} committed entities; \`migrate\` carries a checkpoint ` +
+        'forward instead, onVersionMismatch: "fail" stops to ask.',
+    );
     return false;
   }
   return true;

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { InvalidOptionError } from "./errors.js";
 import { consoleLogger, isLogger, logFormat, silentLogger } from "./logger.js";
 import type { RunMetrics } from "./metrics-hooks.js";
+import { batchTimeoutSchema } from "./policies/batch-timeout.js";
 import { breakerSchema, type CircuitBreakerLike } from "./policies/breaker.js";
 import { deadlineSchemas } from "./policies/deadline.js";
 import { sleep } from "./policies/retry.js";
@@ -79,6 +80,11 @@ export interface RunOptions<Tx = unknown> {
   handleSignals?: boolean;
   /** How long the batch in flight may go on after SIGTERM/SIGINT. @default 5000 */
   shutdownGraceMs?: number;
+  /**
+   * How long one call of `processBatch` may take before it is aborted and counts as a failed
+   * attempt; overrides the processor's `batchTimeoutMs`. @default the processor's (none)
+   */
+  batchTimeoutMs?: number;
   /** A circuit breaker for this run; overrides the processor's `breaker`. */
   breaker?: CircuitBreakerLike;
   /**
@@ -105,6 +111,7 @@ export interface ResolvedRunOptions {
   readonly deadlineMarginMs: number;
   readonly handleSignals: boolean;
   readonly shutdownGraceMs: number;
+  readonly batchTimeoutMs: number | undefined;
   readonly breaker: CircuitBreakerLike | undefined;
   readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
 }
@@ -160,6 +167,7 @@ const runOptionsSchema = z.strictObject({
     .number({ error: "expected milliseconds from 0 up, e.g. 5000" })
     .min(0, { error: "expected milliseconds from 0 up, e.g. 5000" })
     .optional(),
+  batchTimeoutMs: batchTimeoutSchema.optional(),
   breaker: breakerSchema.optional(),
   sleep: fn("expected a function (ms, signal) => Promise<void>").optional(),
 });
@@ -200,6 +208,7 @@ export function resolveRunOptions(
     deadlineMarginMs,
     handleSignals: options.handleSignals ?? false,
     shutdownGraceMs: options.shutdownGraceMs ?? 5000,
+    batchTimeoutMs: options.batchTimeoutMs,
     breaker: options.breaker,
     sleep: options.sleep ?? sleep,
   });

@@ -97,8 +97,15 @@ describe("operator commands on a SQLite store filled by real runs", () => {
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /No checkpoint for alpha\/nope/);
 
+    const before = await h.store.getCheckpoint({ processor: "alpha", partition: "p3", shard: "" });
     const reset = await waymark(["reset", "alpha", "p3", "--yes", "--store", store]);
     assert.equal(reset.code, 0, reset.stderr);
+    // Every redo says what it discards.
+    assert.equal(
+      reset.stdout,
+      `Reset alpha/p3: deleted its checkpoint at ${before?.completed}/${before?.total ?? "?"} ` +
+        "entities; the next run starts over and redoes them.\n",
+    );
     assert.equal(
       await h.store.getCheckpoint({ processor: "alpha", partition: "p3", shard: "" }),
       null,

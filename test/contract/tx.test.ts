@@ -42,10 +42,11 @@ function poisoned(
 }
 
 describe("one ctx.tx contract on every store", { timeout: 120_000 }, () => {
-  it("a failing ctx.tx statement fails its batch, which is retried by the policy", async () => {
+  it("a failing ctx.tx statement fails its batch, which retryable() may have retried", async () => {
     const seen = await onEveryStore(async (opened) => {
       const calls: number[] = [];
-      const result = await run(poisoned(opened, calls), {
+      const retry = { attempts: 2, initialDelayMs: 1, retryable: () => true };
+      const result = await run(poisoned(opened, calls, { retry }), {
         store: opened.store,
         logger: false,
         sleep: noBackoff,
@@ -84,10 +85,58 @@ describe("one ctx.tx contract on every store", { timeout: 120_000 }, () => {
     assert.equal(seen.result.status, "failed");
   });
 
-  it("with skip, bisection finds the entity whose ctx.tx write fails and the run completes", async () => {
+  it("a constraint a ctx.tx statement breaks is permanent: not retried, the line names it", async () => {
+    const seen = await onEveryStore(async (opened) => {
+      const calls: number[] = [];
+      const { logger, lines } = captureLogger();
+      const result = await run(poisoned(opened, calls), {
+        store: opened.store,
+        logger,
+        sleep: noBackoff,
+      });
+      const permanent = lines.filter((l) =>
+        /^warn: Batch 2 of poisoned\/default failed \(attempt 1 of 3\): .*check constraint.*\. Not retried: (SQLITE_CONSTRAINT_CHECK|23514 check_violation) is permanent; `retryable` overrides\.$/i.test(
+          l,
+        ),
+      );
+      return {
+        result: resultOf(result),
+        calls,
+        permanent: permanent.length,
+        retried: lines.some((l) => /Retrying/.test(l)),
+        history: await historyOf(opened.store),
+      };
+    });
+    assert.equal(seen.result.status, "failed");
+    assert.deepEqual(seen.calls, [5, 5], "batch 2 was called once: no backoff for a constraint");
+    assert.equal(seen.permanent, 1, "one line names the permanent class");
+    assert.equal(seen.retried, false);
+    assert.equal(seen.history[0]?.status, "failed");
+  });
+
+  it("with skip, a permanent ctx.tx failure goes straight to bisection and the ledger", async () => {
     const seen = await onEveryStore(async (opened) => {
       const calls: number[] = [];
       const result = await run(poisoned(opened, calls, { skip: { limit: 5 } }), {
+        store: opened.store,
+        logger: false,
+        sleep: noBackoff,
+      });
+      return { result: resultOf(result), calls, ledger: await ledgerOf(opened.store) };
+    });
+    assert.equal(seen.result.status, "completed");
+    assert.equal(seen.result.skipped, 1);
+    // Batch 2 once, then [6-8], [6,7], [6], [7], [8] and [9,10]: no retries.
+    assert.deepEqual(seen.calls, [5, 5, 3, 2, 1, 1, 1, 2]);
+    // Entity 7 was in four failing calls: batch 2, [6-8], [6,7] and [7] alone.
+    assert.deepEqual(seen.ledger, [{ partition: "default", shard: "", cursor: 7, attempts: 4 }]);
+  });
+
+  it("with skip, bisection finds the entity whose ctx.tx write fails and the run completes", async () => {
+    const seen = await onEveryStore(async (opened) => {
+      const calls: number[] = [];
+      const retry = { attempts: 2, initialDelayMs: 1, retryable: () => true };
+      const result = await run(poisoned(opened, calls, { skip: { limit: 5 }, retry }), {
         store: opened.store,
         logger: false,
         sleep: noBackoff,

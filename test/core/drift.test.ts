@@ -102,7 +102,8 @@ for (const factory of STORE_FACTORIES) {
       assert.ok(
         lines.includes(
           'warn: The input of drifting/p changed since its checkpoint (fingerprint "v1" -> "v2", ' +
-            'total 100 -> 101). Starting over (onDrift: "restart").',
+            'total 100 -> 101). Starting over (onDrift: "restart"), redoing the 40 committed ' +
+            'entities; onDrift: "continue" resumes after the cursor instead.',
         ),
         lines.join("\n"),
       );
@@ -118,13 +119,38 @@ for (const factory of STORE_FACTORIES) {
       assert.ok(lines.some((l) => /"v1" -> "v2"\)\. Resuming after the cursor anyway/.test(l)));
     });
 
-    it("detects a changed count alone and fails with INPUT_DRIFT when told to", async () => {
+    it("resumes with the new total when only the count changed, under every onDrift", async () => {
+      // fromQuery({ count: true }) on a table that grows: the total moves, the input before the
+      // cursor does not. count() is for progress, so this is no reason to redo committed work.
+      for (const onDrift of ["restart", "continue", "fail"] as const) {
+        ids = Array.from({ length: 100 }, (_, i) => (i + 1) * 10);
+        await interruptAt400({ onDrift });
+        ids.push(2000);
+        const { logger, lines } = captureLogger();
+        const result = await go(processor({ id: null }, { onDrift }), logger);
+        assert.equal(result.status, "completed", onDrift);
+        assert.equal(result.resumedFrom, 40, `${onDrift}: resumed, not restarted`);
+        assert.equal(result.processed, 61);
+        assert.equal(result.total, 101);
+        assert.ok(
+          lines.includes(
+            "info: The total of drifting/p changed since its checkpoint (total 100 -> 101); " +
+              "resuming after the cursor with the new total. Only a changed `fingerprint` is " +
+              "input drift.",
+          ),
+          lines.join("\n"),
+        );
+      }
+    });
+
+    it("fails with INPUT_DRIFT on a changed fingerprint when told to", async () => {
       await interruptAt400({ onDrift: "fail" });
       ids.push(2000);
+      version = "v2";
       const result = await go(processor({ id: null }, { onDrift: "fail" }));
       assert.equal(result.status, "failed");
       assert.equal((result.error as { code?: string }).code, "INPUT_DRIFT");
-      assert.match(result.error?.message ?? "", /total 100 -> 101/);
+      assert.match(result.error?.message ?? "", /fingerprint "v1" -> "v2", total 100 -> 101/);
       assert.match(result.error?.message ?? "", /waymark reset drifting p/);
       const kept = await opened.store.getCheckpoint(KEY);
       assert.equal(kept?.cursor, 400, "the checkpoint is kept for the operator");

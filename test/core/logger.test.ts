@@ -131,7 +131,10 @@ describe("logging", () => {
     );
     assert.equal(result.status, "failed");
     const text = lines.join("");
-    assert.match(text, /Batch 1 of permanent\/default is not retried: TypeError is permanent/);
+    assert.match(
+      text,
+      /Batch 1 of permanent\/default failed \(attempt 1 of 4\): bad row\. Not retried: retryable\(\) said it is permanent\./,
+    );
     const infoOnly: string[] = [];
     jsonLogger({ level: "warn", write: (line) => infoOnly.push(line) }).info("hidden");
     assert.deepEqual(infoOnly, []);

@@ -9,6 +9,7 @@ import {
   runPartitions,
 } from "../../src/index.js";
 import { type OpenedStore, STORE_FACTORIES } from "../stores/stores.js";
+import { captureLogger } from "../support/logger.js";
 import { leaseRun } from "../support/run-record.js";
 import { until } from "../support/time.js";
 
@@ -258,13 +259,26 @@ for (const factory of STORE_FACTORIES) {
           if (ctx.partition === "2024-01-02" && batch[0] === 21) stop.abort();
         },
       });
-      const first = await go(processor, { signal: stop.signal });
+      // A clock that moves on every reading: the rerun begins after the first run's completions.
+      let t = Date.now();
+      const now = () => ++t;
+      const first = await go(processor, { signal: stop.signal, now });
       assert.deepEqual(
         first.partitions.map((o) => o.status),
         ["completed", "suspended", "not-started", "not-started", "not-started"],
       );
-      const rerun = await go(processor, { rerunCompleted: true });
+      const { logger, lines } = captureLogger();
+      const rerun = await go(processor, { rerunCompleted: true, logger, now });
       assert.equal(rerun.counts.completed, 5);
+      // The redo says why, how much, and which option makes it.
+      assert.ok(
+        lines.some((l) =>
+          /^warn: Running the backfill of daily again \(rerunCompleted, --rerun-completed\): 1 of 5 partitions it completed since it began \S+ run again from the start; without it they are not run again\.$/.test(
+            l,
+          ),
+        ),
+        lines.join("\n"),
+      );
       const effects = await opened.effects();
       assert.equal(effects.get("2024-01-01:1"), 2, "run again");
       assert.equal(effects.get("2024-01-02:1"), 1, "resumed from its checkpoint");

@@ -176,7 +176,14 @@ for (const factory of STORE_FACTORIES) {
       const result = await go(players({ expiryMs: 60_000 }), { now: () => now, logger });
       assert.equal(result.resumedFrom, null);
       assert.equal(result.processed, 450);
-      assert.ok(lines.some((l) => /past expiryMs \(60000\); starting over/.test(l)));
+      assert.ok(
+        lines.some((l) =>
+          /past expiryMs \(60000\); starting over, redoing its 100 committed entities\. A longer `expiryMs` keeps checkpoints resumable for longer\./.test(
+            l,
+          ),
+        ),
+        lines.join("\n"),
+      );
     });
 
     it("restarts on a version mismatch by default, and fails when asked to", async () => {
@@ -196,7 +203,14 @@ for (const factory of STORE_FACTORIES) {
       assert.equal(restarted.status, "completed");
       assert.equal(restarted.resumedFrom, null);
       assert.equal(restarted.processed, 450);
-      assert.ok(lines.some((l) => /written by version 1, this processor is version 2/.test(l)));
+      assert.ok(
+        lines.some((l) =>
+          /written by version 1, this processor is version 2\. Starting over \(onVersionMismatch: "restart"\), redoing its 100 committed entities; `migrate` carries a checkpoint forward instead/.test(
+            l,
+          ),
+        ),
+        lines.join("\n"),
+      );
     });
 
     it("stops on an out-of-order entity before committing past it", async () => {

@@ -240,6 +240,21 @@ for (const factory of STORE_FACTORIES) {
       assert.equal((await opened.effects()).has("zombie"), false);
     });
 
+    it("says whose expired lease it took over, and nothing for a released or new one", async () => {
+      const take = (owner: string, now: number) =>
+        opened.store.acquire({ ...key, owner, runId: `run-${owner}`, leaseTtlMs: 30_000, now });
+      const first = await take("a", T0);
+      assert.ok(first.acquired);
+      assert.equal(first.expiredHolder, undefined, "a new checkpoint had no holder");
+      const died = await take("b", T0 + 31_001);
+      assert.ok(died.acquired);
+      assert.deepEqual(died.expiredHolder, { owner: "a", runId: "run-a" });
+      await opened.store.release(died.lease, T0 + 32_000);
+      const released = await take("c", T0 + 33_000);
+      assert.ok(released.acquired);
+      assert.equal(released.expiredHolder, undefined, "a released lease was no one's");
+    });
+
     it("renews a held lease", async () => {
       const lease = await acquire("a");
       await opened.store.renew(lease, 60_000, T0 + 10_000);

@@ -37,7 +37,11 @@ const memory: StoreFactory = {
       writeEffect(tx, key) {
         (tx as MemoryTx).run(
           () => {
-            if (key.startsWith("poison")) throw new Error(`CHECK constraint failed: ${key}`);
+            if (key.startsWith("poison")) {
+              // As a database's constraint error: permanent by its code.
+              const error = new Error(`CHECK constraint failed: ${key}`);
+              throw Object.assign(error, { code: "SQLITE_CONSTRAINT_CHECK" });
+            }
             written.set(key, (written.get(key) ?? 0) + 1);
           },
           () => {

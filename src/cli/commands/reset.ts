@@ -44,6 +44,8 @@ export function registerReset(program: Command): void {
       await usingStore(
         options.store,
         async (store) => {
+          // Read first, only to say what the reset discards; a corrupt row reads as unknown.
+          const before = await store.getCheckpoint(key).catch(() => null);
           const outcome = await resetCheckpoint(store, key, Date.now());
           if (options.json) printJson({ ...key, outcome });
           if (outcome === "missing") {
@@ -56,7 +58,13 @@ export function registerReset(program: Command): void {
               EXIT.tempfail,
             );
           }
-          if (!options.json) process.stdout.write(`Reset ${where}: the next run starts over.\n`);
+          if (!options.json) {
+            const discarded = before
+              ? ` deleted its checkpoint at ${before.completed}/${before.total ?? "?"} ` +
+                "entities; the next run starts over and redoes them."
+              : " the next run starts over.";
+            process.stdout.write(`Reset ${where}:${discarded}\n`);
+          }
         },
         "change",
       );

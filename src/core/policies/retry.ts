@@ -32,7 +32,9 @@ export interface RetryOptions {
    * It decides for errors thrown by `processBatch` and for statements written through
    * `ctx.tx` that fail at commit. waymark's own errors (lease lost, bad state, out-of-order
    * entities) are never retried; a store that cannot be reached is always retried.
-   * @default every error is transient
+   * @default every error is transient but a database's permanent ones: a PostgreSQL SQLSTATE
+   * of class 0A, 21, 22, 23, 26, 2F, 34, 3F, 42, 44 or 25P02, a SQLite CONSTRAINT, ERROR,
+   * MISMATCH, RANGE or TOOBIG (see docs/resilience.md)
    */
   retryable?: (error: Error) => boolean;
 }
@@ -44,7 +46,8 @@ export interface RetryPolicy {
   readonly factor: number;
   readonly maxDelayMs: number;
   readonly jitter: number;
-  readonly retryable: (error: Error) => boolean;
+  /** The processor's own `retryable`, or null: a database's permanent errors are not retried. */
+  readonly retryable: ((error: Error) => boolean) | null;
 }
 
 /** The policy used when a processor says nothing about retries. */
@@ -54,7 +57,7 @@ export const DEFAULT_RETRY: RetryPolicy = Object.freeze({
   factor: 2,
   maxDelayMs: 300_000,
   jitter: 0.1,
-  retryable: () => true,
+  retryable: null,
 });
 
 /** No retries at all (`retry: false`). */

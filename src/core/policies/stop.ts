@@ -1,6 +1,7 @@
 import { constants } from "node:os";
 import { WaymarkError } from "../errors.js";
 import type { SuspendReason } from "../types.js";
+import { onEmptyLoop } from "./empty-loop.js";
 import { onStopSignal } from "./process-signals.js";
 
 /** Thrown inside a run when it must stop without committing the batch in flight. */
@@ -72,6 +73,8 @@ export class RunStopper {
   /** The rejections of the waits in {@link race}, all settled by one listener. */
   readonly #racing = new Set<(reason: unknown) => void>();
   #requested: SuspendReason | null = null;
+  /** The batch whose processBatch the run awaits, for the message of one that never settles. */
+  #batch: number | null = null;
 
   constructor(sources: StopSources, where: string) {
     const { signal, deadline, now } = sources;
@@ -106,6 +109,8 @@ export class RunStopper {
       };
       this.#cleanups.push(onStopSignal(onSignal));
     }
+    // An empty event loop while the run waits: what it waits for can never settle.
+    this.#cleanups.push(onEmptyLoop(() => this.abort(neverSettles(where, this.#batch))));
     if (deadline !== null) {
       this.#timer(() => {
         this.request("deadline");
@@ -146,6 +151,11 @@ export class RunStopper {
     });
   }
 
+  /** Says which batch's processBatch the run awaits now (null: none). */
+  inBatch(batchNumber: number | null): void {
+    this.#batch = batchNumber;
+  }
+
   /** Why the run should stop at the next batch boundary, or null. */
   get requested(): SuspendReason | null {
     return this.#requested;
@@ -182,4 +192,20 @@ export class RunStopper {
     // Not unref'd: a batch stuck on something unref'd must still be stopped. dispose() clears it.
     this.#timers.push(setTimeout(action, Math.max(0, ms)));
   }
+}
+
+/** The error of a run whose event loop emptied while it waited (see empty-loop.ts). */
+function neverSettles(where: string, batch: number | null): WaymarkError {
+  const what =
+    batch === null
+      ? `${where} can never finish: it waits for a promise (shouldRun, fingerprint, count or ` +
+        "the entities) that nothing can settle"
+      : `Batch ${batch} of ${where} can never finish: processBatch awaits a promise that ` +
+        "nothing can settle";
+  return new WaymarkError(
+    "NEVER_SETTLES",
+    `${what}: the event loop is empty, no timer, socket or other work is left to settle it. ` +
+      "Look for a promise that is never resolved or rejected (a lost resolve(), an event that " +
+      "never fires). The run fails and gives its lease back; what it committed stays.",
+  );
 }

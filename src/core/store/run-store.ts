@@ -152,6 +152,12 @@ export type AcquireResult =
        * Absent where the runner's `now` decides.
        */
       readonly storeNow?: number;
+      /**
+       * The runner whose lease had expired unreleased when this one took it: it died or
+       * stalled mid-run, and the batch it had in flight is processed again. Absent when the
+       * lease was free.
+       */
+      readonly expiredHolder?: ExpiredHolder;
     }
   | {
       readonly acquired: false;
@@ -167,6 +173,13 @@ export type AcquireResult =
       readonly acquired: false;
       readonly absent: true;
     };
+
+/** A lease holder that neither renewed nor released its lease in time. */
+export interface ExpiredHolder {
+  readonly owner: string;
+  /** Its run, when the checkpoint recorded one. */
+  readonly runId: string | null;
+}
 
 /** One skipped entity as a batch commits it. */
 export interface FailureWrite {
@@ -185,6 +198,8 @@ interface CommitBase {
   readonly failures?: readonly FailureWrite[];
   /** Ledger entries (by cursor) whose entity this batch processed, resolved in the same transaction. */
   readonly resolvedFailures?: readonly Cursor[];
+  /** The batch's number in its run (`ctx.batchNumber`), for a store's messages. */
+  readonly batchNumber?: number;
 }
 
 /** A batch's progress: the checkpoint moves to `cursor` with its counts, state and artifacts. */
@@ -251,6 +266,7 @@ export function acquiredLease(
   request: AcquireRequest,
   checkpoint: StoredCheckpoint,
   storeNow?: number,
+  expiredHolder?: ExpiredHolder | null,
 ): AcquireResult {
   const lease: LeaseHandle = {
     processor: request.processor,
@@ -260,5 +276,11 @@ export function acquiredLease(
     fence: checkpoint.fence,
     runId: request.runId,
   };
-  return { acquired: true, lease, checkpoint, ...(storeNow === undefined ? {} : { storeNow }) };
+  return {
+    acquired: true,
+    lease,
+    checkpoint,
+    ...(storeNow === undefined ? {} : { storeNow }),
+    ...(expiredHolder ? { expiredHolder } : {}),
+  };
 }

@@ -127,7 +127,11 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
     };
     this.#checkpoints.set(id, checkpoint);
     if (existing) this.#abandon(existing, request.runId);
-    return acquiredLease(request, checkpoint);
+    // The lease is free or expired here: an owner still on it never released it.
+    const expired = existing?.leaseOwner
+      ? { owner: existing.leaseOwner, runId: existing.runId }
+      : null;
+    return acquiredLease(request, checkpoint, undefined, expired);
   }
 
   /** The run that held `previous` and never recorded an outcome died where it last committed. */

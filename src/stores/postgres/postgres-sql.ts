@@ -28,7 +28,7 @@ export function postgresSql(s: string): Record<StatementName, PgStatement> {
     // "a split-off shard that must exist" (`before`) are decided with the lease, atomically.
     // A row from before ranges were recorded takes the claim's range on its first claim.
     acquire: `WITH before AS (
-                SELECT run_id, completed, updated_at FROM ${s}.checkpoints
+                SELECT run_id, completed, updated_at, lease_owner FROM ${s}.checkpoints
                 WHERE processor = $1 AND partition = $2 AND shard = $3
               ), done AS (
                 SELECT completed_at, run_id FROM ${s}.completions
@@ -65,7 +65,9 @@ export function postgresSql(s: string): Record<StatementName, PgStatement> {
               SELECT taken.*, ${storeNow(7)} AS store_now,
                 (SELECT completed_at FROM done) AS done_at,
                 (SELECT run_id FROM done) AS done_by,
-                EXISTS (SELECT 1 FROM before) AS existed
+                EXISTS (SELECT 1 FROM before) AS existed,
+                (SELECT lease_owner FROM before) AS expired_owner,
+                (SELECT run_id FROM before) AS expired_run_id
               FROM (SELECT 1) AS one LEFT JOIN taken ON true`,
     holder: `SELECT lease_owner, lease_expires_at, ${storeNow(4)} AS store_now
              FROM ${s}.checkpoints

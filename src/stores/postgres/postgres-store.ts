@@ -187,6 +187,8 @@ export class PostgresStore implements CheckpointStore<PgTx> {
           done_at: string | null;
           done_by: string | null;
           existed: boolean;
+          expired_owner: string | null;
+          expired_run_id: string | null;
         }
       >(this.#sql.acquire, [
         ...keyOf(request),
@@ -209,7 +211,12 @@ export class PostgresStore implements CheckpointStore<PgTx> {
       }
       if (!row.existed && request.mustExist) return { acquired: false, absent: true };
       if (row.fence !== null && row.fence !== undefined) {
-        return acquiredLease(request, toCheckpoint(row as CheckpointRow), Number(row.store_now));
+        // The lease is free or expired here: an owner still on it never released it.
+        const expired = row.expired_owner
+          ? { owner: row.expired_owner, runId: row.expired_run_id }
+          : null;
+        const checkpoint = toCheckpoint(row as CheckpointRow);
+        return acquiredLease(request, checkpoint, Number(row.store_now), expired);
       }
       const held = await query<{
         lease_owner: string | null;

@@ -236,7 +236,11 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
       });
     }
     const checkpoint = toCheckpoint(this.#get(request) as CheckpointRow);
-    return acquiredLease(request, checkpoint);
+    // The lease is free or expired here: an owner still on it never released it.
+    const expired = existing?.lease_owner
+      ? { owner: existing.lease_owner, runId: existing.run_id ?? null }
+      : null;
+    return acquiredLease(request, checkpoint, undefined, expired);
   }
 
   async renew(lease: LeaseHandle, leaseTtlMs: number, now: number): Promise<void> {
@@ -269,7 +273,15 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
     if (write.kind === "batch" && write.artifacts?.length) {
       this.artifacts.switchRefs(lease, write.artifacts, write.now);
     }
-    for (const [sql, params] of tx.staged) this.#sql(sql).run(...params);
+    const staged = tx.staged;
+    for (let index = 0; index < staged.length; index++) {
+      const [sql, params] = staged[index] as [string, unknown[]];
+      try {
+        this.#sql(sql).run(...params);
+      } catch (error) {
+        throw tx.statementError(error, index, write.batchNumber);
+      }
+    }
     writeFailures(this.#statements, lease, write);
   }
 
