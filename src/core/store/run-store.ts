@@ -150,7 +150,7 @@ export interface LeaseHandle extends CheckpointKey {
 /** One skipped entity as a batch commits it. */
 export interface FailureWrite {
   readonly cursor: Cursor;
-  /** The last error, as `Name: message`. */
+  /** The last error, as `Name: message`, with any NUL or unpaired surrogate escaped (`\u0000`). */
   readonly error: string;
   /** Calls that failed for it in this run; added to what the ledger already holds. */
   readonly attempts: number;
