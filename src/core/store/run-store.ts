@@ -78,7 +78,8 @@ export interface RunStore<Tx = unknown> {
 
   /**
    * Entities that failed every attempt and were skipped (the failure ledger), ordered by
-   * processor, partition, shard and first failure. A redrive reads its entries here.
+   * processor, partition, shard and first failure: the open entries unless `filter.status`
+   * asks for resolved ones. A redrive reads its entries here.
    */
   listFailures(filter?: FailureFilter): Promise<StoredFailure[]>;
 
@@ -134,6 +135,12 @@ export type AcquireResult =
        * Absent where the runner's `now` decides.
        */
       readonly storeNow?: number;
+      /**
+       * The cursors of this key's open ledger entries, read with the lease: a run resolves
+       * those it processes in the batches that do. Absent from a store that does not read
+       * them here; the runner then asks `listFailures` once.
+       */
+      readonly ledger?: readonly Cursor[];
     }
   | {
       readonly acquired: false;
@@ -152,7 +159,10 @@ export interface FailureWrite {
   readonly cursor: Cursor;
   /** The last error, as `Name: message`, with any NUL or unpaired surrogate escaped (`\u0000`). */
   readonly error: string;
-  /** Calls that failed for it in this run; added to what the ledger already holds. */
+  /**
+   * Calls that failed for it in this run; added to what the ledger already holds. A resolved
+   * entry of the same entity is opened again.
+   */
   readonly attempts: number;
 }
 
@@ -162,7 +172,10 @@ interface CommitBase {
   readonly now: number;
   /** Entities skipped by this batch, recorded in the failure ledger in the same transaction. */
   readonly failures?: readonly FailureWrite[];
-  /** Ledger entries (by cursor) whose entity this batch processed, resolved in the same transaction. */
+  /**
+   * Open ledger entries (by cursor) whose entity this commit processed successfully: marked
+   * resolved (at `now`, by the lease's run) in the same transaction, kept for the record.
+   */
   readonly resolvedFailures?: readonly Cursor[];
 }
 
@@ -229,7 +242,7 @@ export function abandonedRunError(takenOverBy: string): string {
 export function acquiredLease(
   request: AcquireRequest,
   checkpoint: StoredCheckpoint,
-  storeNow?: number,
+  read: { readonly storeNow?: number; readonly ledger?: readonly Cursor[] } = {},
 ): AcquireResult {
   const lease: LeaseHandle = {
     processor: request.processor,
@@ -239,5 +252,5 @@ export function acquiredLease(
     fence: checkpoint.fence,
     runId: request.runId,
   };
-  return { acquired: true, lease, checkpoint, ...(storeNow === undefined ? {} : { storeNow }) };
+  return { acquired: true, lease, checkpoint, ...read };
 }

@@ -146,6 +146,11 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<(s: string) => readonly string[]
   (s) => [`ALTER TABLE ${s}.checkpoints ADD COLUMN state_codec TEXT`],
   // 8: what a history row records: a run, or a redrive of the failure ledger.
   (s) => [`ALTER TABLE ${s}.runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'run'`],
+  // 9: a ledger entry is resolved, not deleted, once a later commit processes its entity.
+  (s) => [
+    `ALTER TABLE ${s}.failures ADD COLUMN resolved_at BIGINT`,
+    `ALTER TABLE ${s}.failures ADD COLUMN resolved_by TEXT`,
+  ],
 ];
 
 /** The table that records which migrations a schema has had. */

@@ -21,6 +21,7 @@ export function postgresSql(s: string): Record<StatementName, PgStatement> {
     // Takes the lease and, in the same statement, records the run that held it and never
     // recorded an outcome as failed where it last committed. `before` reads the statement's
     // snapshot: a commit racing with it renews the lease, and then the upsert takes nothing.
+    // The key's open ledger entries come back with the lease, so a run with none asks nothing.
     // Expiry is judged by the store's clock (the server's, unless the runner's is passed).
     acquire: `WITH before AS (
                 SELECT run_id, completed, updated_at FROM ${s}.checkpoints
@@ -45,7 +46,11 @@ export function postgresSql(s: string): Record<StatementName, PgStatement> {
                 FROM before, taken
                 WHERE r.run_id = before.run_id AND r.status = 'running'
               )
-              SELECT *, ${storeNow(7)} AS store_now FROM taken`,
+              SELECT *, ${storeNow(7)} AS store_now,
+                (SELECT array_agg(f.cursor) FROM ${s}.failures f
+                 WHERE f.processor = $1 AND f.partition = $2 AND f.shard = $3
+                   AND f.resolved_at IS NULL) AS ledger
+              FROM taken`,
     holder: `SELECT lease_owner, lease_expires_at, ${storeNow(4)} AS store_now
              FROM ${s}.checkpoints
              WHERE processor = $1 AND partition = $2 AND shard = $3`,

@@ -25,7 +25,7 @@ import {
   type GroupCommitStats,
   HeldLeases,
 } from "../group-commit.js";
-import { type CheckpointRow, fenceOf, keyOf, toCheckpoint } from "../sql-rows.js";
+import { type CheckpointRow, fenceOf, keyOf, ledgerCursors, toCheckpoint } from "../sql-rows.js";
 import { closedStoreError } from "../store-errors.js";
 import { PostgresArtifacts } from "./postgres-artifacts.js";
 import { PostgresBackfills } from "./postgres-backfills.js";
@@ -163,7 +163,9 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     await this.#reports.getCheckpoint(request);
     // A holder may release between the refused upsert and the read; then simply try again.
     for (let attempt = 0; ; attempt++) {
-      const taken = await this.#query<CheckpointRow & { store_now: string }>(this.#sql.acquire, [
+      const taken = await this.#query<
+        CheckpointRow & { store_now: string; ledger: string[] | null }
+      >(this.#sql.acquire, [
         ...keyOf(request),
         request.runId,
         request.owner,
@@ -175,7 +177,10 @@ export class PostgresStore implements CheckpointStore<PgTx> {
       ]);
       const row = taken.rows[0];
       if (row) {
-        const acquired = acquiredLease(request, toCheckpoint(row), Number(row.store_now));
+        const acquired = acquiredLease(request, toCheckpoint(row), {
+          storeNow: Number(row.store_now),
+          ledger: row.ledger === null ? [] : ledgerCursors(request, row.ledger),
+        });
         if (acquired.acquired) this.#held.add(acquired.lease);
         return acquired;
       }

@@ -205,6 +205,9 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   `ALTER TABLE checkpoints ADD COLUMN state_codec TEXT;`,
   // 8: what a history row records: a run, or a redrive of the failure ledger.
   `ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'run';`,
+  // 9: a ledger entry is resolved, not deleted, once a later commit processes its entity.
+  `ALTER TABLE failures ADD COLUMN resolved_at INTEGER;
+   ALTER TABLE failures ADD COLUMN resolved_by TEXT;`,
 ];
 
 /**

@@ -32,7 +32,7 @@ import { SqliteBackfills } from "./sqlite-backfills.js";
 import type { SqliteDatabase, SqliteStatement, SqliteTransaction } from "./sqlite-driver.js";
 import { translateSqliteError } from "./sqlite-errors.js";
 import { plainCommit, type SqliteWork, sqliteGroupFlush } from "./sqlite-group.js";
-import { writeFailures } from "./sqlite-ledger.js";
+import { openCursors, writeFailures } from "./sqlite-ledger.js";
 import { openSqliteDatabase } from "./sqlite-open.js";
 import { SqliteReports } from "./sqlite-reports.js";
 import { SqliteStatements } from "./sqlite-statements.js";
@@ -203,7 +203,7 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
       });
     }
     const checkpoint = toCheckpoint(this.#get(request) as CheckpointRow);
-    return acquiredLease(request, checkpoint);
+    return acquiredLease(request, checkpoint, { ledger: openCursors(this.#statements, request) });
   }
 
   async renew(lease: LeaseHandle, leaseTtlMs: number, now: number): Promise<void> {
