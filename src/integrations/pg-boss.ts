@@ -23,7 +23,14 @@ import type { RunResult } from "../core/run-result.js";
 import { listShards, type Shard, type ShardsArgs } from "../core/shards.js";
 import type { RunStore } from "../core/store/run-store.js";
 import type { Logger } from "../core/types.js";
-import { guardCompleted, type PartitionJobData, parseJobData, runData } from "./pg-boss-jobs.js";
+import {
+  guardCompleted,
+  jobError,
+  jobOutput,
+  type PartitionJobData,
+  parseJobData,
+  runData,
+} from "./pg-boss-jobs.js";
 
 export type { PartitionJobData } from "./pg-boss-jobs.js";
 
@@ -243,7 +250,7 @@ class PartitionWorker<E, S> {
     } finally {
       if (watcher !== null) await this.#cancel(watcher);
     }
-    if (result.status === "failed") throw result.error ?? new Error("the run failed");
+    if (result.status === "failed") throw jobError(result.error ?? new Error("the run failed"));
     if (result.status === "suspended") await this.#boss.send(this.#queue, data, this.#send);
     if (result.status === "busy") {
       await this.#boss.send(this.#queue, data, {
@@ -252,7 +259,7 @@ class PartitionWorker<E, S> {
       });
     }
     const { error: _error, ...output } = result;
-    return output;
+    return jobOutput(output) as Omit<RunResult, "error">;
   }
 
   /**
