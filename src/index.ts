@@ -60,6 +60,7 @@ export type {
   CheckpointScan,
   CorruptCheckpoint,
   FailureFilter,
+  FailureStatus,
   RunFilter,
   RunRecord,
   StoredCheckpoint,

@@ -3,6 +3,7 @@ import { type ArtifactSource, readBlob, verifyBlob, writeBlob } from "./artifact
 import { InvalidOptionError, StoreError } from "./errors.js";
 import type { ArtifactRef, ArtifactStore } from "./store/artifact-store.js";
 import type { RunStore } from "./store/checkpoint-store.js";
+import { unstorableIn } from "./stored-text.js";
 import type { CheckpointKey, Logger } from "./types.js";
 
 /** What `put` reports about a stored artifact. */
@@ -182,10 +183,13 @@ export class BatchArtifacts implements Artifacts {
 }
 
 function checkName(name: unknown): void {
-  if (typeof name !== "string" || name.length === 0 || name.length > 256) {
+  // Stored as text in the artifact's row: it must come back exactly.
+  const unstorable = typeof name === "string" ? unstorableIn(name) : null;
+  if (typeof name !== "string" || name.length === 0 || name.length > 256 || unstorable) {
     throw new InvalidOptionError(
       "name",
-      `Invalid artifact name ${JSON.stringify(name)}: use a string of 1-256 characters, e.g. "weights".`,
+      `Invalid artifact name ${JSON.stringify(name)}${unstorable ? ` (it has ${unstorable})` : ""}: ` +
+        'use a string of 1-256 characters without NUL or unpaired surrogates, e.g. "weights".',
     );
   }
 }

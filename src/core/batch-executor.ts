@@ -5,6 +5,7 @@ import { reachTotal, type TotalTally } from "./count.js";
 import { FencedError, WaymarkError } from "./errors.js";
 import { idempotencyKeyOf } from "./idempotency.js";
 import { writesDebug } from "./logger.js";
+import type { OpenLedger } from "./open-ledger.js";
 import { BatchTimer } from "./policies/batch-timeout.js";
 import type { BreakerAdapter } from "./policies/breaker.js";
 import type { DeadlinePlanner } from "./policies/deadline.js";
@@ -89,14 +90,18 @@ export interface ExecutorContext<E, S, Tx> {
   readonly fingerprint: () => string | null;
   /** Called after every commit with its entity count and commit time. */
   readonly onCommitted: (entities: number, commitMs: number) => void;
+  /** The key's open ledger entries, resolved by the batches that process them; null for none. */
+  readonly ledger?: OpenLedger | null;
 }
 
 /** What one commit carries besides the batch. */
 interface CommitPlan {
   /** Skipped entities recorded in the failure ledger in the same transaction. */
   readonly failures?: readonly FailureWrite[];
-  /** A redrive's commit: the checkpoint stays as it is, and these ledger entries go. */
+  /** Ledger entries whose entity the batch processed, resolved in the same transaction. */
   readonly resolved?: readonly Cursor[];
+  /** A redrive's commit: the checkpoint stays as it is, only the ledger changes. */
+  readonly ledgerOnly?: boolean;
 }
 
 /** A batch that ran without error and waits for its commit. */
@@ -182,7 +187,7 @@ export class BatchExecutor<E, S, Tx> {
     try {
       await this.#withRetries(1, () => {
         calls++;
-        return this.#attempt([entity], id, { resolved: [id] });
+        return this.#attempt([entity], id, { ledgerOnly: true, resolved: [id] });
       });
       return null;
     } catch (error) {
@@ -190,7 +195,7 @@ export class BatchExecutor<E, S, Tx> {
       const { name, message } = error as Error;
       const failure = { cursor: id, error: `${name}: ${message}`, attempts: calls };
       await this.#withRetries(0, () =>
-        this.#commit(this.#unchanged(), 0, id, { failures: [failure], resolved: [] }),
+        this.#commit(this.#unchanged(), 0, id, { ledgerOnly: true, failures: [failure] }),
       );
       return error as Error;
     }
@@ -203,7 +208,16 @@ export class BatchExecutor<E, S, Tx> {
    */
   async #attempt(batch: E[], cursor: Cursor, plan: CommitPlan = {}): Promise<BatchTiming> {
     const prepared = await this.#tryBatch(batch);
-    const commitMs = await this.#commit(prepared, batch.length, cursor, plan);
+    // Most runs have no open ledger entries: then this is one property read.
+    const resolved = plan.ledgerOnly
+      ? undefined
+      : this.#context.ledger?.within(batch, this.#context.processor.id);
+    const commitMs = await this.#commit(
+      prepared,
+      batch.length,
+      cursor,
+      resolved ? { ...plan, resolved } : plan,
+    );
     return { workMs: prepared.workMs, commitMs };
   }
 
@@ -410,7 +424,7 @@ export class BatchExecutor<E, S, Tx> {
   ): Promise<number> {
     const { processor: p, options, store, tally, clock } = this.#context;
     const failures = plan.failures ?? [];
-    const keep = plan.resolved !== undefined;
+    const keep = plan.ledgerOnly === true;
     const completed = keep ? tally.completed : tally.completed + entities + failures.length;
     reachTotal(tally, completed, this.#context.where, options.logger);
     const started = clock();
@@ -423,7 +437,7 @@ export class BatchExecutor<E, S, Tx> {
           leaseTtlMs: p.leaseTtlMs,
           now,
           ...(failures.length > 0 ? { failures } : {}),
-          resolvedFailures: plan.resolved,
+          ...(plan.resolved ? { resolvedFailures: plan.resolved } : {}),
           batchNumber,
         }
       : {
@@ -440,6 +454,7 @@ export class BatchExecutor<E, S, Tx> {
           now,
           ...(failures.length > 0 ? { failures } : {}),
           batchNumber,
+          ...(plan.resolved ? { resolvedFailures: plan.resolved } : {}),
         };
     try {
       // A commit whose reply was lost is read back: only one known not to have landed fails

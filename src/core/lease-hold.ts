@@ -3,8 +3,8 @@ import { describeKey } from "./checkpoint-key.js";
 import { FencedError } from "./errors.js";
 import type { GuardedStore } from "./store/guarded-store.js";
 import type { StoredCheckpoint } from "./store/records.js";
-import type { AcquireRequest, LeaseHandle } from "./store/run-store.js";
-import type { Logger } from "./types.js";
+import type { AcquireRequest, AcquireResult, LeaseHandle } from "./store/run-store.js";
+import type { Cursor, Logger } from "./types.js";
 
 /** How a lease is held: its TTL, the clock, and who hears that it was lost. */
 export interface LeaseHoldOptions {
@@ -55,10 +55,7 @@ export async function holdLease(
         "smaller batchSize bounds them.",
     );
   }
-  return new HeldLease(store, acquired.lease, acquired.checkpoint, acquired.storeNow, {
-    ...options,
-    leaseTtlMs: request.leaseTtlMs,
-  });
+  return new HeldLease(store, acquired, { ...options, leaseTtlMs: request.leaseTtlMs });
 }
 
 /** A lease this process holds, renewed until {@link HeldLease.release} or {@link HeldLease.stop}. */
@@ -71,6 +68,8 @@ export class HeldLease {
    * (PostgreSQL): the checkpoint's age is measured against it.
    */
   readonly storeNow: number | undefined;
+  /** The key's open ledger entries, when the store read them with the lease. */
+  readonly ledger: readonly Cursor[] | undefined;
   readonly #store: GuardedStore;
   readonly #now: () => number;
   readonly #timer: NodeJS.Timeout;
@@ -78,14 +77,14 @@ export class HeldLease {
 
   constructor(
     store: GuardedStore,
-    lease: LeaseHandle,
-    checkpoint: StoredCheckpoint,
-    storeNow: number | undefined,
+    acquired: Extract<AcquireResult, { acquired: true }>,
     options: LeaseHoldOptions & { readonly leaseTtlMs: number },
   ) {
+    const { lease, checkpoint } = acquired;
     this.lease = lease;
     this.checkpoint = checkpoint;
-    this.storeNow = storeNow;
+    this.storeNow = acquired.storeNow;
+    this.ledger = acquired.ledger;
     this.#store = store;
     this.#now = options.now;
     const { leaseTtlMs, logger } = options;

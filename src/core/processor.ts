@@ -244,14 +244,15 @@ type OptionalHooks =
   | "split"
   | "stateCodec";
 
-const NAME_RULE = "use 1-128 characters with no control characters and no surrounding spaces";
+const NAME_RULE =
+  "use 1-128 characters with no control characters, unpaired surrogates or surrounding spaces";
 
 const definitionSchema = z.strictObject({
   name: z
     .string({ error: `expected a string; ${NAME_RULE}` })
     .min(1, { error: `expected a non-empty name; ${NAME_RULE}` })
     .max(128, { error: `the name is too long; ${NAME_RULE}` })
-    .refine((s) => s.trim() === s && !/\p{Cc}/u.test(s), { error: NAME_RULE }),
+    .refine((s) => s.trim() === s && !/[\p{Cc}\p{Cs}]/u.test(s), { error: NAME_RULE }),
   version: integerFrom(1, "bump it when the cursor or state changes meaning").optional(),
   batchSize: batchSizeSchema.optional(),
   entities: fn("expected a function ({ partition, after }) => entities after the cursor"),

@@ -4,6 +4,7 @@ import { describeValue, InvalidOptionError, WaymarkError } from "./errors.js";
 import type { Processor } from "./processor.js";
 import { decodeState } from "./state.js";
 import type { StoredCheckpoint } from "./store/records.js";
+import { unstorableIn } from "./stored-text.js";
 import { type Cursor, isCursor, type Logger } from "./types.js";
 
 /** The partition's input as it is now, read once at the start of a run. */
@@ -38,6 +39,15 @@ export async function readInput(
       "fingerprint",
       `fingerprint() of ${processor.name} returned ${typeof fingerprint}; return a string, ` +
         "e.g. a data version or a hash of the entity ids.",
+    );
+  }
+  // Compared with the stored one on resume, so it must be stored exactly.
+  const unstorable = fingerprint === null ? null : unstorableIn(fingerprint);
+  if (unstorable) {
+    throw new InvalidOptionError(
+      "fingerprint",
+      `fingerprint() of ${processor.name} returned ${describeValue(fingerprint)}, which has ` +
+        `${unstorable}: a store cannot keep it exactly. Return text without it, e.g. a hex digest.`,
     );
   }
   const total = processor.count

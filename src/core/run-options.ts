@@ -116,14 +116,18 @@ export interface ResolvedRunOptions {
   readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
-const PARTITION_RULE = "use 1-256 characters with no control characters, e.g. 2024-01-15";
+const PARTITION_RULE =
+  "use 1-256 characters with no control characters or unpaired surrogates, e.g. 2024-01-15";
 
-/** A partition name: 1-256 characters, no control characters. */
+/**
+ * A partition name: 1-256 characters, no control characters (NUL among them, which PostgreSQL
+ * cannot store) and no unpaired UTF-16 surrogates (which the SQL drivers would replace).
+ */
 export const partitionSchema = z
   .string({ error: `expected a string; ${PARTITION_RULE}` })
   .min(1, { error: `expected a non-empty partition; ${PARTITION_RULE}` })
   .max(256, { error: `the partition is too long; ${PARTITION_RULE}` })
-  .refine((s) => !/\p{Cc}/u.test(s), { error: PARTITION_RULE });
+  .refine((s) => !/[\p{Cc}\p{Cs}]/u.test(s), { error: PARTITION_RULE });
 
 const runOptionsSchema = z.strictObject({
   store: z.custom<RunStore>((v) => typeof (v as RunStore | null)?.acquire === "function", {

@@ -5,6 +5,7 @@ import { checkpointKey, describeKey } from "./checkpoint-key.js";
 import { InvalidOptionError } from "./errors.js";
 import { withLogFields } from "./logger.js";
 import type { RunMetrics } from "./metrics-hooks.js";
+import type { OpenLedger } from "./open-ledger.js";
 import { adaptBreaker, type BreakerAdapter } from "./policies/breaker.js";
 import { DeadlinePlanner, resolveDeadline } from "./policies/deadline.js";
 import { type RetryPolicy, resolveRetry } from "./policies/retry.js";
@@ -99,6 +100,7 @@ export function executorOf<E, S, Tx>(
   hooks: {
     readonly fingerprint: () => string | null;
     readonly onCommitted: (entities: number, commitMs: number) => void;
+    readonly ledger?: OpenLedger | null;
   },
 ): BatchExecutor<E, S, Tx> {
   const now = setup.options.now;

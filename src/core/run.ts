@@ -8,6 +8,7 @@ import { checkCount, reachTotal } from "./count.js";
 import { describeValue, InvalidOptionError, OrderViolationError, WaymarkError } from "./errors.js";
 import { HeldLease, holdLease } from "./lease-hold.js";
 import type { RunMetrics } from "./metrics-hooks.js";
+import { OpenLedger } from "./open-ledger.js";
 import { batchSizer } from "./policies/adaptive-batch.js";
 import type { DeadlinePlanner } from "./policies/deadline.js";
 import { RunStoppedError, type RunStopper, untilAborted } from "./policies/stop.js";
@@ -212,7 +213,8 @@ class Runner<E, S, Tx> {
           attempt: this.#attemptNumber,
         }),
       );
-      const outcome = await this.#loop(reader, this.#executor(taken.lease));
+      const ledger = OpenLedger.of(taken.ledger ?? (await this.#openLedger()));
+      const outcome = await this.#loop(reader, this.#executor(taken.lease, ledger));
       taken.stop();
       this.#splits?.stop();
       if (outcome.status === "completed") {
@@ -356,8 +358,14 @@ class Runner<E, S, Tx> {
     return await this.#finish("suspended", reason, cause);
   }
 
-  #executor(lease: LeaseHandle): BatchExecutor<E, S, Tx> {
+  /** The key's open ledger entries, from a store that does not read them with the lease. */
+  async #openLedger(): Promise<Cursor[]> {
+    return (await this.#store.listFailures(this.#key)).map((failure) => failure.cursor);
+  }
+
+  #executor(lease: LeaseHandle, ledger: OpenLedger | null): BatchExecutor<E, S, Tx> {
     return executorOf(this.#setup, lease, this.#tally, {
+      ledger,
       fingerprint: () => this.#fingerprint,
       onCommitted: (entities, commitMs) => {
         // Without metrics sinks, not even the event is built: this runs once per batch.

@@ -1,6 +1,7 @@
 import { deserialize, serialize } from "node:v8";
 import { StateError } from "./errors.js";
-import { jsonLossAt, v8LossAt } from "./state-check.js";
+import { scanForJson, scanForV8 } from "./state-check.js";
+import { restoreShape, withShape } from "./state-shape.js";
 
 /**
  * How a processor's state is written into its checkpoint and read back. The codec's `name` is
@@ -21,44 +22,49 @@ export interface StateCodec<S = unknown> {
 /**
  * The default codec: JSON, refusing any state JSON would not give back unchanged (a Map, a
  * Set, a Date, a class instance, a function, `undefined`, `NaN`, `±Infinity`, `-0`, a sparse
- * array, a cycle, a BigInt) with `STATE_NOT_SERIALIZABLE` naming the path (`state.m: a Map`).
+ * array, a named property of an array, a symbol-keyed or non-enumerable property, a cycle,
+ * one object at two places, a BigInt) with `STATE_NOT_SERIALIZABLE` naming the path
+ * (`state.m: a Map`). Objects made with `Object.create(null)` come back without a prototype.
  */
 export const jsonStateCodec: BuiltInCodec = Object.freeze({
   name: "json",
   encode(state: unknown): string {
-    const loss = jsonLossAt(state);
-    if (loss) {
+    const scan = scanForJson(state);
+    if (scan.loss) {
       throw new StateError(
         "STATE_NOT_SERIALIZABLE",
-        `${loss}. JSON would not give it back as it was. Keep state to plain objects, ` +
+        `${scan.loss}. JSON would not give it back as it was. Keep state to plain objects, ` +
           "arrays, strings, finite numbers, booleans and null, or set `stateCodec: " +
           "v8StateCodec` on the processor to save it with node:v8.",
       );
     }
-    return JSON.stringify(state);
+    return JSON.stringify(withShape(state, scan));
   },
-  decode: (text: string): never => JSON.parse(text) as never,
+  decode: (text: string): never => restoreShape(JSON.parse(text)) as never,
 });
 
 /**
  * node:v8's structured serialisation, as base64: Map, Set, Date, RegExp, BigInt, typed
- * arrays (model weights), `undefined`, `NaN`, `-0` and cycles round-trip; functions, symbols
- * and class instances (whose prototype v8 drops) are refused. The format is V8's: a
+ * arrays (model weights), `undefined`, `NaN`, `-0`, cycles and shared objects round-trip, and
+ * objects made with `Object.create(null)` come back without a prototype; functions, symbols,
+ * class instances (whose prototype v8 drops) and the properties v8 drops (symbol-keyed,
+ * non-enumerable, any on a Map, Set, Date or RegExp) are refused. The format is V8's: a
  * checkpoint written by one Node.js major version is read by the same or a later one.
  */
 export const v8StateCodec: BuiltInCodec = Object.freeze({
   name: "v8",
   encode(state: unknown): string {
-    const loss = v8LossAt(state);
-    if (loss) {
+    const scan = scanForV8(state);
+    if (scan.loss) {
       throw new StateError(
         "STATE_NOT_SERIALIZABLE",
-        `${loss}. node:v8 would not give it back as it was. Keep functions, symbols and ` +
-          "class instances out of state (save their fields as plain objects).",
+        `${scan.loss}. node:v8 would not give it back as it was. Keep functions, symbols, ` +
+          "class instances and properties it drops out of state (save their fields as plain " +
+          "objects).",
       );
     }
     try {
-      return serialize(state).toString("base64");
+      return serialize(withShape(state, scan)).toString("base64");
     } catch (error) {
       throw new StateError(
         "STATE_NOT_SERIALIZABLE",
@@ -67,7 +73,7 @@ export const v8StateCodec: BuiltInCodec = Object.freeze({
       );
     }
   },
-  decode: (text: string): never => deserialize(Buffer.from(text, "base64")) as never,
+  decode: (text: string): never => restoreShape(deserialize(Buffer.from(text, "base64"))) as never,
 });
 
 /**

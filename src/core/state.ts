@@ -1,6 +1,7 @@
 import { describeKey, resetCommand } from "./checkpoint-key.js";
 import { StateError, StoreError } from "./errors.js";
 import { BUILT_IN_CODECS, jsonStateCodec, type StateCodec } from "./state-codecs.js";
+import { unstorableIn } from "./stored-text.js";
 import type { CheckpointKey } from "./types.js";
 
 /** What encoding and decoding state needs from a processor. */
@@ -43,6 +44,16 @@ export function encodeState(state: unknown, processor: StateOwner, where: string
       "STATE_NOT_SERIALIZABLE",
       `The ${codec.name} state codec of ${where} returned ${typeof text}, not a string. ` +
         "encode(state) must return text; the last checkpoint is kept.",
+    );
+  }
+  // The built-in codecs write JSON or base64, which never holds either.
+  const unstorable = BUILT_IN_CODECS.get(codec.name) === codec ? null : unstorableIn(text);
+  if (unstorable) {
+    throw new StateError(
+      "STATE_NOT_SERIALIZABLE",
+      `The ${codec.name} state codec of ${where} returned text with ${unstorable}, which a ` +
+        "store cannot keep exactly. Encode binary data as base64 (or escape it as JSON does); " +
+        "the last checkpoint is kept.",
     );
   }
   // Most states are small; only measure bytes exactly when the string could be too large.

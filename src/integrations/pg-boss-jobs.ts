@@ -2,6 +2,7 @@ import { checkpointKey } from "../core/checkpoint-key.js";
 import { InvalidOptionError } from "../core/errors.js";
 import type { Processor } from "../core/processor.js";
 import type { RunStore } from "../core/store/run-store.js";
+import { storableText } from "../core/stored-text.js";
 
 /** What one job carries. */
 export interface PartitionJobData {
@@ -19,30 +20,6 @@ export interface PartitionJobData {
    * died), instead of waiting for pg-boss to expire the job.
    */
   readonly watch?: string;
-}
-
-/**
- * The processor, except that a fresh start on a partition completed since `requestedAt`
- * yields nothing. It is checked inside `entities`, under the lease, so a job that arrives
- * just after another worker finished the partition cannot start it over.
- */
-export function guardCompleted<E, S, Tx>(
-  processor: Processor<E, S, Tx>,
-  store: RunStore,
-  requestedAt: number,
-): Processor<E, S, Tx> {
-  return {
-    ...processor,
-    entities: async (args) => {
-      if (args.after === null) {
-        const completedAt = await store.lastCompletedAt(
-          checkpointKey(processor.name, args.partition, args.shard?.id),
-        );
-        if (completedAt !== null && completedAt >= requestedAt) return [];
-      }
-      return processor.entities(args);
-    },
-  };
 }
 
 /** Reads a job's data, refusing what `enqueuePartitions` would never have sent. */
@@ -76,4 +53,31 @@ export function parseJobData(data: unknown, queue: string): PartitionJobData {
 export function runData(data: PartitionJobData): PartitionJobData {
   const { watch: _watched, ...rest } = data;
   return rest;
+}
+
+/**
+ * A job's output as pg-boss stores it: serialised into jsonb, which refuses a NUL and an
+ * unpaired surrogate (`\u0000`, `\ud800`). A run's result holds text from user code (a string
+ * cursor, the state), so every string is escaped; otherwise pg-boss could not complete the job
+ * and it would stay active until it expired, and then run again.
+ */
+export function jobOutput(output: object): unknown {
+  return JSON.parse(
+    JSON.stringify(output, (_key, value: unknown) =>
+      typeof value === "string" ? storableText(value) : value,
+    ),
+  );
+}
+
+/** The error a failed run hands pg-boss to record on its job, its text escaped as in {@link jobOutput}. */
+export function jobError(error: Error): Error {
+  const { name, message, stack } = error;
+  if (storableText(message) === message && storableText(stack ?? "") === (stack ?? "")) {
+    return error;
+  }
+  const storable = new Error(storableText(message));
+  storable.name = name;
+  storable.stack = storableText(stack ?? "");
+  const code = (error as { code?: unknown }).code;
+  return code === undefined ? storable : Object.assign(storable, { code });
 }

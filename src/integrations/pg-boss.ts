@@ -30,7 +30,13 @@ import { GuardedStore } from "../core/store/guarded-store.js";
 import type { RunStore } from "../core/store/run-store.js";
 import type { Logger } from "../core/types.js";
 import { unitOfRun } from "../core/unit.js";
-import { type PartitionJobData, parseJobData, runData } from "./pg-boss-jobs.js";
+import {
+  jobError,
+  jobOutput,
+  type PartitionJobData,
+  parseJobData,
+  runData,
+} from "./pg-boss-jobs.js";
 
 export type { PartitionJobData } from "./pg-boss-jobs.js";
 
@@ -338,7 +344,7 @@ class PartitionWorker<E, S> {
       return { status: "busy" };
     }
     const result = outcome.result;
-    if (result.status === "failed") throw result.error ?? new Error("the run failed");
+    if (result.status === "failed") throw jobError(result.error ?? new Error("the run failed"));
     if (result.status === "suspended") await this.#boss.send(this.#queue, data, this.#send);
     if (result.status === "busy") {
       await this.#boss.send(this.#queue, data, {
@@ -347,7 +353,7 @@ class PartitionWorker<E, S> {
       });
     }
     const { error: _error, ...output } = result;
-    return output;
+    return jobOutput(output) as JobOutput;
   }
 
   /** A job for a shard this worker's run split off: an idle worker fetches it. */

@@ -101,6 +101,8 @@ export interface FailureRow {
   first_failed_at: number | string;
   last_failed_at: number | string;
   run_id: string;
+  resolved_at: number | string | null;
+  resolved_by: string | null;
 }
 
 /** Maps a `failures` row to a {@link StoredFailure}. */
@@ -115,7 +117,14 @@ export function toFailure(row: FailureRow): StoredFailure {
     firstFailedAt: Number(row.first_failed_at),
     lastFailedAt: Number(row.last_failed_at),
     runId: row.run_id,
+    resolvedAt: nullableNumber(row.resolved_at),
+    resolvedBy: row.resolved_by,
   };
+}
+
+/** The cursors of a key's open ledger entries, as `acquire` reads them with the lease. */
+export function ledgerCursors(key: CheckpointKey, cursors: readonly string[]): Cursor[] {
+  return cursors.map((cursor) => parseCursor({ ...key, cursor }));
 }
 
 /** A cursor as the SQL stores keep it: JSON text, or NULL for none. */

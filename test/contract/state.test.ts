@@ -1,11 +1,14 @@
 // State round-trips or is refused, the same way on every store: the JSON codec refuses what
 // JSON would change, naming the path; the v8 codec keeps Maps, Dates and typed arrays across
-// a resume; the row records the codec; RunResult.state holds the last committed state.
+// a resume; a null-prototype object comes back without one; the row records the codec;
+// RunResult.state holds the last committed state.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { defineProcessor } from "../../src/core/processor.js";
 import { run } from "../../src/core/run.js";
 import { v8StateCodec } from "../../src/core/state-codecs.js";
+import { MemoryStore } from "../../src/stores/memory/memory-store.js";
+import { describeCounts, wordCount } from "../fixtures/word-count.js";
 import { historyOf, onEveryStore, resultOf } from "./compare.js";
 
 const IDS = Array.from({ length: 10 }, (_, i) => i + 1);
@@ -22,6 +25,21 @@ describe("state round-trips or is refused, on every store", { timeout: 120_000 }
     // biome-ignore lint/suspicious/noSparseArray: the hole is what the codec must refuse
     ["a sparse array", () => ({ s: [1, , 3] }), /state\.s\[1\]: a hole/],
     ["a class instance", () => ({ p: new (class Point {})() }), /state\.p: an instance of Point/],
+    [
+      "a named property of an array",
+      () => ({ rows: Object.assign([1, 2], { total: 3 }) }),
+      /state\.rows\.total: a named property of an array/,
+    ],
+    [
+      "a symbol-keyed property",
+      () => ({ tags: { [Symbol("seen")]: true } }),
+      /state\.tags\[Symbol\(seen\)\]: a symbol-keyed property/,
+    ],
+    [
+      "a non-enumerable property",
+      () => ({ totals: Object.defineProperty({}, "sum", { value: 1 }) }),
+      /state\.totals\.sum: a non-enumerable property/,
+    ],
   ];
   for (const [what, initialState, path] of lossy) {
     it(`refuses ${what} in the initial state before the first batch`, async () => {
@@ -137,6 +155,35 @@ describe("state round-trips or is refused, on every store", { timeout: 120_000 }
     assert.deepEqual(seen.weights, [18, 22, 15]);
     assert.equal(seen.isTyped, true);
     assert.ok(Number.isNaN(seen.loss));
+  });
+
+  it("keeps a null-prototype dictionary without a prototype across a resume, both codecs", async () => {
+    const seen = await onEveryStore(async (opened) => {
+      const ends = [];
+      for (const codec of ["json", "v8"] as const) {
+        const stop = new AbortController();
+        await run(wordCount(codec), {
+          store: opened.store,
+          partition: codec,
+          logger: false,
+          signal: stop.signal,
+          onProgress: (p) => p.completed >= 120 && stop.abort(),
+        });
+        const resumed = await run(wordCount(codec), {
+          store: opened.store,
+          partition: codec,
+          logger: false,
+        });
+        ends.push({ resumedFrom: resumed.resumedFrom, ...describeCounts(resumed.state) });
+      }
+      return ends;
+    });
+    const whole = describeCounts(
+      (await run(wordCount("json"), { store: new MemoryStore(), logger: false })).state,
+    );
+    for (const end of seen) {
+      assert.deepEqual(end, { resumedFrom: 120, ...whole, nullPrototype: true });
+    }
   });
 
   it("refuses to resume state written by a codec the processor does not have", async () => {

@@ -6,6 +6,7 @@ export type {
   CheckpointScan,
   CorruptCheckpoint,
   FailureFilter,
+  FailureStatus,
   RunFilter,
   RunKind,
   RunRecord,

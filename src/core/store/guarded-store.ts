@@ -1,6 +1,7 @@
 import { classifyWriteError } from "../batch-failure.js";
 import { describeKey } from "../checkpoint-key.js";
 import { FencedError, StoreError } from "../errors.js";
+import { storableText } from "../stored-text.js";
 import type { CheckpointKey, Cursor, Logger } from "../types.js";
 import type { BackfillOpen, BackfillRecord, SplitAnswer, UnitListing } from "./backfill-store.js";
 import type { FailureFilter, RunRecord, StoredFailure } from "./records.js";
@@ -43,10 +44,27 @@ const MAX_DELAY_MS = 1000;
 const NEVER = new AbortController().signal;
 
 /**
+ * A history row whose error text a store can take as it is: an error message from user code
+ * may hold a NUL or an unpaired surrogate (see stored-text.ts).
+ */
+function storableRun(record: RunRecord): RunRecord {
+  const error = record.error === null ? null : storableText(record.error);
+  return error === record.error ? record : { ...record, error };
+}
+
+/** A commit whose ledger errors a store can take as they are; most commit none at all. */
+function storableWrite(write: CheckpointWrite): CheckpointWrite {
+  const failures = write.failures;
+  if (!failures?.some((f) => storableText(f.error) !== f.error)) return write;
+  return { ...write, failures: failures.map((f) => ({ ...f, error: storableText(f.error) })) };
+}
+
+/**
  * The run side of a store as every entry point writes to it: each write whose reply was lost
  * is resolved by reading the store back (acquire, batch commit, completion), repeated where it
  * is safe to repeat (renewal, release, history), and cleanup (release, history) never fails
- * the invocation that calls it. Reads go straight through.
+ * the invocation that calls it. Error text from user code is escaped on its way in, so that a
+ * write never fails on its content. Reads go straight through.
  */
 export class GuardedStore<Tx = unknown> {
   readonly #store: RunStore<Tx>;
@@ -110,7 +128,7 @@ export class GuardedStore<Tx = unknown> {
    */
   async commit(scope: BatchScope<Tx>, lease: LeaseHandle, write: CheckpointWrite): Promise<void> {
     try {
-      await scope.commit(write);
+      await scope.commit(storableWrite(write));
     } catch (error) {
       if (classifyWriteError(error) !== "indeterminate") throw error;
       if (!(await this.#commitLanded(lease, write, error))) throw error;
@@ -142,7 +160,7 @@ export class GuardedStore<Tx = unknown> {
    */
   async complete(lease: LeaseHandle, now: number, record: RunRecord): Promise<void> {
     try {
-      await this.#store.complete(lease, now, record);
+      await this.#store.complete(lease, now, storableRun(record));
     } catch (error) {
       if (classifyWriteError(error) !== "indeterminate") throw error;
       const back = await this.#readBack(lease, error, "the completion");
@@ -178,7 +196,8 @@ export class GuardedStore<Tx = unknown> {
   /** Writes a history row, again while the store fails. Never throws; resolves to whether it landed. */
   async recordRun(record: RunRecord): Promise<boolean> {
     try {
-      await this.#repeat(() => this.#store.recordRun(record));
+      const storable = storableRun(record);
+      await this.#repeat(() => this.#store.recordRun(storable));
       return true;
     } catch (error) {
       this.#policy.logger.warn(

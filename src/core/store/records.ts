@@ -131,7 +131,11 @@ export interface RunRecord extends CheckpointKey {
   readonly error: string | null;
 }
 
-/** One entry of the failure ledger. */
+/**
+ * One entry of the failure ledger: an entity skipped after every attempt failed. It is open
+ * until a later commit processes the entity successfully (a run after a restart or a reset,
+ * a redrive), which resolves it; one that fails again opens it again.
+ */
 export interface StoredFailure extends CheckpointKey {
   readonly cursor: Cursor;
   readonly error: string;
@@ -140,7 +144,14 @@ export interface StoredFailure extends CheckpointKey {
   readonly lastFailedAt: number;
   /** The run that last failed on it. */
   readonly runId: string;
+  /** When a commit processed the entity successfully, or null while the entry is open. */
+  readonly resolvedAt: number | null;
+  /** The run (or redrive) whose commit resolved it, or null while the entry is open. */
+  readonly resolvedBy: string | null;
 }
+
+/** Which ledger entries a listing holds: open ones, resolved ones, or both. */
+export type FailureStatus = "open" | "resolved" | "all";
 
 /**
  * Filters for the failure ledger. An unset field matches everything; `shard: ""` matches
@@ -150,6 +161,8 @@ export interface FailureFilter {
   readonly processor?: string;
   readonly partition?: string;
   readonly shard?: string;
+  /** Open entries (what a redrive reprocesses), resolved ones, or all. @default "open" */
+  readonly status?: FailureStatus;
 }
 
 /** Filters for checkpoints. */

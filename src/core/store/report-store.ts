@@ -39,7 +39,10 @@ export interface ReportStore {
    */
   listCurrentRuns(filter?: CheckpointFilter): Promise<RunRecord[]>;
 
-  /** The failure ledger, ordered by processor, partition, shard and first failure. */
+  /**
+   * The failure ledger, ordered by processor, partition, shard and first failure: the open
+   * entries, or with `filter.status` the resolved ones or all.
+   */
   listFailures(filter?: FailureFilter): Promise<StoredFailure[]>;
 
   /** Releases connections and file handles. Idempotent. */

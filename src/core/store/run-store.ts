@@ -83,7 +83,8 @@ export interface RunStore<Tx = unknown> {
 
   /**
    * Entities that failed every attempt and were skipped (the failure ledger), ordered by
-   * processor, partition, shard and first failure. A redrive reads its entries here.
+   * processor, partition, shard and first failure: the open entries unless `filter.status`
+   * asks for resolved ones. A redrive reads its entries here.
    */
   listFailures(filter?: FailureFilter): Promise<StoredFailure[]>;
 
@@ -158,6 +159,12 @@ export type AcquireResult =
        * lease was free.
        */
       readonly expiredHolder?: ExpiredHolder;
+      /**
+       * The cursors of this key's open ledger entries, read with the lease: a run resolves
+       * those it processes in the batches that do. Absent from a store that does not read
+       * them here; the runner then asks `listFailures` once.
+       */
+      readonly ledger?: readonly Cursor[];
     }
   | {
       readonly acquired: false;
@@ -184,9 +191,12 @@ export interface ExpiredHolder {
 /** One skipped entity as a batch commits it. */
 export interface FailureWrite {
   readonly cursor: Cursor;
-  /** The last error, as `Name: message`. */
+  /** The last error, as `Name: message`, with any NUL or unpaired surrogate escaped (`\u0000`). */
   readonly error: string;
-  /** Calls that failed for it in this run; added to what the ledger already holds. */
+  /**
+   * Calls that failed for it in this run; added to what the ledger already holds. A resolved
+   * entry of the same entity is opened again.
+   */
   readonly attempts: number;
 }
 
@@ -196,7 +206,10 @@ interface CommitBase {
   readonly now: number;
   /** Entities skipped by this batch, recorded in the failure ledger in the same transaction. */
   readonly failures?: readonly FailureWrite[];
-  /** Ledger entries (by cursor) whose entity this batch processed, resolved in the same transaction. */
+  /**
+   * Open ledger entries (by cursor) whose entity this commit processed successfully: marked
+   * resolved (at `now`, by the lease's run) in the same transaction, kept for the record.
+   */
   readonly resolvedFailures?: readonly Cursor[];
   /** The batch's number in its run (`ctx.batchNumber`), for a store's messages. */
   readonly batchNumber?: number;
@@ -265,8 +278,11 @@ export function abandonedRunError(takenOverBy: string): string {
 export function acquiredLease(
   request: AcquireRequest,
   checkpoint: StoredCheckpoint,
-  storeNow?: number,
-  expiredHolder?: ExpiredHolder | null,
+  read: {
+    readonly storeNow?: number;
+    readonly ledger?: readonly Cursor[];
+    readonly expiredHolder?: ExpiredHolder | null;
+  } = {},
 ): AcquireResult {
   const lease: LeaseHandle = {
     processor: request.processor,
@@ -276,11 +292,13 @@ export function acquiredLease(
     fence: checkpoint.fence,
     runId: request.runId,
   };
+  const { storeNow, ledger, expiredHolder } = read;
   return {
     acquired: true,
     lease,
     checkpoint,
     ...(storeNow === undefined ? {} : { storeNow }),
+    ...(ledger === undefined ? {} : { ledger }),
     ...(expiredHolder ? { expiredHolder } : {}),
   };
 }

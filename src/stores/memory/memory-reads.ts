@@ -41,17 +41,19 @@ export function selectRuns(runs: Iterable<RunRecord>, filter: RunFilter): RunRec
   return filter.limit === undefined ? selected : selected.slice(0, filter.limit);
 }
 
-/** Ledger entries by processor, partition, shard, first failure. */
+/** Ledger entries (open ones unless the filter says) by processor, partition, shard, first failure. */
 export function selectFailures(
   failures: Iterable<StoredFailure>,
   filter: FailureFilter,
 ): StoredFailure[] {
+  const status = filter.status ?? "open";
   return [...failures]
     .filter(
       (f) =>
         (filter.processor === undefined || f.processor === filter.processor) &&
         (filter.partition === undefined || f.partition === filter.partition) &&
-        (filter.shard === undefined || f.shard === filter.shard),
+        (filter.shard === undefined || f.shard === filter.shard) &&
+        (status === "all" || (f.resolvedAt === null) === (status === "open")),
     )
     .sort(
       (a, b) =>

@@ -128,10 +128,15 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
     this.#checkpoints.set(id, checkpoint);
     if (existing) this.#abandon(existing, request.runId);
     // The lease is free or expired here: an owner still on it never released it.
-    const expired = existing?.leaseOwner
+    const expiredHolder = existing?.leaseOwner
       ? { owner: existing.leaseOwner, runId: existing.runId }
       : null;
-    return acquiredLease(request, checkpoint, undefined, expired);
+    const { processor, partition, shard } = request;
+    const open = selectFailures(this.#failures.values(), { processor, partition, shard });
+    return acquiredLease(request, checkpoint, {
+      ledger: open.map((f) => f.cursor),
+      expiredHolder,
+    });
   }
 
   /** The run that held `previous` and never recorded an outcome died where it last committed. */
@@ -182,8 +187,9 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
           throw error;
         }
         for (const failure of write.failures ?? []) this.#recordFailure(lease, failure, write.now);
-        for (const cursor of write.resolvedFailures ?? [])
-          this.#failures.delete(failureId(lease, cursor));
+        for (const cursor of write.resolvedFailures ?? []) {
+          this.#resolveFailure(lease, cursor, write.now);
+        }
         this.#checkpoints.set(
           keyId(lease),
           write.kind === "ledger"
@@ -322,7 +328,16 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
       firstFailedAt: previous?.firstFailedAt ?? now,
       lastFailedAt: now,
       runId: lease.runId,
+      resolvedAt: null,
+      resolvedBy: null,
     });
+  }
+
+  #resolveFailure(lease: LeaseHandle, cursor: Cursor, now: number): void {
+    const id = failureId(lease, cursor);
+    const open = this.#failures.get(id);
+    if (open?.resolvedAt !== null) return;
+    this.#failures.set(id, { ...open, resolvedAt: now, resolvedBy: lease.runId });
   }
 
   /** The checkpoint, if `lease` still holds it; otherwise the runner has been fenced. */

@@ -1,5 +1,5 @@
 import type { CheckpointWrite, LeaseHandle } from "../../core/store/run-store.js";
-import type { CheckpointKey, Cursor } from "../../core/types.js";
+import type { Cursor } from "../../core/types.js";
 import { cursorJson, keyOf } from "../sql-rows.js";
 import type { PgTx } from "./postgres-tx.js";
 
@@ -11,9 +11,12 @@ export function failureSql(s: string) {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)
              ON CONFLICT (processor, partition, shard, cursor) DO UPDATE SET
                error = EXCLUDED.error, attempts = f.attempts + EXCLUDED.attempts,
-               last_failed_at = EXCLUDED.last_failed_at, run_id = EXCLUDED.run_id`,
-    clear: `DELETE FROM ${s}.failures
-            WHERE processor = $1 AND partition = $2 AND shard = $3 AND cursor = ANY($4::text[])`,
+               last_failed_at = EXCLUDED.last_failed_at, run_id = EXCLUDED.run_id,
+               resolved_at = NULL, resolved_by = NULL`,
+    // Resolved entries are kept for the record (`waymark failures --resolved`).
+    resolve: `UPDATE ${s}.failures SET resolved_at = $5, resolved_by = $6
+              WHERE processor = $1 AND partition = $2 AND shard = $3
+                AND cursor = ANY($4::text[]) AND resolved_at IS NULL`,
   };
 }
 
@@ -40,10 +43,10 @@ export async function writeLedger(
     ]);
   }
   const resolved = write.resolvedFailures ?? [];
-  if (resolved.length > 0) await tx.query(sql.clear, clearValues(lease, resolved));
+  if (resolved.length > 0) await tx.query(sql.resolve, resolveValues(lease, resolved, write.now));
 }
 
-/** The parameters of `clear` for one key's cursors. */
-function clearValues(key: CheckpointKey, cursors: readonly Cursor[]): unknown[] {
-  return [...keyOf(key), cursors.map((c) => cursorJson(c))];
+/** The parameters of `resolve` for the lease's run resolving `cursors` at `now`. */
+function resolveValues(lease: LeaseHandle, cursors: readonly Cursor[], now: number): unknown[] {
+  return [...keyOf(lease), cursors.map((c) => cursorJson(c)), now, lease.runId];
 }

@@ -167,6 +167,11 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<(s: string) => readonly string[]
        PRIMARY KEY (processor, partition, new_shard)
      )`,
   ],
+  // 10: a ledger entry is resolved, not deleted, once a later commit processes its entity.
+  (s) => [
+    `ALTER TABLE ${s}.failures ADD COLUMN resolved_at BIGINT`,
+    `ALTER TABLE ${s}.failures ADD COLUMN resolved_by TEXT`,
+  ],
 ];
 
 /** The table that records which migrations a schema has had. */

@@ -104,9 +104,15 @@ export class PostgresReports {
       `SELECT * FROM ${this.#s}.failures
        WHERE ($1::text IS NULL OR processor = $1) AND ($2::text IS NULL OR partition = $2)
          AND ($3::text IS NULL OR shard = $3)
+         AND ($4::text = 'all' OR (resolved_at IS NULL) = ($4::text = 'open'))
        ORDER BY processor COLLATE "C", partition COLLATE "C", shard COLLATE "C",
          first_failed_at, cursor COLLATE "C"`,
-      [filter.processor ?? null, filter.partition ?? null, filter.shard ?? null],
+      [
+        filter.processor ?? null,
+        filter.partition ?? null,
+        filter.shard ?? null,
+        filter.status ?? "open",
+      ],
     );
     return result.rows.map(toFailure);
   }

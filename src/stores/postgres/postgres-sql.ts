@@ -22,6 +22,7 @@ export function postgresSql(s: string): Record<StatementName, PgStatement> {
     // Takes the lease and, in the same statement, records the run that held it and never
     // recorded an outcome as failed where it last committed. `before` reads the statement's
     // snapshot: a commit racing with it renews the lease, and then the upsert takes nothing.
+    // The key's open ledger entries come back with the lease, so a run with none asks nothing.
     // Expiry is judged by the store's clock (the server's, unless the runner's is passed).
     // Run in a transaction that holds the key's lock (see `keyLockId`), so that a completion
     // committed just before is in its snapshot: "done since the backfill began" (`done`) and
@@ -67,7 +68,10 @@ export function postgresSql(s: string): Record<StatementName, PgStatement> {
                 (SELECT run_id FROM done) AS done_by,
                 EXISTS (SELECT 1 FROM before) AS existed,
                 (SELECT lease_owner FROM before) AS expired_owner,
-                (SELECT run_id FROM before) AS expired_run_id
+                (SELECT run_id FROM before) AS expired_run_id,
+                (SELECT array_agg(f.cursor) FROM ${s}.failures f
+                 WHERE f.processor = $1 AND f.partition = $2 AND f.shard = $3
+                   AND f.resolved_at IS NULL) AS ledger
               FROM (SELECT 1) AS one LEFT JOIN taken ON true`,
     holder: `SELECT lease_owner, lease_expires_at, ${storeNow(4)} AS store_now
              FROM ${s}.checkpoints

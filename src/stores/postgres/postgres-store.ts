@@ -25,7 +25,14 @@ import {
   type GroupCommitStats,
   HeldLeases,
 } from "../group-commit.js";
-import { type CheckpointRow, cursorJson, fenceOf, keyOf, toCheckpoint } from "../sql-rows.js";
+import {
+  type CheckpointRow,
+  cursorJson,
+  fenceOf,
+  keyOf,
+  ledgerCursors,
+  toCheckpoint,
+} from "../sql-rows.js";
 import { closedStoreError } from "../store-errors.js";
 import { PostgresArtifacts } from "./postgres-artifacts.js";
 import { PostgresBackfills } from "./postgres-backfills.js";
@@ -189,6 +196,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
           existed: boolean;
           expired_owner: string | null;
           expired_run_id: string | null;
+          ledger: string[] | null;
         }
       >(this.#sql.acquire, [
         ...keyOf(request),
@@ -216,7 +224,11 @@ export class PostgresStore implements CheckpointStore<PgTx> {
           ? { owner: row.expired_owner, runId: row.expired_run_id }
           : null;
         const checkpoint = toCheckpoint(row as CheckpointRow);
-        return acquiredLease(request, checkpoint, Number(row.store_now), expired);
+        return acquiredLease(request, checkpoint, {
+          storeNow: Number(row.store_now),
+          ledger: row.ledger === null ? [] : ledgerCursors(request, row.ledger),
+          expiredHolder: expired,
+        });
       }
       const held = await query<{
         lease_owner: string | null;

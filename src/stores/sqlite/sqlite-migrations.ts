@@ -231,6 +231,9 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
      split_at      INTEGER NOT NULL,
      PRIMARY KEY (processor, partition, new_shard)
    ) WITHOUT ROWID;`,
+  // 10: a ledger entry is resolved, not deleted, once a later commit processes its entity.
+  `ALTER TABLE failures ADD COLUMN resolved_at INTEGER;
+   ALTER TABLE failures ADD COLUMN resolved_by TEXT;`,
 ];
 
 /**

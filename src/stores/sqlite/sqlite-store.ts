@@ -40,7 +40,7 @@ import { SqliteBackfills } from "./sqlite-backfills.js";
 import type { SqliteDatabase, SqliteStatement, SqliteTransaction } from "./sqlite-driver.js";
 import { translateSqliteError } from "./sqlite-errors.js";
 import { plainCommit, type SqliteWork, sqliteGroupFlush } from "./sqlite-group.js";
-import { writeFailures } from "./sqlite-ledger.js";
+import { openCursors, writeFailures } from "./sqlite-ledger.js";
 import { openSqliteDatabase } from "./sqlite-open.js";
 import { SqliteReports } from "./sqlite-reports.js";
 import { SqliteStatements } from "./sqlite-statements.js";
@@ -237,10 +237,13 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
     }
     const checkpoint = toCheckpoint(this.#get(request) as CheckpointRow);
     // The lease is free or expired here: an owner still on it never released it.
-    const expired = existing?.lease_owner
+    const expiredHolder = existing?.lease_owner
       ? { owner: existing.lease_owner, runId: existing.run_id ?? null }
       : null;
-    return acquiredLease(request, checkpoint, undefined, expired);
+    return acquiredLease(request, checkpoint, {
+      ledger: openCursors(this.#statements, request),
+      expiredHolder,
+    });
   }
 
   async renew(lease: LeaseHandle, leaseTtlMs: number, now: number): Promise<void> {
