@@ -109,14 +109,20 @@ export interface ResolvedRunOptions {
   readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
-const PARTITION_RULE = "use 1-256 characters with no control characters, e.g. 2024-01-15";
+const PARTITION_RULE =
+  "use 1-256 characters with no control characters or surrounding spaces, e.g. 2024-01-15";
 
-/** A partition name: 1-256 characters, no control characters. */
+/**
+ * A partition name: 1-256 characters, no control characters, no surrounding spaces. A space
+ * at either end is refused rather than trimmed: `" lead"` and `"lead"` would be two
+ * checkpoints, and one entry point trimming while another did not would split a partition.
+ */
 export const partitionSchema = z
   .string({ error: `expected a string; ${PARTITION_RULE}` })
   .min(1, { error: `expected a non-empty partition; ${PARTITION_RULE}` })
   .max(256, { error: `the partition is too long; ${PARTITION_RULE}` })
-  .refine((s) => !/\p{Cc}/u.test(s), { error: PARTITION_RULE });
+  .refine((s) => !/\p{Cc}/u.test(s), { error: PARTITION_RULE })
+  .refine((s) => s.trim() === s, { error: `it has surrounding spaces; ${PARTITION_RULE}` });
 
 const runOptionsSchema = z.strictObject({
   store: z.custom<RunStore>((v) => typeof (v as RunStore | null)?.acquire === "function", {
