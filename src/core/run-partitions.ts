@@ -222,15 +222,18 @@ class Backfill<E, S, Tx> {
   #summarise(): PartitionsResult {
     const counts = emptyCounts();
     let processed = 0;
+    let skipped = 0;
     for (const outcome of this.#outcomes) {
       counts[outcome.status]++;
       processed += outcome.result?.processed ?? 0;
+      skipped += outcome.result?.skipped ?? 0;
     }
     return {
       status: overallStatus(counts),
       partitions: this.#outcomes,
       counts,
       processed,
+      skipped,
       durationMs: Math.round(performance.now() - this.#startedPerf),
     };
   }

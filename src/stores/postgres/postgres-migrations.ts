@@ -146,6 +146,8 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<(s: string) => readonly string[]
   (s) => [`ALTER TABLE ${s}.checkpoints ADD COLUMN state_codec TEXT`],
   // 8: what a history row records: a run, or a redrive of the failure ledger.
   (s) => [`ALTER TABLE ${s}.runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'run'`],
+  // 9: entities a run skipped to the failure ledger.
+  (s) => [`ALTER TABLE ${s}.runs ADD COLUMN skipped BIGINT NOT NULL DEFAULT 0`],
 ];
 
 /** The table that records which migrations a schema has had. */

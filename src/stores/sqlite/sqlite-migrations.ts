@@ -205,6 +205,8 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   `ALTER TABLE checkpoints ADD COLUMN state_codec TEXT;`,
   // 8: what a history row records: a run, or a redrive of the failure ledger.
   `ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'run';`,
+  // 9: entities a run skipped to the failure ledger.
+  "ALTER TABLE runs ADD COLUMN skipped INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /**
