@@ -92,6 +92,12 @@ class Backfill<E, S, Tx> {
   readonly #units: readonly PartitionUnit[];
   readonly #display: PartitionsDisplay | undefined;
   readonly #stop = new AbortController();
+  /**
+   * Each running partition's own stop. The backfill aborts them when it stops, rather than
+   * every run listening to one shared signal: 64 runs at once would add 64 listeners to it
+   * and set off Node's MaxListenersExceededWarning.
+   */
+  readonly #runStops = new Set<AbortController>();
   readonly #deadline: number | null;
   readonly #outcomes: PartitionOutcome[] = [];
   readonly #startedPerf = performance.now();
@@ -118,7 +124,9 @@ class Backfill<E, S, Tx> {
   async execute(): Promise<PartitionsResult> {
     const { logger, signal, handleSignals } = this.#base;
     const stopAll = () => {
-      if (!this.#stop.signal.aborted) this.#stop.abort(signal?.reason);
+      if (this.#stop.signal.aborted) return;
+      this.#stop.abort(signal?.reason);
+      for (const stop of this.#runStops) stop.abort(signal?.reason);
     };
     if (signal?.aborted) stopAll();
     signal?.addEventListener("abort", stopAll, { once: true });
@@ -185,6 +193,8 @@ class Backfill<E, S, Tx> {
     const { run: options } = this.#options;
     const display = this.#display;
     display?.runStarted(unit);
+    const stop = new AbortController();
+    this.#runStops.add(stop);
     let result: RunResult;
     try {
       // runPartitions checked the store against the processor's Tx.
@@ -195,7 +205,7 @@ class Backfill<E, S, Tx> {
         // The budget belongs to the whole backfill: every run gets the same end.
         timeBudgetMs: undefined,
         deadline: this.#deadline ?? undefined,
-        signal: this.#stop.signal,
+        signal: stop.signal,
         progress: false,
         ...(display
           ? {
@@ -215,6 +225,8 @@ class Backfill<E, S, Tx> {
       }
       // Options were checked up front; what is left is a processor's shards() failing now.
       result = notRun(error instanceof Error ? error : new Error(String(error)));
+    } finally {
+      this.#runStops.delete(stop);
     }
     return { ...unit, status: result.status, result };
   }
