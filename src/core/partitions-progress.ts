@@ -1,6 +1,7 @@
 import { format } from "node:util";
 import cliProgress from "cli-progress";
 import ms from "ms";
+import { textLine } from "./logger.js";
 import type { ProgressDisplayOptions } from "./progress.js";
 import type { RunProgress } from "./run-options.js";
 import {
@@ -8,7 +9,7 @@ import {
   type PartitionsDisplay,
   unitLabel,
 } from "./run-partitions-options.js";
-import type { Logger } from "./types.js";
+import type { LogFields, Logger } from "./types.js";
 
 /**
  * The progress of `runPartitions(..., { progress: true })`: in a terminal, an overall bar
@@ -122,14 +123,24 @@ function barsDisplay(
   function payload(label: string) {
     return { label, ...tally.figures() };
   }
-  const line =
-    (level: keyof Logger) =>
-    (message: string, ...args: unknown[]): void => {
-      if (level === "debug" && !(options.env ?? process.env).WAYMARK_DEBUG) return;
-      multibar.log(`[waymark] ${format(message, ...args)}\n`);
+  // Each run's lines name its partition (through `child`): several runs share the bars.
+  const logger = (fields: LogFields): Logger => {
+    const line =
+      (level: keyof Logger) =>
+      (message: string, ...args: unknown[]): void => {
+        if (level === "debug" && !(options.env ?? process.env).WAYMARK_DEBUG) return;
+        multibar.log(textLine(fields, format(message, ...args)));
+      };
+    return {
+      debug: line("debug"),
+      info: line("info"),
+      warn: line("warn"),
+      error: line("error"),
+      child: (more) => logger({ ...fields, ...more }),
     };
+  };
   return {
-    logger: { debug: line("debug"), info: line("info"), warn: line("warn"), error: line("error") },
+    logger: logger({}),
     runStarted(unit) {
       const label = unitLabel(unit);
       tally.started(label);
