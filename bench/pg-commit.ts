@@ -16,8 +16,7 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import pg from "pg";
 import PgBoss from "pg-boss";
-import type { LeaseHandle } from "../dist/core/store/run-store.js";
-import { PostgresStore } from "../dist/index.js";
+import { type LeaseHandle, PostgresStore } from "../dist/index.js";
 import { type BenchRow, formatTable, median, ms, percentile } from "./stats.js";
 
 /** One measured operation: latencies in milliseconds. */

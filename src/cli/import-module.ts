@@ -72,7 +72,12 @@ function cannotImport(file: string, error: unknown): CliError {
   const source = /^(file:|\/)\S*:\d+$/.test(lines[0] ?? "") ? lines[0] : undefined;
   const frame = lines.find((line) => /^\s+at /.test(line) && !line.includes("node:"));
   const at = source ?? frame?.trim().replace(/^at /, "");
-  return new CliError(`Cannot import ${file}: ${what}${at ? ` (at ${at})` : ""}`, EXIT.usage);
+  // An error that names the line to fix already (a bad defineProcessor call) needs no more.
+  const named = at !== undefined && what.includes(/([^\s()]+:\d+:\d+)\)?$/.exec(at)?.[1] ?? at);
+  return new CliError(
+    `Cannot import ${file}: ${what}${at && !named ? ` (at ${at})` : ""}`,
+    EXIT.usage,
+  );
 }
 
 /** Imports `path` through the project's tsx without registering its hooks for the process. */

@@ -38,10 +38,8 @@ export function partitionsOf(flags: PartitionFlags, options: { single?: boolean 
   }
   if (flags.partition !== undefined) return [checked(flags.partition, "--partition")];
   if (flags.partitions !== undefined) {
-    const list = flags.partitions
-      .split(",")
-      .map((p) => p.trim())
-      .filter((p) => p !== "");
+    // Not trimmed: a name with surrounding spaces is refused here as by --partition.
+    const list = flags.partitions.split(",").filter((p) => p !== "");
     if (list.length === 0) {
       throw new CliError("--partitions is empty; pass e.g. --partitions a,b,c.", EXIT.usage);
     }

@@ -71,6 +71,7 @@ export class JsonLines {
       status: r.status,
       reason: r.reason ?? null,
       processed: r.processed,
+      skipped: r.skipped,
       completed: r.completed,
       total: r.total,
       resumedFrom: r.resumedFrom,
@@ -88,6 +89,7 @@ export class JsonLines {
       exitCode: exitCodeFor(result),
       counts: result.counts,
       processed: result.processed,
+      skipped: result.skipped,
       durationMs: result.durationMs,
       partitions: result.partitions.map((o) => ({
         partition: o.partition,
@@ -112,7 +114,8 @@ export function describeSummary(processor: string, result: PartitionsResult): st
   const lines = [
     `${processor}: ${total} ${total === 1 ? "partition" : "partitions"}: ` +
       `${describeCounts(result, { failures: false })} in ${formatDuration(result.durationMs)}; ` +
-      `${result.processed.toLocaleString("en")} entities processed.`,
+      `${result.processed.toLocaleString("en")} entities processed` +
+      `${skippedText(result.skipped)}.`,
   ];
   const backfill = result.backfill;
   if (backfill?.alreadyFinished) {
@@ -148,13 +151,44 @@ export function describeSummary(processor: string, result: PartitionsResult): st
         : `${notStarted[0]} … ${notStarted.at(-1)} (${notStarted.length})`;
     lines.push(`  not started  ${shown}`);
   }
-  if (result.status !== "completed") {
+  lines.push(...whatNext(result));
+  return `${lines.join("\n")}\n`;
+}
+
+/**
+ * What to do about the partitions that did not complete, by why: running again resumes most,
+ * but not a source out of order (it would stop at the same entity) nor a checkpoint another
+ * runner took over (that runner goes on with it).
+ */
+function whatNext(result: PartitionsResult): string[] {
+  const byCause = { rerun: false, order: [] as string[], fenced: [] as string[] };
+  for (const outcome of result.partitions) {
+    if (["completed", "already-completed", "skipped"].includes(outcome.status)) continue;
+    const code = outcome.result?.error instanceof WaymarkError ? outcome.result.error.code : null;
+    if (code === "ORDER_VIOLATION") byCause.order.push(unitLabel(outcome));
+    else if (code === "FENCED") byCause.fenced.push(unitLabel(outcome));
+    else byCause.rerun = true;
+  }
+  const lines: string[] = [];
+  if (byCause.rerun) {
     lines.push(
       "Run the same command again to resume: partitions with checkpoints resume, and those " +
         "completed since this backfill began are not redone.",
     );
   }
-  return `${lines.join("\n")}\n`;
+  if (byCause.order.length > 0) {
+    lines.push(
+      `Fix the entity source of ${byCause.order.join(", ")} first: its ids must ascend, and a ` +
+        "run started again would stop at the same entity.",
+    );
+  }
+  if (byCause.fenced.length > 0) {
+    lines.push(
+      `Another runner holds the checkpoint of ${byCause.fenced.join(", ")} now and goes on ` +
+        "from its last commit: do not run it again here.",
+    );
+  }
+  return lines;
 }
 
 /** `a, b, c`, or the first and last of a long list with its length. */
@@ -185,4 +219,11 @@ function detail(outcome: PartitionOutcome, waiting: PartitionsResult["waiting"])
   const suspended = r.reason ? `${r.reason} ${at}` : at;
   // A suspension can follow a batch that failed with no time left to retry it.
   return r.error ? `${suspended} after ${r.error.message}` : suspended;
+}
+
+/** `, 4 skipped to the failure ledger: `waymark failures``, or nothing when none were. */
+function skippedText(skipped: number): string {
+  return skipped === 0
+    ? ""
+    : `, ${skipped.toLocaleString("en")} skipped to the failure ledger: \`waymark failures\``;
 }

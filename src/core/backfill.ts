@@ -41,6 +41,12 @@ export class Backfill<E, S, Tx> {
   readonly #display: PartitionsDisplay | undefined;
   readonly #store: GuardedStore;
   readonly #stop = new AbortController();
+  /**
+   * Each running unit's own stop. The backfill aborts them when it stops, rather than every
+   * run listening to one shared signal: 64 runs at once would add 64 listeners to it and set
+   * off Node's MaxListenersExceededWarning.
+   */
+  readonly #runStops = new Set<AbortController>();
   readonly #deadline: number | null;
   readonly #startedPerf = performance.now();
   /** Who asks for splits: this process. */
@@ -77,7 +83,9 @@ export class Backfill<E, S, Tx> {
   async execute(): Promise<PartitionsResult> {
     const { logger, signal, handleSignals } = this.#base;
     const stopAll = () => {
-      if (!this.#stop.signal.aborted) this.#stop.abort(signal?.reason);
+      if (this.#stop.signal.aborted) return;
+      this.#stop.abort(signal?.reason);
+      for (const stop of this.#runStops) stop.abort(signal?.reason);
     };
     if (signal?.aborted) stopAll();
     signal?.addEventListener("abort", stopAll, { once: true });
@@ -164,7 +172,9 @@ export class Backfill<E, S, Tx> {
 
   /** Claims one unit and runs it under the backfill's deadline and stop. */
   async #claim(unit: RunUnit): Promise<UnitOutcome<S>> {
-    const options = this.#runOptions(unit);
+    const stop = new AbortController();
+    this.#runStops.add(stop);
+    const options = this.#runOptions(unit, stop.signal);
     try {
       const outcome = await runUnit(this.#processor, options, unit, {
         completedSince: this.#since,
@@ -181,11 +191,13 @@ export class Backfill<E, S, Tx> {
       }
       const failure = error instanceof Error ? error : new Error(String(error));
       return { kind: "ran", result: notRun(failure) as RunResult<S> };
+    } finally {
+      this.#runStops.delete(stop);
     }
   }
 
   /** The options of one unit's run: the backfill's, with its partition and the shared end. */
-  #runOptions(unit: RunUnit): ResolvedRunOptions {
+  #runOptions(unit: RunUnit, signal: AbortSignal): ResolvedRunOptions {
     const display = this.#display;
     const base = this.#base;
     return {
@@ -195,7 +207,7 @@ export class Backfill<E, S, Tx> {
       // The budget belongs to the whole backfill: every run gets the same end.
       timeBudgetMs: undefined,
       deadline: this.#deadline ?? undefined,
-      signal: this.#stop.signal,
+      signal,
       handleSignals: false,
       progress: false,
       ...(display
@@ -251,18 +263,19 @@ export class Backfill<E, S, Tx> {
 
   /**
    * Whether this process has nothing left to do: the backfill completed, or every partition
-   * still open is one this process failed or skipped (another process may retry it), and no
-   * live runner holds any of it.
+   * still open is one this process failed or skipped (its exit says so; another process may
+   * retry it), and nothing else is held by a live runner or waits to be claimed.
    */
   #finishedHere(): boolean {
     const view = this.#view;
     if (!view) return this.#outcomes.size >= this.#units.length;
     if (view.complete) return true;
-    if (view.held.size > 0 || view.splitOffs.length > 0) return false;
-    for (const partition of view.open) {
-      const mine = [...this.#outcomes.values()].filter((o) => o.partition === partition);
-      if (!mine.some((o) => o.status === "failed" || o.status === "skipped")) return false;
+    const givenUp = new Set<string>();
+    for (const outcome of this.#outcomes.values()) {
+      if (outcome.status === "failed" || outcome.status === "skipped")
+        givenUp.add(outcome.partition);
     }
+    for (const partition of view.open) if (!givenUp.has(partition)) return false;
     return true;
   }
 
@@ -362,9 +375,11 @@ export class Backfill<E, S, Tx> {
     }
     const counts = emptyCounts();
     let processed = 0;
+    let skipped = 0;
     for (const outcome of outcomes) {
       counts[outcome.status]++;
       processed += outcome.result?.processed ?? 0;
+      skipped += outcome.result?.skipped ?? 0;
     }
     const complete = view?.complete ?? false;
     return {
@@ -372,6 +387,7 @@ export class Backfill<E, S, Tx> {
       partitions: outcomes,
       counts,
       processed,
+      skipped,
       durationMs: Math.round(performance.now() - this.#startedPerf),
       ...(this.#record
         ? {

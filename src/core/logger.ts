@@ -1,4 +1,5 @@
 import { format } from "node:util";
+import { describeKey } from "./checkpoint-key.js";
 import { InvalidOptionError } from "./errors.js";
 import type { LogFields, Logger, LogLevel } from "./types.js";
 
@@ -79,13 +80,27 @@ function textOrJson(fields: LogFields): Logger {
         return;
       }
       if (level === "debug" && !debugEnabled()) return;
-      process.stderr.write(`[waymark] ${format(message, ...args)}\n`);
+      process.stderr.write(textLine(fields, format(message, ...args)));
     };
   return markDebug(
     { ...levels(line), child: (more) => textOrJson({ ...fields, ...more }) },
     // Both formats drop debug lines unless WAYMARK_DEBUG asks for them.
     () => debugEnabled(),
   );
+}
+
+/**
+ * A line as waymark's text loggers write it: `[waymark] message`, with the run's checkpoint
+ * (`visits/2024-01-15`) in front when the line is a run's and does not name it already, so
+ * that the lines of runs a backfill interleaves (`--concurrency`) tell which is which.
+ */
+export function textLine(fields: LogFields, message: string): string {
+  const { processor, partition, shard } = fields;
+  if (typeof processor !== "string" || typeof partition !== "string") {
+    return `[waymark] ${message}\n`;
+  }
+  const label = describeKey({ processor, partition, shard: shard == null ? "" : String(shard) });
+  return `[waymark] ${message.includes(label) ? "" : `${label}: `}${message}\n`;
 }
 
 /** A logger that says nothing: `run(p, { logger: silentLogger })` or `logger: false`. */

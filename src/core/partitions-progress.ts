@@ -1,5 +1,4 @@
-import { format } from "node:util";
-import cliProgress from "cli-progress";
+import type cliProgress from "cli-progress";
 import ms from "ms";
 import type { ProgressDisplayOptions } from "./progress.js";
 import type { RunProgress } from "./run-options.js";
@@ -8,7 +7,7 @@ import {
   type PartitionsDisplay,
   unitLabel,
 } from "./run-partitions-options.js";
-import type { Logger } from "./types.js";
+import { barsLine, barsLogger, fittedFormat, terminalBars } from "./terminal-bars.js";
 
 /**
  * The progress of `runPartitions(..., { progress: true })`: in a terminal, an overall bar
@@ -100,40 +99,33 @@ function barsDisplay(
   stream: NodeJS.WritableStream,
   options: ProgressDisplayOptions,
 ): PartitionsDisplay {
-  const colour = !(options.env ?? process.env).NO_COLOR;
-  const shown = colour ? "\u001b[36m{bar}\u001b[0m" : "{bar}";
-  const multibar = new cliProgress.MultiBar({
-    stream,
-    format: `{label} ${shown} {value}/{total} {percentage}% | {rate} | ETA {timeLeft}`,
-    barCompleteChar: "\u2588",
-    barIncompleteChar: "\u2591",
-    hideCursor: true,
-    clearOnComplete: false,
-    autopadding: true,
-    fps: 10,
-  });
+  const env = options.env ?? process.env;
+  const shown = env.NO_COLOR ? "{bar}" : "\u001b[36m{bar}\u001b[0m";
+  const multibar = terminalBars(stream);
+  const partitionFormat = fittedFormat(
+    `{label} ${shown} {value}/{total} {percentage}% | {rate} | ETA {timeLeft}`,
+  );
   const overall = multibar.create(tally.figures().units, 0, payload(processor), {
-    format:
+    format: fittedFormat(
       `{label} ${shown} {value}/{total} partitions | {running} running | ` +
-      "{entities} entities | {rate} | ETA {timeLeft}",
+        "{entities} entities | {rate} | ETA {timeLeft}",
+    ),
   });
   const bars = new Map<string, cliProgress.SingleBar>();
   const refresh = () => overall.update(tally.finishedCount, payload(processor));
   function payload(label: string) {
     return { label, ...tally.figures() };
   }
-  const line =
-    (level: keyof Logger) =>
-    (message: string, ...args: unknown[]): void => {
-      if (level === "debug" && !(options.env ?? process.env).WAYMARK_DEBUG) return;
-      multibar.log(`[waymark] ${format(message, ...args)}\n`);
-    };
   return {
-    logger: { debug: line("debug"), info: line("info"), warn: line("warn"), error: line("error") },
+    // Each run's lines name its partition (through `child`): several runs share the bars.
+    logger: barsLogger(multibar, env),
     runStarted(unit) {
       const label = unitLabel(unit);
       tally.started(label);
-      bars.set(label, multibar.create(1, 0, { label, rate: "-", timeLeft: "?" }));
+      bars.set(
+        label,
+        multibar.create(1, 0, { label, rate: "-", timeLeft: "?" }, { format: partitionFormat }),
+      );
       refresh();
     },
     onProgress(unit, p) {
@@ -153,7 +145,7 @@ function barsDisplay(
       if (bar) multibar.remove(bar);
       bars.delete(label);
       if (outcome.status !== "completed" && outcome.status !== "already-completed") {
-        multibar.log(`${label}: ${describeOutcome(outcome)}\n`);
+        multibar.log(barsLine(`${label}: ${describeOutcome(outcome)}`));
       }
       refresh();
     },

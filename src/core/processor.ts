@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { Artifacts } from "./artifacts.js";
+import { atCallerOf } from "./call-site.js";
 import { type BatchSizeOption, batchSizeSchema } from "./policies/adaptive-batch.js";
 import { batchTimeoutSchema } from "./policies/batch-timeout.js";
 import { breakerSchema, type CircuitBreakerLike } from "./policies/breaker.js";
@@ -326,7 +327,12 @@ const definitionSchema = z.strictObject({
 export function defineProcessor<E, S = undefined, Tx = unknown, C extends Cursor = IdOf<E>>(
   definition: ProcessorDefinition<E, S, Tx, C>,
 ): Processor<E, S, Tx, C> {
-  parseOptions(definitionSchema, definition, "processor");
+  try {
+    parseOptions(definitionSchema, definition, processorLabel(definition));
+  } catch (error) {
+    // The fix is in the caller's definition: name the processor and point at the call.
+    throw error instanceof Error ? atCallerOf(error, defineProcessor) : error;
+  }
   return Object.freeze({
     version: 1,
     batchSize: 50,
@@ -338,6 +344,14 @@ export function defineProcessor<E, S = undefined, Tx = unknown, C extends Cursor
     maxArtifactBytes: 268_435_456,
     ...withoutUndefined(definition),
   }) as Processor<E, S, Tx, C>;
+}
+
+/** `processor "summaries"` when the definition has a usable name, else `processor`. */
+function processorLabel(definition: unknown): string {
+  const name = (definition as { name?: unknown } | null)?.name;
+  return typeof name === "string" && name.trim() !== "" && name.length <= 128
+    ? `processor ${JSON.stringify(name)}`
+    : "processor";
 }
 
 /** Drops keys set to `undefined`, so that `{ batchSize: undefined }` keeps the default. */

@@ -1,6 +1,9 @@
-import cliProgress from "cli-progress";
+import type cliProgress from "cli-progress";
 import ms from "ms";
+import { consoleLogger } from "./logger.js";
 import type { ResolvedRunOptions, RunProgress } from "./run-options.js";
+import { barsLogger, fittedFormat, terminalBars } from "./terminal-bars.js";
+import type { Logger } from "./types.js";
 
 /**
  * The terminal progress of `run(..., { progress: true })`. Loaded with `import()` only when
@@ -31,6 +34,8 @@ export interface ProgressOutcome {
 export interface ProgressDisplay {
   onProgress(progress: RunProgress): void;
   finish(outcome: ProgressOutcome): void;
+  /** Where the run's lines go while the bar is drawn (a bar display only). */
+  readonly logger?: Logger;
 }
 
 /**
@@ -56,9 +61,14 @@ export function attachProgress(
 ): { options: ResolvedRunOptions; finish(outcome: ProgressOutcome): void } {
   const display = createProgressDisplay(`${processor}/${resolved.partition}`, options);
   const onProgress = resolved.onProgress;
+  // waymark's own console lines would tear the bar: they go above it. A logger of the
+  // caller's writes where it pleases, as before.
+  const logger =
+    display.logger && resolved.logger === consoleLogger ? display.logger : resolved.logger;
   return {
     options: Object.freeze({
       ...resolved,
+      logger,
       progressEveryMs: Number.POSITIVE_INFINITY,
       onProgress: (progress: RunProgress) => {
         display.onProgress(progress);
@@ -75,7 +85,8 @@ function figures(label: string, p: RunProgress) {
   return {
     label,
     rate: `${rate >= 100 ? Math.round(rate) : rate.toFixed(1)}/s`,
-    eta: left === null || rate === 0 ? "?" : ms(Math.round((left / rate) * 1000)),
+    // Not `eta`: cli-progress puts its own (whole seconds) under that name.
+    timeLeft: left === null || rate === 0 ? "?" : ms(Math.round((left / rate) * 1000)),
     resumed: p.resumedFrom === null ? "" : ` | resumed from ${p.resumedFrom}`,
   };
 }
@@ -85,32 +96,32 @@ function barDisplay(
   stream: NodeJS.WritableStream,
   options: ProgressDisplayOptions,
 ): ProgressDisplay {
-  const colour = !(options.env ?? process.env).NO_COLOR;
+  const env = options.env ?? process.env;
+  const multibar = terminalBars(stream);
   let bar: cliProgress.SingleBar | undefined;
   return {
+    // Lines written while the bar is drawn go above it, not over it.
+    logger: barsLogger(multibar, env),
     onProgress(p) {
       const payload = figures(label, p);
+      const first = !bar;
       if (!bar) {
-        const shown = colour ? "\u001b[36m{bar}\u001b[0m" : "{bar}";
-        bar = new cliProgress.SingleBar({
-          stream,
-          format:
+        const shown = env.NO_COLOR ? "{bar}" : "\u001b[36m{bar}\u001b[0m";
+        bar = multibar.create(p.total ?? Math.max(p.completed, 1), p.completed, payload, {
+          format: fittedFormat(
             p.total === null
               ? "{label} {value} done | {rate}{resumed}"
-              : `{label} ${shown} {value}/{total} {percentage}% | {rate} | ETA {eta}{resumed}`,
-          barCompleteChar: "\u2588",
-          barIncompleteChar: "\u2591",
-          hideCursor: true,
-          // Every committed batch is a real change worth drawing; redraws are cheap.
-          fps: 10,
+              : `{label} ${shown} {value}/{total} {percentage}% | {rate} | ETA {timeLeft}{resumed}`,
+          ),
         });
-        bar.start(p.total ?? Math.max(p.completed, 1), p.completed, payload);
       }
       if (p.total === null) bar.setTotal(Math.max(p.completed, 1));
       bar.update(p.completed, payload);
+      if (first) multibar.update(); // drawn at once, not at the next tick
     },
     finish(outcome) {
-      bar?.stop();
+      multibar.update(); // writes the log lines still waiting for a redraw
+      multibar.stop();
       stream.write(`${label}: ${summary(outcome)}\n`);
     },
   };
@@ -134,7 +145,7 @@ function plainDisplay(
         p.total === null
           ? `${p.completed}`
           : `${p.completed}/${p.total} (${p.total ? ((p.completed / p.total) * 100).toFixed(1) : "100.0"}%)`;
-      stream.write(`${f.label}: ${done} ${f.rate} ETA ${f.eta}${f.resumed}\n`);
+      stream.write(`${f.label}: ${done} ${f.rate} ETA ${f.timeLeft}${f.resumed}\n`);
     },
     finish(outcome) {
       stream.write(`${label}: ${summary(outcome)}\n`);

@@ -117,17 +117,21 @@ export interface ResolvedRunOptions {
 }
 
 const PARTITION_RULE =
-  "use 1-256 characters with no control characters or unpaired surrogates, e.g. 2024-01-15";
+  "use 1-256 characters with no control characters, unpaired surrogates or surrounding spaces, e.g. 2024-01-15";
 
 /**
  * A partition name: 1-256 characters, no control characters (NUL among them, which PostgreSQL
- * cannot store) and no unpaired UTF-16 surrogates (which the SQL drivers would replace).
+ * cannot store), no unpaired UTF-16 surrogates (which the SQL drivers would replace) and no
+ * surrounding spaces. A space at either end is refused rather than trimmed: `" lead"` and
+ * `"lead"` would be two checkpoints, and one entry point trimming while another did not would
+ * split a partition.
  */
 export const partitionSchema = z
   .string({ error: `expected a string; ${PARTITION_RULE}` })
   .min(1, { error: `expected a non-empty partition; ${PARTITION_RULE}` })
   .max(256, { error: `the partition is too long; ${PARTITION_RULE}` })
-  .refine((s) => !/[\p{Cc}\p{Cs}]/u.test(s), { error: PARTITION_RULE });
+  .refine((s) => !/[\p{Cc}\p{Cs}]/u.test(s), { error: PARTITION_RULE })
+  .refine((s) => s.trim() === s, { error: `it has surrounding spaces; ${PARTITION_RULE}` });
 
 const runOptionsSchema = z.strictObject({
   store: z.custom<RunStore>((v) => typeof (v as RunStore | null)?.acquire === "function", {

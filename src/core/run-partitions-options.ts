@@ -60,6 +60,8 @@ export interface PartitionsResult {
   readonly counts: Readonly<Record<PartitionStatus, number>>;
   /** Entities processed by this call's runs. */
   readonly processed: number;
+  /** Entities this call's runs skipped to the failure ledger (`waymark failures`). */
+  readonly skipped: number;
   readonly durationMs: number;
   /** The backfill, when the store keeps backfill records. */
   readonly backfill?: BackfillSummary;

@@ -14,6 +14,7 @@ import type { DeadlinePlanner } from "./policies/deadline.js";
 import { RunStoppedError, type RunStopper, untilAborted } from "./policies/stop.js";
 import { defineProcessor, type Processor } from "./processor.js";
 import { isResumable, readInput, resumePoint } from "./resume.js";
+import { failureNote, skippedNote } from "./run-lines.js";
 import { type ResolvedRunOptions, type RunOptions, resolveRunOptions } from "./run-options.js";
 import type { RunResult } from "./run-result.js";
 import { emitMetric, executorOf, type RunSetup, setUpRun } from "./run-setup.js";
@@ -222,7 +223,10 @@ class Runner<E, S, Tx> {
         // History's `completed` row is written with the completion, in one transaction.
         const record = this.#record("completed");
         await this.#store.complete(taken.lease, this.#options.now(), record);
-        logger.info(`Completed ${this.#where}: ${this.#progressText()} in ${this.#elapsed()} ms.`);
+        logger.info(
+          `Completed ${this.#where}: ${this.#progressText()} in ${this.#elapsed()} ms` +
+            `${skippedNote(this.#tally.skipped)}.`,
+        );
         return ran(await this.#finish("completed", undefined, undefined, record));
       }
       if (outcome.cause && this.#tally.batches === 0) {
@@ -237,13 +241,8 @@ class Runner<E, S, Tx> {
         return ran(await this.#suspend(this.#held, caught.reason));
       }
       const error = caught instanceof Error ? caught : new Error(String(caught));
-      const saved =
-        (error as { code?: string }).code === "OUTCOME_UNKNOWN"
-          ? "Whether the last write landed is unknown."
-          : this.#tally.completed > 0
-            ? "Checkpoint saved - can resume."
-            : "No checkpoint to resume from.";
-      logger.error(`Failed at ${this.#countText()}. ${saved} ${error.message}`);
+      const note = failureNote(error, this.#tally.completed);
+      logger.error(`Failed at ${this.#countText()}. ${note} ${error.message}`);
       await this.#held?.release();
       return ran(await this.#finish("failed", undefined, error));
     } finally {
@@ -577,6 +576,7 @@ class Runner<E, S, Tx> {
       finishedAt: status === "running" ? null : this.#options.now(),
       resumedFrom: this.#resumedFrom,
       processed: this.#tally.processed,
+      skipped: this.#tally.skipped,
       total: this.#tally.total,
       batches: this.#tally.batches,
       checkpointMs: this.#tally.checkpointMs,

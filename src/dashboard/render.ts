@@ -2,6 +2,7 @@ import { html, raw } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
 import type { CorruptCheckpoint } from "../core/store/records.js";
 import type { Advice } from "../reports/advise.js";
+import { differenceTexts, durationText } from "../reports/duration-text.js";
 import type { RunView } from "../reports/runs.js";
 import type { RolledStatusRow } from "../reports/shard-rollup.js";
 import type { StaleReport } from "../reports/stale.js";
@@ -121,6 +122,15 @@ ${runs.map(
 )}</tbody></table>`;
 }
 
+/** Time saved, overhead and net saving, rounded alike so that the row adds up. */
+function savingCells(s: ProcessorStats): Html {
+  const [saved, overhead, net] =
+    s.timeSavedMs === null
+      ? ["-", durationText(s.checkpointOverheadMs), "-"]
+      : differenceTexts(s.timeSavedMs, s.checkpointOverheadMs);
+  return h`<td>${saved}</td><td>${overhead}</td><td>${net}</td>`;
+}
+
 function statsSection(stats: readonly ProcessorStats[], saved: readonly SavedPerDay[]): Html {
   const table =
     stats.length === 0
@@ -131,8 +141,7 @@ ${stats.map(
   (
     s,
   ) => h`<tr><td>${s.processor}</td><td>${s.runs}</td><td>${s.failedRuns}</td><td>${s.resumedRuns}</td>
-<td>${s.entitiesSaved}</td><td>${duration(s.timeSavedMs)}</td><td>${duration(s.checkpointOverheadMs)}</td>
-<td>${s.netSavingMs === null ? "-" : `${s.netSavingMs < 0 ? "-" : ""}${duration(Math.abs(s.netSavingMs))}`}</td></tr>`,
+<td>${s.entitiesSaved}</td>${savingCells(s)}</tr>`,
 )}</tbody></table>`;
   return h`${table}<h3>Entities saved by resumes per day</h3>${raw(savedChartSvg(saved))}`;
 }
@@ -156,12 +165,19 @@ function staleSection(stale: StaleReport, allowWrites: boolean): Html {
 ${writeButton(allowWrites, "gc", "Run gc", { "older-than": String(stale.olderThanMs) })}`;
 }
 
+/** Weekly waste without and with checkpoints, and the saving, rounded so that they add up. */
+function weeklyWaste(f: Advice["figures"]): Html | string {
+  if (f.weeklyReworkMs === null || f.weeklyOverheadMs === null) return "";
+  const [without, withCheckpoints, net] = differenceTexts(f.weeklyReworkMs, f.weeklyOverheadMs);
+  return h`<p>Weekly waste without checkpoints ${without}, with them ${withCheckpoints}: ${net} saved.</p>`;
+}
+
 function adviceSection(advice: readonly Advice[]): Html {
   if (advice.length === 0) return h`<p class="empty">No runs recorded.</p>`;
   return h`${advice.map(
     (a) => h`<div class="advice ${a.verdict}"><strong>${a.processor}</strong>: ${a.summary}
 <ul>${a.steps.map((s) => h`<li>${s.check}: ${s.figure} &rarr; ${s.outcome}</li>`)}</ul>
-${a.figures.weeklyReworkMs === null ? "" : h`<p>Weekly rework without checkpoints ${duration(a.figures.weeklyReworkMs)}, overhead with them ${duration(a.figures.weeklyOverheadMs)}.</p>`}
+${weeklyWaste(a.figures)}
 ${a.figures.recommendedBatchSize === null ? "" : h`<p>Recommended batch size: ${a.figures.recommendedBatchSize}.</p>`}
 ${a.overheadWarning ? h`<p class="warn">${a.overheadWarning}</p>` : ""}
 ${a.stallWarning ? h`<p class="warn">${a.stallWarning}</p>` : ""}</div>`,

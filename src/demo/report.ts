@@ -16,10 +16,10 @@ export function describeEvent(event: DemoEvent, batchSize: number): string | nul
       // One line per batch would drown the story; the timeline shows the batches.
       return event.line.startsWith("Progress:") ? null : `    ${event.line}`;
     case "reset":
-      // The runner just said it saved a checkpoint: say that this half deletes it on purpose.
+      // waymark kept a checkpoint all the same: say that this half deletes it on purpose.
       return (
-        "    Checkpoint reset: this half deletes the checkpoint just saved, as if there were " +
-        "none, so the retry starts again at player 1."
+        "    Checkpoint reset: this half deletes the checkpoint waymark kept, as a job without " +
+        "checkpoints has none, so the retry starts again at player 1."
       );
     case "run":
       return `  ${timelineLine(event.run, batchSize)}`;

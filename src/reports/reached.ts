@@ -36,7 +36,8 @@ export function successorsOf(runs: readonly RunRecord[]): Map<string, RunRecord>
  * A successor that started over (an expired or reset checkpoint) says nothing about it.
  */
 export function reachedBy(run: RunRecord, successor: RunRecord | undefined): number {
-  const own = (run.resumedFrom ?? 0) + run.processed;
+  // Skipped entities moved the cursor too: they are in the checkpoint's count.
+  const own = (run.resumedFrom ?? 0) + run.processed + (run.skipped ?? 0);
   const resumedAt = successor?.resumedFrom ?? null;
   return resumedAt !== null && resumedAt > own ? resumedAt : own;
 }

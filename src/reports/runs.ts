@@ -32,7 +32,8 @@ export function runsReport(
       const found = runningRun(run, byKey.get(keyId(run)), successor, now);
       return { ...run, processed: found.processed, running: found.state, durationMs: null };
     }
-    const processed = Math.max(run.processed, reachedBy(run, successor) - (run.resumedFrom ?? 0));
+    const reached = reachedBy(run, successor) - (run.resumedFrom ?? 0) - (run.skipped ?? 0);
+    const processed = Math.max(run.processed, reached);
     return { ...run, processed, running: null, durationMs: runDurationMs(run) };
   });
 }

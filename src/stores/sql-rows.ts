@@ -88,6 +88,7 @@ export interface RunRow {
   reason: string | null;
   error: string | null;
   kind: string;
+  skipped: number | string;
 }
 
 /** A `failures` row as SQL returns it. */
@@ -319,6 +320,7 @@ export function toRun(row: RunRow): RunRecord {
     finishedAt: nullableNumber(row.finished_at),
     resumedFrom: nullableNumber(row.resumed_from),
     processed: Number(row.processed),
+    skipped: Number(row.skipped),
     total: nullableNumber(row.total),
     batches: row.batches,
     checkpointMs: row.checkpoint_ms,

@@ -25,4 +25,13 @@ describe("waymark demo train", () => {
     assert.equal(result.status, 2);
     assert.match(result.stderr, /Invalid --kill-at "soon": use BATCH:PHASE/);
   });
+
+  it("rejects a kill point the training never reaches, before training anything", () => {
+    for (const point of ["99:after-put", "41:before-put", "0:during-put"]) {
+      const result = waymark("demo", "train", "--kill-at", point);
+      assert.equal(result.status, 2, point);
+      assert.match(result.stderr, new RegExp(`Invalid --kill-at "${point}": .*from 1 to 40`));
+      assert.equal(result.stdout, "", "nothing was trained");
+    }
+  });
 });

@@ -40,7 +40,7 @@ describe("operator commands on a SQLite store filled by real runs", () => {
     assert.equal(alpha?.entitiesSaved, 50);
     assert.equal(alpha?.timeSavedMs, 5_000);
     const table = await waymark(["stats", "--store", store]);
-    assert.match(table.stdout, /alpha\s+6\s+3\s+2\s+50\s+5s/);
+    assert.match(table.stdout, /alpha\s+6\s+3\s+2\s+50\s+5\.0 s/);
   });
 
   it("a bad duration is a usage error (exit 2) that names the option and the fix", async () => {

@@ -67,6 +67,7 @@ export async function historyOf(store: CheckpointStore, processor?: string) {
       reason: r.reason,
       resumedFrom: r.resumedFrom,
       processed: r.processed,
+      skipped: r.skipped ?? 0,
       total: r.total,
       batches: r.batches,
       attempt: r.attempt,

@@ -160,7 +160,7 @@ for (const factory of STORE_FACTORIES) {
     it("rejects a bad onDrift value naming the option", () => {
       assert.throws(
         () => processor({ id: null }, { onDrift: "ignore" as "fail" }),
-        /Invalid processor option `onDrift`: expected "restart", "continue" or "fail", got "ignore"/,
+        /Invalid processor "[^"]+" option `onDrift`: expected "restart", "continue" or "fail", got "ignore"/,
       );
     });
 

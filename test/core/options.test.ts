@@ -61,12 +61,17 @@ describe("processor options", () => {
       "onVersionMismatch",
       /"restart" or "fail"/,
     ],
-    ["a misspelt option", { batchsize: 10 }, "batchsize", /Unknown processor option `batchsize`/],
+    [
+      "a misspelt option",
+      { batchsize: 10 },
+      "batchsize",
+      /Unknown processor "[^"]+" option `batchsize`/,
+    ],
     [
       "a misspelt nested option",
       { batchSize: { adaptive: { targetOverhed: 0.01 } } },
       "batchSize.adaptive.targetOverhed",
-      /Unknown processor option `batchSize.adaptive.targetOverhed`/,
+      /Unknown processor "[^"]+" option `batchSize.adaptive.targetOverhed`/,
     ],
   ];
   for (const [label, overrides, option, value] of cases) {

@@ -10,7 +10,9 @@ import { CliError, printJson } from "../shared.js";
 /** The example lives beside `src/` and `dist/`: three levels up from this file in both. */
 const PACKAGE_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const TRAINER = join(PACKAGE_ROOT, "examples", "train-model", "main.ts");
-const KILL_POINT = /^\d+:(before-put|during-put|after-put)$/;
+const KILL_POINT = /^(\d+):(before-put|during-put|after-put)$/;
+/** The example's training: 4,000 games in batches of 100. */
+const TRAINING_BATCHES = 40;
 
 interface TrainOutput {
   status: string;
@@ -62,10 +64,15 @@ export function registerDemoTrain(demo: Command): void {
     )
     .option("--json", "print machine-readable JSON instead of text")
     .action(async (options: { killAt: string; json?: boolean }) => {
-      if (!KILL_POINT.test(options.killAt)) {
+      const point = KILL_POINT.exec(options.killAt);
+      const killBatch = Number(point?.[1]);
+      // A batch the training never reaches would kill nothing, and the "resumed" run would
+      // be the reference run again: trivially bit-identical.
+      if (!point || killBatch < 1 || killBatch > TRAINING_BATCHES) {
         throw new CliError(
           `Invalid --kill-at ${JSON.stringify(options.killAt)}: use BATCH:PHASE with a batch ` +
-            "from 1 to 40 and a phase of before-put, during-put or after-put, e.g. 17:during-put.",
+            `from 1 to ${TRAINING_BATCHES} (the training has ${TRAINING_BATCHES} batches) and a ` +
+            "phase of before-put, during-put or after-put, e.g. 17:during-put.",
           EXIT.usage,
         );
       }
@@ -78,7 +85,14 @@ export function registerDemoTrain(demo: Command): void {
         const [batch, phase] = options.killAt.split(":");
         say(`Training again; this run SIGKILLs itself in batch ${batch} (${phase})...`);
         const killed = await trainer(db, ["--kill-at", options.killAt], options.json === true);
-        say(`  the child process died: ${killed.signal ?? `exit ${killed.code}`}`);
+        if (killed.signal !== "SIGKILL") {
+          throw new CliError(
+            `The training child was to SIGKILL itself at ${options.killAt} but ended with ` +
+              `${killed.signal ?? `exit ${killed.code}`}: nothing was resumed, so nothing is shown.`,
+            EXIT.failure,
+          );
+        }
+        say(`  the child process died: ${killed.signal}`);
         say("Resuming from the checkpoint...");
         const resumed = await trainer(db, [], options.json === true);
         const identical =

@@ -145,9 +145,14 @@ function stopOnSignals(announceFor: string | null): () => void {
   });
 }
 
-/** Warnings and errors only, as the default logger writes them. */
-function quietLogger(): Logger {
-  return { ...silentLogger, warn: consoleLogger.warn, error: consoleLogger.error };
+/** Warnings and errors only, as the default logger writes them (naming their run). */
+function quietLogger(base: Logger = consoleLogger): Logger {
+  return {
+    ...silentLogger,
+    warn: base.warn,
+    error: base.error,
+    child: (fields) => quietLogger(base.child ? base.child(fields) : base),
+  };
 }
 
 /**

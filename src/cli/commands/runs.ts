@@ -104,7 +104,9 @@ function toRow(run: RunView): Record<string, string> {
     partition: run.partition,
     shard: run.shard,
     status: `${run.kind === "redrive" ? "redrive " : ""}${run.reason ? `${status} (${run.reason})` : status}`,
-    processed: run.total === null ? `${run.processed}` : `${run.processed} of ${run.total}`,
+    processed:
+      (run.total === null ? `${run.processed}` : `${run.processed} of ${run.total}`) +
+      (run.skipped ? ` (${run.skipped} skipped)` : ""),
     resumedFrom: run.resumedFrom === null ? "-" : String(run.resumedFrom),
     duration: duration === null ? "-" : formatDuration(duration),
     checkpointMs: run.checkpointMs.toFixed(1),

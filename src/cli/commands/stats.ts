@@ -1,9 +1,9 @@
 import type { Command } from "commander";
+import { differenceTexts, durationText } from "../../reports/duration-text.js";
 import { loadStats } from "../../reports/load.js";
 import { stallWarning } from "../../reports/stalled.js";
 import { parseDuration } from "../duration.js";
 import {
-  formatDuration,
   printJson,
   printTable,
   type StoreCommandOptions,
@@ -27,21 +27,24 @@ export function registerStats(program: Command): void {
         const since = Date.now() - windowMs;
         const rows = await loadStats(store, { since, processor: options.processor });
         if (options.json) return printJson({ since, processors: rows });
-        const time = (ms: number | null) => (ms === null ? "-" : formatDuration(ms));
         printTable(
-          rows.map((r) => ({
-            processor: r.processor,
-            runs: String(r.runs),
-            failed: String(r.failedRuns),
-            resumed: String(r.resumedRuns),
-            saved: String(r.entitiesSaved),
-            time: time(r.timeSavedMs),
-            overhead: time(r.checkpointOverheadMs),
-            net:
-              r.netSavingMs === null
-                ? "-"
-                : `${r.netSavingMs < 0 ? "-" : ""}${time(Math.abs(r.netSavingMs))}`,
-          })),
+          rows.map((r) => {
+            // Rounded alike, so that TIME SAVED - OVERHEAD = NET SAVING on screen.
+            const [time = "-", overhead, net = "-"] =
+              r.timeSavedMs === null
+                ? [undefined, durationText(r.checkpointOverheadMs)]
+                : differenceTexts(r.timeSavedMs, r.checkpointOverheadMs);
+            return {
+              processor: r.processor,
+              runs: String(r.runs),
+              failed: String(r.failedRuns),
+              resumed: String(r.resumedRuns),
+              saved: String(r.entitiesSaved),
+              time,
+              overhead: overhead ?? "-",
+              net,
+            };
+          }),
           [
             ["processor", "PROCESSOR"],
             ["runs", "RUNS"],

@@ -121,6 +121,11 @@ export interface RunRecord extends CheckpointKey {
   readonly resumedFrom: number | null;
   /** Entities this run processed. */
   readonly processed: number;
+  /**
+   * Entities this run skipped to the failure ledger after every attempt failed: counted in
+   * the checkpoint's `completed`, not in `processed`. @default 0
+   */
+  readonly skipped?: number;
   readonly total: number | null;
   readonly batches: number;
   /** Time spent committing checkpoints, in milliseconds. */

@@ -172,6 +172,8 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<(s: string) => readonly string[]
     `ALTER TABLE ${s}.failures ADD COLUMN resolved_at BIGINT`,
     `ALTER TABLE ${s}.failures ADD COLUMN resolved_by TEXT`,
   ],
+  // 11: entities a run skipped to the failure ledger.
+  (s) => [`ALTER TABLE ${s}.runs ADD COLUMN skipped BIGINT NOT NULL DEFAULT 0`],
 ];
 
 /** The table that records which migrations a schema has had. */

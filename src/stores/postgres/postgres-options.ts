@@ -2,6 +2,7 @@ import { createRequire } from "node:module";
 import { describeValue, InvalidOptionError, StoreError } from "../../core/errors.js";
 import { redactUrl } from "./postgres-errors.js";
 import type { PgPool } from "./postgres-pool.js";
+import { unknownParameter } from "./postgres-url-parameters.js";
 
 /** Options shared by every way of opening a `PostgresStore`. */
 export interface PostgresCommonOptions {
@@ -119,6 +120,8 @@ export function parsePostgresUrl(url: string): {
   if (parsed.protocol !== "postgres:" && parsed.protocol !== "postgresql:") {
     throw invalidUrl(url, `its scheme is "${parsed.protocol}"`);
   }
+  const unknown = unknownParameter(parsed.searchParams);
+  if (unknown) throw invalidUrl(url, unknown);
   const schema = parsed.searchParams.get("schema");
   const group = parsed.searchParams.get("groupCommit");
   if (schema === null && group === null) return { connectionString: url };

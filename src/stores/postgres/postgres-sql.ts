@@ -111,7 +111,8 @@ export function postgresSql(s: string): Record<StatementName, PgStatement> {
                  INSERT INTO ${s}.runs AS r (${RUN_COLUMNS})
                  SELECT $7::text, processor, partition, shard, $8::text, $9::bigint,
                    $10::bigint, $11::bigint, $12::bigint, $13::bigint, $14::integer,
-                   $15::double precision, $16::integer, $17::text, $18::text, $19::text
+                   $15::double precision, $16::integer, $17::text, $18::text, $19::text,
+                   $20::bigint
                  FROM done
                  ON CONFLICT (run_id) DO UPDATE SET ${RUN_UPDATE}
                )
@@ -136,7 +137,8 @@ export function postgresSql(s: string): Record<StatementName, PgStatement> {
     discardEmpty: `DELETE FROM ${s}.checkpoints WHERE ${fenced(1)} AND cursor IS NULL`,
     // A row the completion wrote as `completed` stays so (see RunStore.recordRun).
     recordRun: `INSERT INTO ${s}.runs AS r (${RUN_COLUMNS})
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                  $17)
                 ON CONFLICT (run_id) DO UPDATE SET ${RUN_UPDATE}
                 WHERE r.status <> 'completed'`,
     lastCompletedAt: `SELECT completed_at FROM ${s}.completions
@@ -197,7 +199,7 @@ export function keyLockId(schema: string, key: CheckpointKey): string {
 
 /** The columns of `runs`, in the order of {@link runValues}. */
 const RUN_COLUMNS = `run_id, processor, partition, shard, status, started_at, finished_at,
-  resumed_from, processed, total, batches, checkpoint_ms, attempt, reason, error, kind`;
+  resumed_from, processed, total, batches, checkpoint_ms, attempt, reason, error, kind, skipped`;
 
 /** What an upsert of a `runs` row replaces. */
 const RUN_UPDATE = `processor = EXCLUDED.processor, partition = EXCLUDED.partition,
@@ -205,7 +207,8 @@ const RUN_UPDATE = `processor = EXCLUDED.processor, partition = EXCLUDED.partiti
   finished_at = EXCLUDED.finished_at, resumed_from = EXCLUDED.resumed_from,
   processed = EXCLUDED.processed, total = EXCLUDED.total, batches = EXCLUDED.batches,
   checkpoint_ms = EXCLUDED.checkpoint_ms, attempt = EXCLUDED.attempt,
-  reason = EXCLUDED.reason, error = EXCLUDED.error, kind = EXCLUDED.kind`;
+  reason = EXCLUDED.reason, error = EXCLUDED.error, kind = EXCLUDED.kind,
+  skipped = EXCLUDED.skipped`;
 
 /** The WHERE of a fenced statement whose parameters start at `$first`. */
 function fenced(first: number): string {
@@ -266,5 +269,6 @@ export function runValues(run: RunRecord): unknown[] {
     run.reason,
     run.error,
     run.kind ?? "run",
+    run.skipped ?? 0,
   ];
 }

@@ -234,6 +234,8 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   // 10: a ledger entry is resolved, not deleted, once a later commit processes its entity.
   `ALTER TABLE failures ADD COLUMN resolved_at INTEGER;
    ALTER TABLE failures ADD COLUMN resolved_by TEXT;`,
+  // 11: entities a run skipped to the failure ledger.
+  "ALTER TABLE runs ADD COLUMN skipped INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /**

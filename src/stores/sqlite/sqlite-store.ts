@@ -458,19 +458,21 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
   #writeRun(run: RunRecord): void {
     this.#sql(
       `INSERT INTO runs (run_id, processor, partition, shard, status, started_at, finished_at,
-         resumed_from, processed, total, batches, checkpoint_ms, attempt, reason, error, kind)
+         resumed_from, processed, total, batches, checkpoint_ms, attempt, reason, error, kind,
+         skipped)
        VALUES (@runId, @processor, @partition, @shard, @status, @startedAt, @finishedAt,
          @resumedFrom, @processed, @total, @batches, @checkpointMs, @attempt, @reason, @error,
-         @kind)
+         @kind, @skipped)
        ON CONFLICT (run_id) DO UPDATE SET processor = excluded.processor,
          partition = excluded.partition, shard = excluded.shard, status = excluded.status,
          started_at = excluded.started_at, finished_at = excluded.finished_at,
          resumed_from = excluded.resumed_from, processed = excluded.processed,
          total = excluded.total, batches = excluded.batches,
          checkpoint_ms = excluded.checkpoint_ms, attempt = excluded.attempt,
-         reason = excluded.reason, error = excluded.error, kind = excluded.kind
+         reason = excluded.reason, error = excluded.error, kind = excluded.kind,
+         skipped = excluded.skipped
        WHERE runs.status <> 'completed'`,
-    ).run({ ...run, kind: run.kind ?? "run" });
+    ).run({ ...run, kind: run.kind ?? "run", skipped: run.skipped ?? 0 });
   }
 
   #get(key: CheckpointKey): CheckpointRow | undefined {

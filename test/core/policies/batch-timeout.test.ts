@@ -104,7 +104,7 @@ describe("batchTimeoutMs", { timeout: 60_000 }, () => {
           }),
         (error: Error & { option?: string }) =>
           error.option === "batchTimeoutMs" &&
-          /Invalid processor option `batchTimeoutMs`: expected .*pass milliseconds, e\.g\. 60_000/.test(
+          /Invalid processor "p" option `batchTimeoutMs`: expected .*pass milliseconds, e\.g\. 60_000/.test(
             error.message,
           ),
         String(value),
