@@ -9,26 +9,26 @@ export class DeadlinePlanner {
   /** Epoch ms at which the run must be done. */
   readonly deadline: number;
   readonly #marginMs: number;
-  readonly #k: number;
-  #n = 0;
+  readonly #sigmas: number;
+  #count = 0;
   #mean = 0;
   #m2 = 0;
   #maxSeen = 0;
 
-  /** `k` is how many standard deviations above the mean a batch is assumed to take. */
-  constructor(deadline: number, marginMs: number, k = 3) {
+  /** `sigmas` is how many standard deviations above the mean a batch is assumed to take. */
+  constructor(deadline: number, marginMs: number, sigmas = 3) {
     this.deadline = deadline;
     this.#marginMs = marginMs;
-    this.#k = k;
+    this.#sigmas = sigmas;
   }
 
   /** Records a finished batch of `size` entities that took `durationMs`, commit included. */
   record(size: number, durationMs: number): void {
     if (size <= 0) return;
     const perEntity = durationMs / size;
-    this.#n++;
+    this.#count++;
     const delta = perEntity - this.#mean;
-    this.#mean += delta / this.#n;
+    this.#mean += delta / this.#count;
     this.#m2 += delta * (perEntity - this.#mean);
     this.#maxSeen = Math.max(this.#maxSeen, perEntity);
   }
@@ -39,10 +39,10 @@ export class DeadlinePlanner {
    * underestimates the spread). 0 before the first batch.
    */
   estimate(size: number): number {
-    if (this.#n === 0) return 0;
-    const stddev = this.#n > 1 ? Math.sqrt(this.#m2 / (this.#n - 1)) : 0;
-    const perEntity = Math.max(this.#maxSeen, this.#mean + this.#k * stddev);
-    return perEntity * size * (1 + 1 / Math.sqrt(this.#n));
+    if (this.#count === 0) return 0;
+    const stddev = this.#count > 1 ? Math.sqrt(this.#m2 / (this.#count - 1)) : 0;
+    const perEntity = Math.max(this.#maxSeen, this.#mean + this.#sigmas * stddev);
+    return perEntity * size * (1 + 1 / Math.sqrt(this.#count));
   }
 
   /** Whether a batch of `size` starting at `now` would likely end past the margin. */
