@@ -8,6 +8,7 @@ import {
   unitLabel,
 } from "./run-partitions-options.js";
 import { barsLine, barsLogger, fittedFormat, terminalBars } from "./terminal-bars.js";
+import { isSplitOff } from "./unit.js";
 
 /**
  * The progress of `runPartitions(..., { progress: true })`: in a terminal, an overall bar
@@ -52,7 +53,8 @@ class Tally {
 
   finished(label: string, outcome: PartitionOutcome): void {
     this.#running.delete(label);
-    this.#finished++;
+    // A shard split off a running partition is part of that partition, not a unit of its own.
+    if (!(typeof outcome.shard === "string" && isSplitOff(outcome.shard))) this.#finished++;
     this.#finishedProcessed += outcome.result?.processed ?? 0;
   }
 
