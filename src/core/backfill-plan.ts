@@ -45,11 +45,18 @@ export async function openBackfill(
       `Joining the backfill of ${processor.name} begun ${began}: partitions completed since ` +
         "then are not run again (--rerun-completed runs them again).",
     );
+  } else if (record.replaced !== null && !options.rerunCompleted) {
+    logger.warn(
+      `The backfill of ${processor.name} begun ${new Date(record.replaced).toISOString()} saw ` +
+        `no progress for expiryMs (${processor.expiryMs} ms): it begins anew. Its partitions ` +
+        "completed before are run again and its checkpoints, expired, start over" +
+        `${record.discarded > 0 ? ` (${record.discarded} of split partitions discarded)` : ""}; ` +
+        "a larger expiryMs keeps a paused backfill longer.",
+    );
   } else if (record.discarded > 0) {
     logger.warn(
       `Beginning the backfill of ${processor.name} anew: ${record.discarded} checkpoints of ` +
-        "partitions split by an earlier one are discarded, so their partitions start over " +
-        "(a backfill begins anew after --rerun-completed or expiryMs without progress).",
+        "partitions split by an earlier one are discarded, so their partitions start over.",
     );
   }
   return { record, since: record.startedAt };

@@ -285,6 +285,31 @@ for (const factory of STORE_FACTORIES) {
       assert.equal(effects.get("2024-01-05:1"), 1);
     });
 
+    it("a backfill without progress for expiryMs begins anew and says so", async () => {
+      const stop = new AbortController();
+      const processor = daily({
+        async processBatch(batch, ctx) {
+          for (const n of batch) await opened.writeEffect(ctx.tx, `${ctx.partition}:${n}`);
+          if (ctx.partition === "2024-01-02" && batch[0] === 11) stop.abort();
+        },
+      });
+      const start = Date.now();
+      const first = await go(processor, { signal: stop.signal, now: () => start });
+      assert.equal(first.counts.completed, 1);
+      const { logger, lines } = captureLogger();
+      const later = start + 25 * 3_600_000;
+      const again = await go(processor, { logger, now: () => later });
+      assert.equal(again.counts.completed, 5, "every partition runs again, from the start");
+      assert.ok(
+        lines.some((l) =>
+          /^warn: The backfill of daily begun \S+ saw no progress for expiryMs \(86400000 ms\): it begins anew\./.test(
+            l,
+          ),
+        ),
+        lines.join("\n"),
+      );
+    });
+
     it("waits for a partition another runner holds, and says whose when its time is up", async () => {
       const clock = fakeClock(Date.now());
       const held = await opened.store.acquire({

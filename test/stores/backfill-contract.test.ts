@@ -60,6 +60,7 @@ for (const factory of STORE_FACTORIES) {
         finishedAt: null,
         runs: null,
         discarded: 0,
+        replaced: null,
       });
       const again = await open(T0 + 1000);
       assert.deepEqual([again.resumed, again.startedAt], [true, T0], "joined: same beginning");
@@ -90,7 +91,11 @@ for (const factory of STORE_FACTORIES) {
       const active = await open(T0 + 30 * HOUR);
       assert.deepEqual([active.resumed, active.startedAt], [true, T0]);
       const stale = await open(T0 + 80 * HOUR);
-      assert.deepEqual([stale.resumed, stale.startedAt], [false, T0 + 80 * HOUR]);
+      assert.deepEqual(
+        [stale.resumed, stale.startedAt, stale.replaced],
+        [false, T0 + 80 * HOUR, T0],
+        "a new one, which says which one it replaced",
+      );
     });
 
     it("a claim of a unit completed since the backfill began takes nothing", async () => {

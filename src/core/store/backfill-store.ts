@@ -85,6 +85,11 @@ export interface BackfillRecord {
   readonly runs: number | null;
   /** For a new one: the checkpoints of split partitions it discarded. */
   readonly discarded: number;
+  /**
+   * For a new one begun where an unfinished one was found (not active since `staleBefore`,
+   * or `restart`): when that one began. Null otherwise.
+   */
+  readonly replaced: number | null;
 }
 
 /** What {@link BackfillStore.listUnits} returns. */

@@ -66,6 +66,7 @@ export class MemoryBackfills implements BackfillStore {
         finishedAt,
         runs,
         discarded: 0,
+        replaced: null,
       };
     }
     const mine = (key: CheckpointKey) =>
@@ -84,7 +85,16 @@ export class MemoryBackfills implements BackfillStore {
     const startedAt = active ? prior.startedAt : request.now;
     const discarded = active ? 0 : this.#discardSplits(mine, request.now);
     this.#backfills.set(id, { startedAt, updatedAt: request.now, finishedAt: null });
-    return { ...record, startedAt, resumed: active, finishedAt: null, runs: null, discarded };
+    const replaced = !active && prior?.finishedAt === null ? prior.startedAt : null;
+    return {
+      ...record,
+      startedAt,
+      resumed: active,
+      finishedAt: null,
+      runs: null,
+      discarded,
+      replaced,
+    };
   }
 
   /** A new backfill's start: the checkpoints of split partitions that no live lease holds go. */

@@ -90,10 +90,12 @@ export class PostgresBackfills implements BackfillStore {
       )
       SELECT started_at, EXISTS (SELECT 1 FROM active) AS resumed, NULL::bigint AS finished_at,
         NULL::bigint AS runs,
-        (SELECT json_agg(json_build_array(partition, shard)) FROM discarded) AS discarded
+        (SELECT json_agg(json_build_array(partition, shard)) FROM discarded) AS discarded,
+        (SELECT started_at FROM prior WHERE finished_at IS NULL
+           AND NOT EXISTS (SELECT 1 FROM active)) AS replaced
       FROM upserted
       UNION ALL
-      SELECT started_at, true, finished_at, runs, NULL FROM finished`;
+      SELECT started_at, true, finished_at, runs, NULL, NULL FROM finished`;
     this.#finish = `UPDATE ${s}.backfills SET finished_at = ${storeNow(4)},
         updated_at = ${storeNow(4)}
       WHERE processor = $1 AND backfill_id = $2 AND started_at = $3 AND finished_at IS NULL`;
@@ -145,6 +147,7 @@ export class PostgresBackfills implements BackfillStore {
       finished_at: string | null;
       runs: string | null;
       discarded: Array<[string, string]> | null;
+      replaced: string | null;
     }>(this.#open, [
       request.processor,
       request.id,
@@ -168,6 +171,7 @@ export class PostgresBackfills implements BackfillStore {
       finishedAt: row.finished_at === null ? null : Number(row.finished_at),
       runs: row.runs === null ? null : Number(row.runs),
       discarded: discarded.length,
+      replaced: row.replaced === null ? null : Number(row.replaced),
     };
   }
 

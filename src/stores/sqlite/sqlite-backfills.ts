@@ -74,6 +74,7 @@ export class SqliteBackfills implements BackfillStore {
         finishedAt: prior.finished_at,
         runs,
         discarded: 0,
+        replaced: null,
       };
     }
     // Active lately: opened, or one of its partitions committed or completed.
@@ -103,7 +104,16 @@ export class SqliteBackfills implements BackfillStore {
        ON CONFLICT (processor, backfill_id) DO UPDATE SET partitions = excluded.partitions,
          started_at = excluded.started_at, updated_at = excluded.updated_at, finished_at = NULL`,
     ).run(processor, id, request.partitions.length, startedAt, now);
-    return { ...record, startedAt, resumed: active, finishedAt: null, runs: null, discarded };
+    const replaced = !active && prior?.finished_at === null ? prior.started_at : null;
+    return {
+      ...record,
+      startedAt,
+      resumed: active,
+      finishedAt: null,
+      runs: null,
+      discarded,
+      replaced,
+    };
   }
 
   /** A new backfill's start: the checkpoints of split partitions that no live lease holds go. */
