@@ -1,7 +1,4 @@
-import { checkpointKey } from "../core/checkpoint-key.js";
 import { InvalidOptionError } from "../core/errors.js";
-import type { Processor } from "../core/processor.js";
-import type { RunStore } from "../core/store/run-store.js";
 import { storableText } from "../core/stored-text.js";
 
 /** What one job carries. */
