@@ -3,6 +3,8 @@ import type {
   FailureFilter,
   RunFilter,
   RunRecord,
+  SplitFilter,
+  SplitRecord,
   StoredFailure,
 } from "../core/store/records.js";
 import type { ReportStore } from "../core/store/report-store.js";
@@ -73,6 +75,14 @@ export async function loadRuns(
     store.scanCheckpoints({ processor: filter.processor }),
   ]);
   return runsReport(runs, checkpoints, now ?? Date.now());
+}
+
+/**
+ * Splits of running partitions and shards, newest first: when, at which cursor, the shard it
+ * made, who asked and which run split. One query.
+ */
+export function loadSplits(store: ReportStore, filter: SplitFilter = {}): Promise<SplitRecord[]> {
+  return store.listSplits(filter);
 }
 
 /**

@@ -11,6 +11,7 @@ import {
   openStore,
   type RolledStatusRow,
   runPartitions,
+  type SplitRecord,
 } from "../../src/index.js";
 import { waymark } from "./cli.js";
 
@@ -67,7 +68,7 @@ const unsplittable = defineProcessor({
   },
 });
 
-describe("waymark status of a partition in parts", () => {
+describe("waymark status and runs --splits of partitions in parts", () => {
   let dir: string;
   let url: string;
   before(async () => {
@@ -158,5 +159,45 @@ describe("waymark status of a partition in parts", () => {
     } finally {
       await store.close();
     }
+  });
+
+  it("runs --splits lists each split: when, at which cursor, the shard it made, who asked", async () => {
+    const [json, table, none] = await Promise.all([
+      waymark(["runs", "--store", url, "--splits", "--json"]),
+      waymark(["runs", "--store", url, "--splits"]),
+      waymark(["runs", "--store", url, "--splits", "--processor", "static-parts"]),
+    ]);
+    for (const r of [json, table, none]) assert.equal(r.code, 0, r.stderr);
+    const splits = JSON.parse(json.stdout) as SplitRecord[];
+    assert.ok(splits.length >= 1, "P of split-parts was split");
+    const status = JSON.parse(
+      (await waymark(["status", "--store", url, "--json", "--processor", "split-parts"])).stdout,
+    ) as RolledStatusRow[];
+    const parts = [...(status[0]?.shards ?? []), ...(status[0]?.completedShards ?? [])];
+    for (const split of splits) {
+      assert.deepEqual([split.processor, split.partition], ["split-parts", "P"]);
+      assert.ok(
+        parts.some((p) => p.shard === split.newShard),
+        `${split.newShard} is a part of P`,
+      );
+      assert.match(split.requestedBy ?? "", /:backfill$/, "asked by the idle slot's backfill");
+      assert.equal(typeof split.at, "number");
+    }
+    const first = splits.at(-1) as SplitRecord;
+    assert.equal(first.shard, "", "the first split is of the whole partition");
+    assert.match(
+      table.stdout,
+      new RegExp(
+        `^SPLIT AT \\(UTC\\) +PROCESSOR +PARTITION +SHARD +AT CURSOR +NEW SHARD +REQUESTED BY +SPLIT BY RUN\n` +
+          `(.*\n)*\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d +split-parts +P +${first.at} +\\${first.newShard} +\\S+:backfill +${first.runId}`,
+      ),
+    );
+    assert.equal(none.stdout.trim(), "No splits recorded.");
+  });
+
+  it("runs --splits refuses the filters of runs, exit 2", async () => {
+    const result = await waymark(["runs", "--store", url, "--splits", "--status", "failed"]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /--splits lists splits by --processor, --partition and --limit/);
   });
 });
