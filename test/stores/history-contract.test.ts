@@ -112,9 +112,12 @@ for (const factory of STORE_FACTORIES) {
           restart: false,
           repeatFinished: false,
         });
+      const ancient = await open("ancient", T0 - 1000);
+      await backfills.finish(ancient, T0 - 500);
       const older = await open("first", T0 + 100);
       await backfills.finish(older, T0 + 200);
       await open("second", T0 + 300);
+      // "ancient" finished before the oldest checkpoint (T0) was made: none of its work is left.
       assert.deepEqual(await opened.store.listBackfills(), [
         { processor: "daily", id: "second", partitions: 2, startedAt: T0 + 300, finishedAt: null },
         {
@@ -126,6 +129,12 @@ for (const factory of STORE_FACTORIES) {
         },
       ]);
       assert.deepEqual(await opened.store.listBackfills({ processor: "weekly" }), []);
+      await opened.store.resetPartition("daily", "2024-01-01", T0 + 60_000);
+      assert.deepEqual(
+        (await opened.store.listBackfills()).map((b) => b.id),
+        ["second"],
+        "with no checkpoint left, only the unfinished one can hold work in flight",
+      );
     });
 
     it("a partition's reset deletes every shard's checkpoint and forgets its completions", async () => {

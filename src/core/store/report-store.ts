@@ -57,7 +57,11 @@ export interface ReportStore {
    */
   listCompletions(filter?: CheckpointFilter): Promise<UnitCompletion[]>;
 
-  /** Backfills begun, newest first: when each began, and finished. */
+  /**
+   * Backfills begun, newest first: when each began, and finished. Left out: those that
+   * finished before the oldest checkpoint of their processor was made, which hold none of the
+   * work in flight (a daily backfill's year of history is not read on every refresh).
+   */
   listBackfills(filter?: CheckpointFilter): Promise<StoredBackfill[]>;
 
   /** Splits of running partitions and shards (dynamic splitting), newest first. */

@@ -125,8 +125,12 @@ export class MemoryBackfills implements BackfillStore {
     return discarded;
   }
 
-  /** The backfills begun, newest first: the read side's `listBackfills`. */
+  /** The read side's `listBackfills`: newest first, none finished before the work in flight. */
   list(filter: CheckpointFilter): StoredBackfill[] {
+    const oldest = new Map<string, number>();
+    for (const c of this.#tables.checkpoints.values()) {
+      oldest.set(c.processor, Math.min(c.createdAt, oldest.get(c.processor) ?? c.createdAt));
+    }
     return [...this.#backfills]
       .map(([key, b]) => {
         const [processor = "", id = ""] = key.split("\u0000");
@@ -134,6 +138,7 @@ export class MemoryBackfills implements BackfillStore {
         return { processor, id, partitions, startedAt, finishedAt };
       })
       .filter((b) => filter.processor === undefined || b.processor === filter.processor)
+      .filter((b) => b.finishedAt === null || b.finishedAt >= (oldest.get(b.processor) ?? Infinity))
       .sort((a, b) => b.startedAt - a.startedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 

@@ -142,7 +142,10 @@ export class PostgresReports {
 
   async listBackfills(filter: CheckpointFilter): Promise<StoredBackfill[]> {
     const result = await this.#query<BackfillRow>(
-      `SELECT * FROM ${this.#s}.backfills WHERE ($1::text IS NULL OR processor = $1)
+      `SELECT * FROM ${this.#s}.backfills b WHERE ($1::text IS NULL OR processor = $1)
+         AND (finished_at IS NULL OR finished_at >= (SELECT min(created_at)
+                                                     FROM ${this.#s}.checkpoints c
+                                                     WHERE c.processor = b.processor))
        ORDER BY started_at DESC, backfill_id COLLATE "C"`,
       [filter.processor ?? null],
     );

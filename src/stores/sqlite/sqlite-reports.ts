@@ -117,7 +117,9 @@ export class SqliteReports {
   listBackfills(filter: CheckpointFilter): StoredBackfill[] {
     const rows = this.#statements
       .get(
-        `SELECT * FROM backfills WHERE (@processor IS NULL OR processor = @processor)
+        `SELECT * FROM backfills b WHERE (@processor IS NULL OR processor = @processor)
+           AND (finished_at IS NULL OR finished_at >= (SELECT min(created_at) FROM checkpoints c
+                                                       WHERE c.processor = b.processor))
          ORDER BY started_at DESC, backfill_id`,
       )
       .all({ processor: filter.processor ?? null }) as BackfillRow[];
