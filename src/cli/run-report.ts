@@ -145,7 +145,8 @@ export function describeSummary(processor: string, result: PartitionsResult): st
     );
     return `${lines.join("\n")}\n`;
   }
-  lines.push(...whoRanWhat(result.partitions));
+  const shared = whoRanWhat(result.partitions);
+  lines.push(...shared);
   const notStarted: string[] = [];
   for (const outcome of result.partitions) {
     if (outcome.status === "not-started") notStarted.push(unitLabel(outcome));
@@ -161,7 +162,8 @@ export function describeSummary(processor: string, result: PartitionsResult): st
     }
   }
   if (notStarted.length > 0) lines.push(`  not started  ${listed(notStarted)}`);
-  if (backfill?.finishedAt != null) {
+  // Where others took part, whether all of it is done is not plain from this process's lines.
+  if (shared.length > 0 && backfill?.finishedAt != null) {
     lines.push(`The backfill begun ${isoSeconds(backfill.startedAt)} is complete.`);
   }
   lines.push(...whatNext(result));
