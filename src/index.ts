@@ -59,12 +59,19 @@ export type {
   CheckpointFilter,
   CheckpointScan,
   CorruptCheckpoint,
+  DeletedCheckpoint,
   FailureFilter,
   FailureStatus,
+  PartitionReset,
   RunFilter,
   RunRecord,
+  SplitFilter,
+  SplitRecord,
+  StoredBackfill,
   StoredCheckpoint,
   StoredFailure,
+  UnitCompletion,
+  UnitRange,
 } from "./core/store/records.js";
 export type { OperatorStore, ReportStore } from "./core/store/report-store.js";
 export type {
@@ -103,13 +110,14 @@ export {
   loadAdvice,
   loadFailures,
   loadRuns,
+  loadSplits,
   loadStale,
   loadStats,
   loadStatus,
 } from "./reports/load.js";
 export type { RunningState } from "./reports/reached.js";
 export type { RunView } from "./reports/runs.js";
-export type { RolledStatusRow } from "./reports/shard-rollup.js";
+export type { CompletedShard, RolledStatusRow } from "./reports/shard-rollup.js";
 export type { DeadRun, DeadRunCause, StaleCheckpoint, StaleReport } from "./reports/stale.js";
 export type { ProcessorStats } from "./reports/stats.js";
 export type { StatusRow } from "./reports/status.js";

@@ -7,6 +7,7 @@ import {
   type PartitionsResult,
   unitLabel,
 } from "../core/run-partitions-options.js";
+import { isSplitOff as isSplitOffShard } from "../core/unit.js";
 import { EXIT } from "./exit-codes.js";
 import { formatDuration } from "./shared.js";
 
@@ -91,11 +92,30 @@ export class JsonLines {
       processed: result.processed,
       skipped: result.skipped,
       durationMs: result.durationMs,
+      // Each unit: run here (with its run's id), or completed by another run (which, when).
       partitions: result.partitions.map((o) => ({
         partition: o.partition,
         ...(o.shard === undefined ? {} : { shard: o.shard }),
         status: o.status,
+        ...(o.result && o.result.runId !== "" ? { runId: o.result.runId } : {}),
+        ...(o.completedBy === undefined ? {} : { completedBy: o.completedBy }),
+        ...(o.completedAt === undefined ? {} : { completedAt: iso(o.completedAt) }),
         ...(o.result?.error ? { error: `${o.result.error.name}: ${o.result.error.message}` } : {}),
+      })),
+      backfill: result.backfill
+        ? {
+            startedAt: iso(result.backfill.startedAt),
+            finishedAt:
+              result.backfill.finishedAt === null ? null : iso(result.backfill.finishedAt),
+            alreadyFinished: result.backfill.alreadyFinished,
+            runs: result.backfill.runs,
+          }
+        : null,
+      waiting: (result.waiting ?? []).map((w) => ({
+        partition: w.partition,
+        ...(w.shard === undefined ? {} : { shard: w.shard }),
+        owner: w.owner,
+        expiresAt: iso(w.expiresAt),
       })),
     });
   }
@@ -106,13 +126,13 @@ export class JsonLines {
 }
 
 /**
- * The summary a person reads: one line of counts, then a line for each partition that did
- * not complete (not-started ones folded into one line), then what to do next.
+ * The summary a person reads: one line of counts, then which units this process ran and which
+ * other runs of the backfill completed, a line for each that did not complete (not-started
+ * ones folded into one line), whether the backfill is complete, and what to do next.
  */
 export function describeSummary(processor: string, result: PartitionsResult): string {
-  const total = result.partitions.length;
   const lines = [
-    `${processor}: ${total} ${total === 1 ? "partition" : "partitions"}: ` +
+    `${processor}: ${describeUnits(result.partitions)}: ` +
       `${describeCounts(result, { failures: false })} in ${formatDuration(result.durationMs)}; ` +
       `${result.processed.toLocaleString("en")} entities processed` +
       `${skippedText(result.skipped)}.`,
@@ -125,34 +145,71 @@ export function describeSummary(processor: string, result: PartitionsResult): st
     );
     return `${lines.join("\n")}\n`;
   }
-  const byOthers = result.partitions.filter((o) => o.completedBy !== undefined);
-  if (byOthers.length > 0) {
-    lines.push(`  completed by other runners of this backfill: ${listed(byOthers.map(unitLabel))}`);
-  }
-  const split = result.partitions.filter(
-    (o) => typeof o.shard === "string" && o.shard.startsWith("~"),
-  );
-  if (split.length > 0) {
-    lines.push(`  shards split off running partitions, run here: ${listed(split.map(unitLabel))}`);
-  }
+  const shared = whoRanWhat(result.partitions);
+  lines.push(...shared);
   const notStarted: string[] = [];
   for (const outcome of result.partitions) {
     if (outcome.status === "not-started") notStarted.push(unitLabel(outcome));
-    else if (!["completed", "already-completed", "skipped"].includes(outcome.status)) {
+    else if (outcome.status === "skipped" && isSplitOff(outcome)) {
+      lines.push(
+        `  skipped    ${unitLabel(outcome)}  no such shard: it completed, or its partition was ` +
+          "reset or begun anew",
+      );
+    } else if (!["completed", "already-completed", "skipped"].includes(outcome.status)) {
       lines.push(
         `  ${outcome.status.padEnd(9)}  ${unitLabel(outcome)}  ${detail(outcome, result.waiting)}`,
       );
     }
   }
-  if (notStarted.length > 0) {
-    const shown =
-      notStarted.length <= 3
-        ? notStarted.join(", ")
-        : `${notStarted[0]} … ${notStarted.at(-1)} (${notStarted.length})`;
-    lines.push(`  not started  ${shown}`);
+  if (notStarted.length > 0) lines.push(`  not started  ${listed(notStarted)}`);
+  // Where others took part, whether all of it is done is not plain from this process's lines.
+  if (shared.length > 0 && backfill?.finishedAt != null) {
+    lines.push(`The backfill begun ${isoSeconds(backfill.startedAt)} is complete.`);
   }
   lines.push(...whatNext(result));
   return `${lines.join("\n")}\n`;
+}
+
+/**
+ * What a summary covers: `10 partitions`, `6 shards of 2 partitions`, and the shards split
+ * off running partitions this process ran (`… and 2 shards split off them`).
+ */
+function describeUnits(outcomes: readonly PartitionOutcome[]): string {
+  const splitOffs = outcomes.filter(isSplitOff);
+  const units = outcomes.filter((o) => !isSplitOff(o));
+  const partitions = new Set(outcomes.map((o) => o.partition));
+  if (units.length === 0) {
+    return `${plural(splitOffs.length, "shard")} split off ${listed([...partitions])}`;
+  }
+  const count = plural(partitions.size, "partition");
+  const sharded = units.some((o) => o.shard !== undefined);
+  const text = sharded ? `${plural(units.length, "shard")} of ${count}` : count;
+  if (splitOffs.length === 0) return text;
+  const them = partitions.size === 1 ? "it" : "them";
+  return `${text} and ${plural(splitOffs.length, "shard")} split off ${them}`;
+}
+
+/**
+ * When other runs of the backfill did part of it: what this process ran, and what they
+ * completed. A process that ran everything itself needs neither line.
+ */
+function whoRanWhat(outcomes: readonly PartitionOutcome[]): string[] {
+  const byOthers = outcomes.filter((o) => o.completedBy !== undefined).map(unitLabel);
+  const here = outcomes.filter((o) => o.result !== null && o.result.runId !== "");
+  if (byOthers.length === 0 && !here.some(isSplitOff)) return [];
+  const ran = here.map(unitLabel);
+  return [
+    `  run here:                 ${ran.length === 0 ? "none" : listed(ran)}`,
+    ...(byOthers.length === 0 ? [] : [`  completed by other runs:  ${listed(byOthers)}`]),
+  ];
+}
+
+function isSplitOff(outcome: PartitionOutcome): boolean {
+  return typeof outcome.shard === "string" && isSplitOffShard(outcome.shard);
+}
+
+function plural(n: number, word: string): string {
+  return `${n.toLocaleString("en")} ${word}${n === 1 ? "" : "s"}`;
 }
 
 /**
@@ -196,6 +253,11 @@ function listed(labels: readonly string[]): string {
   return labels.length <= 4
     ? labels.join(", ")
     : `${labels[0]} … ${labels.at(-1)} (${labels.length})`;
+}
+
+/** A time in JSON: `2024-06-01T06:00:00.000Z`. */
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
 }
 
 /** A time as `2024-06-01T06:00:00Z`. */

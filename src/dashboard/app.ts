@@ -10,10 +10,9 @@ import type { PromRegistryLike } from "../metrics/peer-types.js";
 import { collectGarbage, resetCheckpoint } from "../reports/actions.js";
 import { adviceFrom, loadStale } from "../reports/load.js";
 import { runsReport } from "../reports/runs.js";
-import { rollUpShards } from "../reports/shard-rollup.js";
+import { rolledStatus } from "../reports/shard-rollup.js";
 import { staleReport } from "../reports/stale.js";
 import { statsReport } from "../reports/stats.js";
-import { statusReport } from "../reports/status.js";
 import { savedPerDay } from "./chart.js";
 import { hostAllowList, requireToken } from "./guard.js";
 import { renderPage } from "./page.js";
@@ -48,7 +47,7 @@ export interface DashboardAppOptions {
 }
 
 /**
- * Reads every report the page shows through the read side of the store: five queries,
+ * Reads every report the page shows through the read side of the store: seven queries,
  * however many checkpoints and runs there are. The month of history is read once and
  * serves the stats (7 days), the savings chart (14 days) and the advisor (30 days).
  */
@@ -56,15 +55,18 @@ export async function collectDashboardData(
   store: ReportStore,
   now: number,
 ): Promise<DashboardData> {
-  const [{ checkpoints, corrupt }, current, running, runs, month] = await Promise.all([
-    store.scanCheckpoints(),
-    store.listCurrentRuns(),
-    store.listRuns({ status: "running" }),
-    store.listRuns({ limit: 50 }),
-    store.listRuns({ since: now - 30 * DAY }),
-  ]);
+  const [{ checkpoints, corrupt }, current, completions, backfills, running, runs, month] =
+    await Promise.all([
+      store.scanCheckpoints(),
+      store.listCurrentRuns(),
+      store.listCompletions(),
+      store.listBackfills(),
+      store.listRuns({ status: "running" }),
+      store.listRuns({ limit: 50 }),
+      store.listRuns({ since: now - 30 * DAY }),
+    ]);
   return {
-    status: rollUpShards(statusReport(checkpoints, current, now)),
+    status: rolledStatus({ checkpoints, current, completions, backfills }, now),
     corrupt,
     runs: runsReport(runs, checkpoints, now),
     stats: statsReport(month, now - 7 * DAY),

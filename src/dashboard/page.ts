@@ -24,7 +24,7 @@ body{font:14px system-ui,sans-serif;margin:0 24px 24px;color:#222}
 header{display:flex;gap:16px;align-items:baseline;border-bottom:1px solid #ddd}
 h2{font-size:16px;margin:20px 0 6px}h3{font-size:13px;margin:10px 0 4px;color:#555}
 table{border-collapse:collapse}td,th{padding:3px 10px 3px 0;text-align:left;vertical-align:top}
-th{font-weight:600;border-bottom:1px solid #ccc}.empty{color:#777}
+th{font-weight:600;border-bottom:1px solid #ccc}.empty{color:#777}.split-note{color:#777;font-size:12px}
 .bar{width:160px;height:10px;background:#eee;border-radius:5px;overflow:hidden}
 .bar div{height:100%;background:#3b82f6;transition:width .3s}
 .run.failed td:nth-child(4){color:#b91c1c}.warn{color:#b45309}

@@ -68,7 +68,7 @@ function statusSection(rows: readonly RolledStatusRow[], allowWrites: boolean): 
   if (rows.length === 0) return h`<p class="empty">No active checkpoints.</p>`;
   return h`<table><thead><tr><th>Processor</th><th>Partition</th><th>Progress</th><th>Done</th>
 <th>Rate</th><th>ETA</th><th>Age</th><th>Lease holder</th><th>Resumes</th><th></th></tr></thead><tbody>
-${rows.map((r) => [statusRow(r, allowWrites), ...(r.shards ?? []).map((s) => statusRow(s, allowWrites))])}</tbody></table>`;
+${rows.map((r) => [statusRow(r, allowWrites), ...(r.shards ?? []).map((s) => statusRow(s, allowWrites, true))])}</tbody></table>`;
 }
 
 /** Rows no run could have written: what is wrong, and the reset that recovers each. */
@@ -89,18 +89,24 @@ ${corrupt.map(
 )}</tbody></table>`;
 }
 
-/** One row; a sharded partition's sum has no reset button, each of its shards has one. */
-function statusRow(r: RolledStatusRow, allowWrites: boolean): Html {
-  const place = r.shard === "" ? r.partition : `${r.partition} shard ${r.shard}`;
+/**
+ * One row; a partition in parts has its sum over its whole range (completed shards included)
+ * and no reset button, each of its shards in flight has one. A holder's reason for declining
+ * a split shows under the place.
+ */
+function statusRow(r: RolledStatusRow, allowWrites: boolean, part = false): Html {
+  const shard = part && r.shard === "" ? "(start)" : r.shard;
+  const place = shard === "" ? r.partition : `${r.partition} shard ${shard}`;
+  const done = r.completedShards?.length ?? 0;
   const reset = r.shards
-    ? h`${r.shards.length} shards in flight`
+    ? h`${r.shards.length} shards in flight${done > 0 ? `, ${done} done` : ""}`
     : writeButton(allowWrites, "reset", "Reset", {
         processor: r.processor,
         partition: r.partition,
         shard: r.shard,
       });
   return h`<tr data-processor="${r.processor}" data-partition="${r.partition}" data-shard="${r.shard}"${r.shard === "" ? "" : raw(' class="shard"')}>
-<td class="processor">${r.processor}</td><td>${place}</td>
+<td class="processor">${r.processor}</td><td>${place}${r.splitNote === null ? "" : h`<div class="split-note">not split: ${r.splitNote}</div>`}</td>
 <td><div class="bar"><div style="width:${r.percent ?? 0}%"></div></div></td>
 <td class="done">${r.completed}/${r.total ?? "?"}${r.percent === null ? "" : ` (${r.percent.toFixed(1)}%)`}</td>
 <td>${r.ratePerSecond === null ? "-" : `${r.ratePerSecond.toFixed(1)}/s`}</td><td>${duration(r.etaMs)}</td>

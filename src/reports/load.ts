@@ -3,15 +3,16 @@ import type {
   FailureFilter,
   RunFilter,
   RunRecord,
+  SplitFilter,
+  SplitRecord,
   StoredFailure,
 } from "../core/store/records.js";
 import type { ReportStore } from "../core/store/report-store.js";
 import { type Advice, type AdviseOptions, advise } from "./advise.js";
 import { type RunView, runsReport } from "./runs.js";
-import { type RolledStatusRow, rollUpShards } from "./shard-rollup.js";
+import { type RolledStatusRow, rolledStatus } from "./shard-rollup.js";
 import { type StaleReport, staleReport } from "./stale.js";
 import { type ProcessorStats, statsReport } from "./stats.js";
-import { statusReport } from "./status.js";
 
 /**
  * The reports `waymark status`, `runs`, `stats`, `stale`, `advise` and `failures` print and the
@@ -30,8 +31,9 @@ export interface ReportOptions {
 }
 
 /**
- * Checkpoints in flight with progress, rate, ETA, age and lease holder; a sharded partition
- * rolled up, its shards under it; corrupt rows left out ({@link loadCorrupt} lists them). Two
+ * Checkpoints in flight with progress, rate, ETA, age and lease holder; a partition in parts
+ * (static shards, shards split off) rolled up over its whole range, the parts already done
+ * included, its shards under it; corrupt rows left out ({@link loadCorrupt} lists them). Four
  * queries.
  *
  * @example
@@ -43,11 +45,14 @@ export async function loadStatus(
   options: ReportOptions = {},
 ): Promise<RolledStatusRow[]> {
   const { processor } = options;
-  const [{ checkpoints }, current] = await Promise.all([
+  const [{ checkpoints }, current, completions, backfills] = await Promise.all([
     store.scanCheckpoints({ processor }),
     store.listCurrentRuns({ processor }),
+    store.listCompletions({ processor }),
+    store.listBackfills({ processor }),
   ]);
-  return rollUpShards(statusReport(checkpoints, current, options.now ?? Date.now()));
+  const reads = { checkpoints, current, completions, backfills };
+  return rolledStatus(reads, options.now ?? Date.now());
 }
 
 /** Options of {@link loadRuns}: the history filters, and the time liveness is judged at. */
@@ -70,6 +75,14 @@ export async function loadRuns(
     store.scanCheckpoints({ processor: filter.processor }),
   ]);
   return runsReport(runs, checkpoints, now ?? Date.now());
+}
+
+/**
+ * Splits of running partitions and shards, newest first: when, at which cursor, the shard it
+ * made, who asked and which run split. One query.
+ */
+export function loadSplits(store: ReportStore, filter: SplitFilter = {}): Promise<SplitRecord[]> {
+  return store.listSplits(filter);
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { RunRecord, StoredCheckpoint } from "../core/store/checkpoint-store.js";
+import type { UnitRange } from "../core/store/records.js";
 import type { CheckpointKey, Cursor } from "../core/types.js";
 import { leaseIsLive } from "./lease.js";
 
@@ -21,6 +22,14 @@ export interface StatusRow extends CheckpointKey {
   readonly ratePerSecond: number | null;
   /** Time left at that rate; null when nobody holds the lease or the total is unknown. */
   readonly etaMs: number | null;
+  /** The ids it covers (a split narrows them); null on rows from before ranges were kept. */
+  readonly range: UnitRange | null;
+  /** For a shard split off a running one: the shard it came from (`""`: the partition). */
+  readonly parent: string | null;
+  /** Why its holder last declined to split it (no `split` hook, too little left), or null. */
+  readonly splitNote: string | null;
+  /** The runner that asked for a split its holder has not answered yet, or null. */
+  readonly splitRequestedBy: string | null;
 }
 
 /**
@@ -56,6 +65,10 @@ export function statusReport(
         live && ratePerSecond && remaining !== null
           ? Math.round((remaining / ratePerSecond) * 1000)
           : null,
+      range: c.range,
+      parent: c.parent,
+      splitNote: c.splitNote,
+      splitRequestedBy: c.splitRequest?.by ?? null,
     };
   });
 }

@@ -43,15 +43,20 @@ async function assertRefreshCost(store: CheckpointStore, queries: () => number):
     data.status.every((r) => (r.shards ?? [r]).every((s) => s.ratePerSecond !== null)),
     "each checkpoint found its current run",
   );
-  // Exactly: checkpoints, current runs, running runs, the last 50 runs, the month's runs.
-  assert.equal(refresh, 5, `a dashboard refresh made ${refresh} queries`);
+  // Exactly: checkpoints, current runs, completions of partitions in flight, backfills,
+  // running runs, the last 50 runs, the month's runs.
+  assert.equal(refresh, 7, `a dashboard refresh made ${refresh} queries`);
   const statusBefore = queries();
   await loadStatus(store, { now: NOW });
-  assert.equal(queries() - statusBefore, 2, "status: checkpoints and their current runs");
+  assert.equal(
+    queries() - statusBefore,
+    4,
+    "status: checkpoints, their current runs, their partitions' completions, backfills",
+  );
 }
 
 describe(`a dashboard refresh with ${CHECKPOINTS} checkpoints`, { timeout: 120_000 }, () => {
-  it("makes 5 queries on PostgreSQL", { skip: NO_SERVER }, async () => {
+  it("makes 7 queries on PostgreSQL", { skip: NO_SERVER }, async () => {
     const test = openTestPool();
     let count = 0;
     const counted = (query: PgPool["query"]) =>
@@ -94,7 +99,7 @@ describe(`a dashboard refresh with ${CHECKPOINTS} checkpoints`, { timeout: 120_0
     }
   });
 
-  it("executes 5 statements on SQLite", async () => {
+  it("executes 7 statements on SQLite", async () => {
     const dir = mkdtempSync(join(tmpdir(), "waymark-query-count-"));
     const store = new SqliteStore(join(dir, "waymark.db"));
     let count = 0;

@@ -3,12 +3,14 @@ import { consoleLogger, silentLogger } from "../../core/logger.js";
 import { onStopSignal } from "../../core/policies/process-signals.js";
 import { DEFAULT_DEADLINE_MARGIN_MS } from "../../core/run-options.js";
 import { runPartitions } from "../../core/run-partitions.js";
+import type { PartitionOutcome } from "../../core/run-partitions-options.js";
 import type { Logger } from "../../core/types.js";
 import { parseDuration } from "../duration.js";
 import { EXIT } from "../exit-codes.js";
 import { pickProcessor } from "../load-processors.js";
 import { type PartitionFlags, partitionsOf } from "../partitions.js";
 import { describeSummary, exitCodeFor, JsonLines } from "../run-report.js";
+import { refuseShardWith, runShard } from "../run-shard.js";
 import {
   CliError,
   positiveInteger,
@@ -18,6 +20,7 @@ import {
 } from "../shared.js";
 
 interface RunCommandOptions extends StoreCommandOptions, PartitionFlags {
+  shard?: string;
   concurrency: string;
   timeBudget?: string;
   deadline?: string;
@@ -35,10 +38,14 @@ export function registerRun(program: Command): void {
   withStoreOptions(
     program
       .command("run")
-      .description("run a processor of yours on a partition, or backfill many")
+      .description("run a processor of yours on a partition (or one shard of it), or backfill many")
       .argument("<module>", "a .js/.mjs module, or a .ts one (loaded through tsx)")
       .argument("[processor]", "which processor, when the module exports several")
       .option("--partition <partition>", "run one partition")
+      .option(
+        "--shard <id>",
+        "with --partition: run only this shard of it, a static one or one split off (~…)",
+      )
       .option("--partitions <list>", "run these partitions, e.g. a,b,c")
       .option("--from <date>", "first day of a range of partitions, YYYY-MM-DD")
       .option("--to <date>", "last day of the range (included), YYYY-MM-DD")
@@ -64,10 +71,12 @@ boundary (exit 75); a second one exits at once.
 Examples:
   waymark run dist/jobs.js --partition 2024-01-15
   waymark run jobs.ts summaries --from 2024-01-01 --to 2024-12-31 --concurrency 8
-  waymark run jobs.ts --partitions eu,us,apac --time-budget 55m --json`,
+  waymark run jobs.ts --partitions eu,us,apac --time-budget 55m --json
+  waymark run jobs.ts summaries --partition 2024-01-15 --shard 1`,
     )
     .action(async (module: string, name: string | undefined, options: RunCommandOptions) => {
       const partitions = partitionsOf(options);
+      if (options.shard !== undefined) refuseShardWith(options);
       const concurrency = positiveInteger(options.concurrency, "--concurrency", "e.g. 4", 256);
       const timeBudgetMs =
         options.timeBudget === undefined
@@ -80,25 +89,34 @@ Examples:
       const stopSignals = stopOnSignals(options.quiet || json ? null : processor.name);
       try {
         await usingStore(options.store, async (store) => {
-          const result = await runPartitions(processor, {
+          const common = {
             store,
-            partitions,
-            concurrency,
-            rerunCompleted: options.rerunCompleted ?? false,
             handleSignals: true,
             ...(timeBudgetMs === undefined ? {} : { timeBudgetMs }),
             ...(deadline === undefined ? {} : { deadline }),
             ...(options.quiet ? { logger: quietLogger() } : {}),
             // Bars or Progress: lines on stderr, unless stdout is for machines or told to hush.
             progress: !json && !options.quiet,
-            ...(json
-              ? {
-                  metrics: json.metrics,
-                  onProgress: json.progress,
-                  onRunFinished: (outcome) => json.runFinished(processor.name, outcome),
-                }
-              : {}),
-          });
+            ...(json ? { metrics: json.metrics, onProgress: json.progress } : {}),
+          };
+          const onRunFinished = json
+            ? (outcome: PartitionOutcome) => json.runFinished(processor.name, outcome)
+            : undefined;
+          const shard = options.shard;
+          const result =
+            shard === undefined
+              ? await runPartitions(processor, {
+                  ...common,
+                  partitions,
+                  concurrency,
+                  rerunCompleted: options.rerunCompleted ?? false,
+                  ...(onRunFinished ? { onRunFinished } : {}),
+                })
+              : await runShard(
+                  processor,
+                  { ...common, partition: partitions[0] as string, shard },
+                  onRunFinished,
+                );
           if (json) json.summary(processor.name, result);
           else if (!options.quiet || result.status !== "completed") {
             process.stdout.write(describeSummary(processor.name, result));

@@ -1,9 +1,12 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
+import type { SplitRecord } from "../../core/store/records.js";
 import type { RecordedRunStatus } from "../../core/types.js";
-import { loadCorrupt, loadRuns } from "../../reports/load.js";
+import { loadCorrupt, loadRuns, loadSplits } from "../../reports/load.js";
 import type { RunningState } from "../../reports/reached.js";
 import type { RunView } from "../../reports/runs.js";
+import { EXIT } from "../exit-codes.js";
 import {
+  CliError,
   failOnCorrupt,
   formatDuration,
   printJson,
@@ -29,6 +32,7 @@ interface RunsOptions extends StoreCommandOptions {
   status?: RecordedRunStatus;
   limit: number;
   run?: string;
+  splits?: boolean;
 }
 
 /** `waymark runs`: recent run history, newest first. */
@@ -42,8 +46,14 @@ export function registerRuns(program: Command): void {
       .option("--shard <id>", "only this shard of the partition")
       .addOption(new Option("--status <status>", "only runs that ended so").choices(STATUSES))
       .option("--run <id>", "only the run (or redrive) with this id")
-      .option("--limit <n>", "how many runs to show, newest first", parseLimit, 20),
+      .option("--limit <n>", "how many runs (or splits) to show, newest first", parseLimit, 20)
+      .option(
+        "--splits",
+        "show the splits of running partitions instead: when, at which cursor, the shard " +
+          "each made, who asked and which run split",
+      ),
   ).action(async (options: RunsOptions) => {
+    if (options.splits) return showSplits(options);
     await usingStore(
       options.store,
       async (store) => {
@@ -99,7 +109,7 @@ function toRow(run: RunView): Record<string, string> {
   const duration = run.durationMs;
   const status = run.running ? RUNNING[run.running] : run.status;
   return {
-    started: new Date(run.startedAt).toISOString().slice(0, 19).replace("T", " "),
+    started: utc(run.startedAt),
     processor: run.processor,
     partition: run.partition,
     shard: run.shard,
@@ -112,6 +122,60 @@ function toRow(run: RunView): Record<string, string> {
     checkpointMs: run.checkpointMs.toFixed(1),
     error: shorten(run.error ?? "", 60),
   };
+}
+
+/** `waymark runs --splits`: split history, newest first. */
+async function showSplits(options: RunsOptions): Promise<void> {
+  const refused = (["shard", "status", "run"] as const).find((o) => options[o] !== undefined);
+  if (refused) {
+    throw new CliError(
+      `--splits lists splits by --processor, --partition and --limit; --${refused} filters ` +
+        "runs. Leave one of them out.",
+      EXIT.usage,
+    );
+  }
+  await usingStore(
+    options.store,
+    async (store) => {
+      const splits = await loadSplits(store, {
+        processor: options.processor,
+        partition: options.partition,
+        limit: options.limit,
+      });
+      if (options.json) printJson(splits);
+      else printTable(splits.map(toSplitRow), SPLIT_COLUMNS, "No splits recorded.");
+    },
+    "read",
+  );
+}
+
+const SPLIT_COLUMNS = [
+  ["splitAt", "SPLIT AT (UTC)"],
+  ["processor", "PROCESSOR"],
+  ["partition", "PARTITION"],
+  ["shard", "SHARD"],
+  ["at", "AT CURSOR"],
+  ["newShard", "NEW SHARD"],
+  ["requestedBy", "REQUESTED BY"],
+  ["runId", "SPLIT BY RUN"],
+] as const;
+
+function toSplitRow(split: SplitRecord): Record<string, string> {
+  return {
+    splitAt: utc(split.splitAt),
+    processor: split.processor,
+    partition: split.partition,
+    shard: split.shard,
+    at: JSON.stringify(split.at),
+    newShard: split.newShard,
+    requestedBy: split.requestedBy ?? "-",
+    runId: split.runId,
+  };
+}
+
+/** A time as `2024-06-01 06:00:00`, UTC. */
+function utc(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 19).replace("T", " ");
 }
 
 /** The first line of an error, cut to `max` characters so the table stays readable. */

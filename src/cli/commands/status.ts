@@ -1,6 +1,8 @@
 import type { Command } from "commander";
+import { describeKey } from "../../core/checkpoint-key.js";
 import { loadCorrupt, loadStatus } from "../../reports/load.js";
 import type { RolledStatusRow } from "../../reports/shard-rollup.js";
+import type { StatusRow } from "../../reports/status.js";
 import { formatRate } from "../duration.js";
 import {
   failOnCorrupt,
@@ -19,7 +21,8 @@ export function registerStatus(program: Command): void {
       .command("status")
       .description(
         "list active checkpoints: progress, rate, ETA, age, lease holder, resumes; a sharded " +
-          "partition's sum, then each of its shards",
+          "or split partition's progress over its whole range, then each of its shards; why a " +
+          "partition asked to split was not",
       )
       .option("--processor <name>", "only this processor"),
   ).action(async (options: StoreCommandOptions & { processor?: string }) => {
@@ -37,11 +40,16 @@ export function registerStatus(program: Command): void {
         printTable(
           [
             ...rows
-              .flatMap((r): RolledStatusRow[] => [r, ...(r.shards ?? [])])
-              .map((r) => ({
+              .flatMap(
+                (r): Array<[RolledStatusRow, boolean]> => [
+                  [r, false],
+                  ...(r.shards ?? []).map((s): [StatusRow, boolean] => [s, true]),
+                ],
+              )
+              .map(([r, part]) => ({
                 processor: r.processor,
                 partition: r.partition,
-                shard: r.shards ? `${r.shards.length} shards` : r.shard,
+                shard: shardText(r, part),
                 progress: `${r.completed}/${r.total ?? "?"}`,
                 percent: r.percent === null ? "" : `${r.percent.toFixed(1)}%`,
                 rate: formatRate(r.ratePerSecond),
@@ -77,9 +85,34 @@ export function registerStatus(program: Command): void {
           ],
           "No active checkpoints.",
         );
+        printNotSplit(rows);
         failOnCorrupt(corrupt);
       },
       "read",
     );
   });
+}
+
+/**
+ * The SHARD cell: a partition in parts says how many it has, the done ones included
+ * (`3 shards, 1 done`); a part beneath it says its id, `(start)` for the partition's first
+ * part (what is left of the whole partition after a split).
+ */
+function shardText(row: RolledStatusRow, part: boolean): string {
+  if (row.shards) {
+    const done = row.completedShards?.length ?? 0;
+    const all = row.shards.length + done;
+    return `${all} ${all === 1 ? "shard" : "shards"}${done > 0 ? `, ${done} done` : ""}`;
+  }
+  return part && row.shard === "" ? "(start)" : row.shard;
+}
+
+/** Under the table: each running partition or shard whose holder declined a split, and why. */
+function printNotSplit(rows: readonly RolledStatusRow[]): void {
+  const declined = rows
+    .flatMap((r): StatusRow[] => [r, ...(r.shards ?? [])])
+    .filter((r) => r.splitNote !== null);
+  if (declined.length === 0) return;
+  process.stdout.write("\nNot split:\n");
+  for (const r of declined) process.stdout.write(`  ${describeKey(r)}: ${r.splitNote}\n`);
 }

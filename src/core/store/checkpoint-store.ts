@@ -5,13 +5,19 @@ export type {
   CheckpointFilter,
   CheckpointScan,
   CorruptCheckpoint,
+  DeletedCheckpoint,
   FailureFilter,
   FailureStatus,
+  PartitionReset,
   RunFilter,
   RunKind,
   RunRecord,
+  SplitFilter,
+  SplitRecord,
+  StoredBackfill,
   StoredCheckpoint,
   StoredFailure,
+  UnitCompletion,
 } from "./records.js";
 export type { OperatorStore, ReportStore } from "./report-store.js";
 export type {

@@ -84,6 +84,46 @@ export interface SplitRecord extends CheckpointKey {
   readonly splitAt: number;
 }
 
+/** Filters for split history. */
+export interface SplitFilter {
+  readonly processor?: string;
+  readonly partition?: string;
+  /** Splits made at or after this time (epoch ms). */
+  readonly since?: number;
+  readonly limit?: number;
+}
+
+/** A backfill as its store keeps it: when it began, and when it finished. */
+export interface StoredBackfill {
+  readonly processor: string;
+  /** A digest of the processor's version and the backfill's partitions. */
+  readonly id: string;
+  /** How many partitions it covers. */
+  readonly partitions: number;
+  readonly startedAt: number;
+  /** Null while it has not finished. */
+  readonly finishedAt: number | null;
+}
+
+/** What {@link OperatorStore.resetPartition} did. */
+export type PartitionReset =
+  | {
+      readonly outcome: "reset";
+      /** The checkpoints deleted, every shard's; `completed`/`total` null when unreadable. */
+      readonly checkpoints: readonly DeletedCheckpoint[];
+      /** The shards whose completions were forgotten. */
+      readonly completions: readonly string[];
+    }
+  /** A runner holds a live lease on one of its checkpoints: nothing was deleted. */
+  | { readonly outcome: "leased"; readonly shard: string; readonly owner: string };
+
+/** A checkpoint `resetPartition` deleted, with the progress it discarded. */
+export interface DeletedCheckpoint {
+  readonly shard: string;
+  readonly completed: number | null;
+  readonly total: number | null;
+}
+
 /**
  * A checkpoint row that holds a value no run could have written: its key and what is wrong.
  * Reports list it as corrupt; `reset` deletes it without reading it.

@@ -3,10 +3,15 @@ import type {
   CheckpointFilter,
   CheckpointScan,
   FailureFilter,
+  PartitionReset,
   RunFilter,
   RunRecord,
+  SplitFilter,
+  SplitRecord,
+  StoredBackfill,
   StoredCheckpoint,
   StoredFailure,
+  UnitCompletion,
 } from "./records.js";
 
 /**
@@ -45,6 +50,23 @@ export interface ReportStore {
    */
   listFailures(filter?: FailureFilter): Promise<StoredFailure[]>;
 
+  /**
+   * The last completion of every shard (static, split off, or the whole partition) of each
+   * partition that has a checkpoint now: what `status` adds to a partition's progress for the
+   * parts of it already done.
+   */
+  listCompletions(filter?: CheckpointFilter): Promise<UnitCompletion[]>;
+
+  /**
+   * Backfills begun, newest first: when each began, and finished. Left out: those that
+   * finished before the oldest checkpoint of their processor was made, which hold none of the
+   * work in flight (a daily backfill's year of history is not read on every refresh).
+   */
+  listBackfills(filter?: CheckpointFilter): Promise<StoredBackfill[]>;
+
+  /** Splits of running partitions and shards (dynamic splitting), newest first. */
+  listSplits(filter?: SplitFilter): Promise<SplitRecord[]>;
+
   /** Releases connections and file handles. Idempotent. */
   close(): Promise<void>;
 }
@@ -60,6 +82,15 @@ export interface OperatorStore {
    * under a runner. Returns whether a row was deleted.
    */
   deleteCheckpoint(key: CheckpointKey, options?: { unlessLeasedAt?: number }): Promise<boolean>;
+
+  /**
+   * Starts a partition over, in one transaction: deletes every checkpoint of it (the whole
+   * partition's, each static shard's, each split-off shard's) with their artifacts, and
+   * forgets its completions, so that neither a run nor a backfill takes any part of it as
+   * done. When a runner holds a live lease on any of them at `now` (by the store's clock,
+   * where it keeps one), nothing is deleted.
+   */
+  resetPartition(processor: string, partition: string, now: number): Promise<PartitionReset>;
 
   /** Inserts or replaces one run's history row: `gc` records abandoned runs as failed. */
   recordRun(run: RunRecord): Promise<void>;

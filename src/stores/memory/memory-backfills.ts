@@ -8,8 +8,10 @@ import type {
   UnitListing,
 } from "../../core/store/backfill-store.js";
 import type {
+  CheckpointFilter,
   RunRecord,
   SplitRecord,
+  StoredBackfill,
   StoredCheckpoint,
   UnitCompletion,
 } from "../../core/store/records.js";
@@ -18,6 +20,7 @@ import { fencedMessage } from "../../core/store/run-store.js";
 import type { CheckpointKey } from "../../core/types.js";
 
 interface Backfill {
+  partitions: number;
   startedAt: number;
   updatedAt: number;
   finishedAt: number | null;
@@ -84,7 +87,12 @@ export class MemoryBackfills implements BackfillStore {
         ));
     const startedAt = active ? prior.startedAt : request.now;
     const discarded = active ? 0 : this.#discardSplits(mine, request.now);
-    this.#backfills.set(id, { startedAt, updatedAt: request.now, finishedAt: null });
+    this.#backfills.set(id, {
+      partitions: partitions.size,
+      startedAt,
+      updatedAt: request.now,
+      finishedAt: null,
+    });
     const replaced = !active && prior?.finishedAt === null ? prior.startedAt : null;
     return {
       ...record,
@@ -115,6 +123,23 @@ export class MemoryBackfills implements BackfillStore {
       }
     }
     return discarded;
+  }
+
+  /** The read side's `listBackfills`: newest first, none finished before the work in flight. */
+  list(filter: CheckpointFilter): StoredBackfill[] {
+    const oldest = new Map<string, number>();
+    for (const c of this.#tables.checkpoints.values()) {
+      oldest.set(c.processor, Math.min(c.createdAt, oldest.get(c.processor) ?? c.createdAt));
+    }
+    return [...this.#backfills]
+      .map(([key, b]) => {
+        const [processor = "", id = ""] = key.split("\u0000");
+        const { partitions, startedAt, finishedAt } = b;
+        return { processor, id, partitions, startedAt, finishedAt };
+      })
+      .filter((b) => filter.processor === undefined || b.processor === filter.processor)
+      .filter((b) => b.finishedAt === null || b.finishedAt >= (oldest.get(b.processor) ?? Infinity))
+      .sort((a, b) => b.startedAt - a.startedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   async finish(record: BackfillRecord, now: number): Promise<void> {

@@ -3,8 +3,11 @@ import type {
   FailureFilter,
   RunFilter,
   RunRecord,
+  SplitFilter,
+  SplitRecord,
   StoredCheckpoint,
   StoredFailure,
+  UnitCompletion,
 } from "../../core/store/records.js";
 
 /** The read side of a `MemoryStore`: filters and orders as the SQL stores do. */
@@ -63,6 +66,46 @@ export function selectFailures(
         a.firstFailedAt - b.firstFailedAt ||
         byCodeUnits(JSON.stringify(a.cursor), JSON.stringify(b.cursor)),
     );
+}
+
+/** The completions of the partitions that have a checkpoint, by processor, partition, shard. */
+export function selectCompletions(
+  completions: Iterable<UnitCompletion>,
+  checkpoints: Iterable<StoredCheckpoint>,
+  filter: CheckpointFilter,
+): UnitCompletion[] {
+  const inFlight = new Set([...checkpoints].map((c) => JSON.stringify([c.processor, c.partition])));
+  return [...completions]
+    .filter(
+      (c) =>
+        (filter.processor === undefined || c.processor === filter.processor) &&
+        inFlight.has(JSON.stringify([c.processor, c.partition])),
+    )
+    .sort(
+      (a, b) =>
+        byCodeUnits(a.processor, b.processor) ||
+        byCodeUnits(a.partition, b.partition) ||
+        byCodeUnits(a.shard, b.shard),
+    );
+}
+
+/** Split history, newest first. */
+export function selectSplits(splits: Iterable<SplitRecord>, filter: SplitFilter): SplitRecord[] {
+  const selected = [...splits]
+    .filter(
+      (s) =>
+        (filter.processor === undefined || s.processor === filter.processor) &&
+        (filter.partition === undefined || s.partition === filter.partition) &&
+        (filter.since === undefined || s.splitAt >= filter.since),
+    )
+    .sort(
+      (a, b) =>
+        b.splitAt - a.splitAt ||
+        byCodeUnits(a.processor, b.processor) ||
+        byCodeUnits(a.partition, b.partition) ||
+        byCodeUnits(a.newShard, b.newShard),
+    );
+  return filter.limit === undefined ? selected : selected.slice(0, filter.limit);
 }
 
 /** Orders strings as SQL's binary collation does. */

@@ -5,9 +5,12 @@ import type {
   CheckpointFilter,
   CheckpointScan,
   FailureFilter,
+  PartitionReset,
   RunFilter,
   RunRecord,
+  SplitFilter,
   SplitRecord,
+  StoredBackfill,
   StoredCheckpoint,
   StoredFailure,
   UnitCompletion,
@@ -26,7 +29,14 @@ import type { CheckpointKey, Cursor } from "../../core/types.js";
 import { closedStoreError, txEndedError, wrongTxError } from "../store-errors.js";
 import { MemoryArtifacts } from "./memory-artifacts.js";
 import { MemoryBackfills } from "./memory-backfills.js";
-import { selectCheckpoints, selectFailures, selectRuns } from "./memory-reads.js";
+import {
+  selectCheckpoints,
+  selectCompletions,
+  selectFailures,
+  selectRuns,
+  selectSplits,
+} from "./memory-reads.js";
+import { resetPartition } from "./memory-reset.js";
 
 /**
  * `ctx.tx` on a {@link MemoryStore}: effects staged during the batch and applied, in order,
@@ -290,6 +300,27 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
       selectCheckpoints(this.#checkpoints.values(), filter).map((c) => c.runId),
     );
     return selectRuns(this.#runs.values(), {}).filter((r) => current.has(r.runId));
+  }
+
+  async listCompletions(filter: CheckpointFilter = {}): Promise<UnitCompletion[]> {
+    return selectCompletions(this.#completions.values(), this.#checkpoints.values(), filter);
+  }
+
+  async listBackfills(filter: CheckpointFilter = {}): Promise<StoredBackfill[]> {
+    return this.backfills.list(filter);
+  }
+
+  async listSplits(filter: SplitFilter = {}): Promise<SplitRecord[]> {
+    return selectSplits(this.#splits, filter);
+  }
+
+  async resetPartition(processor: string, partition: string, now: number): Promise<PartitionReset> {
+    const tables = {
+      checkpoints: this.#checkpoints,
+      completions: this.#completions,
+      discarded: (key: CheckpointKey) => this.artifacts.clearSync(key),
+    };
+    return resetPartition(tables, processor, partition, now);
   }
 
   async deleteCheckpoint(

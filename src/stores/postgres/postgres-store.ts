@@ -4,10 +4,15 @@ import type {
   CheckpointFilter,
   CheckpointScan,
   FailureFilter,
+  PartitionReset,
   RunFilter,
   RunRecord,
+  SplitFilter,
+  SplitRecord,
+  StoredBackfill,
   StoredCheckpoint,
   StoredFailure,
+  UnitCompletion,
 } from "../../core/store/records.js";
 import type {
   AcquireRequest,
@@ -385,6 +390,22 @@ export class PostgresStore implements CheckpointStore<PgTx> {
 
   async listCurrentRuns(filter: CheckpointFilter = {}): Promise<RunRecord[]> {
     return this.#reports.listCurrentRuns(filter);
+  }
+
+  async listCompletions(filter: CheckpointFilter = {}): Promise<UnitCompletion[]> {
+    return this.#reports.listCompletions(filter);
+  }
+
+  async listBackfills(filter: CheckpointFilter = {}): Promise<StoredBackfill[]> {
+    return this.#reports.listBackfills(filter);
+  }
+
+  async listSplits(filter: SplitFilter = {}): Promise<SplitRecord[]> {
+    return this.#reports.listSplits(filter);
+  }
+
+  async resetPartition(processor: string, partition: string, now: number): Promise<PartitionReset> {
+    return this.#reports.resetPartition(processor, partition, this.#now(now));
   }
 
   async deleteCheckpoint(

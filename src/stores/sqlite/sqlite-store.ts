@@ -4,10 +4,15 @@ import type {
   CheckpointFilter,
   CheckpointScan,
   FailureFilter,
+  PartitionReset,
   RunFilter,
   RunRecord,
+  SplitFilter,
+  SplitRecord,
+  StoredBackfill,
   StoredCheckpoint,
   StoredFailure,
+  UnitCompletion,
 } from "../../core/store/records.js";
 import type {
   AcquireRequest,
@@ -410,6 +415,30 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
     return this.#guard(() => {
       return this.#reports.listCurrentRuns(filter);
     });
+  }
+
+  async listCompletions(filter: CheckpointFilter = {}): Promise<UnitCompletion[]> {
+    return this.#guard(() => this.#reports.listCompletions(filter));
+  }
+
+  async listBackfills(filter: CheckpointFilter = {}): Promise<StoredBackfill[]> {
+    return this.#guard(() => this.#reports.listBackfills(filter));
+  }
+
+  async listSplits(filter: SplitFilter = {}): Promise<SplitRecord[]> {
+    return this.#guard(() => this.#reports.listSplits(filter));
+  }
+
+  async resetPartition(processor: string, partition: string, now: number): Promise<PartitionReset> {
+    return this.#guard(() =>
+      this.database
+        .transaction(() =>
+          this.#reports.resetPartition(processor, partition, now, (key) =>
+            this.artifacts.clearSync(key),
+          ),
+        )
+        .immediate(),
+    );
   }
 
   async deleteCheckpoint(
