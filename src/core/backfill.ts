@@ -3,7 +3,7 @@ import { hostname } from "node:os";
 import { performance } from "node:perf_hooks";
 import { openBackfill } from "./backfill-plan.js";
 import { type BackfillView, splitCandidate, unitKey, viewOf } from "./backfill-view.js";
-import { InvalidOptionError } from "./errors.js";
+import { InvalidOptionError, WaymarkError } from "./errors.js";
 import { resolveDeadline } from "./policies/deadline.js";
 import { onStopSignal } from "./policies/process-signals.js";
 import type { Processor } from "./processor.js";
@@ -99,7 +99,14 @@ export class Backfill<E, S, Tx> {
       this.#record = start.record;
       this.#since = start.since;
       if (start.record?.finishedAt != null) return this.#finished(start.record);
-      const slots = Math.min(this.#options.concurrency, this.#units.length);
+      // A slot beyond the units helps by splitting them: worth it only when they can split.
+      const units = this.#units.length;
+      const slots = this.#processor.split
+        ? this.#options.concurrency
+        : Math.min(this.#options.concurrency, units);
+      // Where the backfill stands before the first claim: done units, and drifted splits.
+      await this.#refresh();
+      this.#refuseDriftedCompletions();
       logger.info(`Running ${this.#processor.name} on ${this.#noun()} (concurrency ${slots}).`);
       await Promise.all(Array.from({ length: slots }, () => this.#slot()));
       // What the summary says of units this process did not run is read once more at the end.
@@ -158,6 +165,27 @@ export class Backfill<E, S, Tx> {
       return true;
     }
     return false;
+  }
+
+  /**
+   * A static shard completed in this backfill under another `shards()` split is drift: taking
+   * it as done would skip the ids between its old and its new bounds. Its partition fails
+   * with `SHARD_DRIFT`, saying how to start it over.
+   */
+  #refuseDriftedCompletions(): void {
+    for (const unit of this.#units) {
+      const done = this.#view?.done.get(unitKey(unit));
+      if (!done || done.layout === null || done.layout === unit.layout) continue;
+      const error = new WaymarkError(
+        "SHARD_DRIFT",
+        `${this.#processor.name}/${unit.partition} shard ${unit.shard} completed in this ` +
+          "backfill under another split of the partition than shards() gives now: taking it " +
+          "as done would skip the ids between its old and its new bounds. Restore the " +
+          "previous shards(), or start the partition over: waymark reset " +
+          `${this.#processor.name} ${unit.partition}.`,
+      );
+      this.#note({ ...at(unit), status: "failed", result: notRun(error) });
+    }
   }
 
   /** Static units first, in the order given; then shards split off running ones. */

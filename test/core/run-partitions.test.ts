@@ -285,6 +285,39 @@ for (const factory of STORE_FACTORIES) {
       assert.equal(effects.get("2024-01-05:1"), 1);
     });
 
+    it("a static shard completed under another split fails SHARD_DRIFT instead of skipping ids", async () => {
+      const stop = new AbortController();
+      let cut = 20;
+      const processor = daily({
+        shards: () => [
+          { id: 0, to: cut },
+          { id: 1, from: cut },
+        ],
+        async processBatch(batch, ctx) {
+          for (const n of batch) await opened.writeEffect(ctx.tx, `${ctx.partition}:${n}`);
+          if (ctx.shard?.id === 1 && batch[0] === 21) stop.abort();
+        },
+      });
+      const partitions = DAYS.slice(0, 2);
+      const first = await go(processor, { partitions, signal: stop.signal });
+      assert.deepEqual(
+        first.partitions.map((o) => o.status),
+        ["completed", "suspended", "not-started", "not-started"],
+      );
+      cut = 25; // shard 0 now ends at 25: its completion under the old split covers only 1-20
+      const again = await go(processor, { partitions });
+      assert.equal(again.status, "failed");
+      const drifted = again.partitions.find((o) => o.partition === DAYS[0] && o.shard === "0");
+      assert.equal((drifted?.result?.error as { code?: string } | undefined)?.code, "SHARD_DRIFT");
+      assert.match(drifted?.result?.error?.message ?? "", /waymark reset daily 2024-01-01/);
+      const effects = await opened.effects();
+      assert.equal(effects.get(`${DAYS[0]}:21`) ?? 0, 1, "shard 1's committed batch, once");
+      assert.ok(
+        [...effects.values()].every((n) => n === 1),
+        "nothing processed twice",
+      );
+    });
+
     it("a backfill without progress for expiryMs begins anew and says so", async () => {
       const stop = new AbortController();
       const processor = daily({
