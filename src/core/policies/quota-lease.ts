@@ -1,0 +1,66 @@
+import type { QuotaGrant } from "../store/quota-store.js";
+
+/**
+ * One lease of one quota key, as a runner spends it: tokens reserved in one call to the store,
+ * each with its turn, used a take at a time. Times are the runner's clock: the store's, less
+ * the offset measured when the lease arrived.
+ */
+export class Lease {
+  readonly #grant: QuotaGrant;
+  readonly #offset: number;
+  /** The take it was sized for: a larger take needs a lease of its own. */
+  readonly sizedFor: number;
+  /** How late a take may still spend its turns: the half of the burst kept for it. */
+  readonly lateMs: number;
+  #used = 0;
+
+  constructor(grant: QuotaGrant, offset: number, sizedFor: number, lateTokens: number) {
+    this.#grant = grant;
+    this.#offset = offset;
+    this.sizedFor = sizedFor;
+    this.lateMs = lateTokens * grant.intervalMs;
+  }
+
+  /** Tokens not used yet. */
+  get remaining(): number {
+    return this.#grant.tokens - this.#used;
+  }
+
+  /** When the last of the next `tokens` tokens has its turn, by the runner's clock. */
+  turnOf(tokens: number): number {
+    const { start, credit, intervalMs, storeNow } = this.#grant;
+    const last = this.#used + tokens - 1;
+    return Math.max(storeNow, start + (last - credit) * intervalMs) - this.#offset;
+  }
+
+  /** Spends `tokens` tokens. */
+  use(tokens: number): void {
+    this.#used += tokens;
+  }
+
+  /** The lease's unused tail, in the store's terms, for `QuotaStore.giveBack`; null when none. */
+  tail(now: number): { end: number; from: number; tokens: number } | null {
+    const { start, end, intervalMs } = this.#grant;
+    // Turns already past cannot be given back: nobody can use them any more.
+    if (this.remaining <= 0 || end - this.#offset <= now) return null;
+    return { end, from: start + this.#used * intervalMs, tokens: this.remaining };
+  }
+}
+
+/** How a lease is sized and how much of the burst each half gets, for a take of `tokens`. */
+export function leasePlan(
+  spec: { readonly limit: number; readonly burst: number },
+  tokens: number,
+  takes: number,
+): { size: number; credit: number; lateTokens: number } {
+  // A batch's tokens go together, so the burst is at least one take.
+  const burst = Math.max(spec.burst, tokens);
+  const lateTokens = Math.floor((burst - tokens) / 2);
+  // Several takes' worth, but never more than half a window's limit reserved in one go.
+  const most = Math.max(1, Math.floor(spec.limit / 2 / tokens));
+  return {
+    size: tokens * Math.min(takes, most),
+    credit: Math.max(0, burst - lateTokens - 1),
+    lateTokens,
+  };
+}

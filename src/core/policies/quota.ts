@@ -1,0 +1,299 @@
+import { describeValue, InvalidOptionError, type RateLimitedError } from "../errors.js";
+import type { QuotaPauseState, QuotaStore } from "../store/quota-store.js";
+import type { Logger } from "../types.js";
+import type { DeadlinePlanner } from "./deadline.js";
+import { Lease, leasePlan } from "./quota-lease.js";
+import type { ResolvedQuota } from "./quota-options.js";
+import { RunStoppedError, type RunStopper } from "./stop.js";
+
+/** What `ctx.quota(key)` returns: takes from the key's shared budget inside `processBatch`. */
+export interface QuotaHandle {
+  /** The quota key. */
+  readonly key: string;
+  /**
+   * Waits for the turn of `tokens` more tokens (one per API call, say) and takes them.
+   * Rejects with a `RunStoppedError` when the wait would pass the run's deadline.
+   * @default 1
+   */
+  take(tokens?: number): Promise<void>;
+}
+
+/** How often a runner asks the store whether its keys were paused by another runner's 429. */
+export const PAUSE_CHECK_MS = 100;
+/** A lease holds up to this many takes: fewer round trips, and fairer than more. */
+const MAX_LEASE_TAKES = 4;
+
+/** What the quota policy needs from its run: the clock, the waits and the stops. */
+export interface QuotaRunContext {
+  readonly options: {
+    readonly now: () => number;
+    readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+    readonly logger: Logger;
+  };
+  readonly stopper: RunStopper;
+  readonly planner: DeadlinePlanner | null;
+  readonly where: string;
+}
+
+/** What a run's quotas report to its metrics hooks (see `RunMetrics`). */
+export interface QuotaEvents {
+  taken(key: string, tokens: number, waitedMs: number): void;
+  paused(key: string, retryAfterMs: number, pausedUntil: number): void;
+}
+
+/**
+ * A run's side of its quotas: before each batch it takes the batch's tokens of every key,
+ * waiting for their turn; `ctx.quota(key).take(n)` takes more. Tokens come from leases
+ * reserved several takes at a time, so the store sees a round trip per lease. A 429 pauses the
+ * key for every runner; the run learns of another runner's pause within {@link PAUSE_CHECK_MS}.
+ */
+export class RunQuota {
+  readonly #keys = new Map<string, KeyQuota>();
+  readonly #handles = new Map<string, QuotaHandle>();
+  readonly #context: QuotaRunContext;
+
+  constructor(
+    store: QuotaStore,
+    quotas: readonly ResolvedQuota[],
+    context: QuotaRunContext,
+    owner: string,
+    events: QuotaEvents | null,
+  ) {
+    this.#context = context;
+    for (const spec of quotas) {
+      const key = new KeyQuota(store, spec, context, owner, events);
+      this.#keys.set(spec.key, key);
+      this.#handles.set(spec.key, {
+        key: spec.key,
+        take: (tokens = 1) => key.take(checkedTokens(spec.key, tokens), 0),
+      });
+    }
+  }
+
+  /** `ctx.quota(key)`; refuses a key the processor does not declare. */
+  readonly handle = (key: string): QuotaHandle => {
+    const handle = this.#handles.get(key);
+    if (handle) return handle;
+    throw undeclared(key, this.#context.where, [...this.#handles.keys()]);
+  };
+
+  /** Takes the tokens of `batch` from every key whose cost is not 0, in order. */
+  async beforeBatch(batch: readonly unknown[]): Promise<void> {
+    for (const key of this.#keys.values()) await key.take(key.spec.cost(batch), batch.length);
+  }
+
+  /** Records a 429 for its key (every key when it names none) and waits until the pause ends. */
+  async pause(error: RateLimitedError, size: number): Promise<void> {
+    const keys = error.key === undefined ? [...this.#keys.values()] : [this.#keys.get(error.key)];
+    if (keys.some((key) => key === undefined)) {
+      throw undeclared(error.key as string, this.#context.where, [...this.#keys.keys()]);
+    }
+    let until = 0;
+    for (const key of keys as KeyQuota[]) until = Math.max(until, await key.pause(error));
+    const { options, where } = this.#context;
+    const names = (keys as KeyQuota[]).map((k) => JSON.stringify(k.spec.key)).join(", ");
+    options.logger.warn(
+      `${where} was rate limited (${error.message}): quota ${names} is paused for every ` +
+        `runner until ${new Date(until).toISOString()}; the batch is tried again then, not ` +
+        "counted as a failed attempt.",
+    );
+    await waitOrStop(this.#context, until - options.now(), size, `quota ${names} is paused`);
+  }
+
+  /** Gives back what the run's leases did not use; never throws. */
+  async release(): Promise<void> {
+    for (const key of this.#keys.values()) await key.release();
+  }
+}
+
+/**
+ * A 429 thrown by `processBatch` (`RateLimitedError`): with quotas, every runner of the key
+ * pauses; without, this run waits on its own. Either way the batch is tried again after the
+ * pause without using a retry attempt, or the run suspends when the pause outlasts its deadline.
+ */
+export async function pauseForRateLimit(
+  error: RateLimitedError,
+  quota: RunQuota | null,
+  context: QuotaRunContext,
+  size: number,
+): Promise<void> {
+  if (quota) return quota.pause(error, size);
+  context.options.logger.warn(
+    `${context.where} was rate limited (${error.message}); the batch is tried again in ` +
+      `${Math.round(error.retryAfterMs)} ms, not counted as a failed attempt.`,
+  );
+  await waitOrStop(context, error.retryAfterMs, size, "rate limited");
+}
+
+/** `ctx.quota` of a run without quotas: says how to declare one. */
+export function noQuota(where: string): (key: string) => QuotaHandle {
+  return (key) => {
+    throw undeclared(key, where, []);
+  };
+}
+
+/** One key of a run: its lease, the pause it knows of, and the store's clock offset. */
+class KeyQuota {
+  readonly spec: ResolvedQuota;
+  readonly #store: QuotaStore;
+  readonly #context: QuotaRunContext;
+  readonly #owner: string;
+  readonly #events: QuotaEvents | null;
+  #lease: Lease | null = null;
+  /** Takes per lease: grows while leases are used in time, back to 1 when one goes stale. */
+  #takes = 2;
+  /** Where the key's pause ends, by the runner's clock. */
+  #pausedUntil = 0;
+  /** When the store was last asked about the pause (a lease or a check), by the runner's clock. */
+  #checkedAt = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    store: QuotaStore,
+    spec: ResolvedQuota,
+    context: QuotaRunContext,
+    owner: string,
+    events: QuotaEvents | null,
+  ) {
+    this.#store = store;
+    this.spec = spec;
+    this.#context = context;
+    this.#owner = owner;
+    this.#events = events;
+  }
+
+  /** Waits for the turn of `tokens` tokens and takes them; `size` is the batch's, for the deadline. */
+  async take(tokens: number, size: number): Promise<void> {
+    if (tokens === 0) return;
+    const { now } = this.#context.options;
+    let waitedMs = 0;
+    for (;;) {
+      const at = now();
+      const lease = this.#lease;
+      if (this.#pausedUntil > at) {
+        waitedMs += await this.#wait(this.#pausedUntil - at, size, "is paused");
+      } else if (!lease || lease.remaining < tokens || tokens > lease.sizedFor) {
+        if (lease?.remaining === 0) this.#takes = Math.min(MAX_LEASE_TAKES, this.#takes * 2);
+        await this.#reserve(tokens);
+      } else if (at > lease.turnOf(tokens) + lease.lateMs) {
+        // Its turns have passed: spending them now could crowd later ones. Reserve anew.
+        this.#lease = null;
+        this.#takes = 1;
+      } else if (at - this.#checkedAt > PAUSE_CHECK_MS) {
+        this.#absorb(await this.#store.pauses([this.spec.key], at));
+      } else if (lease.turnOf(tokens) > at) {
+        waitedMs += await this.#wait(lease.turnOf(tokens) - at, size, "has no tokens left");
+      } else {
+        lease.use(tokens);
+        this.#events?.taken(this.spec.key, tokens, waitedMs);
+        return;
+      }
+    }
+  }
+
+  /** Reports a 429 to the store; returns when the key's pause ends, by the runner's clock. */
+  async pause(error: RateLimitedError): Promise<number> {
+    const { key, limit, perMs, burst, adaptive } = this.spec;
+    const now = this.#context.options.now();
+    const spec = { key, limit, perMs, burst, adaptive };
+    this.#absorb([await this.#store.pause({ ...spec, retryAfterMs: error.retryAfterMs, now })]);
+    const pausedUntil = this.#pausedUntil;
+    this.#events?.paused(key, error.retryAfterMs, pausedUntil);
+    return pausedUntil;
+  }
+
+  async release(): Promise<void> {
+    const { now, logger } = this.#context.options;
+    const at = now();
+    const tail = this.#lease?.tail(at);
+    this.#lease = null;
+    if (!tail) return;
+    try {
+      await this.#store.giveBack({ key: this.spec.key, owner: this.#owner, ...tail, now: at });
+    } catch (error) {
+      // Not given back, its turns simply pass: the budget is lost for one lease at most.
+      logger.warn(
+        `Could not give back ${tail.tokens} unused tokens of quota ` +
+          `${JSON.stringify(this.spec.key)}: ${(error as Error).message}`,
+      );
+    }
+  }
+
+  /** Reserves a lease sized for takes of `tokens`. */
+  async #reserve(tokens: number): Promise<void> {
+    const { key, limit, perMs, burst, adaptive } = this.spec;
+    const plan = leasePlan(this.spec, tokens, this.#takes);
+    const { now } = this.#context.options;
+    const grant = await this.#store.take({
+      key,
+      limit,
+      perMs,
+      burst,
+      adaptive,
+      tokens: plan.size,
+      credit: plan.credit,
+      owner: this.#owner,
+      now: now(),
+    });
+    const offset = grant.storeNow - now();
+    this.#lease = new Lease(grant, offset, tokens, plan.lateTokens);
+    this.#pausedUntil = grant.pausedUntil - offset;
+    this.#checkedAt = now();
+  }
+
+  #absorb(states: readonly QuotaPauseState[]): void {
+    const state = states[0];
+    const now = this.#context.options.now();
+    this.#checkedAt = now;
+    if (state) this.#pausedUntil = state.pausedUntil - (state.storeNow - now);
+  }
+
+  /** Waits `ms`; returns it. */
+  async #wait(ms: number, size: number, why: string): Promise<number> {
+    await waitOrStop(this.#context, ms, size, `quota ${JSON.stringify(this.spec.key)} ${why}`);
+    return ms;
+  }
+}
+
+/**
+ * Waits `ms` through the run's `sleep` (a stop request cuts it short), or suspends the run
+ * with `rate-limited` at once when the wait, and a batch of `size` after it, would pass the
+ * deadline less its margin.
+ */
+async function waitOrStop(
+  context: QuotaRunContext,
+  ms: number,
+  size: number,
+  why: string,
+): Promise<void> {
+  if (ms <= 0) return;
+  const { options, planner, stopper, where } = context;
+  const until = options.now() + ms;
+  if (planner?.wouldOverrun(until, size)) {
+    throw new RunStoppedError(
+      "rate-limited",
+      `${where}: ${why} until ${new Date(until).toISOString()}, past the deadline less its ` +
+        "margin; the next run goes on from the last commit.",
+    );
+  }
+  await options.sleep(ms, stopper.waitSignal);
+}
+
+function checkedTokens(key: string, tokens: unknown): number {
+  if (typeof tokens === "number" && Number.isFinite(tokens) && tokens >= 0) return tokens;
+  throw new InvalidOptionError(
+    "tokens",
+    `ctx.quota(${JSON.stringify(key)}).take(tokens) expected tokens from 0 up, got ` +
+      `${describeValue(tokens)}; e.g. take(1) for one API call.`,
+  );
+}
+
+function undeclared(key: string, where: string, keys: readonly string[]): InvalidOptionError {
+  return new InvalidOptionError(
+    "quota",
+    `${where} has no quota ${JSON.stringify(key)}: ` +
+      (keys.length === 0
+        ? "it declares none. "
+        : `it declares ${keys.map((k) => JSON.stringify(k)).join(", ")}. `) +
+      `Add { key: ${JSON.stringify(key)}, limit, per } to the processor's (or the run's) quota option.`,
+  );
+}

@@ -1,0 +1,345 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { QuotaStore } from "../../../src/core/store/quota-store.js";
+import {
+  defineProcessor,
+  MemoryStore,
+  type ProcessorDefinition,
+  RateLimitedError,
+  type RunOptions,
+  run,
+  runPartitions,
+} from "../../../src/index.js";
+import { mostInWindow, virtualTime } from "../../support/virtual-time.js";
+
+type Call = { readonly at: number; readonly partition: string; readonly id: number };
+
+/**
+ * A processor of `total` entities whose batches "call an API" once per entity, recording when
+ * (by the virtual clock), after `workMs` of virtual work.
+ */
+function apiProcessor(
+  clock: ReturnType<typeof virtualTime>,
+  calls: Call[],
+  options: Partial<ProcessorDefinition<number>> & { total?: number; workMs?: number } = {},
+) {
+  const { total = 100, workMs = 0, ...definition } = options;
+  return defineProcessor<number>({
+    name: "player-game-summary",
+    batchSize: 5,
+    retry: false,
+    quota: { key: "nba-api", limit: 50, per: "1s", burst: 5 },
+    entities: ({ after }) =>
+      Array.from({ length: total }, (_, i) => i + 1).filter((n) => after === null || n > after),
+    id: (n) => n,
+    async processBatch(batch, ctx) {
+      if (workMs > 0) await clock.sleep(workMs);
+      for (const id of batch) calls.push({ at: clock.now(), partition: ctx.partition, id });
+    },
+    ...definition,
+  });
+}
+
+/** Runs `processor` on `clock`, on a store of its own unless one is given. */
+function runOn<E>(
+  clock: ReturnType<typeof virtualTime>,
+  processor: Parameters<typeof run<E, undefined, unknown>>[0],
+  options: Partial<RunOptions> = {},
+) {
+  return run(processor, {
+    store: new MemoryStore(),
+    logger: false,
+    now: clock.now,
+    sleep: clock.sleep,
+    ...options,
+  });
+}
+
+/** Counts the store's quota round trips. */
+function countTakes(store: MemoryStore): { takes: number } {
+  const counted = { takes: 0 };
+  const quotas = store.quotas as QuotaStore;
+  const take = quotas.take.bind(quotas);
+  quotas.take = (request) => {
+    counted.takes++;
+    return take(request);
+  };
+  return counted;
+}
+
+describe("quotas: a run takes its batches' tokens in turn", () => {
+  it("paces one run at the limit, beyond the burst in no window of `per`", async () => {
+    const clock = virtualTime();
+    const calls: Call[] = [];
+    const store = new MemoryStore();
+    const t0 = clock.now();
+    const result = await runOn(clock, apiProcessor(clock, calls, { total: 200 }), { store });
+    assert.equal(result.status, "completed");
+    assert.equal(calls.length, 200);
+    assert.ok(
+      mostInWindow(
+        calls.map((c) => c.at),
+        1000,
+      ) <=
+        50 + 5,
+    );
+    // 200 tokens at 50 a second, the first batch at once: about 3.9 s, not less.
+    const elapsed = (calls.at(-1)?.at ?? 0) - t0;
+    assert.ok(elapsed >= 3800 && elapsed <= 4000, `took ${elapsed} ms`);
+  });
+
+  it("shares one budget between runs of one key: four at once deliver the limit together", async () => {
+    const clock = virtualTime();
+    const calls: Call[] = [];
+    const store = new MemoryStore();
+    const counted = countTakes(store);
+    const result = await runPartitions(apiProcessor(clock, calls, { total: 100, workMs: 20 }), {
+      store,
+      partitions: ["a", "b", "c", "d"],
+      concurrency: 4,
+      logger: false,
+      now: clock.now,
+      sleep: clock.sleep,
+    });
+    assert.equal(result.status, "completed");
+    assert.equal(calls.length, 400);
+    const times = calls.map((c) => c.at);
+    assert.ok(mostInWindow(times, 1000) <= 55, `${mostInWindow(times, 1000)} in one second`);
+    // Together at the limit while all four run (a stopping run's unused turns may pass).
+    const first = Math.min(...times);
+    const inSixSeconds = times.filter((t) => t < first + 6000).length;
+    assert.ok(inSixSeconds >= 295 && inSixSeconds <= 305, `${inSixSeconds} calls in 6 s`);
+    // A lease holds several batches: fewer round trips than batches (80).
+    assert.ok(counted.takes <= 40, `${counted.takes} round trips to the store for 80 batches`);
+  });
+
+  it("gives back what it did not use when it stops, so the next run goes at once", async () => {
+    const clock = virtualTime();
+    const calls: Call[] = [];
+    const store = new MemoryStore();
+    const processor = apiProcessor(clock, calls, { total: 12 });
+    const t0 = clock.now();
+    await runOn(clock, processor, { store });
+    const [row] = await (store.quotas as QuotaStore).list();
+    assert.equal(row?.taken, 12, "the leases' unused tokens were given back");
+    // The schedule ends after the 12 turns used, 20 ms apart: the next run is not held back.
+    assert.equal(row?.tat, t0 + 12 * 20);
+  });
+
+  it("lets processBatch take per call with ctx.quota(key).take(), a batch costing 0", async () => {
+    const clock = virtualTime();
+    const calls: number[] = [];
+    const store = new MemoryStore();
+    const processor = defineProcessor<number>({
+      name: "per-call",
+      batchSize: 50,
+      quota: { key: "nba-api", limit: 10, per: "1s", burst: 1, cost: 0 },
+      entities: () => Array.from({ length: 30 }, (_, i) => i + 1),
+      id: (n) => n,
+      async processBatch(batch, ctx) {
+        for (const _ of batch) {
+          await ctx.quota("nba-api").take();
+          calls.push(clock.now());
+        }
+      },
+    });
+    const t0 = clock.now();
+    const result = await run(processor, {
+      store,
+      logger: false,
+      now: clock.now,
+      sleep: clock.sleep,
+    });
+    assert.equal(result.status, "completed");
+    assert.ok(mostInWindow(calls, 1000) <= 11, `${mostInWindow(calls, 1000)} calls in a second`);
+    assert.ok((calls.at(-1) ?? 0) - t0 >= 2800);
+  });
+});
+
+describe("quotas: a 429 pauses every runner of the key", () => {
+  it("pauses the runs sharing the key, then tries the batch again without using an attempt", async () => {
+    const clock = virtualTime();
+    const calls: Call[] = [];
+    const store = new MemoryStore();
+    let pausedAt: number | null = null;
+    const processor = apiProcessor(clock, calls, {
+      total: 60,
+      workMs: 10,
+      retry: false, // no retries at all: a pause is not one
+      async processBatch(batch, ctx) {
+        await clock.sleep(10);
+        if (ctx.partition === "b" && batch[0] === 26 && pausedAt === null) {
+          pausedAt = clock.now();
+          throw new RateLimitedError({ retryAfterMs: 3000 });
+        }
+        for (const id of batch) calls.push({ at: clock.now(), partition: ctx.partition, id });
+      },
+    });
+    const result = await runPartitions(processor, {
+      store,
+      partitions: ["a", "b"],
+      concurrency: 2,
+      logger: false,
+      now: clock.now,
+      sleep: clock.sleep,
+    });
+    assert.equal(result.status, "completed");
+    assert.ok(pausedAt !== null);
+    const start = pausedAt as number;
+    // A batch of the other run already past its wait may land within its own work time.
+    const during = calls.filter((c) => c.at > start + 10 && c.at < start + 3000);
+    assert.deepEqual(during, [], "no call while the key is paused");
+    assert.equal(calls.filter((c) => c.partition === "b").length, 60, "b's batch was tried again");
+    const [row] = await (store.quotas as QuotaStore).list();
+    assert.equal(row?.pauses, 1);
+  });
+
+  it("suspends the run (rate-limited) when the pause outlasts its time budget, even at the first batch", async () => {
+    const clock = virtualTime();
+    const calls: Call[] = [];
+    const processor = apiProcessor(clock, calls, {
+      processBatch() {
+        throw new RateLimitedError({ retryAfterMs: 60_000 });
+      },
+    });
+    const result = await runOn(clock, processor, { timeBudgetMs: 30_000 });
+    assert.equal(result.status, "suspended");
+    assert.equal(result.reason, "rate-limited");
+    assert.equal(result.error, undefined, "a pause is not a failure");
+  });
+
+  it("suspends rather than wait for tokens past the deadline", async () => {
+    const clock = virtualTime();
+    const calls: Call[] = [];
+    const processor = apiProcessor(clock, calls, {
+      total: 100,
+      quota: { key: "slow-api", limit: 1, per: "1s", burst: 5 },
+    });
+    const result = await runOn(clock, processor, { timeBudgetMs: 20_000 });
+    assert.equal(result.status, "suspended");
+    assert.equal(result.reason, "rate-limited");
+    // One token a second for 20 s, less the margin: 15 to 19 entities, never more.
+    assert.ok(result.processed >= 15 && result.processed <= 20, `${result.processed} processed`);
+  });
+
+  it("waits out a 429 on its own, without an attempt, when the processor declares no quota", async () => {
+    const clock = virtualTime();
+    let throws = 1;
+    const processor = defineProcessor<number>({
+      name: "no-quota",
+      retry: false,
+      entities: () => [1, 2, 3],
+      id: (n) => n,
+      processBatch() {
+        if (throws-- > 0) throw new RateLimitedError({ retryAfterMs: 5000 });
+      },
+    });
+    const t0 = clock.now();
+    const result = await runOn(clock, processor);
+    assert.equal(result.status, "completed");
+    assert.equal(clock.now() - t0, 5000);
+  });
+
+  it("an adaptive key slows down after 429s and never goes above its limit", async () => {
+    const clock = virtualTime();
+    const calls: Call[] = [];
+    let answered = 0;
+    const processor = apiProcessor(clock, calls, {
+      total: 200,
+      quota: { key: "nba-api", limit: 50, per: "1s", burst: 5, adaptive: true },
+      async processBatch(batch, ctx) {
+        // The API's own limit is 20 a second: it answers 429 to every fifth batch early on.
+        if (++answered % 5 === 0 && answered < 20) {
+          throw new RateLimitedError({ retryAfterMs: 1000 });
+        }
+        for (const id of batch) calls.push({ at: clock.now(), partition: ctx.partition, id });
+      },
+    });
+    const result = await runOn(clock, processor);
+    assert.equal(result.status, "completed");
+    const lastSecond = calls.filter((c) => c.at > (calls.at(-1)?.at ?? 0) - 1000).length;
+    assert.ok(lastSecond <= 15, `after three 429s the rate is 50/8, saw ${lastSecond} in a second`);
+  });
+});
+
+describe("quotas: bad input is refused up front, naming the option", () => {
+  const base = {
+    name: "bad-quota",
+    entities: () => [1],
+    id: (n: number) => n,
+    processBatch() {},
+  };
+  for (const [quota, option, says] of [
+    [{ key: "api", limit: 0, per: "1s" }, "quota.limit", /above 0/],
+    [{ key: "api", limit: Number.NaN, per: "1s" }, "quota.limit", /NaN/],
+    [{ key: "api", limit: 10, per: "1 fortnight" }, "quota.per", /"1s", "1m" or "1h"/],
+    [{ key: "api", limit: 10, per: "1s", cost: -1 }, "quota.cost", /from 0 up/],
+    [{ key: "k".repeat(129), limit: 10, per: "1s" }, "quota.key", /too long/],
+    [{ key: "api", limit: 10, per: "1s", burst: -2 }, "quota.burst", /from 0 up/],
+  ] as const) {
+    it(`${option}: ${JSON.stringify(quota).slice(0, 60)}`, () => {
+      assert.throws(
+        () => defineProcessor<number>({ ...base, quota: quota as never }),
+        (error: Error & { option?: string }) => {
+          assert.equal(error.name, "InvalidOptionError");
+          assert.equal(error.option, option);
+          assert.match(error.message, says);
+          return true;
+        },
+      );
+    });
+  }
+
+  it("refuses a cost() that returns a negative number before any token is taken", async () => {
+    const store = new MemoryStore();
+    const processor = defineProcessor<number>({
+      ...base,
+      quota: { key: "api", limit: 10, per: "1s", cost: () => -1 },
+    });
+    const result = await run(processor, { store, logger: false });
+    assert.equal(result.status, "failed");
+    assert.equal((result.error as Error & { option?: string }).option, "quota.cost");
+    assert.deepEqual(await (store.quotas as QuotaStore).list(), []);
+  });
+
+  it("refuses ctx.quota() of a key the processor does not declare", async () => {
+    const processor = defineProcessor<number>({
+      ...base,
+      async processBatch(_, ctx) {
+        await ctx.quota("undeclared").take();
+      },
+    });
+    const result = await run(processor, { store: new MemoryStore(), logger: false });
+    assert.match(result.error?.message ?? "", /no quota "undeclared".*Add \{ key: "undeclared"/);
+  });
+
+  it("refuses a RateLimitedError without a usable retryAfterMs", () => {
+    assert.throws(
+      () => new RateLimitedError({ retryAfterMs: Number.NaN }),
+      /retryAfterMs in milliseconds from 0 up, got NaN/,
+    );
+  });
+});
+
+describe("RateLimitedError.fromResponse reads Retry-After", () => {
+  const response = (header: string | null) => ({
+    status: 429,
+    headers: { get: (name: string) => (name === "retry-after" ? header : null) },
+  });
+  it("in seconds, as an HTTP date, or falls back when it is missing", () => {
+    assert.equal(RateLimitedError.fromResponse(response("2")).retryAfterMs, 2000);
+    assert.equal(RateLimitedError.fromResponse(response("0.5")).retryAfterMs, 500);
+    const at = new Date(Date.now() + 10_000).toUTCString();
+    const dated = RateLimitedError.fromResponse(response(at)).retryAfterMs;
+    assert.ok(dated > 8000 && dated <= 10_000, `${dated}`);
+    assert.equal(RateLimitedError.fromResponse(response(null)).retryAfterMs, 1000);
+    assert.equal(
+      RateLimitedError.fromResponse(response("soon"), { fallbackMs: 7 }).retryAfterMs,
+      7,
+    );
+    const error = RateLimitedError.fromResponse(response("3"), { key: "nba-api" });
+    assert.equal(error.key, "nba-api");
+    assert.equal(error.code, "RATE_LIMITED");
+    assert.match(error.message, /HTTP 429 \(Retry-After: 3\)/);
+  });
+});
