@@ -136,6 +136,8 @@ export {
   loadStats,
   loadStatus,
 } from "./reports/load.js";
+export type { QuotaStatusRow } from "./reports/quotas.js";
+export { loadQuotas } from "./reports/quotas.js";
 export type { RunningState } from "./reports/reached.js";
 export type { RunView } from "./reports/runs.js";
 export type { CompletedShard, RolledStatusRow } from "./reports/shard-rollup.js";

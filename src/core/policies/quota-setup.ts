@@ -1,8 +1,9 @@
 import { InvalidOptionError } from "../errors.js";
 import type { RunMetrics } from "../metrics-hooks.js";
 import type { RunStore } from "../store/run-store.js";
-import { type QuotaEvents, type QuotaRunContext, RunQuota } from "./quota.js";
+import { type QuotaEvents, RunQuota } from "./quota.js";
 import { type QuotaOptions, resolveQuotas } from "./quota-options.js";
+import type { QuotaRunContext } from "./quota-wait.js";
 
 /** What builds a run's quotas once its stops and deadline exist. */
 export type QuotaFactory = (context: QuotaRunContext) => RunQuota;

@@ -1,10 +1,8 @@
 import { describeValue, InvalidOptionError, type RateLimitedError } from "../errors.js";
 import type { QuotaPauseState, QuotaStore } from "../store/quota-store.js";
-import type { Logger } from "../types.js";
-import type { DeadlinePlanner } from "./deadline.js";
 import { Lease, leasePlan } from "./quota-lease.js";
 import type { ResolvedQuota } from "./quota-options.js";
-import { RunStoppedError, type RunStopper } from "./stop.js";
+import { type QuotaRunContext, waitOrStop } from "./quota-wait.js";
 
 /** What `ctx.quota(key)` returns: takes from the key's shared budget inside `processBatch`. */
 export interface QuotaHandle {
@@ -22,18 +20,6 @@ export interface QuotaHandle {
 export const PAUSE_CHECK_MS = 100;
 /** A lease holds up to this many takes: fewer round trips, and fairer than more. */
 const MAX_LEASE_TAKES = 4;
-
-/** What the quota policy needs from its run: the clock, the waits and the stops. */
-export interface QuotaRunContext {
-  readonly options: {
-    readonly now: () => number;
-    readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
-    readonly logger: Logger;
-  };
-  readonly stopper: RunStopper;
-  readonly planner: DeadlinePlanner | null;
-  readonly where: string;
-}
 
 /** What a run's quotas report to its metrics hooks (see `RunMetrics`). */
 export interface QuotaEvents {
@@ -65,7 +51,9 @@ export class RunQuota {
       this.#keys.set(spec.key, key);
       this.#handles.set(spec.key, {
         key: spec.key,
-        take: (tokens = 1) => key.take(checkedTokens(spec.key, tokens), 0),
+        take: async (tokens = 1) => {
+          if (checkedTokens(spec.key, tokens) > 0) await key.take(tokens, 0);
+        },
       });
     }
   }
@@ -79,7 +67,10 @@ export class RunQuota {
 
   /** Takes the tokens of `batch` from every key whose cost is not 0, in order. */
   async beforeBatch(batch: readonly unknown[]): Promise<void> {
-    for (const key of this.#keys.values()) await key.take(key.spec.cost(batch), batch.length);
+    for (const key of this.#keys.values()) {
+      const tokens = key.spec.cost(batch);
+      if (tokens > 0) await key.take(tokens, batch.length);
+    }
   }
 
   /** Records a 429 for its key (every key when it names none) and waits until the pause ends. */
@@ -90,14 +81,13 @@ export class RunQuota {
     }
     let until = 0;
     for (const key of keys as KeyQuota[]) until = Math.max(until, await key.pause(error));
-    const { options, where } = this.#context;
     const names = (keys as KeyQuota[]).map((k) => JSON.stringify(k.spec.key)).join(", ");
-    options.logger.warn(
-      `${where} was rate limited (${error.message}): quota ${names} is paused for every ` +
-        `runner until ${new Date(until).toISOString()}; the batch is tried again then, not ` +
-        "counted as a failed attempt.",
+    this.#context.options.logger.warn(
+      `${this.#context.where} was rate limited (${error.message}): quota ${names} is paused ` +
+        `for every runner until ${new Date(until).toISOString()}; the batch is tried again ` +
+        "then, not counted as a failed attempt.",
     );
-    await waitOrStop(this.#context, until - options.now(), size, `quota ${names} is paused`);
+    for (const key of keys as KeyQuota[]) await key.take(0, size);
   }
 
   /** Gives back what the run's leases did not use; never throws. */
@@ -161,9 +151,11 @@ class KeyQuota {
     this.#events = events;
   }
 
-  /** Waits for the turn of `tokens` tokens and takes them; `size` is the batch's, for the deadline. */
+  /**
+   * Waits for the turn of `tokens` tokens and takes them; with 0, only for the key's pause to
+   * end. `size` is the batch's, for the deadline.
+   */
   async take(tokens: number, size: number): Promise<void> {
-    if (tokens === 0) return;
     const { now } = this.#context.options;
     let waitedMs = 0;
     for (;;) {
@@ -171,6 +163,9 @@ class KeyQuota {
       const lease = this.#lease;
       if (this.#pausedUntil > at) {
         waitedMs += await this.#wait(this.#pausedUntil - at, size, "is paused");
+      } else if (tokens === 0) {
+        if (waitedMs > 0) this.#events?.taken(this.spec.key, 0, waitedMs);
+        return;
       } else if (!lease || lease.remaining < tokens || tokens > lease.sizedFor) {
         if (lease?.remaining === 0) this.#takes = Math.min(MAX_LEASE_TAKES, this.#takes * 2);
         await this.#reserve(tokens);
@@ -252,30 +247,6 @@ class KeyQuota {
     await waitOrStop(this.#context, ms, size, `quota ${JSON.stringify(this.spec.key)} ${why}`);
     return ms;
   }
-}
-
-/**
- * Waits `ms` through the run's `sleep` (a stop request cuts it short), or suspends the run
- * with `rate-limited` at once when the wait, and a batch of `size` after it, would pass the
- * deadline less its margin.
- */
-async function waitOrStop(
-  context: QuotaRunContext,
-  ms: number,
-  size: number,
-  why: string,
-): Promise<void> {
-  if (ms <= 0) return;
-  const { options, planner, stopper, where } = context;
-  const until = options.now() + ms;
-  if (planner?.wouldOverrun(until, size)) {
-    throw new RunStoppedError(
-      "rate-limited",
-      `${where}: ${why} until ${new Date(until).toISOString()}, past the deadline less its ` +
-        "margin; the next run goes on from the last commit.",
-    );
-  }
-  await options.sleep(ms, stopper.waitSignal);
 }
 
 function checkedTokens(key: string, tokens: unknown): number {
