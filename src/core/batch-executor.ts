@@ -2,7 +2,7 @@ import { performance } from "node:perf_hooks";
 import type { BatchArtifacts, RunArtifacts } from "./artifacts.js";
 import { isSkippable, whyNotRetried } from "./batch-failure.js";
 import { reachTotal, type TotalTally } from "./count.js";
-import { FencedError, RateLimitedError, WaymarkError } from "./errors.js";
+import { FencedError, isRateLimited, WaymarkError } from "./errors.js";
 import { idempotencyKeyOf } from "./idempotency.js";
 import { writesDebug } from "./logger.js";
 import type { OpenLedger } from "./open-ledger.js";
@@ -220,7 +220,7 @@ export class BatchExecutor<E, S, Tx> {
         break;
       } catch (error) {
         // A 429 pauses (every runner of the quota) and tries again: not a failed attempt.
-        if (!(error instanceof RateLimitedError)) throw error;
+        if (!isRateLimited(error)) throw error;
         await pauseForRateLimit(error, this.#context.quota, this.#context, batch.length);
       }
     }
@@ -361,7 +361,7 @@ export class BatchExecutor<E, S, Tx> {
   async #tryBatch(batch: E[]): Promise<Prepared<S, Tx>> {
     const { processor: p, options, store, tally, stopper, breaker, where, clock } = this.#context;
     const { partition } = options;
-    if (this.#context.quota) await this.#context.quota.beforeBatch(batch);
+    if (this.#context.quota) await this.#context.quota.beforeBatch(batch, tally);
     const shard = this.#context.shardOf();
     const scope = store.openBatch(this.#context.lease);
     const artifacts = this.#context.artifacts.forBatch();

@@ -215,6 +215,23 @@ export class RateLimitedError extends WaymarkError {
   }
 }
 
+/**
+ * Whether `error` is a {@link RateLimitedError}: by class, or by its code and pause, so that one
+ * thrown by another copy of waymark (a module loaded twice) pauses all the same.
+ */
+export function isRateLimited(error: unknown): error is RateLimitedError {
+  if (error instanceof RateLimitedError) return true;
+  const candidate = error as { code?: unknown; retryAfterMs?: unknown } | null;
+  return (
+    typeof candidate === "object" &&
+    candidate !== null &&
+    candidate.code === "RATE_LIMITED" &&
+    typeof candidate.retryAfterMs === "number" &&
+    Number.isFinite(candidate.retryAfterMs) &&
+    candidate.retryAfterMs >= 0
+  );
+}
+
 /** What {@link RateLimitedError} is made of. */
 export interface RateLimitedOptions {
   /** How long to pause, in ms, from when the pause is recorded. */

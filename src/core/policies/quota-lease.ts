@@ -33,6 +33,21 @@ export class Lease {
     return Math.max(storeNow, start + (last - credit) * intervalMs) - this.#offset;
   }
 
+  /**
+   * Passes over the turns that went by unused (a pause, a slow batch) up to the first take of
+   * `tokens` that is still on time at `now`; false when the lease has none left.
+   */
+  skipPassed(tokens: number, now: number): boolean {
+    const { start, credit, intervalMs, tokens: size } = this.#grant;
+    // The first `used` whose take's last turn, plus `lateMs`, is not before `now`.
+    const first = Math.ceil(
+      (now + this.#offset - this.lateMs - start) / intervalMs + credit - tokens + 1,
+    );
+    if (first + tokens > size) return false;
+    this.#used = Math.max(this.#used + 1, first);
+    return true;
+  }
+
   /** Spends `tokens` tokens. */
   use(tokens: number): void {
     this.#used += tokens;

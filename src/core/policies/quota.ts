@@ -1,4 +1,5 @@
 import { describeValue, InvalidOptionError, type RateLimitedError } from "../errors.js";
+import { writesDebug } from "../logger.js";
 import type { QuotaPauseState, QuotaStore } from "../store/quota-store.js";
 import { Lease, leasePlan } from "./quota-lease.js";
 import type { ResolvedQuota } from "./quota-options.js";
@@ -52,7 +53,8 @@ export class RunQuota {
       this.#handles.set(spec.key, {
         key: spec.key,
         take: async (tokens = 1) => {
-          if (checkedTokens(spec.key, tokens) > 0) await key.take(tokens, 0);
+          if (checkedTokens(spec.key, tokens) > 0)
+            await key.take(tokens, 0, Number.POSITIVE_INFINITY);
         },
       });
     }
@@ -65,11 +67,22 @@ export class RunQuota {
     throw undeclared(key, this.#context.where, [...this.#handles.keys()]);
   };
 
-  /** Takes the tokens of `batch` from every key whose cost is not 0, in order. */
-  async beforeBatch(batch: readonly unknown[]): Promise<void> {
+  /**
+   * Takes the tokens of `batch` from every key whose cost is not 0, in order. With the run's
+   * progress known, no lease reserves more takes than the batches left: the turns of a lease
+   * the run ends without using pass unused for everyone.
+   */
+  async beforeBatch(
+    batch: readonly unknown[],
+    progress: { readonly completed: number; readonly total: number | null },
+  ): Promise<void> {
+    const left =
+      progress.total === null
+        ? Number.POSITIVE_INFINITY
+        : Math.max(1, Math.ceil((progress.total - progress.completed) / batch.length));
     for (const key of this.#keys.values()) {
       const tokens = key.spec.cost(batch);
-      if (tokens > 0) await key.take(tokens, batch.length);
+      if (tokens > 0) await key.take(tokens, batch.length, left);
     }
   }
 
@@ -87,7 +100,7 @@ export class RunQuota {
         `for every runner until ${new Date(until).toISOString()}; the batch is tried again ` +
         "then, not counted as a failed attempt.",
     );
-    for (const key of keys as KeyQuota[]) await key.take(0, size);
+    for (const key of keys as KeyQuota[]) await key.take(0, size, 0);
   }
 
   /** Gives back what the run's leases did not use; never throws. */
@@ -134,7 +147,7 @@ class KeyQuota {
   #takes = 2;
   /** Where the key's pause ends, by the runner's clock. */
   #pausedUntil = 0;
-  /** When the store was last asked about the pause (a lease or a check), by the runner's clock. */
+  /** When the store was last asked about the pause (a lease or a check), by the run's clock. */
   #checkedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
@@ -153,9 +166,9 @@ class KeyQuota {
 
   /**
    * Waits for the turn of `tokens` tokens and takes them; with 0, only for the key's pause to
-   * end. `size` is the batch's, for the deadline.
+   * end. `size` is the batch's, for the deadline; `most` the takes a new lease may hold.
    */
-  async take(tokens: number, size: number): Promise<void> {
+  async take(tokens: number, size: number, most: number): Promise<void> {
     const { now } = this.#context.options;
     let waitedMs = 0;
     for (;;) {
@@ -168,15 +181,23 @@ class KeyQuota {
         return;
       } else if (!lease || lease.remaining < tokens || tokens > lease.sizedFor) {
         if (lease?.remaining === 0) this.#takes = Math.min(MAX_LEASE_TAKES, this.#takes * 2);
-        await this.#reserve(tokens);
+        await this.#reserve(tokens, most);
       } else if (at > lease.turnOf(tokens) + lease.lateMs) {
-        // Its turns have passed: spending them now could crowd later ones. Reserve anew.
-        this.#lease = null;
-        this.#takes = 1;
-      } else if (at - this.#checkedAt > PAUSE_CHECK_MS) {
-        this.#absorb(await this.#store.pauses([this.spec.key], at));
+        // Its turns have passed: spending them now could crowd later ones. The lease's later
+        // turns may still serve; when none does, reserve anew, and smaller.
+        if (!lease.skipPassed(tokens, at)) {
+          this.#lease = null;
+          this.#takes = 1;
+        }
       } else if (lease.turnOf(tokens) > at) {
-        waitedMs += await this.#wait(lease.turnOf(tokens) - at, size, "has no tokens left");
+        // Ask about pauses shortly before the turn, not at it: a slow answer must not make
+        // the turn pass. What the run knows stays good for PAUSE_CHECK_MS.
+        const turn = lease.turnOf(tokens);
+        const askAt = turn > this.#checkedAt + PAUSE_CHECK_MS ? turn - PAUSE_CHECK_MS / 2 : turn;
+        if (at >= askAt) await this.#checkPause(at);
+        else waitedMs += await this.#wait(askAt - at, size, "has no tokens left");
+      } else if (at - this.#checkedAt > PAUSE_CHECK_MS) {
+        await this.#checkPause(at);
       } else {
         lease.use(tokens);
         this.#events?.taken(this.spec.key, tokens, waitedMs);
@@ -190,7 +211,8 @@ class KeyQuota {
     const { key, limit, perMs, burst, adaptive } = this.spec;
     const now = this.#context.options.now();
     const spec = { key, limit, perMs, burst, adaptive };
-    this.#absorb([await this.#store.pause({ ...spec, retryAfterMs: error.retryAfterMs, now })]);
+    const state = await this.#store.pause({ ...spec, retryAfterMs: error.retryAfterMs, now });
+    this.#absorb(state, now);
     const pausedUntil = this.#pausedUntil;
     this.#events?.paused(key, error.retryAfterMs, pausedUntil);
     return pausedUntil;
@@ -213,11 +235,12 @@ class KeyQuota {
     }
   }
 
-  /** Reserves a lease sized for takes of `tokens`. */
-  async #reserve(tokens: number): Promise<void> {
+  /** Reserves a lease sized for takes of `tokens`, `most` of them at the most. */
+  async #reserve(tokens: number, most: number): Promise<void> {
     const { key, limit, perMs, burst, adaptive } = this.spec;
-    const plan = leasePlan(this.spec, tokens, this.#takes);
-    const { now } = this.#context.options;
+    const plan = leasePlan(this.spec, tokens, Math.min(this.#takes, most));
+    const { now, logger } = this.#context.options;
+    const sentAt = now();
     const grant = await this.#store.take({
       key,
       limit,
@@ -227,19 +250,37 @@ class KeyQuota {
       tokens: plan.size,
       credit: plan.credit,
       owner: this.#owner,
-      now: now(),
+      now: sentAt,
     });
-    const offset = grant.storeNow - now();
+    const offset = this.#absorb({ key, ...grant }, sentAt);
     this.#lease = new Lease(grant, offset, tokens, plan.lateTokens);
-    this.#pausedUntil = grant.pausedUntil - offset;
-    this.#checkedAt = now();
+    if (writesDebug(logger)) {
+      logger.debug(
+        `Reserved ${plan.size} tokens of quota ${JSON.stringify(key)} for takes of ${tokens}: ` +
+          `turns from ${new Date(this.#lease.turnOf(1)).toISOString()}, one every ` +
+          `${grant.intervalMs.toFixed(1)} ms.`,
+      );
+    }
   }
 
-  #absorb(states: readonly QuotaPauseState[]): void {
-    const state = states[0];
+  async #checkPause(at: number): Promise<void> {
+    this.#absorb((await this.#store.pauses([this.spec.key], at))[0], at);
+  }
+
+  /**
+   * Takes in what the store said of the key's pause; returns the store's clock less the run's.
+   * A store that keeps the run's own clock answers with the `now` it was sent: no offset then,
+   * however long the answer took. Another clock's offset is measured at the answer, so that
+   * the run's idea of a turn is late rather than early.
+   */
+  #absorb(state: QuotaPauseState | undefined, sentAt: number): number {
     const now = this.#context.options.now();
-    this.#checkedAt = now;
-    if (state) this.#pausedUntil = state.pausedUntil - (state.storeNow - now);
+    // What the store said holds from when it was asked, not from when it answered.
+    this.#checkedAt = sentAt;
+    if (!state) return 0;
+    const offset = state.storeNow === sentAt ? 0 : state.storeNow - now;
+    this.#pausedUntil = state.pausedUntil - offset;
+    return offset;
   }
 
   /** Waits `ms`; returns it. */
