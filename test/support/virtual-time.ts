@@ -15,7 +15,8 @@ interface Sleeper {
   readonly wake: () => void;
 }
 
-export function virtualTime(start = 1_700_000_000_000): VirtualTime {
+/** `lateMs`: every sleeper wakes this much after its time, as a real timer does. */
+export function virtualTime(start = 1_700_000_000_000, lateMs = 0): VirtualTime {
   let now = start;
   let seq = 0;
   let scheduled = false;
@@ -41,7 +42,7 @@ export function virtualTime(start = 1_700_000_000_000): VirtualTime {
       new Promise<void>((resolve, reject) => {
         if (signal?.aborted) return reject(signal.reason);
         const sleeper: Sleeper = {
-          at: now + Math.max(0, ms),
+          at: now + Math.max(0, ms) + lateMs,
           seq: seq++,
           wake: () => {
             signal?.removeEventListener("abort", onAbort);

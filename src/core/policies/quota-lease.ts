@@ -62,15 +62,23 @@ export class Lease {
   }
 }
 
+/**
+ * How late a timer may wake a runner for its turn and the turn still count: the tokens of this
+ * much time are always part of the burst.
+ */
+export const TIMER_SLACK_MS = 10;
+
 /** How a lease is sized and how much of the burst each half gets, for a take of `tokens`. */
 export function leasePlan(
-  spec: { readonly limit: number; readonly burst: number },
+  spec: { readonly limit: number; readonly perMs: number; readonly burst: number },
   tokens: number,
   takes: number,
 ): { size: number; credit: number; lateTokens: number } {
-  // A batch's tokens go together, so the burst is at least one take.
-  const burst = Math.max(spec.burst, tokens);
-  const lateTokens = Math.floor((burst - tokens) / 2);
+  // A batch's tokens go together, and a timer wakes late: the burst is at least one take and
+  // the tokens of TIMER_SLACK_MS.
+  const slack = Math.ceil((TIMER_SLACK_MS * spec.limit) / spec.perMs);
+  const burst = Math.max(spec.burst, tokens + slack);
+  const lateTokens = Math.max(slack, Math.floor((burst - tokens) / 2));
   // Several takes' worth, but never more than half a window's limit reserved in one go.
   const most = Math.max(1, Math.floor(spec.limit / 2 / tokens));
   return {

@@ -28,8 +28,8 @@ export interface QuotaOptions<E = unknown> {
   /**
    * Tokens a window of `per` may see beyond `limit`. Half of it lets the first tokens after a
    * quiet spell go at once; the other half lets a runner spend its reserved tokens a little
-   * late without asking the store again. Raised to the largest take (a batch's tokens go
-   * together). @default a tenth of `limit`
+   * late without asking the store again. Raised, when lower, to one take (a batch's tokens go
+   * together) plus the tokens of 10 ms (timers wake late). @default a tenth of `limit`
    */
   burst?: number;
   /**

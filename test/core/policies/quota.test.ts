@@ -112,6 +112,19 @@ describe("quotas: a run takes its batches' tokens in turn", () => {
     assert.ok(counted.takes <= 40, `${counted.takes} round trips to the store for 80 batches`);
   });
 
+  it("keeps the pace when timers wake it a little late, with a burst of one batch", async () => {
+    const clock = virtualTime(1_700_000_000_000, 3);
+    const calls: Call[] = [];
+    const t0 = clock.now();
+    // A budget ends the run that passes every turn over, late each time, for ever.
+    const processor = apiProcessor(clock, calls, { total: 200 });
+    const result = await runOn(clock, processor, { timeBudgetMs: 20_000 });
+    assert.equal(result.status, "completed");
+    // 200 calls at 50 a second, each wait 3 ms long: turns that late are still spent.
+    const elapsed = (calls.at(-1)?.at ?? 0) - t0;
+    assert.ok(elapsed <= 4100, `took ${elapsed} ms`);
+  });
+
   it("gives back what it did not use when it stops, so the next run goes at once", async () => {
     const clock = virtualTime();
     const calls: Call[] = [];
