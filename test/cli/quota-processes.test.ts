@@ -173,3 +173,34 @@ for (const store of stores) {
     });
   });
 }
+
+describe("a Retry-After past the time budget", () => {
+  it("suspends the run, exit 75, rate-limited: a pause is not a failure", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "waymark-quota-"));
+    // Every call refused, and told to come back in a minute.
+    const api = await startFakeApi({ limit: 0, retryAfterSeconds: 60 });
+    try {
+      const cli = startWaymark(
+        [
+          "run",
+          MODULE,
+          "--store",
+          `sqlite:${join(dir, "waymark.db")}`,
+          "--partition",
+          "2024-01-15",
+          "--time-budget",
+          "20s",
+        ],
+        { env: { QUOTA_API: api.url, ENTITIES: "15" } },
+      );
+      const result = await cli.exited;
+      assert.equal(result.code, 75, result.stderr);
+      assert.match(result.stdout, /suspended\s+2024-01-15\s+rate-limited at 0\/15/);
+      assert.equal(api.requests.length, 1, "no call after the 429");
+      assert.ok(result.elapsedMs < 15_000, "it did not wait out the minute");
+    } finally {
+      await api.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
