@@ -197,7 +197,8 @@ describe("a Retry-After past the time budget", () => {
       assert.equal(result.code, 75, result.stderr);
       assert.match(result.stdout, /suspended\s+2024-01-15\s+rate-limited at 0\/15/);
       assert.equal(api.requests.length, 1, "no call after the 429");
-      assert.ok(result.elapsedMs < 15_000, "it did not wait out the minute");
+      // Neither the minute nor the 20 s budget is waited out: the backfill is out of time.
+      assert.ok(result.elapsedMs < 10_000, `it ended after ${Math.round(result.elapsedMs)} ms`);
     } finally {
       await api.close();
       rmSync(dir, { recursive: true, force: true });
