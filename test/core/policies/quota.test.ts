@@ -138,6 +138,23 @@ describe("quotas: a run takes its batches' tokens in turn", () => {
     assert.equal(row?.tat, t0 + 12 * 20);
   });
 
+  it("takes the run's quota option instead of the processor's", async () => {
+    const clock = virtualTime();
+    const store = new MemoryStore();
+    const processor = apiProcessor(clock, [], { total: 20 });
+    const quota = { key: "run-api", limit: 10, per: "1s", cost: () => 1 };
+    const t0 = clock.now();
+    const result = await runOn(clock, processor, { store, quota });
+    assert.equal(result.status, "completed");
+    const rows = await (store.quotas as QuotaStore).list();
+    assert.deepEqual(
+      rows.map((r) => [r.key, r.limit, r.taken]),
+      [["run-api", 10, 4]],
+    );
+    // Four batches, one token each, ten a second: not the processor's 50 a second.
+    assert.ok(clock.now() - t0 >= 200, `${clock.now() - t0} ms`);
+  });
+
   it("lets processBatch take per call with ctx.quota(key).take(), a batch costing 0", async () => {
     const clock = virtualTime();
     const calls: number[] = [];
