@@ -29,6 +29,12 @@ const stillWaiting = (waiting: string) =>
   `(SELECT COALESCE(jsonb_object_agg(w.key, w.value), '{}'::jsonb) FROM jsonb_each(${waiting}) w
     WHERE w.key <> p.owner AND (w.value #>> '{}')::float8 > p.now)`;
 const minute = "floor(p.now / 60000) * 60000";
+/**
+ * A quota statement's transaction commits without waiting for the WAL flush (the setting is
+ * the transaction's own): a quota row that loses its last writes to a server crash costs a
+ * few turns, while a flush per lease would put a disk sync in every runner's wait.
+ */
+const ASYNC_COMMIT = "set_config('synchronous_commit', 'off', true) AS async_commit";
 const SPEC = `$1::text AS key, $2::float8 AS lim, $3::float8 AS per, $4::float8 AS burst,
     $5::boolean AS adaptive`;
 
@@ -142,7 +148,7 @@ function specValues(spec: QuotaTake | QuotaPause): unknown[] {
 function takeSql(s: string): string {
   return `WITH p AS (
       SELECT ${SPEC}, $6::float8 AS tokens, $7::float8 AS credit, $8::text AS owner,
-        ${clock(9)} AS now
+        ${clock(9)} AS now, ${ASYNC_COMMIT}
     ), cur AS (
       SELECT q.*, ${rateNow} AS rate_now, ${raised} AS raised
       FROM ${s}.quotas q, p WHERE q.key = p.key FOR UPDATE OF q
@@ -190,7 +196,7 @@ function giveBackSql(s: string): string {
       minute_taken = CASE WHEN ${tail} AND q.minute_start = ${minute}
         THEN GREATEST(0, q.minute_taken - $5::float8) ELSE q.minute_taken END,
       waiting = ${stillWaiting("q.waiting")}
-    FROM (SELECT $2::text AS owner, ${clock(6)} AS now) p
+    FROM (SELECT $2::text AS owner, ${clock(6)} AS now, ${ASYNC_COMMIT}) p
     WHERE q.key = $1`;
 }
 
@@ -198,7 +204,7 @@ function giveBackSql(s: string): string {
 function pauseSql(s: string): string {
   const lowered = "(p.adaptive AND c.episode)";
   return `WITH p AS (
-      SELECT ${SPEC}, $6::float8 AS retry, ${clock(7)} AS now
+      SELECT ${SPEC}, $6::float8 AS retry, ${clock(7)} AS now, ${ASYNC_COMMIT}
     ), cur AS (
       SELECT q.key, p.now >= q.paused_until AS episode, ${rateNow} AS rate_now,
         ${raised} AS raised
