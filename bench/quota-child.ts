@@ -17,8 +17,8 @@ const processor = defineProcessor<number>({
   name: "bench-quota",
   batchSize: 10,
   retry: false,
-  // A burst of one batch: the window of the quota sees it once at most.
-  quota: { key: "bench-api", limit, per: "1s", burst: 10 },
+  // The default burst: a tenth of the limit, 20 tokens, two batches.
+  quota: { key: "bench-api", limit, per: "1s" },
   entities: ({ after }) =>
     Array.from({ length: 100_000 }, (_, i) => i + 1).filter((n) => after === null || n > after),
   id: (n) => n,

@@ -68,7 +68,11 @@ export class Lease {
  */
 export const TIMER_SLACK_MS = 10;
 
-/** How a lease is sized and how much of the burst each half gets, for a take of `tokens`. */
+/**
+ * How a lease is sized and how the burst is spent, for takes of `tokens`: one take's worth may
+ * go at once after a quiet spell (`credit` turns early), and the rest is how late a take may
+ * spend its turns (a slow batch, a busy event loop) without asking the store again.
+ */
 export function leasePlan(
   spec: { readonly limit: number; readonly perMs: number; readonly burst: number },
   tokens: number,
@@ -78,12 +82,11 @@ export function leasePlan(
   // the tokens of TIMER_SLACK_MS.
   const slack = Math.ceil((TIMER_SLACK_MS * spec.limit) / spec.perMs);
   const burst = Math.max(spec.burst, tokens + slack);
-  const lateTokens = Math.max(slack, Math.floor((burst - tokens) / 2));
   // Several takes' worth, but never more than half a window's limit reserved in one go.
   const most = Math.max(1, Math.floor(spec.limit / 2 / tokens));
   return {
     size: tokens * Math.min(takes, most),
-    credit: Math.max(0, burst - lateTokens - 1),
-    lateTokens,
+    credit: Math.max(0, tokens - 1),
+    lateTokens: burst - tokens,
   };
 }

@@ -26,10 +26,11 @@ export interface QuotaOptions<E = unknown> {
   /** The window of `limit`: `"1s"`, `"1m"`, `"1h"` (any `ms` duration) or milliseconds. */
   per: string | number;
   /**
-   * Tokens a window of `per` may see beyond `limit`. Half of it lets the first tokens after a
-   * quiet spell go at once; the other half lets a runner spend its reserved tokens a little
-   * late without asking the store again. Raised, when lower, to one take (a batch's tokens go
-   * together) plus the tokens of 10 ms (timers wake late). @default a tenth of `limit`
+   * Tokens a window of `per` may see beyond `limit`: one batch's worth goes at once after a
+   * quiet spell, and the rest lets a runner spend its reserved tokens a little late (a slow
+   * batch, a busy event loop) without asking the store again. Raised, when lower, to one take
+   * (a batch's tokens go together) plus the tokens of 10 ms (timers wake late).
+   * @default a tenth of `limit`
    */
   burst?: number;
   /**
