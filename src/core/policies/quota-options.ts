@@ -28,8 +28,9 @@ export interface QuotaOptions<E = unknown> {
   /**
    * Tokens a window of `per` may see beyond `limit`: one batch's worth goes at once after a
    * quiet spell, and the rest lets a runner spend its reserved tokens a little late (a slow
-   * batch, a busy event loop) without asking the store again. Raised, when lower, to one take
-   * (a batch's tokens go together) plus the tokens of 10 ms (timers wake late).
+   * batch, a busy event loop) without asking the store again, less 10 ms of tokens kept for
+   * requests on their way. Raised, when lower, to one take (a batch's tokens go together) plus
+   * the tokens of 20 ms.
    * @default a tenth of `limit`
    */
   burst?: number;
@@ -161,5 +162,31 @@ function checkedCost(key: string, tokens: unknown, batch: readonly unknown[]): n
     "quota.cost",
     `cost() of quota ${JSON.stringify(key)} returned ${describeValue(tokens)} for a batch of ` +
       `${batch.length}; return the tokens the batch takes, from 0 up, e.g. batch.length.`,
+  );
+}
+
+/** The tokens of `ctx.quota(key).take(tokens)`: a number from 0 up, or a refusal naming it. */
+export function checkedTokens(key: string, tokens: unknown): number {
+  if (typeof tokens === "number" && Number.isFinite(tokens) && tokens >= 0) return tokens;
+  throw new InvalidOptionError(
+    "tokens",
+    `ctx.quota(${JSON.stringify(key)}).take(tokens) expected tokens from 0 up, got ` +
+      `${describeValue(tokens)}; e.g. take(1) for one API call.`,
+  );
+}
+
+/** The error for a quota key the processor (or the run) does not declare. */
+export function undeclared(
+  key: string,
+  where: string,
+  keys: readonly string[],
+): InvalidOptionError {
+  return new InvalidOptionError(
+    "quota",
+    `${where} has no quota ${JSON.stringify(key)}: ` +
+      (keys.length === 0
+        ? "it declares none. "
+        : `it declares ${keys.map((k) => JSON.stringify(k)).join(", ")}. `) +
+      `Add { key: ${JSON.stringify(key)}, limit, per } to the processor's (or the run's) quota option.`,
   );
 }

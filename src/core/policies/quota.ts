@@ -1,8 +1,8 @@
-import { describeValue, InvalidOptionError, type RateLimitedError } from "../errors.js";
+import type { RateLimitedError } from "../errors.js";
 import { writesDebug } from "../logger.js";
 import type { QuotaPauseState, QuotaStore } from "../store/quota-store.js";
-import { Lease, leasePlan } from "./quota-lease.js";
-import type { ResolvedQuota } from "./quota-options.js";
+import { ClockOffset, Lease, leasePlan } from "./quota-lease.js";
+import { checkedTokens, type ResolvedQuota, undeclared } from "./quota-options.js";
 import { type QuotaRunContext, waitOrStop } from "./quota-wait.js";
 
 /** What `ctx.quota(key)` returns: takes from the key's shared budget inside `processBatch`. */
@@ -147,6 +147,10 @@ class KeyQuota {
   #takes = 2;
   /** Where the key's pause ends, by the runner's clock. */
   #pausedUntil = 0;
+  /** The store's clock less the run's, for a store that keeps a clock of its own. */
+  readonly #clock = new ClockOffset();
+  /** The lease the clock was asked about again for, once. */
+  #resampled: Lease | null = null;
   /** When the store was last asked about the pause (a lease or a check), by the run's clock. */
   #checkedAt = Number.NEGATIVE_INFINITY;
 
@@ -182,7 +186,11 @@ class KeyQuota {
       } else if (!lease || lease.remaining < tokens || tokens > lease.sizedFor) {
         if (lease?.remaining === 0) this.#takes = Math.min(MAX_LEASE_TAKES, this.#takes * 2);
         await this.#reserve(tokens, most);
-      } else if (at > lease.turnOf(tokens) + lease.lateMs) {
+      } else if (this.#resampled !== lease && 4 * this.#clock.uncertainty > lease.lateMs) {
+        // An answer too slow to place the turns well: ask again once, for a better estimate.
+        this.#resampled = lease;
+        await this.#checkPause(at);
+      } else if (lease.isLate(tokens, at)) {
         // Its turns have passed: spending them now could crowd later ones. The lease's later
         // turns may still serve; when none does, reserve anew, and smaller.
         if (!lease.skipPassed(tokens, at)) {
@@ -252,8 +260,8 @@ class KeyQuota {
       owner: this.#owner,
       now: sentAt,
     });
-    const offset = this.#absorb({ key, ...grant }, sentAt);
-    this.#lease = new Lease(grant, offset, tokens, plan.lateTokens);
+    this.#absorb({ key, ...grant }, sentAt);
+    this.#lease = new Lease(grant, this.#clock, tokens, plan.lateTokens);
     if (writesDebug(logger)) {
       logger.debug(
         `Reserved ${plan.size} tokens of quota ${JSON.stringify(key)} for takes of ${tokens}: ` +
@@ -268,19 +276,17 @@ class KeyQuota {
   }
 
   /**
-   * Takes in what the store said of the key's pause; returns the store's clock less the run's.
-   * A store that keeps the run's own clock answers with the `now` it was sent: no offset then,
-   * however long the answer took. Another clock's offset is measured at the answer, so that
-   * the run's idea of a turn is late rather than early.
+   * Takes in what the store said of the key's pause, and of its clock. A store that keeps the
+   * run's own clock answers with the `now` it was sent: no offset then, however long the
+   * answer took.
    */
-  #absorb(state: QuotaPauseState | undefined, sentAt: number): number {
-    const now = this.#context.options.now();
+  #absorb(state: QuotaPauseState | undefined, sentAt: number): void {
     // What the store said holds from when it was asked, not from when it answered.
     this.#checkedAt = sentAt;
-    if (!state) return 0;
-    const offset = state.storeNow === sentAt ? 0 : state.storeNow - now;
-    this.#pausedUntil = state.pausedUntil - offset;
-    return offset;
+    if (!state) return;
+    if (state.storeNow === sentAt) this.#clock.same();
+    else this.#clock.sample(state.storeNow, sentAt, this.#context.options.now());
+    this.#pausedUntil = state.pausedUntil - this.#clock.offset + this.#clock.uncertainty;
   }
 
   /** Waits `ms`; returns it. */
@@ -288,24 +294,4 @@ class KeyQuota {
     await waitOrStop(this.#context, ms, size, `quota ${JSON.stringify(this.spec.key)} ${why}`);
     return ms;
   }
-}
-
-function checkedTokens(key: string, tokens: unknown): number {
-  if (typeof tokens === "number" && Number.isFinite(tokens) && tokens >= 0) return tokens;
-  throw new InvalidOptionError(
-    "tokens",
-    `ctx.quota(${JSON.stringify(key)}).take(tokens) expected tokens from 0 up, got ` +
-      `${describeValue(tokens)}; e.g. take(1) for one API call.`,
-  );
-}
-
-function undeclared(key: string, where: string, keys: readonly string[]): InvalidOptionError {
-  return new InvalidOptionError(
-    "quota",
-    `${where} has no quota ${JSON.stringify(key)}: ` +
-      (keys.length === 0
-        ? "it declares none. "
-        : `it declares ${keys.map((k) => JSON.stringify(k)).join(", ")}. `) +
-      `Add { key: ${JSON.stringify(key)}, limit, per } to the processor's (or the run's) quota option.`,
-  );
 }

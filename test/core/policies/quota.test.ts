@@ -125,6 +125,33 @@ describe("quotas: a run takes its batches' tokens in turn", () => {
     assert.ok(elapsed <= 4100, `took ${elapsed} ms`);
   });
 
+  it("keeps to the turns of a store with its own clock, whatever answers come back slow", async () => {
+    const clock = virtualTime();
+    const calls: Call[] = [];
+    const store = new MemoryStore();
+    // The store's clock is 5 s ahead of the runs', and every third answer takes 300 ms.
+    const quotas = store.quotas as QuotaStore;
+    const take = quotas.take.bind(quotas);
+    const AHEAD = 5000;
+    let answers = 0;
+    quotas.take = async (request) => {
+      const grant = await take({ ...request, now: request.now + AHEAD });
+      if (++answers % 3 === 0) await clock.sleep(300);
+      return grant;
+    };
+    const pauses = quotas.pauses.bind(quotas);
+    quotas.pauses = (keys, now) => pauses(keys, now + AHEAD);
+    const processor = apiProcessor(clock, calls, { total: 60, workMs: 5 });
+    const result = await runAll(clock, processor, ["a", "b", "c", "d"], store);
+    assert.equal(result.status, "completed");
+    // A lease read as late as its answer was slow would be spent in a crowd with later turns.
+    const most = mostInWindow(
+      calls.map((c) => c.at),
+      1000,
+    );
+    assert.ok(most <= 50 + 7, `${most} calls in a second`);
+  });
+
   it("gives back what it did not use when it stops, so the next run goes at once", async () => {
     const clock = virtualTime();
     const calls: Call[] = [];
