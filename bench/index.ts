@@ -24,6 +24,7 @@ import { loneRunGroupCommit } from "./group-commit.js";
 import { memory } from "./memory.js";
 import { overhead } from "./overhead.js";
 import { pgCommit } from "./pg-commit.js";
+import { quotaDeliveries, quotaLeaseRoundTrip, quotaOverhead } from "./quota.js";
 import { fileRows, queryRows, sourceMemoryRows } from "./sources.js";
 import { sqliteCommit } from "./sqlite-commit.js";
 import { type BenchRow, formatTable } from "./stats.js";
@@ -86,6 +87,16 @@ const steps: Step[] = [
     rows: () => sourceMemoryRows(pgUrl, quick),
   },
   { label: "peak memory of a backfill through waymark run", rows: () => backfillMemory(quick) },
+  {
+    label: "a shared quota's delivered rate: 16 runners in 4 processes wanting more than it",
+    rows: () => quotaDeliveries(pgUrl, quick),
+  },
+  { label: "a quota far above the pace against none", rows: () => quotaOverhead(quick) },
+  {
+    label: "a quota's token lease round trip on postgres",
+    skipped: pgUrl ? undefined : needsPg,
+    rows: () => quotaLeaseRoundTrip(pgUrl as string, quick),
+  },
 ];
 
 if (values.step !== undefined) {

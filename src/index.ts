@@ -1,12 +1,18 @@
 export type { ArtifactSource } from "./core/artifact-codec.js";
 export type { ArtifactInfo, Artifacts } from "./core/artifacts.js";
 export { checkpointKey, describeKey } from "./core/checkpoint-key.js";
-export type { StoreErrorCode, WaymarkErrorCode } from "./core/errors.js";
+export type {
+  RateLimitedOptions,
+  RateLimitedResponse,
+  StoreErrorCode,
+  WaymarkErrorCode,
+} from "./core/errors.js";
 export {
   CorruptCheckpointError,
   FencedError,
   InvalidOptionError,
   OrderViolationError,
+  RateLimitedError,
   StateError,
   StoreError,
   WaymarkError,
@@ -15,6 +21,8 @@ export type { JsonLoggerOptions } from "./core/logger.js";
 export { consoleLogger, jsonLogger, silentLogger } from "./core/logger.js";
 export type {
   BatchCommittedEvent,
+  QuotaPausedEvent,
+  QuotaTakenEvent,
   RunEventBase,
   RunFinishedEvent,
   RunMetrics,
@@ -23,6 +31,8 @@ export type {
 export type { AdaptiveBatchOptions, BatchSizeOption } from "./core/policies/adaptive-batch.js";
 export type { CircuitBreakerLike } from "./core/policies/breaker.js";
 export { cloudRunDeadline, lambdaDeadline } from "./core/policies/deadline.js";
+export type { QuotaHandle } from "./core/policies/quota.js";
+export type { QuotaCost, QuotaOptions } from "./core/policies/quota-options.js";
 export type { RetryOptions } from "./core/policies/retry.js";
 export type { SkipOptions } from "./core/policies/skip.js";
 export { RunStoppedError } from "./core/policies/stop.js";
@@ -55,6 +65,17 @@ export type { BuiltInCodec, StateCodec } from "./core/state-codecs.js";
 export { jsonStateCodec, v8StateCodec } from "./core/state-codecs.js";
 export type { ArtifactRef, ArtifactStore } from "./core/store/artifact-store.js";
 export type { CheckpointStore } from "./core/store/checkpoint-store.js";
+export type {
+  QuotaGiveBack,
+  QuotaGrant,
+  QuotaPause,
+  QuotaPauseState,
+  QuotaReader,
+  QuotaSpec,
+  QuotaStore,
+  QuotaTake,
+  StoredQuota,
+} from "./core/store/quota-store.js";
 export type {
   CheckpointFilter,
   CheckpointScan,
@@ -115,6 +136,8 @@ export {
   loadStats,
   loadStatus,
 } from "./reports/load.js";
+export type { QuotaStatusRow } from "./reports/quotas.js";
+export { loadQuotas } from "./reports/quotas.js";
 export type { RunningState } from "./reports/reached.js";
 export type { RunView } from "./reports/runs.js";
 export type { CompletedShard, RolledStatusRow } from "./reports/shard-rollup.js";

@@ -209,7 +209,9 @@ export class Backfill<E, S, Tx> {
         splitPollMs: this.#options.pollIntervalMs,
         onSplit: (made) => this.#onSplit(made),
       });
-      if (outcome.kind === "ran" && outcome.result.reason === "deadline") this.#outOfTime = true;
+      // A quota's pause or wait that would pass the deadline is out of time just the same.
+      const reason = outcome.kind === "ran" ? outcome.result.reason : undefined;
+      if (reason === "deadline" || reason === "rate-limited") this.#outOfTime = true;
       return outcome;
     } catch (error) {
       // The deadline came within the margin between #mayStart and the run's own check.

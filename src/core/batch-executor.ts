@@ -2,13 +2,14 @@ import { performance } from "node:perf_hooks";
 import type { BatchArtifacts, RunArtifacts } from "./artifacts.js";
 import { isSkippable, whyNotRetried } from "./batch-failure.js";
 import { reachTotal, type TotalTally } from "./count.js";
-import { FencedError, WaymarkError } from "./errors.js";
+import { FencedError, isRateLimited, WaymarkError } from "./errors.js";
 import { idempotencyKeyOf } from "./idempotency.js";
 import { writesDebug } from "./logger.js";
 import type { OpenLedger } from "./open-ledger.js";
 import { BatchTimer } from "./policies/batch-timeout.js";
 import type { BreakerAdapter } from "./policies/breaker.js";
 import type { DeadlinePlanner } from "./policies/deadline.js";
+import { noQuota, pauseForRateLimit, type QuotaHandle, type RunQuota } from "./policies/quota.js";
 import { type RetryPolicy, retryDelay } from "./policies/retry.js";
 import { bisect } from "./policies/skip.js";
 import { RunStoppedError, type RunStopper } from "./policies/stop.js";
@@ -86,6 +87,8 @@ export interface ExecutorContext<E, S, Tx> {
   readonly clock: () => number;
   /** The run's artifacts: each attempt stages its own, committed with its checkpoint. */
   readonly artifacts: RunArtifacts;
+  /** The run's quotas: tokens taken before each batch; null without any. */
+  readonly quota: RunQuota | null;
   /** The input fingerprint every commit records. */
   readonly fingerprint: () => string | null;
   /** Called after every commit with its entity count and commit time. */
@@ -124,9 +127,12 @@ export class BatchExecutor<E, S, Tx> {
   readonly #context: ExecutorContext<E, S, Tx>;
   /** `ctx.idempotencyKey`: the same for every batch of the run, so made once. */
   readonly #idempotencyKey: (entity: unknown) => string;
+  /** `ctx.quota`: the same for every batch of the run. */
+  readonly #quota: (key: string) => QuotaHandle;
 
   constructor(context: ExecutorContext<E, S, Tx>) {
     this.#context = context;
+    this.#quota = context.quota?.handle ?? noQuota(context.where);
     const { processor, options } = context;
     this.#idempotencyKey = (entity) =>
       idempotencyKeyOf(
@@ -207,7 +213,17 @@ export class BatchExecutor<E, S, Tx> {
    * so retries and skipping treat both alike on every store.
    */
   async #attempt(batch: E[], cursor: Cursor, plan: CommitPlan = {}): Promise<BatchTiming> {
-    const prepared = await this.#tryBatch(batch);
+    let prepared: Prepared<S, Tx>;
+    for (;;) {
+      try {
+        prepared = await this.#tryBatch(batch);
+        break;
+      } catch (error) {
+        // A 429 pauses (every runner of the quota) and tries again: not a failed attempt.
+        if (!isRateLimited(error)) throw error;
+        await pauseForRateLimit(error, this.#context.quota, this.#context, batch.length);
+      }
+    }
     // Most runs have no open ledger entries: then this is one property read.
     const resolved = plan.ledgerOnly
       ? undefined
@@ -345,6 +361,7 @@ export class BatchExecutor<E, S, Tx> {
   async #tryBatch(batch: E[]): Promise<Prepared<S, Tx>> {
     const { processor: p, options, store, tally, stopper, breaker, where, clock } = this.#context;
     const { partition } = options;
+    if (this.#context.quota) await this.#context.quota.beforeBatch(batch, tally);
     const shard = this.#context.shardOf();
     const scope = store.openBatch(this.#context.lease);
     const artifacts = this.#context.artifacts.forBatch();
@@ -364,6 +381,7 @@ export class BatchExecutor<E, S, Tx> {
       artifacts,
       batchNumber,
       idempotencyKey: this.#idempotencyKey,
+      quota: this.#quota,
     };
     const started = clock();
     stopper.inBatch(batchNumber);

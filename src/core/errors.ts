@@ -30,7 +30,8 @@ export type WaymarkErrorCode =
   | "INVALID_ENTITY"
   | "SOURCE_FAILED"
   | "NEVER_SETTLES"
-  | "BATCH_TIMEOUT";
+  | "BATCH_TIMEOUT"
+  | "RATE_LIMITED";
 
 /** The base class of every error waymark raises on purpose. */
 export class WaymarkError extends Error {
@@ -154,6 +155,109 @@ export class StateError extends WaymarkError {
     super(code, message);
     this.name = "StateError";
   }
+}
+
+/**
+ * Throw it from `processBatch` when an API answers 429 (or asks to slow down): every runner
+ * sharing the processor's quota key pauses until `retryAfterMs` from now, and the batch is
+ * tried again after the pause without using one of its retry attempts. A pause that would
+ * outlast the run's deadline suspends the run instead (`reason: "rate-limited"`).
+ *
+ * @example
+ * const response = await fetch(url, { signal: ctx.signal });
+ * if (response.status === 429) throw RateLimitedError.fromResponse(response);
+ */
+export class RateLimitedError extends WaymarkError {
+  /** How long every runner of the key waits, from when the store records the pause. */
+  readonly retryAfterMs: number;
+  /** The quota key to pause; unset pauses every quota of the processor. */
+  readonly key: string | undefined;
+
+  constructor(options: RateLimitedOptions) {
+    // Checked at run time too: a JavaScript caller may pass anything.
+    const { retryAfterMs, key } = (options ?? {}) as Partial<RateLimitedOptions>;
+    if (typeof retryAfterMs !== "number" || !Number.isFinite(retryAfterMs) || retryAfterMs < 0) {
+      throw new InvalidOptionError(
+        "retryAfterMs",
+        `RateLimitedError expected retryAfterMs in milliseconds from 0 up, got ` +
+          `${describeValue(retryAfterMs)}; read it with RateLimitedError.fromResponse(response).`,
+      );
+    }
+    super(
+      "RATE_LIMITED",
+      options?.message ??
+        `Rate limited${key === undefined ? "" : ` (quota ${JSON.stringify(key)})`}: retry after ${Math.round(retryAfterMs)} ms.`,
+      { cause: options?.cause },
+    );
+    this.name = "RateLimitedError";
+    this.retryAfterMs = retryAfterMs;
+    this.key = key;
+  }
+
+  /**
+   * The error for a `fetch` `Response` (or anything with `status` and `headers.get`), its
+   * pause read from `Retry-After` (seconds, or an HTTP date); `fallbackMs` when the header is
+   * missing or unreadable.
+   */
+  static fromResponse(
+    response: RateLimitedResponse,
+    options: { key?: string; fallbackMs?: number } = {},
+  ): RateLimitedError {
+    const header = response.headers.get("retry-after");
+    const retryAfterMs = retryAfterMsOf(header) ?? options.fallbackMs ?? 1000;
+    return new RateLimitedError({
+      retryAfterMs,
+      ...(options.key === undefined ? {} : { key: options.key }),
+      message:
+        `HTTP ${response.status}${header === null ? "" : ` (Retry-After: ${header})`}: ` +
+        `rate limited, retry after ${Math.round(retryAfterMs)} ms.`,
+    });
+  }
+}
+
+/**
+ * Whether `error` is a {@link RateLimitedError}: by class, or by its code and pause, so that one
+ * thrown by another copy of waymark (a module loaded twice) pauses all the same.
+ */
+export function isRateLimited(error: unknown): error is RateLimitedError {
+  if (error instanceof RateLimitedError) return true;
+  const candidate = error as { code?: unknown; retryAfterMs?: unknown } | null;
+  return (
+    typeof candidate === "object" &&
+    candidate !== null &&
+    candidate.code === "RATE_LIMITED" &&
+    typeof candidate.retryAfterMs === "number" &&
+    Number.isFinite(candidate.retryAfterMs) &&
+    candidate.retryAfterMs >= 0
+  );
+}
+
+/** What {@link RateLimitedError} is made of. */
+export interface RateLimitedOptions {
+  /** How long to pause, in ms, from when the pause is recorded. */
+  readonly retryAfterMs: number;
+  /** The quota key the 429 came from; unset pauses every quota of the processor. */
+  readonly key?: string;
+  readonly message?: string;
+  readonly cause?: unknown;
+}
+
+/** The part of a `fetch` `Response` that {@link RateLimitedError.fromResponse} reads. */
+export interface RateLimitedResponse {
+  readonly status: number;
+  readonly headers: { get(name: string): string | null };
+}
+
+/**
+ * A `Retry-After` header in milliseconds from `now`: delay-seconds (`120`, `1.5`) or an HTTP
+ * date; null when it is missing or unreadable. A date in the past is 0.
+ */
+export function retryAfterMsOf(header: string | null, now: number = Date.now()): number | null {
+  if (header === null) return null;
+  const text = header.trim();
+  if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? null : Math.max(0, at - now);
 }
 
 /** Describes a value for an error message: `1.5 (number)`, `"x" (string)`. */

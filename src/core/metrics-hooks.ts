@@ -13,6 +13,10 @@ export interface RunMetrics {
   batchCommitted?(event: BatchCommittedEvent): void;
   /** The run ended, whatever its status (also `busy`, which never starts). */
   runFinished?(event: RunFinishedEvent): void;
+  /** Tokens of a quota were taken (before a batch, or by `ctx.quota(key).take`). */
+  quotaTaken?(event: QuotaTakenEvent): void;
+  /** A 429 (`RateLimitedError`) paused a quota key for every runner. */
+  quotaPaused?(event: QuotaPausedEvent): void;
 }
 
 /** Identifies the run an event belongs to. */
@@ -48,4 +52,20 @@ export interface RunFinishedEvent extends RunEventBase {
   readonly durationMs: number;
   readonly checkpointMs: number;
   readonly error: Error | null;
+}
+
+/** See {@link RunMetrics.quotaTaken}. */
+export interface QuotaTakenEvent extends RunEventBase {
+  readonly key: string;
+  readonly tokens: number;
+  /** How long the take waited for its turn (or for a pause to end); 0 when it did not. */
+  readonly waitedMs: number;
+}
+
+/** See {@link RunMetrics.quotaPaused}. */
+export interface QuotaPausedEvent extends RunEventBase {
+  readonly key: string;
+  readonly retryAfterMs: number;
+  /** When the pause ends, by the run's clock (epoch ms). */
+  readonly pausedUntil: number;
 }

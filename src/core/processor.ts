@@ -4,6 +4,8 @@ import { atCallerOf } from "./call-site.js";
 import { type BatchSizeOption, batchSizeSchema } from "./policies/adaptive-batch.js";
 import { batchTimeoutSchema } from "./policies/batch-timeout.js";
 import { breakerSchema, type CircuitBreakerLike } from "./policies/breaker.js";
+import type { QuotaHandle } from "./policies/quota.js";
+import { type QuotaOptions, quotaSchema } from "./policies/quota-options.js";
 import { type RetryOptions, retrySchema } from "./policies/retry.js";
 import { type SkipOptions, skipSchema } from "./policies/skip.js";
 import type { Shard, ShardsArgs, SplitArgs } from "./shard-types.js";
@@ -64,6 +66,12 @@ export interface BatchContext<S, Tx = unknown> {
   readonly batchNumber: number;
   /** A stable key for one entity's effect outside the store (payments, emails, APIs). */
   idempotencyKey(entity: unknown): string;
+  /**
+   * A quota the processor (or the run) declares, to take tokens inside the batch: one per API
+   * call, say. Every runner of the key shares its budget; see `quota`.
+   * @example await ctx.quota("nba-api").take(1);
+   */
+  quota(key: string): QuotaHandle;
 }
 
 /**
@@ -193,6 +201,15 @@ export interface ProcessorDefinition<E, S = undefined, Tx = unknown, C extends C
    */
   breaker?: CircuitBreakerLike;
   /**
+   * A rate limit shared through the store by every runner of the same key, in every process
+   * and on every machine: each batch takes `cost` tokens (one per entity unless said
+   * otherwise) before `processBatch`, waiting for their turn. Throw `RateLimitedError` on a
+   * 429 to pause every runner of the key. An array declares several keys. A `quota` run
+   * option overrides it. See docs/resilience.md.
+   * @example quota: { key: "nba-api", limit: 100, per: "1s" }
+   */
+  quota?: QuotaOptions<E> | readonly QuotaOptions<E>[];
+  /**
    * Decides, before the lease is taken, whether this run is needed at all; `false` ends it
    * `skipped` (recorded in history). `lastCompletedAt` is when the partition last completed.
    * @example shouldRun: async ({ partition, lastCompletedAt }) => (await changedAt(partition)) > (lastCompletedAt ?? 0)
@@ -238,6 +255,7 @@ type OptionalHooks =
   | "migrate"
   | "retry"
   | "breaker"
+  | "quota"
   | "shouldRun"
   | "skip"
   | "lookup"
@@ -290,6 +308,7 @@ const definitionSchema = z.strictObject({
   batchTimeoutMs: batchTimeoutSchema.optional(),
   retry: retrySchema.optional(),
   breaker: breakerSchema.optional(),
+  quota: quotaSchema.optional(),
   shouldRun: fn("expected a function ({ partition, lastCompletedAt }) => boolean").optional(),
   skip: skipSchema.optional(),
   lookup: fn("expected a function (ids, { partition }) => the entities with those ids").optional(),

@@ -30,6 +30,7 @@ const REDRIVE_OPTIONS = [
   "signal",
   "metrics",
   "breaker",
+  "quota",
 ] as const satisfies ReadonlyArray<keyof RunOptions>;
 
 /** What {@link redrive} did. */
@@ -140,6 +141,7 @@ class Redrive<E, S, Tx> {
       return await this.#finish("failed", error);
     } finally {
       this.#held?.stop();
+      await this.#setup.quota?.release();
     }
     const { fixed, stillFailing, notFound } = this.#result;
     logger.info(

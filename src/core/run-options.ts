@@ -5,6 +5,7 @@ import type { RunMetrics } from "./metrics-hooks.js";
 import { batchTimeoutSchema } from "./policies/batch-timeout.js";
 import { breakerSchema, type CircuitBreakerLike } from "./policies/breaker.js";
 import { deadlineSchemas } from "./policies/deadline.js";
+import { type QuotaOptions, quotaSchema } from "./policies/quota-options.js";
 import { sleep } from "./policies/retry.js";
 import type { RunStore } from "./store/checkpoint-store.js";
 import type { Cursor, Logger } from "./types.js";
@@ -87,6 +88,8 @@ export interface RunOptions<Tx = unknown> {
   batchTimeoutMs?: number;
   /** A circuit breaker for this run; overrides the processor's `breaker`. */
   breaker?: CircuitBreakerLike;
+  /** Shared rate limits for this run; override the processor's `quota`. */
+  quota?: QuotaOptions | readonly QuotaOptions[];
   /**
    * Waits between retries; rejects with `signal.reason` when the signal aborts. Tests and
    * simulations replace it. @default a setTimeout-based wait
@@ -113,6 +116,7 @@ export interface ResolvedRunOptions {
   readonly shutdownGraceMs: number;
   readonly batchTimeoutMs: number | undefined;
   readonly breaker: CircuitBreakerLike | undefined;
+  readonly quota: QuotaOptions | readonly QuotaOptions[] | undefined;
   readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
@@ -177,6 +181,7 @@ const runOptionsSchema = z.strictObject({
     .optional(),
   batchTimeoutMs: batchTimeoutSchema.optional(),
   breaker: breakerSchema.optional(),
+  quota: quotaSchema.optional(),
   sleep: fn("expected a function (ms, signal) => Promise<void>").optional(),
 });
 
@@ -218,6 +223,7 @@ export function resolveRunOptions(
     shutdownGraceMs: options.shutdownGraceMs ?? 5000,
     batchTimeoutMs: options.batchTimeoutMs,
     breaker: options.breaker,
+    quota: options.quota,
     sleep: options.sleep ?? sleep,
   });
 }
@@ -227,6 +233,8 @@ function isMetrics(value: unknown): value is RunMetrics {
   return (
     typeof candidate === "object" &&
     candidate !== null &&
-    ["runStarted", "batchCommitted", "runFinished"].some((m) => typeof candidate[m] === "function")
+    ["runStarted", "batchCommitted", "runFinished", "quotaTaken", "quotaPaused"].some(
+      (m) => typeof candidate[m] === "function",
+    )
   );
 }

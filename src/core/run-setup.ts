@@ -8,6 +8,8 @@ import type { RunMetrics } from "./metrics-hooks.js";
 import type { OpenLedger } from "./open-ledger.js";
 import { adaptBreaker, type BreakerAdapter } from "./policies/breaker.js";
 import { DeadlinePlanner, resolveDeadline } from "./policies/deadline.js";
+import type { RunQuota } from "./policies/quota.js";
+import { setUpQuota } from "./policies/quota-setup.js";
 import { type RetryPolicy, resolveRetry } from "./policies/retry.js";
 import { RunStopper } from "./policies/stop.js";
 import type { Processor } from "./processor.js";
@@ -50,6 +52,8 @@ export interface RunSetup<E, S, Tx> {
   readonly breaker: BreakerAdapter | null;
   readonly retry: RetryPolicy;
   readonly artifacts: RunArtifacts;
+  /** The run's quotas, or null without any. */
+  readonly quota: RunQuota | null;
 }
 
 /** Builds the setup of one invocation; throws an `InvalidOptionError` for a hopeless deadline. */
@@ -73,6 +77,13 @@ export function setUpRun<E, S, Tx>(
   const deadline = resolveDeadline(options, startedAt);
   refuseDeadlineInsideMargin(deadline, startedAt, options.deadlineMarginMs);
   const breaker = options.breaker ?? processor.breaker;
+  const run = { processor: processor.name, runId, where };
+  const quota = setUpQuota(options.quota ?? processor.quota, options, run, (hook, call) =>
+    emitMetric(options, hook, call),
+  );
+  const stopper = new RunStopper({ ...options, deadline }, where);
+  const planner =
+    deadline === null ? null : new DeadlinePlanner(deadline, options.deadlineMarginMs);
   return {
     processor,
     options,
@@ -84,11 +95,12 @@ export function setUpRun<E, S, Tx>(
     key,
     where,
     startedAt,
-    stopper: new RunStopper({ ...options, deadline }, where),
-    planner: deadline === null ? null : new DeadlinePlanner(deadline, options.deadlineMarginMs),
+    stopper,
+    planner,
     breaker: breaker ? adaptBreaker(breaker) : null,
     retry: resolveRetry(processor.retry),
     artifacts: new RunArtifacts(options.store, key, processor.maxArtifactBytes, options.now),
+    quota: quota?.({ options, stopper, planner, where }) ?? null,
   };
 }
 
@@ -119,6 +131,7 @@ export function executorOf<E, S, Tx>(
     // A simulation's clock measures its simulated batches; real runs use a monotonic clock.
     clock: now === Date.now ? () => performance.now() : now,
     artifacts: setup.artifacts,
+    quota: setup.quota,
     ...hooks,
   });
 }

@@ -249,6 +249,7 @@ class Runner<E, S, Tx> {
       this.#stopper.dispose();
       this.#held?.stop();
       this.#splits?.stop();
+      await this.#setup.quota?.release();
       const closing = reader?.close().catch(() => {});
       // An abandoned entity source may be stuck in a read that closing would wait for.
       if (!this.#stopper.signal.aborted) await closing;

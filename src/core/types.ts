@@ -35,8 +35,11 @@ export type RunStatus = "completed" | "suspended" | "failed" | "busy" | "skipped
 /** A run's status as stored in history, including the in-flight `running`. */
 export type RecordedRunStatus = RunStatus | "running";
 
-/** Why a run stopped early with `suspended`. */
-export type SuspendReason = "deadline" | "signal" | "circuit-open";
+/**
+ * Why a run stopped early with `suspended`; `rate-limited` when a quota's pause (or its wait
+ * for tokens) would outlast the run's deadline.
+ */
+export type SuspendReason = "deadline" | "signal" | "circuit-open" | "rate-limited";
 
 /** A log line's severity, least first. */
 export type LogLevel = "debug" | "info" | "warn" | "error";

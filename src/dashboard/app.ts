@@ -9,6 +9,7 @@ import type { ReportStore } from "../core/store/report-store.js";
 import type { PromRegistryLike } from "../metrics/peer-types.js";
 import { collectGarbage, resetCheckpoint } from "../reports/actions.js";
 import { adviceFrom, loadStale } from "../reports/load.js";
+import { quotaReport } from "../reports/quotas.js";
 import { runsReport } from "../reports/runs.js";
 import { rolledStatus } from "../reports/shard-rollup.js";
 import { staleReport } from "../reports/stale.js";
@@ -47,15 +48,16 @@ export interface DashboardAppOptions {
 }
 
 /**
- * Reads every report the page shows through the read side of the store: seven queries,
- * however many checkpoints and runs there are. The month of history is read once and
+ * Reads every report the page shows through the read side of the store: seven queries, and an
+ * eighth for the quotas of a store that keeps them, however many checkpoints, runs and quota
+ * keys there are. The month of history is read once and
  * serves the stats (7 days), the savings chart (14 days) and the advisor (30 days).
  */
 export async function collectDashboardData(
   store: ReportStore,
   now: number,
 ): Promise<DashboardData> {
-  const [{ checkpoints, corrupt }, current, completions, backfills, running, runs, month] =
+  const [{ checkpoints, corrupt }, current, completions, backfills, running, runs, month, quotas] =
     await Promise.all([
       store.scanCheckpoints(),
       store.listCurrentRuns(),
@@ -64,10 +66,12 @@ export async function collectDashboardData(
       store.listRuns({ status: "running" }),
       store.listRuns({ limit: 50 }),
       store.listRuns({ since: now - 30 * DAY }),
+      store.quotas ? store.quotas.list() : [],
     ]);
   return {
     status: rolledStatus({ checkpoints, current, completions, backfills }, now),
     corrupt,
+    quotas: quotaReport(quotas, now),
     runs: runsReport(runs, checkpoints, now),
     stats: statsReport(month, now - 7 * DAY),
     stale: staleReport(checkpoints, running, now, DAY, current, corrupt),

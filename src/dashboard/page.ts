@@ -27,7 +27,7 @@ table{border-collapse:collapse}td,th{padding:3px 10px 3px 0;text-align:left;vert
 th{font-weight:600;border-bottom:1px solid #ccc}.empty{color:#777}.split-note{color:#777;font-size:12px}
 .bar{width:160px;height:10px;background:#eee;border-radius:5px;overflow:hidden}
 .bar div{height:100%;background:#3b82f6;transition:width .3s}
-.run.failed td:nth-child(4){color:#b91c1c}.warn{color:#b45309}
+.run.failed td:nth-child(4){color:#b91c1c}.warn,.quota.paused td:nth-child(5){color:#b45309}
 .advice{margin-bottom:10px}#updated,.mode{color:#777;font-size:12px}#message{color:#b91c1c}`;
 
 // Static: it only moves server-rendered (already escaped) markup into place and posts forms.

@@ -3,6 +3,7 @@ import type { HtmlEscapedString } from "hono/utils/html";
 import type { CorruptCheckpoint } from "../core/store/records.js";
 import type { Advice } from "../reports/advise.js";
 import { differenceTexts, durationText } from "../reports/duration-text.js";
+import { formatLimit, type QuotaStatusRow } from "../reports/quotas.js";
 import type { RunView } from "../reports/runs.js";
 import type { RolledStatusRow } from "../reports/shard-rollup.js";
 import type { StaleReport } from "../reports/stale.js";
@@ -23,6 +24,8 @@ export interface DashboardData {
   readonly status: readonly RolledStatusRow[];
   /** Checkpoint rows that cannot be read, shown under the status with a reset button. */
   readonly corrupt: readonly CorruptCheckpoint[];
+  /** The store's quota keys, shown under the status. */
+  readonly quotas: readonly QuotaStatusRow[];
   readonly runs: readonly RunView[];
   readonly stats: readonly ProcessorStats[];
   readonly stale: StaleReport;
@@ -35,7 +38,8 @@ export function renderSections(data: DashboardData, allowWrites: boolean): Recor
   return {
     status:
       String(statusSection(data.status, allowWrites)) +
-      String(corruptSection(data.corrupt, allowWrites)),
+      String(corruptSection(data.corrupt, allowWrites)) +
+      String(quotaSection(data.quotas)),
     runs: String(runsSection(data.runs)),
     stats: String(statsSection(data.stats, data.saved)),
     stale: String(staleSection(data.stale, allowWrites)),
@@ -86,6 +90,21 @@ ${corrupt.map(
 <td class="processor">${c.processor}</td><td>${c.shard === "" ? c.partition : `${c.partition} shard ${c.shard}`}</td>
 <td>${c.field}</td><td>${c.value}</td><td>${c.message}</td>
 <td>${writeButton(allowWrites, "reset", "Reset", { processor: c.processor, partition: c.partition, shard: c.shard })}</td></tr>`,
+)}</tbody></table>`;
+}
+
+/** Each quota key: its limit, the rate used over the last minute, its pause, who waits. */
+function quotaSection(quotas: readonly QuotaStatusRow[]): Html | string {
+  if (quotas.length === 0) return "";
+  return h`<h3>Quotas</h3><table class="quotas"><thead><tr><th>Quota</th><th>Limit</th>
+<th>Rate now</th><th>Used (last minute)</th><th>Paused until</th><th>Pauses</th><th>Waiting</th></tr></thead><tbody>
+${quotas.map(
+  (q) => h`<tr class="quota${q.pausedUntil === null ? "" : " paused"}" data-key="${q.key}">
+<td>${q.key}</td><td>${formatLimit(q.limit, q.perMs)}</td>
+<td>${q.rate < q.limit ? `${formatLimit(q.rate, q.perMs)} (adaptive)` : "limit"}</td>
+<td>${q.usedPerSecond.toFixed(1)}/s</td>
+<td>${q.pausedUntil === null ? "-" : new Date(q.pausedUntil).toISOString().replace("T", " ").slice(0, 23)}</td>
+<td>${q.pauses}</td><td>${q.waiting}</td></tr>`,
 )}</tbody></table>`;
 }
 

@@ -2,12 +2,14 @@ import type * as PromClient from "prom-client";
 import type { ReportStore } from "../core/store/report-store.js";
 import type { PromRegistryLike } from "../metrics/peer-types.js";
 import { loadStale, loadStatus } from "../reports/load.js";
+import { loadQuotas } from "../reports/quotas.js";
 
 const DAY = 86_400_000;
 
 /**
  * The `/metrics` text: gauges read from the store (progress of every checkpoint, stale
- * checkpoints, corrupt ones, dead runs) followed by `registry`'s metrics. Null when prom-client, an
+ * checkpoints, corrupt ones, dead runs, each quota's limit, use, pause and waiting runners)
+ * followed by `registry`'s metrics. Null when prom-client, an
  * optional peer, is not installed.
  */
 export async function storeMetrics(
@@ -50,6 +52,28 @@ export async function storeMetrics(
     help: "Runs left running by a process that stopped, silent for 24 hours.",
     registers: [own],
   });
+  const quota = (name: string, help: string) =>
+    new client.Gauge({
+      name: `waymark_quota_${name}`,
+      help,
+      labelNames: ["key"],
+      registers: [own],
+    });
+  const limit = quota("limit_per_second", "Each quota key's limit, in tokens per second.");
+  const rate = quota("rate_per_second", "Each quota key's rate now (adaptive keys lower it).");
+  const used = quota("used_per_second", "Tokens per second taken over the last minute.");
+  const paused = quota("paused_until_seconds", "When the key's pause ends (epoch s); 0: none.");
+  const pauses = quota("pauses", "Pauses (429s) since the key was created.");
+  const waiting = quota("waiting_runners", "Runners whose lease waits for its turns now.");
+  for (const q of await loadQuotas(store, { now })) {
+    const labels = { key: q.key };
+    limit.set(labels, (q.limit * 1000) / q.perMs);
+    rate.set(labels, (q.rate * 1000) / q.perMs);
+    used.set(labels, q.usedPerSecond);
+    paused.set(labels, q.pausedUntil === null ? 0 : q.pausedUntil / 1000);
+    pauses.set(labels, q.pauses);
+    waiting.set(labels, q.waiting);
+  }
   for (const row of await loadStatus(store, { now })) {
     const labels = { processor: row.processor, partition: row.partition };
     completed.set(labels, row.completed);

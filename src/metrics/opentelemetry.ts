@@ -6,8 +6,9 @@ import type { SpanLike, TracerLike } from "./peer-types.js";
 /**
  * Run hooks that trace each run as an OpenTelemetry span `waymark.run` (with
  * `@opentelemetry/api`, an optional peer dependency): attributes for processor, partition,
- * resume point, processed entities and status, one `batch` event per committed batch, and
- * an error status when the run fails. Without an SDK registered the API is a no-op.
+ * resume point, processed entities and status, one `batch` event per committed batch, a
+ * `quota.wait` event for each quota take that waited and a `quota.pause` event for each 429
+ * that paused a key, and an error status when the run fails. Without an SDK registered the API is a no-op.
  *
  * @example
  * await run(summaries, { store, metrics: openTelemetryTracing() });
@@ -39,6 +40,21 @@ export function openTelemetryTracing(tracer?: TracerLike): RunMetrics {
         "waymark.entities": entities,
         "waymark.commit_ms": commitMs,
         "waymark.completed": completed,
+      });
+    },
+    quotaTaken({ runId, key, tokens, waitedMs }) {
+      if (waitedMs <= 0) return;
+      spans.get(runId)?.addEvent("quota.wait", {
+        "waymark.quota.key": key,
+        "waymark.quota.tokens": tokens,
+        "waymark.quota.waited_ms": waitedMs,
+      });
+    },
+    quotaPaused({ runId, key, retryAfterMs, pausedUntil }) {
+      spans.get(runId)?.addEvent("quota.pause", {
+        "waymark.quota.key": key,
+        "waymark.quota.retry_after_ms": retryAfterMs,
+        "waymark.quota.paused_until": new Date(pausedUntil).toISOString(),
       });
     },
     runFinished({ runId, processor, partition, status, reason, processed, error }) {

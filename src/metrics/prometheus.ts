@@ -16,7 +16,10 @@ export interface PrometheusMetricsOptions {
  * `waymark_entities_processed_total`, `waymark_batches_total`,
  * `waymark_checkpoint_commit_seconds` (histogram), `waymark_resumes_total`,
  * `waymark_entities_saved_by_resume_total`, `waymark_suspensions_total{reason}`,
- * `waymark_failures_total` and `waymark_runs_total{status}`, all labelled by `processor`.
+ * `waymark_failures_total` and `waymark_runs_total{status}`, and for quotas
+ * `waymark_quota_tokens_total{key}`, `waymark_quota_waits_total{key}`,
+ * `waymark_quota_wait_seconds_total{key}` and `waymark_quota_pauses_total{key}`, all labelled
+ * by `processor`.
  * Calling it twice with one registry reuses the registered metrics.
  *
  * @example
@@ -51,6 +54,14 @@ export function prometheusMetrics(
   const suspensions = counter("suspensions_total", "Runs suspended, by reason.", ["reason"]);
   const failures = counter("failures_total", "Runs that failed.");
   const runs = counter("runs_total", "Runs finished, by status.", ["status"]);
+  const tokens = counter("quota_tokens_total", "Quota tokens taken, by key.", ["key"]);
+  const waits = counter("quota_waits_total", "Quota takes that waited for their turn.", ["key"]);
+  const waited = counter(
+    "quota_wait_seconds_total",
+    "Time runs waited for quota tokens or for a pause to end.",
+    ["key"],
+  );
+  const pauses = counter("quota_pauses_total", "429s that paused a quota key.", ["key"]);
   const commitName = `${prefix}checkpoint_commit_seconds`;
   const commit =
     (into.getSingleMetric(commitName) as PromClient.Histogram<string> | undefined) ??
@@ -76,6 +87,15 @@ export function prometheusMetrics(
       runs.inc({ processor, status });
       if (status === "failed") failures.inc({ processor });
       if (status === "suspended") suspensions.inc({ processor, reason: reason ?? "unknown" });
+    },
+    quotaTaken({ processor, key, tokens: taken, waitedMs }) {
+      tokens.inc({ processor, key }, taken);
+      if (waitedMs <= 0) return;
+      waits.inc({ processor, key });
+      waited.inc({ processor, key }, waitedMs / 1000);
+    },
+    quotaPaused({ processor, key }) {
+      pauses.inc({ processor, key });
     },
   };
 }

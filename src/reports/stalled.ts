@@ -9,7 +9,7 @@ export interface StalledPartition {
   readonly partition: string;
   /** Suspensions without progress in a row, newest first. */
   readonly suspensions: number;
-  /** The reason of the newest of them (`deadline`, `circuit-open`, `signal`). */
+  /** The reason of the newest of them (`deadline`, `circuit-open`, `signal`, `rate-limited`). */
   readonly reason: string | null;
 }
 
@@ -47,6 +47,6 @@ export function stallWarning(stalled: readonly StalledPartition[]): string | nul
     .join(", ");
   return (
     `Suspended again and again without progress: ${list}. Check the deadline against ` +
-    "deadlineMarginMs and the first batch's duration, or the circuit breaker."
+    "deadlineMarginMs and the first batch's duration, the circuit breaker, or the quota's pauses."
   );
 }

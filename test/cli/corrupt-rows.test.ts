@@ -34,7 +34,9 @@ describe("the CLI on a store with one corrupt and one good checkpoint", { timeou
     assert.match(table.stdout, /ids\s+bad\s+CORRUPT/);
     const json = await waymark(["status", "--store", store, "--json"]);
     flagsCorrupt(json);
-    const rows = JSON.parse(json.stdout) as Array<{ partition: string; completed: number }>;
+    const rows = (
+      JSON.parse(json.stdout) as { checkpoints: Array<{ partition: string; completed: number }> }
+    ).checkpoints;
     assert.deepEqual(
       rows.map((r) => [r.partition, r.completed]),
       [["good", 10]],

@@ -23,7 +23,9 @@ describe("operator commands on a SQLite store filled by real runs", () => {
     );
     assert.match(table.stdout, /gamma\s+g1\s+20\/100\s+20\.0%\s+5\.0\/s\s+16s/);
     const json = await waymark(["status", "--store", store, "--json", "--processor", "alpha"]);
-    const rows = JSON.parse(json.stdout) as Array<{ partition: string; resumes: number }>;
+    const { checkpoints: rows } = JSON.parse(json.stdout) as {
+      checkpoints: Array<{ partition: string; resumes: number }>;
+    };
     assert.deepEqual(rows.map((r) => [r.partition, r.resumes]).sort(), [
       ["p3", 0],
       ["p4", 1],

@@ -92,7 +92,8 @@ describe("waymark runs and status", () => {
       waymark(["status", "--store", url]),
     ]);
     assert.equal(json.code, 0, json.stderr);
-    const rows = JSON.parse(json.stdout) as Array<Record<string, unknown>>;
+    const rows = (JSON.parse(json.stdout) as { checkpoints: Array<Record<string, unknown>> })
+      .checkpoints;
     assert.equal(rows.length, 1, "the completed partition's checkpoint was cleared");
     assert.deepEqual(
       [rows[0]?.partition, rows[0]?.completed, rows[0]?.total, rows[0]?.percent, rows[0]?.cursor],

@@ -1,6 +1,7 @@
 // A dashboard refresh reads the store in a fixed number of queries, however many checkpoints
-// there are: counted on PostgreSQL (every round trip through the pool) and on SQLite (every
-// statement executed), with 500 checkpoints whose current runs are not `running`.
+// and quota keys there are: counted on PostgreSQL (every round trip through the pool) and on
+// SQLite (every statement executed), with 500 checkpoints whose current runs are not
+// `running`, and 40 quota keys.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -30,7 +31,13 @@ function rows(): { checkpoints: unknown[][]; runs: unknown[][] } {
   return { checkpoints, runs };
 }
 
+const QUOTA_KEYS = 40;
+
 async function assertRefreshCost(store: CheckpointStore, queries: () => number): Promise<void> {
+  for (let i = 0; i < QUOTA_KEYS; i++) {
+    const spec = { key: `api-${i}`, limit: 10, perMs: 1000, burst: 1, adaptive: false };
+    await store.quotas?.take({ ...spec, tokens: 1, credit: 0, owner: "r", now: NOW });
+  }
   const before = queries();
   const data = await collectDashboardData(store, NOW);
   const refresh = queries() - before;
@@ -43,9 +50,10 @@ async function assertRefreshCost(store: CheckpointStore, queries: () => number):
     data.status.every((r) => (r.shards ?? [r]).every((s) => s.ratePerSecond !== null)),
     "each checkpoint found its current run",
   );
+  assert.equal(data.quotas.length, QUOTA_KEYS, "every quota key is on the page");
   // Exactly: checkpoints, current runs, completions of partitions in flight, backfills,
-  // running runs, the last 50 runs, the month's runs.
-  assert.equal(refresh, 7, `a dashboard refresh made ${refresh} queries`);
+  // running runs, the last 50 runs, the month's runs, quotas.
+  assert.equal(refresh, 8, `a dashboard refresh made ${refresh} queries`);
   const statusBefore = queries();
   await loadStatus(store, { now: NOW });
   assert.equal(
@@ -56,7 +64,7 @@ async function assertRefreshCost(store: CheckpointStore, queries: () => number):
 }
 
 describe(`a dashboard refresh with ${CHECKPOINTS} checkpoints`, { timeout: 120_000 }, () => {
-  it("makes 7 queries on PostgreSQL", { skip: NO_SERVER }, async () => {
+  it("makes 8 queries on PostgreSQL", { skip: NO_SERVER }, async () => {
     const test = openTestPool();
     let count = 0;
     const counted = (query: PgPool["query"]) =>
@@ -99,7 +107,7 @@ describe(`a dashboard refresh with ${CHECKPOINTS} checkpoints`, { timeout: 120_0
     }
   });
 
-  it("executes 7 statements on SQLite", async () => {
+  it("executes 8 statements on SQLite", async () => {
     const dir = mkdtempSync(join(tmpdir(), "waymark-query-count-"));
     const store = new SqliteStore(join(dir, "waymark.db"));
     let count = 0;

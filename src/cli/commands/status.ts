@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { describeKey } from "../../core/checkpoint-key.js";
 import { loadCorrupt, loadStatus } from "../../reports/load.js";
+import { formatLimit, loadQuotas, type QuotaStatusRow } from "../../reports/quotas.js";
 import type { RolledStatusRow } from "../../reports/shard-rollup.js";
 import type { StatusRow } from "../../reports/status.js";
 import { formatRate } from "../duration.js";
@@ -14,7 +15,10 @@ import {
   withStoreOptions,
 } from "../shared.js";
 
-/** `waymark status`: the checkpoints in flight, with progress, rate, ETA and age. */
+/**
+ * `waymark status`: the checkpoints in flight, with progress, rate, ETA and age, then the
+ * quotas: limit, rate used, pause and waiting runners.
+ */
 export function registerStatus(program: Command): void {
   withStoreOptions(
     program
@@ -22,19 +26,21 @@ export function registerStatus(program: Command): void {
       .description(
         "list active checkpoints: progress, rate, ETA, age, lease holder, resumes; a sharded " +
           "or split partition's progress over its whole range, then each of its shards; why a " +
-          "partition asked to split was not",
+          "partition asked to split was not; then each quota: its limit, the rate used over " +
+          "the last minute, its pause and the runners waiting",
       )
       .option("--processor <name>", "only this processor"),
   ).action(async (options: StoreCommandOptions & { processor?: string }) => {
     await usingStore(
       options.store,
       async (store) => {
-        const [rows, corrupt] = await Promise.all([
+        const [rows, corrupt, quotas] = await Promise.all([
           loadStatus(store, { processor: options.processor }),
           loadCorrupt(store, { processor: options.processor }),
+          loadQuotas(store),
         ]);
         if (options.json) {
-          printJson(rows);
+          printJson({ checkpoints: rows, quotas });
           return failOnCorrupt(corrupt);
         }
         printTable(
@@ -86,6 +92,7 @@ export function registerStatus(program: Command): void {
           "No active checkpoints.",
         );
         printNotSplit(rows);
+        printQuotas(quotas);
         failOnCorrupt(corrupt);
       },
       "read",
@@ -115,4 +122,31 @@ function printNotSplit(rows: readonly RolledStatusRow[]): void {
   if (declined.length === 0) return;
   process.stdout.write("\nNot split:\n");
   for (const r of declined) process.stdout.write(`  ${describeKey(r)}: ${r.splitNote}\n`);
+}
+
+/** The quota table under the checkpoints; nothing when the store has no quota keys. */
+function printQuotas(quotas: readonly QuotaStatusRow[]): void {
+  if (quotas.length === 0) return;
+  process.stdout.write("\n");
+  printTable(
+    quotas.map((q) => ({
+      key: q.key,
+      limit: formatLimit(q.limit, q.perMs),
+      rate: q.rate < q.limit ? `${formatLimit(q.rate, q.perMs)} (adaptive)` : "limit",
+      used: formatRate(q.usedPerSecond),
+      paused: q.pausedUntil === null ? "-" : new Date(q.pausedUntil).toISOString(),
+      pauses: String(q.pauses),
+      waiting: String(q.waiting),
+    })),
+    [
+      ["key", "QUOTA"],
+      ["limit", "LIMIT"],
+      ["rate", "RATE NOW"],
+      ["used", "USED (1 MIN)"],
+      ["paused", "PAUSED UNTIL"],
+      ["pauses", "PAUSES"],
+      ["waiting", "WAITING"],
+    ],
+    "",
+  );
 }

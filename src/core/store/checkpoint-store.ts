@@ -1,3 +1,4 @@
+import type { QuotaStore } from "./quota-store.js";
 import type { OperatorStore, ReportStore } from "./report-store.js";
 import type { RunStore } from "./run-store.js";
 
@@ -40,4 +41,7 @@ export { acquiredLease, fencedMessage } from "./run-store.js";
  * `SqliteStore` and `PostgresStore` are each one; `openStore` returns one. Functions ask for
  * the narrowest side they use.
  */
-export interface CheckpointStore<Tx = unknown> extends RunStore<Tx>, ReportStore, OperatorStore {}
+export interface CheckpointStore<Tx = unknown> extends RunStore<Tx>, ReportStore, OperatorStore {
+  /** Both sides of quotas: what runs take and what reports read. */
+  readonly quotas?: QuotaStore;
+}

@@ -1,4 +1,5 @@
 import type { CheckpointKey } from "../types.js";
+import type { QuotaReader } from "./quota-store.js";
 import type {
   CheckpointFilter,
   CheckpointScan,
@@ -66,6 +67,9 @@ export interface ReportStore {
 
   /** Splits of running partitions and shards (dynamic splitting), newest first. */
   listSplits(filter?: SplitFilter): Promise<SplitRecord[]>;
+
+  /** The quota keys and how they are used (one query); absent on a store without quotas. */
+  readonly quotas?: QuotaReader;
 
   /** Releases connections and file handles. Idempotent. */
   close(): Promise<void>;

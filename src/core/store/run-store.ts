@@ -3,6 +3,7 @@ import type { CheckpointKey, Cursor } from "../types.js";
 import type { ArtifactRef, ArtifactStore } from "./artifact-store.js";
 import type { BackfillStore } from "./backfill-store.js";
 import type { LeaseHandle } from "./lease.js";
+import type { QuotaStore } from "./quota-store.js";
 
 export type { LeaseHandle } from "./lease.js";
 
@@ -102,6 +103,12 @@ export interface RunStore<Tx = unknown> {
    * it a rerun runs every partition, each resuming from its own checkpoint.
    */
   readonly backfills?: BackfillStore;
+
+  /**
+   * Shared rate limits (`quota` of a processor or a run): one budget per key for every runner
+   * of the store. Optional: a run with a quota on a store without it is refused.
+   */
+  readonly quotas?: QuotaStore;
 
   /** Releases connections and file handles. Idempotent. */
   close(): Promise<void>;

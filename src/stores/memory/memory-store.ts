@@ -29,6 +29,7 @@ import type { CheckpointKey, Cursor } from "../../core/types.js";
 import { closedStoreError, txEndedError, wrongTxError } from "../store-errors.js";
 import { MemoryArtifacts } from "./memory-artifacts.js";
 import { MemoryBackfills } from "./memory-backfills.js";
+import { MemoryQuotas } from "./memory-quotas.js";
 import {
   selectCheckpoints,
   selectCompletions,
@@ -77,6 +78,10 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
     runs: this.#runs,
     splits: this.#splits,
     discarded: (key) => this.artifacts.clearSync(key),
+  });
+  /** Shared rate limits (`quota`), for the runs on this store object. */
+  readonly quotas = new MemoryQuotas(() => {
+    if (this.#closed) throw closedStoreError("memory:");
   });
   readonly #failures = new Map<string, StoredFailure>();
 

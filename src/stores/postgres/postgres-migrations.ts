@@ -174,6 +174,29 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<(s: string) => readonly string[]
   ],
   // 11: entities a run skipped to the failure ledger.
   (s) => [`ALTER TABLE ${s}.runs ADD COLUMN skipped BIGINT NOT NULL DEFAULT 0`],
+  // 12: shared quotas, one row per key: its definition, its token schedule (`tat`, when the
+  // last reserved token has its turn), its pause, and its use over the last two minutes.
+  (s) => [
+    `CREATE TABLE ${s}.quotas (
+       key                TEXT             PRIMARY KEY,
+       quota_limit        DOUBLE PRECISION NOT NULL,
+       per_ms             DOUBLE PRECISION NOT NULL,
+       burst              DOUBLE PRECISION NOT NULL,
+       adaptive           BOOLEAN          NOT NULL,
+       rate               DOUBLE PRECISION NOT NULL,
+       rate_changed_at    BIGINT           NOT NULL,
+       tat                DOUBLE PRECISION NOT NULL,
+       paused_until       DOUBLE PRECISION NOT NULL DEFAULT 0,
+       pauses             BIGINT           NOT NULL DEFAULT 0,
+       last_pause_at      BIGINT,
+       taken              DOUBLE PRECISION NOT NULL DEFAULT 0,
+       minute_start       BIGINT           NOT NULL,
+       minute_taken       DOUBLE PRECISION NOT NULL DEFAULT 0,
+       prev_minute_taken  DOUBLE PRECISION NOT NULL DEFAULT 0,
+       waiting            JSONB            NOT NULL DEFAULT '{}',
+       updated_at         BIGINT           NOT NULL
+     )`,
+  ],
 ];
 
 /** The table that records which migrations a schema has had. */

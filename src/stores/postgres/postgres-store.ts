@@ -52,6 +52,7 @@ import {
   resolvePostgresOptions,
 } from "./postgres-options.js";
 import type { PgPool, PgPoolClient, PgResult, PgRow } from "./postgres-pool.js";
+import { PostgresQuotas } from "./postgres-quotas.js";
 import { PostgresReports } from "./postgres-reports.js";
 import {
   keyLockId,
@@ -88,6 +89,8 @@ export class PostgresStore implements CheckpointStore<PgTx> {
   readonly artifacts: PostgresArtifacts;
   /** Backfills begun and finished, for `runPartitions` and `waymark run`. */
   readonly backfills: PostgresBackfills;
+  /** Shared rate limits (`quota`) for every worker on every machine, by the server's clock. */
+  readonly quotas: PostgresQuotas;
   readonly #ownsPool: boolean;
   readonly #where: string;
   readonly #clock: "server" | "runner";
@@ -122,6 +125,11 @@ export class PostgresStore implements CheckpointStore<PgTx> {
       query,
       (now) => this.#now(now),
       (key) => this.artifacts.clearArtifacts(key),
+    );
+    this.quotas = new PostgresQuotas(
+      quoteIdentifier(resolved.schema),
+      (statement, values) => this.#query(statement, values),
+      (now) => this.#now(now),
     );
     this.#groups = resolved.groupCommit
       ? new CommitGroups(

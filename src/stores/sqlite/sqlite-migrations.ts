@@ -236,6 +236,27 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
    ALTER TABLE failures ADD COLUMN resolved_by TEXT;`,
   // 11: entities a run skipped to the failure ledger.
   "ALTER TABLE runs ADD COLUMN skipped INTEGER NOT NULL DEFAULT 0;",
+  // 12: shared quotas, one row per key: its definition, its token schedule (`tat`, when the
+  // last reserved token has its turn), its pause, and its use over the last two minutes.
+  `CREATE TABLE quotas (
+     key                TEXT    PRIMARY KEY,
+     quota_limit        REAL    NOT NULL,
+     per_ms             REAL    NOT NULL,
+     burst              REAL    NOT NULL,
+     adaptive           INTEGER NOT NULL,
+     rate               REAL    NOT NULL,
+     rate_changed_at    INTEGER NOT NULL,
+     tat                REAL    NOT NULL,
+     paused_until       REAL    NOT NULL DEFAULT 0,
+     pauses             INTEGER NOT NULL DEFAULT 0,
+     last_pause_at      INTEGER,
+     taken              REAL    NOT NULL DEFAULT 0,
+     minute_start       INTEGER NOT NULL,
+     minute_taken       REAL    NOT NULL DEFAULT 0,
+     prev_minute_taken  REAL    NOT NULL DEFAULT 0,
+     waiting            TEXT    NOT NULL DEFAULT '{}',
+     updated_at         INTEGER NOT NULL
+   ) WITHOUT ROWID;`,
 ];
 
 /**

@@ -47,6 +47,7 @@ import { translateSqliteError } from "./sqlite-errors.js";
 import { plainCommit, type SqliteWork, sqliteGroupFlush } from "./sqlite-group.js";
 import { openCursors, writeFailures } from "./sqlite-ledger.js";
 import { openSqliteDatabase } from "./sqlite-open.js";
+import { SqliteQuotas } from "./sqlite-quotas.js";
 import { SqliteReports } from "./sqlite-reports.js";
 import { SqliteStatements } from "./sqlite-statements.js";
 import { SqliteTx } from "./sqlite-tx.js";
@@ -108,6 +109,8 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
   readonly artifacts: SqliteArtifacts;
   /** Backfills begun and finished, for `runPartitions` and `waymark run`. */
   readonly backfills: SqliteBackfills;
+  /** Shared rate limits (`quota`), for every process using this file. */
+  readonly quotas: SqliteQuotas;
   readonly #statements: SqliteStatements;
   readonly #reports: SqliteReports;
   // Built once: wrapping a fresh function with `database.transaction` on every commit costs
@@ -141,6 +144,12 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
       this.#statements,
       (work) => this.#guard(work),
       (key) => this.artifacts.clearSync(key),
+    );
+    this.quotas = new SqliteQuotas(
+      this.database,
+      this.#statements,
+      (work) => this.#guard(work),
+      options.synchronous ?? "FULL",
     );
     this.#commitBatch = this.database.transaction((lease, write, tx) =>
       this.#writeBatch(lease, write, tx),
