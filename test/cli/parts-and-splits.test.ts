@@ -94,7 +94,8 @@ describe("waymark status and runs --splits of partitions in parts", () => {
     ]);
     assert.equal(json.code, 0, json.stderr);
     assert.equal(table.code, 0, table.stderr);
-    return { rows: JSON.parse(json.stdout) as RolledStatusRow[], table: table.stdout };
+    const parsed = JSON.parse(json.stdout) as { checkpoints: RolledStatusRow[] };
+    return { rows: parsed.checkpoints, table: table.stdout };
   };
 
   it("counts a static shard that completed in its partition's progress", async () => {
@@ -170,9 +171,11 @@ describe("waymark status and runs --splits of partitions in parts", () => {
     for (const r of [json, table, none]) assert.equal(r.code, 0, r.stderr);
     const splits = JSON.parse(json.stdout) as SplitRecord[];
     assert.ok(splits.length >= 1, "P of split-parts was split");
-    const status = JSON.parse(
-      (await waymark(["status", "--store", url, "--json", "--processor", "split-parts"])).stdout,
-    ) as RolledStatusRow[];
+    const status = (
+      JSON.parse(
+        (await waymark(["status", "--store", url, "--json", "--processor", "split-parts"])).stdout,
+      ) as { checkpoints: RolledStatusRow[] }
+    ).checkpoints;
     const parts = [...(status[0]?.shards ?? []), ...(status[0]?.completedShards ?? [])];
     for (const split of splits) {
       assert.deepEqual([split.processor, split.partition], ["split-parts", "P"]);

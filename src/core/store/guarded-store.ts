@@ -156,18 +156,25 @@ export class GuardedStore<Tx = unknown> {
 
   /**
    * Completes the checkpoint and records the run; when the reply was lost, reads back the
-   * completion record: this run's id there means it landed, and the run is `completed`.
+   * completion record: this run's id there means it landed, and the run is `completed`. One
+   * known not to have landed, under a lease still held, is written again.
    */
   async complete(lease: LeaseHandle, now: number, record: RunRecord): Promise<void> {
-    try {
-      await this.#store.complete(lease, now, storableRun(record));
-    } catch (error) {
-      if (classifyWriteError(error) !== "indeterminate") throw error;
-      const back = await this.#readBack(lease, error, "the completion");
-      if (back.completedBy === lease.runId) return;
-      const held =
-        back.checkpoint?.fence === lease.fence && back.checkpoint.leaseOwner === lease.owner;
-      throw held ? error : new FencedError(fencedMessage(lease));
+    const attempts = this.#policy.attempts ?? 6;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#store.complete(lease, now, storableRun(record));
+      } catch (error) {
+        if (classifyWriteError(error) !== "indeterminate") throw error;
+        const back = await this.#readBack(lease, error, "the completion");
+        if (back.completedBy === lease.runId) return;
+        const held =
+          back.checkpoint?.fence === lease.fence && back.checkpoint.leaseOwner === lease.owner;
+        if (!held) throw new FencedError(fencedMessage(lease));
+        // Known not to have landed, and the lease is still this run's: simply complete again.
+        if (attempt >= attempts) throw error;
+        await this.#pause(attempt);
+      }
     }
   }
 
@@ -231,14 +238,14 @@ export class GuardedStore<Tx = unknown> {
     return this.#store.readBack(key);
   }
 
-  /** When the checkpoint's partition (or shard) last completed, or null. */
+  /** When the checkpoint's partition (or shard) last completed, or null; again while the store fails. */
   lastCompletedAt(key: CheckpointKey): Promise<number | null> {
-    return this.#store.lastCompletedAt(key);
+    return this.#repeat(() => this.#store.lastCompletedAt(key));
   }
 
-  /** The failure ledger's entries for a filter. */
+  /** The failure ledger's entries for a filter; again while the store fails. */
   listFailures(filter?: FailureFilter): Promise<StoredFailure[]> {
-    return this.#store.listFailures(filter);
+    return this.#repeat(() => this.#store.listFailures(filter));
   }
 
   /**
