@@ -1,6 +1,6 @@
 import type { UnitListing } from "./store/backfill-store.js";
 import type { StoredCheckpoint, UnitCompletion } from "./store/records.js";
-import { isSplitOff, type RunUnit } from "./unit.js";
+import { isSplitOff, type RunUnit, sameSplit } from "./unit.js";
 
 /** The key of a unit within one processor's backfill. */
 export function unitKey(unit: { readonly partition: string; readonly shard: string }): string {
@@ -13,7 +13,7 @@ export function unitKey(unit: { readonly partition: string; readonly shard: stri
  * where to try; whether a unit still needs running is decided by its claim, under its lease.
  */
 export interface BackfillView {
-  /** Units completed since the backfill began, by unit key. */
+  /** Units completed since the backfill began (under the split they have now), by unit key. */
   readonly done: ReadonlyMap<string, UnitCompletion>;
   /** Checkpoints held under a live lease, by unit key. */
   readonly held: ReadonlyMap<string, StoredCheckpoint>;
@@ -27,8 +27,17 @@ export interface BackfillView {
 
 /** Reads a listing against the backfill's static units, at `now` (the store's clock). */
 export function viewOf(listing: UnitListing, units: readonly RunUnit[], now: number): BackfillView {
-  const ids = new Set(units.map(unitKey));
-  const done = new Map(listing.completions.map((c) => [unitKey(c), c]));
+  const byKey = new Map(units.map((u) => [unitKey(u), u]));
+  const ids = new Set(byKey.keys());
+  const done = new Map<string, UnitCompletion>();
+  for (const completion of listing.completions) {
+    const key = unitKey(completion);
+    // Made under a split that gave the unit other bounds, it covered other ids: not done,
+    // and its claim stops with SHARD_DRIFT.
+    const unit = byKey.get(key);
+    if (unit && !sameSplit(unit, completion)) continue;
+    done.set(key, completion);
+  }
   const held = new Map<string, StoredCheckpoint>();
   const splitOffs: RunUnit[] = [];
   const open = new Set<string>();

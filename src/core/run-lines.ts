@@ -17,6 +17,8 @@ export function failureNote(error: Error, completed: number): string {
     return "Fix the entity source first: a run started again would stop at the same entity.";
   }
   if (code === "CORRUPT_CHECKPOINT") return "The checkpoint is kept, but cannot be resumed:";
+  if (code === "SHARD_DRIFT")
+    return "What it committed is kept; a run started again stops the same way:";
   return completed > 0 ? "Checkpoint saved - can resume." : "No checkpoint to resume from.";
 }
 

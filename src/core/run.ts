@@ -5,7 +5,7 @@ import type { RunArtifacts } from "./artifacts.js";
 import { type BatchExecutor, createTally } from "./batch-executor.js";
 import { BatchReader } from "./batch-reader.js";
 import { checkCount, reachTotal } from "./count.js";
-import { describeValue, InvalidOptionError, OrderViolationError, WaymarkError } from "./errors.js";
+import { describeValue, InvalidOptionError, OrderViolationError } from "./errors.js";
 import { HeldLease, holdLease } from "./lease-hold.js";
 import type { RunMetrics } from "./metrics-hooks.js";
 import { OpenLedger } from "./open-ledger.js";
@@ -31,19 +31,11 @@ import type {
   SuspendReason,
 } from "./types.js";
 
-import { type RunUnit, shardArgOf, unitOfRun } from "./unit.js";
+import { driftOf, type RunUnit, shardArgOf, unitOfRun } from "./unit.js";
 
 /** A run's result as a claim's outcome. */
 function ran<S>(result: RunResult<S>): UnitOutcome<S> {
   return { kind: "ran", result };
-}
-
-/** A range as messages show it: `(after 5, up to 100]`. */
-function describeRange(range: UnitRange | null): string {
-  if (range === null) return "an unrecorded range";
-  const from = range.from === null ? "from the start" : `after ${JSON.stringify(range.from)}`;
-  const to = range.to === null ? "to the end" : `up to ${JSON.stringify(range.to)}`;
-  return `the ids ${from} ${to}`;
 }
 
 type Outcome =
@@ -182,7 +174,12 @@ class Runner<E, S, Tx> {
         onFenced: (error) => this.#stopper.abort(error),
       });
       if (!(taken instanceof HeldLease)) {
-        if ("completed" in taken) return { kind: "completed", ...taken.completed };
+        if ("completed" in taken) {
+          const drift = driftOf(this.#processor.name, this.#unit, taken.completed, "completed");
+          if (drift) throw drift;
+          const { at, runId } = taken.completed;
+          return { kind: "completed", at, runId };
+        }
         if ("busy" in taken && this.#claim.completedSince !== undefined) {
           return { kind: "held", ...taken.busy };
         }
@@ -281,16 +278,8 @@ class Runner<E, S, Tx> {
    */
   #applyRange(checkpoint: StoredCheckpoint): void {
     const unit = this.#unit;
-    if (!unit.splitOff && checkpoint.layout !== null && checkpoint.layout !== unit.layout) {
-      throw new WaymarkError(
-        "SHARD_DRIFT",
-        `${this.#where} was begun under another split of partition ` +
-          `${JSON.stringify(unit.partition)}: its checkpoint covers ${describeRange(checkpoint.range)}, ` +
-          `while shards() now gives it ${describeRange(unit.range)}. Resuming under the new split ` +
-          "would skip or repeat the ids between the bounds. Restore the previous shards(), or " +
-          `start the partition over: waymark reset ${this.#processor.name} ${unit.partition}.`,
-      );
-    }
+    const drift = driftOf(this.#processor.name, unit, checkpoint, "begun");
+    if (drift) throw drift;
     this.#range = checkpoint.range ?? unit.range;
     this.#setup.shard = shardArgOf(unit, this.#range) ?? null;
   }

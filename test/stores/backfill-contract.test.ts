@@ -99,13 +99,15 @@ for (const factory of STORE_FACTORIES) {
     });
 
     it("a claim of a unit completed since the backfill began takes nothing", async () => {
-      const first = await claim("2024-01-01", { now: T0 + 1000 });
+      // The completion keeps the static split it was made under, for the claim to judge drift.
+      const unit = { range: { from: 10, to: 20 }, layout: "abc" };
+      const first = await claim("2024-01-01", { now: T0 + 1000, unit });
       assert.ok(first.acquired);
       await complete(first.lease, T0 + 2000);
-      const done = await claim("2024-01-01", { now: T0 + 3000, completedSince: T0 });
+      const done = await claim("2024-01-01", { now: T0 + 3000, completedSince: T0, unit });
       assert.deepEqual(done, {
         acquired: false,
-        completed: { at: T0 + 2000, runId: first.lease.runId },
+        completed: { at: T0 + 2000, runId: first.lease.runId, layout: "abc", range: unit.range },
       });
       const listing = await backfills.listUnits("daily", DAYS, T0);
       assert.deepEqual(listing.checkpoints, [], "the claim created no checkpoint");
