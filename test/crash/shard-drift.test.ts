@@ -77,7 +77,7 @@ describe("static shards whose cuts move between runs", { timeout: 60_000 }, () =
   async function runMoved(): Promise<void> {
     const moved = await run(AFTER);
     assert.equal(moved.code, 1, moved.stderr);
-    assert.match(moved.stdout, /^elastic: 3 partitions: 1 already completed, 2 failed/);
+    assert.match(moved.stdout, /^elastic: 3 shards of 1 partition: 1 already completed, 2 failed/);
     assert.match(
       moved.stdout,
       /elastic\/P shard b was completed under another split of partition "P": its completion covered the ids after 100 up to 200, while shards\(\) now gives it the ids after 30 up to 200/,
