@@ -200,6 +200,11 @@ for (const factory of STORE_FACTORIES) {
         [listing.checkpoints[0]?.splitRequest, listing.checkpoints[0]?.splitNote],
         [null, "no split hook"],
       );
+      assert.equal(
+        await backfills.requestSplit(held.lease, "stale-view", T0 + 3),
+        false,
+        "a declined unit is not asked again: its range only shrinks",
+      );
       const taken = await claim("2024-01-01", { owner: "other", runId: "r2", now: T0 + 60_000 });
       assert.ok(taken.acquired);
       await assert.rejects(

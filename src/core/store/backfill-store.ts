@@ -41,7 +41,9 @@ export interface BackfillStore {
 
   /**
    * Asks the live holder of `key` to split its unclaimed rest. False when nobody holds the
-   * key's lease at `now` (by the store's clock, where it keeps one) or a request is pending.
+   * key's lease at `now` (by the store's clock, where it keeps one), a request is pending, or
+   * the unit declined one (its range only shrinks: a runner whose look at the backfill was
+   * older than the answer would have it asked again).
    */
   requestSplit(key: CheckpointKey, by: string, now: number): Promise<boolean>;
 

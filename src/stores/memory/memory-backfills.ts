@@ -168,7 +168,8 @@ export class MemoryBackfills implements BackfillStore {
 
   async requestSplit(key: CheckpointKey, by: string, now: number): Promise<boolean> {
     const row = this.#tables.checkpoints.get(keyId(key));
-    if (!row?.leaseOwner || (row.leaseExpiresAt ?? 0) <= now || row.splitRequest) return false;
+    if (!row?.leaseOwner || (row.leaseExpiresAt ?? 0) <= now) return false;
+    if (row.splitRequest || row.splitNote !== null) return false;
     this.#tables.checkpoints.set(keyId(key), { ...row, splitRequest: { by, at: now } });
     return true;
   }

@@ -107,7 +107,8 @@ export class PostgresBackfills implements BackfillStore {
     this.#requestSplit = `UPDATE ${s}.checkpoints
       SET split_requested_by = $4, split_requested_at = ${storeNow(5)}
       WHERE processor = $1 AND partition = $2 AND shard = $3 AND lease_owner IS NOT NULL
-        AND lease_expires_at > ${storeNow(5)} AND split_requested_by IS NULL`;
+        AND lease_expires_at > ${storeNow(5)} AND split_requested_by IS NULL
+        AND split_note IS NULL`;
     const fenced =
       "processor = $1 AND partition = $2 AND shard = $3 AND lease_owner = $4 AND fence = $5";
     this.#decline = `UPDATE ${s}.checkpoints SET split_requested_by = NULL,

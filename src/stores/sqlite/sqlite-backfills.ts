@@ -164,7 +164,7 @@ export class SqliteBackfills implements BackfillStore {
       const { changes } = this.#sql(
         `UPDATE checkpoints SET split_requested_by = ?, split_requested_at = ?
          WHERE processor = ? AND partition = ? AND shard = ? AND lease_owner IS NOT NULL
-           AND lease_expires_at > ? AND split_requested_by IS NULL`,
+           AND lease_expires_at > ? AND split_requested_by IS NULL AND split_note IS NULL`,
       ).run(by, now, ...keyOf(key), now);
       return changes > 0;
     });
