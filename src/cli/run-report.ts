@@ -242,7 +242,8 @@ function whatNext(result: PartitionsResult): string[] {
   if (byCause.order.length > 0) {
     lines.push(
       `Fix the entity source of ${byCause.order.join(", ")} first: its ids must ascend, and a ` +
-        "run started again would stop at the same entity.",
+        "run started again would stop at the same entity. Then start over what was committed or " +
+        "completed in that order, as the error says: a resume would skip ids.",
     );
   }
   if (byCause.drift.length > 0) {

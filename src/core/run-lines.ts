@@ -22,6 +22,33 @@ export function failureNote(error: Error, completed: number): string {
   return completed > 0 ? "Checkpoint saved - can resume." : "No checkpoint to resume from.";
 }
 
+/**
+ * What to do once a source whose order disagreed with the ids' is fixed: what was committed
+ * was read in that order, so a resume from it would skip the ids the order put after it, and
+ * a range of the partition that completed may have missed some. Empty when nothing needs it.
+ */
+export function orderRedoNote(
+  processor: string,
+  unit: { readonly partition: string; readonly ranged: boolean },
+  completed: number,
+): string {
+  const { partition } = unit;
+  if (!unit.ranged) {
+    if (completed === 0) return "";
+    return (
+      `Once it is fixed, start the partition over (waymark reset ${processor} ${partition} ` +
+      "--yes): what was committed was read in that order, and a resume would skip the ids it " +
+      "put after the checkpoint."
+    );
+  }
+  return (
+    `Once it is fixed, redo partition ${partition} from the start: reset its checkpoints ` +
+    `(waymark reset ${processor} ${partition} --yes, with --shard ID for a shard's) and run it ` +
+    `with --rerun-completed (waymark run MODULE --partition ${partition} --rerun-completed): ` +
+    "its ranges were read in that order, and one that completed or resumes may miss ids."
+  );
+}
+
 /** `; 4 skipped to the failure ledger (waymark failures)`, or nothing when none were. */
 export function skippedNote(skipped: number): string {
   if (skipped === 0) return "";

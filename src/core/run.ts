@@ -14,7 +14,7 @@ import type { DeadlinePlanner } from "./policies/deadline.js";
 import { RunStoppedError, type RunStopper, untilAborted } from "./policies/stop.js";
 import { defineProcessor, type Processor } from "./processor.js";
 import { isResumable, readInput, resumePoint } from "./resume.js";
-import { failureNote, skippedNote } from "./run-lines.js";
+import { failureNote, orderRedoNote, skippedNote } from "./run-lines.js";
 import { type ResolvedRunOptions, type RunOptions, resolveRunOptions } from "./run-options.js";
 import type { RunResult } from "./run-result.js";
 import { emitMetric, executorOf, type RunSetup, setUpRun } from "./run-setup.js";
@@ -237,7 +237,7 @@ class Runner<E, S, Tx> {
       if (caught instanceof RunStoppedError && this.#held) {
         return ran(await this.#suspend(this.#held, caught.reason));
       }
-      const error = caught instanceof Error ? caught : new Error(String(caught));
+      const error = this.#withRedo(caught instanceof Error ? caught : new Error(String(caught)));
       const note = failureNote(error, this.#tally.completed);
       logger.error(`Failed at ${this.#countText()}. ${note} ${error.message}`);
       await this.#held?.release();
@@ -310,6 +310,22 @@ class Runner<E, S, Tx> {
         "bounds would miss or repeat ids. Sort the source by id in code-unit order " +
         '(for strings, e.g. ORDER BY id COLLATE "C"). Nothing of this range was completed.',
     );
+  }
+
+  /**
+   * An ORDER_VIOLATION that also says how to go on once the source is fixed (the summary,
+   * `--json` and history carry it); any other error as it is.
+   */
+  #withRedo(error: Error): Error {
+    if (!(error instanceof OrderViolationError)) return error;
+    const range = this.#range;
+    const ranged = this.#unit.shard !== "" || range.from !== null || range.to !== null;
+    const note = orderRedoNote(
+      this.#processor.name,
+      { partition: this.#unit.partition, ranged },
+      this.#tally.completed,
+    );
+    return note ? new OrderViolationError(`${error.message} ${note}`) : error;
   }
 
   /** Asks the processor's `shouldRun` whether this partition needs a run at all. */
