@@ -222,9 +222,9 @@ for (const factory of STORE_FACTORIES) {
       );
     });
 
-    it("a backfill begun anew discards the checkpoints of split partitions nobody holds", async () => {
-      await open(T0);
-      const held = await claim("2024-01-03", {
+    /** Claims the whole of `partition` at T0 and splits it at 50: shard `~rest` takes the rest. */
+    async function splitAt50(partition: string): Promise<void> {
+      const held = await claim(partition, {
         unit: { range: { from: null, to: null }, layout: "" },
       });
       assert.ok(held.acquired);
@@ -234,6 +234,29 @@ for (const factory of STORE_FACTORIES) {
         { kind: "split", at: 50, shard: "~rest", requestedBy: "idle" },
         T0 + 2,
       );
+    }
+
+    it("a new backfill sharing a partition leaves another's recent split alone", async () => {
+      await open(T0, { id: "first", partitions: ["2024-01-01", "2024-01-03"] });
+      await splitAt50("2024-01-03");
+      // The holder dies before anyone claimed the shard it split off; then another backfill
+      // of another partition list, which shares that partition, begins.
+      const other = await open(T0 + 60_000, {
+        id: "second",
+        partitions: ["2024-01-03", "2024-01-04"],
+      });
+      assert.deepEqual([other.resumed, other.discarded], [false, 0]);
+      const left = await backfills.listUnits("daily", ["2024-01-03"], 0);
+      assert.deepEqual(
+        left.checkpoints.map((c) => c.shard).sort(),
+        ["", "~rest"],
+        "the first backfill's split partition keeps both its ranges",
+      );
+    });
+
+    it("a backfill begun anew discards the checkpoints of split partitions nobody holds", async () => {
+      await open(T0);
+      await splitAt50("2024-01-03");
       const plain = await claim("2024-01-01", {
         unit: { range: { from: null, to: null }, layout: "" },
       });

@@ -20,7 +20,9 @@ export interface BackfillStore {
    * `repeatFinished`); an unfinished one that was active at or after `staleBefore` (opened, or
    * a commit or completion of one of its partitions) is resumed; else a new one begins `now`.
    * A new one discards, in the same transaction, every checkpoint of its partitions that were
-   * split (dynamically) that no live lease holds: their ranges belong to the old backfill.
+   * split (dynamically) that no live lease holds: their ranges belong to the old backfill. A
+   * partition with a checkpoint written since `staleBefore` keeps them, unless `restart`: another
+   * backfill sharing it may be running it, and would lose the ranges it split off.
    */
   open(request: BackfillOpen): Promise<BackfillRecord>;
 

@@ -86,6 +86,9 @@ export class PostgresBackfills implements BackfillStore {
           AND c.partition IN (SELECT partition FROM ${s}.checkpoints
                               WHERE processor = $1 AND shard LIKE '~%'
                                 AND partition = ANY ($3::text[]))
+          AND ($6::boolean OR c.partition NOT IN (SELECT partition FROM ${s}.checkpoints
+                              WHERE processor = $1 AND updated_at >= $5
+                                AND partition = ANY ($3::text[])))
         RETURNING c.partition, c.shard
       )
       SELECT started_at, EXISTS (SELECT 1 FROM active) AS resumed, NULL::bigint AS finished_at,
