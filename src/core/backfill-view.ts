@@ -25,10 +25,17 @@ export interface BackfillView {
   readonly open: ReadonlySet<string>;
 }
 
-/** Reads a listing against the backfill's static units, at `now` (the store's clock). */
-export function viewOf(listing: UnitListing, units: readonly RunUnit[], now: number): BackfillView {
-  const byKey = new Map(units.map((u) => [unitKey(u), u]));
-  const ids = new Set(byKey.keys());
+/**
+ * Reads a listing against the backfill's static units, at `now` (the store's clock). With
+ * `units` null (a queue worker, which knows no list of partitions), every checkpoint listed
+ * is the backfill's work.
+ */
+export function viewOf(
+  listing: UnitListing,
+  units: readonly RunUnit[] | null,
+  now: number,
+): BackfillView {
+  const byKey = new Map((units ?? []).map((u) => [unitKey(u), u]));
   const done = new Map<string, UnitCompletion>();
   for (const completion of listing.completions) {
     const key = unitKey(completion);
@@ -43,13 +50,13 @@ export function viewOf(listing: UnitListing, units: readonly RunUnit[], now: num
   const open = new Set<string>();
   for (const row of listing.checkpoints) {
     // A row of a shard id the processor no longer has is no part of this backfill's work.
-    if (!ids.has(unitKey(row)) && !isSplitOff(row.shard)) continue;
+    if (units !== null && !byKey.has(unitKey(row)) && !isSplitOff(row.shard)) continue;
     open.add(row.partition);
     const live = row.leaseOwner !== null && (row.leaseExpiresAt ?? 0) > now;
     if (live) held.set(unitKey(row), row);
     else if (isSplitOff(row.shard)) splitOffs.push(splitOffUnit(row));
   }
-  for (const unit of units) if (!done.has(unitKey(unit))) open.add(unit.partition);
+  for (const unit of units ?? []) if (!done.has(unitKey(unit))) open.add(unit.partition);
   return { done, held, splitOffs, complete: open.size === 0, open };
 }
 
