@@ -17,10 +17,10 @@ import {
 
 // One partition holds most of the work, so that idle processes ask it to split.
 const BACKFILL: ElasticBackfill = {
-  sizes: { p1: 1200, p2: 30, p3: 30, p4: 30, p5: 30 },
+  sizes: { p1: 1000, p2: 30, p3: 30, p4: 30, p5: 30 },
   batchSize: 5,
   delayMs: 15,
-  leaseTtlMs: 2000,
+  leaseTtlMs: 1500,
   concurrency: 1,
 };
 
