@@ -15,6 +15,8 @@ export function unitKey(unit: { readonly partition: string; readonly shard: stri
 export interface BackfillView {
   /** Units completed since the backfill began (under the split they have now), by unit key. */
   readonly done: ReadonlyMap<string, UnitCompletion>;
+  /** Static units completed since the backfill began under a split that gave them other bounds. */
+  readonly drifted: ReadonlyMap<string, UnitCompletion>;
   /** Checkpoints held under a live lease, by unit key. */
   readonly held: ReadonlyMap<string, StoredCheckpoint>;
   /** Shards split off a running unit that nobody holds: claimable. */
@@ -37,13 +39,13 @@ export function viewOf(
 ): BackfillView {
   const byKey = new Map((units ?? []).map((u) => [unitKey(u), u]));
   const done = new Map<string, UnitCompletion>();
+  const drifted = new Map<string, UnitCompletion>();
   for (const completion of listing.completions) {
     const key = unitKey(completion);
     // Made under a split that gave the unit other bounds, it covered other ids: not done,
     // and its claim stops with SHARD_DRIFT.
     const unit = byKey.get(key);
-    if (unit && !sameSplit(unit, completion)) continue;
-    done.set(key, completion);
+    (unit && !sameSplit(unit, completion) ? drifted : done).set(key, completion);
   }
   const held = new Map<string, StoredCheckpoint>();
   const splitOffs: RunUnit[] = [];
@@ -57,7 +59,7 @@ export function viewOf(
     else if (isSplitOff(row.shard)) splitOffs.push(splitOffUnit(row));
   }
   for (const unit of units ?? []) if (!done.has(unitKey(unit))) open.add(unit.partition);
-  return { done, held, splitOffs, complete: open.size === 0, open };
+  return { done, drifted, held, splitOffs, complete: open.size === 0, open };
 }
 
 /** A split-off shard as a unit to claim; its range is its checkpoint's. */

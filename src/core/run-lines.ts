@@ -32,20 +32,14 @@ export function orderRedoNote(
   unit: { readonly partition: string; readonly ranged: boolean },
   completed: number,
 ): string {
-  const { partition } = unit;
-  if (!unit.ranged) {
-    if (completed === 0) return "";
-    return (
-      `Once it is fixed, start the partition over (waymark reset ${processor} ${partition} ` +
-      "--yes): what was committed was read in that order, and a resume would skip the ids it " +
-      "put after the checkpoint."
-    );
-  }
+  if (!unit.ranged && completed === 0) return "";
+  const why = unit.ranged
+    ? "its ranges were read in that order, and one that completed or resumes may miss ids"
+    : "what was committed was read in that order, and a resume would skip the ids it put after " +
+      "the checkpoint";
   return (
-    `Once it is fixed, redo partition ${partition} from the start: reset its checkpoints ` +
-    `(waymark reset ${processor} ${partition} --yes, with --shard ID for a shard's) and run it ` +
-    `with --rerun-completed (waymark run MODULE --partition ${partition} --rerun-completed): ` +
-    "its ranges were read in that order, and one that completed or resumes may miss ids."
+    `Once it is fixed, start the partition over (waymark reset ${processor} ${unit.partition}, ` +
+    `every shard of it), then run again: ${why}.`
   );
 }
 

@@ -174,10 +174,7 @@ export function driftOf(
       `${describeRange(stored.range)}, while shards() now gives it ${describeRange(unit.range)}. ` +
       `${use} under the new split would skip or repeat the ids between the bounds. Restore the ` +
       "previous shards() and run again: the partition goes on exactly where it stopped. Or " +
-      `redo partition ${partition} under the new split, processing its ids again: ` +
-      `\`waymark reset ${processor} ${unit.partition} --shard ID --yes\` for each of its ` +
-      "shards with a checkpoint (`waymark status` lists them), then run the partition alone " +
-      `with --rerun-completed (\`waymark run MODULE --partition ${unit.partition} ` +
-      "--rerun-completed`).",
+      `start partition ${partition} over under the new split, processing its ids again: ` +
+      `waymark reset ${processor} ${unit.partition} (every shard of it), then run again.`,
   );
 }

@@ -1,13 +1,11 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import { checkpointKey } from "../../src/core/checkpoint-key.js";
 import {
   defineProcessor,
   type PartitionsResult,
   runPartitions,
   WaymarkError,
 } from "../../src/index.js";
-import { resetCheckpoint } from "../../src/reports/actions.js";
 import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
 import { NO_SERVER, openTestPool, type TestPool } from "../stores/postgres-factory.js";
 
@@ -70,8 +68,10 @@ describe("string cursors over a source in an ICU collation", { skip: NO_SERVER }
     });
   }
 
-  const run = (processor: ReturnType<typeof players>, rerunCompleted = false) =>
-    runPartitions(processor, { store, partitions: ["P"], logger: false, rerunCompleted });
+  const run = (processor: ReturnType<typeof players>) =>
+    runPartitions(processor, { store, partitions: ["P"], logger: false });
+  /** What `waymark reset players P` does: every shard of the partition starts over. */
+  const resetPartition = () => store.resetPartition("players", "P", Date.now());
 
   /** The ORDER_VIOLATION a run stopped with. */
   function violation(result: PartitionsResult): WaymarkError {
@@ -91,9 +91,9 @@ describe("string cursors over a source in an ICU collation", { skip: NO_SERVER }
     assert.match(again.message, /"Melon" \(string\) arrived after "cherry"/);
     assert.match(
       again.message,
-      /Once it is fixed, start the partition over \(waymark reset players P --yes\)/,
+      /Once it is fixed, start the partition over \(waymark reset players P, every shard of it\), then run again: what was committed was read in that order/,
     );
-    await resetCheckpoint(store, checkpointKey("players", "P"), Date.now());
+    await resetPartition();
     const fixed = await run(players("C", { sharded: false, bounded: false }));
     assert.equal(fixed.status, "completed");
     assert.deepEqual([...new Set(processed)].sort(), [...NAMES].sort(), "every name processed");
@@ -105,13 +105,15 @@ describe("string cursors over a source in an ICU collation", { skip: NO_SERVER }
       const result = await run(players("en-x-icu", { sharded: true, bounded }));
       const error = violation(result);
       assert.match(error.message, /players\/P shard hi: entity id "Melon"/);
-      assert.match(error.message, /Once it is fixed, redo partition P from the start/);
-      assert.match(error.message, /waymark run MODULE --partition P --rerun-completed/);
+      assert.match(
+        error.message,
+        /Once it is fixed, start the partition over \(waymark reset players P, every shard of it\), then run again: its ranges were read in that order/,
+      );
       // `lo` completed without Melon and Zebra, which its range holds by the ids' order: the
       // error says to redo the partition, and that is what processes them.
       assert.ok(!processed.includes("Melon") && !processed.includes("Zebra"));
-      await resetCheckpoint(store, checkpointKey("players", "P", "hi"), Date.now());
-      const redone = await run(players("C", { sharded: true, bounded }), true);
+      await resetPartition();
+      const redone = await run(players("C", { sharded: true, bounded }));
       assert.equal(redone.status, "completed");
       assert.deepEqual([...new Set(processed)].sort(), [...NAMES].sort(), "every name processed");
     });

@@ -84,8 +84,7 @@ describe("static shards whose cuts move between runs", { timeout: 60_000 }, () =
     );
     assert.match(moved.stdout, /elastic\/P shard a was begun under another split/);
     assert.match(moved.stdout, /Restore the previous shards\(\) and run again/);
-    assert.match(moved.stdout, /waymark reset elastic P --shard ID --yes/);
-    assert.match(moved.stdout, /waymark run MODULE --partition P --rerun-completed/);
+    assert.match(moved.stdout, /waymark reset elastic P \(every shard of it\), then run again/);
     assert.match(moved.stdout, /The static split of P shard b, P shard a changed/);
     assert.doesNotMatch(moved.stdout, /Run the same command again/);
     assert.deepEqual(await counted(), { once: 230, more: 0 }, "nothing processed, nothing lost");
@@ -100,11 +99,11 @@ describe("static shards whose cuts move between runs", { timeout: 60_000 }, () =
 
   it("redone under the new cuts as the message says, no entity is left out", async () => {
     await runMoved();
-    const reset = await waymark(["reset", "elastic", "P", "--shard", "a", "--yes"], {
+    const reset = await waymark(["reset", "elastic", "P", "--yes"], {
       env: { WAYMARK_STORE: store.url },
     });
     assert.equal(reset.code, 0, reset.stderr);
-    const redone = await run(AFTER, "--rerun-completed");
+    const redone = await run(AFTER);
     assert.equal(redone.code, 0, redone.stderr);
     // The redo processes the partition again under the new split: what was processed before
     // (1..30 and 101..300) twice, 31..100 for the first time; nothing is left out.
