@@ -8,6 +8,10 @@
  *   node --import tsx scripts/torture.ts [--rounds 20] [--seed 42] [--processes 3] [--quick]
  *
  * `--quick` (what CI runs) makes the defaults one round of 300 entities a partition.
+ *
+ * `--mode elastic` tortures a backfill instead (scripts/torture-elastic.ts): three processes
+ * running one skewed backfill, split while they are killed, on SQLite and, with
+ * WAYMARK_TEST_PG_URL, PostgreSQL. `--quick` makes it one round per store.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -24,10 +28,13 @@ import {
   snapshot,
   spawnCrashChild,
 } from "../test/crash/harness.js";
+import { PG_TEST_URL } from "../test/stores/postgres-factory.js";
 import { positive } from "./args.js";
+import { tortureElastic } from "./torture-elastic.js";
 
 const { values } = parseArgs({
   options: {
+    mode: { type: "string", default: "partitions" },
     quick: { type: "boolean", default: false },
     rounds: { type: "string" },
     seed: { type: "string", default: String(Date.now() % 1_000_000) },
@@ -36,6 +43,24 @@ const { values } = parseArgs({
     batch: { type: "string", default: "50" },
   },
 });
+if (values.mode === "elastic") {
+  const stores = PG_TEST_URL ? (["sqlite", "postgres"] as const) : (["sqlite"] as const);
+  const seed = positive("seed", values.seed, 0);
+  const rounds = positive("rounds", values.rounds ?? String(values.quick ? stores.length : 10));
+  const processes = positive("processes", values.processes);
+  console.log(`torture --mode elastic: ${rounds} rounds on ${stores.join(", ")}, seed ${seed}`);
+  const violations = await tortureElastic({ rounds, seed, processes, stores });
+  for (const v of violations.slice(0, 30)) console.error(`VIOLATION ${v}`);
+  if (violations.length > 0) {
+    console.error(`Replay with --mode elastic --seed ${seed}.`);
+    process.exit(1);
+  }
+  console.log(`No violations (seed ${seed}).`);
+  process.exit(0);
+} else if (values.mode !== "partitions") {
+  console.error(`--mode must be partitions or elastic, got ${JSON.stringify(values.mode)}.`);
+  process.exit(2);
+}
 values.rounds ??= values.quick ? "1" : "20";
 values.total ??= values.quick ? "300" : "600";
 const rounds = positive("rounds", values.rounds);

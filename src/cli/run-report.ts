@@ -218,12 +218,18 @@ function plural(n: number, word: string): string {
  * runner took over (that runner goes on with it).
  */
 function whatNext(result: PartitionsResult): string[] {
-  const byCause = { rerun: false, order: [] as string[], fenced: [] as string[] };
+  const byCause = {
+    rerun: false,
+    order: [] as string[],
+    fenced: [] as string[],
+    drift: [] as string[],
+  };
   for (const outcome of result.partitions) {
     if (["completed", "already-completed", "skipped"].includes(outcome.status)) continue;
     const code = outcome.result?.error instanceof WaymarkError ? outcome.result.error.code : null;
     if (code === "ORDER_VIOLATION") byCause.order.push(unitLabel(outcome));
     else if (code === "FENCED") byCause.fenced.push(unitLabel(outcome));
+    else if (code === "SHARD_DRIFT") byCause.drift.push(unitLabel(outcome));
     else byCause.rerun = true;
   }
   const lines: string[] = [];
@@ -236,7 +242,15 @@ function whatNext(result: PartitionsResult): string[] {
   if (byCause.order.length > 0) {
     lines.push(
       `Fix the entity source of ${byCause.order.join(", ")} first: its ids must ascend, and a ` +
-        "run started again would stop at the same entity.",
+        "run started again would stop at the same entity. Then start over what was committed or " +
+        "completed in that order, as the error says: a resume would skip ids.",
+    );
+  }
+  if (byCause.drift.length > 0) {
+    lines.push(
+      `The static split of ${byCause.drift.join(", ")} changed since they were begun: restore ` +
+        "the previous shards(), or redo their partitions as the error says; a run started " +
+        "again stops the same way.",
     );
   }
   if (byCause.fenced.length > 0) {

@@ -1,6 +1,6 @@
 import type { UnitListing } from "./store/backfill-store.js";
 import type { StoredCheckpoint, UnitCompletion } from "./store/records.js";
-import { isSplitOff, type RunUnit } from "./unit.js";
+import { isSplitOff, type RunUnit, sameSplit } from "./unit.js";
 
 /** The key of a unit within one processor's backfill. */
 export function unitKey(unit: { readonly partition: string; readonly shard: string }): string {
@@ -13,8 +13,10 @@ export function unitKey(unit: { readonly partition: string; readonly shard: stri
  * where to try; whether a unit still needs running is decided by its claim, under its lease.
  */
 export interface BackfillView {
-  /** Units completed since the backfill began, by unit key. */
+  /** Units completed since the backfill began (under the split they have now), by unit key. */
   readonly done: ReadonlyMap<string, UnitCompletion>;
+  /** Static units completed since the backfill began under a split that gave them other bounds. */
+  readonly drifted: ReadonlyMap<string, UnitCompletion>;
   /** Checkpoints held under a live lease, by unit key. */
   readonly held: ReadonlyMap<string, StoredCheckpoint>;
   /** Shards split off a running unit that nobody holds: claimable. */
@@ -25,23 +27,39 @@ export interface BackfillView {
   readonly open: ReadonlySet<string>;
 }
 
-/** Reads a listing against the backfill's static units, at `now` (the store's clock). */
-export function viewOf(listing: UnitListing, units: readonly RunUnit[], now: number): BackfillView {
-  const ids = new Set(units.map(unitKey));
-  const done = new Map(listing.completions.map((c) => [unitKey(c), c]));
+/**
+ * Reads a listing against the backfill's static units, at `now` (the store's clock). With
+ * `units` null (a queue worker, which knows no list of partitions), every checkpoint listed
+ * is the backfill's work.
+ */
+export function viewOf(
+  listing: UnitListing,
+  units: readonly RunUnit[] | null,
+  now: number,
+): BackfillView {
+  const byKey = new Map((units ?? []).map((u) => [unitKey(u), u]));
+  const done = new Map<string, UnitCompletion>();
+  const drifted = new Map<string, UnitCompletion>();
+  for (const completion of listing.completions) {
+    const key = unitKey(completion);
+    // Made under a split that gave the unit other bounds, it covered other ids: not done,
+    // and its claim stops with SHARD_DRIFT.
+    const unit = byKey.get(key);
+    (unit && !sameSplit(unit, completion) ? drifted : done).set(key, completion);
+  }
   const held = new Map<string, StoredCheckpoint>();
   const splitOffs: RunUnit[] = [];
   const open = new Set<string>();
   for (const row of listing.checkpoints) {
     // A row of a shard id the processor no longer has is no part of this backfill's work.
-    if (!ids.has(unitKey(row)) && !isSplitOff(row.shard)) continue;
+    if (units !== null && !byKey.has(unitKey(row)) && !isSplitOff(row.shard)) continue;
     open.add(row.partition);
     const live = row.leaseOwner !== null && (row.leaseExpiresAt ?? 0) > now;
     if (live) held.set(unitKey(row), row);
     else if (isSplitOff(row.shard)) splitOffs.push(splitOffUnit(row));
   }
-  for (const unit of units) if (!done.has(unitKey(unit))) open.add(unit.partition);
-  return { done, held, splitOffs, complete: open.size === 0, open };
+  for (const unit of units ?? []) if (!done.has(unitKey(unit))) open.add(unit.partition);
+  return { done, drifted, held, splitOffs, complete: open.size === 0, open };
 }
 
 /** A split-off shard as a unit to claim; its range is its checkpoint's. */

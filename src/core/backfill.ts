@@ -3,7 +3,7 @@ import { hostname } from "node:os";
 import { performance } from "node:perf_hooks";
 import { openBackfill } from "./backfill-plan.js";
 import { type BackfillView, splitCandidate, unitKey, viewOf } from "./backfill-view.js";
-import { InvalidOptionError, WaymarkError } from "./errors.js";
+import { InvalidOptionError } from "./errors.js";
 import { resolveDeadline } from "./policies/deadline.js";
 import { onStopSignal } from "./policies/process-signals.js";
 import type { Processor } from "./processor.js";
@@ -22,7 +22,7 @@ import type { RunResult } from "./run-result.js";
 import type { SplitMade } from "./split-holder.js";
 import type { BackfillRecord } from "./store/backfill-store.js";
 import { GuardedStore } from "./store/guarded-store.js";
-import type { RunUnit } from "./unit.js";
+import { driftOf, type RunUnit } from "./unit.js";
 
 /**
  * One process's part in a backfill. Any number of processes running the same backfill share
@@ -168,23 +168,15 @@ export class Backfill<E, S, Tx> {
   }
 
   /**
-   * A static shard completed in this backfill under another `shards()` split is drift: taking
-   * it as done would skip the ids between its old and its new bounds. Its partition fails
+   * A static shard completed in this backfill under another `shards()` split that gave it other
+   * bounds is drift: taking it as done would skip the ids between them. Its partition fails
    * with `SHARD_DRIFT`, saying how to start it over.
    */
   #refuseDriftedCompletions(): void {
     for (const unit of this.#units) {
-      const done = this.#view?.done.get(unitKey(unit));
-      if (!done || done.layout === null || done.layout === unit.layout) continue;
-      const error = new WaymarkError(
-        "SHARD_DRIFT",
-        `${this.#processor.name}/${unit.partition} shard ${unit.shard} completed in this ` +
-          "backfill under another split of the partition than shards() gives now: taking it " +
-          "as done would skip the ids between its old and its new bounds. Restore the " +
-          "previous shards(), or start the partition over: waymark reset " +
-          `${this.#processor.name} ${unit.partition}.`,
-      );
-      this.#note({ ...at(unit), status: "failed", result: notRun(error) });
+      const done = this.#view?.drifted.get(unitKey(unit));
+      const error = done && driftOf(this.#processor.name, unit, done, "completed");
+      if (error) this.#note({ ...at(unit), status: "failed", result: notRun(error) });
     }
   }
 

@@ -78,11 +78,11 @@ export class BatchReader<E> {
   remainingInArray(): number | null {
     const array = this.#array;
     if (!array) return null;
-    // Binary searches for the first id after the resume cursor and the first past the bound;
-    // order is checked as we read.
+    // Binary searches for the first id after the resume cursor and the first past the bound,
+    // for the count alone: reading still starts at the first entity, so that the order check
+    // sees every id. A search in an array out of order would jump over ids no check has seen.
     const first = this.#previous === null ? 0 : this.#firstAfter(array, this.#previous);
     const end = this.#to === null ? array.length : this.#firstAfter(array, this.#to);
-    this.#index = first;
     return Math.max(0, end - first);
   }
 

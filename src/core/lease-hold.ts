@@ -3,7 +3,7 @@ import { describeKey } from "./checkpoint-key.js";
 import { FencedError } from "./errors.js";
 import type { GuardedStore } from "./store/guarded-store.js";
 import type { StoredCheckpoint } from "./store/records.js";
-import type { AcquireRequest, AcquireResult, LeaseHandle } from "./store/run-store.js";
+import type { AcquireRequest, AcquireResult, LeaseHandle, UnitDone } from "./store/run-store.js";
 import type { Cursor, Logger } from "./types.js";
 
 /** How a lease is held: its TTL, the clock, and who hears that it was lost. */
@@ -23,7 +23,7 @@ export interface LeaseHolder {
 /** Why a claim took no lease: held by another runner, done for the backfill, or gone. */
 export type NotHeld =
   | { readonly busy: LeaseHolder }
-  | { readonly completed: { readonly at: number; readonly runId: string | null } }
+  | { readonly completed: UnitDone }
   | { readonly absent: true };
 
 /**

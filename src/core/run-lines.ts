@@ -17,7 +17,30 @@ export function failureNote(error: Error, completed: number): string {
     return "Fix the entity source first: a run started again would stop at the same entity.";
   }
   if (code === "CORRUPT_CHECKPOINT") return "The checkpoint is kept, but cannot be resumed:";
+  if (code === "SHARD_DRIFT")
+    return "What it committed is kept; a run started again stops the same way:";
   return completed > 0 ? "Checkpoint saved - can resume." : "No checkpoint to resume from.";
+}
+
+/**
+ * What to do once a source whose order disagreed with the ids' is fixed: what was committed
+ * was read in that order, so a resume from it would skip the ids the order put after it, and
+ * a range of the partition that completed may have missed some. Empty when nothing needs it.
+ */
+export function orderRedoNote(
+  processor: string,
+  unit: { readonly partition: string; readonly ranged: boolean },
+  completed: number,
+): string {
+  if (!unit.ranged && completed === 0) return "";
+  const why = unit.ranged
+    ? "its ranges were read in that order, and one that completed or resumes may miss ids"
+    : "what was committed was read in that order, and a resume would skip the ids it put after " +
+      "the checkpoint";
+  return (
+    `Once it is fixed, start the partition over (waymark reset ${processor} ${unit.partition}, ` +
+    `every shard of it), then run again: ${why}.`
+  );
 }
 
 /** `; 4 skipped to the failure ledger (waymark failures)`, or nothing when none were. */

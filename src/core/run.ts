@@ -5,7 +5,7 @@ import type { RunArtifacts } from "./artifacts.js";
 import { type BatchExecutor, createTally } from "./batch-executor.js";
 import { BatchReader } from "./batch-reader.js";
 import { checkCount, reachTotal } from "./count.js";
-import { describeValue, InvalidOptionError, OrderViolationError, WaymarkError } from "./errors.js";
+import { describeValue, InvalidOptionError, OrderViolationError } from "./errors.js";
 import { HeldLease, holdLease } from "./lease-hold.js";
 import type { RunMetrics } from "./metrics-hooks.js";
 import { OpenLedger } from "./open-ledger.js";
@@ -14,7 +14,7 @@ import type { DeadlinePlanner } from "./policies/deadline.js";
 import { RunStoppedError, type RunStopper, untilAborted } from "./policies/stop.js";
 import { defineProcessor, type Processor } from "./processor.js";
 import { isResumable, readInput, resumePoint } from "./resume.js";
-import { failureNote, skippedNote } from "./run-lines.js";
+import { failureNote, orderRedoNote, skippedNote } from "./run-lines.js";
 import { type ResolvedRunOptions, type RunOptions, resolveRunOptions } from "./run-options.js";
 import type { RunResult } from "./run-result.js";
 import { emitMetric, executorOf, type RunSetup, setUpRun } from "./run-setup.js";
@@ -31,19 +31,11 @@ import type {
   SuspendReason,
 } from "./types.js";
 
-import { type RunUnit, shardArgOf, unitOfRun } from "./unit.js";
+import { driftOf, type RunUnit, shardArgOf, unitOfRun } from "./unit.js";
 
 /** A run's result as a claim's outcome. */
 function ran<S>(result: RunResult<S>): UnitOutcome<S> {
   return { kind: "ran", result };
-}
-
-/** A range as messages show it: `(after 5, up to 100]`. */
-function describeRange(range: UnitRange | null): string {
-  if (range === null) return "an unrecorded range";
-  const from = range.from === null ? "from the start" : `after ${JSON.stringify(range.from)}`;
-  const to = range.to === null ? "to the end" : `up to ${JSON.stringify(range.to)}`;
-  return `the ids ${from} ${to}`;
 }
 
 type Outcome =
@@ -182,7 +174,12 @@ class Runner<E, S, Tx> {
         onFenced: (error) => this.#stopper.abort(error),
       });
       if (!(taken instanceof HeldLease)) {
-        if ("completed" in taken) return { kind: "completed", ...taken.completed };
+        if ("completed" in taken) {
+          const drift = driftOf(this.#processor.name, this.#unit, taken.completed, "completed");
+          if (drift) throw drift;
+          const { at, runId } = taken.completed;
+          return { kind: "completed", at, runId };
+        }
         if ("busy" in taken && this.#claim.completedSince !== undefined) {
           return { kind: "held", ...taken.busy };
         }
@@ -240,7 +237,7 @@ class Runner<E, S, Tx> {
       if (caught instanceof RunStoppedError && this.#held) {
         return ran(await this.#suspend(this.#held, caught.reason));
       }
-      const error = caught instanceof Error ? caught : new Error(String(caught));
+      const error = this.#withRedo(caught instanceof Error ? caught : new Error(String(caught)));
       const note = failureNote(error, this.#tally.completed);
       logger.error(`Failed at ${this.#countText()}. ${note} ${error.message}`);
       await this.#held?.release();
@@ -281,16 +278,8 @@ class Runner<E, S, Tx> {
    */
   #applyRange(checkpoint: StoredCheckpoint): void {
     const unit = this.#unit;
-    if (!unit.splitOff && checkpoint.layout !== null && checkpoint.layout !== unit.layout) {
-      throw new WaymarkError(
-        "SHARD_DRIFT",
-        `${this.#where} was begun under another split of partition ` +
-          `${JSON.stringify(unit.partition)}: its checkpoint covers ${describeRange(checkpoint.range)}, ` +
-          `while shards() now gives it ${describeRange(unit.range)}. Resuming under the new split ` +
-          "would skip or repeat the ids between the bounds. Restore the previous shards(), or " +
-          `start the partition over: waymark reset ${this.#processor.name} ${unit.partition}.`,
-      );
-    }
+    const drift = driftOf(this.#processor.name, unit, checkpoint, "begun");
+    if (drift) throw drift;
     this.#range = checkpoint.range ?? unit.range;
     this.#setup.shard = shardArgOf(unit, this.#range) ?? null;
   }
@@ -321,6 +310,22 @@ class Runner<E, S, Tx> {
         "bounds would miss or repeat ids. Sort the source by id in code-unit order " +
         '(for strings, e.g. ORDER BY id COLLATE "C"). Nothing of this range was completed.',
     );
+  }
+
+  /**
+   * An ORDER_VIOLATION that also says how to go on once the source is fixed (the summary,
+   * `--json` and history carry it); any other error as it is.
+   */
+  #withRedo(error: Error): Error {
+    if (!(error instanceof OrderViolationError)) return error;
+    const range = this.#range;
+    const ranged = this.#unit.shard !== "" || range.from !== null || range.to !== null;
+    const note = orderRedoNote(
+      this.#processor.name,
+      { partition: this.#unit.partition, ranged },
+      this.#tally.completed,
+    );
+    return note ? new OrderViolationError(`${error.message} ${note}`) : error;
   }
 
   /** Asks the processor's `shouldRun` whether this partition needs a run at all. */

@@ -91,8 +91,20 @@ export class SplitHolder {
    */
   async answer(context: SplitContext): Promise<SplitMade | null> {
     const request = this.#requested;
-    this.#requested = null;
     if (!request) return null;
+    // Before the holder has read an id of an unbounded range, nothing says what type a point
+    // must have (a string cut of numeric ids would bound nothing): the next boundary answers.
+    if (context.after === null && context.range.to === null) return null;
+    try {
+      return await this.#answer(context, request);
+    } finally {
+      // Cleared once answered, not before: a poll meanwhile would read the request again,
+      // still pending, and have it answered twice.
+      this.#requested = null;
+    }
+  }
+
+  async #answer(context: SplitContext, request: SplitRequest): Promise<SplitMade | null> {
     const point = await this.#point(context);
     if ("decline" in point) {
       await this.#store.answerSplit(

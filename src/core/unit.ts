@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { InvalidOptionError } from "./errors.js";
+import { InvalidOptionError, WaymarkError } from "./errors.js";
 import type { Shard, ShardsArgs } from "./shard-types.js";
 import { findShard, listShards } from "./shards.js";
 import type { UnitRange } from "./store/records.js";
@@ -127,4 +127,54 @@ export function shardArgOf(unit: RunUnit, range: UnitRange): Shard | undefined {
     ...(range.from === null ? {} : { from: range.from }),
     ...(range.to === null ? {} : { to: range.to }),
   };
+}
+
+/** A range as messages show it: `the ids after 5 up to 100`. */
+export function describeRange(range: UnitRange | null): string {
+  if (range === null) return "an unrecorded range";
+  const from = range.from === null ? "from the start" : `after ${JSON.stringify(range.from)}`;
+  const to = range.to === null ? "to the end" : `up to ${JSON.stringify(range.to)}`;
+  return `the ids ${from} ${to}`;
+}
+
+/**
+ * Whether a unit's checkpoint or completion was made under the split the unit has now: the
+ * same static split (`layout`), or another one that gives this unit the very range stored
+ * (a shard whose bounds did not move covers the same ids). Rows from before ranges were
+ * recorded (no layout) are taken as made under it.
+ */
+export function sameSplit(
+  unit: RunUnit,
+  stored: { readonly layout: string | null; readonly range: UnitRange | null },
+): boolean {
+  if (unit.splitOff || stored.layout === null || stored.layout === unit.layout) return true;
+  return stored.range?.from === unit.range.from && stored.range?.to === unit.range.to;
+}
+
+/**
+ * `SHARD_DRIFT` when a static unit's checkpoint was begun, or its completion in this backfill
+ * made, under another split of its partition that gave it other bounds; else null. Resuming
+ * such a checkpoint, or counting such a completion done, under the new split would skip or
+ * repeat the ids between the old and the new bounds, so the unit stops until the user decides.
+ */
+export function driftOf(
+  processor: string,
+  unit: RunUnit,
+  stored: { readonly layout: string | null; readonly range: UnitRange | null },
+  made: "begun" | "completed",
+): WaymarkError | null {
+  if (sameSplit(unit, stored)) return null;
+  const partition = JSON.stringify(unit.partition);
+  const where = `${processor}/${unit.partition}${unit.shard ? ` shard ${unit.shard}` : ""}`;
+  const row = made === "begun" ? "its checkpoint covers" : "its completion covered";
+  const use = made === "begun" ? "Resuming it" : "Counting it done";
+  return new WaymarkError(
+    "SHARD_DRIFT",
+    `${where} was ${made} under another split of partition ${partition}: ${row} ` +
+      `${describeRange(stored.range)}, while shards() now gives it ${describeRange(unit.range)}. ` +
+      `${use} under the new split would skip or repeat the ids between the bounds. Restore the ` +
+      "previous shards() and run again: the partition goes on exactly where it stopped. Or " +
+      `start partition ${partition} over under the new split, processing its ids again: ` +
+      `waymark reset ${processor} ${unit.partition} (every shard of it), then run again.`,
+  );
 }

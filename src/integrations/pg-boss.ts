@@ -16,7 +16,7 @@
 
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import { splitCandidate, unitKey, viewOf } from "../core/backfill-view.js";
+import { splitCandidate, viewOf } from "../core/backfill-view.js";
 import { checkpointKey, describeKey } from "../core/checkpoint-key.js";
 import { InvalidOptionError } from "../core/errors.js";
 import { consoleLogger, silentLogger } from "../core/logger.js";
@@ -193,6 +193,15 @@ function jobExpiry(options: PgBossWorkerOptions): number | undefined {
 type Job = { id: string; data: unknown; expireInSeconds: number };
 
 /**
+ * A unit's singleton key for pg-boss: its partition and shard as JSON. Not the backfill's
+ * unit key, whose NUL separator PostgreSQL's text refuses: the send would fail, and no job
+ * would ever run a shard split off.
+ */
+function jobKey(unit: { readonly partition: string; readonly shard: string }): string {
+  return JSON.stringify([unit.partition, unit.shard]);
+}
+
+/**
  * What a job completes with in pg-boss: its run's result; or, when nothing ran, why (the unit
  * completed since the job was asked for, a split-off shard that is gone, or a busy unit whose
  * job was sent again for later).
@@ -260,12 +269,13 @@ class PartitionWorker<E, S> {
     try {
       const listing = await this.#store.listUnits(this.#processor.name, null, Date.now());
       if (!listing) return;
-      const view = viewOf(listing, [], Date.now());
+      // Every running partition and shard of the processor is a candidate, not only shards.
+      const view = viewOf(listing, null, Date.now());
       for (const unit of view.splitOffs) {
         await this.#boss.send(
           this.#queue,
           { partition: unit.partition, shard: unit.shard, requestedAt: Date.now() },
-          { ...this.#send, singletonKey: unitKey(unit) },
+          { ...this.#send, singletonKey: jobKey(unit) },
         );
       }
       const minimum =
@@ -361,7 +371,7 @@ class PartitionWorker<E, S> {
     await this.#boss.send(
       this.#queue,
       { partition: made.partition, shard: made.shard, requestedAt: data.requestedAt },
-      { ...this.#send, singletonKey: unitKey(made) },
+      { ...this.#send, singletonKey: jobKey(made) },
     );
   }
 

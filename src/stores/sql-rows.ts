@@ -8,7 +8,7 @@ import type {
   StoredFailure,
   UnitCompletion,
 } from "../core/store/records.js";
-import type { BatchCommit, LeaseHandle } from "../core/store/run-store.js";
+import type { BatchCommit, LeaseHandle, UnitDone } from "../core/store/run-store.js";
 import {
   type CheckpointKey,
   type Cursor,
@@ -204,6 +204,19 @@ export function toCompletion(row: CompletionRow): UnitCompletion {
     layout: row.layout,
     completed: row.completed === null ? null : Number(row.completed),
     total: row.total === null ? null : Number(row.total),
+  };
+}
+
+/** A completion as a claim finds it, from the columns of its `completions` row. */
+export function toUnitDone(
+  row: Pick<CompletionRow, "completed_at" | "run_id" | "layout" | "range_from" | "range_to">,
+): UnitDone {
+  return {
+    at: Number(row.completed_at),
+    runId: row.run_id,
+    layout: row.layout,
+    range:
+      row.layout === null ? null : { from: boundOf(row.range_from), to: boundOf(row.range_to) },
   };
 }
 

@@ -1,55 +1,27 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { enqueuePartitions, workPartitions } from "../../src/integrations/pg-boss.js";
 import type { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
 import { effectsProcessor } from "../fixtures/effects-processor.js";
-import { NO_SERVER, PG_TEST_URL, type TestPool } from "../stores/postgres-factory.js";
+import { NO_SERVER, type TestPool } from "../stores/postgres-factory.js";
 import { BossFixture } from "../support/pg-boss-fixture.js";
-import type { BossWorkerConfig } from "../support/pg-boss-worker.js";
 import { until } from "../support/time.js";
 
-const BOSS_WORKER = fileURLToPath(new URL("../support/pg-boss-worker.ts", import.meta.url));
 const KEY = { processor: "backfill", partition: "2024-03-01", shard: "" };
 
 describe("pg-boss jobs agree with leases", { skip: NO_SERVER, timeout: 60_000 }, () => {
   let fixture: BossFixture;
   let test: TestPool;
   let store: PostgresStore;
-  let children: ChildProcess[] = [];
 
   beforeEach(async () => {
     fixture = await BossFixture.open();
     ({ test, store } = fixture);
   });
 
-  afterEach(async () => {
-    const alive = children.filter((c) => c.exitCode === null && c.signalCode === null);
-    for (const child of alive) child.kill("SIGKILL");
-    await until("the workers to exit", () =>
-      alive.every((c) => c.exitCode !== null || c.signalCode !== null),
-    );
-    children = [];
-    await fixture.close();
-  });
+  afterEach(() => fixture.close());
 
   const startBoss = () => fixture.boss();
-
-  /** A worker process; resolves once it works the queue. */
-  async function startWorker(config: BossWorkerConfig): Promise<ChildProcess> {
-    const child = spawn(process.execPath, ["--import", "tsx", BOSS_WORKER], {
-      env: { ...process.env, WORKER: JSON.stringify(config) },
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    children.push(child);
-    let out = "";
-    child.stdout?.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-    });
-    await until("the worker to be ready", () => out.includes("ready"), { timeoutMs: 20_000 });
-    return child;
-  }
 
   const effects = async () =>
     (
@@ -60,9 +32,7 @@ describe("pg-boss jobs agree with leases", { skip: NO_SERVER, timeout: 60_000 },
 
   it("takes over a SIGKILLed worker's partition after its lease, not the job expiry", async () => {
     const leaseTtlMs = 2000;
-    const config: BossWorkerConfig = {
-      url: PG_TEST_URL as string,
-      schema: test.schema,
+    const config = {
       // 20 batches of at least 150 ms: about 3 s of work, killed early in it.
       entities: 40,
       batchSize: 2,
@@ -71,20 +41,28 @@ describe("pg-boss jobs agree with leases", { skip: NO_SERVER, timeout: 60_000 },
       expireInSeconds: 60,
       leaseTtlMs,
     };
-    const first = await startWorker(config);
+    // Both are ready before the job is sent: the one that takes it is killed a few batches
+    // in, and the other, idle all along, takes over (a second worker started only then could
+    // come up after the first had finished, on a loaded machine). One after the other: two
+    // pg-boss instances creating one queue at once can deadlock in PostgreSQL.
+    const workers = [await fixture.worker(config), await fixture.worker(config)];
     const enqueuer = await startBoss();
     await enqueuePartitions(enqueuer, { name: "backfill" }, [KEY.partition]);
-    await until("the first worker to commit a few batches", async () => {
-      return (await effects()).length >= 6;
+    let written: Awaited<ReturnType<typeof effects>> = [];
+    await until("a worker to commit a few batches", async () => {
+      written = await effects();
+      return written.length >= 6;
     });
-    const second = await startWorker(config);
+    const first = workers.find((w) => String(w.pid) === written[0]?.owner);
+    const second = workers.find((w) => w !== first);
+    assert.ok(first && second, `the holder is one of the workers: ${written[0]?.owner}`);
     first.kill("SIGKILL");
     const killedAt = Date.now();
     await until(
       "the first worker to die",
       () => first.exitCode !== null || first.signalCode !== null,
     );
-
+    assert.ok((await effects()).length < 40, "killed before it finished");
     // Far less than the job's 60 s expiry: the lease decides, not pg-boss.
     await until(
       "the partition to complete",
@@ -116,13 +94,21 @@ describe("pg-boss jobs agree with leases", { skip: NO_SERVER, timeout: 60_000 },
       `the takeover started ${pickupMs} ms after the kill; expected within leaseTtlMs (${leaseTtlMs}) + 2000`,
     );
     assert.equal(runs[0]?.status, "failed", "the killed run is recorded as failed");
-    const jobs = await test.pool.query<{ state: string; n: string }>(
-      `SELECT state, count(*) AS n FROM ${test.schema}_boss.job
-       WHERE name = 'waymark-backfill' AND data->>'watch' IS NULL GROUP BY state`,
+    // The taking-over watch job cancels the dead worker's job once its run has ended, just
+    // after the completion the wait above saw.
+    const states = async () =>
+      (
+        await test.pool.query<{ state: string; n: string }>(
+          `SELECT state, count(*) AS n FROM ${test.schema}_boss.job
+           WHERE name = 'waymark-backfill' AND data->>'watch' IS NULL GROUP BY state`,
+        )
+      ).rows.map((r) => `${r.state} ${r.n}`);
+    await until("the dead worker's job to be cancelled", async () =>
+      (await states()).includes("cancelled 1"),
     );
     assert.deepEqual(
-      Object.fromEntries(jobs.rows.map((r) => [r.state, Number(r.n)])),
-      { cancelled: 1 },
+      await states(),
+      ["cancelled 1"],
       "the dead worker's job was cancelled, so that pg-boss never retries it at its expiry",
     );
   });

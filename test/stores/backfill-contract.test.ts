@@ -99,13 +99,15 @@ for (const factory of STORE_FACTORIES) {
     });
 
     it("a claim of a unit completed since the backfill began takes nothing", async () => {
-      const first = await claim("2024-01-01", { now: T0 + 1000 });
+      // The completion keeps the static split it was made under, for the claim to judge drift.
+      const unit = { range: { from: 10, to: 20 }, layout: "abc" };
+      const first = await claim("2024-01-01", { now: T0 + 1000, unit });
       assert.ok(first.acquired);
       await complete(first.lease, T0 + 2000);
-      const done = await claim("2024-01-01", { now: T0 + 3000, completedSince: T0 });
+      const done = await claim("2024-01-01", { now: T0 + 3000, completedSince: T0, unit });
       assert.deepEqual(done, {
         acquired: false,
-        completed: { at: T0 + 2000, runId: first.lease.runId },
+        completed: { at: T0 + 2000, runId: first.lease.runId, layout: "abc", range: unit.range },
       });
       const listing = await backfills.listUnits("daily", DAYS, T0);
       assert.deepEqual(listing.checkpoints, [], "the claim created no checkpoint");
@@ -198,6 +200,11 @@ for (const factory of STORE_FACTORIES) {
         [listing.checkpoints[0]?.splitRequest, listing.checkpoints[0]?.splitNote],
         [null, "no split hook"],
       );
+      assert.equal(
+        await backfills.requestSplit(held.lease, "stale-view", T0 + 3),
+        false,
+        "a declined unit is not asked again: its range only shrinks",
+      );
       const taken = await claim("2024-01-01", { owner: "other", runId: "r2", now: T0 + 60_000 });
       assert.ok(taken.acquired);
       await assert.rejects(
@@ -215,9 +222,9 @@ for (const factory of STORE_FACTORIES) {
       );
     });
 
-    it("a backfill begun anew discards the checkpoints of split partitions nobody holds", async () => {
-      await open(T0);
-      const held = await claim("2024-01-03", {
+    /** Claims the whole of `partition` at T0 and splits it at 50: shard `~rest` takes the rest. */
+    async function splitAt50(partition: string): Promise<void> {
+      const held = await claim(partition, {
         unit: { range: { from: null, to: null }, layout: "" },
       });
       assert.ok(held.acquired);
@@ -227,6 +234,29 @@ for (const factory of STORE_FACTORIES) {
         { kind: "split", at: 50, shard: "~rest", requestedBy: "idle" },
         T0 + 2,
       );
+    }
+
+    it("a new backfill sharing a partition leaves another's recent split alone", async () => {
+      await open(T0, { id: "first", partitions: ["2024-01-01", "2024-01-03"] });
+      await splitAt50("2024-01-03");
+      // The holder dies before anyone claimed the shard it split off; then another backfill
+      // of another partition list, which shares that partition, begins.
+      const other = await open(T0 + 60_000, {
+        id: "second",
+        partitions: ["2024-01-03", "2024-01-04"],
+      });
+      assert.deepEqual([other.resumed, other.discarded], [false, 0]);
+      const left = await backfills.listUnits("daily", ["2024-01-03"], 0);
+      assert.deepEqual(
+        left.checkpoints.map((c) => c.shard).sort(),
+        ["", "~rest"],
+        "the first backfill's split partition keeps both its ranges",
+      );
+    });
+
+    it("a backfill begun anew discards the checkpoints of split partitions nobody holds", async () => {
+      await open(T0);
+      await splitAt50("2024-01-03");
       const plain = await claim("2024-01-01", {
         unit: { range: { from: null, to: null }, layout: "" },
       });

@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import PgBoss from "pg-boss";
 import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
 import { openTestPool, PG_TEST_URL, type TestPool } from "../stores/postgres-factory.js";
+import type { BossWorkerConfig } from "./pg-boss-worker.js";
+import { until } from "./time.js";
+
+const BOSS_WORKER = fileURLToPath(new URL("./pg-boss-worker.ts", import.meta.url));
 
 /**
  * A PostgreSQL schema of its own for one pg-boss test: a store, an `effects` table that
@@ -13,6 +19,7 @@ export class BossFixture {
   readonly store: PostgresStore;
   readonly effects: string;
   readonly #bosses: PgBoss[] = [];
+  readonly #workers: ChildProcess[] = [];
 
   private constructor(test: TestPool, store: PostgresStore) {
     this.test = test;
@@ -49,7 +56,35 @@ export class BossFixture {
     return this.#bosses;
   }
 
+  /**
+   * A worker process (test/support/pg-boss-worker.ts) on the test's schema; resolves once it
+   * works the queue. `close` kills the ones still running.
+   */
+  async worker(config: Omit<BossWorkerConfig, "url" | "schema">): Promise<ChildProcess> {
+    const full: BossWorkerConfig = {
+      url: PG_TEST_URL as string,
+      schema: this.test.schema,
+      ...config,
+    };
+    const child = spawn(process.execPath, ["--import", "tsx", BOSS_WORKER], {
+      env: { ...process.env, WORKER: JSON.stringify(full) },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    this.#workers.push(child);
+    let out = "";
+    child.stdout?.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    await until("the worker to be ready", () => out.includes("ready"), { timeoutMs: 20_000 });
+    return child;
+  }
+
   async close(): Promise<void> {
+    const alive = this.#workers.filter((c) => c.exitCode === null && c.signalCode === null);
+    for (const child of alive) child.kill("SIGKILL");
+    await until("the workers to exit", () =>
+      alive.every((c) => c.exitCode !== null || c.signalCode !== null),
+    );
     await Promise.all(
       this.#bosses.map((b) => b.stop({ graceful: false, wait: true, timeout: 1000 })),
     );

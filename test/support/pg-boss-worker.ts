@@ -19,6 +19,8 @@ export interface BossWorkerConfig {
   deadlineMarginMs?: number;
   /** The processor's lease; a SIGKILLed worker's partition is taken over after it. */
   leaseTtlMs?: number;
+  /** Whether a running partition can be split (at the middle of what it has not read). */
+  splittable?: boolean;
 }
 
 const config = JSON.parse(process.env.WORKER as string) as BossWorkerConfig;
@@ -45,6 +47,7 @@ const processor = effectsProcessor({
   delayMs: config.delayMs,
   owner: String(process.pid),
   ...(config.leaseTtlMs === undefined ? {} : { leaseTtlMs: config.leaseTtlMs }),
+  ...(config.splittable ? { splittable: true } : {}),
 });
 await workPartitions(boss, processor, {
   store,

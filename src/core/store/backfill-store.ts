@@ -20,7 +20,9 @@ export interface BackfillStore {
    * `repeatFinished`); an unfinished one that was active at or after `staleBefore` (opened, or
    * a commit or completion of one of its partitions) is resumed; else a new one begins `now`.
    * A new one discards, in the same transaction, every checkpoint of its partitions that were
-   * split (dynamically) that no live lease holds: their ranges belong to the old backfill.
+   * split (dynamically) that no live lease holds: their ranges belong to the old backfill. A
+   * partition with a checkpoint written since `staleBefore` keeps them, unless `restart`: another
+   * backfill sharing it may be running it, and would lose the ranges it split off.
    */
   open(request: BackfillOpen): Promise<BackfillRecord>;
 
@@ -41,7 +43,9 @@ export interface BackfillStore {
 
   /**
    * Asks the live holder of `key` to split its unclaimed rest. False when nobody holds the
-   * key's lease at `now` (by the store's clock, where it keeps one) or a request is pending.
+   * key's lease at `now` (by the store's clock, where it keeps one), a request is pending, or
+   * the unit declined one (its range only shrinks: a runner whose look at the backfill was
+   * older than the answer would have it asked again).
    */
   requestSplit(key: CheckpointKey, by: string, now: number): Promise<boolean>;
 

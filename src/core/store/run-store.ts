@@ -180,13 +180,26 @@ export type AcquireResult =
   | {
       /** The key completed at or after the request's `completedSince`: nothing to do. */
       readonly acquired: false;
-      readonly completed: { readonly at: number; readonly runId: string | null };
+      readonly completed: UnitDone;
     }
   | {
       /** `mustExist` was asked and there is no row (nor a completion since `completedSince`). */
       readonly acquired: false;
       readonly absent: true;
     };
+
+/** A unit's completion as a claim finds it. */
+export interface UnitDone {
+  readonly at: number;
+  readonly runId: string | null;
+  /**
+   * The static split it completed under (its checkpoint's `layout`), null on older rows: a
+   * completion under another split covered other ids.
+   */
+  readonly layout: string | null;
+  /** The range it covered, when recorded. */
+  readonly range: UnitRange | null;
+}
 
 /** A lease holder that neither renewed nor released its lease in time. */
 export interface ExpiredHolder {

@@ -86,7 +86,10 @@ export class MemoryBackfills implements BackfillStore {
           (c) => mine(c) && c.completedAt >= request.staleBefore,
         ));
     const startedAt = active ? prior.startedAt : request.now;
-    const discarded = active ? 0 : this.#discardSplits(mine, request.now);
+    // A new backfill (not a rerun of this one) keeps what was active lately: another backfill
+    // sharing the partition may be running it, and would lose the ranges it split off.
+    const recentSince = request.restart ? null : request.staleBefore;
+    const discarded = active ? 0 : this.#discardSplits(mine, request.now, recentSince);
     this.#backfills.set(id, {
       partitions: partitions.size,
       startedAt,
@@ -105,12 +108,25 @@ export class MemoryBackfills implements BackfillStore {
     };
   }
 
-  /** A new backfill's start: the checkpoints of split partitions that no live lease holds go. */
-  #discardSplits(mine: (key: CheckpointKey) => boolean, now: number): number {
+  /**
+   * A new backfill's start: the checkpoints of split partitions that no live lease holds go,
+   * unless one of the partition's checkpoints was written at or after `recentSince`.
+   */
+  #discardSplits(
+    mine: (key: CheckpointKey) => boolean,
+    now: number,
+    recentSince: number | null,
+  ): number {
     const { checkpoints } = this.#tables;
+    const rows = [...checkpoints.values()].filter(mine);
+    const recent = new Set(
+      rows
+        .filter((c) => recentSince !== null && c.updatedAt >= recentSince)
+        .map((c) => c.partition),
+    );
     const split = new Set(
-      [...checkpoints.values()]
-        .filter((c) => mine(c) && c.shard.startsWith("~"))
+      rows
+        .filter((c) => c.shard.startsWith("~") && !recent.has(c.partition))
         .map((c) => c.partition),
     );
     let discarded = 0;
@@ -168,7 +184,8 @@ export class MemoryBackfills implements BackfillStore {
 
   async requestSplit(key: CheckpointKey, by: string, now: number): Promise<boolean> {
     const row = this.#tables.checkpoints.get(keyId(key));
-    if (!row?.leaseOwner || (row.leaseExpiresAt ?? 0) <= now || row.splitRequest) return false;
+    if (!row?.leaseOwner || (row.leaseExpiresAt ?? 0) <= now) return false;
+    if (row.splitRequest || row.splitNote !== null) return false;
     this.#tables.checkpoints.set(keyId(key), { ...row, splitRequest: { by, at: now } });
     return true;
   }

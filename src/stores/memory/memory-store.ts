@@ -94,7 +94,15 @@ export class MemoryStore implements CheckpointStore<MemoryTx> {
       request.completedSince !== undefined &&
       done.completedAt >= request.completedSince
     ) {
-      return { acquired: false, completed: { at: done.completedAt, runId: done.runId } };
+      return {
+        acquired: false,
+        completed: {
+          at: done.completedAt,
+          runId: done.runId,
+          layout: done.layout,
+          range: done.range,
+        },
+      };
     }
     const existing = this.#checkpoints.get(id);
     if (!existing && request.mustExist) return { acquired: false, absent: true };

@@ -86,6 +86,9 @@ export class PostgresBackfills implements BackfillStore {
           AND c.partition IN (SELECT partition FROM ${s}.checkpoints
                               WHERE processor = $1 AND shard LIKE '~%'
                                 AND partition = ANY ($3::text[]))
+          AND ($6::boolean OR c.partition NOT IN (SELECT partition FROM ${s}.checkpoints
+                              WHERE processor = $1 AND updated_at >= $5
+                                AND partition = ANY ($3::text[])))
         RETURNING c.partition, c.shard
       )
       SELECT started_at, EXISTS (SELECT 1 FROM active) AS resumed, NULL::bigint AS finished_at,
@@ -107,7 +110,8 @@ export class PostgresBackfills implements BackfillStore {
     this.#requestSplit = `UPDATE ${s}.checkpoints
       SET split_requested_by = $4, split_requested_at = ${storeNow(5)}
       WHERE processor = $1 AND partition = $2 AND shard = $3 AND lease_owner IS NOT NULL
-        AND lease_expires_at > ${storeNow(5)} AND split_requested_by IS NULL`;
+        AND lease_expires_at > ${storeNow(5)} AND split_requested_by IS NULL
+        AND split_note IS NULL`;
     const fenced =
       "processor = $1 AND partition = $2 AND shard = $3 AND lease_owner = $4 AND fence = $5";
     this.#decline = `UPDATE ${s}.checkpoints SET split_requested_by = NULL,

@@ -32,7 +32,7 @@ export function postgresSql(s: string): Record<StatementName, PgStatement> {
                 SELECT run_id, completed, updated_at, lease_owner FROM ${s}.checkpoints
                 WHERE processor = $1 AND partition = $2 AND shard = $3
               ), done AS (
-                SELECT completed_at, run_id FROM ${s}.completions
+                SELECT completed_at, run_id, layout, range_from, range_to FROM ${s}.completions
                 WHERE processor = $1 AND partition = $2 AND shard = $3
                   AND completed_at >= $10::bigint
               ), taken AS (
@@ -66,6 +66,9 @@ export function postgresSql(s: string): Record<StatementName, PgStatement> {
               SELECT taken.*, ${storeNow(7)} AS store_now,
                 (SELECT completed_at FROM done) AS done_at,
                 (SELECT run_id FROM done) AS done_by,
+                (SELECT layout FROM done) AS done_layout,
+                (SELECT range_from FROM done) AS done_from,
+                (SELECT range_to FROM done) AS done_to,
                 EXISTS (SELECT 1 FROM before) AS existed,
                 (SELECT lease_owner FROM before) AS expired_owner,
                 (SELECT run_id FROM before) AS expired_run_id,

@@ -37,6 +37,7 @@ import {
   keyOf,
   ledgerCursors,
   toCheckpoint,
+  toUnitDone,
 } from "../sql-rows.js";
 import { closedStoreError } from "../store-errors.js";
 import { PostgresArtifacts } from "./postgres-artifacts.js";
@@ -206,6 +207,9 @@ export class PostgresStore implements CheckpointStore<PgTx> {
           store_now: string;
           done_at: string | null;
           done_by: string | null;
+          done_layout: string | null;
+          done_from: string | null;
+          done_to: string | null;
           existed: boolean;
           expired_owner: string | null;
           expired_run_id: string | null;
@@ -228,7 +232,14 @@ export class PostgresStore implements CheckpointStore<PgTx> {
       ]);
       const row = claimed.rows[0] as (typeof claimed.rows)[number];
       if (row.done_at !== null) {
-        return { acquired: false, completed: { at: Number(row.done_at), runId: row.done_by } };
+        const completed = toUnitDone({
+          completed_at: row.done_at,
+          run_id: row.done_by,
+          layout: row.done_layout,
+          range_from: row.done_from,
+          range_to: row.done_to,
+        });
+        return { acquired: false, completed };
       }
       if (!row.existed && request.mustExist) return { acquired: false, absent: true };
       if (row.fence !== null && row.fence !== undefined) {

@@ -97,7 +97,10 @@ export class SqliteBackfills implements BackfillStore {
           partitions,
         ) !== undefined);
     const startedAt = active ? prior.started_at : now;
-    const discarded = active ? 0 : this.#discardSplits(processor, partitions, now);
+    // A new backfill (not a rerun of this one) keeps what was active lately: another backfill
+    // sharing the partition may be running it, and would lose the ranges it split off.
+    const recentSince = request.restart ? null : request.staleBefore;
+    const discarded = active ? 0 : this.#discardSplits(processor, partitions, now, recentSince);
     this.#sql(
       `INSERT INTO backfills (processor, backfill_id, partitions, started_at, updated_at)
        VALUES (?, ?, ?, ?, ?)
@@ -116,16 +119,35 @@ export class SqliteBackfills implements BackfillStore {
     };
   }
 
-  /** A new backfill's start: the checkpoints of split partitions that no live lease holds go. */
-  #discardSplits(processor: string, partitions: string, now: number): number {
+  /**
+   * A new backfill's start: the checkpoints of split partitions that no live lease holds go,
+   * unless one of the partition's checkpoints was written at or after `recentSince`.
+   */
+  #discardSplits(
+    processor: string,
+    partitions: string,
+    now: number,
+    recentSince: number | null,
+  ): number {
     const gone = this.#sql(
       `DELETE FROM checkpoints
        WHERE processor = ? AND ${IN_PARTITIONS}
          AND (lease_owner IS NULL OR lease_expires_at <= ?)
          AND partition IN (SELECT partition FROM checkpoints
                            WHERE processor = ? AND shard LIKE '~%' AND ${IN_PARTITIONS})
+         AND partition NOT IN (SELECT partition FROM checkpoints
+                               WHERE processor = ? AND updated_at >= ? AND ${IN_PARTITIONS})
        RETURNING processor, partition, shard`,
-    ).all(processor, partitions, now, processor, partitions) as CheckpointKey[];
+    ).all(
+      processor,
+      partitions,
+      now,
+      processor,
+      partitions,
+      processor,
+      recentSince ?? Number.MAX_SAFE_INTEGER,
+      partitions,
+    ) as CheckpointKey[];
     for (const key of gone) this.#discarded(key);
     return gone.length;
   }
@@ -164,7 +186,7 @@ export class SqliteBackfills implements BackfillStore {
       const { changes } = this.#sql(
         `UPDATE checkpoints SET split_requested_by = ?, split_requested_at = ?
          WHERE processor = ? AND partition = ? AND shard = ? AND lease_owner IS NOT NULL
-           AND lease_expires_at > ? AND split_requested_by IS NULL`,
+           AND lease_expires_at > ? AND split_requested_by IS NULL AND split_note IS NULL`,
       ).run(by, now, ...keyOf(key), now);
       return changes > 0;
     });

@@ -38,6 +38,7 @@ import {
   fenceOf,
   keyOf,
   toCheckpoint,
+  toUnitDone,
 } from "../sql-rows.js";
 import { closedStoreError } from "../store-errors.js";
 import { SqliteArtifacts } from "./sqlite-artifacts.js";
@@ -190,13 +191,10 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
     if (request.completedSince !== undefined) {
       // Decided under the same lock as the lease: done for this backfill is done.
       const done = this.#sql(
-        `SELECT completed_at, run_id FROM completions
+        `SELECT * FROM completions
          WHERE processor = ? AND partition = ? AND shard = ? AND completed_at >= ?`,
-      ).get(...keyOf(request), request.completedSince) as
-        | { completed_at: number; run_id: string | null }
-        | undefined;
-      if (done)
-        return { acquired: false, completed: { at: done.completed_at, runId: done.run_id } };
+      ).get(...keyOf(request), request.completedSince) as CompletionRow | undefined;
+      if (done) return { acquired: false, completed: toUnitDone(done) };
     }
     const existing = this.#get(request);
     if (!existing && request.mustExist) return { acquired: false, absent: true };
