@@ -44,6 +44,8 @@ export type { PartitionJobData } from "./pg-boss-jobs.js";
 export interface PgBossSendOptions {
   startAfter?: number;
   singletonKey?: string;
+  /** With `singletonKey`: at most one job of the key is sent per this many seconds. */
+  singletonSeconds?: number;
   expireInSeconds?: number;
 }
 
@@ -270,12 +272,21 @@ class PartitionWorker<E, S> {
       const listing = await this.#store.listUnits(this.#processor.name, null, Date.now());
       if (!listing) return;
       // Every running partition and shard of the processor is a candidate, not only shards.
-      const view = viewOf(listing, null, Date.now());
+      const now = Date.now();
+      const view = viewOf(listing, null, now);
+      // The holder sent the new shard's job when it split; one nobody claimed for a while is
+      // an orphan (its holder died before the send): it gets one job a minute at most.
+      const orphans = new Set(
+        listing.checkpoints
+          .filter((c) => c.leaseOwner === null && now - c.createdAt > 10 * this.pollMs)
+          .map((c) => jobKey(c)),
+      );
       for (const unit of view.splitOffs) {
+        if (!orphans.has(jobKey(unit))) continue;
         await this.#boss.send(
           this.#queue,
-          { partition: unit.partition, shard: unit.shard, requestedAt: Date.now() },
-          { ...this.#send, singletonKey: jobKey(unit) },
+          { partition: unit.partition, shard: unit.shard, requestedAt: now },
+          { ...this.#send, singletonKey: jobKey(unit), singletonSeconds: 60 },
         );
       }
       const minimum =
