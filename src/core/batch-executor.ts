@@ -324,6 +324,11 @@ export class BatchExecutor<E, S, Tx> {
           );
           throw error;
         }
+        // Cut at the run's end (its deadline, the end of the grace): no attempt is left.
+        const cut: unknown = stopper.signal.reason;
+        if (cut instanceof RunStoppedError) {
+          throw new RunStoppedError(cut.reason, cut.message, { cause: error });
+        }
         const why = whyNotRetried(policy, error);
         if (why !== null) {
           // Users expect a failed batch to be retried: one that is not says why, visibly.
