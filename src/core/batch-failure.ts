@@ -81,8 +81,15 @@ const INDETERMINATE = new Set<string>([
 /** Classifies the error of a store write (commit, completion, acquire). */
 export function classifyWriteError(error: unknown): WriteFailure {
   if (error instanceof FencedError) return "fenced";
-  if (error instanceof StoreError && !error.nothingLanded && INDETERMINATE.has(error.code)) {
-    return "indeterminate";
-  }
+  if (isStoreFailure(error) && !(error as StoreError).nothingLanded) return "indeterminate";
   return "not-landed";
+}
+
+/**
+ * Whether the store itself failed (unreachable, an I/O error, out of time), rather than refused
+ * the call: asking again may get an answer. A read-back goes on asking after such a failure,
+ * even one that landed nothing, since its question is still open.
+ */
+export function isStoreFailure(error: unknown): boolean {
+  return error instanceof StoreError && INDETERMINATE.has(error.code);
 }

@@ -1,5 +1,5 @@
 import { performance } from "node:perf_hooks";
-import { classifyWriteError } from "../batch-failure.js";
+import { classifyWriteError, isStoreFailure } from "../batch-failure.js";
 import { describeKey } from "../checkpoint-key.js";
 import { FencedError, StoreError } from "../errors.js";
 import { type RunBound, WIND_UP_MS } from "../policies/store-bound.js";
@@ -113,13 +113,16 @@ export class GuardedStore<Tx = unknown> {
           this.#store.acquire(request, bound),
         );
       } catch (error) {
-        if (classifyWriteError(error) !== "indeterminate") throw error;
+        if (!isStoreFailure(error)) throw error;
+        // Even a claim known not to have landed reads back: the read paces the next claim,
+        // and finds the store back before it is asked again.
         const { checkpoint } = await this.#readBack(request, error, "taking the lease");
         if (checkpoint?.leaseOwner === request.owner && checkpoint.runId === request.runId) {
           return acquiredLease(request, checkpoint);
         }
-        // Known not to have landed, and nothing was done under it yet: simply ask again.
-        if (attempt >= attempts) throw error;
+        // Known not to have landed, and nothing was done under it yet: simply ask again,
+        // unless the run's time is up (asking again would stall the same way).
+        if (attempt >= attempts || outOfTime(error)) throw error;
       }
     }
   }
@@ -272,12 +275,18 @@ export class GuardedStore<Tx = unknown> {
 
   /** When the checkpoint's partition (or shard) last completed, or null; again while the store fails. */
   lastCompletedAt(key: CheckpointKey): Promise<number | null> {
-    return this.#repeat(() => this.#store.lastCompletedAt(key));
+    return this.#repeat(() =>
+      this.#call("a read of the last completion", key, (bound) =>
+        this.#store.lastCompletedAt(key, bound),
+      ),
+    );
   }
 
   /** The failure ledger's entries for a filter; again while the store fails. */
   listFailures(filter?: FailureFilter): Promise<StoredFailure[]> {
-    return this.#repeat(() => this.#store.listFailures(filter));
+    return this.#repeat(() =>
+      this.#call("a read of the failure ledger", null, () => this.#store.listFailures(filter)),
+    );
   }
 
   /**
@@ -331,7 +340,8 @@ export class GuardedStore<Tx = unknown> {
 
   /**
    * Reads the key back, retrying while the store itself fails, as long as the run has time;
-   * throws OUTCOME_UNKNOWN at the end.
+   * throws OUTCOME_UNKNOWN at the end, or the write's own error when it never reached the
+   * store (its outcome is known: nothing landed).
    */
   async #readBack(key: CheckpointKey, cause: unknown, what: string): Promise<ReadBack> {
     const attempts = this.#policy.attempts ?? 6;
@@ -345,9 +355,10 @@ export class GuardedStore<Tx = unknown> {
       } catch (error) {
         last = error;
         if (outOfTime(error)) break;
-        if (classifyWriteError(error) !== "indeterminate") throw error;
+        if (!isStoreFailure(error)) throw error;
       }
     }
+    if (cause instanceof StoreError && cause.nothingLanded) throw cause;
     const detail = last instanceof Error ? last.message : String(last);
     throw new StoreError(
       "OUTCOME_UNKNOWN",
@@ -369,7 +380,8 @@ export class GuardedStore<Tx = unknown> {
       try {
         return await write();
       } catch (error) {
-        if (attempt >= attempts || classifyWriteError(error) !== "indeterminate") throw error;
+        // Safe to repeat: whether the failed attempt landed does not matter.
+        if (attempt >= attempts || !isStoreFailure(error) || outOfTime(error)) throw error;
         await this.#pause(attempt);
       }
     }
@@ -391,7 +403,7 @@ export class GuardedStore<Tx = unknown> {
    */
   #call<T>(
     what: string,
-    key: CheckpointKey,
+    key: CheckpointKey | null,
     call: (bound?: CallBound) => Promise<T>,
     share = 1,
   ): Promise<T> {
@@ -402,7 +414,7 @@ export class GuardedStore<Tx = unknown> {
   async #within<T>(
     runBound: RunBound,
     what: string,
-    key: CheckpointKey,
+    key: CheckpointKey | null,
     call: (bound?: CallBound) => Promise<T>,
     share: number,
   ): Promise<T> {
@@ -443,21 +455,26 @@ function outOfTime(error: unknown): boolean {
   );
 }
 
+/** `the checkpoint commit of players/2024-01-15`: a call, as messages name it. */
+function callOf(what: string, key: CheckpointKey | null): string {
+  return key === null ? what : `${what} of ${describeKey(key)}`;
+}
+
 /** A call not made: the run's end and its wind-up are over. Nothing of it landed. */
-function noTimeLeft(what: string, key: CheckpointKey): StoreError {
+function noTimeLeft(what: string, key: CheckpointKey | null): StoreError {
   return new StoreError(
     "STORE_TIMEOUT",
-    `No time was left for ${what} of ${describeKey(key)}: the run's deadline (or shutdown ` +
+    `No time was left for ${callOf(what, key)}: the run's deadline (or shutdown ` +
       `grace) and the ${WIND_UP_MS} ms after it to wind up are over, so it was not sent.`,
     { nothingLanded: true },
   );
 }
 
 /** A call the store did not answer by the end of the wind-up, nor say it cancelled. */
-function unanswered(what: string, key: CheckpointKey): StoreError {
+function unanswered(what: string, key: CheckpointKey | null): StoreError {
   return new StoreError(
     "OUTCOME_UNKNOWN",
-    `The store did not answer ${what} of ${describeKey(key)} by the end of the run's deadline ` +
+    `The store did not answer ${callOf(what, key)} by the end of the run's deadline ` +
       `(or shutdown grace) and the ${WIND_UP_MS} ms after it, nor say that it cancelled it. It ` +
       "may still land: the next run reads the checkpoint and resumes from whatever did. Look " +
       "for a session holding locks on waymark's rows (PostgreSQL: pg_locks), a process holding " +

@@ -89,7 +89,7 @@ export interface RunStore<Tx = unknown> {
   recordRun(run: RunRecord, bound?: CallBound): Promise<void>;
 
   /** When the checkpoint's partition (or shard) last completed, or null. */
-  lastCompletedAt(key: CheckpointKey): Promise<number | null>;
+  lastCompletedAt(key: CheckpointKey, bound?: CallBound): Promise<number | null>;
 
   /**
    * Entities that failed every attempt and were skipped (the failure ledger), ordered by
@@ -124,9 +124,10 @@ export interface RunStore<Tx = unknown> {
 }
 
 /**
- * The time a store call has when its run must end soon: once its deadline is near or passed,
- * or a signal started its shutdown grace. A run passes one only then, so that a run with no
- * end in sight pays nothing for it.
+ * The time a store call has before its run must end: its deadline, or the end of its shutdown
+ * grace after a signal, then a short wind-up. A run that can be cut (it has a deadline, or
+ * handles signals) passes one with every call, `endsAt` infinite until its end is known; one
+ * that cannot passes none and pays nothing for it.
  *
  * A store honours it as far as it can: it waits for no lock past `endsAt` (SQLite's busy
  * timeout), and when `signal` aborts it cancels the call's work on the server (PostgreSQL) and
