@@ -7,6 +7,7 @@ import { createServer } from "node:net";
 import { describe, it } from "node:test";
 import { defineProcessor, PostgresStore, run, StoreError } from "../../src/index.js";
 import { captureLogger } from "../support/logger.js";
+import { noBackoff } from "../support/time.js";
 
 /** A local port that was just free: nothing listens on it, so a connection is refused. */
 async function closedPort(): Promise<number> {
@@ -32,7 +33,7 @@ describe("a PostgresStore for a server nothing listens on", () => {
     });
     const { logger, lines } = captureLogger();
     try {
-      const result = await run(counted, { store, logger });
+      const result = await run(counted, { store, logger, sleep: noBackoff });
       assert.equal(result.status, "failed");
       const error = result.error as StoreError;
       assert.ok(error instanceof StoreError, String(error));

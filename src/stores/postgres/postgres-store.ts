@@ -409,10 +409,11 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     await this.#query(this.#sql.recordRun, runValues(run), bound);
   }
 
-  async lastCompletedAt(key: CheckpointKey): Promise<number | null> {
+  async lastCompletedAt(key: CheckpointKey, bound?: CallBound): Promise<number | null> {
     const result = await this.#query<{ completed_at: string }>(
       this.#sql.lastCompletedAt,
       keyOf(key),
+      bound,
     );
     const row = result.rows[0];
     return row ? Number(row.completed_at) : null;
