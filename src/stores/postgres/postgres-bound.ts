@@ -31,12 +31,13 @@ export class PgBoundCalls {
   /**
    * Checks a client out and runs `work` on it within `bound` (without one, as it is), then
    * gives it back: dropped when the work failed or was cancelled. The work's errors are
-   * translated (see `translatePgError`).
+   * translated (see `translatePgError`). One async layer: a run makes a call per batch.
    */
   async withClient<T>(
     bound: CallBound | undefined,
     work: (client: PgPoolClient) => Promise<T>,
   ): Promise<T> {
+    if (bound?.signal.aborted) throw this.#notSent();
     let client: PgPoolClient;
     try {
       client = await this.#pool.connect();
@@ -48,12 +49,17 @@ export class PgBoundCalls {
       broken = error;
     };
     client.on?.("error", onError);
+    const cancel = bound && this.#watch(client, bound);
     try {
-      return await this.within(client, bound, () => work(client));
+      return await work(client);
     } catch (error) {
       broken ??= error instanceof Error ? error : new Error(String(error));
-      throw translatePgError(error, this.#where);
+      throw translatePgError(
+        this.#cancelled.has(client) ? this.#timedOut(error) : error,
+        this.#where,
+      );
     } finally {
+      if (bound && cancel) this.#unwatch(client, bound, cancel);
       client.removeListener?.("error", onError);
       this.giveBack(client, broken);
     }
@@ -69,30 +75,14 @@ export class PgBoundCalls {
     work: () => Promise<T>,
   ): Promise<T> {
     if (bound === undefined) return work();
-    if (bound.signal.aborted) {
-      throw new StoreError(
-        "STORE_TIMEOUT",
-        `No time was left for a statement on PostgreSQL at ${this.#where}; it was not sent.`,
-        { location: this.#where, nothingLanded: true },
-      );
-    }
-    const cancel = () => this.#cancel(client);
-    bound.signal.addEventListener("abort", cancel, { once: true });
-    this.#running.add(client);
+    if (bound.signal.aborted) throw this.#notSent();
+    const cancel = this.#watch(client, bound);
     try {
       return await work();
     } catch (error) {
-      if (!this.#cancelled.has(client) || !isCancel(error)) throw error;
-      throw new StoreError(
-        "STORE_TIMEOUT",
-        `PostgreSQL at ${this.#where} did not answer in the time the run had left, so the ` +
-          "statement was cancelled. Another session may hold a lock on waymark's rows " +
-          "(see pg_locks), or the server is overloaded.",
-        { cause: error, location: this.#where },
-      );
+      throw this.#cancelled.has(client) ? this.#timedOut(error) : error;
     } finally {
-      bound.signal.removeEventListener("abort", cancel);
-      this.#running.delete(client);
+      this.#unwatch(client, bound, cancel);
     }
   }
 
@@ -109,6 +99,40 @@ export class PgBoundCalls {
   abandonRunning(): void {
     for (const client of this.#running) void client.end?.().catch(() => {});
     this.#running.clear();
+  }
+
+  /** Cancels `client`'s statement when `bound` aborts; returns the listener to remove. */
+  #watch(client: PgPoolClient, bound: CallBound): () => void {
+    const cancel = () => this.#cancel(client);
+    bound.signal.addEventListener("abort", cancel, { once: true });
+    this.#running.add(client);
+    return cancel;
+  }
+
+  #unwatch(client: PgPoolClient, bound: CallBound, cancel: () => void): void {
+    bound.signal.removeEventListener("abort", cancel);
+    this.#running.delete(client);
+  }
+
+  /** A call not sent: its bound had run out already. */
+  #notSent(): StoreError {
+    return new StoreError(
+      "STORE_TIMEOUT",
+      `No time was left for a statement on PostgreSQL at ${this.#where}; it was not sent.`,
+      { location: this.#where, nothingLanded: true },
+    );
+  }
+
+  /** The error of a statement this cancelled: `STORE_TIMEOUT`, or its own if it failed so. */
+  #timedOut(error: unknown): unknown {
+    if (!isCancel(error)) return error;
+    return new StoreError(
+      "STORE_TIMEOUT",
+      `PostgreSQL at ${this.#where} did not answer in the time the run had left, so the ` +
+        "statement was cancelled. Another session may hold a lock on waymark's rows " +
+        "(see pg_locks), or the server is overloaded.",
+      { cause: error, location: this.#where },
+    );
   }
 
   #cancel(client: PgPoolClient): void {
