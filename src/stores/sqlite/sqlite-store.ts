@@ -64,7 +64,9 @@ export interface SqliteStoreOptions {
    */
   synchronous?: "FULL" | "NORMAL";
   /**
-   * How long a write waits for another process holding the file's write lock.
+   * How long a write waits for another process holding the file's write lock. The wait holds
+   * the whole process (better-sqlite3 is synchronous): a signal that arrives during it is seen
+   * when it ends. Near a run's end a write waits no longer than the run has left.
    * @default 5000
    */
   busyTimeoutMs?: number;
