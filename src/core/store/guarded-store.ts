@@ -2,10 +2,11 @@ import { performance } from "node:perf_hooks";
 import { classifyWriteError, isStoreFailure } from "../batch-failure.js";
 import { describeKey } from "../checkpoint-key.js";
 import { FencedError, StoreError } from "../errors.js";
-import { type RunBound, WIND_UP_MS } from "../policies/store-bound.js";
+import type { RunBound } from "../policies/store-bound.js";
 import { storableText } from "../stored-text.js";
 import type { CheckpointKey, Cursor, Logger } from "../types.js";
 import type { BackfillOpen, BackfillRecord, SplitAnswer, UnitListing } from "./backfill-store.js";
+import { callWithin, outOfTime } from "./bounded-call.js";
 import type { FailureFilter, RunRecord, StoredFailure } from "./records.js";
 import type {
   AcquireRequest,
@@ -31,11 +32,9 @@ import { acquiredLease, fencedMessage } from "./run-store.js";
  * run's setup, and writes only through the wrapper. `npm run lint` fails on a raw store write
  * anywhere else in `src/core`.
  *
- * A stalled store never outlives the run's end either. Once the run has one in sight (its
- * deadline, the end of its shutdown grace), every call carries the time it has left (see
- * policies/store-bound.ts): the store gives up in time, and the wrapper stops waiting at the
- * end. A call cut short there is given the wind-up to say what became of it (the store cancels
- * it); one that cannot say is `OUTCOME_UNKNOWN`, as a read-back that fails is.
+ * A stalled store never outlives the run's end either. In a run that can be cut (a deadline,
+ * signals handled), every call carries the time the run has left, and the wrapper stops
+ * waiting at the end (bounded-call.ts); a cancelled write is read back like a lost reply.
  */
 
 /** How a {@link GuardedStore} reads back and tries again. */
@@ -408,76 +407,6 @@ export class GuardedStore<Tx = unknown> {
     share = 1,
   ): Promise<T> {
     const bound = this.#policy.bound?.() ?? null;
-    return bound === null ? call() : this.#within(bound, what, key, call, share);
+    return bound === null ? call() : callWithin(bound, this.#policy.bound, what, key, call, share);
   }
-
-  async #within<T>(
-    runBound: RunBound,
-    what: string,
-    key: CheckpointKey | null,
-    call: (bound?: CallBound) => Promise<T>,
-    share: number,
-  ): Promise<T> {
-    const left = runBound.endsAt - performance.now();
-    if (left <= 0) throw noTimeLeft(what, key);
-    const bound = share < 1 ? runBound.share(share) : runBound;
-    const work = call(bound);
-    try {
-      return await bound.race(work);
-    } catch (error) {
-      if (!cutShort(bound, error)) throw error;
-    }
-    // Cut short at the run's end: the store cancels what it can on the signal, and its answer
-    // says what became of the call. The wind-up is the time it has to give one.
-    // A call given a share of the time leaves the rest to the calls after it.
-    const windUp = share < 1 ? null : (this.#policy.bound?.() ?? null);
-    if (windUp !== null && windUp !== bound && windUp.endsAt > performance.now()) {
-      try {
-        return await windUp.race(work);
-      } catch (error) {
-        if (!cutShort(windUp, error)) throw error;
-      }
-    }
-    throw unanswered(what, key);
-  }
-}
-
-/** Whether `error` is the bound's own abort, not the call's failure. */
-function cutShort(bound: CallBound, error: unknown): boolean {
-  return bound.signal.aborted && error === bound.signal.reason;
-}
-
-/** A read that failed for want of time: the run is at its end, asking again would not help. */
-function outOfTime(error: unknown): boolean {
-  return (
-    error instanceof StoreError &&
-    (error.code === "STORE_TIMEOUT" || error.code === "OUTCOME_UNKNOWN")
-  );
-}
-
-/** `the checkpoint commit of players/2024-01-15`: a call, as messages name it. */
-function callOf(what: string, key: CheckpointKey | null): string {
-  return key === null ? what : `${what} of ${describeKey(key)}`;
-}
-
-/** A call not made: the run's end and its wind-up are over. Nothing of it landed. */
-function noTimeLeft(what: string, key: CheckpointKey | null): StoreError {
-  return new StoreError(
-    "STORE_TIMEOUT",
-    `No time was left for ${callOf(what, key)}: the run's deadline (or shutdown ` +
-      `grace) and the ${WIND_UP_MS} ms after it to wind up are over, so it was not sent.`,
-    { nothingLanded: true },
-  );
-}
-
-/** A call the store did not answer by the end of the wind-up, nor say it cancelled. */
-function unanswered(what: string, key: CheckpointKey | null): StoreError {
-  return new StoreError(
-    "OUTCOME_UNKNOWN",
-    `The store did not answer ${callOf(what, key)} by the end of the run's deadline ` +
-      `(or shutdown grace) and the ${WIND_UP_MS} ms after it, nor say that it cancelled it. It ` +
-      "may still land: the next run reads the checkpoint and resumes from whatever did. Look " +
-      "for a session holding locks on waymark's rows (PostgreSQL: pg_locks), a process holding " +
-      "the SQLite file's write lock, or a server that stopped answering.",
-  );
 }
