@@ -223,3 +223,26 @@ for (const leg of LEGS) {
     });
   });
 }
+
+describe("waymark run sent SIGTERM while a batch hangs", () => {
+  it("gives the batch the 5 s grace, then gives it up and exits 75", async (t) => {
+    const stall = sqliteStall();
+    try {
+      const live = startWaymark(
+        ["run", FIXTURE, "hangs", "--partition", "p", "--store", stall.url],
+        {},
+      );
+      await until("the first batch committed", async () => (await stall.committed()) === 5);
+      const signalled = performance.now();
+      live.child.kill("SIGTERM");
+      const result = await exitWithin(live, 40_000, "the run whose batch hangs");
+      const tookMs = performance.now() - signalled;
+      t.diagnostic(`exited ${Math.round(tookMs)} ms after SIGTERM`);
+      assert.equal(result.code, 75, result.stderr);
+      assert.ok(tookMs < GRACE_MS + SLACK_MS, `exited ${Math.round(tookMs)} ms after SIGTERM`);
+      assert.equal(suspendedAt(result.stdout), 5);
+    } finally {
+      await stall.dispose();
+    }
+  });
+});

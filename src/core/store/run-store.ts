@@ -30,9 +30,9 @@ import type {
  * `Tx` is what `processBatch` sees as `ctx.tx`: `run` refuses, at compile time, a processor
  * whose `Tx` the store does not provide.
  *
- * The calls a run makes once it must end soon take a {@link CallBound}: a store that can
- * stall (a lock held by another session, a server that stopped answering) gives up in time,
- * and one that cannot may ignore it.
+ * The calls of a run that can be cut (a deadline, signals handled) take a {@link CallBound}: a
+ * store that can stall (a lock held by another session, a server that stopped answering)
+ * gives up in time, and one that cannot may ignore it.
  */
 export interface RunStore<Tx = unknown> {
   /** `memory`, `sqlite` or `postgres`: what the CLI shows and tests filter on. */
