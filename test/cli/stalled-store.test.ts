@@ -171,7 +171,7 @@ for (const leg of LEGS) {
 
     it("does not keep a run with --time-budget 5s alive past budget + grace", async (t) => {
       const live = startWaymark(
-        ["run", FIXTURE, "--partition", "p", "--time-budget", "5s", "--store", stall.url],
+        ["run", FIXTURE, "steady", "--partition", "p", "--time-budget", "5s", "--store", stall.url],
         {},
       );
       await live.waitFor(/Running steady/);
@@ -203,7 +203,10 @@ for (const leg of LEGS) {
     });
 
     it("does not keep a run sent SIGTERM alive past the 5 s grace", async (t) => {
-      const live = startWaymark(["run", FIXTURE, "--partition", "p", "--store", stall.url], {});
+      const live = startWaymark(
+        ["run", FIXTURE, "steady", "--partition", "p", "--store", stall.url],
+        {},
+      );
       await until("a first commit", async () => (await stall.committed()) !== null);
       await stall.lock();
       await until("the run waiting on the lock", () => stall.waiting());
