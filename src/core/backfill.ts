@@ -230,7 +230,9 @@ export class Backfill<E, S, Tx> {
       timeBudgetMs: undefined,
       deadline: this.#deadline ?? undefined,
       signal,
-      handleSignals: false,
+      // Each run's batch in flight gets the shutdown grace after SIGTERM/SIGINT, as a lone
+      // run's does; one process listener serves them all (process-signals.ts).
+      handleSignals: base.handleSignals,
       progress: false,
       ...(display
         ? {

@@ -317,6 +317,13 @@ export class BatchExecutor<E, S, Tx> {
         return await attempt();
       } catch (caught) {
         const error = caught instanceof Error ? caught : new Error(String(caught));
+        // Cut at the run's end (its deadline, the end of the grace): the run stops, whatever
+        // failed in the attempt (a commit the stalled store could not finish in time).
+        const cut: unknown = stopper.signal.reason;
+        if (error instanceof RunStoppedError) throw error;
+        if (cut instanceof RunStoppedError) {
+          throw new RunStoppedError(cut.reason, cut.message, { cause: error });
+        }
         if (retry > policy.attempts) {
           options.logger.debug(
             `Batch ${tally.batches + 1} of ${where} is not retried: its ` +

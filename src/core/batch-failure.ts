@@ -21,7 +21,7 @@ import type { RetryPolicy } from "./policies/retry.js";
 export type BatchFailure = "fenced" | "store" | "batch" | "fatal";
 
 /** Store errors worth trying again: the store may answer the next attempt. */
-const TRANSIENT_STORE_CODES = new Set<string>(["STORE_UNAVAILABLE"]);
+const TRANSIENT_STORE_CODES = new Set<string>(["STORE_UNAVAILABLE", "STORE_TIMEOUT"]);
 
 /** Classifies the error of one failed attempt at a batch. */
 function batchFailure(error: unknown): BatchFailure {
@@ -59,20 +59,37 @@ export function isSkippable(error: unknown): boolean {
 
 /**
  * Whether a failed store write may have landed (the runner then reads it back, see
- * commit-outcome.ts), decided here and nowhere else:
+ * store/guarded-store.ts), decided here and nowhere else:
  * - `fenced`: the lease was lost; nothing was written;
  * - `indeterminate`: the store failed (connection, I/O, full disk): the write may have landed;
  * - `not-landed`: the store refused the write or the batch's own statements failed (a
- *   `ctx.tx` statement, a constraint): the transaction was rolled back.
+ *   `ctx.tx` statement, a constraint): the transaction was rolled back. So is a write that
+ *   never reached the store (a connection that was never made) or was cancelled before it
+ *   finished: the store says so (`StoreError.nothingLanded`).
  */
 export type WriteFailure = "fenced" | "indeterminate" | "not-landed";
 
 /** Store errors after which a write may or may not have landed: read it back. */
-const INDETERMINATE = new Set<string>(["STORE_UNAVAILABLE", "STORE_IO_ERROR", "STORE_FULL"]);
+const INDETERMINATE = new Set<string>([
+  "STORE_UNAVAILABLE",
+  "STORE_IO_ERROR",
+  "STORE_FULL",
+  // Cancelled at the run's end: it stopped, but may have committed just before the cancel.
+  "STORE_TIMEOUT",
+]);
 
 /** Classifies the error of a store write (commit, completion, acquire). */
 export function classifyWriteError(error: unknown): WriteFailure {
   if (error instanceof FencedError) return "fenced";
-  if (error instanceof StoreError && INDETERMINATE.has(error.code)) return "indeterminate";
+  if (isStoreFailure(error) && !(error as StoreError).nothingLanded) return "indeterminate";
   return "not-landed";
+}
+
+/**
+ * Whether the store itself failed (unreachable, an I/O error, out of time), rather than refused
+ * the call: asking again may get an answer. A read-back goes on asking after such a failure,
+ * even one that landed nothing, since its question is still open.
+ */
+export function isStoreFailure(error: unknown): boolean {
+  return error instanceof StoreError && INDETERMINATE.has(error.code);
 }

@@ -12,6 +12,7 @@ export type WaymarkErrorCode =
   | "STORE_READ_ONLY"
   | "STORE_IO_ERROR"
   | "STORE_CLOSED"
+  | "STORE_TIMEOUT"
   | "OUTCOME_UNKNOWN"
   | "STORE_NOT_FOUND"
   | "CORRUPT_CHECKPOINT"
@@ -66,6 +67,9 @@ export class InvalidOptionError extends WaymarkError {
  * - `STORE_READ_ONLY`: the file or its folder cannot be written;
  * - `STORE_IO_ERROR`: the disk failed a read, write or sync;
  * - `STORE_CLOSED`: the store was used after `close()`;
+ * - `STORE_TIMEOUT`: a call did not finish in the time its run had left (near or after its
+ *   deadline, or in its shutdown grace): it was cancelled, or not made at all
+ *   (`nothingLanded`); a cancelled write is read back, as a lost reply is;
  * - `OUTCOME_UNKNOWN`: a write's reply was lost and the store could not be read back to learn
  *   whether it landed (the next run reads the checkpoint and goes on from whatever did);
  * - `STORE_NOT_FOUND`: opened without creating it (`create: false`, `readOnly`), there is no
@@ -81,6 +85,7 @@ export type StoreErrorCode =
   | "STORE_READ_ONLY"
   | "STORE_IO_ERROR"
   | "STORE_CLOSED"
+  | "STORE_TIMEOUT"
   | "OUTCOME_UNKNOWN"
   | "STORE_NOT_FOUND"
   | "CORRUPT_CHECKPOINT";
@@ -92,15 +97,22 @@ export type StoreErrorCode =
 export class StoreError extends WaymarkError {
   /** The store's file path or redacted URL, when known. */
   readonly location: string | undefined;
+  /**
+   * Whether the store is known not to have applied the call: it never reached the store (the
+   * connection was never made, the login was refused) or was cancelled before it finished.
+   * A write that failed so needs no read-back: nothing of it landed.
+   */
+  readonly nothingLanded: boolean;
 
   constructor(
     code: StoreErrorCode,
     message: string,
-    options?: { cause?: unknown; location?: string },
+    options?: { cause?: unknown; location?: string; nothingLanded?: boolean },
   ) {
     super(code, message, options);
     this.name = "StoreError";
     this.location = options?.location;
+    this.nothingLanded = options?.nothingLanded ?? false;
   }
 }
 

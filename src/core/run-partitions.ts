@@ -24,7 +24,8 @@ import { type RunUnit, unitsOf } from "./unit.js";
  * - A finished backfill of several partitions is finished: the same call again runs nothing
  *   (`rerunCompleted` runs it again, and so does a new processor `version`).
  * - One stop for all: aborting `signal` (or SIGTERM/SIGINT with `handleSignals`) stops every
- *   run at its batch boundary and starts no further partition; they are `not-started`.
+ *   run at its batch boundary and starts no further partition; they are `not-started`. After a
+ *   signal each run's batch in flight gets `shutdownGraceMs`, as under `run`.
  * - `deadline` and `timeBudgetMs` count for the whole call, waiting included.
  * - A sharded processor runs every shard of every partition.
  * - A failed partition does not stop the others; the summary lists it with its error.

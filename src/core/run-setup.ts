@@ -88,7 +88,12 @@ export function setUpRun<E, S, Tx>(
     processor,
     options,
     // run() checked the store against the processor's Tx at compile time.
-    store: new GuardedStore(options.store as RunStore<Tx>, options),
+    store: new GuardedStore(options.store as RunStore<Tx>, {
+      sleep: options.sleep,
+      logger,
+      // Near the run's end its store calls get the time left, and no more.
+      bound: () => stopper.storeBound(),
+    }),
     runId,
     unit,
     shard: unit.definition,

@@ -5,7 +5,7 @@ import type { RunArtifacts } from "./artifacts.js";
 import { type BatchExecutor, createTally } from "./batch-executor.js";
 import { BatchReader } from "./batch-reader.js";
 import { checkCount, reachTotal } from "./count.js";
-import { describeValue, InvalidOptionError, OrderViolationError } from "./errors.js";
+import { describeValue, InvalidOptionError, OrderViolationError, StoreError } from "./errors.js";
 import { HeldLease, holdLease } from "./lease-hold.js";
 import type { RunMetrics } from "./metrics-hooks.js";
 import { OpenLedger } from "./open-ledger.js";
@@ -32,6 +32,11 @@ import type {
 } from "./types.js";
 
 import { driftOf, type RunUnit, shardArgOf, unitOfRun } from "./unit.js";
+
+/** Whether a store call failed for want of time at the run's end (see GuardedStore). */
+function timedOut(error: unknown): boolean {
+  return error instanceof StoreError && error.code === "STORE_TIMEOUT";
+}
 
 /** A run's result as a claim's outcome. */
 function ran<S>(result: RunResult<S>): UnitOutcome<S> {
@@ -236,6 +241,12 @@ class Runner<E, S, Tx> {
       // Stopped outside the batch loop (while opening the entities, say): still a suspension.
       if (caught instanceof RunStoppedError && this.#held) {
         return ran(await this.#suspend(this.#held, caught.reason));
+      }
+      // Its end came while the store stalled its claim: nothing was done, nothing is held.
+      const stop: unknown = this.#stopper.signal.reason;
+      if (!this.#held && stop instanceof RunStoppedError && timedOut(caught)) {
+        logger.info(`Suspended ${this.#where} before its lease was taken (${stop.reason}).`);
+        return ran(await this.#finish("suspended", stop.reason, caught as Error));
       }
       const error = this.#withRedo(caught instanceof Error ? caught : new Error(String(caught)));
       const note = failureNote(error, this.#tally.completed);

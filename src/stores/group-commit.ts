@@ -1,4 +1,4 @@
-import type { LeaseHandle } from "../core/store/run-store.js";
+import type { CallBound, LeaseHandle } from "../core/store/run-store.js";
 
 /**
  * Group commit: checkpoint commits of several runs in one process that are ready at the same
@@ -60,6 +60,20 @@ export class HeldLeases {
   delete(lease: LeaseIdentity): void {
     this.#held.delete(leaseId(lease));
   }
+}
+
+/**
+ * The bound of the write whose run ends first, if any has one: a group is written within it,
+ * so that no run of the group waits past its end for the others.
+ */
+export function earliestBound(
+  writes: readonly { readonly bound?: CallBound | undefined }[],
+): CallBound | undefined {
+  let first: CallBound | undefined;
+  for (const write of writes) {
+    if (write.bound && (!first || write.bound.endsAt < first.endsAt)) first = write.bound;
+  }
+  return first;
 }
 
 /** What tells one lease from another: its checkpoint, fence and run. */

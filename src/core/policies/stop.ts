@@ -1,8 +1,11 @@
 import { constants } from "node:os";
+import { performance } from "node:perf_hooks";
 import { WaymarkError } from "../errors.js";
 import type { SuspendReason } from "../types.js";
 import { onEmptyLoop } from "./empty-loop.js";
 import { onStopSignal } from "./process-signals.js";
+import { SignalRace } from "./signal-race.js";
+import { type RunBound, StoreBounds } from "./store-bound.js";
 
 /** Thrown inside a run when it must stop without committing the batch in flight. */
 export class RunStoppedError extends WaymarkError {
@@ -62,30 +65,28 @@ export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<
 
 /**
  * Collects every reason a run may stop (caller's signal, process signals, hard deadline, lost
- * lease) into two things the runner reads: `requested`, checked at each batch boundary, and
- * `signal`, which `processBatch` sees as `ctx.signal` and which aborts the batch in flight.
+ * lease) into three things the runner reads: `requested`, checked at each batch boundary,
+ * `signal`, which `processBatch` sees as `ctx.signal` and which aborts the batch in flight, and
+ * `storeBound()`, the time a store call made now has (see store-bound.ts).
  */
 export class RunStopper {
   readonly #abort = new AbortController();
   readonly #wake = new AbortController();
   readonly #timers: NodeJS.Timeout[] = [];
   readonly #cleanups: Array<() => void> = [];
-  /** The rejections of the waits in {@link race}, all settled by one listener. */
-  readonly #racing = new Set<(reason: unknown) => void>();
+  /** The waits of {@link race}: one listener on the abort signal settles them all. */
+  readonly #race = new SignalRace(this.#abort.signal);
+  readonly #bounds: StoreBounds;
   #requested: SuspendReason | null = null;
   /** The batch whose processBatch the run awaits, for the message of one that never settles. */
   #batch: number | null = null;
 
   constructor(sources: StopSources, where: string) {
     const { signal, deadline, now } = sources;
-    const aborted = this.#abort.signal;
-    aborted.addEventListener(
-      "abort",
-      () => {
-        for (const reject of this.#racing) reject(aborted.reason);
-        this.#racing.clear();
-      },
-      { once: true },
+    this.#bounds = new StoreBounds(
+      this.#abort.signal,
+      this.#race,
+      deadline !== null || sources.handleSignals,
     );
     if (signal) {
       const onAbort = () => this.request("signal");
@@ -106,16 +107,19 @@ export class RunStopper {
           () => this.abort(new RunStoppedError("signal", `${where} was stopped by ${name}.`)),
           sources.shutdownGraceMs,
         );
+        this.#bounds.schedule(performance.now() + sources.shutdownGraceMs);
       };
       this.#cleanups.push(onStopSignal(onSignal));
     }
     // An empty event loop while the run waits: what it waits for can never settle.
     this.#cleanups.push(onEmptyLoop(() => this.abort(neverSettles(where, this.#batch))));
     if (deadline !== null) {
+      const left = deadline - now();
       this.#timer(() => {
         this.request("deadline");
         this.abort(new RunStoppedError("deadline", `${where} reached its deadline.`));
-      }, deadline - now());
+      }, left);
+      if (left <= MAX_TIMER_MS) this.#bounds.schedule(performance.now() + Math.max(0, left));
     }
   }
 
@@ -130,25 +134,16 @@ export class RunStopper {
    * every wait: adding and removing an abort listener per wait cost more than the wait.
    */
   race<T>(work: Promise<T>): Promise<T> {
-    const signal = this.#abort.signal;
-    if (signal.aborted) {
-      work.catch(() => {});
-      return Promise.reject(signal.reason);
-    }
-    return new Promise<T>((resolve, reject) => {
-      const racing = this.#racing;
-      racing.add(reject);
-      work.then(
-        (value) => {
-          racing.delete(reject);
-          resolve(value);
-        },
-        (error: unknown) => {
-          racing.delete(reject);
-          reject(error);
-        },
-      );
-    });
+    return this.#race.race(work);
+  }
+
+  /**
+   * The bound of a store call made now: null for a run that can never be cut (no deadline, no
+   * signals handled), else the time left until the batch in flight is aborted (none known yet
+   * before a signal), then the wind-up that follows it.
+   */
+  storeBound(): RunBound | null {
+    return this.#bounds.now();
   }
 
   /** Says which batch's processBatch the run awaits now (null: none). */
@@ -176,7 +171,11 @@ export class RunStopper {
 
   /** Aborts the batch in flight with `reason` (a {@link RunStoppedError} or `FencedError`). */
   abort(reason: Error): void {
-    if (!this.#abort.signal.aborted) this.#abort.abort(reason);
+    if (!this.#abort.signal.aborted) {
+      // The wind-up's clock starts with the abort at the latest: store calls from here have it.
+      this.#bounds.windUp();
+      this.#abort.abort(reason);
+    }
     if (!this.#wake.signal.aborted) this.#wake.abort(reason);
   }
 
@@ -184,6 +183,7 @@ export class RunStopper {
   dispose(): void {
     for (const timer of this.#timers) clearTimeout(timer);
     for (const cleanup of this.#cleanups) cleanup();
+    this.#bounds.dispose();
   }
 
   #timer(action: () => void, ms: number): void {

@@ -26,6 +26,7 @@ export type {
   AcquireResult,
   BatchCommit,
   BatchScope,
+  CallBound,
   CheckpointWrite,
   FailureWrite,
   LeaseHandle,

@@ -1,14 +1,18 @@
-import { classifyWriteError } from "../batch-failure.js";
+import { performance } from "node:perf_hooks";
+import { classifyWriteError, isStoreFailure } from "../batch-failure.js";
 import { describeKey } from "../checkpoint-key.js";
 import { FencedError, StoreError } from "../errors.js";
+import type { RunBound } from "../policies/store-bound.js";
 import { storableText } from "../stored-text.js";
 import type { CheckpointKey, Cursor, Logger } from "../types.js";
 import type { BackfillOpen, BackfillRecord, SplitAnswer, UnitListing } from "./backfill-store.js";
+import { callWithin, outOfTime } from "./bounded-call.js";
 import type { FailureFilter, RunRecord, StoredFailure } from "./records.js";
 import type {
   AcquireRequest,
   AcquireResult,
   BatchScope,
+  CallBound,
   CheckpointWrite,
   LeaseHandle,
   ReadBack,
@@ -27,6 +31,10 @@ import { acquiredLease, fencedMessage } from "./run-store.js";
  * redrive, a backfill, the pg-boss worker) can forget it: each wraps its store once, in the
  * run's setup, and writes only through the wrapper. `npm run lint` fails on a raw store write
  * anywhere else in `src/core`.
+ *
+ * A stalled store never outlives the run's end either. In a run that can be cut (a deadline,
+ * signals handled), every call carries the time the run has left, and the wrapper stops
+ * waiting at the end (bounded-call.ts); a cancelled write is read back like a lost reply.
  */
 
 /** How a {@link GuardedStore} reads back and tries again. */
@@ -37,6 +45,8 @@ export interface GuardPolicy {
   readonly logger: Logger;
   /** Reads (and idempotent writes) tried before giving up. @default 6 (about 3 s) */
   readonly attempts?: number;
+  /** The bound of a call made now, or null while there is none (the run's stopper says). */
+  readonly bound?: () => RunBound | null;
 }
 
 const FIRST_DELAY_MS = 50;
@@ -98,22 +108,31 @@ export class GuardedStore<Tx = unknown> {
     const attempts = this.#policy.attempts ?? 6;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.#store.acquire(request);
+        return await this.#call("the claim of the lease", request, (bound) =>
+          this.#store.acquire(request, bound),
+        );
       } catch (error) {
-        if (classifyWriteError(error) !== "indeterminate") throw error;
+        if (!isStoreFailure(error)) throw error;
+        // Even a claim known not to have landed reads back: the read paces the next claim,
+        // and finds the store back before it is asked again.
         const { checkpoint } = await this.#readBack(request, error, "taking the lease");
         if (checkpoint?.leaseOwner === request.owner && checkpoint.runId === request.runId) {
           return acquiredLease(request, checkpoint);
         }
-        // Known not to have landed, and nothing was done under it yet: simply ask again.
-        if (attempt >= attempts) throw error;
+        // Known not to have landed, and nothing was done under it yet: simply ask again,
+        // unless the run's time is up (asking again would stall the same way).
+        if (attempt >= attempts || outOfTime(error)) throw error;
       }
     }
   }
 
   /** Extends a held lease, again while the store fails; `FencedError` when it was lost. */
   renew(lease: LeaseHandle, leaseTtlMs: number, now: number): Promise<void> {
-    return this.#repeat(() => this.#store.renew(lease, leaseTtlMs, now));
+    return this.#repeat(() =>
+      this.#call("the renewal of the lease", lease, (bound) =>
+        this.#store.renew(lease, leaseTtlMs, now, bound),
+      ),
+    );
   }
 
   /** Opens the scope of one batch; commit it with {@link GuardedStore.commit}. */
@@ -128,7 +147,8 @@ export class GuardedStore<Tx = unknown> {
    */
   async commit(scope: BatchScope<Tx>, lease: LeaseHandle, write: CheckpointWrite): Promise<void> {
     try {
-      await scope.commit(storableWrite(write));
+      const storable = storableWrite(write);
+      await this.#call("the checkpoint commit", lease, (bound) => scope.commit(storable, bound));
     } catch (error) {
       if (classifyWriteError(error) !== "indeterminate") throw error;
       if (!(await this.#commitLanded(lease, write, error))) throw error;
@@ -161,9 +181,12 @@ export class GuardedStore<Tx = unknown> {
    */
   async complete(lease: LeaseHandle, now: number, record: RunRecord): Promise<void> {
     const attempts = this.#policy.attempts ?? 6;
+    const storable = storableRun(record);
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.#store.complete(lease, now, storableRun(record));
+        return await this.#call("the completion", lease, (bound) =>
+          this.#store.complete(lease, now, storable, bound),
+        );
       } catch (error) {
         if (classifyWriteError(error) !== "indeterminate") throw error;
         const back = await this.#readBack(lease, error, "the completion");
@@ -171,8 +194,9 @@ export class GuardedStore<Tx = unknown> {
         const held =
           back.checkpoint?.fence === lease.fence && back.checkpoint.leaseOwner === lease.owner;
         if (!held) throw new FencedError(fencedMessage(lease));
-        // Known not to have landed, and the lease is still this run's: simply complete again.
-        if (attempt >= attempts) throw error;
+        // Known not to have landed, and the lease is still this run's: simply complete again,
+        // unless the run's time is up.
+        if (attempt >= attempts || outOfTime(error)) throw error;
         await this.#pause(attempt);
       }
     }
@@ -181,7 +205,8 @@ export class GuardedStore<Tx = unknown> {
   /**
    * Gives the lease back, again while the store fails. Never throws: a lease that could not
    * be released expires by itself, and the invocation's own outcome is what matters. Resolves
-   * to whether the release landed.
+   * to whether the release landed. Near the run's end it takes at most half the time left,
+   * so that the history row written after it still has the rest.
    */
   async release(
     lease: LeaseHandle,
@@ -189,7 +214,14 @@ export class GuardedStore<Tx = unknown> {
     options?: { discardEmpty?: boolean },
   ): Promise<boolean> {
     try {
-      await this.#repeat(() => this.#store.release(lease, now, options));
+      await this.#repeat(() =>
+        this.#call(
+          "the release of the lease",
+          lease,
+          (bound) => this.#store.release(lease, now, options, bound),
+          0.5,
+        ),
+      );
       return true;
     } catch (error) {
       this.#policy.logger.warn(
@@ -204,7 +236,9 @@ export class GuardedStore<Tx = unknown> {
   async recordRun(record: RunRecord): Promise<boolean> {
     try {
       const storable = storableRun(record);
-      await this.#repeat(() => this.#store.recordRun(storable));
+      await this.#repeat(() =>
+        this.#call("the history row", record, (bound) => this.#store.recordRun(storable, bound)),
+      );
       return true;
     } catch (error) {
       this.#policy.logger.warn(
@@ -235,17 +269,23 @@ export class GuardedStore<Tx = unknown> {
 
   /** What the store holds for `key` now (see {@link RunStore.readBack}). */
   readBack(key: CheckpointKey): Promise<ReadBack> {
-    return this.#store.readBack(key);
+    return this.#call("a read of the checkpoint", key, (bound) => this.#store.readBack(key, bound));
   }
 
   /** When the checkpoint's partition (or shard) last completed, or null; again while the store fails. */
   lastCompletedAt(key: CheckpointKey): Promise<number | null> {
-    return this.#repeat(() => this.#store.lastCompletedAt(key));
+    return this.#repeat(() =>
+      this.#call("a read of the last completion", key, (bound) =>
+        this.#store.lastCompletedAt(key, bound),
+      ),
+    );
   }
 
   /** The failure ledger's entries for a filter; again while the store fails. */
   listFailures(filter?: FailureFilter): Promise<StoredFailure[]> {
-    return this.#repeat(() => this.#store.listFailures(filter));
+    return this.#repeat(() =>
+      this.#call("a read of the failure ledger", null, () => this.#store.listFailures(filter)),
+    );
   }
 
   /**
@@ -297,26 +337,34 @@ export class GuardedStore<Tx = unknown> {
     }
   }
 
-  /** Reads the key back, retrying while the store itself fails; throws OUTCOME_UNKNOWN at the end. */
+  /**
+   * Reads the key back, retrying while the store itself fails, as long as the run has time;
+   * throws OUTCOME_UNKNOWN at the end, or the write's own error when it never reached the
+   * store (its outcome is known: nothing landed).
+   */
   async #readBack(key: CheckpointKey, cause: unknown, what: string): Promise<ReadBack> {
     const attempts = this.#policy.attempts ?? 6;
     let last: unknown = cause;
+    let asked = 0;
     for (let attempt = 0; attempt < attempts; attempt++) {
       if (attempt > 0) await this.#pause(attempt);
       try {
-        return await this.#store.readBack(key);
+        asked++;
+        return await this.#call("a read-back", key, (bound) => this.#store.readBack(key, bound));
       } catch (error) {
-        if (classifyWriteError(error) !== "indeterminate") throw error;
         last = error;
+        if (outOfTime(error)) break;
+        if (!isStoreFailure(error)) throw error;
       }
     }
+    if (cause instanceof StoreError && cause.nothingLanded) throw cause;
     const detail = last instanceof Error ? last.message : String(last);
     throw new StoreError(
       "OUTCOME_UNKNOWN",
       `The store did not answer after ${what} of ${describeKey(key)} was sent, nor when asked ` +
-        `${attempts} times whether it landed (${detail}). It may have landed: the next run reads ` +
-        "the checkpoint and resumes from whatever did (`waymark runs` shows this run " +
-        "`completed` if its completion landed). Check the store's connection.",
+        `${asked === 1 ? "once" : `${asked} times`} whether it landed (${detail}). It may have ` +
+        "landed: the next run reads the checkpoint and resumes from whatever did (`waymark " +
+        "runs` shows this run `completed` if its completion landed). Check the store's connection.",
       {
         cause,
         ...(cause instanceof StoreError && cause.location ? { location: cause.location } : {}),
@@ -331,13 +379,34 @@ export class GuardedStore<Tx = unknown> {
       try {
         return await write();
       } catch (error) {
-        if (attempt >= attempts || classifyWriteError(error) !== "indeterminate") throw error;
+        // Safe to repeat: whether the failed attempt landed does not matter.
+        if (attempt >= attempts || !isStoreFailure(error) || outOfTime(error)) throw error;
         await this.#pause(attempt);
       }
     }
   }
 
+  /** Waits before the next attempt; near the run's end no longer than the time left. */
   #pause(attempt: number): Promise<void> {
-    return this.#policy.sleep(Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** (attempt - 1)), NEVER);
+    const ms = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** (attempt - 1));
+    const bound = this.#policy.bound?.() ?? null;
+    if (bound === null) return this.#policy.sleep(ms, NEVER);
+    // The next call finds no time left and says so; the wait itself never fails.
+    const left = Math.max(0, bound.endsAt - performance.now());
+    return this.#policy.sleep(Math.min(ms, left), bound.signal).catch(() => {});
+  }
+
+  /**
+   * Makes one call of `what` (about `key`), within the run's bound when it has one: with
+   * `share`, at most that share of the time left. Without a bound, the call itself.
+   */
+  #call<T>(
+    what: string,
+    key: CheckpointKey | null,
+    call: (bound?: CallBound) => Promise<T>,
+    share = 1,
+  ): Promise<T> {
+    const bound = this.#policy.bound?.() ?? null;
+    return bound === null ? call() : callWithin(bound, this.#policy.bound, what, key, call, share);
   }
 }

@@ -14,6 +14,7 @@ import type {
   StoredFailure,
   UnitCompletion,
 } from "./records.js";
+import type { CallBound, RunStore } from "./run-store.js";
 
 /**
  * The read side of the store seam: what `status`, `runs`, `stats`, `stale`, `failures`,
@@ -96,6 +97,9 @@ export interface OperatorStore {
    */
   resetPartition(processor: string, partition: string, now: number): Promise<PartitionReset>;
 
-  /** Inserts or replaces one run's history row: `gc` records abandoned runs as failed. */
-  recordRun(run: RunRecord): Promise<void>;
+  /**
+   * Inserts or replaces one run's history row: `gc` records abandoned runs as failed. The
+   * same method as {@link RunStore.recordRun}.
+   */
+  recordRun(run: RunRecord, bound?: CallBound): Promise<void>;
 }

@@ -29,6 +29,10 @@ import type {
  *
  * `Tx` is what `processBatch` sees as `ctx.tx`: `run` refuses, at compile time, a processor
  * whose `Tx` the store does not provide.
+ *
+ * The calls of a run that can be cut (a deadline, signals handled) take a {@link CallBound}: a
+ * store that can stall (a lock held by another session, a server that stopped answering)
+ * gives up in time, and one that cannot may ignore it.
  */
 export interface RunStore<Tx = unknown> {
   /** `memory`, `sqlite` or `postgres`: what the CLI shows and tests filter on. */
@@ -40,10 +44,10 @@ export interface RunStore<Tx = unknown> {
    * (by the store's clock, where it keeps one); each success increments the fencing token.
    * Returns the checkpoint as it was committed.
    */
-  acquire(request: AcquireRequest): Promise<AcquireResult>;
+  acquire(request: AcquireRequest, bound?: CallBound): Promise<AcquireResult>;
 
   /** Extends a held lease. Throws `FencedError` when `owner`/`fence` no longer hold it. */
-  renew(lease: LeaseHandle, leaseTtlMs: number, now: number): Promise<void>;
+  renew(lease: LeaseHandle, leaseTtlMs: number, now: number, bound?: CallBound): Promise<void>;
 
   /**
    * Opens the scope of one batch. `tx` is what `processBatch` sees as `ctx.tx`; the writes made
@@ -56,31 +60,36 @@ export interface RunStore<Tx = unknown> {
    * completed, and records `run` (the run's `completed` history row), all in one transaction:
    * a completion that landed is found by {@link RunStore.readBack}, and history agrees with it.
    */
-  complete(lease: LeaseHandle, now: number, run: RunRecord): Promise<void>;
+  complete(lease: LeaseHandle, now: number, run: RunRecord, bound?: CallBound): Promise<void>;
 
   /**
    * What the store holds for `key` now: the checkpoint and the run of its last completion.
    * The runner reads it back after a write whose reply was lost (a connection cut after the
    * statement was sent, an I/O error at COMMIT) to learn whether the write landed.
    */
-  readBack(key: CheckpointKey): Promise<ReadBack>;
+  readBack(key: CheckpointKey, bound?: CallBound): Promise<ReadBack>;
 
   /**
    * Gives up a lease and keeps the checkpoint for the next run. A lost lease is no error.
    * With `discardEmpty`, a checkpoint that never committed a cursor is deleted instead (a
    * redrive's lease on a partition that has no checkpoint leaves nothing behind).
    */
-  release(lease: LeaseHandle, now: number, options?: { discardEmpty?: boolean }): Promise<void>;
+  release(
+    lease: LeaseHandle,
+    now: number,
+    options?: { discardEmpty?: boolean },
+    bound?: CallBound,
+  ): Promise<void>;
 
   /**
    * Inserts or replaces one run's history row (keyed by `runId`). A row already `completed`
    * is never replaced: the completion wrote it, and a later report of the same run (one that
    * could not learn its completion landed) must not contradict the store.
    */
-  recordRun(run: RunRecord): Promise<void>;
+  recordRun(run: RunRecord, bound?: CallBound): Promise<void>;
 
   /** When the checkpoint's partition (or shard) last completed, or null. */
-  lastCompletedAt(key: CheckpointKey): Promise<number | null>;
+  lastCompletedAt(key: CheckpointKey, bound?: CallBound): Promise<number | null>;
 
   /**
    * Entities that failed every attempt and were skipped (the failure ledger), ordered by
@@ -112,6 +121,24 @@ export interface RunStore<Tx = unknown> {
 
   /** Releases connections and file handles. Idempotent. */
   close(): Promise<void>;
+}
+
+/**
+ * The time a store call has before its run must end: its deadline, or the end of its shutdown
+ * grace after a signal, then a short wind-up. A run that can be cut (it has a deadline, or
+ * handles signals) passes one with every call, `endsAt` infinite until its end is known; one
+ * that cannot passes none and pays nothing for it.
+ *
+ * A store honours it as far as it can: it waits for no lock past `endsAt` (SQLite's busy
+ * timeout), and when `signal` aborts it cancels the call's work on the server (PostgreSQL) and
+ * rejects with `STORE_TIMEOUT`, a `StoreError` whose `nothingLanded` says that nothing of the
+ * call was applied. The run stops waiting at `signal` either way.
+ */
+export interface CallBound {
+  /** Aborts when the call must give up. */
+  readonly signal: AbortSignal;
+  /** When the call must have settled, by `performance.now()`. */
+  readonly endsAt: number;
 }
 
 /** What {@link RunStore.readBack} returns. */
@@ -268,7 +295,7 @@ export interface BatchScope<Tx> {
   /** The handle `processBatch` writes through (`ctx.tx`). */
   readonly tx: Tx;
   /** Applies the batch's writes and the checkpoint atomically; `FencedError` if the lease is lost. */
-  commit(write: CheckpointWrite): Promise<void>;
+  commit(write: CheckpointWrite, bound?: CallBound): Promise<void>;
   /** Discards the batch's writes. */
   rollback(): Promise<void>;
 }

@@ -13,6 +13,19 @@ const UNREACHABLE_CODES = new Set([
 ]);
 
 /**
+ * Codes a connection fails with only while it is being made (refused, a host name that does
+ * not resolve) or a login refused: nothing was ever sent on it.
+ */
+const NEVER_CONNECTED = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "28P01",
+  "28000",
+  "3D000",
+]);
+
+/**
  * A connection string with its password replaced by `***`, for messages and logs. A string
  * that does not parse as a URL is still masked between `user:` and `@`.
  */
@@ -44,26 +57,36 @@ export function isConnectionError(error: unknown): boolean {
 /**
  * Turns a failure to reach or log in to PostgreSQL into a `StoreError` that says what to
  * check; statement errors (a constraint, a syntax error) come back unchanged.
- * `where` names the server without its password.
+ * `where` names the server without its password. `connecting`: the error came from checking a
+ * connection out of the pool, before anything was sent on it.
+ *
+ * A connection that was never made landed nothing: its error says so (`nothingLanded`), and
+ * a write that failed so is not read back.
  */
-export function translatePgError(error: unknown, where: string): unknown {
+export function translatePgError(error: unknown, where: string, connecting = false): unknown {
   if (error instanceof StoreError) return error;
   const code = errorCode(error);
   const detail = error instanceof Error ? error.message : String(error);
+  const notSent =
+    connecting ||
+    (code !== undefined && NEVER_CONNECTED.has(code)) ||
+    /timeout exceeded when trying to connect/i.test(detail);
+  const options = { cause: error, location: where, ...(notSent ? { nothingLanded: true } : {}) };
+  const nothing = notSent ? " Nothing was written: the connection was never made." : "";
   if (code === "28P01" || code === "28000") {
     return new StoreError(
       "STORE_UNAVAILABLE",
       `PostgreSQL at ${where} refused the login: ${detail}. Check the user name and password ` +
-        "in the store URL (or PGUSER/PGPASSWORD) and the server's pg_hba.conf.",
-      { cause: error, location: where },
+        `in the store URL (or PGUSER/PGPASSWORD) and the server's pg_hba.conf.${nothing}`,
+      options,
     );
   }
   if (code === "3D000") {
     return new StoreError(
       "STORE_UNAVAILABLE",
       `PostgreSQL at ${where}: ${detail}. Check the database name at the end of the store URL, ` +
-        "or create the database first (createdb NAME).",
-      { cause: error, location: where },
+        `or create the database first (createdb NAME).${nothing}`,
+      options,
     );
   }
   if (code === "42501") {
@@ -77,12 +100,12 @@ export function translatePgError(error: unknown, where: string): unknown {
   if (error instanceof Error && /Cannot use a pool after calling end/.test(error.message)) {
     return closedStoreError(where, error);
   }
-  if (isConnectionError(error)) {
+  if (isConnectionError(error) || connecting) {
     return new StoreError(
       "STORE_UNAVAILABLE",
       `Cannot reach the PostgreSQL store at ${where}: ${detail || code}. Check that the server ` +
-        "is running and that the host and port in the store URL are right.",
-      { cause: error, location: where },
+        `is running and that the host and port in the store URL are right.${nothing}`,
+      options,
     );
   }
   return error;

@@ -35,6 +35,10 @@ export interface PgQueryable {
 /** A client checked out of the pool; `release(error)` makes the pool drop a broken one. */
 export interface PgPoolClient extends PgQueryable {
   release(destroy?: Error | boolean): void;
+  /** The server process it talks to (`pg_cancel_backend` cancels its statement). */
+  readonly processID?: number | null;
+  /** Closes its connection, a running statement's at once. */
+  end?(): Promise<void>;
   on?(event: "error", listener: (error: Error) => void): unknown;
   removeListener?(event: "error", listener: (error: Error) => void): unknown;
 }

@@ -18,6 +18,7 @@ import type {
   AcquireRequest,
   AcquireResult,
   BatchScope,
+  CallBound,
   CheckpointWrite,
   LeaseHandle,
   ReadBack,
@@ -42,6 +43,7 @@ import {
 import { closedStoreError } from "../store-errors.js";
 import { PostgresArtifacts } from "./postgres-artifacts.js";
 import { PostgresBackfills } from "./postgres-backfills.js";
+import { PgBoundCalls } from "./postgres-bound.js";
 import { translatePgError } from "./postgres-errors.js";
 import { failureSql, hasLedgerChanges, writeLedger } from "./postgres-failures.js";
 import { type PgCommit, pgGroupFlush } from "./postgres-group.js";
@@ -52,7 +54,7 @@ import {
   parsePostgresUrl,
   resolvePostgresOptions,
 } from "./postgres-options.js";
-import type { PgPool, PgPoolClient, PgResult, PgRow } from "./postgres-pool.js";
+import type { PgPool, PgResult, PgRow } from "./postgres-pool.js";
 import { PostgresQuotas } from "./postgres-quotas.js";
 import { PostgresReports } from "./postgres-reports.js";
 import {
@@ -102,6 +104,8 @@ export class PostgresStore implements CheckpointStore<PgTx> {
   readonly #reports: PostgresReports;
   readonly #groups: CommitGroups<PgCommit> | null;
   readonly #held = new HeldLeases();
+  /** Calls made within a run's bound: cancelled on the server when the run must end. */
+  readonly #calls: PgBoundCalls;
   #migrated: Promise<void> | null = null;
   #ready = false;
   #closed = false;
@@ -115,6 +119,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     this.#clock = resolved.clock;
     this.#idleInTransactionTimeoutMs = resolved.idleInTransactionTimeoutMs;
     this.#create = resolved.create;
+    this.#calls = new PgBoundCalls(this.pool, this.#where);
     this.#sql = postgresSql(quoteIdentifier(resolved.schema));
     this.#failureSql = failureSql(quoteIdentifier(resolved.schema));
     const query = <R extends PgRow>(text: string, values: unknown[]) =>
@@ -135,7 +140,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     this.#groups = resolved.groupCommit
       ? new CommitGroups(
           pgGroupFlush(
-            (statement, values) => this.#query(statement, values),
+            (statement, values, bound) => this.#query(statement, values, bound),
             this.#sql.commit,
             this.#sql.commitGroup,
           ),
@@ -184,11 +189,15 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     return this.#migrated;
   }
 
-  async acquire(request: AcquireRequest): Promise<AcquireResult> {
+  async acquire(request: AcquireRequest, bound?: CallBound): Promise<AcquireResult> {
     const now = this.#now(request.now);
     // A corrupt row is refused before anything is written, the lease included.
     await this.#reports.getCheckpoint(request);
-    const result = await this.#keyLocked(request, (query) => this.#claim(request, now, query));
+    const result = await this.#keyLocked(
+      request,
+      (query) => this.#claim(request, now, query),
+      bound,
+    );
     if (result.acquired) this.#held.add(result.lease);
     return result;
   }
@@ -275,21 +284,33 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     }
   }
 
-  async renew(lease: LeaseHandle, leaseTtlMs: number, now: number): Promise<void> {
-    const result = await this.#query(this.#sql.renew, [
-      leaseTtlMs,
-      this.#now(now),
-      ...fenceOf(lease),
-    ]);
+  async renew(
+    lease: LeaseHandle,
+    leaseTtlMs: number,
+    now: number,
+    bound?: CallBound,
+  ): Promise<void> {
+    const result = await this.#query(
+      this.#sql.renew,
+      [leaseTtlMs, this.#now(now), ...fenceOf(lease)],
+      bound,
+    );
     if (result.rowCount === 0) throw new FencedError(fencedMessage(lease));
   }
 
   openBatch(lease: LeaseHandle): BatchScope<PgTx> {
     if (this.#closed) throw closedStoreError(this.#where);
-    const transaction = openPgTransaction(this.pool, this.#idleInTransactionTimeoutMs, this.#where);
+    const transaction = openPgTransaction(
+      this.pool,
+      this.#idleInTransactionTimeoutMs,
+      this.#where,
+      this.#calls,
+    );
     return {
       tx: transaction.tx,
-      commit: async (write: CheckpointWrite) => {
+      commit: async (write: CheckpointWrite, bound?: CallBound) => {
+        // The batch's own statements went without; its commit has the time its run has left.
+        transaction.bound = bound;
         // With artifacts the commit grows a CTE whose shape varies, so it is not prepared.
         const [statement, params]: [PgStatement, unknown[]] =
           write.kind === "ledger"
@@ -324,9 +345,9 @@ export class PostgresStore implements CheckpointStore<PgTx> {
           // with the other runs' commits of the moment when it is a plain one.
           transaction.seal();
           if (this.#groups && !this.#groups.alone() && statement === this.#sql.commit) {
-            return this.#groups.commit({ lease, values: params });
+            return this.#groups.commit({ lease, values: params, bound });
           }
-          committed = (await this.#query(statement, params)).rowCount !== 0;
+          committed = (await this.#query(statement, params, bound)).rowCount !== 0;
         }
         if (!committed) throw new FencedError(fencedMessage(lease));
       },
@@ -334,22 +355,31 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     };
   }
 
-  async complete(lease: LeaseHandle, now: number, run: RunRecord): Promise<void> {
+  async complete(
+    lease: LeaseHandle,
+    now: number,
+    run: RunRecord,
+    bound?: CallBound,
+  ): Promise<void> {
     this.#held.delete(lease);
     const [runId, , , , ...rest] = runValues(run);
     // Under the key's lock: a claim either sees this completion or is seen by it (fenced).
-    const result = await this.#keyLocked(lease, (query) =>
-      query<PgRow>(this.#sql.complete, [...fenceOf(lease), this.#now(now), runId, ...rest]),
+    const result = await this.#keyLocked(
+      lease,
+      (query) =>
+        query<PgRow>(this.#sql.complete, [...fenceOf(lease), this.#now(now), runId, ...rest]),
+      bound,
     );
     if (result.rowCount === 0) throw new FencedError(fencedMessage(lease));
     // A separate statement: if it is lost, a fresh start of the partition clears them anyway.
     await this.artifacts.clearArtifacts(lease);
   }
 
-  async readBack(key: CheckpointKey): Promise<ReadBack> {
+  async readBack(key: CheckpointKey, bound?: CallBound): Promise<ReadBack> {
     const result = await this.#query<{ checkpoint: CheckpointRow | null; completed_by: string }>(
       this.#sql.readBack,
       keyOf(key),
+      bound,
     );
     const row = result.rows[0];
     return {
@@ -362,26 +392,28 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     lease: LeaseHandle,
     _now: number,
     options: { discardEmpty?: boolean } = {},
+    bound?: CallBound,
   ): Promise<void> {
     this.#held.delete(lease);
     if (options.discardEmpty) {
-      const discarded = await this.#query(this.#sql.discardEmpty, fenceOf(lease));
+      const discarded = await this.#query(this.#sql.discardEmpty, fenceOf(lease), bound);
       if ((discarded.rowCount ?? 0) > 0) {
         await this.artifacts.clearArtifacts(lease);
         return;
       }
     }
-    await this.#query(this.#sql.release, fenceOf(lease));
+    await this.#query(this.#sql.release, fenceOf(lease), bound);
   }
 
-  async recordRun(run: RunRecord): Promise<void> {
-    await this.#query(this.#sql.recordRun, runValues(run));
+  async recordRun(run: RunRecord, bound?: CallBound): Promise<void> {
+    await this.#query(this.#sql.recordRun, runValues(run), bound);
   }
 
-  async lastCompletedAt(key: CheckpointKey): Promise<number | null> {
+  async lastCompletedAt(key: CheckpointKey, bound?: CallBound): Promise<number | null> {
     const result = await this.#query<{ completed_at: string }>(
       this.#sql.lastCompletedAt,
       keyOf(key),
+      bound,
     );
     const row = result.rows[0];
     return row ? Number(row.completed_at) : null;
@@ -439,10 +471,15 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     return true;
   }
 
-  /** Ends the pool when the store created it; a pool you passed in stays yours to end. */
+  /**
+   * Ends the pool when the store created it; a pool you passed in stays yours to end. A
+   * statement of a run that gave up on it (stuck on a lock past the run's end) has its
+   * connection closed first, so that ending the pool does not wait for it.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#calls.abandonRunning();
     if (this.#ownsPool) await this.pool.end();
   }
 
@@ -450,35 +487,26 @@ export class PostgresStore implements CheckpointStore<PgTx> {
    * Runs `work` in a transaction that first takes the key's transaction-scoped advisory lock:
    * what acquire and complete of one key do is then ordered, and each statement's snapshot
    * includes the other's commit. Three round trips: BEGIN with the lock, the work, COMMIT.
+   * A client that failed mid-transaction is dropped, not returned to the pool.
    */
-  async #keyLocked<T>(key: CheckpointKey, work: (query: LockedQuery) => Promise<T>): Promise<T> {
+  async #keyLocked<T>(
+    key: CheckpointKey,
+    work: (query: LockedQuery) => Promise<T>,
+    bound: CallBound | undefined,
+  ): Promise<T> {
     if (this.#closed) throw closedStoreError(this.#where);
     if (!this.#ready) await this.migrate();
-    let client: PgPoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (error) {
-      throw translatePgError(error, this.#where);
-    }
-    let broken: Error | undefined;
-    const onError = (error: Error) => {
-      broken = error;
-    };
-    client.on?.("error", onError);
-    try {
-      await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${keyLockId(this.schema, key)})`);
-      const result = await work((statement, values) => client.query({ ...statement, values }));
-      await client.query("COMMIT");
-      return result;
-    } catch (error) {
-      broken ??= error instanceof Error ? error : new Error(String(error));
-      await client.query("ROLLBACK").catch(() => {});
-      throw translatePgError(error, this.#where);
-    } finally {
-      client.removeListener?.("error", onError);
-      // A client that failed mid-transaction is dropped, not returned to the pool.
-      client.release(broken);
-    }
+    return this.#calls.withClient(bound, async (client) => {
+      try {
+        await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${keyLockId(this.schema, key)})`);
+        const result = await work((statement, values) => client.query({ ...statement, values }));
+        await client.query("COMMIT");
+        return result;
+      } catch (error) {
+        await client.query("ROLLBACK").catch(() => {});
+        throw error;
+      }
+    });
   }
 
   /** The runner's `now` for the SQL, or null where the server's clock decides. */
@@ -486,10 +514,20 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     return this.#clock === "server" ? null : now;
   }
 
-  /** Every statement goes through here: schema first, connection failures as StoreErrors. */
-  async #query<R extends PgRow>(statement: PgStatement, values: unknown[]): Promise<PgResult<R>> {
+  /**
+   * Every statement goes through here: schema first, connection failures as StoreErrors. One
+   * within a run's bound is cancelled when the run must end (see postgres-bound.ts).
+   */
+  async #query<R extends PgRow>(
+    statement: PgStatement,
+    values: unknown[],
+    bound?: CallBound,
+  ): Promise<PgResult<R>> {
     if (this.#closed) throw closedStoreError(this.#where);
     if (!this.#ready) await this.migrate();
+    if (bound) {
+      return this.#calls.withClient(bound, (client) => client.query<R>({ ...statement, values }));
+    }
     try {
       return await this.pool.query<R>({ ...statement, values });
     } catch (error) {

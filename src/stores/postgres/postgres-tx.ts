@@ -1,4 +1,6 @@
+import type { CallBound } from "../../core/store/run-store.js";
 import { txEndedError } from "../store-errors.js";
+import type { PgBoundCalls } from "./postgres-bound.js";
 import { translatePgError } from "./postgres-errors.js";
 import type { PgPool, PgPoolClient, PgQueryConfig, PgResult, PgRow } from "./postgres-pool.js";
 
@@ -34,6 +36,11 @@ export interface PgBatchTransaction {
   /** Whether `tx` opened a transaction (some statement went through it). */
   readonly used: boolean;
   /**
+   * The time the run has left for the commit, set when it begins: the statements from then
+   * on are cancelled on the server when it runs out (see postgres-bound.ts).
+   */
+  bound: CallBound | undefined;
+  /**
    * Runs the fenced checkpoint UPDATE as the transaction's last statement, then COMMIT when it
    * changed a row or ROLLBACK when it did not (the lease was lost). Resolves to whether the
    * transaction committed. Always gives the client back to the pool.
@@ -48,13 +55,16 @@ export interface PgBatchTransaction {
 /**
  * Opens the lazy transaction of one batch on `pool`. With `idleTimeoutMs`, the server ends
  * the transaction if it sits idle that long, releasing its locks (see the store option).
+ * `calls` cancels the statements of a commit made within its run's bound.
  */
 export function openPgTransaction(
   pool: PgPool,
   idleTimeoutMs?: number,
   where = "the given pool",
+  calls?: PgBoundCalls,
 ): PgBatchTransaction {
   let begun: Promise<PgPoolClient> | null = null;
+  let bound: CallBound | undefined;
   let client: PgPoolClient | null = null;
   let ended = false;
   // Statements of processBatch still running: a batch abandoned at its deadline may leave some.
@@ -88,9 +98,20 @@ export function openPgTransaction(
   const giveBack = (checkedOut: PgPoolClient, error?: unknown) => {
     checkedOut.removeListener?.("error", onError);
     const cause = broken ?? (error instanceof Error ? error : undefined);
-    checkedOut.release(cause);
+    if (calls) calls.giveBack(checkedOut, cause);
+    else checkedOut.release(cause);
     client = null;
   };
+
+  /** Runs `statement` on the transaction's client, within the commit's bound once it has one. */
+  const run = <R extends PgRow>(
+    checkedOut: PgPoolClient,
+    statement: PgQueryConfig | string,
+    values?: unknown[],
+  ) =>
+    calls && bound
+      ? calls.within(checkedOut, bound, () => checkedOut.query<R>(statement, values))
+      : checkedOut.query<R>(statement, values);
 
   /** Ends the transaction with `ROLLBACK`; a client that cannot even do that is dropped. */
   const abort = async (checkedOut: PgPoolClient) => {
@@ -110,7 +131,7 @@ export function openPgTransaction(
       try {
         begun ??= begin();
         const checkedOut = await begun;
-        return await checkedOut.query(text, values);
+        return await run(checkedOut, text, values);
       } catch (error) {
         // A lost connection is the store's failure (StoreError); a failing statement stays
         // the driver's error, for processBatch to catch (a unique violation, say).
@@ -126,13 +147,19 @@ export function openPgTransaction(
     get used() {
       return begun !== null;
     },
+    get bound() {
+      return bound;
+    },
+    set bound(value) {
+      bound = value;
+    },
     async finish(statement) {
       ended = true;
       // A failed BEGIN already gave its client back; its error surfaces here.
       const checkedOut = await (begun as Promise<PgPoolClient>);
       let changed: number | null;
       try {
-        changed = (await checkedOut.query(statement)).rowCount;
+        changed = (await run(checkedOut, statement)).rowCount;
       } catch (error) {
         await abort(checkedOut);
         throw error;
@@ -142,7 +169,7 @@ export function openPgTransaction(
         return false;
       }
       try {
-        await checkedOut.query("COMMIT");
+        await run(checkedOut, "COMMIT");
       } catch (error) {
         giveBack(checkedOut, error);
         throw error;

@@ -1,5 +1,5 @@
-import type { CheckpointWrite } from "../../core/store/run-store.js";
-import type { CommitOutcome, FlushGroup } from "../group-commit.js";
+import type { CallBound, CheckpointWrite } from "../../core/store/run-store.js";
+import { type CommitOutcome, earliestBound, type FlushGroup } from "../group-commit.js";
 import type { SqliteDatabase } from "./sqlite-driver.js";
 import { translateSqliteError } from "./sqlite-errors.js";
 import type { SqliteGuard } from "./sqlite-statements.js";
@@ -17,6 +17,8 @@ export interface SqliteWork {
    * row): it needs no savepoint, since a failing statement undoes only itself.
    */
   readonly plain: boolean;
+  /** The time its run has left, when it must end soon: the group waits no longer for a lock. */
+  readonly bound?: CallBound | undefined;
 }
 
 const LANDED: CommitOutcome = Object.freeze({ ok: true });
@@ -54,10 +56,10 @@ export function sqliteGroupFlush(
   return async (works) => {
     const [only] = works;
     if (works.length === 1 && only) {
-      guard(() => one.immediate(only));
+      guard(() => one.immediate(only), only.bound);
       return [LANDED];
     }
-    return guard(() => group.immediate(works));
+    return guard(() => group.immediate(works), earliestBound(works));
   };
 }
 

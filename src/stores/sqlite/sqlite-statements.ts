@@ -1,3 +1,4 @@
+import type { CallBound } from "../../core/store/run-store.js";
 import type { SqliteDatabase, SqliteStatement } from "./sqlite-driver.js";
 
 /**
@@ -26,5 +27,6 @@ export class SqliteStatements {
 /**
  * Runs one store call, turning the driver's errors into `StoreError`s (see
  * `translateSqliteError`). better-sqlite3 is synchronous, so one try around the call covers it.
+ * With a `bound`, a lock held by another connection is waited for no longer than it leaves.
  */
-export type SqliteGuard = <T>(work: () => T) => T;
+export type SqliteGuard = <T>(work: () => T, bound?: CallBound) => T;

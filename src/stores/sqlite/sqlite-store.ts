@@ -18,6 +18,7 @@ import type {
   AcquireRequest,
   AcquireResult,
   BatchScope,
+  CallBound,
   CheckpointWrite,
   LeaseHandle,
   ReadBack,
@@ -43,6 +44,7 @@ import {
 import { closedStoreError } from "../store-errors.js";
 import { SqliteArtifacts } from "./sqlite-artifacts.js";
 import { SqliteBackfills } from "./sqlite-backfills.js";
+import { withinBound } from "./sqlite-bound.js";
 import type { SqliteDatabase, SqliteStatement, SqliteTransaction } from "./sqlite-driver.js";
 import { translateSqliteError } from "./sqlite-errors.js";
 import { plainCommit, type SqliteWork, sqliteGroupFlush } from "./sqlite-group.js";
@@ -62,7 +64,9 @@ export interface SqliteStoreOptions {
    */
   synchronous?: "FULL" | "NORMAL";
   /**
-   * How long a write waits for another process holding the file's write lock.
+   * How long a write waits for another process holding the file's write lock. The wait holds
+   * the whole process (better-sqlite3 is synchronous): a signal that arrives during it is seen
+   * when it ends. Near a run's end a write waits no longer than the run has left.
    * @default 5000
    */
   busyTimeoutMs?: number;
@@ -125,25 +129,27 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
   readonly #complete: SqliteTransaction<(write: () => void) => void>;
   readonly #groups: CommitGroups<SqliteWork> | null;
   readonly #held = new HeldLeases();
+  readonly #busyTimeoutMs: number;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.path = path;
     const readOnly = options.readOnly ?? false;
+    this.#busyTimeoutMs = options.busyTimeoutMs ?? 5000;
     this.database = openSqliteDatabase(path, {
       synchronous: options.synchronous ?? "FULL",
-      busyTimeoutMs: options.busyTimeoutMs ?? 5000,
+      busyTimeoutMs: this.#busyTimeoutMs,
       create: !readOnly && (options.create ?? true),
       readOnly,
     });
     this.#statements = new SqliteStatements(this.database);
     this.#reports = new SqliteReports(this.#statements);
-    this.artifacts = new SqliteArtifacts(this.database, this.#statements, (work) =>
-      this.#guard(work),
+    this.artifacts = new SqliteArtifacts(this.database, this.#statements, (work, bound) =>
+      this.#guard(work, bound),
     );
     this.backfills = new SqliteBackfills(
       this.database,
       this.#statements,
-      (work) => this.#guard(work),
+      (work, bound) => this.#guard(work, bound),
       (key) => this.artifacts.clearSync(key),
     );
     this.quotas = new SqliteQuotas(
@@ -161,7 +167,7 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
       options.groupCommit === false
         ? null
         : new CommitGroups(
-            sqliteGroupFlush(this.database, (work) => this.#guard(work), path),
+            sqliteGroupFlush(this.database, (work, bound) => this.#guard(work, bound), path),
             () => this.#held.size,
           );
   }
@@ -180,8 +186,8 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
     return this.#groups?.alone() === false ? this.#groups : null;
   }
 
-  async acquire(request: AcquireRequest): Promise<AcquireResult> {
-    const result = this.#guard(() => this.#takeLease.immediate(request));
+  async acquire(request: AcquireRequest, bound?: CallBound): Promise<AcquireResult> {
+    const result = this.#guard(() => this.#takeLease.immediate(request), bound);
     if (result.acquired) this.#held.add(result.lease);
     return result;
   }
@@ -258,11 +264,16 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
     });
   }
 
-  async renew(lease: LeaseHandle, leaseTtlMs: number, now: number): Promise<void> {
+  async renew(
+    lease: LeaseHandle,
+    leaseTtlMs: number,
+    now: number,
+    bound?: CallBound,
+  ): Promise<void> {
     return this.#guard(() => {
       const { changes } = this.#sql(RENEW_SQL).run(now + leaseTtlMs, ...fenceOf(lease));
       if (changes === 0) throw new FencedError(fencedMessage(lease));
-    });
+    }, bound);
   }
 
   openBatch(lease: LeaseHandle): BatchScope<SqliteTx> {
@@ -270,10 +281,10 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
   }
 
   /** A batch's commit: alone at once, or handed to the group that other runs join. */
-  readonly #committer: Committer = async (lease, write, tx) => {
+  readonly #committer: Committer = async (lease, write, tx, bound) => {
     const groups = this.#groupsNow();
-    if (groups) return groups.commit(new BatchWork(this.#writer, lease, write, tx));
-    this.#guard(() => this.#commitBatch.immediate(lease, write, tx));
+    if (groups) return groups.commit(new BatchWork(this.#writer, lease, write, tx, bound));
+    this.#guard(() => this.#commitBatch.immediate(lease, write, tx), bound);
   };
 
   readonly #writer: Writer = (lease, write, tx) => this.#writeBatch(lease, write, tx);
@@ -300,12 +311,17 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
     writeFailures(this.#statements, lease, write);
   }
 
-  async complete(lease: LeaseHandle, now: number, run: RunRecord): Promise<void> {
+  async complete(
+    lease: LeaseHandle,
+    now: number,
+    run: RunRecord,
+    bound?: CallBound,
+  ): Promise<void> {
     const groups = this.#groupsNow();
     this.#held.delete(lease);
     const write = () => this.#writeCompletion(lease, now, run);
-    if (groups) return groups.commit({ write, plain: false });
-    return this.#guard(() => this.#complete.immediate(write));
+    if (groups) return groups.commit({ write, plain: false, bound });
+    return this.#guard(() => this.#complete.immediate(write), bound);
   }
 
   /** The completion's writes; run inside a transaction (or a group's savepoint). */
@@ -339,7 +355,7 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
     this.artifacts.clearSync(lease);
   }
 
-  async readBack(key: CheckpointKey): Promise<ReadBack> {
+  async readBack(key: CheckpointKey, bound?: CallBound): Promise<ReadBack> {
     return this.#guard(() => {
       const row = this.#get(key);
       const completion = this.#sql(
@@ -349,13 +365,14 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
         checkpoint: row ? toCheckpoint(row) : null,
         completedBy: completion?.run_id ?? null,
       };
-    });
+    }, bound);
   }
 
   async release(
     lease: LeaseHandle,
     _now: number,
     options: { discardEmpty?: boolean } = {},
+    bound?: CallBound,
   ): Promise<void> {
     this.#held.delete(lease);
     return this.#guard(() => {
@@ -372,13 +389,13 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
       this.#sql(
         `UPDATE checkpoints SET lease_owner = NULL, lease_expires_at = NULL WHERE ${FENCED}`,
       ).run(...fenceOf(lease));
-    });
+    }, bound);
   }
 
-  async recordRun(run: RunRecord): Promise<void> {
+  async recordRun(run: RunRecord, bound?: CallBound): Promise<void> {
     const groups = this.#groupsNow();
-    if (groups) return groups.commit({ write: () => this.#writeRun(run), plain: true });
-    return this.#guard(() => this.#writeRun(run));
+    if (groups) return groups.commit({ write: () => this.#writeRun(run), plain: true, bound });
+    return this.#guard(() => this.#writeRun(run), bound);
   }
 
   async lastCompletedAt(key: CheckpointKey): Promise<number | null> {
@@ -480,9 +497,11 @@ export class SqliteStore implements CheckpointStore<SqliteTx> {
   /**
    * Every call goes through here: a closed store is `STORE_CLOSED`, and the driver's errors
    * (I/O, full disk, corruption, a lock held too long) become `StoreError`s naming the file.
+   * A call with a `bound` waits for another connection's lock no longer than it leaves.
    */
-  #guard<T>(work: () => T): T {
+  #guard<T>(work: () => T, bound?: CallBound): T {
     if (!this.database.open) throw closedStoreError(this.path);
+    if (bound) return withinBound(this.database, this.#busyTimeoutMs, this.path, bound, work);
     try {
       return work();
     } catch (error) {
@@ -533,7 +552,12 @@ const COMMIT_SQL = `UPDATE checkpoints SET processor_version = ?, cursor = ?, co
 const RENEW_SQL = `UPDATE checkpoints SET lease_expires_at = ? WHERE ${FENCED}`;
 
 type Writer = (lease: LeaseHandle, write: CheckpointWrite, tx: SqliteTx) => void;
-type Committer = (lease: LeaseHandle, write: CheckpointWrite, tx: SqliteTx) => Promise<void>;
+type Committer = (
+  lease: LeaseHandle,
+  write: CheckpointWrite,
+  tx: SqliteTx,
+  bound: CallBound | undefined,
+) => Promise<void>;
 
 /**
  * One batch's scope. A class rather than an object of closures: a run opens one per batch, and
@@ -549,9 +573,9 @@ class SqliteBatch implements BatchScope<SqliteTx> {
     this.#lease = lease;
   }
 
-  commit(write: CheckpointWrite): Promise<void> {
+  commit(write: CheckpointWrite, bound?: CallBound): Promise<void> {
     this.tx.end();
-    return this.#commit(this.#lease, write, this.tx);
+    return this.#commit(this.#lease, write, this.tx, bound);
   }
 
   async rollback(): Promise<void> {
@@ -562,13 +586,21 @@ class SqliteBatch implements BatchScope<SqliteTx> {
 /** A batch's commit waiting for its group; `write` runs inside the group's transaction. */
 class BatchWork implements SqliteWork {
   readonly plain: boolean;
+  readonly bound: CallBound | undefined;
   readonly #writer: Writer;
   readonly #lease: LeaseHandle;
   readonly #write: CheckpointWrite;
   readonly #tx: SqliteTx;
 
-  constructor(writer: Writer, lease: LeaseHandle, write: CheckpointWrite, tx: SqliteTx) {
+  constructor(
+    writer: Writer,
+    lease: LeaseHandle,
+    write: CheckpointWrite,
+    tx: SqliteTx,
+    bound: CallBound | undefined,
+  ) {
     this.plain = plainCommit(write, tx);
+    this.bound = bound;
     this.#writer = writer;
     this.#lease = lease;
     this.#write = write;
