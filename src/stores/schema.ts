@@ -71,7 +71,7 @@ export async function describeSchema(url: string): Promise<StoreSchema> {
     const current = await postgresSchemaVersion(resolved.pool, resolved.schema);
     return {
       kind: "postgres",
-      location: `${resolved.where} (schema "${resolved.schema}")`,
+      location: `${resolved.location} (schema "${resolved.schema}")`,
       latest: POSTGRES_MIGRATIONS.length,
       current,
       ddl: postgresSchemaDdl(resolved.schema, Math.min(current, POSTGRES_MIGRATIONS.length)),

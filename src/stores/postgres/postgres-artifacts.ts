@@ -12,19 +12,19 @@ type Query = <R extends PgRow>(text: string, values: unknown[]) => Promise<PgRes
  * stays atomic on the batch's own transaction.
  */
 export class PostgresArtifacts implements ArtifactStore {
-  readonly #s: string;
+  readonly #schema: string;
   readonly #query: Query;
 
   /** `schema` is already quoted; `query` is the store's (migrates first, translates errors). */
   constructor(schema: string, query: Query) {
-    this.#s = schema;
+    this.#schema = schema;
     this.#query = query;
   }
 
   async createBlob(key: CheckpointKey, now: number): Promise<string> {
     const blobId = randomUUID();
     await this.#query(
-      `INSERT INTO ${this.#s}.artifact_blobs (blob_id, processor, partition, shard, created_at)
+      `INSERT INTO ${this.#schema}.artifact_blobs (blob_id, processor, partition, shard, created_at)
        VALUES ($1, $2, $3, $4, $5)`,
       [blobId, ...keyOf(key), now],
     );
@@ -33,7 +33,7 @@ export class PostgresArtifacts implements ArtifactStore {
 
   async writeChunk(blobId: string, seq: number, data: Uint8Array): Promise<void> {
     await this.#query(
-      `INSERT INTO ${this.#s}.artifact_chunks (blob_id, seq, data) VALUES ($1, $2, $3)`,
+      `INSERT INTO ${this.#schema}.artifact_chunks (blob_id, seq, data) VALUES ($1, $2, $3)`,
       [blobId, seq, Buffer.from(data.buffer, data.byteOffset, data.byteLength)],
     );
   }
@@ -43,14 +43,14 @@ export class PostgresArtifacts implements ArtifactStore {
     sealed: { hash: string; size: number; chunks: number },
   ): Promise<void> {
     await this.#query(
-      `UPDATE ${this.#s}.artifact_blobs SET hash = $1, size = $2, chunks = $3 WHERE blob_id = $4`,
+      `UPDATE ${this.#schema}.artifact_blobs SET hash = $1, size = $2, chunks = $3 WHERE blob_id = $4`,
       [sealed.hash, sealed.size, sealed.chunks, blobId],
     );
   }
 
   async readChunk(blobId: string, seq: number): Promise<Uint8Array | null> {
     const result = await this.#query<{ data: Uint8Array }>(
-      `SELECT data FROM ${this.#s}.artifact_chunks WHERE blob_id = $1 AND seq = $2`,
+      `SELECT data FROM ${this.#schema}.artifact_chunks WHERE blob_id = $1 AND seq = $2`,
       [blobId, seq],
     );
     return result.rows[0]?.data ?? null;
@@ -64,7 +64,7 @@ export class PostgresArtifacts implements ArtifactStore {
       size: string | number;
       chunks: number;
     }>(
-      `SELECT name, blob_id, hash, size, chunks FROM ${this.#s}.artifacts
+      `SELECT name, blob_id, hash, size, chunks FROM ${this.#schema}.artifacts
        WHERE processor = $1 AND partition = $2 AND shard = $3 ORDER BY name COLLATE "C"`,
       keyOf(key),
     );
@@ -79,17 +79,17 @@ export class PostgresArtifacts implements ArtifactStore {
 
   async deleteBlob(blobId: string): Promise<void> {
     await this.#query(
-      `DELETE FROM ${this.#s}.artifact_blobs b WHERE blob_id = $1
-         AND NOT EXISTS (SELECT 1 FROM ${this.#s}.artifacts a WHERE a.blob_id = b.blob_id)`,
+      `DELETE FROM ${this.#schema}.artifact_blobs b WHERE blob_id = $1
+         AND NOT EXISTS (SELECT 1 FROM ${this.#schema}.artifacts a WHERE a.blob_id = b.blob_id)`,
       [blobId],
     );
   }
 
   async collectGarbage(key: CheckpointKey): Promise<number> {
     const result = await this.#query(
-      `DELETE FROM ${this.#s}.artifact_blobs b
+      `DELETE FROM ${this.#schema}.artifact_blobs b
        WHERE b.processor = $1 AND b.partition = $2 AND b.shard = $3
-         AND NOT EXISTS (SELECT 1 FROM ${this.#s}.artifacts a WHERE a.blob_id = b.blob_id)`,
+         AND NOT EXISTS (SELECT 1 FROM ${this.#schema}.artifacts a WHERE a.blob_id = b.blob_id)`,
       keyOf(key),
     );
     return result.rowCount ?? 0;
@@ -98,9 +98,9 @@ export class PostgresArtifacts implements ArtifactStore {
   async clearArtifacts(key: CheckpointKey): Promise<void> {
     await this.#query(
       `WITH gone AS (
-         DELETE FROM ${this.#s}.artifacts WHERE processor = $1 AND partition = $2 AND shard = $3
+         DELETE FROM ${this.#schema}.artifacts WHERE processor = $1 AND partition = $2 AND shard = $3
        )
-       DELETE FROM ${this.#s}.artifact_blobs WHERE processor = $1 AND partition = $2 AND shard = $3`,
+       DELETE FROM ${this.#schema}.artifact_blobs WHERE processor = $1 AND partition = $2 AND shard = $3`,
       keyOf(key),
     );
   }
@@ -119,7 +119,7 @@ export class PostgresArtifacts implements ArtifactStore {
     const n = values.length;
     const text = `WITH cp AS (${update} RETURNING processor, partition, shard),
       refs AS (
-        INSERT INTO ${this.#s}.artifacts
+        INSERT INTO ${this.#schema}.artifacts
           (processor, partition, shard, name, blob_id, hash, size, chunks, created_at)
         SELECT cp.processor, cp.partition, cp.shard, r.name, r.blob_id, r.hash, r.size, r.chunks, $${n + 6}
         FROM cp CROSS JOIN unnest($${n + 1}::text[], $${n + 2}::text[], $${n + 3}::text[],

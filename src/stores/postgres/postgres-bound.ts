@@ -17,7 +17,7 @@ import type { PgPool, PgPoolClient } from "./postgres-pool.js";
  */
 export class PgBoundCalls {
   readonly #pool: PgPool;
-  readonly #where: string;
+  readonly #location: string;
   /** Clients running a bounded call now: `close()` ends their connections. */
   readonly #running = new Set<PgPoolClient>();
   /** Clients whose statement was cancelled: dropped when given back. */
@@ -25,7 +25,7 @@ export class PgBoundCalls {
 
   constructor(pool: PgPool, where: string) {
     this.#pool = pool;
-    this.#where = where;
+    this.#location = where;
   }
 
   /**
@@ -42,7 +42,7 @@ export class PgBoundCalls {
     try {
       client = await this.#pool.connect();
     } catch (error) {
-      throw translatePgError(error, this.#where, true);
+      throw translatePgError(error, this.#location, true);
     }
     let broken: Error | undefined;
     const onError = (error: Error) => {
@@ -56,7 +56,7 @@ export class PgBoundCalls {
       broken ??= error instanceof Error ? error : new Error(String(error));
       throw translatePgError(
         this.#cancelled.has(client) ? this.#timedOut(error) : error,
-        this.#where,
+        this.#location,
       );
     } finally {
       if (bound && cancel) this.#unwatch(client, bound, cancel);
@@ -118,8 +118,8 @@ export class PgBoundCalls {
   #notSent(): StoreError {
     return new StoreError(
       "STORE_TIMEOUT",
-      `No time was left for a statement on PostgreSQL at ${this.#where}; it was not sent.`,
-      { location: this.#where, nothingLanded: true },
+      `No time was left for a statement on PostgreSQL at ${this.#location}; it was not sent.`,
+      { location: this.#location, nothingLanded: true },
     );
   }
 
@@ -128,10 +128,10 @@ export class PgBoundCalls {
     if (!isCancel(error)) return error;
     return new StoreError(
       "STORE_TIMEOUT",
-      `PostgreSQL at ${this.#where} did not answer in the time the run had left, so the ` +
+      `PostgreSQL at ${this.#location} did not answer in the time the run had left, so the ` +
         "statement was cancelled. Another session may hold a lock on waymark's rows " +
         "(see pg_locks), or the server is overloaded.",
-      { cause: error, location: this.#where },
+      { cause: error, location: this.#location },
     );
   }
 

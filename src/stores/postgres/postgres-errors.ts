@@ -63,7 +63,7 @@ export function isConnectionError(error: unknown): boolean {
  * A connection that was never made landed nothing: its error says so (`nothingLanded`), and
  * a write that failed so is not read back.
  */
-export function translatePgError(error: unknown, where: string, connecting = false): unknown {
+export function translatePgError(error: unknown, location: string, connecting = false): unknown {
   if (error instanceof StoreError) return error;
   const code = errorCode(error);
   const detail = error instanceof Error ? error.message : String(error);
@@ -71,12 +71,12 @@ export function translatePgError(error: unknown, where: string, connecting = fal
     connecting ||
     (code !== undefined && NEVER_CONNECTED.has(code)) ||
     /timeout exceeded when trying to connect/i.test(detail);
-  const options = { cause: error, location: where, ...(notSent ? { nothingLanded: true } : {}) };
+  const options = { cause: error, location, ...(notSent ? { nothingLanded: true } : {}) };
   const nothing = notSent ? " Nothing was written: the connection was never made." : "";
   if (code === "28P01" || code === "28000") {
     return new StoreError(
       "STORE_UNAVAILABLE",
-      `PostgreSQL at ${where} refused the login: ${detail}. Check the user name and password ` +
+      `PostgreSQL at ${location} refused the login: ${detail}. Check the user name and password ` +
         `in the store URL (or PGUSER/PGPASSWORD) and the server's pg_hba.conf.${nothing}`,
       options,
     );
@@ -84,7 +84,7 @@ export function translatePgError(error: unknown, where: string, connecting = fal
   if (code === "3D000") {
     return new StoreError(
       "STORE_UNAVAILABLE",
-      `PostgreSQL at ${where}: ${detail}. Check the database name at the end of the store URL, ` +
+      `PostgreSQL at ${location}: ${detail}. Check the database name at the end of the store URL, ` +
         `or create the database first (createdb NAME).${nothing}`,
       options,
     );
@@ -92,18 +92,18 @@ export function translatePgError(error: unknown, where: string, connecting = fal
   if (code === "42501") {
     return new StoreError(
       "STORE_UNAVAILABLE",
-      `PostgreSQL at ${where}: ${detail}. The role needs CREATE on the database to create ` +
+      `PostgreSQL at ${location}: ${detail}. The role needs CREATE on the database to create ` +
         "waymark's schema, or an administrator can create the schema and grant it to the role.",
-      { cause: error, location: where },
+      { cause: error, location },
     );
   }
   if (error instanceof Error && /Cannot use a pool after calling end/.test(error.message)) {
-    return closedStoreError(where, error);
+    return closedStoreError(location, error);
   }
   if (isConnectionError(error) || connecting) {
     return new StoreError(
       "STORE_UNAVAILABLE",
-      `Cannot reach the PostgreSQL store at ${where}: ${detail || code}. Check that the server ` +
+      `Cannot reach the PostgreSQL store at ${location}: ${detail || code}. Check that the server ` +
         `is running and that the host and port in the store URL are right.${nothing}`,
       options,
     );

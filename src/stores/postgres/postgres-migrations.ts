@@ -251,11 +251,15 @@ export function quoteIdentifier(name: string): string {
  * that twenty workers starting at once on an empty database migrate exactly once (the others
  * wait on the lock, then find the work done).
  */
-export async function migratePostgres(pool: PgPool, schema: string, where: string): Promise<void> {
+export async function migratePostgres(
+  pool: PgPool,
+  schema: string,
+  location: string,
+): Promise<void> {
   const q = quoteIdentifier(schema);
   const current = await readVersion(pool, q);
   if (current !== null) {
-    assertKnown(current, schema, where);
+    assertKnown(current, schema, location);
     if (current === POSTGRES_MIGRATIONS.length) return;
   }
   const client = await pool.connect();
@@ -269,7 +273,7 @@ export async function migratePostgres(pool: PgPool, schema: string, where: strin
   try {
     await client.query("BEGIN");
     try {
-      await migrateLocked(client, schema, where);
+      await migrateLocked(client, schema, location);
       await client.query("COMMIT");
     } catch (error) {
       // The first error is the one reported; a failed ROLLBACK only marks the client broken.
@@ -287,7 +291,11 @@ export async function migratePostgres(pool: PgPool, schema: string, where: strin
   }
 }
 
-async function migrateLocked(client: PgPoolClient, schema: string, where: string): Promise<void> {
+async function migrateLocked(
+  client: PgPoolClient,
+  schema: string,
+  location: string,
+): Promise<void> {
   const q = quoteIdentifier(schema);
   await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
     `waymark migrate ${schema}`,
@@ -301,7 +309,7 @@ async function migrateLocked(client: PgPoolClient, schema: string, where: string
     `SELECT max(version) AS version FROM ${q}.migrations`,
   );
   const current = result.rows[0]?.version ?? 0;
-  assertKnown(current, schema, where);
+  assertKnown(current, schema, location);
   for (let version = current + 1; version <= POSTGRES_MIGRATIONS.length; version++) {
     const migration = POSTGRES_MIGRATIONS[version - 1] as (s: string) => readonly string[];
     for (const statement of migration(q)) await client.query(statement);
@@ -317,25 +325,25 @@ async function migrateLocked(client: PgPoolClient, schema: string, where: string
 export async function checkPostgresSchema(
   pool: PgPool,
   schema: string,
-  where: string,
+  location: string,
 ): Promise<void> {
   const current = await readVersion(pool, quoteIdentifier(schema));
   const latest = POSTGRES_MIGRATIONS.length;
   if (current === null || current === 0) {
     throw new StoreError(
       "STORE_NOT_FOUND",
-      `No store at ${where}: there is no schema "${schema}" with waymark's tables. Check the ` +
+      `No store at ${location}: there is no schema "${schema}" with waymark's tables. Check the ` +
         "URL and ?schema=, or create it with: waymark schema --apply",
-      { location: where },
+      { location },
     );
   }
-  assertKnown(current, schema, where);
+  assertKnown(current, schema, location);
   if (current < latest) {
     throw new StoreError(
       "STORE_NOT_FOUND",
-      `The store at ${where} (schema "${schema}") has schema version ${current}; this waymark ` +
+      `The store at ${location} (schema "${schema}") has schema version ${current}; this waymark ` +
         `reads version ${latest}. Migrate it first: waymark schema --apply`,
-      { location: where },
+      { location },
     );
   }
 }
@@ -354,12 +362,12 @@ async function readVersion(pool: PgPool, q: string): Promise<number | null> {
   }
 }
 
-function assertKnown(version: number, schema: string, where: string): void {
+function assertKnown(version: number, schema: string, location: string): void {
   const latest = POSTGRES_MIGRATIONS.length;
   if (version <= latest) return;
   throw new StoreError(
     "STORE_INCOMPATIBLE",
-    `The PostgreSQL store ${where} (schema "${schema}") has schema version ${version}, newer ` +
+    `The PostgreSQL store ${location} (schema "${schema}") has schema version ${version}, newer ` +
       `than this waymark understands (${latest}). Upgrade waymark on this worker, or use ` +
       "another schema (the `schema` option, or ?schema=NAME in the store URL).",
   );

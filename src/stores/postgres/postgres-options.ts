@@ -87,7 +87,7 @@ export interface ResolvedPostgresOptions {
   readonly clock: "server" | "runner";
   readonly groupCommit: boolean;
   /** The server as messages name it, never with its password. */
-  readonly where: string;
+  readonly location: string;
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -172,7 +172,7 @@ export function resolvePostgresOptions(options: PostgresStoreOptions): ResolvedP
     // listens to would crash the process for a connection pg has already dropped.
     const pool = options.pool as PgPool & ErrorEmitter;
     if (pool.listenerCount?.("error") === 0) pool.on?.("error", () => {});
-    return { ...common, pool: options.pool, ownsPool: false, where: "the given pool" };
+    return { ...common, pool: options.pool, ownsPool: false, location: "the given pool" };
   }
   const {
     connectionString,
@@ -203,7 +203,7 @@ export function resolvePostgresOptions(options: PostgresStoreOptions): ResolvedP
   // An idle client whose server went away emits "error" on the pool, which already drops it;
   // without a listener Node would crash the process instead.
   pool.on("error", () => {});
-  return { ...common, pool, ownsPool: true, where: redactUrl(connectionString) };
+  return { ...common, pool, ownsPool: true, location: redactUrl(connectionString) };
 }
 
 /** The event-emitter slice of a `pg.Pool`, when the pool has it. */

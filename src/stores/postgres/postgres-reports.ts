@@ -40,11 +40,12 @@ export type PgQuery = <R extends PgRow>(text: string, values: unknown[]) => Prom
  * for the quoted schema `s`.
  */
 export class PostgresReports {
-  readonly #s: string;
+  readonly #schema: string;
   readonly #query: PgQuery;
 
-  constructor(s: string, query: PgQuery) {
-    this.#s = s;
+  /** `schema` is the quoted schema name. */
+  constructor(schema: string, query: PgQuery) {
+    this.#schema = schema;
     this.#query = query;
   }
 
@@ -58,7 +59,7 @@ export class PostgresReports {
 
   async #checkpointRows(filter: CheckpointFilter): Promise<CheckpointRow[]> {
     const result = await this.#query<CheckpointRow>(
-      `SELECT * FROM ${this.#s}.checkpoints
+      `SELECT * FROM ${this.#schema}.checkpoints
        WHERE ($1::text IS NULL OR processor = $1)
        ORDER BY updated_at DESC, processor COLLATE "C", partition COLLATE "C", shard COLLATE "C"`,
       [filter.processor ?? null],
@@ -68,7 +69,7 @@ export class PostgresReports {
 
   async getCheckpoint(key: CheckpointKey): Promise<StoredCheckpoint | null> {
     const result = await this.#query<CheckpointRow>(
-      `SELECT * FROM ${this.#s}.checkpoints WHERE processor = $1 AND partition = $2 AND shard = $3`,
+      `SELECT * FROM ${this.#schema}.checkpoints WHERE processor = $1 AND partition = $2 AND shard = $3`,
       keyOf(key),
     );
     const row = result.rows[0];
@@ -78,7 +79,7 @@ export class PostgresReports {
   async listRuns(filter: RunFilter): Promise<RunRecord[]> {
     // run_id breaks ties between runs started in the same millisecond, so the order is stable.
     const result = await this.#query<RunRow>(
-      `SELECT * FROM ${this.#s}.runs
+      `SELECT * FROM ${this.#schema}.runs
        WHERE ($1::text IS NULL OR processor = $1)
          AND ($2::text IS NULL OR partition = $2)
          AND ($3::text IS NULL OR shard = $3)
@@ -102,7 +103,7 @@ export class PostgresReports {
 
   async listCurrentRuns(filter: CheckpointFilter): Promise<RunRecord[]> {
     const result = await this.#query<RunRow>(
-      `SELECT r.* FROM ${this.#s}.runs r JOIN ${this.#s}.checkpoints c ON c.run_id = r.run_id
+      `SELECT r.* FROM ${this.#schema}.runs r JOIN ${this.#schema}.checkpoints c ON c.run_id = r.run_id
        WHERE ($1::text IS NULL OR c.processor = $1)
        ORDER BY r.started_at DESC, r.run_id COLLATE "C" DESC`,
       [filter.processor ?? null],
@@ -112,7 +113,7 @@ export class PostgresReports {
 
   async listFailures(filter: FailureFilter): Promise<StoredFailure[]> {
     const result = await this.#query<FailureRow>(
-      `SELECT * FROM ${this.#s}.failures
+      `SELECT * FROM ${this.#schema}.failures
        WHERE ($1::text IS NULL OR processor = $1) AND ($2::text IS NULL OR partition = $2)
          AND ($3::text IS NULL OR shard = $3)
          AND ($4::text = 'all' OR (resolved_at IS NULL) = ($4::text = 'open'))
@@ -130,9 +131,9 @@ export class PostgresReports {
 
   async listCompletions(filter: CheckpointFilter): Promise<UnitCompletion[]> {
     const result = await this.#query<CompletionRow>(
-      `SELECT * FROM ${this.#s}.completions m
+      `SELECT * FROM ${this.#schema}.completions m
        WHERE ($1::text IS NULL OR processor = $1)
-         AND EXISTS (SELECT 1 FROM ${this.#s}.checkpoints c
+         AND EXISTS (SELECT 1 FROM ${this.#schema}.checkpoints c
                      WHERE c.processor = m.processor AND c.partition = m.partition)
        ORDER BY processor COLLATE "C", partition COLLATE "C", shard COLLATE "C"`,
       [filter.processor ?? null],
@@ -142,9 +143,9 @@ export class PostgresReports {
 
   async listBackfills(filter: CheckpointFilter): Promise<StoredBackfill[]> {
     const result = await this.#query<BackfillRow>(
-      `SELECT * FROM ${this.#s}.backfills b WHERE ($1::text IS NULL OR processor = $1)
+      `SELECT * FROM ${this.#schema}.backfills b WHERE ($1::text IS NULL OR processor = $1)
          AND (finished_at IS NULL OR finished_at >= (SELECT min(created_at)
-                                                     FROM ${this.#s}.checkpoints c
+                                                     FROM ${this.#schema}.checkpoints c
                                                      WHERE c.processor = b.processor))
        ORDER BY started_at DESC, backfill_id COLLATE "C"`,
       [filter.processor ?? null],
@@ -154,7 +155,7 @@ export class PostgresReports {
 
   async listSplits(filter: SplitFilter): Promise<SplitRecord[]> {
     const result = await this.#query<SplitRow>(
-      `SELECT * FROM ${this.#s}.splits
+      `SELECT * FROM ${this.#schema}.splits
        WHERE ($1::text IS NULL OR processor = $1) AND ($2::text IS NULL OR partition = $2)
          AND ($3::bigint IS NULL OR split_at >= $3)
        ORDER BY split_at DESC, processor COLLATE "C", partition COLLATE "C",
@@ -180,7 +181,7 @@ export class PostgresReports {
     partition: string,
     at: number | null,
   ): Promise<PartitionReset> {
-    const s = this.#s;
+    const s = this.#schema;
     const free = `(lease_owner IS NULL OR lease_expires_at <= ${storeNow(3)})`;
     const result = await this.#query<DeletedRow & { kind: string; owner: string | null }>(
       `WITH held AS (
@@ -227,7 +228,7 @@ export class PostgresReports {
     at: number | null,
   ): Promise<boolean> {
     const result = await this.#query(
-      `DELETE FROM ${this.#s}.checkpoints WHERE processor = $1 AND partition = $2 AND shard = $3
+      `DELETE FROM ${this.#schema}.checkpoints WHERE processor = $1 AND partition = $2 AND shard = $3
          AND ($4::boolean IS NOT TRUE OR lease_owner IS NULL
               OR lease_expires_at <= ${storeNow(5)})`,
       [...keyOf(key), unlessLeased, at],

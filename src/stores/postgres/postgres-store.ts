@@ -95,7 +95,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
   /** Shared rate limits (`quota`) for every worker on every machine, by the server's clock. */
   readonly quotas: PostgresQuotas;
   readonly #ownsPool: boolean;
-  readonly #where: string;
+  readonly #location: string;
   readonly #clock: "server" | "runner";
   readonly #idleInTransactionTimeoutMs: number | undefined;
   readonly #create: boolean;
@@ -115,11 +115,11 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     this.pool = resolved.pool;
     this.schema = resolved.schema;
     this.#ownsPool = resolved.ownsPool;
-    this.#where = resolved.where;
+    this.#location = resolved.location;
     this.#clock = resolved.clock;
     this.#idleInTransactionTimeoutMs = resolved.idleInTransactionTimeoutMs;
     this.#create = resolved.create;
-    this.#calls = new PgBoundCalls(this.pool, this.#where);
+    this.#calls = new PgBoundCalls(this.pool, this.#location);
     this.#sql = postgresSql(quoteIdentifier(resolved.schema));
     this.#failureSql = failureSql(quoteIdentifier(resolved.schema));
     const query = <R extends PgRow>(text: string, values: unknown[]) =>
@@ -177,13 +177,13 @@ export class PostgresStore implements CheckpointStore<PgTx> {
    */
   migrate(): Promise<void> {
     const prepare = this.#create ? migratePostgres : checkPostgresSchema;
-    this.#migrated ??= prepare(this.pool, this.schema, this.#where).then(
+    this.#migrated ??= prepare(this.pool, this.schema, this.#location).then(
       () => {
         this.#ready = true;
       },
       (error: unknown) => {
         this.#migrated = null; // let a later call try again, e.g. once the server is back
-        throw translatePgError(error, this.#where);
+        throw translatePgError(error, this.#location);
       },
     );
     return this.#migrated;
@@ -299,11 +299,11 @@ export class PostgresStore implements CheckpointStore<PgTx> {
   }
 
   openBatch(lease: LeaseHandle): BatchScope<PgTx> {
-    if (this.#closed) throw closedStoreError(this.#where);
+    if (this.#closed) throw closedStoreError(this.#location);
     const transaction = openPgTransaction(
       this.pool,
       this.#idleInTransactionTimeoutMs,
-      this.#where,
+      this.#location,
       this.#calls,
     );
     return {
@@ -331,14 +331,14 @@ export class PostgresStore implements CheckpointStore<PgTx> {
             await writeLedger(transaction.tx, this.#failureSql, lease, write);
           } catch (error) {
             await transaction.rollback();
-            throw translatePgError(error, this.#where);
+            throw translatePgError(error, this.#location);
           }
         }
         if (transaction.used) {
           try {
             committed = await transaction.finish({ ...statement, values: params });
           } catch (error) {
-            throw translatePgError(error, this.#where);
+            throw translatePgError(error, this.#location);
           }
         } else {
           // Nothing went through ctx.tx: one autocommit statement, one round trip, shared
@@ -494,7 +494,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     work: (query: LockedQuery) => Promise<T>,
     bound: CallBound | undefined,
   ): Promise<T> {
-    if (this.#closed) throw closedStoreError(this.#where);
+    if (this.#closed) throw closedStoreError(this.#location);
     if (!this.#ready) await this.migrate();
     return this.#calls.withClient(bound, async (client) => {
       try {
@@ -523,7 +523,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     values: unknown[],
     bound?: CallBound,
   ): Promise<PgResult<R>> {
-    if (this.#closed) throw closedStoreError(this.#where);
+    if (this.#closed) throw closedStoreError(this.#location);
     if (!this.#ready) await this.migrate();
     if (bound) {
       return this.#calls.withClient(bound, (client) => client.query<R>({ ...statement, values }));
@@ -531,7 +531,7 @@ export class PostgresStore implements CheckpointStore<PgTx> {
     try {
       return await this.pool.query<R>({ ...statement, values });
     } catch (error) {
-      throw translatePgError(error, this.#where);
+      throw translatePgError(error, this.#location);
     }
   }
 }

@@ -60,7 +60,7 @@ export interface PgBatchTransaction {
 export function openPgTransaction(
   pool: PgPool,
   idleTimeoutMs?: number,
-  where = "the given pool",
+  location = "the given pool",
   calls?: PgBoundCalls,
 ): PgBatchTransaction {
   let begun: Promise<PgPoolClient> | null = null;
@@ -135,7 +135,7 @@ export function openPgTransaction(
       } catch (error) {
         // A lost connection is the store's failure (StoreError); a failing statement stays
         // the driver's error, for processBatch to catch (a unique violation, say).
-        throw translatePgError(error, where);
+        throw translatePgError(error, location);
       } finally {
         inFlight--;
       }
