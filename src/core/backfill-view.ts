@@ -87,11 +87,24 @@ export function splitCandidate(
 ): StoredCheckpoint | null {
   let best: StoredCheckpoint | null = null;
   let bestLeft = -1;
+  let unknown: StoredCheckpoint | null = null;
   for (const [key, row] of view.held) {
     if (exclude.has(key) || row.splitRequest !== null || row.splitNote !== null) continue;
-    const left = row.total === null ? Number.MAX_SAFE_INTEGER : row.total - row.completed;
+    // A unit claimed a moment ago has no total until its first commit: asking it first would
+    // split a small partition while a large one runs on.
+    if (row.total === null) {
+      unknown ??= row;
+      continue;
+    }
+    const left = row.total - row.completed;
     if (left < minimum) continue;
     if (left > bestLeft) [best, bestLeft] = [row, left];
   }
-  return best;
+  return best ?? unknown;
+}
+
+/** Whether some running unit has a split request not yet answered: a shard may come soon. */
+export function splitPending(view: BackfillView): boolean {
+  for (const row of view.held.values()) if (row.splitRequest !== null) return true;
+  return false;
 }

@@ -2,7 +2,13 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { performance } from "node:perf_hooks";
 import { openBackfill } from "./backfill-plan.js";
-import { type BackfillView, splitCandidate, unitKey, viewOf } from "./backfill-view.js";
+import {
+  type BackfillView,
+  splitCandidate,
+  splitPending,
+  unitKey,
+  viewOf,
+} from "./backfill-view.js";
 import { InvalidOptionError } from "./errors.js";
 import { resolveDeadline } from "./policies/deadline.js";
 import { onStopSignal } from "./policies/process-signals.js";
@@ -331,7 +337,11 @@ export class Backfill<E, S, Tx> {
       this.#deadline === null
         ? Number.POSITIVE_INFINITY
         : this.#deadline - this.#base.deadlineMarginMs - this.#base.now();
-    const ms = Math.max(0, Math.min(this.#pollMs(), left));
+    // While a split is being answered, its shard is claimable within a batch or two: look
+    // again soon rather than leave it to wait a whole interval.
+    const soon = this.#asked !== null || (this.#view !== null && splitPending(this.#view));
+    const interval = soon ? Math.max(10, Math.round(this.#pollMs() / 4)) : this.#pollMs();
+    const ms = Math.max(0, Math.min(interval, left));
     await this.#base.sleep(ms, this.#stop.signal).catch(() => {});
   }
 

@@ -86,7 +86,7 @@ export interface RunPartitionsOptions<Tx = unknown>
   /**
    * How often a runner of the backfill looks for work when it has none (shards split off,
    * partitions released, the backfill done), and how often a running partition looks for a
-   * split request. @default 500
+   * split request; a quarter of it while a split is being answered. @default 250
    */
   pollIntervalMs?: number;
 }
@@ -148,7 +148,7 @@ export function resolvePartitionsOptions(input: RunPartitionsOptions): ResolvedP
     concurrency: concurrency ?? 1,
     rerunCompleted: rerunCompleted ?? false,
     onRunFinished,
-    pollIntervalMs: pollIntervalMs ?? 500,
+    pollIntervalMs: pollIntervalMs ?? 250,
     run,
   });
 }
