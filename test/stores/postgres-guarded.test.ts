@@ -5,6 +5,7 @@ import pg from "pg";
 import { defineProcessor } from "../../src/core/processor.js";
 import { redrive } from "../../src/core/redrive.js";
 import { run } from "../../src/core/run.js";
+import { runPartitions } from "../../src/core/run-partitions.js";
 import { PostgresStore } from "../../src/stores/postgres/postgres-store.js";
 import type { PgTx } from "../../src/stores/postgres/postgres-tx.js";
 import { startFaultProxy } from "../support/fault-proxy.js";
@@ -28,6 +29,24 @@ function dropOnce(committed: RegExp, statement: RegExp) {
     if (!statementDropped && statement.test(sql)) {
       statementDropped = true;
       return true;
+    }
+    return false;
+  };
+}
+
+/** Drops, once each, the reply of the COMMIT after the first statement matching each pattern. */
+function dropCommitsAfter(...statements: RegExp[]) {
+  const pending = [...statements];
+  let armed = false;
+  return (sql: string) => {
+    if (armed && /^\s*COMMIT/i.test(sql)) {
+      armed = false;
+      return true;
+    }
+    const next = pending.findIndex((pattern) => pattern.test(sql));
+    if (!armed && next >= 0) {
+      pending.splice(next, 1);
+      armed = true;
     }
     return false;
   };
@@ -104,6 +123,92 @@ describe("a redrive writes through the guarded store", { skip: NO_SERVER, timeou
         recorded.map((r) => [r.kind, r.status, r.processed]),
         [["redrive", "completed", 1]],
       );
+    } finally {
+      await store.close();
+      await proxy.close();
+      await direct.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await direct.end();
+    }
+  });
+});
+
+describe("a backfill writes through the guarded store", { skip: NO_SERVER, timeout: 60_000 }, () => {
+  it("reads back a lost claim and a lost completion: each partition once, no lease left", async () => {
+    const url = PG_TEST_URL as string;
+    const schema = `t_${randomBytes(6).toString("hex")}`;
+    const direct = new pg.Pool({ connectionString: url, max: 2 });
+    const armed = { drop: (_sql: string) => false };
+    const proxy = await startFaultProxy({
+      target: url,
+      seed: 2,
+      probability: {},
+      dropReplyOf: (sql) => armed.drop(sql),
+    });
+    const store = await PostgresStore.open({ connectionString: proxy.url, schema, poolSize: 4 });
+    try {
+      await direct.query(
+        `CREATE TABLE ${schema}.effects (partition TEXT, id INT, writes INT, PRIMARY KEY (partition, id))`,
+      );
+      const processor = defineProcessor<number, undefined, PgTx>({
+        name: "guarded-backfill",
+        batchSize: 4,
+        retry: false,
+        entities: ({ after }) => [1, 2, 3, 4, 5, 6, 7, 8].filter((n) => n > (after ?? 0)),
+        id: (n) => n,
+        async processBatch(batch, ctx) {
+          await ctx.tx.query(
+            `INSERT INTO ${schema}.effects (partition, id, writes) SELECT $1, unnest($2::int[]), 1
+             ON CONFLICT (partition, id) DO UPDATE SET writes = effects.writes + 1`,
+            [ctx.partition, batch],
+          );
+        },
+      });
+      // The first claim's reply and the first completion's reply never arrive.
+      armed.drop = dropCommitsAfter(
+        /INSERT INTO \S+\.checkpoints AS c/,
+        /INSERT INTO \S+\.completions/,
+      );
+      const result = await runPartitions(processor, {
+        store,
+        partitions: ["a", "b", "c"],
+        concurrency: 2,
+        logger: false,
+        sleep: noBackoff,
+      });
+      assert.deepEqual(
+        proxy.faults.map((f) => f.kind),
+        ["commit-reply", "commit-reply"],
+        "both replies were dropped",
+      );
+      assert.equal(result.status, "completed");
+      assert.deepEqual(
+        result.partitions.map((p) => [p.partition, p.status]),
+        [
+          ["a", "completed"],
+          ["b", "completed"],
+          ["c", "completed"],
+        ],
+      );
+      const leases = await direct.query(`SELECT partition FROM ${schema}.checkpoints`);
+      assert.deepEqual(leases.rows, [], "no checkpoint or lease is left behind");
+      const effects = await direct.query(
+        `SELECT partition, count(*)::int AS ids, max(writes) AS most FROM ${schema}.effects GROUP BY partition ORDER BY partition`,
+      );
+      assert.deepEqual(
+        effects.rows.map((r) => [r.partition, r.ids, r.most]),
+        [
+          ["a", 8, 1],
+          ["b", 8, 1],
+          ["c", 8, 1],
+        ],
+        "every entity's effect exactly once",
+      );
+      const again = await runPartitions(processor, {
+        store,
+        partitions: ["a", "b", "c"],
+        logger: false,
+      });
+      assert.equal(again.backfill?.alreadyFinished, true, "the same backfill later is finished");
     } finally {
       await store.close();
       await proxy.close();
