@@ -132,7 +132,10 @@ describe("a redrive writes through the guarded store", { skip: NO_SERVER, timeou
   });
 });
 
-describe("a backfill writes through the guarded store", { skip: NO_SERVER, timeout: 60_000 }, () => {
+describe("a backfill writes through the guarded store", {
+  skip: NO_SERVER,
+  timeout: 60_000,
+}, () => {
   it("reads back a lost claim and a lost completion: each partition once, no lease left", async () => {
     const url = PG_TEST_URL as string;
     const schema = `t_${randomBytes(6).toString("hex")}`;
