@@ -19,8 +19,10 @@ import { parseArgs } from "node:util";
 import { adaptiveRows } from "./adaptive.js";
 import { backfillMemory } from "./backfill.js";
 import { pgConcurrency, pgEndToEnd, sqliteConcurrency } from "./concurrency.js";
+import { evenBackfill, skewedBackfill } from "./elastic.js";
 import { pgGroupCeiling, sqliteGroupCeiling } from "./group-ceiling.js";
 import { loneRunGroupCommit } from "./group-commit.js";
+import { loneRun } from "./lone-run.js";
 import { memory } from "./memory.js";
 import { overhead } from "./overhead.js";
 import { pgCommit } from "./pg-commit.js";
@@ -32,6 +34,8 @@ import { type BenchRow, formatTable } from "./stats.js";
 const { values } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
+    // Prints each step's number and label (for scripts/bench-compare.sh), and runs nothing.
+    list: { type: "boolean", default: false },
     // Internal: run only this step, and write its rows to the file named by ROWS_FILE.
     step: { type: "string" },
   },
@@ -50,6 +54,7 @@ interface Step {
 
 const steps: Step[] = [
   { label: "framework overhead", rows: () => overhead(quick) },
+  { label: "a lone run that is never split, per batch", rows: () => loneRun(quick) },
   { label: "sqlite commit, synchronous=FULL", rows: () => sqliteCommit("FULL", quick) },
   { label: "sqlite commit, synchronous=NORMAL", rows: () => sqliteCommit("NORMAL", quick) },
   {
@@ -97,9 +102,20 @@ const steps: Step[] = [
     skipped: pgUrl ? undefined : needsPg,
     rows: () => quotaLeaseRoundTrip(pgUrl as string, quick),
   },
+  {
+    label: "an elastic backfill on sqlite: skewed, split and not; even, 4 processes against 1",
+    rows: async () => [...(await skewedBackfill(undefined, quick)), ...(await evenBackfill(quick))],
+  },
+  {
+    label: "an elastic backfill on postgres: skewed, split and not",
+    skipped: pgUrl ? undefined : needsPg,
+    rows: () => skewedBackfill(pgUrl as string, quick),
+  },
 ];
 
-if (values.step !== undefined) {
+if (values.list) {
+  for (const [index, step] of steps.entries()) console.log(`${index}\t${step.label}`);
+} else if (values.step !== undefined) {
   const step = steps[Number(values.step)];
   if (!step) throw new Error(`no benchmark step ${values.step}`);
   writeFileSync(process.env.ROWS_FILE as string, JSON.stringify(await step.rows()));

@@ -56,6 +56,20 @@ describe("npm run bench -- --quick", () => {
         /\d+(\.\d+)? (ms|MiB)\s+\d+(\.\d+)? (ms|MiB)\s+\d+\.\d\dx\s+<= 1\.[125]x\s+(met|MISSED)$/,
       );
     }
+    // The elastic backfill's rows and the lone run's: real figures beside their baselines.
+    for (const name of [
+      /^lone run never split: fromRange 2,000 in batches of 10 on sqlite, CPU per batch/,
+      /^elastic sqlite: 16 partitions, one with half of 480, 4 processes, splitting/,
+      /^elastic sqlite: 16 partitions, one with half of 480, 4 processes, never split/,
+      /^elastic sqlite: 16 even partitions of 480, 4 processes against a quarter of 1/,
+    ]) {
+      const row = lines.find((line) => name.test(line));
+      assert.ok(row, `no row ${name} in:\n${stdout}`);
+      assert.match(
+        row,
+        /\d+(\.\d+)? (ms|µs)\s+\d+(\.\d+)? (ms|µs)\s+\d+\.\d\dx\s+(<= [\d.]+x\s+(met|MISSED)|-\s+shown)$/,
+      );
+    }
     // The sources' rows: throughput shows entities per second beside the time.
     for (const name of [
       /^fromFile \(ndjson\): 50,000 lines, no-op batches vs bare readline loop/,
