@@ -47,6 +47,11 @@ async function stepRows(root: string, step: number): Promise<BenchRow[] | null> 
   return code === 0 ? (JSON.parse(readFileSync(rowsFile, "utf8")) as BenchRow[]) : null;
 }
 
+/** A row's name without the figures some names carry, such as `(speed-up 6.1x)`. */
+function sameRow(name: string): string {
+  return name.replace(/\s*\(speed-up [\d.]+x\)/, "");
+}
+
 const ratios = new Map<string, { before: number[]; after: number[] }>();
 const missing = new Set<number>();
 try {
@@ -66,12 +71,13 @@ try {
         continue;
       }
       for (const row of now) {
-        const earlier = old.find((r) => r.name === row.name);
+        const name = sameRow(row.name);
+        const earlier = old.find((r) => sameRow(r.name) === name);
         if (!earlier) continue;
-        const entry = ratios.get(row.name) ?? { before: [], after: [] };
+        const entry = ratios.get(name) ?? { before: [], after: [] };
         entry.before.push(earlier.ratio);
         entry.after.push(row.ratio);
-        ratios.set(row.name, entry);
+        ratios.set(name, entry);
       }
     }
   }
