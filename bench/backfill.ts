@@ -100,7 +100,7 @@ export async function backfillMemory(quick: boolean): Promise<BenchRow[]> {
       value: mib(big.peakRss),
       baseline: mib(small.peakRss),
       ratio: big.peakRss / small.peakRss,
-      goal: 1.3,
+      goal: null, // shown: peak RSS follows the GC's slack; memory.ts's live heap rows are the goal
     },
   ];
 }
