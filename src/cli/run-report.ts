@@ -37,6 +37,7 @@ export class JsonLines {
       this.#emit("run-started", {
         processor: event.processor,
         partition: event.partition,
+        ...(event.shard ? { shard: event.shard } : {}),
         runId: event.runId,
         resumedFrom: event.resumedFrom,
         total: event.total,
@@ -44,14 +45,16 @@ export class JsonLines {
       }),
   };
 
-  /** At most one progress line per partition per `progressEveryMs`. */
+  /** At most one progress line per partition (or shard) per `progressEveryMs`. */
   progress = (p: RunProgress): void => {
     const now = Date.now();
-    if (now - (this.#lastProgress.get(p.partition) ?? 0) < this.#everyMs) return;
-    this.#lastProgress.set(p.partition, now);
+    const unit = unitLabel({ partition: p.partition, shard: p.shard || undefined });
+    if (now - (this.#lastProgress.get(unit) ?? 0) < this.#everyMs) return;
+    this.#lastProgress.set(unit, now);
     this.#emit("progress", {
       processor: p.processor,
       partition: p.partition,
+      ...(p.shard ? { shard: p.shard } : {}),
       completed: p.completed,
       total: p.total,
       processed: p.processed,

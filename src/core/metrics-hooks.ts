@@ -24,6 +24,8 @@ export interface RunEventBase {
   readonly runId: string;
   readonly processor: string;
   readonly partition: string;
+  /** The shard, when the run covers one (static, or split off a running partition). */
+  readonly shard?: string | undefined;
 }
 
 /** See {@link RunMetrics.runStarted}. */

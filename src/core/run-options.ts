@@ -15,6 +15,8 @@ import { fn, parseOptions } from "./validate.js";
 export interface RunProgress {
   readonly processor: string;
   readonly partition: string;
+  /** The shard, when the run covers one (static, or split off a running partition). */
+  readonly shard?: string | undefined;
   /** Entities complete in the partition, across resumes. */
   readonly completed: number;
   readonly total: number | null;

@@ -488,6 +488,7 @@ export class Runner<E, S, Tx> {
     onProgress?.({
       processor: this.#processor.name,
       partition: this.#options.partition,
+      shard: this.#unit.shard || undefined,
       completed: this.#tally.completed,
       total: this.#tally.total,
       processed: this.#tally.processed,
@@ -503,6 +504,7 @@ export class Runner<E, S, Tx> {
       runId: this.#runId,
       processor: this.#processor.name,
       partition: this.#options.partition,
+      shard: this.#unit.shard || undefined,
     };
   }
 
