@@ -1,5 +1,4 @@
 import type { CallBound, LeaseHandle } from "../core/store/run-store.js";
-import { GroupPayoff } from "./group-payoff.js";
 
 /**
  * Group commit: checkpoint commits of several runs in one process that are ready at the same
@@ -9,8 +8,7 @@ import { GroupPayoff } from "./group-payoff.js";
  * statement), so one commit's failure fails only its own run.
  *
  * A commit waits only when another run could join it: with one run on the store it goes at
- * once, exactly as without grouping. On PostgreSQL it waits only where waiting is measured to
- * pay (group-payoff.ts): where runs commit more often writing alone, in parallel, they go alone.
+ * once, exactly as without grouping.
  */
 
 /** What the store's flush says of one commit of a group: it landed, or this error failed it. */
@@ -103,22 +101,15 @@ export class CommitGroups<C> {
   readonly #flush: FlushGroup<C>;
   readonly #active: () => number;
   #waiting: Waiting<C>[] = [];
-  readonly #payoff: GroupPayoff | null;
   #scheduled = false;
   #inFlight = false;
   #groups = 0;
   #commits = 0;
   #largest = 0;
 
-  /**
-   * `measured`: whether commits may go alone where that is measured to pay (group-payoff.ts).
-   * Only where lone commits can run in parallel (PostgreSQL's pool); SQLite's one connection
-   * writes them one after the other, so grouping there always saves transactions.
-   */
-  constructor(flush: FlushGroup<C>, active: () => number, measured = false) {
+  constructor(flush: FlushGroup<C>, active: () => number) {
     this.#flush = flush;
     this.#active = active;
-    this.#payoff = measured ? new GroupPayoff() : null;
   }
 
   /** What was grouped so far. */
@@ -137,7 +128,6 @@ export class CommitGroups<C> {
 
   /** Resolves once `commit` landed; rejects with the error its flush reported for it. */
   commit(commit: C): Promise<void> {
-    if (this.#payoff?.mode === "alone") return this.#writeAlone(commit);
     return new Promise<void>((resolve, reject) => {
       this.#waiting.push({ commit, resolve, reject });
       if (this.#inFlight || this.#scheduled) return; // the next group takes it
@@ -176,22 +166,9 @@ export class CommitGroups<C> {
     }
     group.forEach((waiting, i) => {
       const outcome = outcomes[i];
-      this.#payoff?.record("group", this.#active());
       if (outcome?.ok) waiting.resolve();
       else waiting.reject(outcome ? outcome.error : new Error("no outcome for a commit"));
     });
     if (this.#waiting.length > 0) this.#schedule();
-  }
-
-  /** Writes one commit at once, beside any other in flight: grouping is measured not to pay. */
-  async #writeAlone(commit: C): Promise<void> {
-    let outcome: CommitOutcome | undefined;
-    try {
-      [outcome] = await this.#flush([commit]);
-    } catch (error) {
-      outcome = { ok: false, error };
-    }
-    this.#payoff?.record("alone", this.#active());
-    if (!outcome?.ok) throw outcome ? outcome.error : new Error("no outcome for a commit");
   }
 }

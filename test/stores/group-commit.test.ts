@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { CommitGroups, type CommitOutcome, HeldLeases } from "../../src/stores/group-commit.js";
-import { PAYOFF_WINDOW } from "../../src/stores/group-payoff.js";
 
 /** A flush that records each group and fails the commits named in `fail`. */
 function recorder(fail: ReadonlySet<string> = new Set()) {
@@ -122,41 +121,5 @@ describe("group commit", () => {
     held.delete(shard("0"));
     held.delete(shard("0"));
     assert.equal(held.size, 1, "a lease given back twice counts once");
-  });
-
-  it("measured, tries commits alone after a window: each flushed by itself, failures its own", async () => {
-    // Each flush takes a timer's tick: a grouped round waits for it once, a lone commit too.
-    const groups: string[][] = [];
-    const flush = async (commits: readonly string[]): Promise<CommitOutcome[]> => {
-      groups.push([...commits]);
-      await new Promise((resolve) => setImmediate(resolve));
-      return commits.map((c) =>
-        c === "fenced" ? { ok: false, error: new Error("fenced") } : { ok: true },
-      );
-    };
-    const committer = new CommitGroups(flush, () => 8, true);
-    for (let round = 0; round * 8 < PAYOFF_WINDOW; round++) {
-      await Promise.all(Array.from({ length: 8 }, (_, i) => committer.commit(`r${round}-${i}`)));
-    }
-    assert.ok(
-      groups.every((group) => group.length === 8),
-      "the first window is grouped",
-    );
-    groups.length = 0;
-    const results = await Promise.allSettled(["a", "fenced", "c"].map((c) => committer.commit(c)));
-    assert.deepEqual(groups, [["a"], ["fenced"], ["c"]], "the next commits go alone, at once");
-    assert.deepEqual(
-      results.map((r) => r.status),
-      ["fulfilled", "rejected", "fulfilled"],
-    );
-  });
-
-  it("unmeasured (SQLite's one connection), keeps grouping however long it runs", async () => {
-    const { groups, flush } = recorder();
-    const committer = new CommitGroups(flush, () => 8);
-    for (let round = 0; round * 8 < PAYOFF_WINDOW * 2; round++) {
-      await Promise.all(Array.from({ length: 8 }, (_, i) => committer.commit(`r${round}-${i}`)));
-    }
-    assert.ok(groups.every((group) => group.length === 8));
   });
 });

@@ -145,8 +145,6 @@ export class PostgresStore implements CheckpointStore<PgTx> {
             this.#sql.commitGroup,
           ),
           () => this.#held.size,
-          // Lone commits run in parallel on the pool's connections: grouping must be measured.
-          true,
         )
       : null;
   }
