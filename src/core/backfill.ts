@@ -69,6 +69,8 @@ export class Backfill<E, S, Tx> {
   /** The unit this process asked to split, until its answer shows. */
   #asked: { key: string; at: number } | null = null;
   #outOfTime = false;
+  /** The pauses of slots waiting for work now: a unit of this process ending wakes them. */
+  readonly #pauses = new Set<AbortController>();
 
   constructor(
     processor: Processor<E, S, Tx>,
@@ -256,14 +258,25 @@ export class Backfill<E, S, Tx> {
 
   #onSplit(made: SplitMade): void {
     this.#base.logger.debug(`Shard ${made.shard} of ${made.partition} is ready to be claimed.`);
-    // This process's idle slots find it at their next look; so do other processes.
+    // This process's idle slots look at once; other processes at their next look.
     this.#view = null;
+    this.#wakeWaiting();
+  }
+
+  /**
+   * Ends the pauses of this process's waiting slots: a unit of its own ended or split, so there
+   * may be work, or nothing left. Without it the last unit's end waited up to a poll interval
+   * to be seen, which a backfill of short partitions pays at every end.
+   */
+  #wakeWaiting(): void {
+    for (const pause of this.#pauses) pause.abort();
   }
 
   /** Records what this process did with a unit, and tells the display and the caller. */
   #note(outcome: PartitionOutcome): void {
     const key = unitKey({ partition: outcome.partition, shard: String(outcome.shard ?? "") });
     this.#outcomes.set(key, outcome);
+    this.#wakeWaiting();
     this.#display?.runFinished(outcome);
     try {
       this.#options.onRunFinished?.(outcome);
@@ -312,7 +325,8 @@ export class Backfill<E, S, Tx> {
   /** Asks the running unit with the most work left to split, when none was asked already. */
   async #help(): Promise<void> {
     const view = this.#view;
-    if (!view || !this.#record) return;
+    // Without a split hook every holder would decline: asking only costs them a write.
+    if (!view || !this.#record || !this.#processor.split) return;
     const now = this.#base.now();
     const asked = this.#asked;
     // An answer shows as the request cleared (a split, or a declined note) or the unit gone.
@@ -342,7 +356,17 @@ export class Backfill<E, S, Tx> {
     const soon = this.#asked !== null || (this.#view !== null && splitPending(this.#view));
     const interval = soon ? Math.max(10, Math.round(this.#pollMs() / 4)) : this.#pollMs();
     const ms = Math.max(0, Math.min(interval, left));
-    await this.#base.sleep(ms, this.#stop.signal).catch(() => {});
+    if (this.#stop.signal.aborted) return;
+    const pause = new AbortController();
+    const stop = () => pause.abort();
+    this.#stop.signal.addEventListener("abort", stop, { once: true });
+    this.#pauses.add(pause);
+    try {
+      await this.#base.sleep(ms, pause.signal).catch(() => {});
+    } finally {
+      this.#pauses.delete(pause);
+      this.#stop.signal.removeEventListener("abort", stop);
+    }
   }
 
   #pollMs(): number {
