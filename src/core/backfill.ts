@@ -69,6 +69,8 @@ export class Backfill<E, S, Tx> {
   /** The unit this process asked to split, until its answer shows. */
   #asked: { key: string; at: number } | null = null;
   #outOfTime = false;
+  /** The read of the backfill's progress in flight, which slots asking meanwhile share. */
+  #refreshing: { readonly startedAt: number; readonly done: Promise<void> } | null = null;
   /** The pauses of slots waiting for work now: a unit of this process ending wakes them. */
   readonly #pauses = new Set<AbortController>();
 
@@ -287,6 +289,24 @@ export class Backfill<E, S, Tx> {
 
   /** Reads what the store says of the backfill now. */
   async #refresh(): Promise<void> {
+    // Slots woken together by one unit's end share one read: one started after they asked
+    // shows that end; one started before may not, so they wait for it and read again.
+    const askedAt = performance.now();
+    for (;;) {
+      const running = this.#refreshing;
+      if (running === null) break;
+      await running.done;
+      if (running.startedAt > askedAt) return;
+    }
+    const startedAt = performance.now();
+    const done: Promise<void> = this.#read().finally(() => {
+      if (this.#refreshing?.done === done) this.#refreshing = null;
+    });
+    this.#refreshing = { startedAt, done };
+    await done;
+  }
+
+  async #read(): Promise<void> {
     try {
       const listing = await this.#store.listUnits(
         this.#processor.name,
