@@ -345,8 +345,7 @@ export class Backfill<E, S, Tx> {
   /** Asks the running unit with the most work left to split, when none was asked already. */
   async #help(): Promise<void> {
     const view = this.#view;
-    // Without a split hook every holder would decline: asking only costs them a write.
-    if (!view || !this.#record || !this.#processor.split) return;
+    if (!view || !this.#record) return;
     const now = this.#base.now();
     const asked = this.#asked;
     // An answer shows as the request cleared (a split, or a declined note) or the unit gone.
