@@ -31,12 +31,13 @@ function hangsOnce(
       seen.calls.push(ctx.batchNumber);
       for (const n of batch) await opened.writeEffect(ctx.tx, `e-${n}`);
       if (ctx.batchNumber !== 2 || seen.calls.filter((b) => b === 2).length > 1) return;
+      // A live handle, as a socket that never answers is: the batch hangs, not the loop.
+      const alive = setInterval(() => {}, 1000);
       ctx.signal.addEventListener("abort", () => {
         seen.aborted.push((ctx.signal.reason as { code?: string }).code ?? "?");
+        // The abort ends the hang: nothing keeps the process alive past it.
+        clearInterval(alive);
       });
-      const alive = setInterval(() => {}, 1000);
-      // Ends the hang once the test is over, so the process can exit.
-      setTimeout(() => clearInterval(alive), 2000).unref();
       await new Promise<void>(() => {});
     },
     ...extra,
