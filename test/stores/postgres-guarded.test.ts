@@ -34,6 +34,41 @@ function dropOnce(committed: RegExp, statement: RegExp) {
   };
 }
 
+/**
+ * A PostgresStore in a fresh schema reached through the fault proxy, whose replies `armed.drop`
+ * decides to drop; `direct` reaches the server without the proxy, to check what landed.
+ */
+async function withProxiedStore(
+  seed: number,
+  test: (opened: {
+    store: PostgresStore;
+    direct: pg.Pool;
+    schema: string;
+    armed: { drop: (sql: string) => boolean };
+    proxy: Awaited<ReturnType<typeof startFaultProxy>>;
+  }) => Promise<void>,
+): Promise<void> {
+  const url = PG_TEST_URL as string;
+  const schema = `t_${randomBytes(6).toString("hex")}`;
+  const direct = new pg.Pool({ connectionString: url, max: 2 });
+  const armed = { drop: (_sql: string) => false };
+  const proxy = await startFaultProxy({
+    target: url,
+    seed,
+    probability: {},
+    dropReplyOf: (sql) => armed.drop(sql),
+  });
+  const store = await PostgresStore.open({ connectionString: proxy.url, schema, poolSize: 4 });
+  try {
+    await test({ store, direct, schema, armed, proxy });
+  } finally {
+    await store.close();
+    await proxy.close();
+    await direct.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await direct.end();
+  }
+}
+
 /** Drops, once each, the reply of the COMMIT after the first statement matching each pattern. */
 function dropCommitsAfter(...statements: RegExp[]) {
   const pending = [...statements];
@@ -54,18 +89,7 @@ function dropCommitsAfter(...statements: RegExp[]) {
 
 describe("a redrive writes through the guarded store", { skip: NO_SERVER, timeout: 60_000 }, () => {
   it("reads back a lost acquire and a lost release: its true result, and no lease left", async () => {
-    const url = PG_TEST_URL as string;
-    const schema = `t_${randomBytes(6).toString("hex")}`;
-    const direct = new pg.Pool({ connectionString: url, max: 2 });
-    const armed = { drop: (_sql: string) => false };
-    const proxy = await startFaultProxy({
-      target: url,
-      seed: 1,
-      probability: {},
-      dropReplyOf: (sql) => armed.drop(sql),
-    });
-    const store = await PostgresStore.open({ connectionString: proxy.url, schema, poolSize: 4 });
-    try {
+    await withProxiedStore(1, async ({ store, direct, schema, armed, proxy }) => {
       await direct.query(`CREATE TABLE ${schema}.effects (id INT PRIMARY KEY, writes INT)`);
       const poisoned = { on: true };
       const processor = defineProcessor<number, undefined, PgTx>({
@@ -123,12 +147,7 @@ describe("a redrive writes through the guarded store", { skip: NO_SERVER, timeou
         recorded.map((r) => [r.kind, r.status, r.processed]),
         [["redrive", "completed", 1]],
       );
-    } finally {
-      await store.close();
-      await proxy.close();
-      await direct.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await direct.end();
-    }
+    });
   });
 });
 
@@ -137,18 +156,7 @@ describe("a backfill writes through the guarded store", {
   timeout: 60_000,
 }, () => {
   it("reads back a lost claim and a lost completion: each partition once, no lease left", async () => {
-    const url = PG_TEST_URL as string;
-    const schema = `t_${randomBytes(6).toString("hex")}`;
-    const direct = new pg.Pool({ connectionString: url, max: 2 });
-    const armed = { drop: (_sql: string) => false };
-    const proxy = await startFaultProxy({
-      target: url,
-      seed: 2,
-      probability: {},
-      dropReplyOf: (sql) => armed.drop(sql),
-    });
-    const store = await PostgresStore.open({ connectionString: proxy.url, schema, poolSize: 4 });
-    try {
+    await withProxiedStore(2, async ({ store, direct, schema, armed, proxy }) => {
       await direct.query(
         `CREATE TABLE ${schema}.effects (partition TEXT, id INT, writes INT, PRIMARY KEY (partition, id))`,
       );
@@ -212,11 +220,6 @@ describe("a backfill writes through the guarded store", {
         logger: false,
       });
       assert.equal(again.backfill?.alreadyFinished, true, "the same backfill later is finished");
-    } finally {
-      await store.close();
-      await proxy.close();
-      await direct.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await direct.end();
-    }
+    });
   });
 });
