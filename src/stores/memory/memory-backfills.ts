@@ -18,6 +18,7 @@ import type {
 import type { LeaseHandle } from "../../core/store/run-store.js";
 import { fencedMessage } from "../../core/store/run-store.js";
 import type { CheckpointKey } from "../../core/types.js";
+import { finishedBackfill, openedBackfill } from "../backfill-records.js";
 
 interface Backfill {
   partitions: number;
@@ -62,15 +63,7 @@ export class MemoryBackfills implements BackfillStore {
           r.startedAt >= prior.startedAt &&
           r.startedAt <= finishedAt,
       ).length;
-      return {
-        ...record,
-        startedAt: prior.startedAt,
-        resumed: true,
-        finishedAt,
-        runs,
-        discarded: 0,
-        replaced: null,
-      };
+      return finishedBackfill(record, prior.startedAt, finishedAt, runs);
     }
     const mine = (key: CheckpointKey) =>
       key.processor === request.processor && partitions.has(key.partition);
@@ -96,16 +89,7 @@ export class MemoryBackfills implements BackfillStore {
       updatedAt: request.now,
       finishedAt: null,
     });
-    const replaced = !active && prior?.finishedAt === null ? prior.startedAt : null;
-    return {
-      ...record,
-      startedAt,
-      resumed: active,
-      finishedAt: null,
-      runs: null,
-      discarded,
-      replaced,
-    };
+    return openedBackfill(record, { active, startedAt, discarded, prior });
   }
 
   /**

@@ -9,6 +9,7 @@ import type {
 import type { LeaseHandle } from "../../core/store/run-store.js";
 import { fencedMessage } from "../../core/store/run-store.js";
 import type { CheckpointKey } from "../../core/types.js";
+import { finishedBackfill, openedBackfill } from "../backfill-records.js";
 import {
   type CheckpointRow,
   type CompletionRow,
@@ -67,15 +68,7 @@ export class SqliteBackfills implements BackfillStore {
            AND status NOT IN ('busy', 'skipped') AND started_at BETWEEN ? AND ?
            AND ${IN_PARTITIONS}`,
       ).get(processor, prior.started_at, prior.finished_at, partitions) as { runs: number };
-      return {
-        ...record,
-        startedAt: prior.started_at,
-        resumed: true,
-        finishedAt: prior.finished_at,
-        runs,
-        discarded: 0,
-        replaced: null,
-      };
+      return finishedBackfill(record, prior.started_at, prior.finished_at, runs);
     }
     // Active lately: opened, or one of its partitions committed or completed.
     const active =
@@ -107,16 +100,8 @@ export class SqliteBackfills implements BackfillStore {
        ON CONFLICT (processor, backfill_id) DO UPDATE SET partitions = excluded.partitions,
          started_at = excluded.started_at, updated_at = excluded.updated_at, finished_at = NULL`,
     ).run(processor, id, request.partitions.length, startedAt, now);
-    const replaced = !active && prior?.finished_at === null ? prior.started_at : null;
-    return {
-      ...record,
-      startedAt,
-      resumed: active,
-      finishedAt: null,
-      runs: null,
-      discarded,
-      replaced,
-    };
+    const found = prior && { startedAt: prior.started_at, finishedAt: prior.finished_at };
+    return openedBackfill(record, { active, startedAt, discarded, prior: found });
   }
 
   /**
