@@ -2,32 +2,18 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { type BackfillView, splitCandidate, splitPending } from "../../src/core/backfill-view.js";
 import type { StoredCheckpoint } from "../../src/core/store/records.js";
+import { storedCheckpoint } from "../support/checkpoint-row.js";
 
 function held(partition: string, total: number | null, completed: number): StoredCheckpoint {
-  return {
-    processor: "p",
+  return storedCheckpoint({
     partition,
-    shard: "",
-    processorVersion: 1,
     cursor: completed,
     completed,
     total,
-    state: null,
-    stateCodec: null,
-    fingerprint: null,
     runId: "run",
     leaseOwner: "holder",
     leaseExpiresAt: Number.MAX_SAFE_INTEGER,
-    fence: 1,
-    attempt: 1,
-    createdAt: 0,
-    updatedAt: 0,
-    range: { from: null, to: null },
-    layout: "",
-    parent: null,
-    splitRequest: null,
-    splitNote: null,
-  };
+  });
 }
 
 function view(...rows: StoredCheckpoint[]): BackfillView {

@@ -6,34 +6,23 @@ import type {
   UnitCompletion,
 } from "../../src/core/store/records.js";
 import { completedParts } from "../../src/reports/completed-parts.js";
+import { storedCheckpoint } from "../support/checkpoint-row.js";
 
 const T0 = 1_700_000_000_000;
 
 function checkpoint(shard: string, createdAt: number, layout = "L"): StoredCheckpoint {
-  return {
+  return storedCheckpoint({
     processor: "daily",
     partition: "P",
     shard,
-    processorVersion: 1,
     cursor: null,
     completed: 0,
-    total: 100,
-    state: null,
-    stateCodec: null,
-    fingerprint: null,
     runId: null,
-    leaseOwner: null,
-    leaseExpiresAt: null,
-    fence: 1,
-    attempt: 1,
     createdAt,
     updatedAt: createdAt,
     range: null,
     layout,
-    parent: null,
-    splitRequest: null,
-    splitNote: null,
-  };
+  });
 }
 
 function completion(shard: string, completedAt: number, layout = "L"): UnitCompletion {

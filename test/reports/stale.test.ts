@@ -2,36 +2,17 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { RunRecord, StoredCheckpoint } from "../../src/index.js";
 import { staleReport } from "../../src/reports/stale.js";
+import { storedCheckpoint } from "../support/checkpoint-row.js";
 
 const NOW = 10 * 86_400_000;
 const HOUR = 3_600_000;
 
 function checkpoint(overrides: Partial<StoredCheckpoint>): StoredCheckpoint {
-  return {
-    processor: "p",
-    partition: "x",
-    shard: "",
-    processorVersion: 1,
-    cursor: 10,
-    completed: 10,
-    total: 100,
-    state: null,
-    stateCodec: null,
-    fingerprint: null,
-    runId: "r1",
-    leaseOwner: null,
-    leaseExpiresAt: null,
-    fence: 1,
-    attempt: 1,
+  return storedCheckpoint({
     createdAt: NOW - 48 * HOUR,
     updatedAt: NOW - 48 * HOUR,
-    range: { from: null, to: null },
-    layout: "",
-    parent: null,
-    splitRequest: null,
-    splitNote: null,
     ...overrides,
-  };
+  });
 }
 
 function running(overrides: Partial<RunRecord>): RunRecord {
