@@ -102,7 +102,7 @@ export const SOURCE_DATABASES: ReadonlyArray<{
 export function describeEachDatabase(
   title: string,
   timeout: number,
-  body: (database: () => SourceDatabase) => void,
+  body: (database: () => SourceDatabase, name: string) => void,
 ): void {
   for (const { name, skip, open } of SOURCE_DATABASES) {
     describe(`${title} on ${name}`, { timeout, skip }, () => {
@@ -113,7 +113,7 @@ export function describeEachDatabase(
       afterEach(async () => {
         await database?.close();
       });
-      body(() => database as SourceDatabase);
+      body(() => database as SourceDatabase, name);
     });
   }
 }

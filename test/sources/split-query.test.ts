@@ -37,7 +37,7 @@ async function contract(source: AnySource, partition: string, seed: number, bala
   assert.ok(splits > 20, `${splits} splits`);
 }
 
-describeEachDatabase("fromQuery's split points", 120_000, (current) => {
+describeEachDatabase("fromQuery's split points", 120_000, (current, name) => {
   let database: SourceDatabase;
   beforeEach(() => {
     database = current();
@@ -165,8 +165,9 @@ describeEachDatabase("fromQuery's split points", 120_000, (current) => {
     assert.equal(await split(36, null), null, "37, 38, 39: too few for two each");
   });
 
-  it("PostgreSQL's uuid and date keys: points the column's type accepts", async (t) => {
-    if (!pg()) return t.skip("uuid and date columns are PostgreSQL's");
+  // uuid and date columns are PostgreSQL's: on SQLite the case does not exist, so no test.
+  if (name !== "postgres") return;
+  it("PostgreSQL's uuid and date keys: points the column's type accepts", async () => {
     const items = database.table("items");
     const days = database.table("days");
     await database.exec(`CREATE TABLE ${items} (id uuid PRIMARY KEY)`);
