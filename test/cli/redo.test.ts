@@ -70,7 +70,19 @@ describe("waymark run: when work is redone", () => {
     const env = { BATCH_DELAY_MS: "150", LEASE_TTL_MS: "1000", EFFECTS_LOG: log };
     const args = ["run", DAILY, "visits", "--partition", "a", ...store];
     const killed = startWaymark(args, { env });
-    await until("a batch is done", () => existsSync(log) && readFileSync(log, "utf8") !== "");
+    // Killed once a batch has committed: the takeover then has committed entities to keep.
+    await until("a batch is committed", () => {
+      if (!existsSync(log) || readFileSync(log, "utf8") === "") return false;
+      const store = new Database(db, { readonly: true });
+      try {
+        const row = store.prepare("SELECT max(completed) AS done FROM checkpoints").get() as {
+          done: number | null;
+        };
+        return (row.done ?? 0) > 0;
+      } finally {
+        store.close();
+      }
+    });
     killed.child.kill("SIGKILL");
     await killed.exited;
     let said = "";
